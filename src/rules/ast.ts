@@ -1,0 +1,168 @@
+// The loaded ruleset, after macro substitution and list expansion: what
+// `pfctl -nv` prints and what the filter compiles. One object shape per
+// concept so the printer and the compiler read the same thing.
+
+export interface SourceLocation {
+  file: string;
+  line: number; // 1-based
+  col: number; // 1-based
+}
+
+/** A parsed IPv4 or IPv6 prefix. Words in network order of significance (IPv4: word 0 only). */
+export interface Prefix {
+  af: 4 | 6;
+  words: Uint32Array; // length 4
+  bits: number; // prefix length: 32 / 128 for a host
+}
+
+/** What may stand in `from` / `to`. `neg` is the `!` in front of it. */
+export type AddressSpec =
+  | { kind: 'any' }
+  | { kind: 'prefix'; prefix: Prefix; neg: boolean } // host or network, e.g. 10.0.0.0/8
+  | { kind: 'range'; from: Prefix; to: Prefix; neg: boolean } // 10.0.0.1 - 10.0.0.9
+  | { kind: 'table'; name: string; neg: boolean } // <name>
+  | { kind: 'self'; neg: boolean } // the router's own addresses (kept dynamic)
+  | { kind: 'dynamic'; ifname: string; mode: 'address' | 'network' | 'broadcast' | 'peer'; noAlias: boolean; neg: boolean } // (em0), (em0:network)
+  | { kind: 'urpf-failed'; neg: boolean }
+  | { kind: 'no-route'; neg: boolean };
+
+/** pf's port operators (PF_OP_*). `a:b` is RRG, `a >< b` IRG, `a <> b` XRG. */
+export type PortOp = '=' | '!=' | '<' | '<=' | '>' | '>=' | '><' | '<>' | ':';
+
+export interface PortSpec {
+  op: PortOp;
+  low: number;
+  high: number; // equals low for unary operators
+}
+
+export interface Endpoint {
+  addr: AddressSpec;
+  port: PortSpec | null;
+}
+
+export type RuleAction = 'pass' | 'block' | 'match';
+
+/** How a block rule answers; 'policy' means "as `set block-policy` says". */
+export type BlockMode = 'policy' | 'drop' | 'return' | 'return-rst' | 'return-icmp' | 'return-icmp6';
+
+export type StateMode = 'keep' | 'modulate' | 'synproxy' | 'none';
+
+export interface StateOptions {
+  max: number | null;
+  maxSrcStates: number | null;
+  maxSrcNodes: number | null;
+  maxSrcConn: number | null;
+  maxSrcConnRate: { count: number; seconds: number } | null;
+  overload: { table: string; flush: boolean; global: boolean } | null;
+  /** Per-rule timeouts by pf name, e.g. { 'tcp.established': 3600 }. */
+  timeouts: Record<string, number>;
+  sloppy: boolean;
+  noSync: boolean;
+  pflow: boolean;
+  ifBound: boolean | null; // null: as `set state-policy`
+  sourceTrack: 'none' | 'rule' | 'global';
+}
+
+export interface IcmpMatch {
+  family: 4 | 6; // icmp-type vs icmp6-type
+  type: number;
+  code: number | null;
+}
+
+export interface LogOptions {
+  all: boolean;
+  matches: boolean;
+  user: boolean;
+  to: string | null; // pflogN
+}
+
+/** One rule after list expansion: every field holds a single value. */
+export interface Rule {
+  nr: number; // @N, 0-based in load order
+  action: RuleAction;
+  block: BlockMode;
+  returnTtl: number | null;
+  direction: 'in' | 'out' | 'both';
+  log: LogOptions | null;
+  quick: boolean;
+  iface: { name: string; neg: boolean } | null; // `on em0`, `on ! em0`; names may be groups (egress)
+  af: 0 | 4 | 6; // 0: both
+  proto: number | null; // IP protocol number, null: any
+  from: Endpoint;
+  to: Endpoint;
+  all: boolean; // written `all` (from any to any): the printer keeps it
+  /** TCP flags check: `flags set/mask`; null = no check; mask 0 means `flags any`. */
+  flags: { set: number; mask: number } | null;
+  icmp: IcmpMatch | null;
+  state: StateMode;
+  stateOptions: StateOptions;
+  allowOpts: boolean;
+  label: string | null; // with pf's $-macros already expanded for this rule
+  tag: string | null;
+  tagged: { name: string; neg: boolean } | null;
+  /** Where the rule was written. */
+  loc: SourceLocation;
+}
+
+export interface TableDef {
+  name: string;
+  persist: boolean;
+  const: boolean;
+  counters: boolean;
+  /** Entries; `neg` entries exclude (longest prefix match decides). */
+  entries: { prefix: Prefix; neg: boolean }[];
+  files: string[];
+  loc: SourceLocation;
+}
+
+/** `set timeout` names and their pf defaults (seconds). */
+export const DEFAULT_TIMEOUTS: Readonly<Record<string, number>> = {
+  'tcp.first': 120,
+  'tcp.opening': 30,
+  'tcp.established': 86400,
+  'tcp.closing': 900,
+  'tcp.finwait': 45,
+  'tcp.closed': 90,
+  'tcp.tsdiff': 30,
+  'udp.first': 60,
+  'udp.single': 30,
+  'udp.multiple': 60,
+  'icmp.first': 20,
+  'icmp.error': 10,
+  'other.first': 60,
+  'other.single': 30,
+  'other.multiple': 60,
+  frag: 60,
+  interval: 10,
+  'src.track': 0,
+  'adaptive.start': 0, // 0: derived from the state limit (60%), as pf does
+  'adaptive.end': 0, // 0: derived from the state limit (120%)
+};
+
+export interface Options {
+  skip: string[]; // set skip on
+  blockPolicy: 'drop' | 'return';
+  statePolicy: 'floating' | 'if-bound';
+  timeouts: Record<string, number>; // only those set explicitly
+  limits: { states: number; srcNodes: number; frags: number; tables: number; tableEntries: number };
+  loginterface: string | null;
+  hostid: number | null;
+  debug: string | null;
+  optimization: string | null;
+  ruleset: string | null;
+}
+
+export const DEFAULT_LIMITS = { states: 100000, srcNodes: 10000, frags: 65536, tables: 1000, tableEntries: 200000 };
+
+export interface Ruleset {
+  options: Options;
+  macros: Record<string, string>;
+  tables: TableDef[];
+  rules: Rule[];
+}
+
+export interface Diagnostic {
+  severity: 'error' | 'warning';
+  loc: SourceLocation;
+  message: string;
+}
