@@ -109,7 +109,8 @@ export class PacketMeta {
   /** Bytes of TCP/UDP payload (for a GSO super-packet: the whole payload). */
   payloadLength: number = 0;
   mss: number = 0; // 0 = option absent
-  wscale: number = -1; // -1 = option absent
+  wscale: number = -1; // -1 = option absent; clamped to 14 (RFC 7323)
+  wscaleRaw: number = -1; // the shift count as sent, before the clamp
   sackPermitted: boolean = false;
   hasTimestamp: boolean = false;
   tsVal: number = 0;
@@ -145,8 +146,8 @@ export class PacketMeta {
     this.proto = 0;
     this.l4Offset = 0;
     this.l4Length = 0;
-    this.src.fill(0);
-    this.dst.fill(0);
+    zero4(this.src);
+    zero4(this.dst);
     this.isFragment = false;
     this.isLaterFragment = false;
     this.fragmentOffset = 0;
@@ -163,6 +164,7 @@ export class PacketMeta {
     this.payloadLength = 0;
     this.mss = 0;
     this.wscale = -1;
+    this.wscaleRaw = -1;
     this.sackPermitted = false;
     this.hasTimestamp = false;
     this.tsVal = 0;
@@ -173,8 +175,8 @@ export class PacketMeta {
     this.icmpIsError = false;
     this.innerValid = false;
     this.innerProto = 0;
-    this.innerSrc.fill(0);
-    this.innerDst.fill(0);
+    zero4(this.innerSrc);
+    zero4(this.innerDst);
     this.innerSrcPort = 0;
     this.innerDstPort = 0;
     this.innerSeq = 0;
@@ -182,6 +184,14 @@ export class PacketMeta {
     this.innerIcmpId = 0;
     this.innerL3Offset = 0;
   }
+}
+
+// Index writes: TypedArray.prototype.fill costs ~15 ns a call, too much per packet.
+function zero4(a: Uint32Array): void {
+  a[0] = 0;
+  a[1] = 0;
+  a[2] = 0;
+  a[3] = 0;
 }
 
 /** Direction of a packet through an interface, with pf's numbering (PF_IN=1, PF_OUT=2). */
