@@ -156,6 +156,8 @@ export const DEFAULT_LIMITS = { states: 100000, srcNodes: 10000, frags: 65536, t
 
 export interface Ruleset {
   options: Options;
+  /** Option names set explicitly, in file order ('block-policy', 'timeout', ...): the printer shows these. */
+  optionsSet: string[];
   macros: Record<string, string>;
   tables: TableDef[];
   rules: Rule[];
@@ -165,4 +167,11 @@ export interface Diagnostic {
   severity: 'error' | 'warning';
   loc: SourceLocation;
   message: string;
+}
+
+/** What the parser knows of the router's interfaces (for `em0:network`, `antispoof`, groups). */
+export interface InterfaceInfo {
+  name: string;
+  addresses: { af: 4 | 6; words: Uint32Array; bits: number }[];
+  groups: string[];
 }

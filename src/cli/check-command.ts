@@ -1,0 +1,91 @@
+// `tunpf check [-v] [-q] FILE`: parse and validate a ruleset like `pfctl -nf`;
+// with -v print it in pf's canonical form. Exit 0 when valid, 1 otherwise.
+
+import { parseArgs } from 'node:util';
+import type { InterfaceInfo } from '../rules/ast.js';
+import { formatRuleset } from '../rules/canonical.js';
+import { formatDiagnostic } from '../rules/diagnostic-text.js';
+import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
+import { hostInterfaces, parseGroupFlag, parseInterfaceFlag } from './host-interfaces.js';
+import type { CommandIO } from './io.js';
+
+export const checkUsage = `usage: tunpf check [-v] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...] [--group GROUP=IF,...] FILE
+  -v            print the loaded ruleset in pf's canonical form
+  -q            print nothing but errors
+  -D            define a macro, as pfctl -D
+  --interface   describe an interface instead of reading the host's (repeatable)
+  --group       put interfaces in a group such as egress (repeatable)`;
+
+export function checkCommand(argv: string[], io: CommandIO): number {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        verbose: { type: 'boolean', short: 'v' },
+        quiet: { type: 'boolean', short: 'q' },
+        define: { type: 'string', short: 'D', multiple: true },
+        interface: { type: 'string', multiple: true },
+        group: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    io.err(`tunpf check: ${(e as Error).message}\n${checkUsage}`);
+    return 2;
+  }
+  if (args.values.help) {
+    io.out(checkUsage);
+    return 0;
+  }
+  if (args.positionals.length !== 1) {
+    io.err(`tunpf check: expected one rule file\n${checkUsage}`);
+    return 2;
+  }
+  const defines: Record<string, string> = {};
+  for (const d of args.values.define ?? []) {
+    const eq = d.indexOf('=');
+    if (eq <= 0) {
+      io.err(`tunpf check: -D needs name=value, not '${d}'`);
+      return 2;
+    }
+    defines[d.slice(0, eq)] = d.slice(eq + 1);
+  }
+  let interfaces: InterfaceInfo[];
+  if (args.values.interface?.length || args.values.group?.length) {
+    const map = new Map<string, InterfaceInfo>();
+    for (const v of args.values.interface ?? []) {
+      const err = parseInterfaceFlag(v, map);
+      if (err) return io.err(`tunpf check: ${err}`), 2;
+    }
+    for (const v of args.values.group ?? []) {
+      const err = parseGroupFlag(v, map);
+      if (err) return io.err(`tunpf check: ${err}`), 2;
+    }
+    interfaces = [...map.values()];
+  } else interfaces = hostInterfaces();
+
+  const file = args.positionals[0]!;
+  let result;
+  try {
+    result = loadRulesetFile(file, { interfaces, defines });
+  } catch (e) {
+    if (e instanceof RulesetReadError) {
+      io.err(`tunpf: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+  for (const d of result.diagnostics) {
+    if (d.severity === 'warning' && args.values.quiet) continue;
+    io.err(formatDiagnostic(d, result.sources));
+  }
+  if (!result.ruleset) {
+    const n = result.diagnostics.filter((d) => d.severity === 'error').length;
+    io.err(`${file}: ${n} error${n === 1 ? '' : 's'}, ruleset not loaded`);
+    return 1;
+  }
+  if (args.values.verbose) io.out(formatRuleset(result.ruleset).trimEnd());
+  return 0;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// The `tunpf` command: one module per subcommand.
+
+import { checkCommand, checkUsage } from './check-command.js';
+import { processIO, type CommandIO } from './io.js';
+
+type Command = { run: (argv: string[], io: CommandIO) => number | Promise<number>; usage: string; summary: string };
+
+const commands: Record<string, Command> = {
+  check: { run: checkCommand, usage: checkUsage, summary: 'parse and validate a ruleset (pfctl -n)' },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return `usage: tunpf <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'tunpf <command> --help' for a command's options.`;
+}
+
+export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return name ? 0 : 2;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    io.err(`tunpf: unknown command '${name}'\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (e) {
+    // An unexpected failure still gets one clear line, not a stack trace; DEBUG shows it.
+    io.err(`tunpf ${name}: internal error: ${(e as Error).message}`);
+    if (process.env.TUNPF_DEBUG) io.err(String((e as Error).stack));
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,121 @@
+// pf.conf tokenizer: comments, line continuation, quoted strings, operators.
+// `$name` becomes a 'macro' token: the parser substitutes it when it reaches
+// it, so a macro defined on line 3 is usable from line 4 on, as in pfctl.
+// Newlines end statements, so they are tokens.
+
+import type { SourceLocation } from './ast.js';
+
+export type TokenKind = 'word' | 'string' | 'punct' | 'macro' | 'newline' | 'eof';
+
+export interface Token {
+  kind: TokenKind;
+  text: string;
+  loc: SourceLocation;
+  /** Set when the token came from a macro's body: the macro's name. */
+  fromMacro?: string;
+}
+
+// Characters that end a word, as in pfctl's lexer (':' '.' '-' are allowed inside words).
+const DELIMITERS = new Set(['(', ')', '{', '}', '<', '>', '!', '=', '/', '#', ',', ' ', '\t', '\r', '\n', '"', "'"]);
+const TWO_CHAR_OPS = ['!=', '<=', '>=', '<>', '><'];
+
+export interface TokenizeError {
+  loc: SourceLocation;
+  message: string;
+}
+
+/**
+ * Splits text into tokens. With `origin`, the text is a macro's body and every
+ * token takes the location of the `$name` reference that brought it in.
+ */
+export function tokenize(
+  text: string,
+  file: string,
+  errors: TokenizeError[],
+  origin?: { loc: SourceLocation; name: string },
+): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  let line = 1;
+  let col = 1;
+  const at = (): SourceLocation => (origin ? origin.loc : { file, line, col });
+  const advance = (n: number) => {
+    for (let k = 0; k < n; k++) {
+      if (text[i] === '\n') {
+        line++;
+        col = 1;
+      } else col++;
+      i++;
+    }
+  };
+  const push = (kind: TokenKind, t: string, loc: SourceLocation) => {
+    const tok: Token = { kind, text: t, loc };
+    if (origin) tok.fromMacro = origin.name;
+    out.push(tok);
+  };
+
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '\\' && (text[i + 1] === '\n' || (text[i + 1] === '\r' && text[i + 2] === '\n'))) {
+      advance(text[i + 1] === '\r' ? 3 : 2); // line continuation
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r') {
+      advance(1);
+      continue;
+    }
+    if (c === '#') {
+      while (i < text.length && text[i] !== '\n') advance(1);
+      continue;
+    }
+    if (c === '\n') {
+      push('newline', '\n', at());
+      advance(1);
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      const loc = at();
+      advance(1);
+      let s = '';
+      while (i < text.length && text[i] !== c && text[i] !== '\n') {
+        if (text[i] === '\\' && text[i + 1] === c) {
+          s += c;
+          advance(2);
+          continue;
+        }
+        s += text[i];
+        advance(1);
+      }
+      if (text[i] !== c) errors.push({ loc, message: 'unterminated quoted string' });
+      else advance(1);
+      push('string', s, loc);
+      continue;
+    }
+    const two = text.slice(i, i + 2);
+    if (TWO_CHAR_OPS.includes(two)) {
+      push('punct', two, at());
+      advance(2);
+      continue;
+    }
+    if (DELIMITERS.has(c)) {
+      push('punct', c, at());
+      advance(1);
+      continue;
+    }
+    // a word
+    const loc = at();
+    let w = '';
+    while (i < text.length && !DELIMITERS.has(text[i]!)) {
+      if (text[i] === '\\' && text[i + 1] === '\n') break;
+      w += text[i];
+      advance(1);
+    }
+    if (w.startsWith('$') && w.length > 1) {
+      push('macro', w.slice(1), loc);
+      continue;
+    }
+    push('word', w, loc);
+  }
+  push('eof', '', origin ? origin.loc : { file, line, col });
+  return out;
+}
