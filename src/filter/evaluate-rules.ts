@@ -1,0 +1,163 @@
+// Ruleset evaluation with pf's semantics: rules are walked in order, the
+// last matching rule decides, a matching `quick` rule ends the walk, `match`
+// rules apply their options (log, tag) without deciding, and when nothing
+// matches the packet passes without state. Skip steps jump over runs of
+// rules that cannot match. No allocation: the caller passes a reusable
+// FilterResult.
+
+import { IPPROTO, type PacketMeta } from '../packet/meta.js';
+import type { Rule } from '../rules/ast.js';
+import { Action, AddrKind, BlockReply, StateKind, type AddrTest, type CompiledRule, type CompiledRuleset } from './compile-rules.js';
+
+export class FilterResult {
+  /** Action.PASS or Action.BLOCK. */
+  action: number = Action.PASS;
+  /** Index (= rule number) of the deciding rule; -1 for the implicit default. */
+  ruleIndex = -1;
+  rule: Rule | null = null;
+  /** For blocks: BlockReply.DROP, RETURN_RST or RETURN_ICMP (resolved for this packet). */
+  reply: number = BlockReply.DROP;
+  /** StateKind of the deciding pass rule (NONE for blocks and the default). */
+  state: number = StateKind.NONE;
+  log = false;
+  /** Tag id set by the matching rules, -1 for none. */
+  tag = -1;
+  quick = false;
+}
+
+export function evaluate(rs: CompiledRuleset, meta: PacketMeta, direction: number, ifId: number, out: FilterResult): FilterResult {
+  const rules = rs.rules;
+  const n = rs.count;
+  const ifaces = rs.env.interfaces;
+  const af = meta.af;
+  const proto = meta.proto;
+  const later = meta.isLaterFragment;
+  const hasPorts = !later && (proto === IPPROTO.TCP || proto === IPPROTO.UDP || proto === IPPROTO.SCTP);
+  const isIcmp = !later && (proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6);
+  let decided = -1;
+  let tag = -1;
+  let matchLog = false;
+  let i = 0;
+  while (i < n) {
+    const r = rules[i]!;
+    rs.evaluations[i]!++;
+    if (r.ifId >= 0 && ifaces.matches(ifId, r.ifId) === r.ifNeg) i = r.skipIf;
+    else if (r.dir !== 0 && r.dir !== direction) i = r.skipDir;
+    else if (r.af !== 0 && r.af !== af) i = r.skipAf;
+    else if (r.proto >= 0 && r.proto !== proto) i = r.skipProto;
+    else if (r.src.kind !== AddrKind.ANY && !addressMatches(r.src, af, meta.src)) i = r.skipSrcAddr;
+    else if (r.sportOp !== 0 && !(hasPorts && portMatches(r.sportOp, r.sportLo, r.sportHi, meta.srcPort))) i = r.skipSrcPort;
+    else if (r.dst.kind !== AddrKind.ANY && !addressMatches(r.dst, af, meta.dst)) i = r.skipDstAddr;
+    else if (r.dportOp !== 0 && !(hasPorts && portMatches(r.dportOp, r.dportLo, r.dportHi, meta.dstPort))) i = r.skipDstPort;
+    else if (!otherFieldsMatch(r, meta, later, isIcmp, tag)) i++;
+    else {
+      if (r.tagId >= 0) tag = r.tagId;
+      if (r.action === Action.MATCH) {
+        if (r.log) matchLog = true;
+      } else {
+        decided = i;
+        if (r.quick) break;
+      }
+      i++;
+    }
+  }
+
+  out.tag = tag;
+  if (decided < 0) {
+    out.action = Action.PASS;
+    out.ruleIndex = -1;
+    out.rule = null;
+    out.state = StateKind.NONE;
+    out.reply = BlockReply.DROP;
+    out.log = matchLog;
+    out.quick = false;
+    rs.defaultPackets++;
+    rs.defaultBytes += meta.totalLength;
+    return out;
+  }
+  const r = rules[decided]!;
+  out.action = r.action;
+  out.ruleIndex = decided;
+  out.rule = r.rule;
+  out.quick = r.quick;
+  out.log = r.log || matchLog;
+  out.state = r.action === Action.PASS ? r.state : StateKind.NONE;
+  out.reply = r.action === Action.BLOCK ? resolveReply(r.blockReply, rs.blockPolicyReturn, proto) : BlockReply.DROP;
+  rs.packets[decided]!++;
+  rs.bytes[decided]! += meta.totalLength;
+  return out;
+}
+
+function resolveReply(reply: number, policyReturn: boolean, proto: number): number {
+  if (reply === -1) reply = policyReturn ? BlockReply.RETURN : BlockReply.DROP;
+  if (reply === BlockReply.RETURN) return proto === IPPROTO.TCP ? BlockReply.RETURN_RST : BlockReply.RETURN_ICMP;
+  if (reply === BlockReply.RETURN_RST && proto !== IPPROTO.TCP) return BlockReply.DROP;
+  return reply;
+}
+
+function otherFieldsMatch(r: CompiledRule, meta: PacketMeta, later: boolean, isIcmp: boolean, tag: number): boolean {
+  if (later && r.needsL4) return false; // pf: later fragments never match rules that look at L4
+  if (r.flagsMask !== 0 && meta.proto === IPPROTO.TCP && (meta.tcpFlags & r.flagsMask) !== r.flagsSet) return false;
+  if (r.icmpType >= 0) {
+    if (!isIcmp || meta.icmpType !== r.icmpType) return false;
+    if (r.icmpCode >= 0 && meta.icmpCode !== r.icmpCode) return false;
+  }
+  if (r.taggedId >= 0 && (tag === r.taggedId) === r.taggedNeg) return false;
+  return true;
+}
+
+export function portMatches(op: number, lo: number, hi: number, p: number): boolean {
+  switch (op) {
+    case 1:
+      return p === lo;
+    case 2:
+      return p !== lo;
+    case 3:
+      return p < lo;
+    case 4:
+      return p <= lo;
+    case 5:
+      return p > lo;
+    case 6:
+      return p >= lo;
+    case 7:
+      return p > lo && p < hi;
+    case 8:
+      return p < lo || p > hi;
+    case 9:
+      return p >= lo && p <= hi;
+    default:
+      return false;
+  }
+}
+
+export function addressMatches(t: AddrTest, af: number, w: Uint32Array): boolean {
+  let hit: boolean;
+  switch (t.kind) {
+    case AddrKind.PREFIX: {
+      if (t.af !== af) return false; // a family mismatch is no match, negated or not
+      const a = t.a;
+      const m = t.b;
+      hit = ((w[0]! & m[0]!) >>> 0) === a[0] && ((w[1]! & m[1]!) >>> 0) === a[1] && ((w[2]! & m[2]!) >>> 0) === a[2] && ((w[3]! & m[3]!) >>> 0) === a[3];
+      break;
+    }
+    case AddrKind.RANGE:
+      if (t.af !== af) return false;
+      hit = compareWords(w, t.a) >= 0 && compareWords(w, t.b) <= 0;
+      break;
+    case AddrKind.SET:
+      hit = t.set!.contains(af, w);
+      break;
+    case AddrKind.NEVER:
+      hit = false;
+      break;
+    default:
+      return true;
+  }
+  return hit !== t.neg;
+}
+
+function compareWords(x: Uint32Array, y: Uint32Array): number {
+  for (let i = 0; i < 4; i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+  return 0;
+}
