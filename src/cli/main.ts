@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `tunpf` command: one module per subcommand.
 
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { checkCommand, checkUsage } from './check-command.js';
 import { processIO, type CommandIO } from './io.js';
 
@@ -36,6 +38,10 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
   }
 }
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+// Run only as the program, not when a test imports main().
+const entry = process.argv[1] ? realpathSync(process.argv[1]) : '';
+if (entry === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -590,16 +590,18 @@ class Parser {
     }
     if (this.accept('from')) {
       spec.fromHosts = this.hostList(spec);
-      if (this.accept('port')) {
+      if (this.is('port')) {
+        const portLoc = this.next().loc;
+        spec.portLoc ??= portLoc;
         spec.fromPorts = this.list(() => this.portItem());
-        spec.portLoc = spec.portLoc ?? this.tokens[this.pos - 1]!.loc;
       }
     }
     if (this.accept('to')) {
       spec.toHosts = this.hostList(spec);
-      if (this.accept('port')) {
+      if (this.is('port')) {
+        const portLoc = this.next().loc;
+        spec.portLoc ??= portLoc;
         spec.toPorts = this.list(() => this.portItem());
-        spec.portLoc = spec.portLoc ?? this.tokens[this.pos - 1]!.loc;
       }
     }
   }
