@@ -1,0 +1,71 @@
+// `tunpf check` as a user runs it: exit codes, stdout, stderr, no stack traces.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const compiled = import.meta.url.endsWith('.js');
+const mainPath = fileURLToPath(new URL(`../../src/cli/main.${compiled ? 'js' : 'ts'}`, import.meta.url));
+
+function tunpf(...args: string[]) {
+  const r = spawnSync(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), mainPath, ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tunpf-check-'));
+const good = join(dir, 'good.conf');
+writeFileSync(good, 'ext = "wan"\nblock all\npass out on $ext proto tcp to port { 80 443 }\n');
+const bad = join(dir, 'bad.conf');
+writeFileSync(bad, 'pass in on $nope all\npass proto tcp to port 99999\npass all\n');
+
+test('a valid file: exit 0, nothing printed without -v', () => {
+  const r = tunpf('check', good);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, '');
+});
+
+test('-v prints the canonical, numbered, expanded ruleset', () => {
+  const r = tunpf('check', '-v', good);
+  assert.equal(r.code, 0);
+  assert.equal(
+    r.stdout,
+    '@0 block all\n@1 pass out on wan proto tcp from any to any port = 80 flags S/SA\n@2 pass out on wan proto tcp from any to any port = 443 flags S/SA\n',
+  );
+});
+
+test('errors: every one reported as FILE:LINE:COL with a caret, exit 1', () => {
+  const r = tunpf('check', '-v', bad);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, new RegExp(`${bad.replace(/[.\\/]/g, '\\$&')}:1:12: error: macro 'nope' not defined\n  pass in on \\$nope all\n             \\^`));
+  assert.match(r.stderr, /bad\.conf:2:24: error: port 99999 out of range/);
+  assert.match(r.stderr, /2 errors, ruleset not loaded/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('a missing file is one clear line, exit 1', () => {
+  const r = tunpf('check', join(dir, 'missing.conf'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^tunpf: cannot read .*missing\.conf: ENOENT\n$/);
+});
+
+test('usage errors exit 2', () => {
+  assert.equal(tunpf('check').code, 2);
+  assert.equal(tunpf('frobnicate').code, 2);
+  assert.equal(tunpf('check', '--bogus', good).code, 2);
+  const help = tunpf('--help');
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /check/);
+});
+
+test('-D defines a macro, as pfctl -D', () => {
+  const f = join(dir, 'define.conf');
+  writeFileSync(f, 'pass in on $lan all\n');
+  const r = tunpf('check', '-v', '-D', 'lan=em0', f);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '@0 pass in on em0 all flags S/SA\n');
+});
