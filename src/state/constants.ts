@@ -1,0 +1,79 @@
+// Tables of the state layer: pf's TCP peer states, timeout classes (PFTM_*,
+// numbered as pfsync carries them), UDP/other peer states, state flags, and
+// the reasons a packet is dropped by state tracking.
+
+/** TCP peer states, as pf numbers them (TCPS_*). */
+export const TcpState = {
+  CLOSED: 0,
+  LISTEN: 1,
+  SYN_SENT: 2,
+  SYN_RECEIVED: 3,
+  ESTABLISHED: 4,
+  CLOSE_WAIT: 5,
+  FIN_WAIT_1: 6,
+  CLOSING: 7,
+  LAST_ACK: 8,
+  FIN_WAIT_2: 9,
+  TIME_WAIT: 10,
+} as const;
+
+export const TcpStateName = [
+  'CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RCVD', 'ESTABLISHED', 'CLOSE_WAIT', 'FIN_WAIT_1', 'CLOSING', 'LAST_ACK', 'FIN_WAIT_2', 'TIME_WAIT',
+];
+
+/** UDP and other protocols: per-peer progress. */
+export const PeerState = { NO_TRAFFIC: 0, SINGLE: 1, MULTIPLE: 2 } as const;
+export const PeerStateName = ['NO_TRAFFIC', 'SINGLE', 'MULTIPLE'];
+
+/** Timeout classes (PFTM_*), in pfsync's numbering. */
+export const Timeout = {
+  TCP_FIRST: 0,
+  TCP_OPENING: 1,
+  TCP_ESTABLISHED: 2,
+  TCP_CLOSING: 3,
+  TCP_FIN_WAIT: 4,
+  TCP_CLOSED: 5,
+  UDP_FIRST: 6,
+  UDP_SINGLE: 7,
+  UDP_MULTIPLE: 8,
+  ICMP_FIRST: 9,
+  ICMP_ERROR: 10,
+  OTHER_FIRST: 11,
+  OTHER_SINGLE: 12,
+  OTHER_MULTIPLE: 13,
+} as const;
+
+/** `set timeout` names by class. */
+export const TimeoutName = [
+  'tcp.first', 'tcp.opening', 'tcp.established', 'tcp.closing', 'tcp.finwait', 'tcp.closed',
+  'udp.first', 'udp.single', 'udp.multiple', 'icmp.first', 'icmp.error',
+  'other.first', 'other.single', 'other.multiple',
+];
+export const TIMEOUT_CLASSES = TimeoutName.length;
+
+/** State flags (pfsync's state_flags). */
+export const StateFlag = {
+  ALLOWOPTS: 0x0001,
+  SLOPPY: 0x0002,
+  PFLOW: 0x0004,
+  NOSYNC: 0x0008,
+  ACK: 0x0010,
+  /** Not in pfsync: the state came from the peer (do not echo it back). */
+  FROM_PEER: 0x8000,
+} as const;
+
+/** Why state tracking dropped a packet, or why a state could not be made. */
+export const StateReason = {
+  PASS: 0,
+  BAD_STATE: 1, // outside the TCP window, or an impossible transition
+  STATE_LIMIT: 2, // set limit states
+  RULE_LIMIT: 3, // per-rule max
+  SRC_LIMIT: 4, // max-src-states, max-src-conn, max-src-conn-rate
+  STATE_INSERT: 5, // a state with the same key exists already
+  UNRELATED_ICMP: 6, // an ICMP error that quotes no known state
+} as const;
+
+export const StateReasonName = ['pass', 'bad-state', 'state-limit', 'rule-limit', 'src-limit', 'state-insert', 'unrelated-icmp'];
+
+export const NO_RULE = 0xffff;
+export const FLOATING = 0xff;

@@ -1,0 +1,331 @@
+// Connection tracking over the state table, with pf's semantics: lookup of a
+// packet's state (ICMP errors are matched to the state of the packet they
+// quote), tracking (TCP windows, UDP/other/ICMP progress), creation with the
+// limits (set limit states, max, max-src-*), timeouts and a bounded purge.
+// The clock is an input (seconds), so tests drive it deterministically.
+
+import { IPPROTO, TCPFlag, type PacketMeta } from '../packet/meta.js';
+import type { PfTable } from '../filter/table-store.js';
+import type { Rule } from '../rules/ast.js';
+import { FLOATING, NO_RULE, PeerState, StateFlag, StateReason, TcpState, Timeout } from './constants.js';
+import { SourceTracker } from './source-tracker.js';
+import { StateTable, type StateTableOptions } from './state-table.js';
+import { tcpInitState, tcpSeqInWindow, tcpTrack, tcpTrackSloppy } from './tcp-window.js';
+import { TimeoutTable } from './timeouts.js';
+
+/** Observers of state changes (pfsync). Unset hooks cost one null check. */
+export interface StateHooks {
+  onInsert(i: number): void;
+  onUpdate(i: number): void;
+  onDelete(i: number): void;
+}
+
+export class StateCounters {
+  searches = 0;
+  inserts = 0;
+  removals = 0;
+  expired = 0;
+  /** Drops and refusals by StateReason. */
+  readonly byReason = new Float64Array(8);
+}
+
+export interface StateEngineOptions extends Partial<StateTableOptions> {
+  /** `set limit states`. */
+  limit: number;
+  statePolicyIfBound?: boolean;
+  /** How a table is found for overload; the filter supplies its table store. */
+  overloadTable?: (name: string) => PfTable | undefined;
+}
+
+function isIcmp(proto: number): boolean {
+  return proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6;
+}
+
+export class StateEngine {
+  readonly table: StateTable;
+  readonly counters = new StateCounters();
+  readonly sources = new SourceTracker();
+  timeouts: TimeoutTable;
+  hooks: StateHooks | null = null;
+  statePolicyIfBound: boolean;
+  /** States per rule number (for `max`, and `show rules`). */
+  readonly perRule = new Uint32Array(NO_RULE + 1);
+  private purgeCursor = 0;
+  private readonly overloadTable: (name: string) => PfTable | undefined;
+  /** The rules that created states, by number (for source limits at establishment). */
+  private rulesByNr: readonly Rule[] = [];
+  /** After lookup(): whether the packet went initiator -> responder; for ICMP errors, whether the quoted packet did. */
+  forward = true;
+  /** After lookup(): the packet is an ICMP error matched through the packet it quotes. */
+  viaIcmpError = false;
+
+  constructor(opts: StateEngineOptions) {
+    this.table = new StateTable({ ...opts, capacity: opts.limit });
+    this.timeouts = new TimeoutTable(null, opts.limit);
+    this.statePolicyIfBound = opts.statePolicyIfBound ?? false;
+    this.overloadTable = opts.overloadTable ?? (() => undefined);
+  }
+
+  /** A new ruleset: its timeouts apply to every state; per-rule counts follow rule numbers. */
+  setRules(rules: readonly Rule[], timeouts: TimeoutTable, ifBound: boolean): void {
+    this.rulesByNr = rules;
+    this.timeouts = timeouts;
+    this.statePolicyIfBound = ifBound;
+  }
+
+  /** Seconds until state i expires (0 when due), adaptive scaling included. */
+  expiresIn(i: number, now: number): number {
+    const t = this.table;
+    const timeout = this.timeouts.timeout(t.rule[i]!, t.timeoutClass[i]!, t.count);
+    return Math.max(0, t.lastActive[i]! + timeout - Math.floor(now));
+  }
+
+  private expired(i: number, now: number): boolean {
+    const t = this.table;
+    return Math.floor(now) >= t.lastActive[i]! + this.timeouts.timeout(t.rule[i]!, t.timeoutClass[i]!, t.count);
+  }
+
+  /**
+   * The state a packet belongs to, or -1. For ICMP errors the quoted packet's
+   * flow is looked up, and the quoted TCP sequence number must lie in the
+   * window. An expired state is removed and not found.
+   */
+  lookup(m: PacketMeta, ifId: number, now: number): number {
+    const t = this.table;
+    this.counters.searches++;
+    this.viaIcmpError = false;
+    let i: number;
+    if (m.icmpIsError && isIcmp(m.proto)) {
+      if (!m.innerValid) return -1;
+      // the quoted packet travelled the other way: its source is our destination
+      const iproto = m.innerProto;
+      const ip = isIcmp(iproto);
+      i = t.find(m.af, iproto, m.innerSrc, ip ? m.innerIcmpId : m.innerSrcPort, m.innerDst, ip ? m.innerIcmpId : m.innerDstPort);
+      if (i < 0) return -1;
+      if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, t.forward, m.innerSeq)) {
+        this.counters.byReason[StateReason.BAD_STATE]!++;
+        return -1;
+      }
+      this.viaIcmpError = true;
+    } else {
+      i = t.find(m.af, m.proto, m.src, m.srcPort, m.dst, m.dstPort);
+      if (i < 0) return -1;
+    }
+    if (t.ifId[i] !== FLOATING && t.ifId[i] !== ifId) return -1; // if-bound to another interface
+    if (this.expired(i, now)) {
+      this.remove(i);
+      this.counters.expired++;
+      return -1;
+    }
+    this.forward = this.table.forward;
+    return i;
+  }
+
+  /**
+   * Tracks a packet of state i (found by lookup). Returns StateReason.PASS or
+   * a drop reason (BAD_STATE: outside the TCP window; SRC_LIMIT: the
+   * connection broke a source limit when it became established).
+   */
+  track(i: number, m: PacketMeta, now: number): number {
+    const t = this.table;
+    const fwd = this.forward;
+    if (this.viaIcmpError) {
+      t.lastActive[i] = Math.floor(now);
+      return StateReason.PASS;
+    }
+    const proto = m.proto;
+    let reason: number = StateReason.PASS;
+    if (proto === IPPROTO.TCP) {
+      const dstPeer = fwd ? i * 2 + 1 : i * 2;
+      const wasOpening = t.peerState[dstPeer]! < TcpState.ESTABLISHED;
+      reason = t.flags[i]! & StateFlag.SLOPPY ? tcpTrackSloppy(t, i, m, fwd) : tcpTrack(t, i, m, fwd);
+      if (reason === StateReason.PASS && wasOpening && t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED)
+        reason = this.established(i, now);
+    } else {
+      const src = fwd ? i * 2 : i * 2 + 1;
+      const dst = fwd ? i * 2 + 1 : i * 2;
+      if (t.peerState[src]! < PeerState.SINGLE) t.peerState[src] = PeerState.SINGLE;
+      if (t.peerState[dst] === PeerState.SINGLE) t.peerState[dst] = PeerState.MULTIPLE;
+      const both = t.peerState[src] === PeerState.MULTIPLE && t.peerState[dst] === PeerState.MULTIPLE;
+      if (proto === IPPROTO.UDP) t.timeoutClass[i] = both ? Timeout.UDP_MULTIPLE : Timeout.UDP_SINGLE;
+      else if (isIcmp(proto)) t.timeoutClass[i] = Timeout.ICMP_ERROR; // pf: replies and later echoes
+      else t.timeoutClass[i] = both ? Timeout.OTHER_MULTIPLE : Timeout.OTHER_SINGLE;
+    }
+    if (reason !== StateReason.PASS) {
+      this.counters.byReason[reason]!++;
+      return reason;
+    }
+    const d = fwd ? i * 2 : i * 2 + 1;
+    t.packets[d]!++;
+    t.bytes[d]! += m.totalLength;
+    t.lastActive[i] = Math.floor(now);
+    if (this.hooks) this.hooks.onUpdate(i);
+    return StateReason.PASS;
+  }
+
+  /**
+   * pf's state reuse: a SYN for a connection whose state is closing on both
+   * sides ends that state, so the SYN can make a new one through the rules.
+   */
+  reusable(i: number, m: PacketMeta): boolean {
+    const t = this.table;
+    return (
+      m.proto === IPPROTO.TCP &&
+      (m.tcpFlags & (TCPFlag.SYN | TCPFlag.ACK)) === TCPFlag.SYN &&
+      t.peerState[i * 2]! >= TcpState.FIN_WAIT_2 &&
+      t.peerState[i * 2 + 1]! >= TcpState.FIN_WAIT_2
+    );
+  }
+
+  /** A TCP connection completed its handshake: count it for max-src-conn(-rate), overload if over. */
+  private established(i: number, now: number): number {
+    const node = this.table.srcNode[i]!;
+    const rule = this.rulesByNr[this.table.rule[i]!];
+    if (node < 0 || !rule) return StateReason.PASS;
+    const o = rule.stateOptions;
+    const n = this.sources.node(node);
+    n.conns++;
+    let over = o.maxSrcConn !== null && n.conns > o.maxSrcConn;
+    if (o.maxSrcConnRate && this.sources.addConnection(node, now, o.maxSrcConnRate.count, o.maxSrcConnRate.seconds)) over = true;
+    if (!over) return StateReason.PASS;
+    if (o.overload) {
+      const table = this.overloadTable(o.overload.table);
+      table?.add([{ prefix: { af: n.af as 4 | 6, words: Uint32Array.from(n.words), bits: n.af === 4 ? 32 : 128 }, neg: false }]);
+      if (o.overload.flush) this.killSource(n.af, n.words, o.overload.global ? -1 : this.table.rule[i]!);
+    }
+    if (this.table.live(i)) this.remove(i);
+    return StateReason.SRC_LIMIT;
+  }
+
+  /** Removes the states from a source (of one rule, or all with rule -1). */
+  killSource(af: number, words: ArrayLike<number>, rule: number): number {
+    const t = this.table;
+    const victims: number[] = [];
+    t.forEach((i) => {
+      if (t.af[i] !== af || (rule >= 0 && t.rule[i] !== rule)) return;
+      const o = i * 8;
+      if (t.addr[o] === words[0] && t.addr[o + 1] === words[1] && t.addr[o + 2] === words[2] && t.addr[o + 3] === words[3]) victims.push(i);
+    });
+    for (const i of victims) this.remove(i);
+    return victims.length;
+  }
+
+  /**
+   * Creates the state for a packet that a rule passed with keep state.
+   * Returns the state index, or minus a StateReason when a limit refuses it.
+   */
+  create(m: PacketMeta, direction: number, ifId: number, rule: Rule, now: number): number {
+    const t = this.table;
+    const o = rule.stateOptions;
+    if (o.max !== null && this.perRule[rule.nr]! >= o.max) return this.refuse(StateReason.RULE_LIMIT);
+    let node = -1;
+    if (o.maxSrcStates !== null || o.maxSrcConn !== null || o.maxSrcConnRate !== null || o.sourceTrack !== 'none') {
+      node = this.sources.acquire(m.af, m.src);
+      if (o.maxSrcStates !== null && this.sources.node(node).states >= o.maxSrcStates) {
+        this.sources.release(node);
+        return this.refuse(StateReason.SRC_LIMIT);
+      }
+    }
+    const icmp = isIcmp(m.proto);
+    const i = t.insert(m.af, m.proto, m.src, icmp ? m.icmpId : m.srcPort, m.dst, icmp ? m.icmpId : m.dstPort);
+    if (i < 0) {
+      if (node >= 0) this.sources.release(node);
+      return this.refuse(i === -1 ? StateReason.STATE_LIMIT : StateReason.STATE_INSERT);
+    }
+    const sec = Math.floor(now);
+    t.rule[i] = rule.nr;
+    t.creation[i] = sec;
+    t.lastActive[i] = sec;
+    t.direction[i] = direction;
+    const ifBound = o.ifBound ?? this.statePolicyIfBound;
+    t.ifId[i] = ifBound && ifId >= 0 && ifId < FLOATING ? ifId : FLOATING;
+    let flags = 0;
+    if (o.sloppy) flags |= StateFlag.SLOPPY;
+    if (o.noSync || m.proto === IPPROTO.PFSYNC) flags |= StateFlag.NOSYNC;
+    if (o.pflow) flags |= StateFlag.PFLOW;
+    if (rule.allowOpts) flags |= StateFlag.ALLOWOPTS;
+    t.flags[i] = flags;
+    if (m.proto === IPPROTO.TCP) tcpInitState(t, i, m);
+    else {
+      t.peerState[i * 2] = PeerState.SINGLE;
+      t.peerState[i * 2 + 1] = PeerState.NO_TRAFFIC;
+      t.timeoutClass[i] = m.proto === IPPROTO.UDP ? Timeout.UDP_FIRST : icmp ? Timeout.ICMP_FIRST : Timeout.OTHER_FIRST;
+    }
+    t.packets[i * 2] = 1;
+    t.bytes[i * 2] = m.totalLength;
+    if (node >= 0) {
+      t.srcNode[i] = node;
+      this.sources.node(node).states++;
+    }
+    this.perRule[rule.nr]!++;
+    this.counters.inserts++;
+    if (this.hooks) this.hooks.onInsert(i);
+    return i;
+  }
+
+  private refuse(reason: number): number {
+    this.counters.byReason[reason]!++;
+    return -reason;
+  }
+
+  /** Removes state i and releases what it held. */
+  remove(i: number): void {
+    const t = this.table;
+    if (this.hooks) this.hooks.onDelete(i);
+    const node = t.srcNode[i]!;
+    if (node >= 0) {
+      const n = this.sources.node(node);
+      n.states--;
+      if (t.proto[i] === IPPROTO.TCP && t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED && n.conns > 0) n.conns--;
+      this.sources.release(node);
+    }
+    if (t.rule[i] !== NO_RULE && this.perRule[t.rule[i]!]! > 0) this.perRule[t.rule[i]!]!--;
+    t.remove(i);
+    this.counters.removals++;
+  }
+
+  /**
+   * Purges expired states, looking at no more than `budget` states, so a
+   * tick never stalls the datapath; the cursor goes round the table.
+   * Returns how many states were removed.
+   */
+  expire(now: number, budget: number): number {
+    const t = this.table;
+    const extent = t.extent;
+    if (extent === 0) return 0;
+    let removed = 0;
+    for (let k = 0; k < budget && k < extent; k++) {
+      if (this.purgeCursor >= extent) this.purgeCursor = 0;
+      const i = this.purgeCursor++;
+      if (t.af[i] !== 0 && this.expired(i, now)) {
+        this.remove(i);
+        this.counters.expired++;
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** How many states a purge tick should examine so the whole table is seen once per `interval`. */
+  purgeBudget(tickSeconds: number): number {
+    return Math.max(64, Math.ceil((this.table.extent * tickSeconds) / this.timeouts.interval));
+  }
+
+  /** Recounts states per rule after a reload (states keep their rule numbers). */
+  recountRules(): void {
+    this.perRule.fill(0);
+    this.table.forEach((i) => {
+      const r = this.table.rule[i]!;
+      if (r !== NO_RULE) this.perRule[r]!++;
+    });
+  }
+
+  /** Removes every state; returns how many went. */
+  flush(): number {
+    const t = this.table;
+    const all: number[] = [];
+    t.forEach((i) => all.push(i));
+    for (const i of all) this.remove(i);
+    return all.length;
+  }
+}
