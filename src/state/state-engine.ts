@@ -202,9 +202,9 @@ export class StateEngine {
     const t = this.table;
     const victims: number[] = [];
     t.forEach((i) => {
-      if (t.af[i] !== af || (rule >= 0 && t.rule[i] !== rule)) return;
-      const o = i * 8;
-      if (t.addr[o] === words[0] && t.addr[o + 1] === words[1] && t.addr[o + 2] === words[2] && t.addr[o + 3] === words[3]) victims.push(i);
+      if (t.afOf(i) !== af || (rule >= 0 && t.rule[i] !== rule)) return;
+      const a = t.addressOf(i, 0);
+      if (a[0] === words[0] && a[1] === words[1] && a[2] === words[2] && a[3] === words[3]) victims.push(i);
     });
     for (const i of victims) this.remove(i);
     return victims.length;
@@ -276,7 +276,7 @@ export class StateEngine {
     if (node >= 0) {
       const n = this.sources.node(node);
       n.states--;
-      if (t.proto[i] === IPPROTO.TCP && t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED && n.conns > 0) n.conns--;
+      if (t.protoOf(i) === IPPROTO.TCP && t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED && n.conns > 0) n.conns--;
       this.sources.release(node);
     }
     if (t.rule[i] !== NO_RULE && this.perRule[t.rule[i]!]! > 0) this.perRule[t.rule[i]!]!--;
@@ -297,7 +297,7 @@ export class StateEngine {
     for (let k = 0; k < budget && k < extent; k++) {
       if (this.purgeCursor >= extent) this.purgeCursor = 0;
       const i = this.purgeCursor++;
-      if (t.af[i] !== 0 && this.expired(i, now)) {
+      if (t.live(i) && this.expired(i, now)) {
         this.remove(i);
         this.counters.expired++;
         removed++;
