@@ -85,6 +85,27 @@ export class StateEngine {
     return Math.floor(now) >= t.lastActive[i]! + this.timeouts.timeout(t.rule[i]!, t.timeoutClass[i]!, t.count);
   }
 
+  private readonly warmHashes = new Uint32Array(256);
+
+  /**
+   * Prepares lookups for a batch of parsed packets: their index slots and
+   * keys are loaded together so the cache misses overlap (see
+   * StateTable.warm). Call before lookup() on each packet of the batch.
+   */
+  warm(batch: readonly PacketMeta[], count: number): void {
+    const t = this.table;
+    const n = Math.min(count, this.warmHashes.length);
+    let k = 0;
+    for (let j = 0; j < n; j++) {
+      const m = batch[j]!;
+      if (m.error !== 0 || m.icmpIsError) continue;
+      this.warmHashes[k++] = t.hash(m.af, m.proto, m.src, 0, m.srcPort, m.dst, 0, m.dstPort);
+    }
+    this.warmSink ^= t.warm(this.warmHashes, k);
+  }
+  /** Keeps the warm-up loads observable, so the compiler cannot drop them. */
+  warmSink = 0;
+
   /**
    * The state a packet belongs to, or -1. For ICMP errors the quoted packet's
    * flow is looked up, and the quoted TCP sequence number must lie in the
