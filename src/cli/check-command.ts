@@ -6,7 +6,7 @@ import type { InterfaceInfo } from '../rules/ast.js';
 import { formatRuleset } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
-import { hostInterfaces, parseGroupFlag, parseInterfaceFlag } from './host-interfaces.js';
+import { hostInterfaces, interfacesFromFlags } from './host-interfaces.js';
 import type { CommandIO } from './io.js';
 
 export const checkUsage = `usage: tunpf check [-v] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...] [--group GROUP=IF,...] FILE
@@ -54,16 +54,9 @@ export function checkCommand(argv: string[], io: CommandIO): number {
   }
   let interfaces: InterfaceInfo[];
   if (args.values.interface?.length || args.values.group?.length) {
-    const map = new Map<string, InterfaceInfo>();
-    for (const v of args.values.interface ?? []) {
-      const err = parseInterfaceFlag(v, map);
-      if (err) return io.err(`tunpf check: ${err}`), 2;
-    }
-    for (const v of args.values.group ?? []) {
-      const err = parseGroupFlag(v, map);
-      if (err) return io.err(`tunpf check: ${err}`), 2;
-    }
-    interfaces = [...map.values()];
+    const r = interfacesFromFlags(args.values.interface, args.values.group);
+    if (typeof r === 'string') return io.err(`tunpf check: ${r}`), 2;
+    interfaces = r;
   } else interfaces = hostInterfaces();
 
   const file = args.positionals[0]!;

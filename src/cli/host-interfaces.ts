@@ -59,3 +59,17 @@ export function parseGroupFlag(value: string, into: Map<string, InterfaceInfo>):
   }
   return null;
 }
+
+/** Interfaces from repeated --interface and --group flags; a string is an error message. */
+export function interfacesFromFlags(interfaces: readonly string[] = [], groups: readonly string[] = []): InterfaceInfo[] | string {
+  const map = new Map<string, InterfaceInfo>();
+  for (const v of interfaces) {
+    const err = parseInterfaceFlag(v, map);
+    if (err) return err;
+  }
+  for (const v of groups) {
+    const err = parseGroupFlag(v, map);
+    if (err) return err;
+  }
+  return [...map.values()];
+}

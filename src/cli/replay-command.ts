@@ -17,7 +17,7 @@ import { formatRule } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
 import { describeState } from '../state/describe-state.js';
-import { parseGroupFlag, parseInterfaceFlag } from './host-interfaces.js';
+import { interfacesFromFlags } from './host-interfaces.js';
 import type { CommandIO } from './io.js';
 
 export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [--out-on IF[=NET]]... [--json] CAPTURE
@@ -86,15 +86,9 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   }
   // networks first, then the catch-all placements
   placements.sort((a, b) => Number(a.net === null) - Number(b.net === null));
-  const ifmap = new Map<string, InterfaceInfo>();
-  for (const v of args.values.interface ?? []) {
-    const err = parseInterfaceFlag(v, ifmap);
-    if (err) return io.err(`tunpf replay: ${err}`), 2;
-  }
-  for (const v of args.values.group ?? []) {
-    const err = parseGroupFlag(v, ifmap);
-    if (err) return io.err(`tunpf replay: ${err}`), 2;
-  }
+  const fromFlags = interfacesFromFlags(args.values.interface, args.values.group);
+  if (typeof fromFlags === 'string') return io.err(`tunpf replay: ${fromFlags}`), 2;
+  const ifmap = new Map<string, InterfaceInfo>(fromFlags.map((i) => [i.name, i]));
   for (const p of placements) if (!ifmap.has(p.ifname)) ifmap.set(p.ifname, { name: p.ifname, addresses: [], groups: [] });
   const interfaces = [...ifmap.values()];
 

@@ -63,6 +63,13 @@ function timeoutFor(s: number, d: number): number {
   return Timeout.TCP_ESTABLISHED;
 }
 
+/** An accepted packet moves the windows: the sender's max window and seqlo, and what the other end may send. */
+function advanceWindows(t: StateTable, src: number, dst: number, win: number, end: number, ack: number, sws: number): void {
+  if (t.maxWin[src]! < win) t.maxWin[src] = Math.min(win, 0xffff);
+  if (seqGt(end, t.seqlo[src]!)) t.seqlo[src] = end;
+  if (seqGeq((ack + (win << sws)) >>> 0, t.seqhi[dst]!)) t.seqhi[dst] = (ack + Math.max(win << sws, 1)) >>> 0;
+}
+
 /**
  * Tracks one packet of an existing TCP state. `forward`: the packet went from
  * the initiator (peer 0) to the responder. Returns StateReason.PASS or
@@ -137,10 +144,7 @@ export function tcpTrack(t: StateTable, i: number, m: PacketMeta, forward: boole
     ackskew <= MAXACKWINDOW << sws && // acking no more than a window forward
     ((flags & TCPFlag.RST) === 0 || origSeq === srcSeqlo || origSeq === ((srcSeqlo + 1) >>> 0) || ((origSeq + 1) >>> 0) === srcSeqlo) // a reset must match exactly
   ) {
-    if (t.maxWin[src]! < win) t.maxWin[src] = Math.min(win, 0xffff);
-    if (seqGt(end, t.seqlo[src]!)) t.seqlo[src] = end;
-    const open = (ack + (win << sws)) >>> 0;
-    if (seqGeq(open, t.seqhi[dst]!)) t.seqhi[dst] = (ack + Math.max(win << sws, 1)) >>> 0;
+    advanceWindows(t, src, dst, win, end, ack, sws);
     if (flags & TCPFlag.SYN && t.peerState[src]! < TcpState.SYN_SENT) t.peerState[src] = TcpState.SYN_SENT;
     if (flags & TCPFlag.FIN && t.peerState[src]! < TcpState.CLOSING) t.peerState[src] = TcpState.CLOSING;
     if (flags & TCPFlag.ACK) {
@@ -158,10 +162,7 @@ export function tcpTrack(t: StateTable, i: number, m: PacketMeta, forward: boole
   ) {
     // pf's lenient case: SYNs shotgunned before the peer answers, a stream
     // caught mid-flight, stray packets right after a close.
-    if (t.maxWin[src]! < win) t.maxWin[src] = Math.min(win, 0xffff);
-    if (seqGt(end, t.seqlo[src]!)) t.seqlo[src] = end;
-    const open = (ack + (win << sws)) >>> 0;
-    if (seqGeq(open, t.seqhi[dst]!)) t.seqhi[dst] = (ack + Math.max(win << sws, 1)) >>> 0;
+    advanceWindows(t, src, dst, win, end, ack, sws);
     if (flags & TCPFlag.FIN && t.peerState[src]! < TcpState.CLOSING) t.peerState[src] = TcpState.CLOSING;
     if (flags & TCPFlag.RST) t.peerState[src] = t.peerState[dst] = TcpState.TIME_WAIT;
     return StateReason.PASS;

@@ -11,6 +11,7 @@ import {
 import { buildIcmpEcho, buildTcp, buildUdp } from '../../src/packet/build.js';
 import { PacketMeta } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
+import { seededRandom, testSeed } from './helpers/random.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
@@ -30,19 +31,8 @@ function l4Of(pkt: Uint8Array): { af: number; proto: number; l4: number; len: nu
   return { af: m.af, proto: m.proto, l4: m.l4Offset, len: m.l4Length };
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
-const SEED = Number(process.env.TEST_SEED ?? Math.floor(Math.random() * 0x7fffffff));
-const rand = rng(SEED);
+const SEED = testSeed();
+const rand = seededRandom(SEED);
 const randBytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));
 
 /** The textbook one-word-at-a-time sum, to check the unrolled one against. */

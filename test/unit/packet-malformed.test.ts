@@ -7,6 +7,7 @@ import { PacketMeta, ParseError, ParseErrorName } from '../../src/packet/meta.js
 import { parsePacket } from '../../src/packet/parse.js';
 import { buildIcmpErrorFor, buildIcmpEcho, buildTcp, buildUdp, fragmentPacket } from '../../src/packet/build.js';
 import { encodeOptionsData } from '../../src/packet/ipv6.js';
+import { seededRandom, testSeed } from './helpers/random.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
@@ -153,22 +154,10 @@ test('parsing resets the record: nothing stale from the previous packet', () => 
   assert.equal(m.srcPort, 0);
 });
 
-// Deterministic PRNG so a failure can be replayed: TEST_SEED=<n>.
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 test('fuzz: mutated and truncated packets never throw and report a known code', () => {
-  const seed = Number(process.env.TEST_SEED ?? Math.floor(Math.random() * 0x7fffffff));
-  const rand = rng(seed);
+  const seed = testSeed();
+  const rand = seededRandom(seed);
   const seeds = [
     buildTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, flags: 'S', options: { mss: 1460, sackOk: true, ts: [1, 2], wscale: 7 }, ipOptions: hex('07070400 00000000') }),
     buildTcp({ src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 2, extensions: [{ type: 0, data: encodeOptionsData([{ type: 5, value: new Uint8Array(2) }]) }, { type: 44, fragmentOffset: 0, more: false, id: 9 }] }),

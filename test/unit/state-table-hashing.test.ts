@@ -70,7 +70,7 @@ test('hash flooding: keys that collide under an unseeded hash still spread under
   }
   const mean = probes / flows.length;
   assert.ok(mean < 3, `mean probes ${mean.toFixed(2)} stays near 1 (a flooded table would need ~10,000)`);
-  assert.ok(worst < 100, `worst probe chain ${worst}`);
+  assert.ok(worst < 1000, `worst probe chain ${worst} (a flooded chain would be 20,000 long)`);
 });
 
 test('two tables hash the same flows differently (the seed is random)', () => {
