@@ -48,6 +48,8 @@ export class StateEngine {
   timeouts: TimeoutTable;
   hooks: StateHooks | null = null;
   statePolicyIfBound: boolean;
+  /** Distinct sources holding states, per rule number (max-src-nodes). */
+  private readonly sourcesPerRule = new Map<number, number>();
   /** States per rule number (for `max`, and `show rules`). */
   readonly perRule = new Uint32Array(NO_RULE + 1);
   private purgeCursor = 0;
@@ -240,12 +242,17 @@ export class StateEngine {
     const o = rule.stateOptions;
     if (o.max !== null && this.perRule[rule.nr]! >= o.max) return this.refuse(StateReason.RULE_LIMIT);
     let node = -1;
-    if (o.maxSrcStates !== null || o.maxSrcConn !== null || o.maxSrcConnRate !== null || o.sourceTrack !== 'none') {
+    if (o.maxSrcStates !== null || o.maxSrcNodes !== null || o.maxSrcConn !== null || o.maxSrcConnRate !== null || o.sourceTrack !== 'none') {
       node = this.sources.acquire(m.af, m.src);
-      if (o.maxSrcStates !== null && this.sources.node(node).states >= o.maxSrcStates) {
+      const n = this.sources.node(node);
+      const fresh = n.states === 0;
+      // max-src-nodes: how many distinct sources may hold states of this rule at once
+      const nodes = this.sourcesPerRule.get(rule.nr) ?? 0;
+      if ((o.maxSrcStates !== null && n.states >= o.maxSrcStates) || (o.maxSrcNodes !== null && fresh && nodes >= o.maxSrcNodes)) {
         this.sources.release(node);
         return this.refuse(StateReason.SRC_LIMIT);
       }
+      if (fresh) this.sourcesPerRule.set(rule.nr, nodes + 1);
     }
     const icmp = isIcmp(m.proto);
     const i = t.insert(m.af, m.proto, m.src, icmp ? m.icmpId : m.srcPort, m.dst, icmp ? m.icmpId : m.dstPort);
@@ -297,6 +304,12 @@ export class StateEngine {
     if (node >= 0) {
       const n = this.sources.node(node);
       n.states--;
+      if (n.states === 0) {
+        const r = t.rule[i]!;
+        const k = this.sourcesPerRule.get(r) ?? 0;
+        if (k > 1) this.sourcesPerRule.set(r, k - 1);
+        else this.sourcesPerRule.delete(r);
+      }
       if (t.protoOf(i) === IPPROTO.TCP && t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED && n.conns > 0) n.conns--;
       this.sources.release(node);
     }

@@ -74,3 +74,13 @@ test('max-src-conn-rate: too many connections in the period', () => {
   connect(g, '10.0.0.9', 2100);
   assert.equal(g.filter.counters.byWhy[6], 0, 'no source-limit drop after the period');
 });
+
+test('max-src-nodes limits how many sources hold states of a rule', () => {
+  const f = new Flow('pass proto udp all keep state (max-src-nodes 2)');
+  assert.equal(f.outcome(udp('10.0.0.1', 1)), 'pass:new');
+  assert.equal(f.outcome(udp('10.0.0.2', 1)), 'pass:new');
+  assert.equal(f.outcome(udp('10.0.0.1', 2)), 'pass:new', 'a known source may add states');
+  assert.equal(f.outcome(udp('10.0.0.3', 1)), 'block:src-limit');
+  f.filter.states.flush();
+  assert.equal(f.outcome(udp('10.0.0.3', 1)), 'pass:new', 'sources free their place when their states go');
+});
