@@ -1,0 +1,40 @@
+// Loads the Node-API addon (native/tunpf.c, built by node-gyp at install)
+// and describes its functions. The only place that knows where it lives.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface TunOpenResult {
+  fd: number;
+  name: string;
+  /** Bytes of virtio_net_hdr in front of every packet (0 without IFF_VNET_HDR). */
+  vnetHdrSize: number;
+  /** TUN_F_* offload flags the kernel accepted. */
+  offload: number;
+}
+
+export interface NativeAddon {
+  tunOpen(name: string, opts?: { vnetHdr?: boolean; multiQueue?: boolean; offload?: boolean }): TunOpenResult;
+  ifconfig(name: string, mtu: number, up: boolean): void;
+  readBatch(fd: number, buf: Buffer, slotSize: number, maxPackets: number, lengths: Uint32Array): number;
+  writeBatch(fd: number, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  watch(fd: number, onReadable: (status?: number) => void): object;
+  unwatch(handle: object): void;
+  close(fd: number): void;
+}
+
+export const TUN_F = { CSUM: 0x01, TSO4: 0x02, TSO6: 0x04, TSO_ECN: 0x08, UFO: 0x10, USO4: 0x20, USO6: 0x40 } as const;
+
+let cached: NativeAddon | null = null;
+
+export function loadNativeAddon(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  // src/datapath (tsx) or dist/src/datapath (compiled): the build folder is at the package root
+  const candidates = ['../../build/Release/tunpf.node', '../../../build/Release/tunpf.node'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) throw new Error(`the native addon is not built (looked for ${candidates.join(', ')}); run 'npm ci' or 'npm rebuild'`);
+  cached = require(path) as NativeAddon;
+  return cached;
+}
