@@ -6,11 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { checkCommand, checkUsage } from './check-command.js';
 import { processIO, type CommandIO } from './io.js';
 import { replayCommand, replayUsage } from './replay-command.js';
+import { runCommand, runUsage } from './run-command.js';
 
 type Command = { run: (argv: string[], io: CommandIO) => number | Promise<number>; usage: string; summary: string };
 
 const commands: Record<string, Command> = {
   check: { run: checkCommand, usage: checkUsage, summary: 'parse and validate a ruleset (pfctl -n)' },
+  run: { run: runCommand, usage: runUsage, summary: 'filter the traffic the kernel forwards (the daemon)' },
   replay: { run: replayCommand, usage: replayUsage, summary: 'run a capture through the rules and states, offline' },
 };
 

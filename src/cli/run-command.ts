@@ -1,0 +1,89 @@
+// `tunpf run -f RULES --interfaces lan,wan`: the daemon. Refuses a bad
+// ruleset (with check's messages) and missing interfaces; SIGHUP reloads
+// the ruleset atomically (a bad one leaves the running one in place);
+// SIGINT and SIGTERM remove everything tunpf added.
+
+import { parseArgs } from 'node:util';
+import { Daemon } from '../datapath/daemon.js';
+import { createLogger } from '../log/logger.js';
+import { formatDiagnostic } from '../rules/diagnostic-text.js';
+import { loadRulesetFile, RulesetReadError, type LoadResult } from '../rules/load-file.js';
+import { hostInterfaces } from './host-interfaces.js';
+import type { CommandIO } from './io.js';
+
+export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--log-level LEVEL] [--json-logs] [--batch N]
+  -f RULES          the ruleset (pf.conf syntax); reloaded on SIGHUP
+  --interfaces      the interfaces to filter (traffic arriving on them goes through tunpf)
+  --log-level       trace, debug, info (default), warn, error
+  --json-logs       JSON log lines even on a terminal
+  --batch N         packets read per batch (default 64)`;
+
+export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        file: { type: 'string', short: 'f' },
+        interfaces: { type: 'string', short: 'i' },
+        'log-level': { type: 'string' },
+        'json-logs': { type: 'boolean' },
+        batch: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    io.err(`tunpf run: ${(e as Error).message}\n${runUsage}`);
+    return 2;
+  }
+  if (args.values.help) return io.out(runUsage), 0;
+  const file = args.values.file;
+  const ifnames = (args.values.interfaces ?? '').split(',').filter(Boolean);
+  if (!file || ifnames.length === 0) return io.err(`tunpf run: need -f RULES and --interfaces\n${runUsage}`), 2;
+  const batch = Number(args.values.batch ?? 64);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 1024) return io.err('tunpf run: --batch must be 1..1024'), 2;
+
+  const load = (): LoadResult | null => {
+    let r: LoadResult;
+    try {
+      r = loadRulesetFile(file, { interfaces: hostInterfaces() });
+    } catch (e) {
+      if (e instanceof RulesetReadError) {
+        io.err(`tunpf: ${e.message}`);
+        return null;
+      }
+      throw e;
+    }
+    for (const d of r.diagnostics) io.err(formatDiagnostic(d, r.sources));
+    return r;
+  };
+  const first = load();
+  if (!first?.ruleset) return io.err(`${file}: ruleset not loaded; tunpf not started`), 1;
+
+  const log = createLogger({ level: args.values['log-level'] ?? 'info', pretty: args.values['json-logs'] ? false : undefined });
+  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch });
+  try {
+    daemon.start();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    io.err(`tunpf run: ${err.message}${err.code === 'EPERM' || err.code === 'EACCES' ? ' (tunpf run needs root, or CAP_NET_ADMIN)' : ''}`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      daemon.stop();
+      resolve(0);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGHUP', () => {
+      const next = load();
+      if (!next?.ruleset) {
+        log.error({ file }, 'reload refused: the ruleset has errors; the running ruleset stays');
+        return;
+      }
+      daemon.reload(next.ruleset);
+    });
+  });
+}

@@ -1,0 +1,102 @@
+// The router-mode daemon: wires the filter, the TUNs, the kernel set-up and
+// the routing mirror together, in one place, and takes them apart again.
+
+import { PacketFilter } from '../filter/packet-filter.js';
+import { InterfaceRegistry } from '../filter/interface-registry.js';
+import type { Logger } from '../log/logger.js';
+import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
+import { FibMirror } from './fib-mirror.js';
+import { Forwarder } from './forwarder.js';
+import { InstanceLock } from './instance-lock.js';
+import { Kernel } from './kernel.js';
+import { planRouter, removeStale, RouterSetup } from './router-setup.js';
+import { TunDevice } from './tun-device.js';
+
+export interface DaemonOptions {
+  ruleset: Ruleset;
+  interfaces: string[];
+  hostInterfaces: InterfaceInfo[];
+  log: Logger;
+  batch?: number;
+  lockDir?: string;
+}
+
+export class Daemon {
+  readonly kernel: Kernel;
+  readonly registry: InterfaceRegistry;
+  filter: PacketFilter;
+  private readonly tuns: { tun: TunDevice; ifId: number; ifname: string }[] = [];
+  private setup: RouterSetup | null = null;
+  private fib: FibMirror | null = null;
+  private forwarder: Forwarder | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private readonly lock: InstanceLock;
+  private stopped = false;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.kernel = new Kernel({ debug: (o, m) => opts.log.debug(o, m) });
+    this.registry = new InterfaceRegistry(opts.hostInterfaces);
+    this.filter = new PacketFilter(opts.ruleset, { interfaces: this.registry });
+    this.lock = new InstanceLock(opts.lockDir);
+  }
+
+  start(): void {
+    const { log, interfaces } = this.opts;
+    for (const name of interfaces) if (!this.kernel.linkExists(name)) throw new Error(`no such interface: ${name}`);
+    this.lock.acquire(interfaces);
+    try {
+      const stale = removeStale(this.kernel);
+      if (stale) log.warn({ rules: stale }, 'removed routing rules a previous tunpf left behind');
+      const plan = planRouter(interfaces);
+      const mtu = Math.max(...interfaces.map((i) => this.kernel.mtu(i)));
+      const skip = new Set(this.opts.ruleset.options.skip);
+      for (const i of plan.interfaces) {
+        if (skip.has(i.ifname)) continue; // set skip on: never steered into tunpf
+        const tun = TunDevice.open(i.tun, { mtu, batch: this.opts.batch ?? 64 });
+        this.tuns.push({ tun, ifId: this.registry.intern(i.ifname), ifname: i.ifname });
+      }
+      this.setup = new RouterSetup(this.kernel, { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) });
+      this.setup.apply();
+      this.fib = new FibMirror(this.kernel, (name) => this.registry.intern(name), this.tuns.map((t) => t.tun.name));
+      this.fib.load();
+      this.fib.watch((e) => log.error({ err: e.message }, 'routing table mirror'));
+      this.forwarder = new Forwarder(this.filter, this.fib, this.opts.batch ?? 64);
+      for (const t of this.tuns) {
+        t.tun.start(
+          (rx) => this.forwarder!.onBatch(t.tun, t.ifId, rx),
+          (e) => log.error({ err: e.message, interface: t.ifname }, 'TUN read failed'),
+        );
+      }
+      this.expiryTimer = setInterval(() => {
+        const s = this.filter.states;
+        s.expire(Date.now() / 1000, s.purgeBudget(1));
+      }, 1000);
+      log.info({ interfaces: this.tuns.map((t) => `${t.ifname}->${t.tun.name}`), routes: this.fib.size, rules: this.opts.ruleset.rules.length, stateLimit: this.filter.states.table.capacity }, 'tunpf started');
+    } catch (e) {
+      this.stop();
+      throw e;
+    }
+  }
+
+  /** Swaps in a new ruleset; states and persistent tables stay. */
+  reload(ruleset: Ruleset): void {
+    this.filter.reload(ruleset);
+    this.opts.log.info({ rules: ruleset.rules.length, states: this.filter.states.table.count }, 'ruleset reloaded');
+  }
+
+  get counters() {
+    return { forward: this.forwarder?.counters, filter: this.filter.counters, states: this.filter.states.table.count };
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    for (const t of this.tuns) t.tun.stop();
+    this.fib?.stop();
+    this.setup?.undo();
+    for (const t of this.tuns.splice(0)) t.tun.close();
+    this.lock.release();
+    this.opts.log.info({}, 'tunpf stopped');
+  }
+}

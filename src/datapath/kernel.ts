@@ -1,0 +1,82 @@
+// The one module that changes the kernel's configuration: `ip` commands and
+// sysctls. Every change is logged; failures carry the command and its stderr.
+
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+
+export interface KernelLog {
+  debug(obj: object, msg: string): void;
+}
+
+export class KernelError extends Error {
+  constructor(
+    readonly command: string,
+    readonly stderr: string,
+  ) {
+    super(`${command}: ${stderr.trim() || 'failed'}`);
+  }
+}
+
+export class Kernel {
+  constructor(private readonly log: KernelLog = { debug: () => {} }) {}
+
+  ip(...args: string[]): string {
+    const command = `ip ${args.join(' ')}`;
+    this.log.debug({ command }, 'kernel');
+    try {
+      return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      throw new KernelError(command, String((e as { stderr?: string }).stderr ?? (e as Error).message));
+    }
+  }
+
+  /** Like ip(), but a failure is ignored (for removing what may not exist). */
+  ipQuiet(...args: string[]): boolean {
+    try {
+      this.ip(...args);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  sysctlGet(name: string): string | null {
+    try {
+      return readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  }
+
+  sysctlSet(name: string, value: string): void {
+    this.log.debug({ sysctl: name, value }, 'kernel');
+    try {
+      writeFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, value);
+    } catch (e) {
+      throw new KernelError(`sysctl ${name}=${value}`, (e as Error).message);
+    }
+  }
+
+  /** Interfaces with IPv4 settings (/proc/sys/net/ipv4/conf), 'all' and 'default' included. */
+  ipv4ConfDevices(): string[] {
+    try {
+      return readdirSync('/proc/sys/net/ipv4/conf');
+    } catch {
+      return [];
+    }
+  }
+
+  /** Whether a network interface exists. */
+  linkExists(name: string): boolean {
+    try {
+      readFileSync(`/sys/class/net/${name}/ifindex`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  mtu(name: string): number {
+    return Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
+  }
+}
