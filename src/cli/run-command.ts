@@ -5,6 +5,8 @@
 
 import { parseArgs } from 'node:util';
 import { Daemon } from '../datapath/daemon.js';
+import { WhyName } from '../filter/packet-filter.js';
+import { ParseErrorName } from '../packet/meta.js';
 import { createLogger } from '../log/logger.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError, type LoadResult } from '../rules/load-file.js';
@@ -77,6 +79,14 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // SIGUSR1: the counters as one log line (until the control socket exists)
+    process.on('SIGUSR1', () => {
+      const c = daemon.counters;
+      const f = c.filter;
+      const byWhy = Object.fromEntries(WhyName.map((n, i) => [n, f.byWhy[i]]).filter(([, v]) => v));
+      const malformed = Object.fromEntries(ParseErrorName.map((n, i) => [n, f.malformed[i]]).filter(([, v]) => v));
+      log.info({ packets: f.packets, passed: f.passed, blocked: f.blocked, byWhy, malformed, states: c.states, forward: c.forward }, 'counters');
+    });
     process.on('SIGHUP', () => {
       const next = load();
       if (!next?.ruleset) {

@@ -7,7 +7,8 @@ import type { Logger } from '../log/logger.js';
 import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
 import { FibMirror } from './fib-mirror.js';
 import { Forwarder } from './forwarder.js';
-import { InstanceLock } from './instance-lock.js';
+import { join } from 'node:path';
+import { InstanceLock, LOCK_DIR } from './instance-lock.js';
 import { Kernel } from './kernel.js';
 import { planRouter, removeStale, RouterSetup } from './router-setup.js';
 import { TunDevice } from './tun-device.js';
@@ -45,7 +46,8 @@ export class Daemon {
     for (const name of interfaces) if (!this.kernel.linkExists(name)) throw new Error(`no such interface: ${name}`);
     this.lock.acquire(interfaces);
     try {
-      const stale = removeStale(this.kernel);
+      const journal = join(this.opts.lockDir ?? LOCK_DIR, 'sysctl-journal.json');
+      const stale = removeStale(this.kernel, journal);
       if (stale) log.warn({ rules: stale }, 'removed routing rules a previous tunpf left behind');
       const plan = planRouter(interfaces);
       const mtu = Math.max(...interfaces.map((i) => this.kernel.mtu(i)));
@@ -55,7 +57,7 @@ export class Daemon {
         const tun = TunDevice.open(i.tun, { mtu, batch: this.opts.batch ?? 64 });
         this.tuns.push({ tun, ifId: this.registry.intern(i.ifname), ifname: i.ifname });
       }
-      this.setup = new RouterSetup(this.kernel, { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) });
+      this.setup = new RouterSetup(this.kernel, { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) }, journal);
       this.setup.apply();
       this.fib = new FibMirror(this.kernel, (name) => this.registry.intern(name), this.tuns.map((t) => t.tun.name));
       this.fib.load();

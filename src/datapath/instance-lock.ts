@@ -2,10 +2,22 @@
 // interface gets a lock file naming the owner's pid; a lock whose process is
 // gone is stale and taken over.
 
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const LOCK_DIR = '/run/tunpf';
+/**
+ * One folder per network namespace: interface names (and sysctls) belong to
+ * a namespace, and several tunpf routers may share one machine (the lab).
+ */
+function namespaceId(): string {
+  try {
+    return readlinkSync('/proc/self/ns/net').replace(/\D/g, '');
+  } catch {
+    return 'default';
+  }
+}
+
+export const LOCK_DIR = join('/run/tunpf', `net-${namespaceId()}`);
 
 function alive(pid: number): boolean {
   try {
@@ -48,6 +60,11 @@ export class InstanceLock {
       } catch {
         // gone already
       }
+    }
+    try {
+      rmdirSync(this.dir); // only when empty: another instance may still hold locks here
+    } catch {
+      // not empty, or gone
     }
   }
 }

@@ -4,6 +4,7 @@
 // a crash removes what a dead instance left (tunpf's rules sit in their own
 // priority range and its tables in their own number range).
 
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Kernel } from './kernel.js';
 
 export const RULE_PRIORITY_BASE = 17000;
@@ -21,9 +22,27 @@ export function planRouter(ifnames: readonly string[]): RouterPlan {
   return { interfaces: ifnames.map((ifname, k) => ({ ifname, tun: tunName(ifname), table: TABLE_BASE + k, priority: RULE_PRIORITY_BASE + k })) };
 }
 
-/** Removes tunpf's policy rules and tables, whoever left them. */
-export function removeStale(kernel: Kernel): number {
+/**
+ * Removes tunpf's policy rules and tables, whoever left them, and puts back
+ * the sysctls a dead instance changed (it wrote them to `journal` first).
+ */
+export function removeStale(kernel: Kernel, journal?: string): number {
   let removed = 0;
+  if (journal) {
+    try {
+      const saved = JSON.parse(readFileSync(journal, 'utf8')) as [string, string][];
+      for (const [name, value] of saved.reverse()) {
+        try {
+          kernel.sysctlSet(name, value);
+        } catch {
+          // the interface is gone
+        }
+      }
+      unlinkSync(journal);
+    } catch {
+      // no journal: nothing was left
+    }
+  }
   for (const fam of ['-4', '-6']) {
     const rules = kernel.ipQuiet(fam, 'rule', 'show') ? kernel.ip(fam, 'rule', 'show') : '';
     for (const line of rules.split('\n')) {
@@ -39,10 +58,14 @@ export function removeStale(kernel: Kernel): number {
 
 export class RouterSetup {
   private readonly undoSteps: (() => void)[] = [];
+  /** Sysctls changed, with their old values, as written to the journal. */
+  private readonly changed: [string, string][] = [];
 
+  /** `journal`: a file where the sysctls' old values are kept, so a start after a crash can restore them. */
   constructor(
     private readonly kernel: Kernel,
     readonly plan: RouterPlan,
+    private readonly journal?: string,
   ) {}
 
   /** Routes each interface's traffic into its TUN (the TUNs must exist and be up). */
@@ -79,8 +102,12 @@ export class RouterSetup {
   private setSysctl(name: string, value: string): void {
     const old = this.kernel.sysctlGet(name);
     if (old === value) return;
+    if (old !== null) {
+      this.changed.push([name, old]);
+      if (this.journal) writeFileSync(this.journal, JSON.stringify(this.changed));
+      this.undoSteps.push(() => this.kernel.sysctlSet(name, old));
+    }
     this.kernel.sysctlSet(name, value);
-    if (old !== null) this.undoSteps.push(() => this.kernel.sysctlSet(name, old));
   }
 
   /** Undoes everything apply() did, last change first. */
@@ -90,6 +117,13 @@ export class RouterSetup {
         this.undoSteps.pop()!();
       } catch {
         // keep undoing the rest
+      }
+    }
+    if (this.journal) {
+      try {
+        unlinkSync(this.journal);
+      } catch {
+        // never written
       }
     }
   }

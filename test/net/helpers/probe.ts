@@ -1,6 +1,7 @@
 // Runs inside a test namespace: one probe, printed as JSON.
 //   probe tcp HOST PORT BYTES   -> {ok, received}   (connect, send, read the echo)
-//   probe udp HOST PORT         -> {ok}
+//   probe udp HOST PORT [TTL]   -> {ok}
+//   probe stream HOST PORT SECONDS -> {ok, received, stalls}  (keeps a TCP connection busy)
 // ok is false when nothing came back within the timeout.
 
 import { connect } from 'node:net';
@@ -14,9 +15,37 @@ const done = (r: object) => {
   console.log(JSON.stringify(r));
   process.exit(0);
 };
-setTimeout(() => done({ ok: false, reason: 'timeout' }), timeout);
+const deadline = kind === 'stream' ? Number(bytesText) * 1000 + 3000 : timeout;
+setTimeout(() => done({ ok: false, reason: 'timeout' }), deadline);
 
-if (kind === 'tcp') {
+if (kind === 'stream') {
+  // send 1 KB every 20 ms for the given seconds, count the echo, note gaps over 1 s
+  const seconds = Number(bytesText);
+  let received = 0;
+  let sent = 0;
+  let last = Date.now();
+  let stalls = 0;
+  const s = connect({ host: host!, port });
+  s.on('connect', () => {
+    console.log(JSON.stringify({ localPort: s.localPort }));
+    const t0 = Date.now();
+    const tick = setInterval(() => {
+      if (Date.now() - t0 > seconds * 1000) {
+        clearInterval(tick);
+        setTimeout(() => done({ ok: received === sent, received, sent, stalls }), 1000);
+        return;
+      }
+      s.write(Buffer.alloc(1024, 0x62));
+      sent += 1024;
+    }, 20);
+  });
+  s.on('data', (d) => {
+    received += d.length;
+    if (Date.now() - last > 1000) stalls++;
+    last = Date.now();
+  });
+  s.on('error', (e) => done({ ok: false, reason: (e as NodeJS.ErrnoException).code, received, sent }));
+} else if (kind === 'tcp') {
   const want = Number(bytesText ?? 1000);
   let received = 0;
   const s = connect({ host: host!, port });
@@ -32,5 +61,8 @@ if (kind === 'tcp') {
 } else {
   const u = createSocket(isIPv6(host!) ? 'udp6' : 'udp4');
   u.on('message', (m) => done({ ok: m.toString() === 'hello' }));
-  u.send(Buffer.from('hello'), port, host!);
+  u.bind(0, () => {
+    if (bytesText) u.setTTL(Number(bytesText));
+    u.send(Buffer.from('hello'), port, host!);
+  });
 }

@@ -1,0 +1,137 @@
+// client — router — server in three namespaces, with `tunpf run` on the router.
+// client c0 10.1.0.2/24 fd01::2/64 | router lan 10.1.0.1 fd01::1, wan 10.2.0.1 fd02::1 | server s0 10.2.0.2/24 fd02::2/64
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Netns, runInNetns } from './netns.js';
+
+const compiled = import.meta.url.endsWith('.js');
+const nodeArgs = (script: string) => [...(compiled ? [] : ['--import', 'tsx']), script];
+const here = (p: string) => fileURLToPath(new URL(`${p}.${compiled ? 'js' : 'ts'}`, import.meta.url));
+export const mainPath = here('../../../src/cli/main');
+
+export function waitForOutput(proc: ChildProcess, text: string | RegExp, ms = 10000, sink?: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no '${text}' within ${ms} ms; output: ${buf}`));
+    }, ms);
+    const on = (d: Buffer) => {
+      buf += d;
+      sink?.push(String(d));
+      if (typeof text === 'string' ? buf.includes(text) : text.test(buf)) {
+        cleanup();
+        resolve(buf);
+      }
+    };
+    const cleanup = () => {
+      clearTimeout(t);
+      proc.stdout?.off('data', on);
+      proc.stderr?.off('data', on);
+    };
+    proc.stdout?.on('data', on);
+    proc.stderr?.on('data', on);
+  });
+}
+
+export class Topology {
+  readonly client = new Netns();
+  readonly router = new Netns();
+  readonly server = new Netns();
+  daemon: ChildProcess | null = null;
+  echo: ChildProcess | null = null;
+  readonly daemonLog: string[] = [];
+  readonly dir = mkdtempSync(join(tmpdir(), 'tunpf-topo-'));
+
+  static async create(echoPorts: number[] = [7000, 7001, 7002]): Promise<Topology> {
+    const t = new Topology();
+    try {
+      await t.build(echoPorts);
+    } catch (e) {
+      await t.destroy();
+      throw e;
+    }
+    return t;
+  }
+
+  private async build(echoPorts: number[]): Promise<void> {
+    const { client, router, server } = this;
+    router.exec('ip', 'link', 'add', 'lan', 'type', 'veth', 'peer', 'name', 'c0', 'netns', client.name);
+    router.exec('ip', 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', 's0', 'netns', server.name);
+    for (const [ns, dev, v4, v6, gw4, gw6] of [
+      [client, 'c0', '10.1.0.2/24', 'fd01::2/64', '10.1.0.1', 'fd01::1'],
+      [server, 's0', '10.2.0.2/24', 'fd02::2/64', '10.2.0.1', 'fd02::1'],
+    ] as const) {
+      ns.exec('ip', 'link', 'set', 'lo', 'up');
+      ns.exec('ip', 'addr', 'add', v4, 'dev', dev);
+      ns.exec('ip', '-6', 'addr', 'add', v6, 'dev', dev, 'nodad');
+      ns.exec('ip', 'link', 'set', dev, 'up');
+      ns.exec('ip', 'route', 'add', 'default', 'via', gw4);
+      ns.exec('ip', '-6', 'route', 'add', 'default', 'via', gw6);
+    }
+    router.exec('ip', 'link', 'set', 'lo', 'up');
+    for (const [dev, v4, v6] of [['lan', '10.1.0.1/24', 'fd01::1/64'], ['wan', '10.2.0.1/24', 'fd02::1/64']] as const) {
+      router.exec('ip', 'addr', 'add', v4, 'dev', dev);
+      router.exec('ip', '-6', 'addr', 'add', v6, 'dev', dev, 'nodad');
+      router.exec('ip', 'link', 'set', dev, 'up');
+    }
+    // the kernel adds link-local addresses and their routes a moment after link up: let it settle
+    for (let k = 0; k < 50 && (router.exec('ip', '-6', 'route', 'show', 'table', 'local').match(/fe80::/g) ?? []).length < 2; k++) await sleep(100);
+    await sleep(300);
+    this.echo = spawn('ip', ['netns', 'exec', server.name, process.execPath, ...nodeArgs(here('./echo-server')), ...echoPorts.map(String)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TUNPF_TEST_NETNS: server.name },
+    });
+    await waitForOutput(this.echo, 'ready');
+  }
+
+  /** The router's policy rules and routes, to compare before and after. */
+  routerSnapshot(): { rules: string; routes: string; links: string } {
+    const r = this.router;
+    return {
+      rules: r.exec('ip', 'rule', 'show') + r.exec('ip', '-6', 'rule', 'show'),
+      routes: r.exec('ip', 'route', 'show', 'table', 'all') + r.exec('ip', '-6', 'route', 'show', 'table', 'all'),
+      links: r.exec('ip', '-o', 'link', 'show').replace(/^\d+: /gm, '').split('\n').map((l) => l.split(' ')[0]).sort().join(' '),
+    };
+  }
+
+  writeRules(text: string, name = 'rules.conf'): string {
+    const path = join(this.dir, name);
+    writeFileSync(path, text);
+    return path;
+  }
+
+  /** Starts `tunpf run` on the router and waits until it says it started. */
+  async startDaemon(rulesPath: string, extra: string[] = []): Promise<ChildProcess> {
+    this.daemon = spawn('ip', ['netns', 'exec', this.router.name, process.execPath, ...nodeArgs(mainPath), 'run', '-f', rulesPath, '--interfaces', 'lan,wan', '--json-logs', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await waitForOutput(this.daemon, 'tunpf started', 15000, this.daemonLog);
+    this.daemon.stdout!.on('data', (d) => this.daemonLog.push(String(d)));
+    this.daemon.stderr!.on('data', (d) => this.daemonLog.push(String(d)));
+    return this.daemon;
+  }
+
+  async stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const d = this.daemon;
+    if (!d || d.exitCode !== null || d.signalCode !== null) return d?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => d.once('exit', (code) => r(code)));
+    d.kill(signal);
+    return exited;
+  }
+
+  async probe(from: Netns, ...args: string[]): Promise<{ ok: boolean; received?: number; [k: string]: unknown }> {
+    const r = await runInNetns(from, 'probe', args);
+    return JSON.parse(r.stdout.trim().split('\n').pop() || '{"ok":false}');
+  }
+
+  async destroy(): Promise<void> {
+    await this.stopDaemon('SIGTERM').catch(() => {});
+    this.echo?.kill('SIGKILL');
+    for (const ns of [this.client, this.router, this.server]) ns.delete();
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
