@@ -1,0 +1,140 @@
+// Through the router, in the same run and on the same namespace topology:
+// (1) the kernel forwarding with no filter, (2) nftables with an equivalent
+// stateful ruleset, (3) tunpf with a ~50-rule ruleset. TCP throughput with one
+// stream and four (iperf3), small UDP packets per second (iperf3, 64-byte
+// payloads), round-trip latency of small UDP datagrams; tunpf's ratio to each
+// and its CPU seconds per gigabit and per million packets.
+// Needs root, iperf3 and nft (Debian: iperf3 nftables). Run: npm run bench:net
+
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { netTestsUnavailable, runInNetns } from '../test/net/helpers/netns.js';
+import { sleep, Topology } from '../test/net/helpers/topology.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+
+const NFT_RULES = `
+table inet bench {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname "lan" ip saddr 10.1.0.0/24 tcp dport 5201 ct state new accept
+    iifname "lan" ip saddr 10.1.0.0/24 udp dport { 5201, 7000 } ct state new accept
+  }
+}`;
+
+function tunpfRules(): string {
+  // the shipped gateway ruleset's shape (~50 rules) plus the benchmark's flows
+  const lines = ['block log all', 'table <bogons> const { 0.0.0.0/8, 100.64.0.0/10, 169.254.0.0/16, 192.0.2.0/24, 198.18.0.0/15, 224.0.0.0/4 }'];
+  lines.push('block drop in quick on wan from <bogons>');
+  for (let i = 0; i < 44; i++) lines.push(`pass in on lan inet proto tcp from 10.1.0.0/24 to 10.9.${i}.0/24 port ${2000 + i}`);
+  lines.push('pass in on lan inet proto tcp from 10.1.0.0/24 to any port 5201');
+  lines.push('pass in on lan inet proto udp from 10.1.0.0/24 to any port { 5201 7000 }');
+  lines.push('pass out on wan all');
+  return lines.join('\n') + '\n';
+}
+
+function iperf(topo: Topology, args: string[]): any {
+  let out: string;
+  try {
+    out = topo.client.exec('iperf3', '-c', '10.2.0.2', '-t', String(SECONDS), '-J', ...args);
+  } catch (e) {
+    out = String((e as { stdout?: string }).stdout ?? '{}');
+  }
+  const r = JSON.parse(out);
+  if (r.error) throw new Error(`iperf3 ${args.join(' ')}: ${r.error}`);
+  return r;
+}
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+}
+
+/** The tunpf process inside the router namespace (the daemon child of `ip netns exec`). */
+function tunpfPid(topo: Topology): number {
+  const out = execFileSync('pgrep', ['-f', `run -f ${topo.dir}`], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  return Math.max(...out);
+}
+
+interface Figures {
+  tcp1: number; // Gbit/s
+  tcp4: number;
+  udpPps: number;
+  rttUs: number;
+  cpu?: { perGbit: number; perMpkt: number };
+}
+
+async function measure(topo: Topology, name: string, pid?: number): Promise<Figures> {
+  const cpu0 = pid ? cpuSeconds(pid) : 0;
+  const t1 = iperf(topo, []);
+  const tcp1 = t1.end.sum_received.bits_per_second / 1e9;
+  const t4 = iperf(topo, ['-P', '4']);
+  const tcp4 = t4.end.sum_received.bits_per_second / 1e9;
+  const cpuTcp = pid ? cpuSeconds(pid) - cpu0 : 0;
+  const bitsTcp = t1.end.sum_received.bytes * 8 + t4.end.sum_received.bytes * 8;
+  const cpu1 = pid ? cpuSeconds(pid) : 0;
+  const u = iperf(topo, ['-u', '-b', '0', '-l', '64']);
+  const udpPps = u.end.sum.packets / u.end.sum.seconds * (1 - u.end.sum.lost_percent / 100);
+  const cpuUdp = pid ? cpuSeconds(pid) - cpu1 : 0;
+  const rtt = JSON.parse((await runInNetns(topo.client, 'udp-rtt', ['10.2.0.2', '7000', '2000'])).stdout.trim());
+  const f: Figures = { tcp1, tcp4, udpPps, rttUs: rtt.median };
+  if (pid) f.cpu = { perGbit: cpuTcp / (bitsTcp / 1e9), perMpkt: cpuUdp / ((u.end.sum.packets * (1 - u.end.sum.lost_percent / 100)) / 1e6) };
+  console.error(`  ${name}: done`);
+  return f;
+}
+
+async function main() {
+  const why = netTestsUnavailable();
+  if (why) {
+    console.log(`bench:net skipped: ${why}`);
+    return;
+  }
+  for (const tool of ['iperf3', 'nft']) {
+    try {
+      execFileSync(tool, ['--version'], { stdio: 'ignore' });
+    } catch {
+      console.log(`bench:net needs ${tool} (Debian: apt-get install iperf3 nftables)`);
+      return;
+    }
+  }
+  const topo = await Topology.create([7000]);
+  // the plain kernel router of baseline (1): forwarding on, nothing else
+  topo.router.exec('sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
+  const iperfServer = spawn('ip', ['netns', 'exec', topo.server.name, 'iperf3', '-s'], { stdio: 'ignore' });
+  await sleep(500);
+  try {
+    console.error('measuring the kernel alone ...');
+    const kernel = await measure(topo, 'kernel');
+    console.error('measuring nftables ...');
+    execFileSync('ip', ['netns', 'exec', topo.router.name, 'nft', '-f', '-'], { input: NFT_RULES });
+    const nft = await measure(topo, 'nftables');
+    execFileSync('ip', ['netns', 'exec', topo.router.name, 'nft', 'flush', 'ruleset']);
+    console.error('measuring tunpf ...');
+    await topo.startDaemon(topo.writeRules(tunpfRules()));
+    const tunpf = await measure(topo, 'tunpf', tunpfPid(topo));
+    await topo.stopDaemon();
+
+    const row = (name: string, f: Figures) =>
+      `${name.padEnd(10)} ${f.tcp1.toFixed(2).padStart(8)} ${f.tcp4.toFixed(2).padStart(8)} ${(f.udpPps / 1000).toFixed(0).padStart(9)} ${f.rttUs.toFixed(0).padStart(8)}`;
+    const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
+    console.log(`tunpf network benchmark (${SECONDS} s per figure; client — router — server namespaces over veth)`);
+    console.log(`${''.padEnd(10)} ${'TCP x1'.padStart(8)} ${'TCP x4'.padStart(8)} ${'UDP kpps'.padStart(9)} ${'RTT µs'.padStart(8)}   (Gbit/s; 64-byte UDP payloads; median UDP round trip)`);
+    console.log(row('kernel', kernel));
+    console.log(row('nftables', nft));
+    console.log(row('tunpf', tunpf));
+    console.log(`tunpf vs kernel:   TCP x1 ${pct(tunpf.tcp1, kernel.tcp1)}, TCP x4 ${pct(tunpf.tcp4, kernel.tcp4)}, UDP pps ${pct(tunpf.udpPps, kernel.udpPps)}, RTT +${(tunpf.rttUs - kernel.rttUs).toFixed(0)} µs`);
+    console.log(`tunpf vs nftables: TCP x1 ${pct(tunpf.tcp1, nft.tcp1)}, TCP x4 ${pct(tunpf.tcp4, nft.tcp4)}, UDP pps ${pct(tunpf.udpPps, nft.udpPps)}, RTT +${(tunpf.rttUs - nft.rttUs).toFixed(0)} µs`);
+    if (tunpf.cpu) console.log(`tunpf CPU: ${tunpf.cpu.perGbit.toFixed(3)} s per Gbit (TCP), ${tunpf.cpu.perMpkt.toFixed(2)} s per million packets (UDP)`);
+  } finally {
+    iperfServer.kill('SIGKILL');
+    await topo.destroy();
+  }
+}
+
+void fileURLToPath;
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
