@@ -25,9 +25,9 @@ if (kind === 'stream') {
   let sent = 0;
   let last = Date.now();
   let stalls = 0;
-  const s = connect({ host: host!, port });
+  const localPort = process.env.PROBE_LOCAL_PORT ? Number(process.env.PROBE_LOCAL_PORT) : undefined;
+  const s = connect({ host: host!, port, localPort });
   s.on('connect', () => {
-    console.log(JSON.stringify({ localPort: s.localPort }));
     const t0 = Date.now();
     const tick = setInterval(() => {
       if (Date.now() - t0 > seconds * 1000) {
