@@ -6,7 +6,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <net/if.h> /* before linux/if_tun.h, which must not pull in linux/if.h */
+#include <netinet/in.h>
 #include <linux/if_tun.h>
 #include <node_api.h>
 #include <stdint.h>
@@ -367,6 +369,249 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+
+/* ---- raw IP sockets (CARP: protocol 112, pfsync: 240) ---------------------------------- */
+
+static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type t;
+    napi_value ab;
+    size_t off;
+    void *d;
+    if (napi_get_typedarray_info(env, v, &t, len, &d, &ab, &off) != napi_ok || t != napi_uint8_array) return 0;
+    *data = d;
+    return 1;
+  }
+  return napi_get_buffer_info(env, v, (void **)data, len) == napi_ok;
+}
+
+/* rawOpen(af, protocol) -> fd: non-blocking, TTL / hop limit 255, TTL and ingress interface reported on receive. */
+static napi_value raw_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t af, proto;
+  if (argc < 2 || !get_int(env, argv[0], &af) || !get_int(env, argv[1], &proto) || (af != 4 && af != 6)) {
+    napi_throw_type_error(env, NULL, "rawOpen(af: 4 | 6, protocol: number)");
+    return NULL;
+  }
+  int fd = socket(af == 4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+  if (fd < 0) return throw_errno(env, errno, "socket", "SOCK_RAW");
+  int one = 1, ttl = 255;
+  int rc;
+  if (af == 4) {
+    rc = setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) | setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof one) |
+         setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) | setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+  } else {
+    rc = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) | setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one) |
+         setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl) | setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl, sizeof ttl);
+  }
+  if (rc != 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "setsockopt", "raw socket options");
+  }
+  napi_value out;
+  CHECK(napi_create_int32(env, fd, &out));
+  return out;
+}
+
+/* rawBindDevice(fd, ifname): only packets of that interface, sent out of it. */
+static napi_value raw_bind_device(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  char name[IFNAMSIZ] = {0};
+  size_t len;
+  if (argc < 2 || !get_int(env, argv[0], &fd) || napi_get_value_string_utf8(env, argv[1], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "rawBindDevice(fd, ifname)");
+    return NULL;
+  }
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, strlen(name)) < 0) return throw_errno(env, errno, "SO_BINDTODEVICE", name);
+  return NULL;
+}
+
+/* rawMulticast(fd, af, group, ifindex, join): joins or leaves a group; join also makes ifindex the multicast send interface. */
+static napi_value raw_multicast(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, af, ifindex;
+  bool join;
+  uint8_t *group;
+  size_t glen;
+  if (argc < 5 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &af) || !get_bytes(env, argv[2], &group, &glen) || !get_int(env, argv[3], &ifindex) ||
+      napi_get_value_bool(env, argv[4], &join) != napi_ok || (af == 4 ? glen != 4 : glen != 16)) {
+    napi_throw_type_error(env, NULL, "rawMulticast(fd, af, group: Uint8Array(4|16), ifindex, join)");
+    return NULL;
+  }
+  if (af == 4) {
+    struct ip_mreqn m;
+    memset(&m, 0, sizeof m);
+    memcpy(&m.imr_multiaddr, group, 4);
+    m.imr_ifindex = ifindex;
+    if (setsockopt(fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m, sizeof m) < 0)
+      return throw_errno(env, errno, join ? "IP_ADD_MEMBERSHIP" : "IP_DROP_MEMBERSHIP", NULL);
+    if (join && setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof m) < 0) return throw_errno(env, errno, "IP_MULTICAST_IF", NULL);
+  } else {
+    struct ipv6_mreq m;
+    memcpy(&m.ipv6mr_multiaddr, group, 16);
+    m.ipv6mr_interface = ifindex;
+    if (setsockopt(fd, IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &m, sizeof m) < 0)
+      return throw_errno(env, errno, join ? "IPV6_JOIN_GROUP" : "IPV6_LEAVE_GROUP", NULL);
+    if (join && setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) < 0) return throw_errno(env, errno, "IPV6_MULTICAST_IF", NULL);
+  }
+  return NULL;
+}
+
+/* rawMulticastLoop(fd, af, on): whether our own multicast comes back to us. */
+static napi_value raw_multicast_loop(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, af;
+  bool on;
+  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &af) || napi_get_value_bool(env, argv[2], &on) != napi_ok) {
+    napi_throw_type_error(env, NULL, "rawMulticastLoop(fd, af, on)");
+    return NULL;
+  }
+  int v = on ? 1 : 0;
+  unsigned char c = on ? 1 : 0;
+  int rc = af == 4 ? setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &c, sizeof c) : setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &v, sizeof v);
+  if (rc < 0) return throw_errno(env, errno, "MULTICAST_LOOP", NULL);
+  return NULL;
+}
+
+/* rawBindAddress(fd, af, address): the source address of what we send. */
+static napi_value raw_bind_address(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, af;
+  uint8_t *a;
+  size_t alen;
+  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &af) || !get_bytes(env, argv[2], &a, &alen) || (af == 4 ? alen != 4 : alen != 16)) {
+    napi_throw_type_error(env, NULL, "rawBindAddress(fd, af, address: Uint8Array(4|16))");
+    return NULL;
+  }
+  int rc;
+  if (af == 4) {
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    memcpy(&sa.sin_addr, a, 4);
+    rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+  } else {
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+    memcpy(&sa.sin6_addr, a, 16);
+    rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+  }
+  if (rc < 0) return throw_errno(env, errno, "bind", NULL);
+  return NULL;
+}
+
+/* rawSend(fd, af, destination, data, ifindex) -> bytes sent. For IPv6 link-local or multicast destinations ifindex is the scope. */
+static napi_value raw_send(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, af, ifindex = 0;
+  uint8_t *dst, *data;
+  size_t dlen, len;
+  if (argc < 4 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &af) || !get_bytes(env, argv[2], &dst, &dlen) || !get_bytes(env, argv[3], &data, &len) ||
+      (af == 4 ? dlen != 4 : dlen != 16) || (argc > 4 && !get_int(env, argv[4], &ifindex))) {
+    napi_throw_type_error(env, NULL, "rawSend(fd, af, destination: Uint8Array(4|16), data: Uint8Array, ifindex?)");
+    return NULL;
+  }
+  ssize_t r;
+  if (af == 4) {
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    memcpy(&sa.sin_addr, dst, 4);
+    r = sendto(fd, data, len, 0, (struct sockaddr *)&sa, sizeof sa);
+  } else {
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_scope_id = (uint32_t)ifindex};
+    memcpy(&sa.sin6_addr, dst, 16);
+    r = sendto(fd, data, len, 0, (struct sockaddr *)&sa, sizeof sa);
+  }
+  if (r < 0) return throw_errno(env, errno, "sendto", NULL);
+  napi_value out;
+  CHECK(napi_create_int32(env, (int32_t)r, &out));
+  return out;
+}
+
+/*
+ * rawRecv(fd, buf, meta) -> length, or -1 when nothing is waiting.
+ * meta (Int32Array(3)): [ttl or hop limit, ingress ifindex, source length];
+ * src (Uint8Array(16)) receives the source address. IPv4 data includes the IP header; IPv6 data does not.
+ */
+static napi_value raw_recv(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  uint8_t *buf, *src;
+  size_t blen, slen, mlen, off;
+  void *mp;
+  napi_typedarray_type mt;
+  napi_value ab;
+  if (argc < 4 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &blen) || napi_get_typedarray_info(env, argv[2], &mt, &mlen, &mp, &ab, &off) != napi_ok ||
+      mt != napi_int32_array || mlen < 3 || !get_bytes(env, argv[3], &src, &slen) || slen < 16) {
+    napi_throw_type_error(env, NULL, "rawRecv(fd, buf, meta: Int32Array(3), src: Uint8Array(16))");
+    return NULL;
+  }
+  int32_t *meta = mp;
+  struct sockaddr_storage from;
+  char control[256];
+  struct iovec iov = {.iov_base = buf, .iov_len = blen};
+  struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  ssize_t r;
+  do r = recvmsg(fd, &msg, 0);
+  while (r < 0 && errno == EINTR);
+  napi_value out;
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      CHECK(napi_create_int32(env, -1, &out));
+      return out;
+    }
+    return throw_errno(env, errno, "recvmsg", NULL);
+  }
+  meta[0] = -1;
+  meta[1] = 0;
+  meta[2] = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) meta[0] = *(int *)CMSG_DATA(c);
+    else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) meta[1] = ((struct in_pktinfo *)CMSG_DATA(c))->ipi_ifindex;
+    else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) meta[0] = *(int *)CMSG_DATA(c);
+    else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) meta[1] = ((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_ifindex;
+  }
+  if (from.ss_family == AF_INET) {
+    memcpy(src, &((struct sockaddr_in *)&from)->sin_addr, 4);
+    meta[2] = 4;
+  } else if (from.ss_family == AF_INET6) {
+    memcpy(src, &((struct sockaddr_in6 *)&from)->sin6_addr, 16);
+    meta[2] = 16;
+  }
+  CHECK(napi_create_int32(env, (int32_t)r, &out));
+  return out;
+}
+
+static napi_value if_index(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[IFNAMSIZ] = {0};
+  size_t len;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "ifIndex(name)");
+    return NULL;
+  }
+  unsigned idx = if_nametoindex(name);
+  if (idx == 0) return throw_errno(env, errno, "if_nametoindex", name);
+  napi_value out;
+  CHECK(napi_create_uint32(env, idx, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"tunOpen", NULL, tun_open, NULL, NULL, NULL, napi_default, NULL},
@@ -376,6 +621,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"rawOpen", NULL, raw_open, NULL, NULL, NULL, napi_default, NULL},
+      {"rawBindDevice", NULL, raw_bind_device, NULL, NULL, NULL, napi_default, NULL},
+      {"rawBindAddress", NULL, raw_bind_address, NULL, NULL, NULL, napi_default, NULL},
+      {"rawMulticast", NULL, raw_multicast, NULL, NULL, NULL, napi_default, NULL},
+      {"rawMulticastLoop", NULL, raw_multicast_loop, NULL, NULL, NULL, napi_default, NULL},
+      {"rawSend", NULL, raw_send, NULL, NULL, NULL, napi_default, NULL},
+      {"rawRecv", NULL, raw_recv, NULL, NULL, NULL, napi_default, NULL},
+      {"ifIndex", NULL, if_index, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

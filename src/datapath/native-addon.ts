@@ -22,6 +22,15 @@ export interface NativeAddon {
   watch(fd: number, onReadable: (status?: number) => void): object;
   unwatch(handle: object): void;
   close(fd: number): void;
+  rawOpen(af: 4 | 6, protocol: number): number;
+  rawBindDevice(fd: number, ifname: string): void;
+  rawBindAddress(fd: number, af: 4 | 6, address: Uint8Array): void;
+  rawMulticast(fd: number, af: 4 | 6, group: Uint8Array, ifindex: number, join: boolean): void;
+  rawMulticastLoop(fd: number, af: 4 | 6, on: boolean): void;
+  rawSend(fd: number, af: 4 | 6, destination: Uint8Array, data: Uint8Array, ifindex?: number): number;
+  /** Length, or -1 when nothing waits; meta = [ttl/hop limit, ifindex, source length]. */
+  rawRecv(fd: number, buf: Uint8Array, meta: Int32Array, src: Uint8Array): number;
+  ifIndex(name: string): number;
 }
 
 export const TUN_F = { CSUM: 0x01, TSO4: 0x02, TSO6: 0x04, TSO_ECN: 0x08, UFO: 0x10, USO4: 0x20, USO6: 0x40 } as const;

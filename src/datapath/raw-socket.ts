@@ -1,0 +1,101 @@
+// Raw IP sockets for the protocols tunpf speaks itself (CARP, IP protocol
+// 112; pfsync, 240): bound to an interface, joined to multicast groups, TTL
+// or hop limit 255 on send, and the TTL and ingress interface of every
+// received packet, which CARP and pfsync must check.
+//
+// As the kernel delivers them, IPv4 packets include their IP header and
+// IPv6 packets do not (the hop limit and addresses come separately).
+
+import { formatAddress, parseAddress, wordsToBytes } from '../packet/address.js';
+import { loadNativeAddon, type NativeAddon } from './native-addon.js';
+
+export interface RawReceived {
+  /** TTL (IPv4) or hop limit (IPv6) the packet arrived with. */
+  ttl: number;
+  ifindex: number;
+  source: string;
+}
+
+function addressBytes(text: string, af: 4 | 6): Uint8Array {
+  const a = parseAddress(text);
+  if (!a || a.af !== af) throw new TypeError(`not an IPv${af} address: ${text}`);
+  const out = new Uint8Array(af === 4 ? 4 : 16);
+  wordsToBytes(a.words, af, out, 0);
+  return out;
+}
+
+export class RawSocket {
+  readonly fd: number;
+  private watcher: object | null = null;
+  private readonly buf = Buffer.alloc(65536);
+  private readonly meta = new Int32Array(3);
+  private readonly src = new Uint8Array(16);
+  private closed = false;
+
+  private constructor(
+    private readonly native: NativeAddon,
+    readonly af: 4 | 6,
+    readonly protocol: number,
+  ) {
+    this.fd = native.rawOpen(af, protocol);
+  }
+
+  static open(af: 4 | 6, protocol: number): RawSocket {
+    return new RawSocket(loadNativeAddon(), af, protocol);
+  }
+
+  bindDevice(ifname: string): this {
+    this.native.rawBindDevice(this.fd, ifname);
+    return this;
+  }
+
+  bindAddress(address: string): this {
+    this.native.rawBindAddress(this.fd, this.af, addressBytes(address, this.af));
+    return this;
+  }
+
+  join(group: string, ifname: string): this {
+    this.native.rawMulticast(this.fd, this.af, addressBytes(group, this.af), this.native.ifIndex(ifname), true);
+    return this;
+  }
+
+  leave(group: string, ifname: string): this {
+    this.native.rawMulticast(this.fd, this.af, addressBytes(group, this.af), this.native.ifIndex(ifname), false);
+    return this;
+  }
+
+  multicastLoop(on: boolean): this {
+    this.native.rawMulticastLoop(this.fd, this.af, on);
+    return this;
+  }
+
+  send(destination: string, data: Uint8Array, ifname?: string): number {
+    return this.native.rawSend(this.fd, this.af, addressBytes(destination, this.af), data, ifname ? this.native.ifIndex(ifname) : 0);
+  }
+
+  /** Calls onPacket for every packet received (data is valid only during the call). */
+  start(onPacket: (data: Uint8Array, info: RawReceived) => void, onError: (e: Error) => void = (e) => { throw e; }): void {
+    if (this.watcher) return;
+    this.watcher = this.native.watch(this.fd, () => {
+      try {
+        for (;;) {
+          const n = this.native.rawRecv(this.fd, this.buf, this.meta, this.src);
+          if (n < 0) break;
+          const words = new Uint32Array(4);
+          for (let i = 0; i < this.meta[2]! / 4; i++) words[i] = ((this.src[i * 4]! << 24) | (this.src[i * 4 + 1]! << 16) | (this.src[i * 4 + 2]! << 8) | this.src[i * 4 + 3]!) >>> 0;
+          onPacket(this.buf.subarray(0, n), { ttl: this.meta[0]!, ifindex: this.meta[1]!, source: formatAddress(this.af, words) });
+        }
+      } catch (e) {
+        onError(e as Error);
+      }
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (this.watcher) this.native.unwatch(this.watcher);
+    this.watcher = null;
+    this.native.close(this.fd);
+    this.closed = true;
+  }
+}
