@@ -111,9 +111,14 @@ async function main() {
     execFileSync('ip', ['netns', 'exec', topo.router.name, 'nft', '-f', '-'], { input: NFT_RULES });
     const nft = await measure(topo, 'nftables');
     execFileSync('ip', ['netns', 'exec', topo.router.name, 'nft', 'flush', 'ruleset']);
-    console.error('measuring tunpf ...');
-    await topo.startDaemon(topo.writeRules(tunpfRules()));
+    console.error('measuring tunpf (reader thread, the default) ...');
+    const rules = topo.writeRules(tunpfRules());
+    await topo.startDaemon(rules, ['--wakeup', 'thread']);
     const tunpf = await measure(topo, 'tunpf', tunpfPid(topo));
+    await topo.stopDaemon();
+    console.error('measuring tunpf (libuv poll) ...');
+    await topo.startDaemon(rules, ['--wakeup', 'poll']);
+    const polled = await measure(topo, 'tunpf poll', tunpfPid(topo));
     await topo.stopDaemon();
 
     const row = (name: string, f: Figures) =>
@@ -124,8 +129,10 @@ async function main() {
     console.log(row('kernel', kernel));
     console.log(row('nftables', nft));
     console.log(row('tunpf', tunpf));
+    console.log(row('(poll)', polled));
     console.log(`tunpf vs kernel:   TCP x1 ${pct(tunpf.tcp1, kernel.tcp1)}, TCP x4 ${pct(tunpf.tcp4, kernel.tcp4)}, UDP pps ${pct(tunpf.udpPps, kernel.udpPps)}, RTT +${(tunpf.rttUs - kernel.rttUs).toFixed(0)} µs`);
     console.log(`tunpf vs nftables: TCP x1 ${pct(tunpf.tcp1, nft.tcp1)}, TCP x4 ${pct(tunpf.tcp4, nft.tcp4)}, UDP pps ${pct(tunpf.udpPps, nft.udpPps)}, RTT +${(tunpf.rttUs - nft.rttUs).toFixed(0)} µs`);
+    console.log(`wakeup: reader thread vs libuv poll: TCP x1 ${tunpf.tcp1.toFixed(2)} vs ${polled.tcp1.toFixed(2)} Gbit/s, UDP ${(tunpf.udpPps / 1000).toFixed(0)} vs ${(polled.udpPps / 1000).toFixed(0)} kpps, RTT ${tunpf.rttUs.toFixed(0)} vs ${polled.rttUs.toFixed(0)} µs`);
     if (tunpf.cpu) console.log(`tunpf CPU: ${tunpf.cpu.perGbit.toFixed(3)} s per Gbit (TCP), ${tunpf.cpu.perMpkt.toFixed(2)} s per million packets (UDP)`);
   } finally {
     iperfServer.kill('SIGKILL');

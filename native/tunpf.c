@@ -17,6 +17,10 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <uv.h>
 
 #define CHECK(call)                                                   \
@@ -356,6 +360,136 @@ static napi_value unwatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+
+/*
+ * The reader-thread alternative to watch(): a thread blocks in poll() on the
+ * fd and hands "readable" to the main thread through a thread-safe function;
+ * it then waits until JS has read the batch before polling again. Kept to be
+ * measured against the libuv poll (bench:net, --wakeup thread).
+ */
+typedef struct {
+  pthread_t thread;
+  int fd;
+  int stopfd;
+  int ackfd;
+  napi_threadsafe_function tsfn;
+  atomic_int stopping;
+  int joined;
+} thread_watcher_t;
+
+static void *reader_thread(void *arg) {
+  thread_watcher_t *w = arg;
+  struct pollfd p[2] = {{.fd = w->fd, .events = POLLIN}, {.fd = w->stopfd, .events = POLLIN}};
+  while (!atomic_load(&w->stopping)) {
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[1].revents) break;
+    if (!(p[0].revents & POLLIN)) continue;
+    if (napi_call_threadsafe_function(w->tsfn, NULL, napi_tsfn_blocking) != napi_ok) break;
+    /* wait for JS to have read what is ready, or for stop */
+    struct pollfd q[2] = {{.fd = w->ackfd, .events = POLLIN}, {.fd = w->stopfd, .events = POLLIN}};
+    while (poll(q, 2, -1) < 0 && errno == EINTR) {
+    }
+    if (q[1].revents) break;
+    uint64_t v;
+    if (read(w->ackfd, &v, sizeof v) < 0) {
+    }
+  }
+  return NULL;
+}
+
+static void thread_call_js(napi_env env, napi_value cb, void *context, void *data) {
+  thread_watcher_t *w = context;
+  (void)data;
+  if (env && cb && !atomic_load(&w->stopping)) {
+    napi_value global, result;
+    napi_get_global(env, &global);
+    if (napi_call_function(env, global, cb, 0, NULL, &result) == napi_pending_exception) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(env, &ex);
+      napi_fatal_exception(env, ex);
+    }
+  }
+  uint64_t one = 1;
+  if (write(w->ackfd, &one, sizeof one) < 0) {
+  }
+}
+
+static void thread_watcher_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  thread_watcher_t *w = data;
+  if (!w->joined) {
+    atomic_store(&w->stopping, 1);
+    uint64_t one = 1;
+    if (write(w->stopfd, &one, sizeof one) < 0) {
+    }
+    pthread_join(w->thread, NULL);
+    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+  }
+  close(w->stopfd);
+  close(w->ackfd);
+  free(w);
+}
+
+/* watchThread(fd, callback) -> handle; unwatchThread(handle). */
+static napi_value watch_thread(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  napi_valuetype t;
+  if (argc < 2 || !get_int(env, argv[0], &fd) || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, "watchThread(fd, callback)");
+    return NULL;
+  }
+  thread_watcher_t *w = calloc(1, sizeof *w);
+  if (!w) return throw_errno(env, ENOMEM, "watchThread", NULL);
+  w->fd = fd;
+  w->stopfd = eventfd(0, EFD_CLOEXEC);
+  w->ackfd = eventfd(0, EFD_CLOEXEC);
+  if (w->stopfd < 0 || w->ackfd < 0) {
+    int e = errno;
+    free(w);
+    return throw_errno(env, e, "eventfd", NULL);
+  }
+  napi_value name;
+  CHECK(napi_create_string_utf8(env, "tunpf-reader", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_threadsafe_function(env, argv[1], NULL, name, 1, 1, NULL, NULL, w, thread_call_js, &w->tsfn));
+  int rc = pthread_create(&w->thread, NULL, reader_thread, w);
+  if (rc != 0) {
+    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+    free(w);
+    return throw_errno(env, rc, "pthread_create", NULL);
+  }
+  napi_value handle;
+  CHECK(napi_create_external(env, w, thread_watcher_finalize, NULL, &handle));
+  return handle;
+}
+
+static napi_value unwatch_thread(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  thread_watcher_t *w = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&w) != napi_ok || !w) {
+    napi_throw_type_error(env, NULL, "unwatchThread(handle)");
+    return NULL;
+  }
+  if (!w->joined) {
+    atomic_store(&w->stopping, 1);
+    uint64_t one = 1;
+    if (write(w->stopfd, &one, sizeof one) < 0) {
+    }
+    pthread_join(w->thread, NULL);
+    napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
+    w->joined = 1;
+  }
+  return NULL;
+}
+
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -620,6 +754,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"writeBatch", NULL, write_batch, NULL, NULL, NULL, napi_default, NULL},
       {"watch", NULL, watch, NULL, NULL, NULL, napi_default, NULL},
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
+      {"watchThread", NULL, watch_thread, NULL, NULL, NULL, napi_default, NULL},
+      {"unwatchThread", NULL, unwatch_thread, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
       {"rawOpen", NULL, raw_open, NULL, NULL, NULL, napi_default, NULL},
       {"rawBindDevice", NULL, raw_bind_device, NULL, NULL, NULL, napi_default, NULL},

@@ -18,7 +18,8 @@ export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--lo
   --interfaces      the interfaces to filter (traffic arriving on them goes through tunpf)
   --log-level       trace, debug, info (default), warn, error
   --json-logs       JSON log lines even on a terminal
-  --batch N         packets read per batch (default 64)`;
+  --batch N         packets read per batch (default 64)
+  --wakeup MODE     thread (default: a reader thread wakes the main loop) or poll (libuv poll on the main thread)`;
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   let args;
@@ -31,6 +32,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
         'log-level': { type: 'string' },
         'json-logs': { type: 'boolean' },
         batch: { type: 'string' },
+        wakeup: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -44,6 +46,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   if (!file || ifnames.length === 0) return io.err(`tunpf run: need -f RULES and --interfaces\n${runUsage}`), 2;
   const batch = Number(args.values.batch ?? 64);
   if (!Number.isInteger(batch) || batch < 1 || batch > 1024) return io.err('tunpf run: --batch must be 1..1024'), 2;
+  const wakeup = args.values.wakeup ?? 'thread';
+  if (wakeup !== 'poll' && wakeup !== 'thread') return io.err('tunpf run: --wakeup must be poll or thread'), 2;
 
   const load = (): LoadResult | null => {
     let r: LoadResult;
@@ -63,7 +67,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   if (!first?.ruleset) return io.err(`${file}: ruleset not loaded; tunpf not started`), 1;
 
   const log = createLogger({ level: args.values['log-level'] ?? 'info', pretty: args.values['json-logs'] ? false : undefined });
-  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch });
+  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch, wakeup });
   try {
     daemon.start();
   } catch (e) {

@@ -19,6 +19,7 @@ export interface DaemonOptions {
   hostInterfaces: InterfaceInfo[];
   log: Logger;
   batch?: number;
+  wakeup?: 'poll' | 'thread';
   lockDir?: string;
 }
 
@@ -54,7 +55,7 @@ export class Daemon {
       const skip = new Set(this.opts.ruleset.options.skip);
       for (const i of plan.interfaces) {
         if (skip.has(i.ifname)) continue; // set skip on: never steered into tunpf
-        const tun = TunDevice.open(i.tun, { mtu, batch: this.opts.batch ?? 64 });
+        const tun = TunDevice.open(i.tun, { mtu, batch: this.opts.batch ?? 64, wakeup: this.opts.wakeup });
         this.tuns.push({ tun, ifId: this.registry.intern(i.ifname), ifname: i.ifname });
       }
       this.setup = new RouterSetup(this.kernel, { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) }, journal);

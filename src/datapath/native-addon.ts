@@ -21,6 +21,9 @@ export interface NativeAddon {
   writeBatch(fd: number, buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   watch(fd: number, onReadable: (status?: number) => void): object;
   unwatch(handle: object): void;
+  /** The reader-thread alternative to watch(), for measurement (tunpf run --wakeup thread). */
+  watchThread(fd: number, onReadable: () => void): object;
+  unwatchThread(handle: object): void;
   close(fd: number): void;
   rawOpen(af: 4 | 6, protocol: number): number;
   rawBindDevice(fd: number, ifname: string): void;
