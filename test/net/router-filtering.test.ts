@@ -14,6 +14,8 @@ block all
 pass in on lan proto tcp from 10.1.0.0/24 to any port { 7000 7001 }
 pass in on lan proto udp from 10.1.0.0/24 to any port 7000
 pass in on lan inet6 proto tcp from fd01::/64 to any port 7000
+pass in on lan inet proto icmp icmp-type echoreq
+pass in on lan inet6 proto icmp6 icmp6-type echoreq
 pass out on wan all
 `;
 
@@ -48,6 +50,22 @@ test('UDP passes where allowed', { skip: skip ?? false }, async () => {
 test('IPv6 TCP passes where allowed', { skip: skip ?? false }, async () => {
   assert.deepEqual(await topo.probe(topo.client, 'tcp', 'fd02::2', '7000', '5000'), { ok: true, received: 5000 });
   assert.equal((await topo.probe(topo.client, 'tcp', 'fd02::2', '7001', '10')).ok, false);
+});
+
+function pings(from: Topology['client'], host: string): boolean {
+  try {
+    from.exec('ping', '-c', '1', '-W', '1', host);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('ICMP echo passes out and its replies come back through state; echo from outside is blocked', { skip: skip ?? false }, () => {
+  assert.equal(pings(topo.client, '10.2.0.2'), true);
+  assert.equal(pings(topo.client, 'fd02::2'), true);
+  assert.equal(pings(topo.server, '10.1.0.2'), false);
+  assert.equal(pings(topo.server, 'fd01::2'), false);
 });
 
 test('an unsolicited connection from outside is blocked', { skip: skip ?? false }, async () => {
