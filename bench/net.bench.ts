@@ -13,6 +13,8 @@ import { netTestsUnavailable, runInNetns } from '../test/net/helpers/netns.js';
 import { sleep, Topology } from '../test/net/helpers/topology.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** Each setup is measured this many times, interleaved with the others; the median is printed. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const NFT_RULES = `
 table inet bench {
@@ -81,7 +83,6 @@ async function measure(topo: Topology, name: string, pid?: number): Promise<Figu
   const rtt = JSON.parse((await runInNetns(topo.client, 'udp-rtt', ['10.2.0.2', '7000', '2000'])).stdout.trim());
   const f: Figures = { tcp1, tcp4, udpPps, rttUs: rtt.median };
   if (pid) f.cpu = { perGbit: cpuTcp / (bitsTcp / 1e9), perMpkt: cpuUdp / ((u.end.sum.packets * (1 - u.end.sum.lost_percent / 100)) / 1e6) };
-  console.error(`  ${name}: done`);
   return f;
 }
 
@@ -105,26 +106,53 @@ async function main() {
   const iperfServer = spawn('ip', ['netns', 'exec', topo.server.name, 'iperf3', '-s'], { stdio: 'ignore' });
   await sleep(500);
   try {
-    console.error('measuring the kernel alone ...');
-    const kernel = await measure(topo, 'kernel');
-    console.error('measuring nftables ...');
-    execFileSync('ip', ['netns', 'exec', topo.router.name, 'nft', '-f', '-'], { input: NFT_RULES });
-    const nft = await measure(topo, 'nftables');
-    execFileSync('ip', ['netns', 'exec', topo.router.name, 'nft', 'flush', 'ruleset']);
-    console.error('measuring tunpf (reader thread, the default) ...');
     const rules = topo.writeRules(tunpfRules());
-    await topo.startDaemon(rules, ['--wakeup', 'thread']);
-    const tunpf = await measure(topo, 'tunpf', tunpfPid(topo));
-    await topo.stopDaemon();
-    console.error('measuring tunpf (libuv poll) ...');
-    await topo.startDaemon(rules, ['--wakeup', 'poll']);
-    const polled = await measure(topo, 'tunpf poll', tunpfPid(topo));
-    await topo.stopDaemon();
+    const setups: Record<string, { up: () => Promise<number | undefined>; down: () => Promise<void> }> = {
+      kernel: { up: async () => undefined, down: async () => {} },
+      nftables: {
+        up: async () => {
+          execFileSync('ip', ['netns', 'exec', topo.router.name, 'nft', '-f', '-'], { input: NFT_RULES });
+          return undefined;
+        },
+        down: async () => {
+          execFileSync('ip', ['netns', 'exec', topo.router.name, 'nft', 'flush', 'ruleset']);
+        },
+      },
+      tunpf: {
+        up: async () => (await topo.startDaemon(rules, ['--wakeup', 'thread']), tunpfPid(topo)),
+        down: async () => void (await topo.stopDaemon()),
+      },
+      poll: {
+        up: async () => (await topo.startDaemon(rules, ['--wakeup', 'poll']), tunpfPid(topo)),
+        down: async () => void (await topo.stopDaemon()),
+      },
+    };
+    const runs: Record<string, Figures[]> = { kernel: [], nftables: [], tunpf: [], poll: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, s] of Object.entries(setups)) {
+        console.error(`round ${round + 1}/${ROUNDS}: ${name} ...`);
+        const pid = await s.up();
+        runs[name]!.push(await measure(topo, name, pid));
+        await s.down();
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const med = (fs: Figures[]): Figures => ({
+      tcp1: median(fs.map((f) => f.tcp1)),
+      tcp4: median(fs.map((f) => f.tcp4)),
+      udpPps: median(fs.map((f) => f.udpPps)),
+      rttUs: median(fs.map((f) => f.rttUs)),
+      cpu: fs[0]!.cpu ? { perGbit: median(fs.map((f) => f.cpu!.perGbit)), perMpkt: median(fs.map((f) => f.cpu!.perMpkt)) } : undefined,
+    });
+    const kernel = med(runs.kernel!);
+    const nft = med(runs.nftables!);
+    const tunpf = med(runs.tunpf!);
+    const polled = med(runs.poll!);
 
     const row = (name: string, f: Figures) =>
       `${name.padEnd(10)} ${f.tcp1.toFixed(2).padStart(8)} ${f.tcp4.toFixed(2).padStart(8)} ${(f.udpPps / 1000).toFixed(0).padStart(9)} ${f.rttUs.toFixed(0).padStart(8)}`;
     const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
-    console.log(`tunpf network benchmark (${SECONDS} s per figure; client — router — server namespaces over veth)`);
+    console.log(`tunpf network benchmark (${SECONDS} s per figure, median of ${ROUNDS} interleaved rounds; client — router — server namespaces over veth)`);
     console.log(`${''.padEnd(10)} ${'TCP x1'.padStart(8)} ${'TCP x4'.padStart(8)} ${'UDP kpps'.padStart(9)} ${'RTT µs'.padStart(8)}   (Gbit/s; 64-byte UDP payloads; median UDP round trip)`);
     console.log(row('kernel', kernel));
     console.log(row('nftables', nft));
