@@ -4,7 +4,10 @@
 // packets get back the hop the kernel took twice and are written back to the
 // same TUN in one batch. No allocation per packet.
 
+import { BlockReply } from '../filter/compile-rules.js';
 import { PacketFilter, Verdict } from '../filter/packet-filter.js';
+import { formatAddress } from '../packet/address.js';
+import { buildIcmpErrorFor, buildTcpResetFor } from '../packet/build.js';
 import { incrementIpv4Ttl, incrementIpv6HopLimit } from '../packet/checksum.js';
 import { PacketMeta } from '../packet/meta.js';
 import { parsePacket } from '../packet/parse.js';
@@ -19,6 +22,8 @@ export class ForwardCounters {
   bytesIn = 0;
   dropped = 0;
   noRoute = 0;
+  /** RSTs and ICMP unreachables sent for `block return` rules. */
+  replies = 0;
 }
 
 export class Forwarder {
@@ -74,12 +79,14 @@ export class Forwarder {
       }
       if (!f.test(m, 1, ifId, now, v).pass) {
         c.dropped++;
+        if (v.reply !== BlockReply.DROP) this.answer(tun, rx.buf.subarray(ip, at + len), m, v.reply);
         continue;
       }
       const out = this.fib.lookup(m.af, m.dst);
       if (out < 0) c.noRoute++; // the kernel will answer with an unreachable
       else if (!f.test(m, 2, out, now, v).pass) {
         c.dropped++;
+        if (v.reply !== BlockReply.DROP) this.answer(tun, rx.buf.subarray(ip, at + len), m, v.reply);
         continue;
       }
       if (m.af === 4) incrementIpv4Ttl(rx.buf, ip);
@@ -90,4 +97,26 @@ export class Forwarder {
     }
     if (n > 0) c.packetsOut += tun.write(rx.buf, this.offsets, this.lengths, n);
   }
+
+  /**
+   * `block return`: a RST for TCP, an ICMP port unreachable otherwise, sent
+   * back to the sender from the address it wrote to, as pf does. Written
+   * into the ingress TUN, so the kernel routes it to the sender. Blocked
+   * packets are rare next to passing ones; building the answer allocates.
+   */
+  private answer(tun: TunDevice, packet: Uint8Array, m: PacketMeta, reply: number): void {
+    if (m.error !== 0) return;
+    let pkt: Uint8Array | null = null;
+    if (reply === BlockReply.RETURN_RST) pkt = buildTcpResetFor(m);
+    else if (reply === BlockReply.RETURN_ICMP && !m.icmpIsError && !m.isLaterFragment)
+      pkt = buildIcmpErrorFor(packet, { type: m.af === 4 ? 3 : 1, code: m.af === 4 ? 3 : 4, src: formatAddress(m.af, m.dst) });
+    if (!pkt) return;
+    const out = Buffer.alloc(VIRTIO_NET_HDR_LEN + pkt.length);
+    out.set(pkt, VIRTIO_NET_HDR_LEN);
+    this.replyOffsets[0] = 0;
+    this.replyLengths[0] = out.length;
+    if (tun.write(out, this.replyOffsets, this.replyLengths, 1) === 1) this.counters.replies++;
+  }
+  private readonly replyOffsets = new Uint32Array(1);
+  private readonly replyLengths = new Uint32Array(1);
 }

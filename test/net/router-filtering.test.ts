@@ -14,6 +14,7 @@ block all
 pass in on lan proto tcp from 10.1.0.0/24 to any port { 7000 7001 }
 pass in on lan proto udp from 10.1.0.0/24 to any port 7000
 pass in on lan inet6 proto tcp from fd01::/64 to any port 7000
+block return in on lan proto tcp from 10.1.0.0/24 to any port 7002
 pass in on lan inet proto icmp icmp-type echoreq
 pass in on lan inet6 proto icmp6 icmp6-type echoreq
 pass out on wan all
@@ -38,8 +39,10 @@ test('TCP to an allowed port passes both ways (the replies through state)', { sk
   assert.deepEqual(await topo.probe(topo.client, 'tcp', '10.2.0.2', '7001', '1000'), { ok: true, received: 1000 });
 });
 
-test('TCP to a port the rules do not allow is blocked', { skip: skip ?? false }, async () => {
-  assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7002', '10')).ok, false);
+test('TCP to a port the rules do not allow is blocked; block return answers with a RST', { skip: skip ?? false }, async () => {
+  // the server listens on 7002, so a refusal can only come from tunpf's RST
+  assert.deepEqual(await topo.probe(topo.client, 'tcp', '10.2.0.2', '7002', '10'), { ok: false, reason: 'ECONNREFUSED' });
+  assert.deepEqual(await topo.probe(topo.client, 'tcp', '10.2.0.2', '7010', '10'), { ok: false, reason: 'timeout' }, 'block all drops quietly');
 });
 
 test('UDP passes where allowed', { skip: skip ?? false }, async () => {
