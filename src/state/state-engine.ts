@@ -123,7 +123,7 @@ export class StateEngine {
       // the quoted packet travelled the other way: its source is our destination
       const iproto = m.innerProto;
       const ip = isIcmp(iproto);
-      i = t.find(m.af, iproto, m.innerSrc, ip ? m.innerIcmpId : m.innerSrcPort, m.innerDst, ip ? m.innerIcmpId : m.innerDstPort);
+      i = this.findFlow(m.af, iproto, m.innerSrc, ip ? m.innerIcmpId : m.innerSrcPort, m.innerDst, ip ? m.innerIcmpId : m.innerDstPort, ifId);
       if (i < 0) return -1;
       if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, t.forward, m.innerSeq)) {
         this.counters.byReason[StateReason.BAD_STATE]!++;
@@ -131,10 +131,9 @@ export class StateEngine {
       }
       this.viaIcmpError = true;
     } else {
-      i = t.find(m.af, m.proto, m.src, m.srcPort, m.dst, m.dstPort);
+      i = this.findFlow(m.af, m.proto, m.src, m.srcPort, m.dst, m.dstPort, ifId);
       if (i < 0) return -1;
     }
-    if (t.ifId[i] !== FLOATING && t.ifId[i] !== ifId) return -1; // if-bound to another interface
     if (this.expired(i, now)) {
       this.remove(i);
       this.counters.expired++;
@@ -142,6 +141,17 @@ export class StateEngine {
     }
     this.forward = this.table.forward;
     return i;
+  }
+
+  /** States bound to an interface (state-policy if-bound): only then is the second probe needed. */
+  private boundStates = 0;
+
+  /** A floating state of the flow, else one bound to this interface (pf looks up both). */
+  private findFlow(af: number, proto: number, a: Uint32Array, ap: number, b: Uint32Array, bp: number, ifId: number): number {
+    const t = this.table;
+    const i = t.find(af, proto, a, ap, b, bp);
+    if (i >= 0 || this.boundStates === 0 || ifId < 0 || ifId >= FLOATING) return i;
+    return t.find(af, proto, a, ap, b, bp, ifId);
   }
 
   /**
@@ -255,7 +265,9 @@ export class StateEngine {
       if (fresh) this.sourcesPerRule.set(rule.nr, nodes + 1);
     }
     const icmp = isIcmp(m.proto);
-    const i = t.insert(m.af, m.proto, m.src, icmp ? m.icmpId : m.srcPort, m.dst, icmp ? m.icmpId : m.dstPort);
+    const ifBound = o.ifBound ?? this.statePolicyIfBound;
+    const bound = ifBound && ifId >= 0 && ifId < FLOATING ? ifId : FLOATING;
+    const i = t.insert(m.af, m.proto, m.src, icmp ? m.icmpId : m.srcPort, m.dst, icmp ? m.icmpId : m.dstPort, bound);
     if (i < 0) {
       if (node >= 0) this.sources.release(node);
       return this.refuse(i === -1 ? StateReason.STATE_LIMIT : StateReason.STATE_INSERT);
@@ -265,8 +277,7 @@ export class StateEngine {
     t.creation[i] = sec;
     t.lastActive[i] = sec;
     t.direction[i] = direction;
-    const ifBound = o.ifBound ?? this.statePolicyIfBound;
-    t.ifId[i] = ifBound && ifId >= 0 && ifId < FLOATING ? ifId : FLOATING;
+    if (bound !== FLOATING) this.boundStates++;
     let flags = 0;
     if (o.sloppy) flags |= StateFlag.SLOPPY;
     if (o.noSync || m.proto === IPPROTO.PFSYNC) flags |= StateFlag.NOSYNC;
@@ -314,6 +325,7 @@ export class StateEngine {
       this.sources.release(node);
     }
     if (t.rule[i] !== NO_RULE && this.perRule[t.rule[i]!]! > 0) this.perRule[t.rule[i]!]!--;
+    if (t.ifId[i] !== FLOATING) this.boundStates--;
     t.remove(i);
     this.counters.removals++;
   }

@@ -63,8 +63,10 @@ export class StateTable {
 
   /**
    * 10 words per state: side 0 address (4), side 1 address (4), ports
-   * (side 0 << 16 | side 1; ICMP: the echo id in both), af << 8 | proto
-   * (0 for a free state).
+   * (side 0 << 16 | side 1; ICMP: the echo id in both), and
+   * bound << 16 | af << 8 | proto (0 for a free state), where `bound` is the
+   * interface id of an if-bound state or FLOATING: an if-bound state is
+   * another key than a floating one, as pf keeps them.
    */
   readonly key: Uint32Array;
   // peers: 2 per state, [0] = src (initiator), [1] = dst
@@ -171,9 +173,9 @@ export class StateTable {
   }
 
   /** Symmetric in the two sides: (a, b) and (b, a) hash alike. */
-  hash(af: number, proto: number, a: ArrayLike<number>, ao: number, aport: number, b: ArrayLike<number>, bo: number, bport: number): number {
+  hash(af: number, proto: number, a: ArrayLike<number>, ao: number, aport: number, b: ArrayLike<number>, bo: number, bport: number, bound: number = FLOATING): number {
     const sum = (this.sideHash(a, ao, aport) + this.sideHash(b, bo, bport)) | 0;
-    return fmix(sum ^ Math.imul(proto | (af << 8), 0x9e3779b1) ^ this.s2);
+    return fmix(sum ^ Math.imul(proto | (af << 8) | (bound << 16), 0x9e3779b1) ^ this.s2);
   }
 
   private hashOf(i: number): number {
@@ -181,7 +183,7 @@ export class StateTable {
     const o = i * KEY_WORDS;
     const ports = k[o + 8]!;
     const ap = k[o + 9]!;
-    return this.hash(ap >>> 8, ap & 0xff, k, o, ports >>> 16, k, o + 4, ports & 0xffff);
+    return this.hash((ap >>> 8) & 0xff, ap & 0xff, k, o, ports >>> 16, k, o + 4, ports & 0xffff, ap >>> 16);
   }
 
   /** The home slot of a hash: multiply-shift range reduction (any table size works). */
@@ -190,8 +192,8 @@ export class StateTable {
   }
 
   /** The state of a flow, from either direction; -1 when there is none. Sets `forward`. */
-  find(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number): number {
-    return this.findHashed(this.hash(af, proto, src, 0, sport, dst, 0, dport), af, proto, src, sport, dst, dport);
+  find(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING): number {
+    return this.findHashed(this.hash(af, proto, src, 0, sport, dst, 0, dport, bound), af, proto, src, sport, dst, dport, bound);
   }
 
   /**
@@ -212,9 +214,9 @@ export class StateTable {
   }
 
   /** find() with the hash already computed (by hash(), for a warmed batch). */
-  findHashed(h: number, af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number): number {
+  findHashed(h: number, af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING): number {
     const fp = h & 0xff;
-    const ap = (af << 8) | proto;
+    const ap = ((bound << 16) | (af << 8) | proto) >>> 0;
     const fwdPorts = ((sport << 16) | dport) >>> 0;
     const revPorts = ((dport << 16) | sport) >>> 0;
     const k = this.key;
@@ -251,7 +253,7 @@ export class StateTable {
   }
 
   afOf(i: number): number {
-    return this.key[i * KEY_WORDS + 9]! >>> 8;
+    return (this.key[i * KEY_WORDS + 9]! >>> 8) & 0xff;
   }
 
   protoOf(i: number): number {
@@ -275,9 +277,9 @@ export class StateTable {
    * with zeroed fields. Returns its index, -1 when the table is full, -2 when
    * the flow has a state already.
    */
-  insert(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number): number {
+  insert(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING): number {
     if (this.count >= this.capacity) return -1;
-    if (this.find(af, proto, src, sport, dst, dport) >= 0) return -2;
+    if (this.find(af, proto, src, sport, dst, dport, bound) >= 0) return -2;
     let i: number;
     if (this.freeHead >= 0) {
       i = this.freeHead;
@@ -289,7 +291,7 @@ export class StateTable {
       this.key[o + 4 + k] = dst[k]!;
     }
     this.key[o + 8] = ((sport << 16) | dport) >>> 0;
-    this.key[o + 9] = (af << 8) | proto;
+    this.key[o + 9] = ((bound << 16) | (af << 8) | proto) >>> 0;
     for (let p = i * 2; p < i * 2 + 2; p++) {
       this.seqlo[p] = 0;
       this.seqhi[p] = 0;
@@ -303,7 +305,7 @@ export class StateTable {
     this.creation[i] = 0;
     this.lastActive[i] = 0;
     this.timeoutClass[i] = 0;
-    this.ifId[i] = FLOATING;
+    this.ifId[i] = bound;
     this.direction[i] = 0;
     this.flags[i] = 0;
     this.syncStatus[i] = 0;
