@@ -10,6 +10,8 @@
 #include <net/if.h> /* before linux/if_tun.h, which must not pull in linux/if.h */
 #include <netinet/in.h>
 #include <linux/if_tun.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -729,6 +731,70 @@ static napi_value raw_recv(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* rawSetTos(fd, af, tos): IPv4 TOS / IPv6 traffic class of what we send (CARP and pfsync send 0x10, as OpenBSD). */
+static napi_value raw_set_tos(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, af, tos;
+  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &af) || !get_int(env, argv[2], &tos) || tos < 0 || tos > 255) {
+    napi_throw_type_error(env, NULL, "rawSetTos(fd, af, tos: 0..255)");
+    return NULL;
+  }
+  int rc = af == 4 ? setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos) : setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+  if (rc < 0) return throw_errno(env, errno, af == 4 ? "IP_TOS" : "IPV6_TCLASS", NULL);
+  return NULL;
+}
+
+/* ---- link-layer sockets: whole Ethernet frames (gratuitous ARP, neighbour advertisements, CARP from the virtual MAC) ---- */
+
+/* packetOpen(ifname) -> fd: an AF_PACKET socket bound to the interface, for sending only (protocol 0 receives nothing). */
+static napi_value packet_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[IFNAMSIZ] = {0};
+  size_t len;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "packetOpen(ifname)");
+    return NULL;
+  }
+  unsigned idx = if_nametoindex(name);
+  if (idx == 0) return throw_errno(env, errno, "if_nametoindex", name);
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", "AF_PACKET");
+  struct sockaddr_ll sa = {.sll_family = AF_PACKET, .sll_protocol = 0, .sll_ifindex = (int)idx};
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "bind", name);
+  }
+  napi_value out;
+  CHECK(napi_create_int32(env, fd, &out));
+  return out;
+}
+
+/* packetSend(fd, frame) -> bytes sent: one Ethernet frame, header included, as given. */
+static napi_value packet_send(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  uint8_t *data;
+  size_t len;
+  if (argc < 2 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &data, &len) || len < ETH_HLEN) {
+    napi_throw_type_error(env, NULL, "packetSend(fd, frame: Uint8Array of at least 14 bytes)");
+    return NULL;
+  }
+  ssize_t r;
+  do r = send(fd, data, len, 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, errno, "send", "AF_PACKET");
+  napi_value out;
+  CHECK(napi_create_int32(env, (int32_t)r, &out));
+  return out;
+}
+
 static napi_value if_index(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -764,6 +830,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"rawMulticastLoop", NULL, raw_multicast_loop, NULL, NULL, NULL, napi_default, NULL},
       {"rawSend", NULL, raw_send, NULL, NULL, NULL, napi_default, NULL},
       {"rawRecv", NULL, raw_recv, NULL, NULL, NULL, napi_default, NULL},
+      {"rawSetTos", NULL, raw_set_tos, NULL, NULL, NULL, napi_default, NULL},
+      {"packetOpen", NULL, packet_open, NULL, NULL, NULL, napi_default, NULL},
+      {"packetSend", NULL, packet_send, NULL, NULL, NULL, napi_default, NULL},
       {"ifIndex", NULL, if_index, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -14,6 +14,12 @@ export class CarpCounters {
   readonly dropped = new Float64Array(8);
 }
 
+/** A vhid configured on the receiving interface: its HMAC inputs and our own replay cookie. */
+export interface ValidatingGroup extends CarpAuthConfig {
+  /** The counter we send; a packet carrying it is our own, looped back. */
+  cookie: bigint | null;
+}
+
 export interface ValidateResult {
   drop: number; // 0 when accepted
   ad: CarpAdvertisement | null;
@@ -26,8 +32,7 @@ export interface ValidateResult {
 export function validateAdvertisement(
   payload: Uint8Array,
   ttl: number,
-  groups: ReadonlyMap<number, CarpAuthConfig>,
-  ownCounter: bigint | null,
+  groups: ReadonlyMap<number, ValidatingGroup>,
   counters: CarpCounters,
 ): ValidateResult {
   counters.received++;
@@ -43,7 +48,7 @@ export function validateAdvertisement(
   if (!cfg) return drop(CarpDrop.BAD_VHID);
   if (ad.version !== CARP.VERSION) return drop(CarpDrop.BAD_VERSION);
   if (!carpHmacValid(cfg, payload.subarray(8, 16), ad.hmac)) return drop(CarpDrop.BAD_AUTH);
-  if (ownCounter !== null && ad.counter === ownCounter) return drop(CarpDrop.OWN_COUNTER);
+  if (cfg.cookie !== null && ad.counter === cfg.cookie) return drop(CarpDrop.OWN_COUNTER);
   counters.accepted++;
   return { drop: 0, ad };
 }

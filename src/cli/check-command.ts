@@ -7,10 +7,13 @@ import { formatRuleset } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
 import { hostInterfaces, interfacesFromFlags } from './host-interfaces.js';
+import { formatHaConfig } from '../datapath/ha-config-text.js';
+import { HaConfigReadError, loadHaConfigFile } from '../datapath/ha-config.js';
 import type { CommandIO } from './io.js';
 
-export const checkUsage = `usage: tunpf check [-v] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...] [--group GROUP=IF,...] FILE
-  -v            print the loaded ruleset in pf's canonical form
+export const checkUsage = `usage: tunpf check [-v] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...] [--group GROUP=IF,...] [--ha HAFILE] [FILE]
+  -v            print the loaded ruleset in pf's canonical form (and the HA file, with what ucarp can share)
+  --ha          also check the HA file (carp and pfsync blocks); FILE may then be left out
   -q            print nothing but errors
   -D            define a macro, as pfctl -D
   --interface   describe an interface instead of reading the host's (repeatable)
@@ -28,6 +31,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
         define: { type: 'string', short: 'D', multiple: true },
         interface: { type: 'string', multiple: true },
         group: { type: 'string', multiple: true },
+        ha: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -39,9 +43,28 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     io.out(checkUsage);
     return 0;
   }
-  if (args.positionals.length !== 1) {
+  const haFile = args.values.ha;
+  if (args.positionals.length > 1 || (args.positionals.length === 0 && !haFile)) {
     io.err(`tunpf check: expected one rule file\n${checkUsage}`);
     return 2;
+  }
+  let haFailed = false;
+  if (haFile) {
+    let ha;
+    try {
+      ha = loadHaConfigFile(haFile);
+    } catch (e) {
+      if (!(e instanceof HaConfigReadError)) throw e;
+      io.err(`tunpf: ${e.message}`);
+      return 1;
+    }
+    for (const d of ha.diagnostics) if (!(d.severity === 'warning' && args.values.quiet)) io.err(formatDiagnostic(d, ha.source));
+    if (!ha.config) {
+      const n = ha.diagnostics.filter((d) => d.severity === 'error').length;
+      io.err(`${haFile}: ${n} error${n === 1 ? '' : 's'}, HA configuration not loaded`);
+      haFailed = true;
+    } else if (args.values.verbose) io.out(formatHaConfig(ha.config).trimEnd());
+    if (args.positionals.length === 0) return haFailed ? 1 : 0;
   }
   const defines: Record<string, string> = {};
   for (const d of args.values.define ?? []) {
@@ -80,5 +103,5 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     return 1;
   }
   if (args.values.verbose) io.out(formatRuleset(result.ruleset).trimEnd());
-  return 0;
+  return haFailed ? 1 : 0;
 }

@@ -11,10 +11,12 @@ import { createLogger } from '../log/logger.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { hostInterfaces } from './host-interfaces.js';
+import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../datapath/ha-config.js';
 import type { CommandIO } from './io.js';
 
 export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--log-level LEVEL] [--json-logs] [--batch N]
   -f RULES          the ruleset (pf.conf syntax); reloaded on SIGHUP
+  --ha FILE         redundancy: CARP groups and pfsync (the HA file, see README)
   --interfaces      the interfaces to filter (traffic arriving on them goes through tunpf)
   --log-level       trace, debug, info (default), warn, error
   --json-logs       JSON log lines even on a terminal
@@ -29,6 +31,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       options: {
         file: { type: 'string', short: 'f' },
         interfaces: { type: 'string', short: 'i' },
+        ha: { type: 'string' },
         'log-level': { type: 'string' },
         'json-logs': { type: 'boolean' },
         batch: { type: 'string' },
@@ -66,8 +69,21 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const first = load();
   if (!first?.ruleset) return io.err(`${file}: ruleset not loaded; tunpf not started`), 1;
 
+  let ha: HaConfig | null = null;
+  if (args.values.ha) {
+    try {
+      const r = loadHaConfigFile(args.values.ha);
+      for (const d of r.diagnostics) io.err(formatDiagnostic(d, r.source));
+      if (!r.config) return io.err(`${args.values.ha}: HA configuration not loaded; tunpf not started`), 1;
+      ha = r.config;
+    } catch (e) {
+      if (e instanceof HaConfigReadError) return io.err(`tunpf: ${e.message}`), 1;
+      throw e;
+    }
+  }
+
   const log = createLogger({ level: args.values['log-level'] ?? 'info', pretty: args.values['json-logs'] ? false : undefined });
-  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch, wakeup });
+  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch, wakeup, ha });
   try {
     daemon.start();
   } catch (e) {

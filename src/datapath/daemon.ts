@@ -11,6 +11,10 @@ import { join } from 'node:path';
 import { InstanceLock, LOCK_DIR } from './instance-lock.js';
 import { Kernel } from './kernel.js';
 import { planRouter, removeStale, RouterSetup } from './router-setup.js';
+import { SysctlJournal } from './sysctl-journal.js';
+import { CarpService } from '../carp/carp-service.js';
+import { Demotion } from '../carp/demotion.js';
+import type { HaConfig } from './ha-config.js';
 import { TunDevice } from './tun-device.js';
 
 export interface DaemonOptions {
@@ -21,6 +25,8 @@ export interface DaemonOptions {
   batch?: number;
   wakeup?: 'poll' | 'thread';
   lockDir?: string;
+  /** CARP (and later pfsync) settings from the HA file. */
+  ha?: HaConfig | null;
 }
 
 export class Daemon {
@@ -33,6 +39,10 @@ export class Daemon {
   private forwarder: Forwarder | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
   private readonly lock: InstanceLock;
+  private sysctls: SysctlJournal | null = null;
+  /** The node's demotion counter, shared by CARP and pfsync. */
+  readonly demotion = new Demotion();
+  carp: CarpService | null = null;
   private stopped = false;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -50,7 +60,10 @@ export class Daemon {
       const journal = join(this.opts.lockDir ?? LOCK_DIR, 'sysctl-journal.json');
       const stale = removeStale(this.kernel, journal);
       if (stale) log.warn({ rules: stale }, 'removed routing rules a previous tunpf left behind');
-      const plan = planRouter(interfaces);
+      this.sysctls = new SysctlJournal(this.kernel, journal);
+      const carpGroups = this.opts.ha?.carp ?? [];
+      // what hosts send to a virtual MAC arrives on its macvlan: it is filtered as arriving on carpdev
+      const plan = planRouter(interfaces, CarpService.virtualDevices(carpGroups));
       const mtu = Math.max(...interfaces.map((i) => this.kernel.mtu(i)));
       const skip = new Set(this.opts.ruleset.options.skip);
       for (const i of plan.interfaces) {
@@ -58,7 +71,7 @@ export class Daemon {
         const tun = TunDevice.open(i.tun, { mtu, batch: this.opts.batch ?? 64, wakeup: this.opts.wakeup });
         this.tuns.push({ tun, ifId: this.registry.intern(i.ifname), ifname: i.ifname });
       }
-      this.setup = new RouterSetup(this.kernel, { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) }, journal);
+      this.setup = new RouterSetup(this.kernel, { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) }, this.sysctls);
       this.setup.apply();
       this.fib = new FibMirror(this.kernel, (name) => this.registry.intern(name), this.tuns.map((t) => t.tun.name));
       this.fib.load();
@@ -74,6 +87,10 @@ export class Daemon {
         const s = this.filter.states;
         s.expire(Date.now() / 1000, s.purgeBudget(1));
       }, 1000);
+      if (carpGroups.length) {
+        this.carp = new CarpService({ groups: carpGroups, kernel: this.kernel, sysctls: this.sysctls, log, demotion: this.demotion });
+        this.carp.start();
+      }
       log.info({ interfaces: this.tuns.map((t) => `${t.ifname}->${t.tun.name}`), routes: this.fib.size, rules: this.opts.ruleset.rules.length, stateLimit: this.filter.states.table.capacity }, 'tunpf started');
     } catch (e) {
       this.stop();
@@ -95,9 +112,15 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
+    try {
+      this.carp?.stop(); // bow out first, so the backup takes over while this node still forwards
+    } catch (e) {
+      this.opts.log.error({ err: (e as Error).message }, 'carp stop failed');
+    }
     for (const t of this.tuns) t.tun.stop();
     this.fib?.stop();
     this.setup?.undo();
+    this.sysctls?.restore();
     for (const t of this.tuns.splice(0)) t.tun.close();
     this.lock.release();
     this.opts.log.info({}, 'tunpf stopped');

@@ -8,6 +8,14 @@ export interface KernelLog {
   debug(obj: object, msg: string): void;
 }
 
+export interface InterfaceAddress {
+  af: 4 | 6;
+  address: string;
+  bits: number;
+  /** 'global', 'link', 'host'. */
+  scope: string;
+}
+
 export class KernelError extends Error {
   constructor(
     readonly command: string,
@@ -73,6 +81,34 @@ export class Kernel {
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /** The interface's addresses (`ip -json addr show dev NAME`). */
+  addresses(name: string): InterfaceAddress[] {
+    const list = JSON.parse(this.ip('-json', 'addr', 'show', 'dev', name) || '[]') as { addr_info?: { family: string; local: string; prefixlen: number; scope: string }[] }[];
+    const out: InterfaceAddress[] = [];
+    for (const l of list) {
+      for (const a of l.addr_info ?? []) {
+        if (a.family === 'inet' || a.family === 'inet6') out.push({ af: a.family === 'inet' ? 4 : 6, address: a.local, bits: a.prefixlen, scope: a.scope });
+      }
+    }
+    return out;
+  }
+
+  /** The interface's hardware address as text (aa:bb:...). */
+  mac(name: string): string {
+    return readFileSync(`/sys/class/net/${name}/address`, 'utf8').trim();
+  }
+
+  /** Administratively up (IFF_UP) and with carrier: the link CARP and pfsync depend on. */
+  linkUp(name: string): boolean {
+    try {
+      const flags = parseInt(readFileSync(`/sys/class/net/${name}/flags`, 'utf8'), 16);
+      if (!(flags & 0x1)) return false;
+      return readFileSync(`/sys/class/net/${name}/carrier`, 'utf8').trim() === '1';
+    } catch {
+      return false; // gone, or down (carrier cannot be read then)
     }
   }
 

@@ -33,6 +33,10 @@ export interface NativeAddon {
   rawSend(fd: number, af: 4 | 6, destination: Uint8Array, data: Uint8Array, ifindex?: number): number;
   /** Length, or -1 when nothing waits; meta = [ttl/hop limit, ifindex, source length]. */
   rawRecv(fd: number, buf: Uint8Array, meta: Int32Array, src: Uint8Array): number;
+  rawSetTos(fd: number, af: 4 | 6, tos: number): void;
+  /** An AF_PACKET socket bound to the interface, for sending whole Ethernet frames. */
+  packetOpen(ifname: string): number;
+  packetSend(fd: number, frame: Uint8Array): number;
   ifIndex(name: string): number;
 }
 

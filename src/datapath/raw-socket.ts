@@ -64,6 +64,12 @@ export class RawSocket {
     return this;
   }
 
+  /** IPv4 TOS / IPv6 traffic class of what this socket sends. */
+  tos(value: number): this {
+    this.native.rawSetTos(this.fd, this.af, value);
+    return this;
+  }
+
   multicastLoop(on: boolean): this {
     this.native.rawMulticastLoop(this.fd, this.af, on);
     return this;
@@ -95,6 +101,33 @@ export class RawSocket {
     if (this.closed) return;
     if (this.watcher) this.native.unwatch(this.watcher);
     this.watcher = null;
+    this.native.close(this.fd);
+    this.closed = true;
+  }
+}
+
+/** Sends whole Ethernet frames out of one interface (gratuitous ARP, neighbour advertisements, CARP from the virtual MAC). */
+export class PacketSocket {
+  readonly fd: number;
+  private closed = false;
+
+  private constructor(
+    private readonly native: NativeAddon,
+    readonly ifname: string,
+  ) {
+    this.fd = native.packetOpen(ifname);
+  }
+
+  static open(ifname: string): PacketSocket {
+    return new PacketSocket(loadNativeAddon(), ifname);
+  }
+
+  send(frame: Uint8Array): number {
+    return this.native.packetSend(this.fd, frame);
+  }
+
+  close(): void {
+    if (this.closed) return;
     this.native.close(this.fd);
     this.closed = true;
   }

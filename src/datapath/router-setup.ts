@@ -4,8 +4,8 @@
 // a crash removes what a dead instance left (tunpf's rules sit in their own
 // priority range and its tables in their own number range).
 
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Kernel } from './kernel.js';
+import { SysctlJournal } from './sysctl-journal.js';
 
 export const RULE_PRIORITY_BASE = 17000;
 export const TABLE_BASE = 17000;
@@ -14,12 +14,18 @@ export const MAX_INTERFACES = 64;
 export const tunName = (ifname: string) => `tpf-${ifname}`.slice(0, 15);
 
 export interface RouterPlan {
-  interfaces: { ifname: string; tun: string; table: number; priority: number }[];
+  /**
+   * `aliases`: devices whose arrivals count as arrivals on the interface
+   * (CARP's macvlans, which receive what is sent to the virtual MAC).
+   */
+  interfaces: { ifname: string; aliases: string[]; tun: string; table: number; priority: number }[];
 }
 
-export function planRouter(ifnames: readonly string[]): RouterPlan {
+export function planRouter(ifnames: readonly string[], aliases: ReadonlyMap<string, readonly string[]> = new Map()): RouterPlan {
   if (ifnames.length > MAX_INTERFACES) throw new Error(`at most ${MAX_INTERFACES} filtered interfaces`);
-  return { interfaces: ifnames.map((ifname, k) => ({ ifname, tun: tunName(ifname), table: TABLE_BASE + k, priority: RULE_PRIORITY_BASE + k })) };
+  return {
+    interfaces: ifnames.map((ifname, k) => ({ ifname, aliases: [...(aliases.get(ifname) ?? [])], tun: tunName(ifname), table: TABLE_BASE + k, priority: RULE_PRIORITY_BASE + k })),
+  };
 }
 
 /**
@@ -28,27 +34,14 @@ export function planRouter(ifnames: readonly string[]): RouterPlan {
  */
 export function removeStale(kernel: Kernel, journal?: string): number {
   let removed = 0;
-  if (journal) {
-    try {
-      const saved = JSON.parse(readFileSync(journal, 'utf8')) as [string, string][];
-      for (const [name, value] of saved.reverse()) {
-        try {
-          kernel.sysctlSet(name, value);
-        } catch {
-          // the interface is gone
-        }
-      }
-      unlinkSync(journal);
-    } catch {
-      // no journal: nothing was left
-    }
-  }
+  if (journal) SysctlJournal.recover(kernel, journal);
   for (const fam of ['-4', '-6']) {
     const rules = kernel.ipQuiet(fam, 'rule', 'show') ? kernel.ip(fam, 'rule', 'show') : '';
     for (const line of rules.split('\n')) {
       const prio = Number(line.split(':')[0]);
       if (prio >= RULE_PRIORITY_BASE && prio < RULE_PRIORITY_BASE + MAX_INTERFACES) {
-        if (kernel.ipQuiet(fam, 'rule', 'del', 'priority', String(prio))) removed++;
+        // several rules may share a priority (an interface and its aliases)
+        while (kernel.ipQuiet(fam, 'rule', 'del', 'priority', String(prio))) removed++;
       }
     }
     for (let k = 0; k < MAX_INTERFACES; k++) kernel.ipQuiet(fam, 'route', 'flush', 'table', String(TABLE_BASE + k));
@@ -58,14 +51,12 @@ export function removeStale(kernel: Kernel, journal?: string): number {
 
 export class RouterSetup {
   private readonly undoSteps: (() => void)[] = [];
-  /** Sysctls changed, with their old values, as written to the journal. */
-  private readonly changed: [string, string][] = [];
 
-  /** `journal`: a file where the sysctls' old values are kept, so a start after a crash can restore them. */
+  /** `sysctls` keeps the old values, so a stop or a start after a crash can restore them. */
   constructor(
     private readonly kernel: Kernel,
     readonly plan: RouterPlan,
-    private readonly journal?: string,
+    private readonly sysctls: SysctlJournal,
   ) {}
 
   /** Routes each interface's traffic into its TUN (the TUNs must exist and be up). */
@@ -91,23 +82,21 @@ export class RouterSetup {
     for (const i of this.plan.interfaces) {
       this.setSysctl(`net.ipv4.conf.${i.tun}.rp_filter`, '0');
       for (const fam of ['-4', '-6']) {
+        // Fail closed: if tunpf dies, the kernel removes its TUN and the route
+        // through it, and the blackhole keeps the traffic from bypassing the filter.
+        k.ip(fam, 'route', 'replace', 'blackhole', 'default', 'metric', '4294967295', 'table', String(i.table));
         k.ip(fam, 'route', 'replace', 'default', 'dev', i.tun, 'table', String(i.table));
         this.undoSteps.push(() => k.ipQuiet(fam, 'route', 'flush', 'table', String(i.table)));
-        k.ip(fam, 'rule', 'add', 'iif', i.ifname, 'lookup', String(i.table), 'priority', String(i.priority));
-        this.undoSteps.push(() => k.ipQuiet(fam, 'rule', 'del', 'priority', String(i.priority)));
+        for (const dev of [i.ifname, ...i.aliases]) {
+          k.ip(fam, 'rule', 'add', 'iif', dev, 'lookup', String(i.table), 'priority', String(i.priority));
+          this.undoSteps.push(() => k.ipQuiet(fam, 'rule', 'del', 'iif', dev, 'lookup', String(i.table), 'priority', String(i.priority)));
+        }
       }
     }
   }
 
   private setSysctl(name: string, value: string): void {
-    const old = this.kernel.sysctlGet(name);
-    if (old === value) return;
-    if (old !== null) {
-      this.changed.push([name, old]);
-      if (this.journal) writeFileSync(this.journal, JSON.stringify(this.changed));
-      this.undoSteps.push(() => this.kernel.sysctlSet(name, old));
-    }
-    this.kernel.sysctlSet(name, value);
+    this.sysctls.set(name, value);
   }
 
   /** Undoes everything apply() did, last change first. */
@@ -117,13 +106,6 @@ export class RouterSetup {
         this.undoSteps.pop()!();
       } catch {
         // keep undoing the rest
-      }
-    }
-    if (this.journal) {
-      try {
-        unlinkSync(this.journal);
-      } catch {
-        // never written
       }
     }
   }

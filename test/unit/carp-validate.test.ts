@@ -8,7 +8,8 @@ import { carpHmac } from '../../src/carp/hmac.js';
 import { CarpCounters, validateAdvertisement } from '../../src/carp/validate.js';
 
 const cfg = { vhid: 3, addresses: ['192.0.2.1'], passphrase: 'pw' };
-const groups = new Map([[3, cfg]]);
+const groups = new Map([[3, { ...cfg, cookie: null as bigint | null }]]);
+const withCookie = (cookie: bigint | null) => new Map([[3, { ...cfg, cookie }]]);
 const COUNTER = 0x1111222233334444n;
 
 function ad(over: Partial<{ vhid: number; version: number; passphrase: string; counter: bigint }> = {}): Uint8Array {
@@ -21,7 +22,7 @@ function ad(over: Partial<{ vhid: number; version: number; passphrase: string; c
 
 test('a good advertisement is accepted', () => {
   const c = new CarpCounters();
-  const r = validateAdvertisement(ad(), 255, groups, null, c);
+  const r = validateAdvertisement(ad(), 255, groups, c);
   assert.equal(r.drop, 0);
   assert.equal(r.ad!.vhid, 3);
   assert.equal(c.accepted, 1);
@@ -38,7 +39,7 @@ test('each forgery or fault is dropped with its reason and counted', () => {
     [CarpDrop.BAD_AUTH, ad({ passphrase: 'wrong' }), 255, null],
     [CarpDrop.OWN_COUNTER, ad(), 255, COUNTER],
   ];
-  for (const [code, bytes, ttl, own] of cases) assert.equal(validateAdvertisement(bytes, ttl, groups, own, c).drop, code);
+  for (const [code, bytes, ttl, own] of cases) assert.equal(validateAdvertisement(bytes, ttl, withCookie(own), c).drop, code);
   for (const [code] of cases) assert.equal(c.dropped[code], 1);
   assert.equal(c.accepted, 0);
   assert.equal(c.received, cases.length);
@@ -47,5 +48,5 @@ test('each forgery or fault is dropped with its reason and counted', () => {
 test('trailing bytes after the 36 are ignored', () => {
   const b = new Uint8Array(40);
   b.set(ad());
-  assert.equal(validateAdvertisement(b, 255, groups, null, new CarpCounters()).drop, 0);
+  assert.equal(validateAdvertisement(b, 255, groups, new CarpCounters()).drop, 0);
 });

@@ -1,0 +1,354 @@
+// CARP at the edge: one state machine per vhid (machine.ts, sans I/O) wired
+// to the sockets, the clock, the links and the addresses. Advertisements
+// leave as whole Ethernet frames from the group's MAC (frames.ts), or to a
+// unicast peer through a raw IP socket; they are received on raw IP sockets
+// that report each packet's TTL, checked in OpenBSD's order (validate.ts)
+// and handed to the machine. The machines' actions become frames and address
+// changes here. Timers run on a monotonic clock as absolute deadlines, so a
+// busy datapath delays an advertisement by one event-loop turn at most and
+// never shifts the schedule.
+
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Kernel } from '../datapath/kernel.js';
+import { LinkMonitor } from '../datapath/link-monitor.js';
+import { PacketSocket, RawSocket, type RawReceived } from '../datapath/raw-socket.js';
+import type { SysctlJournal } from '../datapath/sysctl-journal.js';
+import type { Logger } from '../log/logger.js';
+import { encode as encodeAd } from './advertisement.js';
+import { AddressOwner } from './address-owner.js';
+import type { CarpGroupConfig } from './carp-config.js';
+import { CARP, CarpDrop, CarpDropName } from './constants.js';
+import type { Demotion } from './demotion.js';
+import { advertisementFrame, encodeGratuitousArp, encodeUnsolicitedNa } from './frames.js';
+import { carpHmac } from './hmac.js';
+import { CarpMachine, CarpState, CarpStateName, type CarpAction } from './machine.js';
+import { CarpCounters, validateAdvertisement, type ValidatingGroup } from './validate.js';
+
+export interface CarpServiceOptions {
+  groups: readonly CarpGroupConfig[];
+  kernel: Kernel;
+  sysctls: SysctlJournal;
+  log: Logger;
+  demotion: Demotion;
+  /** Monotonic seconds. */
+  clock?: () => number;
+  /** Neighbour advertisements carry the Router flag when the node forwards. */
+  router?: boolean;
+}
+
+/** Consecutive send failures before the node demotes itself (OpenBSD: 3 per vhid). */
+const SEND_ERRORS_TO_DEMOTE = 3;
+
+class Group {
+  readonly machine: CarpMachine;
+  readonly validating: ValidatingGroup;
+  readonly cookieBytes: Uint8Array;
+  readonly hmac: Uint8Array;
+  readonly counters = new CarpCounters();
+  sent = 0;
+  sendErrors = 0;
+  since = new Date();
+  reason = 'configured';
+  src4: string | null = null;
+  src6: string | null = null;
+  peerSocket: RawSocket | null = null;
+
+  constructor(
+    readonly cfg: CarpGroupConfig,
+    readonly owner: AddressOwner,
+  ) {
+    const families = [...new Set(cfg.addresses.map((a) => a.af))].sort();
+    this.machine = new CarpMachine({ vhid: cfg.vhid, advbase: cfg.advbase, advskew: cfg.advskew, preempt: cfg.preempt, families, skewDemotion: cfg.skewDemotion });
+    // OpenBSD's replay cookie: random, never 0, the same in every advertisement
+    let cookie = 0n;
+    let bytes = new Uint8Array(8);
+    while (cookie === 0n) {
+      bytes = randomBytes(8);
+      cookie = Buffer.from(bytes).readBigUInt64BE(0);
+    }
+    this.cookieBytes = bytes;
+    const auth = { vhid: cfg.vhid, addresses: cfg.addresses.map((a) => a.address), passphrase: cfg.pass.reveal() };
+    this.validating = { ...auth, cookie };
+    this.hmac = carpHmac(auth, bytes);
+  }
+}
+
+/** The sockets of one carp parent interface, shared by its vhids. */
+class Parent {
+  readonly groups = new Map<number, Group>();
+  /** What validation may match: vhids with a unicast peer take only unicast advertisements, the others only multicast (OpenBSD). */
+  readonly multicastVhids = new Map<number, ValidatingGroup>();
+  readonly unicastVhids = new Map<number, ValidatingGroup>();
+  readonly allVhids = new Map<number, ValidatingGroup>();
+  recv4: RawSocket | null = null;
+  recv6: RawSocket | null = null;
+  frames: PacketSocket | null = null;
+  constructor(readonly ifname: string) {}
+}
+
+export class CarpService {
+  private readonly groups: Group[] = [];
+  private readonly parents = new Map<string, Parent>();
+  private links: LinkMonitor | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly clock: () => number;
+  private stopped = false;
+  /** Called after a group changes state (pfsync and the metrics listen). */
+  onTransition: (name: string, state: string) => void = () => {};
+
+  constructor(private readonly opts: CarpServiceOptions) {
+    this.clock = opts.clock ?? (() => performance.now() / 1000);
+    for (const cfg of opts.groups) {
+      const g = new Group(cfg, new AddressOwner(opts.kernel, cfg, opts.sysctls));
+      this.groups.push(g);
+      let p = this.parents.get(cfg.carpdev);
+      if (!p) this.parents.set(cfg.carpdev, (p = new Parent(cfg.carpdev)));
+      p.groups.set(cfg.vhid, g);
+      (cfg.peer ? p.unicastVhids : p.multicastVhids).set(cfg.vhid, g.validating);
+      p.allVhids.set(cfg.vhid, g.validating);
+    }
+  }
+
+  /** The macvlans that receive what is sent to the virtual MACs, by carp parent (router mode steers them too). */
+  static virtualDevices(groups: readonly CarpGroupConfig[]): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const g of groups) if (g.lladdr === 'virtual') out.set(g.carpdev, [...(out.get(g.carpdev) ?? []), g.name]);
+    return out;
+  }
+
+  start(): void {
+    const { kernel, log, demotion } = this.opts;
+    for (const g of this.groups) {
+      const c = g.cfg;
+      if (!kernel.linkExists(c.carpdev)) throw new Error(`carp ${c.name}: no such interface: ${c.carpdev}`);
+      const own = kernel.addresses(c.carpdev).filter((a) => !c.addresses.some((v) => v.address === a.address));
+      g.src4 = own.find((a) => a.af === 4 && a.scope === 'global')?.address ?? null;
+      g.src6 = own.find((a) => a.af === 6 && a.scope === 'link')?.address ?? own.find((a) => a.af === 6 && a.scope === 'global')?.address ?? null;
+      if (g.machine.cfg.families.includes(4) && !g.src4) throw new Error(`carp ${c.name}: ${c.carpdev} has no IPv4 address to send advertisements from`);
+      if (g.machine.cfg.families.includes(6) && !g.src6) throw new Error(`carp ${c.name}: ${c.carpdev} has no IPv6 address to send advertisements from`);
+      g.owner.prepare();
+    }
+    for (const p of this.parents.values()) this.openParent(p);
+    this.links = new LinkMonitor(kernel, this.parents.keys(), (name, up) => this.linkChanged(name, up));
+    this.links.start();
+    demotion.onChange((total) => {
+      const now = this.clock();
+      for (const g of this.groups) g.machine.setDemote(total, now);
+      this.runActions();
+    });
+    const now = this.clock();
+    for (const [name, p] of this.parents) {
+      const up = this.links.isUp(name);
+      if (!up) demotion.set(`link:${name}`, 1);
+      for (const g of p.groups.values()) {
+        g.machine.setDemote(demotion.total, now);
+        if (up) g.machine.start(now);
+        else g.machine.linkDown(now);
+      }
+    }
+    this.runActions();
+    log.info({ groups: this.groups.map((g) => `${g.cfg.name} vhid ${g.cfg.vhid} on ${g.cfg.carpdev}`) }, 'carp started');
+  }
+
+  private openParent(p: Parent): void {
+    const fams = new Set([...p.groups.values()].flatMap((g) => g.machine.cfg.families));
+    const onPacket = (af: 4 | 6) => (data: Uint8Array, info: RawReceived) => this.receive(p, af, data, info);
+    const onError = (e: Error) => this.opts.log.error({ err: e.message, interface: p.ifname }, 'carp receive failed');
+    if (fams.has(4)) {
+      p.recv4 = RawSocket.open(4, CARP.PROTO).bindDevice(p.ifname).join(CARP.GROUP_V4, p.ifname).multicastLoop(false);
+      p.recv4.start(onPacket(4), onError);
+    }
+    if (fams.has(6)) {
+      p.recv6 = RawSocket.open(6, CARP.PROTO).bindDevice(p.ifname).join(CARP.GROUP_V6, p.ifname).multicastLoop(false);
+      p.recv6.start(onPacket(6), onError);
+    }
+    p.frames = PacketSocket.open(p.ifname);
+    for (const g of p.groups.values()) {
+      if (!g.cfg.peer) continue;
+      const af = g.cfg.peer.includes(':') ? 6 : 4;
+      g.peerSocket = RawSocket.open(af, CARP.PROTO).bindDevice(p.ifname).tos(CARP.TOS);
+      const src = af === 4 ? g.src4 : g.src6;
+      if (src && af === 4) g.peerSocket.bindAddress(src);
+    }
+  }
+
+  private receive(p: Parent, af: 4 | 6, data: Uint8Array, info: RawReceived): void {
+    let payload = data;
+    let vhids = p.allVhids; // IPv6: the destination is not reported; either kind is taken
+    if (af === 4) {
+      // IPv4 raw sockets deliver the IP header too
+      const ihl = data.length >= 20 ? (data[0]! & 0x0f) * 4 : 0;
+      const total = ihl ? (data[2]! << 8) | data[3]! : 0;
+      if (ihl < 20 || total < ihl || data.length < ihl) {
+        const c = p.groups.values().next().value!.counters;
+        c.received++;
+        c.dropped[CarpDrop.BAD_LENGTH]!++;
+        return;
+      }
+      payload = data.subarray(ihl, Math.min(total, data.length));
+      vhids = data[16]! >= 224 && data[16]! <= 239 ? p.multicastVhids : p.unicastVhids;
+    }
+    // counted on the vhid the packet names, or on the first of this interface when it names none of ours
+    const named = payload.length > 1 ? p.groups.get(payload[1]!) : undefined;
+    const counters = (named ?? p.groups.values().next().value!).counters;
+    const r = validateAdvertisement(payload, info.ttl, vhids, counters);
+    if (!r.ad) return;
+    const target = p.groups.get(r.ad.vhid)!;
+    const before = target.machine.state;
+    target.machine.receive({ advbase: r.ad.advbase, advskew: r.ad.advskew, demote: r.ad.demote }, af, this.clock());
+    if (target.machine.state !== before || target.machine.actions.length) this.runActions();
+  }
+
+  private linkChanged(name: string, up: boolean): void {
+    const p = this.parents.get(name);
+    if (!p) return;
+    this.opts.log.warn({ interface: name, link: up ? 'up' : 'down' }, 'carp interface link changed');
+    const now = this.clock();
+    for (const g of p.groups.values()) g.machine.linkChanged(up, now);
+    this.runActions();
+    this.opts.demotion.set(`link:${name}`, up ? 0 : 1);
+  }
+
+  /** Drains every machine's actions (advertisements first, as OpenBSD sends them) and re-arms the timer. */
+  private runActions(): void {
+    for (const g of this.groups) {
+      const acts = g.machine.drain();
+      for (const a of acts) if (a.kind === 'advertise') this.advertise(g, a);
+      for (const a of acts) if (a.kind !== 'advertise') this.act(g, a);
+    }
+    this.schedule();
+  }
+
+  private act(g: Group, a: Exclude<CarpAction, { kind: 'advertise' }>): void {
+    const log = this.opts.log;
+    try {
+      if (a.kind === 'master') {
+        g.owner.own();
+        this.announce(g);
+      } else if (a.kind === 'backup') {
+        g.owner.release();
+      } else if (a.kind === 'announce-again') {
+        this.announce(g);
+        return;
+      }
+    } catch (e) {
+      log.error({ carp: g.cfg.name, err: (e as Error).message }, 'carp: changing the addresses failed');
+    }
+    if (a.kind === 'master' || a.kind === 'backup' || a.kind === 'init') {
+      const to = CarpStateName[g.machine.state]!;
+      g.since = new Date();
+      g.reason = a.reason;
+      log.info({ carp: g.cfg.name, vhid: g.cfg.vhid, state: to, reason: a.reason, demote: g.machine.demote }, `carp ${g.cfg.name} is ${to}`);
+      this.onTransition(g.cfg.name, to);
+    }
+  }
+
+  private advertise(g: Group, a: Extract<CarpAction, { kind: 'advertise' }>): void {
+    const carp = encodeAd({ version: CARP.VERSION, type: CARP.TYPE_ADVERTISEMENT, vhid: g.cfg.vhid, advskew: a.advskew, authlen: CARP.AUTHLEN, demote: a.demote, advbase: a.advbase, counter: g.validating.cookie!, hmac: g.hmac });
+    const p = this.parents.get(g.cfg.carpdev)!;
+    try {
+      if (g.peerSocket) {
+        if ((g.cfg.peer!.includes(':') ? 6 : 4) === a.family) g.peerSocket.send(g.cfg.peer!, carp);
+        else return; // the unicast peer speaks one family
+      } else {
+        const src = a.family === 4 ? g.src4! : g.src6!;
+        const dst = a.family === 4 ? CARP.GROUP_V4 : CARP.GROUP_V6;
+        p.frames!.send(advertisementFrame.encode({ srcMac: g.owner.mac, src, dst, ipId: randomBytes(2).readUInt16BE(0), carp }));
+      }
+      g.sent++;
+      if (g.sendErrors >= SEND_ERRORS_TO_DEMOTE) this.opts.demotion.adjust(`send:${g.cfg.name}`, -1);
+      g.sendErrors = 0;
+    } catch (e) {
+      if (++g.sendErrors === SEND_ERRORS_TO_DEMOTE) this.opts.demotion.adjust(`send:${g.cfg.name}`, 1);
+      if (g.sendErrors <= SEND_ERRORS_TO_DEMOTE) this.opts.log.warn({ carp: g.cfg.name, err: (e as Error).message }, 'carp advertisement not sent');
+    }
+  }
+
+  /** Makes the neighbours learn where the addresses live: gratuitous ARP and unsolicited NA. */
+  private announce(g: Group): void {
+    const p = this.parents.get(g.cfg.carpdev)!;
+    for (const a of g.cfg.addresses) {
+      try {
+        p.frames!.send(a.af === 4 ? encodeGratuitousArp(g.owner.mac, a.address) : encodeUnsolicitedNa(g.owner.mac, a.address, this.opts.router ?? true));
+      } catch (e) {
+        this.opts.log.warn({ carp: g.cfg.name, address: a.address, err: (e as Error).message }, 'carp announcement not sent');
+      }
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    let next = Infinity;
+    for (const g of this.groups) next = Math.min(next, g.machine.nextTimerAt());
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (next === Infinity) return;
+    const delay = Math.max(0, (next - this.clock()) * 1000);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const now = this.clock();
+      for (const g of this.groups) g.machine.tick(now);
+      this.runActions();
+    }, delay);
+  }
+
+  /** `tunpf ctl carp demote N` / `promote N`: the operator's share of the demotion counter. */
+  adminDemote(delta: number): number {
+    this.opts.demotion.adjust('admin', delta);
+    return this.opts.demotion.total;
+  }
+
+  status() {
+    const d = this.opts.demotion;
+    return {
+      demote: d.total,
+      demoteReasons: d.snapshot(),
+      groups: this.groups.map((g) => ({
+        name: g.cfg.name,
+        carpdev: g.cfg.carpdev,
+        vhid: g.cfg.vhid,
+        state: CarpStateName[g.machine.state]!,
+        advbase: g.cfg.advbase,
+        advskew: g.machine.effectiveSkew,
+        preempt: g.cfg.preempt,
+        lladdr: g.cfg.lladdr,
+        addresses: g.cfg.addresses.map((a) => `${a.address}/${a.bits}`),
+        since: g.since.toISOString(),
+        reason: g.reason,
+        counters: {
+          received: g.counters.received,
+          accepted: g.counters.accepted,
+          sent: g.sent,
+          dropped: Object.fromEntries(CarpDropName.map((n, k) => [n, g.counters.dropped[k]!]).filter(([n, v]) => n !== 'ok' && v)),
+        },
+      })),
+    };
+  }
+
+  /** Whether any group is master (the node holds the gateway). */
+  get isMaster(): boolean {
+    return this.groups.some((g) => g.machine.state === CarpState.MASTER);
+  }
+
+  /** Going down: masters bow out (255/255) so a backup takes over at once; every address and macvlan goes. */
+  stop(): void {
+    if (this.stopped) return;
+    const now = this.clock();
+    for (const g of this.groups) g.machine.shutdown(now);
+    this.runActions();
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.links?.stop();
+    for (const g of this.groups) {
+      g.owner.destroy();
+      g.peerSocket?.close();
+    }
+    for (const p of this.parents.values()) {
+      p.recv4?.close();
+      p.recv6?.close();
+      p.frames?.close();
+    }
+    this.opts.log.info({}, 'carp stopped');
+  }
+}
