@@ -9,8 +9,9 @@
 //   arp_ignore=1 so it does not also answer for them with its own MAC.
 // - lladdr real: the addresses go on carpdev itself, as ucarp does.
 //
-// Addresses go on with noprefixroute when carpdev already has a route for
-// their network, so forwarding keeps using carpdev. A tunpf that was killed
+// Addresses go on with noprefixroute when carpdev has an address in their
+// network (and so the route), so forwarding keeps using carpdev; otherwise
+// the route goes through the macvlan, which the filter counts as carpdev. A tunpf that was killed
 // leaves its macvlan and addresses behind: prepare() removes them first.
 
 import type { InterfaceAddress, Kernel } from '../datapath/kernel.js';
@@ -35,7 +36,6 @@ export class AddressOwner {
   /** The MAC the addresses answer with, and the source of announcements. */
   readonly mac: Uint8Array;
   private owned = false;
-  private prefixRoute = new Map<string, boolean>();
 
   constructor(
     private readonly kernel: Kernel,
@@ -54,8 +54,6 @@ export class AddressOwner {
   prepare(): void {
     const k = this.kernel;
     const g = this.cfg;
-    const own = k.addresses(g.carpdev).filter((a) => !g.addresses.some((v) => v.address === a.address));
-    for (const a of g.addresses) this.prefixRoute.set(a.address, !own.some((net) => net.scope !== 'host' && covers(net, a)));
     if (g.lladdr === 'real') {
       for (const a of g.addresses) k.ipQuiet('addr', 'del', `${a.address}/${a.bits}`, 'dev', g.carpdev);
       return;
@@ -75,9 +73,12 @@ export class AddressOwner {
   /** Becoming master: the addresses go on, the macvlan comes up. */
   own(): void {
     const k = this.kernel;
-    for (const a of this.cfg.addresses) {
+    const g = this.cfg;
+    // looked up now, not at start: carpdev may have lost or gained addresses since
+    const own = k.addresses(g.carpdev).filter((a) => !g.addresses.some((v) => v.address === a.address));
+    for (const a of g.addresses) {
       const args = ['addr', 'replace', `${a.address}/${a.bits}`, 'dev', this.device];
-      if (!this.prefixRoute.get(a.address)) args.push('noprefixroute');
+      if (own.some((net) => net.scope !== 'host' && covers(net, a))) args.push('noprefixroute');
       if (a.af === 6) args.push('nodad');
       k.ip(...(a.af === 6 ? ['-6', ...args] : args));
     }

@@ -50,6 +50,8 @@ class Group {
   sendErrors = 0;
   since = new Date();
   reason = 'configured';
+  /** The state last reported, so one transition is logged once. */
+  reported = -1;
   src4: string | null = null;
   src6: string | null = null;
   peerSocket: RawSocket | null = null;
@@ -235,7 +237,8 @@ export class CarpService {
     } catch (e) {
       log.error({ carp: g.cfg.name, err: (e as Error).message }, 'carp: changing the addresses failed');
     }
-    if (a.kind === 'master' || a.kind === 'backup' || a.kind === 'init') {
+    if ((a.kind === 'master' || a.kind === 'backup' || a.kind === 'init') && g.reported !== g.machine.state) {
+      g.reported = g.machine.state;
       const to = CarpStateName[g.machine.state]!;
       g.since = new Date();
       g.reason = a.reason;

@@ -73,7 +73,9 @@ export class Daemon {
       }
       this.setup = new RouterSetup(this.kernel, { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) }, this.sysctls);
       this.setup.apply();
-      this.fib = new FibMirror(this.kernel, (name) => this.registry.intern(name), this.tuns.map((t) => t.tun.name));
+      // a route through a macvlan leaves through its carpdev, as far as `out on` rules go
+      const parentOf = new Map([...CarpService.virtualDevices(carpGroups)].flatMap(([dev, vs]) => vs.map((v) => [v, dev] as const)));
+      this.fib = new FibMirror(this.kernel, (name) => this.registry.intern(parentOf.get(name) ?? name), this.tuns.map((t) => t.tun.name));
       this.fib.load();
       this.fib.watch((e) => log.error({ err: e.message }, 'routing table mirror'));
       this.forwarder = new Forwarder(this.filter, this.fib, this.opts.batch ?? 64);

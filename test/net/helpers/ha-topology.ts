@@ -10,7 +10,7 @@
 // a capture point) can be plugged into a switch. Everything is torn down by
 // destroy(), whatever state the test left it in.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +125,8 @@ export class HaTopology {
       const ns = r.ns;
       ns.exec('ip', 'link', 'set', 'lo', 'up');
       for (const [dev, v4, v6] of [['lan', `10.1.0.${r.index}/24`, `fd01::${r.index}/64`], ['wan', `10.2.0.${r.index}/24`, `fd02::${r.index}/64`]] as const) {
+        // a managed router's addresses come back with the link (Linux drops IPv6 ones on link down otherwise)
+        ns.exec('sh', '-c', `echo 1 > /proc/sys/net/ipv6/conf/${dev}/keep_addr_on_down`);
         ns.exec('ip', 'addr', 'add', v4, 'dev', dev);
         ns.exec('ip', '-6', 'addr', 'add', v6, 'dev', dev, 'nodad');
         ns.exec('ip', 'link', 'set', dev, 'up');
@@ -229,6 +231,36 @@ export class HaTopology {
     const p = spawn('ip', ['netns', 'exec', ns.name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.procs.push(p);
     return p;
+  }
+
+  /** What a failing test needs to see: neighbours, switch tables, addresses and both daemons' counters. */
+  async diagnose(): Promise<string> {
+    for (const r of this.routers) r.daemon?.kill('SIGUSR1');
+    await sleep(200);
+    const out: string[] = [];
+    for (const [name, ns] of [['client', this.client], ['server', this.server], ['r1', this.r1.ns], ['r2', this.r2.ns]] as const) {
+      out.push(`== ${name}`, ns.exec('ip', 'neigh'), ns.exec('ip', '-6', 'neigh'), ns.exec('ip', '-br', 'addr'));
+    }
+    out.push('== LAN switch', this.lanSw.exec('bridge', 'fdb', 'show', 'br', 'br0'), '== WAN switch', this.wanSw.exec('bridge', 'fdb', 'show', 'br', 'br0'));
+    for (const r of this.routers) out.push(`== ${r.name} log`, r.log.join('').split('\n').slice(-15).join('\n'));
+    return out.join('\n');
+  }
+
+  /**
+   * Cuts CARP (IP protocol 112, both families) arriving at the switches from
+   * a router's ports, with every link left up; returns the undo.
+   */
+  cutCarpFrom(r: RouterNode): () => void {
+    const undo: (() => void)[] = [];
+    for (const [sw, dev] of [[this.lanSw, 'lan'], [this.wanSw, 'wan']] as const) {
+      const ifindex = r.ns.exec('ip', '-o', 'link', 'show', 'dev', dev).match(/@if(\d+)/)![1]!;
+      const port = sw.exec('ip', '-o', 'link', 'show').split('\n').find((l) => l.startsWith(`${ifindex}:`))!.split(':')[1]!.trim().split('@')[0]!;
+      const table = `cut_${r.name}`;
+      const rules = `table bridge ${table} {\n chain forward {\n  type filter hook forward priority 0;\n  iifname "${port}" ip protocol 112 drop\n  iifname "${port}" ip6 nexthdr 112 drop\n }\n}\n`;
+      execFileSync('ip', ['netns', 'exec', sw.name, 'nft', '-f', '-'], { input: rules });
+      undo.push(() => sw.exec('nft', 'delete', 'table', 'bridge', table));
+    }
+    return () => undo.forEach((u) => u());
   }
 
   async destroy(): Promise<void> {
