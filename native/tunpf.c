@@ -412,6 +412,11 @@ static void thread_call_js(napi_env env, napi_value cb, void *context, void *dat
       napi_value ex;
       napi_get_and_clear_last_exception(env, &ex);
       napi_fatal_exception(env, ex);
+    } else {
+      /* false: JS acknowledges later (ackThread), after the event loop has had a turn */
+      napi_valuetype t;
+      bool b = true;
+      if (napi_typeof(env, result, &t) == napi_ok && t == napi_boolean && napi_get_value_bool(env, result, &b) == napi_ok && !b) return;
     }
   }
   uint64_t one = 1;
@@ -469,6 +474,26 @@ static napi_value watch_thread(napi_env env, napi_callback_info info) {
   napi_value handle;
   CHECK(napi_create_external(env, w, thread_watcher_finalize, NULL, &handle));
   return handle;
+}
+
+/*
+ * ackThread(handle): lets the reader thread look for the next batch. The
+ * callback returns false to acknowledge later: Node runs thread-safe calls in
+ * a loop of up to 1000 without returning to the event loop, so under full
+ * load the timers (CARP) would wait that long otherwise.
+ */
+static napi_value ack_thread(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  thread_watcher_t *w = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&w) != napi_ok || !w) {
+    napi_throw_type_error(env, NULL, "ackThread(handle)");
+    return NULL;
+  }
+  uint64_t one = 1;
+  if (!w->joined && write(w->ackfd, &one, sizeof one) < 0) return throw_errno(env, errno, "write", "ackfd");
+  return NULL;
 }
 
 static napi_value unwatch_thread(napi_env env, napi_callback_info info) {
@@ -822,6 +847,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"unwatch", NULL, unwatch, NULL, NULL, NULL, napi_default, NULL},
       {"watchThread", NULL, watch_thread, NULL, NULL, NULL, napi_default, NULL},
       {"unwatchThread", NULL, unwatch_thread, NULL, NULL, NULL, napi_default, NULL},
+      {"ackThread", NULL, ack_thread, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
       {"rawOpen", NULL, raw_open, NULL, NULL, NULL, napi_default, NULL},
       {"rawBindDevice", NULL, raw_bind_device, NULL, NULL, NULL, napi_default, NULL},

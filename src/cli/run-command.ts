@@ -105,7 +105,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       const f = c.filter;
       const byWhy = Object.fromEntries(WhyName.map((n, i) => [n, f.byWhy[i]]).filter(([, v]) => v));
       const malformed = Object.fromEntries(ParseErrorName.map((n, i) => [n, f.malformed[i]]).filter(([, v]) => v));
-      log.info({ packets: f.packets, passed: f.passed, blocked: f.blocked, byWhy, malformed, states: c.states, forward: c.forward }, 'counters');
+      log.info({ packets: f.packets, passed: f.passed, blocked: f.blocked, byWhy, malformed, states: c.states, forward: c.forward, carp: daemon.carp?.status() }, 'counters');
     });
     process.on('SIGHUP', () => {
       const next = load();

@@ -22,7 +22,9 @@ export interface NativeAddon {
   watch(fd: number, onReadable: (status?: number) => void): object;
   unwatch(handle: object): void;
   /** The reader-thread alternative to watch(), for measurement (tunpf run --wakeup thread). */
-  watchThread(fd: number, onReadable: () => void): object;
+  /** onReadable returns false to acknowledge later with ackThread (after the event loop has had a turn). */
+  watchThread(fd: number, onReadable: () => boolean | void): object;
+  ackThread(handle: object): void;
   unwatchThread(handle: object): void;
   close(fd: number): void;
   rawOpen(af: 4 | 6, protocol: number): number;

@@ -2,8 +2,12 @@
 // and offload, read in batches into one preallocated buffer when libuv says
 // it is readable, written in batches. Buffers are reused for every batch.
 
+import { performance } from 'node:perf_hooks';
 import { loadNativeAddon, type NativeAddon } from './native-addon.js';
 import { VIRTIO_NET_HDR_LEN } from './virtio-net.js';
+
+/** Longest run of batches, in ms, before the event loop gets a turn (reader-thread wakeup). */
+export const SLICE_MS = 2;
 
 /** A slot holds the virtio header and the largest GSO packet (64 KB). */
 export const SLOT_SIZE = VIRTIO_NET_HDR_LEN + 65535 + 1;
@@ -77,19 +81,46 @@ export class TunDevice {
   }
 
   /**
-   * Calls onBatch with each batch read while the device is readable. One
-   * batch per libuv callback at most, so timers (CARP) keep their schedule.
+   * Calls onBatch with each batch read while the device is readable, one
+   * batch per callback. With the reader thread, Node would run the thread's
+   * calls back to back (up to 1000) without returning to the event loop, so
+   * after SLICE_MS of batches in a row the next one waits for a turn of the
+   * loop: timers (CARP's advertisements) are never late by more than that.
    */
   start(onBatch: (rx: RxBatch) => void, onError: (e: Error) => void = (e) => { throw e; }): void {
     if (this.watcher) return;
-    const onReadable = () => {
+    const readOne = () => {
       try {
         if (this.read() > 0) onBatch(this.rx);
       } catch (e) {
         onError(e as Error);
       }
     };
-    this.watcher = this.wakeup === 'thread' ? this.native.watchThread(this.fd, onReadable) : this.native.watch(this.fd, onReadable);
+    if (this.wakeup === 'poll') {
+      this.watcher = this.native.watch(this.fd, readOne);
+      return;
+    }
+    // a slice lasts until the loop turns (its setImmediate runs); a deferred ack waits for that turn
+    let sliceStart = -1;
+    let deferred = false;
+    const endSlice = () => {
+      sliceStart = -1;
+      if (deferred && this.watcher) {
+        deferred = false;
+        this.native.ackThread(this.watcher);
+      }
+    };
+    this.watcher = this.native.watchThread(this.fd, () => {
+      const now = performance.now();
+      if (sliceStart < 0) {
+        sliceStart = now;
+        setImmediate(endSlice);
+      }
+      readOne();
+      if (now - sliceStart < SLICE_MS) return true;
+      deferred = true;
+      return false;
+    });
   }
 
   stop(): void {

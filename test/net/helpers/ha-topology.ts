@@ -196,6 +196,15 @@ export class HaTopology {
     return state;
   }
 
+  /** A router's counters (SIGUSR1 makes the daemon log them as one line). */
+  async counters(r: RouterNode): Promise<Record<string, any>> {
+    const before = r.log.join('').split('"msg":"counters"').length;
+    r.daemon!.kill('SIGUSR1');
+    await this.until(`${r.name} logs its counters`, () => r.log.join('').split('"msg":"counters"').length > before, 3000);
+    const line = r.log.join('').split('\n').filter((l) => l.includes('"msg":"counters"')).pop()!;
+    return JSON.parse(line) as Record<string, any>;
+  }
+
   /** Waits until fn() holds, polling; throws with `what` after ms. */
   async until(what: string, fn: () => boolean, ms = 10000): Promise<number> {
     const t0 = Date.now();
