@@ -12,6 +12,12 @@ import { InstanceLock, LOCK_DIR } from './instance-lock.js';
 import { Kernel } from './kernel.js';
 import { planRouter, removeStale, RouterSetup } from './router-setup.js';
 import { TunDevice } from './tun-device.js';
+import { registerFilterCommands } from '../control/filter-commands.js';
+import { ControlServer } from '../control/server.js';
+import { filterMetrics } from '../log/filter-metrics.js';
+import { MetricsEndpoint, type ListenAddress } from '../log/metrics-http.js';
+import { MetricsRegistry } from '../log/metrics.js';
+import type { LoadResult } from '../rules/load-file.js';
 
 export interface DaemonOptions {
   ruleset: Ruleset;
@@ -21,6 +27,11 @@ export interface DaemonOptions {
   batch?: number;
   wakeup?: 'poll' | 'thread';
   lockDir?: string;
+  /** Control socket path (default: the namespace's), metrics endpoint (default: off), and what `ctl reload` loads. */
+  socket?: string;
+  metrics?: ListenAddress;
+  rulesFile?: string;
+  loadRuleset?: (file: string) => LoadResult;
 }
 
 export class Daemon {
@@ -34,12 +45,26 @@ export class Daemon {
   private expiryTimer: NodeJS.Timeout | null = null;
   private readonly lock: InstanceLock;
   private stopped = false;
+  /** The operator's interface: subsystems add their control commands and metrics providers here. */
+  readonly control: ControlServer;
+  readonly metrics = new MetricsRegistry();
+  private metricsEndpoint: MetricsEndpoint | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.kernel = new Kernel({ debug: (o, m) => opts.log.debug(o, m) });
     this.registry = new InterfaceRegistry(opts.hostInterfaces);
     this.filter = new PacketFilter(opts.ruleset, { interfaces: this.registry });
     this.lock = new InstanceLock(opts.lockDir);
+    this.control = new ControlServer({ path: opts.socket, log: opts.log });
+  }
+
+  private startOperatorInterface(): void {
+    const { rulesFile, loadRuleset, metrics, log } = this.opts;
+    const ctx = { filter: () => this.filter, forwardCounters: () => this.forwarder?.counters ?? null, now: () => Date.now() / 1000, startedAt: Date.now(), rulesFile, loadRuleset, applyRuleset: (rs: Ruleset) => this.reload(rs) };
+    registerFilterCommands(this.control, ctx);
+    this.metrics.register('filter', filterMetrics(ctx));
+    this.control.listen();
+    if (metrics) (this.metricsEndpoint = new MetricsEndpoint(this.metrics, metrics, log)).start();
   }
 
   start(): void {
@@ -47,6 +72,7 @@ export class Daemon {
     for (const name of interfaces) if (!this.kernel.linkExists(name)) throw new Error(`no such interface: ${name}`);
     this.lock.acquire(interfaces);
     try {
+      this.startOperatorInterface();
       const journal = join(this.opts.lockDir ?? LOCK_DIR, 'sysctl-journal.json');
       const stale = removeStale(this.kernel, journal);
       if (stale) log.warn({ rules: stale }, 'removed routing rules a previous tunpf left behind');
@@ -94,6 +120,8 @@ export class Daemon {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.control.close();
+    this.metricsEndpoint?.close();
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     for (const t of this.tuns) t.tun.stop();
     this.fib?.stop();
