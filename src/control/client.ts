@@ -37,6 +37,8 @@ export class ControlClient {
   private readonly pending = new Map<number, Pending>();
   private readonly framer = new LineFramer(MAX_RESPONSE_BYTES);
   private closed = false;
+  /** Why the connection ended, for requests made after that. */
+  private failure: Error | null = null;
 
   private constructor(
     private readonly socket: Socket,
@@ -98,7 +100,7 @@ export class ControlClient {
 
   /** Sends one command and resolves with its result; rejects with CommandError or ConnectError. */
   request<T = unknown>(command: string, args: Record<string, unknown> = {}): Promise<T> {
-    if (this.closed) return Promise.reject(new ConnectError('the connection is closed', 'closed'));
+    if (this.closed) return Promise.reject(this.failure ?? new ConnectError('the connection is closed', 'closed'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -121,6 +123,7 @@ export class ControlClient {
   private fail(e: Error): void {
     if (this.closed) return;
     this.closed = true;
+    this.failure = e;
     this.socket.destroy();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
