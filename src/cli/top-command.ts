@@ -76,7 +76,8 @@ export async function topCommand(argv: string[], io: CommandIO): Promise<number>
   const sort = (v.sort ?? 'bytes') as StateSortKey;
   if (!STATE_SORT_KEYS.includes(sort)) return io.err(`tunpf top: --sort must be one of ${STATE_SORT_KEYS.join(', ')}`), 2;
   const interval = Number(v.interval ?? 1);
-  if (!(interval >= 0.1 && interval <= 3600)) return io.err('tunpf top: --interval must be 0.1..3600 seconds'), 2;
+  // the daemon closes connections idle for two minutes
+  if (!(interval >= 0.1 && interval <= 60)) return io.err('tunpf top: --interval must be 0.1..60 seconds'), 2;
   const path = v.socket ?? defaultSocketPath();
   const ui: TopUi = { view: v.rules ? 'rules' : 'states', sort, reverse: false, socket: path };
 
