@@ -14,6 +14,7 @@ import type { Kernel } from '../datapath/kernel.js';
 import { LinkMonitor } from '../datapath/link-monitor.js';
 import { PacketSocket, RawSocket, type RawReceived } from '../datapath/raw-socket.js';
 import type { SysctlJournal } from '../datapath/sysctl-journal.js';
+import type { ShowCarpResult } from '../control/results.js';
 import type { Logger } from '../log/logger.js';
 import { encode as encodeAd } from './advertisement.js';
 import { AddressOwner } from './address-owner.js';
@@ -302,7 +303,7 @@ export class CarpService {
     return this.opts.demotion.total;
   }
 
-  status() {
+  status(): ShowCarpResult {
     const d = this.opts.demotion;
     return {
       demote: d.total,
@@ -311,7 +312,7 @@ export class CarpService {
         name: g.cfg.name,
         carpdev: g.cfg.carpdev,
         vhid: g.cfg.vhid,
-        state: CarpStateName[g.machine.state]!,
+        state: CarpStateName[g.machine.state] as ShowCarpResult['groups'][number]['state'],
         advbase: g.cfg.advbase,
         advskew: g.machine.effectiveSkew,
         preempt: g.cfg.preempt,
@@ -323,7 +324,7 @@ export class CarpService {
           received: g.counters.received,
           accepted: g.counters.accepted,
           sent: g.sent,
-          dropped: Object.fromEntries(CarpDropName.map((n, k) => [n, g.counters.dropped[k]!]).filter(([n, v]) => n !== 'ok' && v)),
+          dropped: Object.fromEntries(CarpDropName.map((n, k) => [n, g.counters.dropped[k]!] as const).filter(([n, v]) => n !== 'ok' && v > 0)),
         },
       })),
     };

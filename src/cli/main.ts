@@ -4,9 +4,11 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkCommand, checkUsage } from './check-command.js';
+import { ctlCommand, ctlUsage } from './ctl-command.js';
 import { processIO, type CommandIO } from './io.js';
 import { replayCommand, replayUsage } from './replay-command.js';
 import { runCommand, runUsage } from './run-command.js';
+import { topCommand, topUsage } from './top-command.js';
 
 type Command = { run: (argv: string[], io: CommandIO) => number | Promise<number>; usage: string; summary: string };
 
@@ -14,6 +16,8 @@ const commands: Record<string, Command> = {
   check: { run: checkCommand, usage: checkUsage, summary: 'parse and validate a ruleset (pfctl -n)' },
   run: { run: runCommand, usage: runUsage, summary: 'filter the traffic the kernel forwards (the daemon)' },
   replay: { run: replayCommand, usage: replayUsage, summary: 'run a capture through the rules and states, offline' },
+  ctl: { run: ctlCommand, usage: ctlUsage, summary: 'ask or tell the running daemon (pfctl): show, reload, kill, table' },
+  top: { run: topCommand, usage: topUsage, summary: 'live view of states and rules (pftop)' },
 };
 
 function usage(): string {

@@ -10,6 +10,7 @@ import { ParseErrorName } from '../packet/meta.js';
 import { createLogger } from '../log/logger.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError, type LoadResult } from '../rules/load-file.js';
+import { parseListenAddress } from '../log/metrics-http.js';
 import { hostInterfaces } from './host-interfaces.js';
 import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../datapath/ha-config.js';
 import type { CommandIO } from './io.js';
@@ -21,7 +22,10 @@ export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--lo
   --log-level       trace, debug, info (default), warn, error
   --json-logs       JSON log lines even on a terminal
   --batch N         packets read per batch (default 64)
-  --wakeup MODE     thread (default: a reader thread wakes the main loop) or poll (libuv poll on the main thread)`;
+  --wakeup MODE     thread (default: a reader thread wakes the main loop) or poll (libuv poll on the main thread)
+  --socket PATH     the control socket (default: /run/tunpf/net-<namespace>/control.sock; tunpf ctl finds it)
+  --metrics ADDR    serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9180; off by default)
+  --metrics-public  allow a non-loopback --metrics address`;
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   let args;
@@ -36,6 +40,9 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
         'json-logs': { type: 'boolean' },
         batch: { type: 'string' },
         wakeup: { type: 'string' },
+        socket: { type: 'string' },
+        metrics: { type: 'string' },
+        'metrics-public': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -51,11 +58,14 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   if (!Number.isInteger(batch) || batch < 1 || batch > 1024) return io.err('tunpf run: --batch must be 1..1024'), 2;
   const wakeup = args.values.wakeup ?? 'thread';
   if (wakeup !== 'poll' && wakeup !== 'thread') return io.err('tunpf run: --wakeup must be poll or thread'), 2;
+  const metrics = args.values.metrics === undefined ? undefined : parseListenAddress(args.values.metrics, args.values['metrics-public']);
+  if (typeof metrics === 'string') return io.err(`tunpf run: --metrics: ${metrics}`), 2;
+  const loadRuleset = (path: string) => loadRulesetFile(path, { interfaces: hostInterfaces() });
 
   const load = (): LoadResult | null => {
     let r: LoadResult;
     try {
-      r = loadRulesetFile(file, { interfaces: hostInterfaces() });
+      r = loadRuleset(file);
     } catch (e) {
       if (e instanceof RulesetReadError) {
         io.err(`tunpf: ${e.message}`);
@@ -83,7 +93,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   }
 
   const log = createLogger({ level: args.values['log-level'] ?? 'info', pretty: args.values['json-logs'] ? false : undefined });
-  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch, wakeup, ha });
+  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch, wakeup, ha, socket: args.values.socket, metrics, rulesFile: file, loadRuleset });
   try {
     daemon.start();
   } catch (e) {

@@ -14,8 +14,15 @@ import { planRouter, removeStale, RouterSetup } from './router-setup.js';
 import { SysctlJournal } from './sysctl-journal.js';
 import { CarpService } from '../carp/carp-service.js';
 import { Demotion } from '../carp/demotion.js';
+import { carpMetrics, registerCarpCommands } from '../carp/carp-control.js';
 import type { HaConfig } from './ha-config.js';
 import { TunDevice } from './tun-device.js';
+import { registerFilterCommands } from '../control/filter-commands.js';
+import { ControlServer } from '../control/server.js';
+import { filterMetrics } from '../log/filter-metrics.js';
+import { MetricsEndpoint, type ListenAddress } from '../log/metrics-http.js';
+import { MetricsRegistry } from '../log/metrics.js';
+import type { LoadResult } from '../rules/load-file.js';
 
 export interface DaemonOptions {
   ruleset: Ruleset;
@@ -27,6 +34,11 @@ export interface DaemonOptions {
   lockDir?: string;
   /** CARP (and later pfsync) settings from the HA file. */
   ha?: HaConfig | null;
+  /** Control socket path (default: the namespace's), metrics endpoint (default: off), and what `ctl reload` loads. */
+  socket?: string;
+  metrics?: ListenAddress;
+  rulesFile?: string;
+  loadRuleset?: (file: string) => LoadResult;
 }
 
 export class Daemon {
@@ -44,12 +56,26 @@ export class Daemon {
   readonly demotion = new Demotion();
   carp: CarpService | null = null;
   private stopped = false;
+  /** The operator's interface: subsystems add their control commands and metrics providers here. */
+  readonly control: ControlServer;
+  readonly metrics = new MetricsRegistry();
+  private metricsEndpoint: MetricsEndpoint | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.kernel = new Kernel({ debug: (o, m) => opts.log.debug(o, m) });
     this.registry = new InterfaceRegistry(opts.hostInterfaces);
     this.filter = new PacketFilter(opts.ruleset, { interfaces: this.registry });
     this.lock = new InstanceLock(opts.lockDir);
+    this.control = new ControlServer({ path: opts.socket, log: opts.log });
+  }
+
+  private startOperatorInterface(): void {
+    const { rulesFile, loadRuleset, metrics, log } = this.opts;
+    const ctx = { filter: () => this.filter, forwardCounters: () => this.forwarder?.counters ?? null, now: () => Date.now() / 1000, startedAt: Date.now(), rulesFile, loadRuleset, applyRuleset: (rs: Ruleset) => this.reload(rs) };
+    registerFilterCommands(this.control, ctx);
+    this.metrics.register('filter', filterMetrics(ctx));
+    this.control.listen();
+    if (metrics) (this.metricsEndpoint = new MetricsEndpoint(this.metrics, metrics, log)).start();
   }
 
   start(): void {
@@ -57,6 +83,7 @@ export class Daemon {
     for (const name of interfaces) if (!this.kernel.linkExists(name)) throw new Error(`no such interface: ${name}`);
     this.lock.acquire(interfaces);
     try {
+      this.startOperatorInterface();
       const journal = join(this.opts.lockDir ?? LOCK_DIR, 'sysctl-journal.json');
       const stale = removeStale(this.kernel, journal);
       if (stale) log.warn({ rules: stale }, 'removed routing rules a previous tunpf left behind');
@@ -92,6 +119,8 @@ export class Daemon {
       if (carpGroups.length) {
         this.carp = new CarpService({ groups: carpGroups, kernel: this.kernel, sysctls: this.sysctls, log, demotion: this.demotion });
         this.carp.start();
+        registerCarpCommands(this.control, this.carp);
+        this.metrics.register('carp', carpMetrics(this.carp));
       }
       log.info({ interfaces: this.tuns.map((t) => `${t.ifname}->${t.tun.name}`), routes: this.fib.size, rules: this.opts.ruleset.rules.length, stateLimit: this.filter.states.table.capacity }, 'tunpf started');
     } catch (e) {
@@ -113,6 +142,8 @@ export class Daemon {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.control.close();
+    this.metricsEndpoint?.close();
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     try {
       this.carp?.stop(); // bow out first, so the backup takes over while this node still forwards

@@ -1,7 +1,7 @@
 // Runs inside a test namespace: keeps flows through the routers for a while
 // and reports how they fared, as one JSON line at the end.
 //   flows SECONDS [udp HOST:PORT] [tcp HOST:PORT] [idle HOST:PORT] ...
-// udp:  a datagram every 10 ms to an echo server; the longest gap between echoes.
+// udp:  a datagram every 10 ms (FLOWS_UDP_INTERVAL_MS) to an echo server; the longest gap between echoes.
 // tcp:  a long transfer to an echo server, 16 KB every 4 ms (4 MB/s, slower
 //       when backpressure says so, so that the routers' CPUs stay free for
 //       CARP); bytes echoed, the longest gap between echoed data, whether the
@@ -73,7 +73,7 @@ for (let k = 0; k < specs.length; k += 2) {
       timer = setInterval(() => {
         r.sent++;
         u.send(Buffer.from(String(r.sent)), port, host);
-      }, 10);
+      }, Number(process.env.FLOWS_UDP_INTERVAL_MS ?? 10));
     });
     finishers.push(() => {
       clearInterval(timer);

@@ -66,6 +66,8 @@ export class HaTopology {
   readonly r2: RouterNode = { name: 'r2', ns: new Netns(), index: 3, daemon: null, log: [] };
   readonly dir = mkdtempSync(join(tmpdir(), 'tunpf-ha-'));
   private readonly extra: Netns[] = [];
+  /** Echo servers started in extra hosts. */
+  readonly echoes: ChildProcess[] = [];
   private readonly procs: ChildProcess[] = [];
   echo: ChildProcess | null = null;
 
@@ -216,8 +218,8 @@ export class HaTopology {
   }
 
   /** Starts the flows helper in the client namespace; resolves once its connections are up. */
-  async flows(seconds: number, specs: string[]): Promise<{ proc: ChildProcess; done: Promise<FlowSummary[]> }> {
-    const proc = spawn('ip', ['netns', 'exec', this.client.name, process.execPath, ...nodeArgs(here('./flows')), String(seconds), ...specs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  async flows(seconds: number, specs: string[], env: Record<string, string> = {}, from: Netns = this.client): Promise<{ proc: ChildProcess; done: Promise<FlowSummary[]> }> {
+    const proc = spawn('ip', ['netns', 'exec', from.name, process.execPath, ...nodeArgs(here('./flows')), String(seconds), ...specs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.procs.push(proc);
     let out = '';
     proc.stdout!.on('data', (d) => (out += d));
@@ -233,6 +235,13 @@ export class HaTopology {
     });
     await waitForOutput(proc, 'ready', 10000);
     return { proc, done };
+  }
+
+  /** Starts the echo server in another namespace (UDP and TCP on the ports given). */
+  async echoIn(ns: Netns, ports: number[] = [7000]): Promise<void> {
+    const p = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...nodeArgs(here('./echo-server')), ...ports.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.procs.push(p);
+    await waitForOutput(p, 'ready');
   }
 
   /** Runs a long-lived helper process in a namespace, killed at teardown. */

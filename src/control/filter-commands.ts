@@ -1,0 +1,296 @@
+// The filter's control commands (pfctl's -s, -k, -F, -T, -f): read the
+// live filter and its counters through a small context, so the daemon
+// passes in what it has and tests pass in a filter of their own.
+
+import type { ForwardCounters } from '../datapath/forwarder.js';
+import type { PfTable } from '../filter/table-store.js';
+import { AddrKind } from '../filter/compile-rules.js';
+import { WhyName, type PacketFilter } from '../filter/packet-filter.js';
+import { formatAddress, maskAddress, parsePrefix } from '../packet/address.js';
+import { ParseErrorName } from '../packet/meta.js';
+import { DEFAULT_TIMEOUTS, type Prefix, type Ruleset } from '../rules/ast.js';
+import { formatRule } from '../rules/canonical.js';
+import { formatDiagnostic } from '../rules/diagnostic-text.js';
+import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
+import { StateReasonName } from '../state/constants.js';
+import { ErrorCode } from './protocol.js';
+import type {
+  FlushStatesResult, KillStatesResult, ReloadResult, ShowInfoResult, ShowLimitsResult, ShowRulesResult, ShowStatesArgs, ShowStatesResult,
+  ShowTableResult, ShowTablesResult, ShowTimeoutsResult, TableChangeResult, TableInfo,
+} from './results.js';
+import { PF_COUNTERS } from './results.js';
+import { ControlError, type ControlServer } from './server.js';
+import { queryStates, statesToKill } from './state-query.js';
+
+/** What the filter commands need from the daemon. */
+export interface FilterContext {
+  /** The live filter (reloads change its rules and tables in place). */
+  filter(): PacketFilter;
+  /** The datapath's counters; null before it runs (or offline). */
+  forwardCounters(): ForwardCounters | null;
+  /** Wall clock in seconds (the states' clock). */
+  now(): number;
+  /** When the daemon started, ms since the epoch. */
+  startedAt: number;
+  /** The file `tunpf run -f` loaded: the default for reload. */
+  rulesFile?: string;
+  /** Loads and checks a ruleset the way `tunpf run` does. */
+  loadRuleset?(file: string): LoadResult;
+  /** Installs a checked ruleset; states stay. */
+  applyRuleset?(ruleset: Ruleset): void;
+}
+
+/** tunpf's parse errors as pf's counters. */
+const MALFORMED_AS_PF: Record<string, string> = {
+  short: 'short',
+  'bad-total-length': 'short',
+  'short-l4': 'short',
+  'bad-udp-length': 'short',
+  'short-icmp-inner': 'short',
+  'bad-header-length': 'bad-offset',
+  'bad-tcp-offset': 'bad-offset',
+  'bad-options': 'ip-option',
+  'bad-version': 'normalize',
+  'extension-chain': 'normalize',
+  'bad-tcp-options': 'normalize',
+};
+
+/** tunpf's verdict reasons as pf's counters (pf counts a rule's `max` as state-limit too). */
+const VERDICT_AS_PF: Record<string, string> = {
+  rule: 'match',
+  'bad-state': 'state-mismatch',
+  'state-limit': 'state-limit',
+  'rule-limit': 'state-limit',
+  'src-limit': 'src-limit',
+  'state-insert': 'state-insert',
+};
+
+function named(values: ArrayLike<number>, names: readonly string[], skip = 0): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let k = skip; k < names.length; k++) out[names[k]!] = values[k] ?? 0;
+  return out;
+}
+
+export function showRules(ctx: FilterContext): ShowRulesResult {
+  const f = ctx.filter();
+  const rs = f.rules;
+  return {
+    rules: rs.rules.map((c, k) => ({
+      nr: c.nr,
+      text: formatRule(c.rule),
+      label: c.rule.label,
+      action: c.rule.action,
+      evaluations: rs.evaluations[k]!,
+      packets: rs.packets[k]!,
+      bytes: rs.bytes[k]!,
+      states: f.states.perRule[c.nr] ?? 0,
+      stateCreations: rs.states[k]!,
+    })),
+    default: { packets: rs.defaultPackets, bytes: rs.defaultBytes },
+  };
+}
+
+export function showInfo(ctx: FilterContext): ShowInfoResult {
+  const f = ctx.filter();
+  const c = f.counters;
+  const s = f.states;
+  const verdicts = named(c.byWhy, WhyName);
+  const malformed = named(c.malformed, ParseErrorName, 1);
+  const counters: Record<string, number> = Object.fromEntries(PF_COUNTERS.map((n) => [n, 0]));
+  for (const [name, v] of Object.entries(verdicts)) if (VERDICT_AS_PF[name]) counters[VERDICT_AS_PF[name]!]! += v;
+  for (const [name, v] of Object.entries(malformed)) if (MALFORMED_AS_PF[name]) counters[MALFORMED_AS_PF[name]!]! += v;
+  const fc = ctx.forwardCounters();
+  return {
+    since: new Date(ctx.startedAt).toISOString(),
+    uptime: Math.max(0, Math.floor(ctx.now() - ctx.startedAt / 1000)),
+    hostid: (s.table.hostid >>> 0).toString(16).padStart(8, '0'),
+    rules: f.rules.count,
+    states: {
+      current: s.table.count,
+      limit: s.table.capacity,
+      searches: s.counters.searches,
+      inserts: s.counters.inserts,
+      removals: s.counters.removals,
+      expired: s.counters.expired,
+    },
+    counters,
+    filter: { packets: c.packets, bytes: c.bytes, passed: c.passed, blocked: c.blocked, verdicts, malformed },
+    stateDrops: named(s.counters.byReason, StateReasonName, 1),
+    forward: fc && { batches: fc.batches, packetsIn: fc.packetsIn, packetsOut: fc.packetsOut, bytesIn: fc.bytesIn, dropped: fc.dropped, noRoute: fc.noRoute, replies: fc.replies },
+    sourceNodes: s.sources.size,
+  };
+}
+
+export function showTimeouts(ctx: FilterContext): ShowTimeoutsResult {
+  const f = ctx.filter();
+  const set = { ...DEFAULT_TIMEOUTS, ...f.rules.ruleset.options.timeouts };
+  const timeouts: Record<string, number> = {};
+  for (const name of Object.keys(DEFAULT_TIMEOUTS)) if (name !== 'src.track') timeouts[name] = set[name]!;
+  // the thresholds in force (pf derives them from the state limit when unset)
+  timeouts['adaptive.start'] = f.states.timeouts.adaptiveStart;
+  timeouts['adaptive.end'] = f.states.timeouts.adaptiveEnd;
+  timeouts['src.track'] = set['src.track']!;
+  return { timeouts };
+}
+
+export function showLimits(ctx: FilterContext): ShowLimitsResult {
+  const f = ctx.filter();
+  const l = f.rules.ruleset.options.limits;
+  const tables = f.tables.list();
+  return {
+    limits: {
+      // the state table is sized when the daemon starts: that limit holds until a restart
+      states: { limit: f.states.table.capacity, current: f.states.table.count },
+      'src-nodes': { limit: l.srcNodes, current: f.states.sources.size },
+      frags: { limit: l.frags, current: 0 },
+      tables: { limit: l.tables, current: tables.length },
+      'table-entries': { limit: l.tableEntries, current: tables.reduce((n, t) => n + t.size, 0) },
+    },
+  };
+}
+
+function referencedTables(f: PacketFilter): Set<PfTable> {
+  const out = new Set<PfTable>();
+  for (const r of f.rules.rules) for (const a of [r.src, r.dst]) if (a.kind === AddrKind.SET && a.set) out.add(a.set as PfTable);
+  return out;
+}
+
+function tableInfo(t: PfTable, referenced: Set<PfTable>): TableInfo {
+  return { name: t.name, count: t.size, persist: t.persist, const: t.isConst, referenced: referenced.has(t), matches: t.matches, misses: t.misses };
+}
+
+export function showTables(ctx: FilterContext): ShowTablesResult {
+  const f = ctx.filter();
+  const refs = referencedTables(f);
+  return { tables: f.tables.list().map((t) => tableInfo(t, refs)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+}
+
+function tableName(args: Record<string, unknown>): string {
+  const name = args.table;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,32}$/.test(name)) throw new ControlError(ErrorCode.BAD_ARGS, `table: '${String(name)}' is not a table name`);
+  return name;
+}
+
+function existingTable(ctx: FilterContext, args: Record<string, unknown>): PfTable {
+  const name = tableName(args);
+  const t = ctx.filter().tables.get(name);
+  if (!t) throw new ControlError(ErrorCode.NOT_FOUND, `table <${name}> does not exist`);
+  return t;
+}
+
+export function showTable(ctx: FilterContext, args: Record<string, unknown>): ShowTableResult {
+  const t = existingTable(ctx, args);
+  const addresses = [...t.entries.values()].map(({ prefix: p, neg }) => {
+    const host = p.bits === (p.af === 4 ? 32 : 128);
+    return (neg ? '!' : '') + formatAddress(p.af, p.words) + (host ? '' : `/${p.bits}`);
+  });
+  return { ...tableInfo(t, referencedTables(ctx.filter())), addresses };
+}
+
+/** Parses table entries ('10.0.0.0/8', '!10.1.0.0/16', '2001:db8::1'); every one or none. */
+function parseEntries(list: unknown): { prefix: Prefix; neg: boolean }[] {
+  if (!Array.isArray(list)) throw new ControlError(ErrorCode.BAD_ARGS, 'addresses must be a list');
+  const bad: string[] = [];
+  const out: { prefix: Prefix; neg: boolean }[] = [];
+  for (const item of list) {
+    const text = String(item);
+    const neg = text.startsWith('!');
+    const p = parsePrefix(neg ? text.slice(1) : text);
+    if (!p) bad.push(text);
+    else out.push({ prefix: { af: p.af, words: maskAddress(p.words, p.bits), bits: p.bits }, neg });
+  }
+  if (bad.length) throw new ControlError(ErrorCode.BAD_ARGS, `not an address or network: ${bad.join(', ')}; the table is unchanged`);
+  return out;
+}
+
+function editable(t: PfTable): PfTable {
+  if (t.isConst) throw new ControlError(ErrorCode.REFUSED, `table <${t.name}> is const`);
+  return t;
+}
+
+export function tableAdd(ctx: FilterContext, args: Record<string, unknown>): TableChangeResult {
+  const name = tableName(args);
+  const entries = parseEntries(args.addresses);
+  const tables = ctx.filter().tables;
+  const created = !tables.get(name);
+  const t = editable(tables.ensure(name));
+  const added = t.add(entries);
+  return { table: name, created, added, deleted: 0, count: t.size };
+}
+
+export function tableDelete(ctx: FilterContext, args: Record<string, unknown>): TableChangeResult {
+  const t = editable(existingTable(ctx, args));
+  const deleted = t.delete(parseEntries(args.addresses).map((e) => e.prefix));
+  return { table: t.name, created: false, added: 0, deleted, count: t.size };
+}
+
+export function tableReplace(ctx: FilterContext, args: Record<string, unknown>): TableChangeResult {
+  const name = tableName(args);
+  const entries = parseEntries(args.addresses);
+  const tables = ctx.filter().tables;
+  const created = !tables.get(name);
+  const t = editable(tables.ensure(name));
+  const before = new Set(t.entries.keys());
+  t.replace(entries);
+  const after = new Set(t.entries.keys());
+  let added = 0;
+  let deleted = 0;
+  for (const k of after) if (!before.has(k)) added++;
+  for (const k of before) if (!after.has(k)) deleted++;
+  return { table: name, created, added, deleted, count: t.size };
+}
+
+export function tableFlush(ctx: FilterContext, args: Record<string, unknown>): TableChangeResult {
+  const t = editable(existingTable(ctx, args));
+  return { table: t.name, created: false, added: 0, deleted: t.flush(), count: 0 };
+}
+
+export function killStates(ctx: FilterContext, args: Record<string, unknown>): KillStatesResult {
+  const f = ctx.filter();
+  const victims = statesToKill(f.states, args, (nr) => f.rules.ruleset.rules[nr]?.label ?? null);
+  for (const i of victims) if (f.states.table.live(i)) f.states.remove(i);
+  return { killed: victims.length };
+}
+
+export function flushStates(ctx: FilterContext): FlushStatesResult {
+  return { flushed: ctx.filter().states.flush() };
+}
+
+export function reload(ctx: FilterContext, args: Record<string, unknown>): ReloadResult {
+  if (!ctx.loadRuleset || !ctx.applyRuleset) throw new ControlError(ErrorCode.REFUSED, 'this daemon cannot reload');
+  const file = args.file === undefined ? ctx.rulesFile : String(args.file);
+  if (!file) throw new ControlError(ErrorCode.BAD_ARGS, 'reload needs a file (-f FILE)');
+  let r: LoadResult;
+  try {
+    r = ctx.loadRuleset(file);
+  } catch (e) {
+    if (e instanceof RulesetReadError) throw new ControlError(ErrorCode.REFUSED, `${e.message}; the running ruleset stays`);
+    throw e;
+  }
+  const texts = r.diagnostics.map((d) => formatDiagnostic(d, r.sources));
+  if (!r.ruleset) {
+    const n = r.diagnostics.filter((d) => d.severity === 'error').length;
+    throw new ControlError(ErrorCode.REFUSED, `${file}: ${n} error${n === 1 ? '' : 's'}, ruleset not loaded; the running ruleset stays`, texts);
+  }
+  ctx.applyRuleset(r.ruleset);
+  const f = ctx.filter();
+  return { file, rules: r.ruleset.rules.length, states: f.states.table.count, warnings: texts };
+}
+
+/** Registers the filter's commands on a control server. */
+export function registerFilterCommands(server: ControlServer, ctx: FilterContext): void {
+  server.register('show rules', () => showRules(ctx));
+  server.register('show states', (a): ShowStatesResult => queryStates(ctx.filter().states, ctx.filter().interfaces, a as ShowStatesArgs, ctx.now()));
+  server.register('show info', () => showInfo(ctx));
+  server.register('show timeouts', () => showTimeouts(ctx));
+  server.register('show limits', () => showLimits(ctx));
+  server.register('show tables', () => showTables(ctx));
+  server.register('show table', (a) => showTable(ctx, a));
+  server.register('reload', (a) => reload(ctx, a), { mutating: true });
+  server.register('kill states', (a) => killStates(ctx, a), { mutating: true });
+  server.register('flush states', () => flushStates(ctx), { mutating: true });
+  server.register('table add', (a) => tableAdd(ctx, a), { mutating: true });
+  server.register('table delete', (a) => tableDelete(ctx, a), { mutating: true });
+  server.register('table replace', (a) => tableReplace(ctx, a), { mutating: true });
+  server.register('table flush', (a) => tableFlush(ctx, a), { mutating: true });
+}

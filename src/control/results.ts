@@ -1,0 +1,234 @@
+// The result shapes of the control commands: what `--json` prints, what
+// tunpf top and the lab read. One place, so the daemon's handlers and the
+// client's formatters agree.
+
+export interface RuleInfo {
+  nr: number;
+  /** The rule in pf's canonical form (tunpf check -v), without `@N`. */
+  text: string;
+  label: string | null;
+  action: 'pass' | 'block' | 'match';
+  evaluations: number;
+  packets: number;
+  bytes: number;
+  /** States the rule holds now. */
+  states: number;
+  /** States the rule created since the ruleset was loaded. */
+  stateCreations: number;
+}
+
+export interface ShowRulesResult {
+  rules: RuleInfo[];
+  /** Packets no rule matched (pf's implicit pass). */
+  default: { packets: number; bytes: number };
+}
+
+export interface Endpoint {
+  address: string;
+  /** TCP/UDP port, ICMP echo id, 0 otherwise. */
+  port: number;
+}
+
+export interface StateInfo {
+  /** pf's state id, 16 hex digits, and the creator's host id, 8 (pfctl -vss). */
+  id: string;
+  creator: string;
+  /** 'all' for a floating state, else the interface it is bound to. */
+  interface: string;
+  af: 4 | 6;
+  proto: string;
+  /** Direction of the packet that created it. */
+  direction: 'in' | 'out';
+  /** The initiator and the responder. */
+  src: Endpoint;
+  dst: Endpoint;
+  /** Peer states, initiator's first: TCP state names, NO_TRAFFIC/SINGLE/MULTIPLE, or numbers for ICMP. */
+  peers: [string, string];
+  /** The rule that made it, -1 for none. */
+  rule: number;
+  /** Seconds since creation, and until expiry. */
+  age: number;
+  expires: number;
+  /** Initiator to responder, then back. */
+  packets: [number, number];
+  bytes: [number, number];
+  /** Bytes per second over the state's life. */
+  rate: number;
+}
+
+export const STATE_SORT_KEYS = ['age', 'expiry', 'bytes', 'packets', 'rate', 'source', 'destination'] as const;
+export type StateSortKey = (typeof STATE_SORT_KEYS)[number];
+
+export interface ShowStatesArgs {
+  /** Host or network; matches either end. */
+  address?: string;
+  /** Matches either end's port. */
+  port?: number;
+  proto?: string;
+  interface?: string;
+  sort?: StateSortKey;
+  reverse?: boolean;
+  limit?: number;
+}
+
+export interface ShowStatesResult {
+  /** States in the table, and how many passed the filters (before the limit). */
+  total: number;
+  matched: number;
+  states: StateInfo[];
+}
+
+/** pf's `pfctl -si` counters, in pf's order. */
+export const PF_COUNTERS = [
+  'match', 'bad-offset', 'fragment', 'short', 'normalize', 'memory', 'bad-timestamp', 'congestion', 'ip-option',
+  'proto-cksum', 'state-mismatch', 'state-insert', 'state-limit', 'src-limit', 'synproxy', 'translate', 'no-route',
+] as const;
+
+export interface ForwardInfo {
+  batches: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  dropped: number;
+  noRoute: number;
+  replies: number;
+}
+
+export interface ShowInfoResult {
+  since: string;
+  /** Seconds. */
+  uptime: number;
+  hostid: string;
+  rules: number;
+  states: { current: number; limit: number; searches: number; inserts: number; removals: number; expired: number };
+  /** pf's counters (PF_COUNTERS), mapped from tunpf's. */
+  counters: Record<string, number>;
+  filter: {
+    /** Checks: a forwarded packet is checked twice, in and out. */
+    packets: number;
+    bytes: number;
+    passed: number;
+    blocked: number;
+    /** Verdicts by reason: rule, state, malformed, bad-state, state-limit, rule-limit, src-limit, state-insert. */
+    verdicts: Record<string, number>;
+    /** Malformed packets by parse error. */
+    malformed: Record<string, number>;
+  };
+  /** Packets dropped or states refused by the state engine, by reason. */
+  stateDrops: Record<string, number>;
+  forward: ForwardInfo | null;
+  sourceNodes: number;
+}
+
+export interface ShowTimeoutsResult {
+  /** Seconds, except adaptive.start and adaptive.end (states), in pf's order. */
+  timeouts: Record<string, number>;
+}
+
+export interface ShowLimitsResult {
+  limits: Record<'states' | 'src-nodes' | 'frags' | 'tables' | 'table-entries', { limit: number; current: number }>;
+}
+
+export interface TableInfo {
+  name: string;
+  count: number;
+  persist: boolean;
+  const: boolean;
+  /** A rule of the running ruleset refers to it. */
+  referenced: boolean;
+  /** Lookups that matched and missed since it was made. */
+  matches: number;
+  misses: number;
+}
+
+export interface ShowTablesResult {
+  tables: TableInfo[];
+}
+
+export interface ShowTableResult extends TableInfo {
+  /** Hosts without /32 or /128, negated entries with '!'. */
+  addresses: string[];
+}
+
+export interface ReloadResult {
+  file: string;
+  rules: number;
+  states: number;
+  /** Warnings in `tunpf check` form. */
+  warnings: string[];
+}
+
+export interface KillStatesArgs {
+  /** One or two hosts or networks: states from the first (to the second). */
+  hosts?: string[];
+  /** A state id (16 hex digits, optionally /creator). */
+  id?: string;
+  label?: string;
+}
+
+export interface KillStatesResult {
+  killed: number;
+}
+
+export interface FlushStatesResult {
+  flushed: number;
+}
+
+export interface TableChangeResult {
+  table: string;
+  /** The table did not exist and was made (pfctl -T add does that). */
+  created: boolean;
+  added: number;
+  deleted: number;
+  /** Entries after the change. */
+  count: number;
+}
+
+// Shapes the CARP and pfsync handlers return (implemented beside those subsystems).
+
+export interface CarpGroupInfo {
+  name: string;
+  carpdev: string;
+  vhid: number;
+  state: 'INIT' | 'BACKUP' | 'MASTER';
+  advbase: number;
+  advskew: number;
+  preempt: boolean;
+  /** 'virtual': the addresses live on a macvlan with the virtual MAC; 'real': on carpdev. */
+  lladdr?: 'virtual' | 'real';
+  addresses: string[];
+  since: string;
+  reason: string;
+  counters: { received: number; accepted: number; sent: number; dropped: Record<string, number> };
+}
+
+export interface ShowCarpResult {
+  demote: number;
+  demoteReasons: Record<string, number>;
+  groups: CarpGroupInfo[];
+}
+
+export interface PfsyncMessages {
+  packets: number;
+  bytes: number;
+  messages: Record<string, number>;
+}
+
+export interface ShowPfsyncResult {
+  syncdev: string;
+  syncpeer: string | null;
+  maxupd: number;
+  defer: boolean;
+  hostid: string;
+  bulk: { state: string; started: string | null; ended: string | null };
+  queued: { ins: number; upd: number; updc: number; del: number; iack: number };
+  sent: PfsyncMessages;
+  received: PfsyncMessages;
+  dropped: Record<string, number>;
+  lagMs: { last: number | null; p50: number | null; p99: number | null };
+}
+
+/** What `carp demote` / `carp promote` are expected to answer. */
+export interface CarpDemoteResult {
+  demote: number;
+}

@@ -1,0 +1,227 @@
+// Reading the state table for operators: which states match a filter
+// (address, port, protocol, interface), sorted and limited, as StateInfo
+// records; and which states `kill states` means (pfctl -k). The filters
+// run over the typed arrays first, so only matching states become objects.
+
+import type { InterfaceRegistry } from '../filter/interface-registry.js';
+import { formatAddress, maskAddress, parsePrefix, type ParsedPrefix } from '../packet/address.js';
+import { IPPROTO } from '../packet/meta.js';
+import { protocolName, protocolNumber } from '../rules/names.js';
+import { FLOATING, NO_RULE, PeerStateName, TcpStateName } from '../state/constants.js';
+import type { StateEngine } from '../state/state-engine.js';
+import type { StateTable } from '../state/state-table.js';
+import { ControlError } from './server.js';
+import { ErrorCode } from './protocol.js';
+import { STATE_SORT_KEYS, type ShowStatesArgs, type ShowStatesResult, type StateInfo, type StateSortKey } from './results.js';
+
+const hex = (n: number, digits: number) => (n >>> 0).toString(16).padStart(digits, '0');
+
+export function stateId(t: StateTable, i: number): string {
+  return hex(t.idHi[i]!, 8) + hex(t.idLo[i]!, 8);
+}
+
+function peerName(proto: number, v: number): string {
+  if (proto === IPPROTO.TCP) return TcpStateName[v] ?? String(v);
+  if (proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6) return String(v);
+  return PeerStateName[v] ?? String(v);
+}
+
+export function stateInfo(engine: StateEngine, i: number, interfaces: InterfaceRegistry, now: number): StateInfo {
+  const t = engine.table;
+  const af = t.afOf(i) as 4 | 6;
+  const proto = t.protoOf(i);
+  const age = Math.max(0, Math.floor(now) - t.creation[i]!);
+  const bytes: [number, number] = [t.bytes[i * 2]!, t.bytes[i * 2 + 1]!];
+  return {
+    id: stateId(t, i),
+    creator: hex(t.creator[i]!, 8),
+    interface: t.ifId[i] === FLOATING ? 'all' : interfaces.name(t.ifId[i]!),
+    af,
+    proto: protocolName(proto),
+    direction: t.direction[i] === 2 ? 'out' : 'in',
+    src: { address: formatAddress(af, t.addressOf(i, 0)), port: t.portOf(i, 0) },
+    dst: { address: formatAddress(af, t.addressOf(i, 1)), port: t.portOf(i, 1) },
+    peers: [peerName(proto, t.peerState[i * 2]!), peerName(proto, t.peerState[i * 2 + 1]!)],
+    rule: t.rule[i] === NO_RULE ? -1 : t.rule[i]!,
+    age,
+    expires: engine.expiresIn(i, now),
+    packets: [t.packets[i * 2]!, t.packets[i * 2 + 1]!],
+    bytes,
+    rate: Math.round((bytes[0] + bytes[1]) / Math.max(1, age)),
+  };
+}
+
+function parseNet(text: unknown, what: string): ParsedPrefix {
+  const p = typeof text === 'string' ? parsePrefix(text) : null;
+  if (!p) throw new ControlError(ErrorCode.BAD_ARGS, `${what}: '${String(text)}' is not an address or network`);
+  return { af: p.af, words: maskAddress(p.words, p.bits), bits: p.bits };
+}
+
+function inNet(t: StateTable, i: number, side: number, net: ParsedPrefix): boolean {
+  if (t.afOf(i) !== net.af) return false;
+  const m = maskAddress(t.addressOf(i, side), net.bits);
+  return m[0] === net.words[0] && m[1] === net.words[1] && m[2] === net.words[2] && m[3] === net.words[3];
+}
+
+function hasPorts(proto: number): boolean {
+  return proto === IPPROTO.TCP || proto === IPPROTO.UDP || proto === IPPROTO.SCTP;
+}
+
+/** The state filter of `show states`, validated; throws ControlError(bad-args). */
+export function stateFilter(args: ShowStatesArgs, interfaces: InterfaceRegistry): (t: StateTable, i: number) => boolean {
+  const tests: ((t: StateTable, i: number) => boolean)[] = [];
+  if (args.address !== undefined) {
+    const net = parseNet(args.address, 'address');
+    tests.push((t, i) => inNet(t, i, 0, net) || inNet(t, i, 1, net));
+  }
+  if (args.port !== undefined) {
+    const port = Number(args.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ControlError(ErrorCode.BAD_ARGS, `port: '${String(args.port)}' is not 0..65535`);
+    tests.push((t, i) => hasPorts(t.protoOf(i)) && (t.portOf(i, 0) === port || t.portOf(i, 1) === port));
+  }
+  if (args.proto !== undefined) {
+    const nr = protocolNumber(String(args.proto));
+    if (nr === undefined) throw new ControlError(ErrorCode.BAD_ARGS, `proto: unknown protocol '${String(args.proto)}'`);
+    tests.push((t, i) => t.protoOf(i) === nr);
+  }
+  if (args.interface !== undefined) {
+    const name = String(args.interface);
+    if (name === 'all') tests.push((t, i) => t.ifId[i] === FLOATING);
+    else {
+      const id = interfaces.id(name);
+      tests.push((t, i) => t.ifId[i] === id);
+    }
+  }
+  return (t, i) => tests.every((f) => f(t, i));
+}
+
+/** A key whose string order is the numeric order of the endpoint (family, address, port). */
+function endpointKey(e: StateInfo['src'], af: number): string {
+  const w = parsePrefix(e.address)!.words;
+  let k = String(af);
+  for (let j = 0; j < (af === 4 ? 1 : 4); j++) k += hex(w[j]!, 8);
+  return k + hex(e.port, 4);
+}
+
+function byEndpoint(side: 'src' | 'dst'): (a: StateInfo, b: StateInfo) => number {
+  const keys = new WeakMap<StateInfo, string>();
+  const key = (s: StateInfo) => {
+    let k = keys.get(s);
+    if (k === undefined) keys.set(s, (k = endpointKey(s[side], s.af)));
+    return k;
+  };
+  return (a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+}
+
+/** Orders states: the natural order of each key (oldest, soonest to expire, largest, lowest address first). */
+export function stateComparator(key: StateSortKey): (a: StateInfo, b: StateInfo) => number {
+  switch (key) {
+    case 'age':
+      return (a, b) => b.age - a.age;
+    case 'expiry':
+      return (a, b) => a.expires - b.expires;
+    case 'bytes':
+      return (a, b) => b.bytes[0] + b.bytes[1] - (a.bytes[0] + a.bytes[1]);
+    case 'packets':
+      return (a, b) => b.packets[0] + b.packets[1] - (a.packets[0] + a.packets[1]);
+    case 'rate':
+      return (a, b) => b.rate - a.rate;
+    case 'source':
+      return byEndpoint('src');
+    case 'destination':
+      return byEndpoint('dst');
+  }
+}
+
+/** How states order by a key, read from the table without making objects (a big table sorts in a few ms). */
+function indexComparator(engine: StateEngine, key: StateSortKey, now: number): (a: number, b: number) => number {
+  const t = engine.table;
+  if (key === 'source' || key === 'destination') {
+    const side = key === 'source' ? 0 : 1;
+    return (a, b) => {
+      const d = t.afOf(a) - t.afOf(b);
+      if (d !== 0) return d;
+      const x = t.addressOf(a, side);
+      const y = t.addressOf(b, side);
+      for (let k = 0; k < 4; k++) if (x[k] !== y[k]) return x[k]! < y[k]! ? -1 : 1;
+      return t.portOf(a, side) - t.portOf(b, side);
+    };
+  }
+  const keys = new Float64Array(t.extent);
+  const sec = Math.floor(now);
+  t.forEach((i) => {
+    const bytes = t.bytes[i * 2]! + t.bytes[i * 2 + 1]!;
+    const age = Math.max(0, sec - t.creation[i]!);
+    // larger first for all but expiry (soonest first)
+    keys[i] =
+      key === 'age' ? age
+      : key === 'expiry' ? -engine.expiresIn(i, now)
+      : key === 'bytes' ? bytes
+      : key === 'packets' ? t.packets[i * 2]! + t.packets[i * 2 + 1]!
+      : Math.round(bytes / Math.max(1, age));
+  });
+  return (a, b) => keys[b]! - keys[a]!;
+}
+
+/**
+ * `show states`: filters and sorts over the table's arrays, and makes
+ * records only of the states it returns, so `--limit` on a big table is cheap.
+ */
+export function queryStates(engine: StateEngine, interfaces: InterfaceRegistry, args: ShowStatesArgs, now: number): ShowStatesResult {
+  const sort = args.sort;
+  if (sort !== undefined && !STATE_SORT_KEYS.includes(sort)) throw new ControlError(ErrorCode.BAD_ARGS, `sort: '${String(sort)}' is not one of ${STATE_SORT_KEYS.join(', ')}`);
+  let limit = Infinity;
+  if (args.limit !== undefined) {
+    limit = Number(args.limit);
+    if (!Number.isInteger(limit) || limit < 0) throw new ControlError(ErrorCode.BAD_ARGS, `limit: '${String(args.limit)}' is not a count`);
+  }
+  const match = stateFilter(args, interfaces);
+  const t = engine.table;
+  const found: number[] = [];
+  t.forEach((i) => {
+    if (match(t, i)) found.push(i);
+  });
+  if (sort) {
+    const cmp = indexComparator(engine, sort, now);
+    found.sort(args.reverse ? (a, b) => cmp(b, a) : cmp);
+  } else if (args.reverse) found.reverse();
+  const chosen = found.length > limit ? found.slice(0, limit) : found;
+  return { total: t.count, matched: found.length, states: chosen.map((i) => stateInfo(engine, i, interfaces, now)) };
+}
+
+/** The states `kill states` removes: pfctl -k host [-k host], -k id ID, -k label L. */
+export function statesToKill(engine: StateEngine, args: { hosts?: unknown; id?: unknown; label?: unknown }, ruleLabel: (nr: number) => string | null): number[] {
+  const t = engine.table;
+  const victims: number[] = [];
+  if (args.id !== undefined) {
+    const m = /^([0-9a-f]{1,16})(?:\/([0-9a-f]{1,8}))?$/i.exec(String(args.id));
+    if (!m) throw new ControlError(ErrorCode.BAD_ARGS, `id: '${String(args.id)}' is not a state id (16 hex digits, optionally /creatorid)`);
+    const full = m[1]!.padStart(16, '0');
+    const hi = parseInt(full.slice(0, 8), 16);
+    const lo = parseInt(full.slice(8), 16);
+    const creator = m[2] === undefined ? null : parseInt(m[2], 16);
+    t.forEach((i) => {
+      if (t.idHi[i] === hi && t.idLo[i] === lo && (creator === null || t.creator[i] === creator)) victims.push(i);
+    });
+    return victims;
+  }
+  if (args.label !== undefined) {
+    const label = String(args.label);
+    t.forEach((i) => {
+      if (t.rule[i] !== NO_RULE && ruleLabel(t.rule[i]!) === label) victims.push(i);
+    });
+    return victims;
+  }
+  const hosts = Array.isArray(args.hosts) ? args.hosts : [];
+  if (hosts.length < 1 || hosts.length > 2) throw new ControlError(ErrorCode.BAD_ARGS, 'kill states needs one or two hosts (-k HOST [-k HOST]), an id (-k id -k ID) or a label (-k label -k LABEL)');
+  const from = parseNet(hosts[0], 'host');
+  const to = hosts.length === 2 ? parseNet(hosts[1], 'host') : null;
+  t.forEach((i) => {
+    if (inNet(t, i, 0, from) && (to === null || inNet(t, i, 1, to))) victims.push(i);
+  });
+  return victims;
+}

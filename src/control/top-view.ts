@@ -1,0 +1,152 @@
+// What `tunpf top` draws, as pure functions of two samples (this refresh and
+// the last): rates are differences between them. The terminal handling
+// lives in cli/top-command.ts; this file only makes lines of text.
+
+import { clock, humanCount, stateFlow, uptimeText } from './format.js';
+import { stateComparator } from './state-query.js';
+import type { ShowCarpResult, ShowInfoResult, ShowPfsyncResult, ShowRulesResult, ShowStatesResult, StateInfo, StateSortKey } from './results.js';
+
+export interface TopSample {
+  /** ms since the epoch, when it was taken. */
+  at: number;
+  info: ShowInfoResult;
+  states: ShowStatesResult;
+  rules: ShowRulesResult | null;
+  /** null when the daemon runs no CARP / pfsync. */
+  carp: ShowCarpResult | null;
+  pfsync: ShowPfsyncResult | null;
+}
+
+export interface TopUi {
+  view: 'states' | 'rules';
+  sort: StateSortKey;
+  reverse: boolean;
+  /** Where the socket is, for the title. */
+  socket: string;
+}
+
+/** Keys that pick a sort, as pftop's. */
+export const SORT_KEYS: Record<string, StateSortKey> = { s: 'source', d: 'destination', b: 'bytes', r: 'rate', a: 'age', e: 'expiry', p: 'packets' };
+
+/** Applies a key press; returns whether to quit. */
+export function applyKey(ui: TopUi, key: string): 'quit' | 'redraw' | 'ignore' {
+  if (key === 'q' || key === '\u0003') return 'quit';
+  if (key === 'v' || key === '\t') {
+    ui.view = ui.view === 'states' ? 'rules' : 'states';
+    return 'redraw';
+  }
+  if (key === '1' || key === '2') {
+    ui.view = key === '1' ? 'states' : 'rules';
+    return 'redraw';
+  }
+  const sort = SORT_KEYS[key];
+  if (!sort) return key === ' ' ? 'redraw' : 'ignore';
+  if (ui.sort === sort) ui.reverse = !ui.reverse;
+  else {
+    ui.sort = sort;
+    ui.reverse = false;
+  }
+  return 'redraw';
+}
+
+/** Bytes a second of every state between two samples; a state new since the last one gets its lifetime average. */
+export function stateRates(now: TopSample, prev: TopSample | null): Map<string, number> {
+  const before = new Map<string, number>();
+  for (const s of prev?.states.states ?? []) before.set(s.id, s.bytes[0] + s.bytes[1]);
+  const dt = prev ? (now.at - prev.at) / 1000 : 0;
+  const out = new Map<string, number>();
+  for (const s of now.states.states) {
+    const total = s.bytes[0] + s.bytes[1];
+    const old = before.get(s.id);
+    out.set(s.id, old !== undefined && dt > 0 ? Math.max(0, (total - old) / dt) : s.rate);
+  }
+  return out;
+}
+
+function perSecond(now: number, before: number | undefined, dt: number): number {
+  return before === undefined || dt <= 0 ? 0 : Math.max(0, (now - before) / dt);
+}
+
+const rateText = (v: number) => `${humanCount(v)}/s`;
+
+function compare(key: StateSortKey, rates: Map<string, number>): (a: StateInfo, b: StateInfo) => number {
+  // the rate between refreshes is top's own; the other orders are the daemon's
+  if (key === 'rate') return (a, b) => (rates.get(b.id) ?? 0) - (rates.get(a.id) ?? 0);
+  return stateComparator(key);
+}
+
+function fit(text: string, width: number): string {
+  return text.length > width ? text.slice(0, width) : text;
+}
+
+function col(text: string | number, width: number, right = false): string {
+  const t = String(text);
+  if (t.length > width) return t.slice(0, width);
+  return right ? t.padStart(width) : t.padEnd(width);
+}
+
+function header(now: TopSample, prev: TopSample | null, ui: TopUi): string[] {
+  const i = now.info;
+  const p = prev?.info;
+  const dt = prev ? (now.at - prev.at) / 1000 : 0;
+  const time = new Date(now.at).toTimeString().slice(0, 8);
+  const lines = [`tunpf top   ${ui.socket}   up ${uptimeText(i.uptime)}   ${time}`];
+  const parts = [
+    `states ${i.states.current}/${i.states.limit}`,
+    `inserts ${perSecond(i.states.inserts, p?.states.inserts, dt).toFixed(1)}/s`,
+    `removals ${perSecond(i.states.removals, p?.states.removals, dt).toFixed(1)}/s`,
+    `searches ${perSecond(i.states.searches, p?.states.searches, dt).toFixed(0)}/s`,
+  ];
+  if (i.forward) {
+    parts.push(`packets in ${perSecond(i.forward.packetsIn, p?.forward?.packetsIn, dt).toFixed(0)}/s`);
+    parts.push(`out ${perSecond(i.forward.packetsOut, p?.forward?.packetsOut, dt).toFixed(0)}/s`);
+    parts.push(`${rateText(perSecond(i.forward.bytesIn, p?.forward?.bytesIn, dt))}`);
+  }
+  parts.push(`blocked ${perSecond(i.filter.blocked, p?.filter.blocked, dt).toFixed(0)}/s`);
+  lines.push(parts.join('  '));
+  if (now.carp) {
+    const groups = now.carp.groups.map((g) => `${g.name} ${g.state} (${g.carpdev} vhid ${g.vhid})`);
+    lines.push(`carp: ${groups.join('  ') || 'no groups'}  demote ${now.carp.demote}`);
+  }
+  if (now.pfsync) {
+    const q = now.pfsync.queued;
+    const lag = now.pfsync.lagMs;
+    const ms = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${Number(v).toFixed(1)}`);
+    lines.push(`pfsync: ${now.pfsync.syncdev}  queued ins ${q.ins} upd ${q.upd} updc ${q.updc} del ${q.del} iack ${q.iack}  lag ms last ${ms(lag.last)} p50 ${ms(lag.p50)} p99 ${ms(lag.p99)}  bulk ${now.pfsync.bulk.state}`);
+  }
+  const sortName = `${ui.sort}${ui.reverse ? ' (reversed)' : ''}`;
+  lines.push(ui.view === 'states' ? `view: states (${now.states.matched} shown of ${now.states.total})  sort: ${sortName}   keys: s d b r a e p sort, v rules, q quit` : `view: rules   keys: v states, q quit`);
+  return lines;
+}
+
+function statesView(now: TopSample, prev: TopSample | null, ui: TopUi, width: number): string[] {
+  const rates = stateRates(now, prev);
+  const cmp = compare(ui.sort, rates);
+  const list = [...now.states.states].sort(ui.reverse ? (a, b) => cmp(b, a) : cmp);
+  const flowWidth = Math.max(24, width - 83); // what the fixed columns leave
+  const lines = [`${col('PR', 5)} ${col('IF', 6)} ${col('DIR', 3)} ${col('FLOW', flowWidth)} ${col('STATE', 23)} ${col('AGE', 8, true)} ${col('EXP', 8, true)} ${col('PKTS', 6, true)} ${col('BYTES', 6, true)} ${col('RATE', 8, true)}`];
+  for (const s of list) {
+    lines.push(
+      `${col(s.proto, 5)} ${col(s.interface, 6)} ${col(s.direction, 3)} ${col(stateFlow(s), flowWidth)} ${col(`${s.peers[0]}:${s.peers[1]}`, 23)} ${col(clock(s.age), 8, true)} ${col(clock(s.expires), 8, true)} ${col(humanCount(s.packets[0] + s.packets[1]), 6, true)} ${col(humanCount(s.bytes[0] + s.bytes[1]), 6, true)} ${col(rateText(rates.get(s.id) ?? 0), 8, true)}`,
+    );
+  }
+  return lines;
+}
+
+function rulesView(now: TopSample, prev: TopSample | null, width: number): string[] {
+  const before = new Map((prev?.rules?.rules ?? []).map((r) => [r.nr, r.packets]));
+  const dt = prev ? (now.at - prev.at) / 1000 : 0;
+  const lines = [`${col('RULE', 5)} ${col('EVALS', 7, true)} ${col('PKTS', 7, true)} ${col('BYTES', 7, true)} ${col('PKT/S', 7, true)} ${col('STATES', 6, true)}  TEXT`];
+  for (const r of now.rules?.rules ?? []) {
+    const text = `${col(`@${r.nr}`, 5)} ${col(humanCount(r.evaluations), 7, true)} ${col(humanCount(r.packets), 7, true)} ${col(humanCount(r.bytes), 7, true)} ${col(perSecond(r.packets, before.get(r.nr), dt).toFixed(0), 7, true)} ${col(r.states, 6, true)}  ${r.text}`;
+    lines.push(fit(text, width));
+  }
+  return lines;
+}
+
+/** One frame: header, column titles and as many rows as fit in `height` lines. */
+export function renderFrame(now: TopSample, prev: TopSample | null, ui: TopUi, width: number, height = Infinity): string[] {
+  const lines = [...header(now, prev, ui), ''];
+  lines.push(...(ui.view === 'states' ? statesView(now, prev, ui, width) : rulesView(now, prev, width)));
+  return lines.slice(0, height).map((l) => fit(l, width));
+}
