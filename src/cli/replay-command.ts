@@ -27,7 +27,7 @@ export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [
   --interface     describe an interface for the ruleset: IF=ADDR/LEN,... (repeatable)
   --group         put interfaces in a group: GROUP=IF,... (repeatable)
   --json          one JSON object per packet, then a summary object
-Interfaces and directions recorded in the capture (pcapng, Linux cooked SLL) take precedence.`;
+Interfaces and directions recorded in the capture (pcapng, Linux cooked SLL, pflog) take precedence.`;
 
 interface Placement {
   dir: 'in' | 'out';
@@ -133,7 +133,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     }
     parsePacket(rec.data, link.ipOffset, rec.data.length - link.ipOffset, meta);
     let dir: 'in' | 'out' = rec.direction ?? link.direction ?? 'in';
-    let ifname: string | null = rec.interfaceName;
+    let ifname: string | null = rec.interfaceName ?? link.ifname;
     if (!ifname || (!rec.direction && !link.direction)) {
       const p = placements.find((x) => x.net === null || (meta.af !== 0 && inNet(x.net, meta.af, meta.src)));
       if (p) {
