@@ -8,10 +8,12 @@ import { Daemon } from '../datapath/daemon.js';
 import { WhyName } from '../filter/packet-filter.js';
 import { ParseErrorName } from '../packet/meta.js';
 import { createLogger } from '../log/logger.js';
+import type { PflogFile } from '../log/pflog-writer.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { hostInterfaces } from './host-interfaces.js';
 import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../datapath/ha-config.js';
+import { openPflogFile, pflogParseOptions, pflogSettings, pflogUsage } from './pflog-options.js';
 import type { CommandIO } from './io.js';
 
 export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--log-level LEVEL] [--json-logs] [--batch N]
@@ -21,7 +23,8 @@ export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--lo
   --log-level       trace, debug, info (default), warn, error
   --json-logs       JSON log lines even on a terminal
   --batch N         packets read per batch (default 64)
-  --wakeup MODE     thread (default: a reader thread wakes the main loop) or poll (libuv poll on the main thread)`;
+  --wakeup MODE     thread (default: a reader thread wakes the main loop) or poll (libuv poll on the main thread)
+${pflogUsage}`;
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   let args;
@@ -36,6 +39,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
         'json-logs': { type: 'boolean' },
         batch: { type: 'string' },
         wakeup: { type: 'string' },
+        ...pflogParseOptions,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -51,6 +55,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   if (!Number.isInteger(batch) || batch < 1 || batch > 1024) return io.err('tunpf run: --batch must be 1..1024'), 2;
   const wakeup = args.values.wakeup ?? 'thread';
   if (wakeup !== 'poll' && wakeup !== 'thread') return io.err('tunpf run: --wakeup must be poll or thread'), 2;
+  const pflogOpts = pflogSettings(args.values);
+  if (typeof pflogOpts === 'string') return io.err(`tunpf run: ${pflogOpts}`), 2;
 
   const load = (): LoadResult | null => {
     let r: LoadResult;
@@ -83,10 +89,17 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   }
 
   const log = createLogger({ level: args.values['log-level'] ?? 'info', pretty: args.values['json-logs'] ? false : undefined });
-  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch, wakeup, ha });
+  let pflog: PflogFile | null = null;
+  try {
+    pflog = pflogOpts && (await openPflogFile(pflogOpts, (e) => log.error({ err: e.message, file: pflogOpts.file }, 'pflog file failed; logged packets are dropped')));
+  } catch (e) {
+    return io.err(`tunpf run: --pflog ${pflogOpts!.file}: ${(e as Error).message}`), 1;
+  }
+  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch, wakeup, ha, pflog });
   try {
     daemon.start();
   } catch (e) {
+    await pflog?.close();
     const err = e as NodeJS.ErrnoException;
     io.err(`tunpf run: ${err.message}${err.code === 'EPERM' || err.code === 'EACCES' ? ' (tunpf run needs root, or CAP_NET_ADMIN)' : ''}`);
     return 1;
@@ -95,7 +108,11 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
       daemon.stop();
-      resolve(0);
+      if (!pflog) return resolve(0);
+      void pflog.close().then(() => {
+        log.info({ file: pflog.path, ...pflog.counters }, 'pflog file closed');
+        resolve(0);
+      });
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -105,7 +122,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       const f = c.filter;
       const byWhy = Object.fromEntries(WhyName.map((n, i) => [n, f.byWhy[i]]).filter(([, v]) => v));
       const malformed = Object.fromEntries(ParseErrorName.map((n, i) => [n, f.malformed[i]]).filter(([, v]) => v));
-      log.info({ packets: f.packets, passed: f.passed, blocked: f.blocked, byWhy, malformed, states: c.states, forward: c.forward, carp: daemon.carp?.status() }, 'counters');
+      log.info({ packets: f.packets, passed: f.passed, blocked: f.blocked, byWhy, malformed, states: c.states, forward: c.forward, carp: daemon.carp?.status(), pflog: pflog?.counters }, 'counters');
     });
     process.on('SIGHUP', () => {
       const next = load();

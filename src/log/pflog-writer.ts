@@ -13,7 +13,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { fileHeader, PCAP_FILE_HEADER_LENGTH, PCAP_RECORD_HEADER_LENGTH, PcapReader, splitMicros, writeRecordHeader } from '../packet/pcap.js';
 import * as pflog from '../packet/pflog.js';
-import { LINKTYPE_PFLOG, PFLOG_HEADER_LENGTH_OPENBSD, PFLOG_NO_RULE, pflogAf, type PflogHeader } from '../packet/pflog.js';
+import { LINKTYPE_PFLOG, PFLOG_HEADER_LENGTH_OPENBSD, PFLOG_IFNAMSIZ, PFLOG_NO_RULE, pflogAf, type PflogHeader } from '../packet/pflog.js';
 
 /** Where the datapath and replay hand the packets their rules log. */
 export interface PacketLogSink {
@@ -125,7 +125,7 @@ export class PflogQueue {
     h.naf = h.af;
     h.action = action;
     h.reason = reason;
-    h.ifname = ifname;
+    h.ifname = Buffer.byteLength(ifname) < PFLOG_IFNAMSIZ ? ifname : fitName(ifname);
     h.rulenr = rule < 0 ? PFLOG_NO_RULE : rule;
     h.dir = direction;
     const buf = this.chunk!;
@@ -190,6 +190,13 @@ export class PflogQueue {
     this.fill += PCAP_FILE_HEADER_LENGTH;
     this.fileBytes = PCAP_FILE_HEADER_LENGTH;
   }
+}
+
+/** A name cut to what the header holds (15 bytes), as pf copies IFNAMSIZ bytes; capture files may carry longer ones. */
+function fitName(s: string): string {
+  let t = s;
+  while (Buffer.byteLength(t) >= PFLOG_IFNAMSIZ) t = t.slice(0, -1);
+  return t;
 }
 
 export interface PflogFileOptions extends PflogQueueOptions {
