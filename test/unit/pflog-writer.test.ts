@@ -190,3 +190,16 @@ test('PflogSyncFile: replaces the file, writes every record', () => {
   assert.equal(recs.length, 1000);
   assert.deepEqual(recs.slice(0, 3).map((r) => r.rule), [0, 1, 2]);
 });
+
+test('PflogFile: an existing file that is full already is rotated before the first record', async () => {
+  const path = join(dir, 'full.pflog');
+  const a = await PflogFile.open(path);
+  for (let k = 0; k < 3; k++) a.logPacket(k, packet(k), 4, 1, 'lan', 0, 0, 0);
+  await a.close();
+  const b = await PflogFile.open(path, { maxFileBytes: 24 + 2 * RECORD, keep: 1 });
+  b.logPacket(9, packet(9), 4, 1, 'lan', 0, 0, 0);
+  await b.close();
+  const sports = (p: string) => readPflog(new Uint8Array(readFileSync(p))).map((r) => r.sport - 1000);
+  assert.deepEqual(sports(`${path}.1`), [0, 1, 2]);
+  assert.deepEqual(sports(path), [9]);
+});
