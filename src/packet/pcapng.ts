@@ -201,11 +201,6 @@ decodeIdb.bytes = 0;
 
 export const interfaceDescription = { encodingLength: idbLength, encode: encodeIdb, decode: decodeIdb };
 
-/** Seconds per tick of an if_tsresol value. */
-export function tickSeconds(tsresol: number): number {
-  return tsresol & 0x80 ? 2 ** -(tsresol & 0x7f) : 10 ** -(tsresol & 0x7f);
-}
-
 // --- enhanced packet block ---
 
 export interface EnhancedPacketBlock {
