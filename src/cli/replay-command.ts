@@ -7,10 +7,12 @@ import { parseArgs } from 'node:util';
 import { PacketFilter, Verdict, Why, WhyName } from '../filter/packet-filter.js';
 import { InterfaceRegistry } from '../filter/interface-registry.js';
 import { maskAddress, parsePrefix } from '../packet/address.js';
+import { PflogSyncFile } from '../log/pflog-writer.js';
 import { CaptureFormatError, readCapture } from '../packet/capture-file.js';
 import { decodeLinkLayer } from '../packet/link-layer.js';
 import { PacketMeta } from '../packet/meta.js';
 import { parsePacket } from '../packet/parse.js';
+import { PfActionName, PfReasonName } from '../packet/pflog.js';
 import { summarize } from '../packet/summary.js';
 import type { InterfaceInfo } from '../rules/ast.js';
 import { formatRule } from '../rules/canonical.js';
@@ -19,15 +21,17 @@ import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
 import { describeState } from '../state/describe-state.js';
 import { interfacesFromFlags } from './host-interfaces.js';
 import type { CommandIO } from './io.js';
+import { logVerdict } from './pflog-options.js';
 
-export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [--out-on IF[=NET]]... [--json] CAPTURE
+export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [--out-on IF[=NET]]... [--json] [--pflog FILE] CAPTURE
   -f RULES        the ruleset (pf.conf syntax)
   --in-on IF=NET  packets whose source is in NET arrive on IF (repeatable; IF alone: every other packet)
   --out-on IF=NET packets whose source is in NET leave on IF (repeatable)
   --interface     describe an interface for the ruleset: IF=ADDR/LEN,... (repeatable)
   --group         put interfaces in a group: GROUP=IF,... (repeatable)
   --json          one JSON object per packet, then a summary object
-Interfaces and directions recorded in the capture (pcapng, Linux cooked SLL) take precedence.`;
+  --pflog FILE    write the packets that rules log to FILE, as tunpf run --pflog does (read with tcpdump -n -e -r)
+Interfaces and directions recorded in the capture (pcapng, Linux cooked SLL, pflog) take precedence.`;
 
 interface Placement {
   dir: 'in' | 'out';
@@ -64,6 +68,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
         interface: { type: 'string', multiple: true },
         group: { type: 'string', multiple: true },
         json: { type: 'boolean' },
+        pflog: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -114,6 +119,15 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     throw e;
   }
 
+  let pflog: PflogSyncFile | null = null;
+  if (args.values.pflog !== undefined) {
+    try {
+      pflog = new PflogSyncFile(args.values.pflog);
+    } catch (e) {
+      return io.err(`tunpf: cannot write ${args.values.pflog}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`), 1;
+    }
+  }
+
   const registry = new InterfaceRegistry(interfaces);
   const filter = new PacketFilter(ruleset, { interfaces: registry });
   const meta = new PacketMeta();
@@ -133,7 +147,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     }
     parsePacket(rec.data, link.ipOffset, rec.data.length - link.ipOffset, meta);
     let dir: 'in' | 'out' = rec.direction ?? link.direction ?? 'in';
-    let ifname: string | null = rec.interfaceName;
+    let ifname: string | null = rec.interfaceName ?? link.ifname;
     if (!ifname || (!rec.direction && !link.direction)) {
       const p = placements.find((x) => x.net === null || (meta.af !== 0 && inNet(x.net, meta.af, meta.src)));
       if (p) {
@@ -144,6 +158,8 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     const ifId = ifname ? registry.intern(ifname) : -1;
     filter.test(meta, dir === 'in' ? 1 : 2, ifId, rec.time, v);
     if (v.created) created++;
+    if (v.log && pflog) logVerdict(pflog, v, rec.time, rec.data.subarray(link.ipOffset), meta.af, dir === 'in' ? 1 : 2, ifname ?? '');
+    const logged = Array.from({ length: v.logs.count }, (_, k) => `@${v.logs.rule[k]} ${PfActionName[v.logs.action[k]!]}/${PfReasonName[v.logs.reason[k]!]}`);
     const rule = v.rule >= 0 ? ruleset.rules[v.rule] : undefined;
     const stateText = v.state >= 0 && filter.states.table.live(v.state) ? describeState(filter.states.table, v.state, (id) => registry.name(id)).replace(/\s+/g, ' ') : null;
     if (json) {
@@ -161,6 +177,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
           label: rule?.label ?? null,
           state: stateText,
           stateCreated: v.created,
+          logged,
         }),
       );
       return;
@@ -172,9 +189,11 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     else if (v.why === Why.BAD_STATE) why = `bad-state: outside the TCP window of its state${rule ? ` (rule @${rule.nr})` : ''}`;
     else why = `${WhyName[v.why]}${rule ? ` (rule @${rule.nr}${rule.label ? ` "${rule.label}"` : ''})` : ''}`;
     if (v.created) why += '; state created';
+    if (logged.length) why += `; logged (${logged.join(', ')})`;
     const where = `${dir.padEnd(3)} on ${(ifname ?? '-').padEnd(6)}`;
     io.out(`${String(n + 1).padStart(5)} ${time.toFixed(6)} ${where} ${summarize(meta)}\n        ${v.pass ? 'PASS ' : 'BLOCK'} ${why}`);
   });
+  pflog?.close();
   const c = filter.counters;
   const reasons = WhyName.map((name, i) => [name, c.byWhy[i]!] as const).filter(([name, k]) => k > 0 && name !== 'state' && name !== 'rule');
   const blockedByRule = c.blocked - reasons.reduce((s, [, k]) => s + k, 0);

@@ -8,11 +8,13 @@ import { Daemon } from '../datapath/daemon.js';
 import { WhyName } from '../filter/packet-filter.js';
 import { ParseErrorName } from '../packet/meta.js';
 import { createLogger } from '../log/logger.js';
+import type { PflogFile } from '../log/pflog-writer.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { parseListenAddress } from '../log/metrics-http.js';
 import { hostInterfaces } from './host-interfaces.js';
 import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../datapath/ha-config.js';
+import { openPflogFile, pflogParseOptions, pflogSettings, pflogUsage } from './pflog-options.js';
 import type { CommandIO } from './io.js';
 
 export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--log-level LEVEL] [--json-logs] [--batch N]
@@ -25,7 +27,8 @@ export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--lo
   --wakeup MODE     thread (default: a reader thread wakes the main loop) or poll (libuv poll on the main thread)
   --socket PATH     the control socket (default: /run/tunpf/net-<namespace>/control.sock; tunpf ctl finds it)
   --metrics ADDR    serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9180; off by default)
-  --metrics-public  allow a non-loopback --metrics address`;
+  --metrics-public  allow a non-loopback --metrics address
+${pflogUsage}`;
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   let args;
@@ -43,6 +46,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
         socket: { type: 'string' },
         metrics: { type: 'string' },
         'metrics-public': { type: 'boolean' },
+        ...pflogParseOptions,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -61,6 +65,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const metrics = args.values.metrics === undefined ? undefined : parseListenAddress(args.values.metrics, args.values['metrics-public']);
   if (typeof metrics === 'string') return io.err(`tunpf run: --metrics: ${metrics}`), 2;
   const loadRuleset = (path: string) => loadRulesetFile(path, { interfaces: hostInterfaces() });
+  const pflogOpts = pflogSettings(args.values);
+  if (typeof pflogOpts === 'string') return io.err(`tunpf run: ${pflogOpts}`), 2;
 
   const load = (): LoadResult | null => {
     let r: LoadResult;
@@ -93,10 +99,17 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   }
 
   const log = createLogger({ level: args.values['log-level'] ?? 'info', pretty: args.values['json-logs'] ? false : undefined });
-  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch, wakeup, ha, socket: args.values.socket, metrics, rulesFile: file, loadRuleset });
+  let pflog: PflogFile | null = null;
+  try {
+    pflog = pflogOpts && (await openPflogFile(pflogOpts, (e) => log.error({ err: e.message, file: pflogOpts.file }, 'pflog file failed; logged packets are dropped')));
+  } catch (e) {
+    return io.err(`tunpf run: --pflog ${pflogOpts!.file}: ${(e as Error).message}`), 1;
+  }
+  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch, wakeup, ha, pflog, socket: args.values.socket, metrics, rulesFile: file, loadRuleset });
   try {
     daemon.start();
   } catch (e) {
+    await pflog?.close();
     const err = e as NodeJS.ErrnoException;
     io.err(`tunpf run: ${err.message}${err.code === 'EPERM' || err.code === 'EACCES' ? ' (tunpf run needs root, or CAP_NET_ADMIN)' : ''}`);
     return 1;
@@ -105,7 +118,11 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
       daemon.stop();
-      resolve(0);
+      if (!pflog) return resolve(0);
+      void pflog.close().then(() => {
+        log.info({ file: pflog.path, ...pflog.counters }, 'pflog file closed');
+        resolve(0);
+      });
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -115,7 +132,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       const f = c.filter;
       const byWhy = Object.fromEntries(WhyName.map((n, i) => [n, f.byWhy[i]]).filter(([, v]) => v));
       const malformed = Object.fromEntries(ParseErrorName.map((n, i) => [n, f.malformed[i]]).filter(([, v]) => v));
-      log.info({ packets: f.packets, passed: f.passed, blocked: f.blocked, byWhy, malformed, states: c.states, forward: c.forward, carp: daemon.carp?.status() }, 'counters');
+      log.info({ packets: f.packets, passed: f.passed, blocked: f.blocked, byWhy, malformed, states: c.states, forward: c.forward, carp: daemon.carp?.status(), pflog: pflog?.counters }, 'counters');
     });
     process.on('SIGHUP', () => {
       const next = load();

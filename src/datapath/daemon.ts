@@ -4,6 +4,7 @@
 import { PacketFilter } from '../filter/packet-filter.js';
 import { InterfaceRegistry } from '../filter/interface-registry.js';
 import type { Logger } from '../log/logger.js';
+import type { PacketLogSink } from '../log/pflog-writer.js';
 import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
 import { FibMirror } from './fib-mirror.js';
 import { Forwarder } from './forwarder.js';
@@ -39,6 +40,8 @@ export interface DaemonOptions {
   metrics?: ListenAddress;
   rulesFile?: string;
   loadRuleset?: (file: string) => LoadResult;
+  /** Where packets that rules log go (`--pflog`); none by default. */
+  pflog?: PacketLogSink | null;
 }
 
 export class Daemon {
@@ -106,6 +109,7 @@ export class Daemon {
       this.fib.load();
       this.fib.watch((e) => log.error({ err: e.message }, 'routing table mirror'));
       this.forwarder = new Forwarder(this.filter, this.fib, this.opts.batch ?? 64);
+      this.forwarder.logTo(this.opts.pflog ?? null);
       for (const t of this.tuns) {
         t.tun.start(
           (rx) => this.forwarder!.onBatch(t.tun, t.ifId, rx),

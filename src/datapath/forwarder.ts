@@ -2,10 +2,13 @@
 // TUN is checked `in` on that interface, then `out` on the interface the
 // routing table will send it to, as pf checks forwarded packets; passing
 // packets get back the hop the kernel took twice and are written back to the
-// same TUN in one batch. No allocation per packet.
+// same TUN in one batch. No allocation per packet. Packets that a rule
+// logs go to the pflog sink as the check saw them (before the hop is given
+// back); the others cost one flag test.
 
 import { BlockReply } from '../filter/compile-rules.js';
 import { PacketFilter, Verdict } from '../filter/packet-filter.js';
+import type { PacketLogSink } from '../log/pflog-writer.js';
 import { formatAddress } from '../packet/address.js';
 import { buildIcmpErrorFor, buildTcpResetFor } from '../packet/build.js';
 import { incrementIpv4Ttl, incrementIpv6HopLimit } from '../packet/checksum.js';
@@ -24,6 +27,8 @@ export class ForwardCounters {
   noRoute = 0;
   /** RSTs and ICMP unreachables sent for `block return` rules. */
   replies = 0;
+  /** Records handed to the pflog sink. */
+  logged = 0;
 }
 
 export class Forwarder {
@@ -33,6 +38,7 @@ export class Forwarder {
   private readonly verdict = new Verdict();
   private readonly offsets: Uint32Array;
   private readonly lengths: Uint32Array;
+  private logSink: PacketLogSink | null = null;
 
   constructor(
     private filter: PacketFilter,
@@ -47,6 +53,11 @@ export class Forwarder {
 
   setFilter(filter: PacketFilter): void {
     this.filter = filter;
+  }
+
+  /** Where the packets that rules log go (null: nowhere). */
+  logTo(sink: PacketLogSink | null): void {
+    this.logSink = sink;
   }
 
   /** Filters one batch read from `tun` (interface id `ifId`) and writes the passing packets back. */
@@ -77,17 +88,23 @@ export class Forwarder {
         c.dropped++;
         continue;
       }
-      if (!f.test(m, 1, ifId, now, v).pass) {
+      const passedIn = f.test(m, 1, ifId, now, v).pass;
+      if (v.log) this.log(rx.buf, ip, at + len, m.af, 1, ifId, now, v);
+      if (!passedIn) {
         c.dropped++;
         if (v.reply !== BlockReply.DROP) this.answer(tun, rx.buf.subarray(ip, at + len), m, v.reply);
         continue;
       }
       const out = this.fib.lookup(m.af, m.dst);
       if (out < 0) c.noRoute++; // the kernel will answer with an unreachable
-      else if (!f.test(m, 2, out, now, v).pass) {
-        c.dropped++;
-        if (v.reply !== BlockReply.DROP) this.answer(tun, rx.buf.subarray(ip, at + len), m, v.reply);
-        continue;
+      else {
+        const passedOut = f.test(m, 2, out, now, v).pass;
+        if (v.log) this.log(rx.buf, ip, at + len, m.af, 2, out, now, v);
+        if (!passedOut) {
+          c.dropped++;
+          if (v.reply !== BlockReply.DROP) this.answer(tun, rx.buf.subarray(ip, at + len), m, v.reply);
+          continue;
+        }
       }
       if (m.af === 4) incrementIpv4Ttl(rx.buf, ip);
       else incrementIpv6HopLimit(rx.buf, ip);
@@ -96,6 +113,17 @@ export class Forwarder {
       n++;
     }
     if (n > 0) c.packetsOut += tun.write(rx.buf, this.offsets, this.lengths, n);
+  }
+
+  /** Hands one packet's log records to the sink (logged packets are few: the view may allocate). */
+  private log(buf: Uint8Array, start: number, end: number, af: number, direction: number, ifId: number, now: number, v: Verdict): void {
+    const sink = this.logSink;
+    if (sink === null) return;
+    const packet = buf.subarray(start, end);
+    const ifname = this.filter.interfaces.name(ifId);
+    const logs = v.logs;
+    for (let k = 0; k < logs.count; k++) sink.logPacket(now, packet, af, direction, ifname, logs.rule[k]!, logs.action[k]!, logs.reason[k]!);
+    this.counters.logged += logs.count;
   }
 
   /**

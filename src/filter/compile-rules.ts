@@ -12,6 +12,7 @@
 
 import type { AddressSpec, PortSpec, Rule, Ruleset } from '../rules/ast.js';
 import type { InterfaceRegistry } from './interface-registry.js';
+import { LogFlag } from './log-records.js';
 import type { TableStore } from './table-store.js';
 
 export const Action = { PASS: 0, BLOCK: 1, MATCH: 2 } as const;
@@ -70,7 +71,8 @@ export class CompiledRule {
   blockReply: number = BlockReply.DROP;
   /** -1: as `set block-policy`. */
   blockPolicy = -1;
-  log = false;
+  /** LogFlag bits of `log (...)`; 0: the rule does not log. */
+  log = 0;
   // skip steps: index of the next rule that differs in that field
   skipIf = 0;
   skipDir = 0;
@@ -156,7 +158,7 @@ export function compileRuleset(ruleset: Ruleset, env: FilterEnv): CompiledRulese
     }
     c.state = { none: StateKind.NONE, keep: StateKind.KEEP, modulate: StateKind.MODULATE, synproxy: StateKind.SYNPROXY }[r.state];
     c.blockReply = { policy: -1, drop: BlockReply.DROP, return: BlockReply.RETURN, 'return-rst': BlockReply.RETURN_RST, 'return-icmp': BlockReply.RETURN_ICMP, 'return-icmp6': BlockReply.RETURN_ICMP }[r.block];
-    c.log = r.log !== null;
+    if (r.log) c.log = LogFlag.LOG | (r.log.all ? LogFlag.ALL : 0) | (r.log.matches ? LogFlag.MATCHES : 0) | (r.log.user ? LogFlag.USER : 0);
     return c;
   });
   computeSkipSteps(out);

@@ -4,10 +4,22 @@
 // matches the packet passes without state. Skip steps jump over runs of
 // rules that cannot match. No allocation: the caller passes a reusable
 // FilterResult.
+//
+// Logging as pf_match_rule / pf_test_rule do it: a `match log` rule logs
+// the packet when it matches; after a `match log (matches)` every later
+// matching rule logs it too (pass and block rules that a later rule
+// overrides included, and pf's default rule when nothing decides); the
+// deciding rule logs it when it has `log`. A rule is written once per
+// packet even where pf would write it once per pflog interface.
 
 import { IPPROTO, type PacketMeta } from '../packet/meta.js';
+import { PfAction, PfReason } from '../packet/pflog.js';
 import type { Rule } from '../rules/ast.js';
 import { Action, AddrKind, BlockReply, StateKind, type AddrTest, type CompiledRule, type CompiledRuleset } from './compile-rules.js';
+import { LogFlag, LogRecords } from './log-records.js';
+
+/** pf's action number of an Action. */
+export const pfActionOf = [PfAction.PASS, PfAction.DROP, PfAction.MATCH];
 
 export class FilterResult {
   /** Action.PASS or Action.BLOCK. */
@@ -19,7 +31,13 @@ export class FilterResult {
   reply: number = BlockReply.DROP;
   /** StateKind of the deciding pass rule (NONE for blocks and the default). */
   state: number = StateKind.NONE;
+  /** Some rule logs this packet: `logs` holds the records. */
   log = false;
+  readonly logs = new LogRecords();
+  /** Index in `logs` of the deciding rule's record, -1 for none. */
+  logDecided = -1;
+  /** LogFlag bits of the matching match rules and the deciding rule (pf's act.log; a new state keeps its ALL bit). */
+  logFlags = 0;
   /** Tag id set by the matching rules, -1 for none. */
   tag = -1;
   quick = false;
@@ -36,7 +54,10 @@ export function evaluate(rs: CompiledRuleset, meta: PacketMeta, direction: numbe
   const isIcmp = !later && (proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6);
   let decided = -1;
   let tag = -1;
-  let matchLog = false;
+  let actLog = 0;
+  let decidedRecord = -1;
+  const logs = out.logs;
+  logs.clear();
   let i = 0;
   while (i < n) {
     const r = rules[i]!;
@@ -52,10 +73,14 @@ export function evaluate(rs: CompiledRuleset, meta: PacketMeta, direction: numbe
     else if (!otherFieldsMatch(r, meta, later, isIcmp, tag)) i++;
     else {
       if (r.tagId >= 0) tag = r.tagId;
+      // after a log (matches) rule every matching rule logs, except one that has log (matches) itself
+      const logsAsMatch = (actLog & LogFlag.MATCHES) !== 0 && (r.log & LogFlag.MATCHES) === 0;
       if (r.action === Action.MATCH) {
-        if (r.log) matchLog = true;
+        if (r.log !== 0 || logsAsMatch) logs.push(i, PfAction.MATCH, PfReason.MATCH);
+        actLog |= r.log;
       } else {
         decided = i;
+        decidedRecord = logsAsMatch ? logs.push(i, pfActionOf[r.action]!, PfReason.MATCH) : -1;
         if (r.quick) break;
       }
       i++;
@@ -69,7 +94,9 @@ export function evaluate(rs: CompiledRuleset, meta: PacketMeta, direction: numbe
     out.rule = null;
     out.state = StateKind.NONE;
     out.reply = BlockReply.DROP;
-    out.log = matchLog;
+    out.logDecided = (actLog & LogFlag.MATCHES) !== 0 ? logs.push(-1, PfAction.PASS, PfReason.MATCH) : -1;
+    out.logFlags = actLog;
+    out.log = logs.count > 0;
     out.quick = false;
     rs.defaultPackets++;
     rs.defaultBytes += meta.totalLength;
@@ -80,7 +107,11 @@ export function evaluate(rs: CompiledRuleset, meta: PacketMeta, direction: numbe
   out.ruleIndex = decided;
   out.rule = r.rule;
   out.quick = r.quick;
-  out.log = r.log || matchLog;
+  // pf logs the deciding rule again after the walk; once is enough
+  if (r.log !== 0 && decidedRecord < 0) decidedRecord = logs.push(decided, pfActionOf[r.action]!, PfReason.MATCH);
+  out.logDecided = decidedRecord;
+  out.logFlags = actLog | r.log;
+  out.log = logs.count > 0;
   out.state = r.action === Action.PASS ? r.state : StateKind.NONE;
   out.reply = r.action === Action.BLOCK ? resolveReply(r.blockReply, rs.blockPolicyReturn, proto) : BlockReply.DROP;
   rs.packets[decided]!++;

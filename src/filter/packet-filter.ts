@@ -2,8 +2,17 @@
 // packet. States first (a packet of a known connection is tracked and never
 // sees the rules), the ruleset on a miss, and a new state when the deciding
 // rule passes with keep state. No allocation per packet.
+//
+// Logging: the verdict lists the pflog records the packet asks for (see
+// evaluate-rules.ts for the rules' part). A state made under `log (all)`
+// logs each of its packets under its rule, those that state tracking drops
+// too (pf logs only the ones it passes). The deciding rule's record says
+// what finally happened: block and the reason when a limit refused the
+// state (pf would log it as passed, then drop it). Malformed packets are
+// dropped unlogged (pf force-logs them with its default rule).
 
-import type { PacketMeta } from '../packet/meta.js';
+import { ParseError, type PacketMeta } from '../packet/meta.js';
+import { PfAction, PfReason } from '../packet/pflog.js';
 import type { Ruleset } from '../rules/ast.js';
 import { StateReason } from '../state/constants.js';
 import { StateEngine } from '../state/state-engine.js';
@@ -11,6 +20,7 @@ import { TimeoutTable } from '../state/timeouts.js';
 import { Action, BlockReply, StateKind, compileRuleset, type CompiledRuleset } from './compile-rules.js';
 import { evaluate, FilterResult } from './evaluate-rules.js';
 import { InterfaceRegistry } from './interface-registry.js';
+import { LogFlag, LogRecords } from './log-records.js';
 import { TableStore } from './table-store.js';
 
 /** Why a packet got its verdict. */
@@ -25,6 +35,36 @@ export const Why = {
   STATE_INSERT: 7,
 } as const;
 export const WhyName = ['rule', 'state', 'malformed', 'bad-state', 'state-limit', 'rule-limit', 'src-limit', 'state-insert'];
+
+/** pf's reason (PFRES_*) for a verdict's Why; for MALFORMED, by the parse error. */
+export function pfReasonOf(why: number, parseError: number = 0): number {
+  switch (why) {
+    case Why.RULE:
+    case Why.STATE:
+      return PfReason.MATCH;
+    case Why.BAD_STATE:
+      return PfReason.BADSTATE;
+    case Why.STATE_LIMIT:
+    case Why.RULE_LIMIT:
+      return PfReason.MAXSTATES;
+    case Why.SRC_LIMIT:
+      return PfReason.SRCLIMIT;
+    case Why.STATE_INSERT:
+      return PfReason.STATEINS;
+    default:
+      break;
+  }
+  switch (parseError) {
+    case ParseError.BAD_OPTIONS:
+    case ParseError.EXTENSION_CHAIN:
+      return PfReason.IPOPTIONS;
+    case ParseError.BAD_VERSION:
+    case ParseError.BAD_TCP_OPTIONS:
+      return PfReason.NORM;
+    default:
+      return PfReason.SHORT;
+  }
+}
 
 const reasonToWhy: Record<number, number> = {
   [StateReason.BAD_STATE]: Why.BAD_STATE,
@@ -45,7 +85,9 @@ export class Verdict {
   created = false;
   /** For blocks: BlockReply. */
   reply: number = BlockReply.DROP;
+  /** The packet is to be logged: `logs` holds one record per logging rule. The only field to test on the hot path. */
   log = false;
+  readonly logs = new LogRecords();
 }
 
 export class FilterCounters {
@@ -57,6 +99,8 @@ export class FilterCounters {
   readonly byWhy = new Float64Array(8);
   /** Malformed packets by ParseError code. */
   readonly malformed = new Float64Array(16);
+  /** Log records beyond what one packet's record list holds. */
+  logRecordsLost = 0;
 }
 
 export interface PacketFilterOptions {
@@ -109,6 +153,7 @@ export class PacketFilter {
     v.created = false;
     v.state = -1;
     v.log = false;
+    v.logs.count = 0;
     v.reply = BlockReply.DROP;
     if (m.error !== 0) {
       c.malformed[m.error]!++;
@@ -121,10 +166,16 @@ export class PacketFilter {
       i = -1;
     }
     if (i >= 0) {
+      const logAll = states.table.log[i]! & LogFlag.ALL;
       const reason = states.track(i, m, now);
       v.rule = states.table.live(i) ? states.table.rule[i]! : -1;
       if (v.rule === 0xffff) v.rule = -1;
-      if (reason !== StateReason.PASS) return this.block(v, reasonToWhy[reason] ?? Why.BAD_STATE, v.rule);
+      if (reason !== StateReason.PASS) {
+        this.block(v, reasonToWhy[reason] ?? Why.BAD_STATE, v.rule);
+        if (logAll !== 0) this.logState(v, PfAction.DROP, pfReasonOf(v.why));
+        return v;
+      }
+      if (logAll !== 0) this.logState(v, PfAction.PASS, PfReason.MATCH);
       v.state = i;
       v.pass = true;
       v.why = Why.STATE;
@@ -134,14 +185,25 @@ export class PacketFilter {
     }
     const r = evaluate(this.rules, m, direction, ifId, this.result);
     v.rule = r.ruleIndex;
-    v.log = r.log;
+    if (r.log) {
+      v.log = true;
+      v.logs.copyFrom(r.logs);
+      c.logRecordsLost += r.logs.lost;
+    }
     if (r.action !== Action.PASS) {
       v.reply = r.reply;
       return this.block(v, Why.RULE, r.ruleIndex);
     }
     if (r.state !== StateKind.NONE && r.rule && !(m.icmpIsError && m.icmpType >= 0)) {
-      const s = states.create(m, direction, ifId, r.rule, now);
-      if (s < 0) return this.block(v, reasonToWhy[-s] ?? Why.STATE_LIMIT, r.ruleIndex);
+      const s = states.create(m, direction, ifId, r.rule, now, r.logFlags & LogFlag.ALL);
+      if (s < 0) {
+        this.block(v, reasonToWhy[-s] ?? Why.STATE_LIMIT, r.ruleIndex);
+        if (r.logDecided >= 0) {
+          v.logs.action[r.logDecided] = PfAction.DROP;
+          v.logs.reason[r.logDecided] = pfReasonOf(v.why);
+        }
+        return v;
+      }
       this.rules.states[r.ruleIndex]!++;
       v.state = s;
       v.created = true;
@@ -151,6 +213,13 @@ export class PacketFilter {
     c.passed++;
     c.byWhy[Why.RULE]!++;
     return v;
+  }
+
+  /** A record for a packet of a state made under `log (all)`, under the state's rule. */
+  private logState(v: Verdict, action: number, reason: number): void {
+    v.log = true;
+    v.logs.clear();
+    v.logs.push(v.rule, action, reason);
   }
 
   private block(v: Verdict, why: number, rule: number): Verdict {

@@ -1,6 +1,8 @@
 // Link-layer headers of capture files, down to the IP packet: raw IP, IPv4,
 // IPv6, Ethernet (with 802.1Q/QinQ tags), Linux cooked SLL and SLL2, BSD
-// loopback (NULL/LOOP). Pure functions over bytes.
+// loopback (NULL/LOOP), pflog. Pure functions over bytes.
+
+import * as pflog from './pflog.js';
 
 /** pcap link types (LINKTYPE_*). */
 export const LinkType = {
@@ -24,6 +26,8 @@ export interface LinkInfo {
   direction: 'in' | 'out' | null;
   /** Interface index from SLL2, else -1. */
   ifindex: number;
+  /** Interface name from a pflog header, else null. */
+  ifname: string | null;
   /** Why there is no IP packet, when ipOffset is -1. */
   reason: string;
 }
@@ -33,14 +37,19 @@ const ETH_IPV6 = 0x86dd;
 const ETH_VLAN = [0x8100, 0x88a8, 0x9100];
 
 function none(reason: string): LinkInfo {
-  return { ipOffset: -1, direction: null, ifindex: -1, reason };
+  return { ipOffset: -1, direction: null, ifindex: -1, ifname: null, reason };
 }
 
 function ipAt(buf: Uint8Array, off: number, len: number, ethertype: number, direction: 'in' | 'out' | null, ifindex: number): LinkInfo {
   if (ethertype !== ETH_IPV4 && ethertype !== ETH_IPV6) return none(`not IP (ethertype 0x${ethertype.toString(16).padStart(4, '0')})`);
   if (off >= len) return none('frame ends before the IP header');
   void buf;
-  return { ipOffset: off, direction, ifindex, reason: '' };
+  return { ipOffset: off, direction, ifindex, ifname: null, reason: '' };
+}
+
+/** AF_INET, and AF_INET6 as the BSDs, macOS and Linux number it. */
+function isInetFamily(fam: number): boolean {
+  return fam === 2 || fam === 24 || fam === 28 || fam === 30 || fam === 10;
 }
 
 /** SLL packet types 0-3 arrived at the host; 4 was sent by it. */
@@ -57,7 +66,7 @@ export function decodeLinkLayer(linkType: number, buf: Uint8Array, offset: numbe
     case LinkType.RAW_OPENBSD:
     case LinkType.IPV4:
     case LinkType.IPV6:
-      return length > 0 ? { ipOffset: offset, direction: null, ifindex: -1, reason: '' } : none('empty frame');
+      return length > 0 ? { ipOffset: offset, direction: null, ifindex: -1, ifname: null, reason: '' } : none('empty frame');
     case LinkType.ETHERNET: {
       if (length < 14) return none('short Ethernet header');
       let o = offset + 12;
@@ -86,9 +95,20 @@ export function decodeLinkLayer(linkType: number, buf: Uint8Array, offset: numbe
       const le = buf[offset]! | (buf[offset + 1]! << 8);
       const be = u16(offset + 2);
       const fam = linkType === LinkType.LOOP ? be : le !== 0 ? le : be;
-      if (fam === 2) return { ipOffset: offset + 4, direction: null, ifindex: -1, reason: '' };
-      if (fam === 24 || fam === 28 || fam === 30 || fam === 10) return { ipOffset: offset + 4, direction: null, ifindex: -1, reason: '' };
+      if (isInetFamily(fam)) return { ipOffset: offset + 4, direction: null, ifindex: -1, ifname: null, reason: '' };
       return none(`not IP (address family ${fam})`);
+    }
+    case LinkType.PFLOG: {
+      let h;
+      try {
+        h = pflog.decode(buf.subarray(offset, end));
+      } catch (e) {
+        return none((e as Error).message);
+      }
+      if (!isInetFamily(h.af)) return none(`not IP (address family ${h.af})`);
+      const at = offset + pflog.decode.bytes;
+      if (at >= end) return none('frame ends before the IP header');
+      return { ipOffset: at, direction: h.dir === 1 ? 'in' : h.dir === 2 ? 'out' : null, ifindex: -1, ifname: h.ifname || null, reason: '' };
     }
     default:
       return none(`unsupported link type ${linkType}`);

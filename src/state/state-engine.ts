@@ -245,9 +245,10 @@ export class StateEngine {
 
   /**
    * Creates the state for a packet that a rule passed with keep state.
+   * `log` is pf's state log byte (PF_LOG_ALL: log every packet of the state).
    * Returns the state index, or minus a StateReason when a limit refuses it.
    */
-  create(m: PacketMeta, direction: number, ifId: number, rule: Rule, now: number): number {
+  create(m: PacketMeta, direction: number, ifId: number, rule: Rule, now: number, log: number = 0): number {
     const t = this.table;
     const o = rule.stateOptions;
     if (o.max !== null && this.perRule[rule.nr]! >= o.max) return this.refuse(StateReason.RULE_LIMIT);
@@ -284,6 +285,7 @@ export class StateEngine {
     if (o.pflow) flags |= StateFlag.PFLOW;
     if (rule.allowOpts) flags |= StateFlag.ALLOWOPTS;
     t.flags[i] = flags;
+    t.log[i] = log;
     if (m.proto === IPPROTO.TCP) tcpInitState(t, i, m);
     else {
       t.peerState[i * 2] = PeerState.SINGLE;
