@@ -39,7 +39,8 @@ export const MAX_LOAD = 0.75;
 /** State numbers live in the low 24 bits of an index slot, the fingerprint in the high 8. */
 export const MAX_CAPACITY = (1 << 24) - 1;
 const IDX_MASK = 0xffffff;
-const KEY_WORDS = 10;
+/** Words of key per state (see `key`). */
+export const KEY_WORDS = 10;
 
 function fmix(h: number): number {
   h ^= h >>> 16;
