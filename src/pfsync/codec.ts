@@ -713,7 +713,7 @@ export class PacketBuilder {
     let size = 0;
     for (const a of BUILDABLE) {
       this.base[a] = size;
-      size += Math.floor((space - PFSYNC.SUBHEADER_LENGTH) / MessageLength[a]!) * MessageLength[a]!;
+      size += Math.floor((space - PFSYNC.HEADER_LENGTH - PFSYNC.SUBHEADER_LENGTH) / MessageLength[a]!) * MessageLength[a]!;
     }
     this.buf = new Uint8Array(size);
     this.out = new Uint8Array(space);
