@@ -11,6 +11,7 @@
 
 import { parseAddress } from '../packet/address.js';
 import type { SourceLocation } from '../rules/ast.js';
+import { PFSYNC } from './constants.js';
 import { ConfigError, type BlockReader } from '../rules/block-reader.js';
 
 export interface PfsyncConfig {
@@ -21,12 +22,10 @@ export interface PfsyncConfig {
   loc: SourceLocation;
 }
 
-export const PFSYNC_DEFAULT_MAXUPD = 128;
-
 /** Reads the block after `pfsync`; the reader stands on its '{'. */
 export function parsePfsyncBlock(r: BlockReader, loc: SourceLocation): PfsyncConfig {
   r.expectPunct('{', 'after pfsync');
-  const c: PfsyncConfig = { syncdev: '', syncpeer: null, maxupd: PFSYNC_DEFAULT_MAXUPD, defer: false, loc };
+  const c: PfsyncConfig = { syncdev: '', syncpeer: null, maxupd: PFSYNC.DEFAULT_MAXUPD, defer: false, loc };
   while (!r.blockEnds('pfsync')) {
     const opt = r.word('a pfsync option');
     switch (opt.text) {

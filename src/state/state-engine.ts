@@ -304,6 +304,21 @@ export class StateEngine {
     return i;
   }
 
+  /**
+   * A state learnt from a pfsync peer, inserted under the peer's identity.
+   * It belongs to no rule (pf attaches such states to the default rule), is
+   * counted, and is not reported to the hooks (pfsync is the caller). The
+   * caller fills in the rest. Returns the index, or -1 (table full), -2 (the
+   * flow has a state), -3 (the identity is taken), as StateTable.insertWithId.
+   */
+  insertSynced(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number): number {
+    const i = this.table.insertWithId(af, proto, src, sport, dst, dport, bound, creator, idHi, idLo);
+    if (i < 0) return i;
+    if (bound !== FLOATING) this.boundStates++;
+    this.counters.inserts++;
+    return i;
+  }
+
   private refuse(reason: number): number {
     this.counters.byReason[reason]!++;
     return -reason;

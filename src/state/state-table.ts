@@ -21,11 +21,16 @@
 // flows rarely reads their keys), and the state's key, which is 40
 // contiguous bytes: both addresses, both ports, family and protocol.
 //
+// A second index of the same kind finds a state by its pfsync identity
+// (creator id, 64-bit id) in O(1): received pfsync messages name states that
+// way. It is seeded too (a peer chooses the ids it sends), and only insert
+// and remove touch it, so the packet path pays nothing for it.
+//
 // Memory per state (bytes): key 40, peers 24 (seqlo, seqhi 4+4, max_win 2,
 // wscale 1, state 1, times two), rule 2, creation+last activity 8, timeout
 // class 1, packets 8, bytes 16, interface and direction 2, flags 2, sync
-// status 1, log 1, id+creator 12, source node 4, and the index at a load
-// factor of at most 0.75 (4 bytes a slot, 5.3 a state): about 126 in all.
+// status 1, log 1, id+creator 12, source node 4, and the two indexes at a load
+// factor of at most 0.75 (4 bytes a slot, 5.3 a state each): about 131 in all.
 
 import { randomBytes } from 'node:crypto';
 import { FLOATING, NO_RULE } from './constants.js';
@@ -34,7 +39,8 @@ export const MAX_LOAD = 0.75;
 /** State numbers live in the low 24 bits of an index slot, the fingerprint in the high 8. */
 export const MAX_CAPACITY = (1 << 24) - 1;
 const IDX_MASK = 0xffffff;
-const KEY_WORDS = 10;
+/** Words of key per state (see `key`). */
+export const KEY_WORDS = 10;
 
 function fmix(h: number): number {
   h ^= h >>> 16;
@@ -60,6 +66,8 @@ export class StateTable {
   readonly slots: number;
   /** Per slot: -1 empty, else fingerprint << 24 | state number. */
   readonly index: Int32Array;
+  /** The same over (creator, idHi, idLo). */
+  readonly idIndex: Int32Array;
 
   /**
    * 10 words per state: side 0 address (4), side 1 address (4), ports
@@ -98,30 +106,41 @@ export class StateTable {
   /** Source-tracking node, or -1. Free states chain the free list through it. */
   readonly srcNode: Int32Array;
 
-  /** Sparse: stack keys of translated states (none without NAT). */
+  /**
+   * Sparse: stack keys of translated states (none without NAT), oriented as
+   * the key: addr = side 0's 4 words then side 1's, port = [side 0, side 1].
+   */
   readonly stackKeys = new Map<number, { addr: Uint32Array; port: Uint16Array }>();
-  /** Sparse: sequence modulation offsets (modulate state). */
+  /** Sparse: sequence modulation offsets (modulate state), [src peer, dst peer]. */
   readonly seqDiff = new Map<number, Uint32Array>();
 
   count = 0;
   private freeHead = -1;
   private highWater = 0;
-  private idCounter = 0;
+  /** The last local id handed out (OpenBSD's scheme: start seconds << 32 | counter, as one 64-bit counter). */
+  private lastIdHi: number;
+  private lastIdLo = 0;
   readonly hostid: number;
   readonly startSeconds: number;
   private readonly s0: number;
   private readonly s1: number;
   private readonly s2: number;
+  private readonly t0: number;
+  private readonly t1: number;
+  private readonly t2: number;
   /** After find(): true when the packet travelled from side 0 to side 1. */
   forward = true;
   /** Probes done by the last find() (the hash-flooding test reads it). */
   lastProbes = 0;
+  /** Probes done by the last findById(). */
+  lastIdProbes = 0;
 
   constructor(opts: StateTableOptions) {
     if (!(opts.capacity >= 1 && opts.capacity <= MAX_CAPACITY)) throw new RangeError(`state table capacity must be 1..${MAX_CAPACITY}`);
     const cap = (this.capacity = Math.floor(opts.capacity));
     this.slots = Math.max(16, Math.ceil(cap / MAX_LOAD));
     this.index = new Int32Array(this.slots).fill(-1);
+    this.idIndex = new Int32Array(this.slots).fill(-1);
     this.key = new Uint32Array(cap * KEY_WORDS);
     this.seqlo = new Uint32Array(cap * 2);
     this.seqhi = new Uint32Array(cap * 2);
@@ -148,15 +167,20 @@ export class StateTable {
     this.s0 = seeds[0]! >>> 0;
     this.s1 = seeds[1]! >>> 0;
     this.s2 = seeds[2]! >>> 0;
+    // the id index's seeds, derived so that a test's fixed seeds fix both
+    this.t0 = fmix(this.s0 ^ 0x6a09e667);
+    this.t1 = fmix(this.s1 ^ 0xbb67ae85);
+    this.t2 = fmix(this.s2 ^ 0x3c6ef372);
     let hostid = opts.hostid ?? 0;
     while (hostid === 0) hostid = randomBytes(4).readUInt32BE(0);
     this.hostid = hostid >>> 0;
     this.startSeconds = (opts.startSeconds ?? Math.floor(Date.now() / 1000)) >>> 0;
+    this.lastIdHi = this.startSeconds;
   }
 
   /** Bytes of typed-array memory the table holds (the index included). */
   get memoryBytes(): number {
-    const arrays = [this.index, this.key, this.seqlo, this.seqhi, this.maxWin, this.wscale, this.peerState, this.rule, this.creation, this.lastActive, this.timeoutClass, this.packets, this.bytes, this.ifId, this.direction, this.flags, this.log, this.syncStatus, this.idHi, this.idLo, this.creator, this.srcNode];
+    const arrays = [this.index, this.idIndex, this.key, this.seqlo, this.seqhi, this.maxWin, this.wscale, this.peerState, this.rule, this.creation, this.lastActive, this.timeoutClass, this.packets, this.bytes, this.ifId, this.direction, this.flags, this.log, this.syncStatus, this.idHi, this.idLo, this.creator, this.srcNode];
     return arrays.reduce((n, a) => n + a.byteLength, 0);
   }
 
@@ -283,6 +307,37 @@ export class StateTable {
   insert(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING): number {
     if (this.count >= this.capacity) return -1;
     if (this.find(af, proto, src, sport, dst, dport, bound) >= 0) return -2;
+    const i = this.place(af, proto, src, sport, dst, dport, bound);
+    this.creator[i] = this.hostid;
+    // the next local id; one still held (the counter went round) is passed over
+    do {
+      this.lastIdLo = (this.lastIdLo + 1) >>> 0;
+      if (this.lastIdLo === 0) this.lastIdHi = (this.lastIdHi + 1) >>> 0;
+      this.idHi[i] = this.lastIdHi;
+      this.idLo[i] = this.lastIdLo;
+    } while (!this.indexId(i));
+    return i;
+  }
+
+  /**
+   * insert() for a state another node created (pfsync): it keeps that node's
+   * identity. Returns the index, -1 when the table is full, -2 when the flow
+   * has a state already, -3 when a state has this identity already.
+   */
+  insertWithId(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number): number {
+    if (this.count >= this.capacity) return -1;
+    if (this.findById(creator, idHi, idLo) >= 0) return -3;
+    if (this.find(af, proto, src, sport, dst, dport, bound) >= 0) return -2;
+    const i = this.place(af, proto, src, sport, dst, dport, bound);
+    this.creator[i] = creator >>> 0;
+    this.idHi[i] = idHi >>> 0;
+    this.idLo[i] = idLo >>> 0;
+    this.indexId(i);
+    return i;
+  }
+
+  /** Takes a free slot for a new state, fills its key, zeroes the rest and indexes the flow. */
+  private place(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number): number {
     let i: number;
     if (this.freeHead >= 0) {
       i = this.freeHead;
@@ -313,9 +368,6 @@ export class StateTable {
     this.flags[i] = 0;
     this.log[i] = 0;
     this.syncStatus[i] = 0;
-    this.idHi[i] = this.startSeconds;
-    this.idLo[i] = ++this.idCounter >>> 0;
-    this.creator[i] = this.hostid;
     this.srcNode[i] = -1;
     const h = this.hashOf(i);
     let slot = this.home(h);
@@ -325,13 +377,62 @@ export class StateTable {
     return i;
   }
 
+  /** The id index's hash of a pfsync identity. */
+  idHash(creator: number, idHi: number, idLo: number): number {
+    let h = this.t0;
+    h = Math.imul(h ^ creator, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h ^ idHi ^ this.t1, 0xc2b2ae35);
+    h ^= h >>> 16;
+    h = Math.imul(h ^ idLo, 0x27d4eb2f);
+    h ^= h >>> 15;
+    return fmix(h ^ this.t2);
+  }
+
+  private idHashOf(i: number): number {
+    return this.idHash(this.creator[i]!, this.idHi[i]!, this.idLo[i]!);
+  }
+
+  /** Adds state i to the id index; false (and nothing added) when its identity is taken. */
+  private indexId(i: number): boolean {
+    const creator = this.creator[i]!;
+    const idHi = this.idHi[i]!;
+    const idLo = this.idLo[i]!;
+    const h = this.idHash(creator, idHi, idLo);
+    const fp = h & 0xff;
+    const index = this.idIndex;
+    let slot = this.home(h);
+    for (;;) {
+      const e = index[slot]!;
+      if (e === -1) break;
+      if (e >>> 24 === fp) {
+        const j = e & IDX_MASK;
+        if (this.idLo[j] === idLo && this.idHi[j] === idHi && this.creator[j] === creator) return false;
+      }
+      if (++slot === this.slots) slot = 0;
+    }
+    index[slot] = (fp << 24) | i;
+    return true;
+  }
+
   /** Removes state i. Backward-shift deletion keeps every probe chain intact without tombstones. */
   remove(i: number): void {
-    const index = this.index;
+    this.unindex(this.index, i, false);
+    this.unindex(this.idIndex, i, true);
+    this.key[i * KEY_WORDS + 9] = 0;
+    this.stackKeys.delete(i);
+    this.seqDiff.delete(i);
+    this.srcNode[i] = this.freeHead;
+    this.freeHead = i;
+    this.count--;
+  }
+
+  /** Takes state i out of one index (byId: the id index), shifting later entries of its chain back. */
+  private unindex(index: Int32Array, i: number, byId: boolean): void {
     const slots = this.slots;
-    let slot = this.home(this.hashOf(i));
+    let slot = this.home(byId ? this.idHashOf(i) : this.hashOf(i));
     while ((index[slot]! & IDX_MASK) !== i || index[slot] === -1) {
-      if (index[slot] === -1) throw new Error(`state ${i} is not in the index`);
+      if (index[slot] === -1) throw new Error(`state ${i} is not in the ${byId ? 'id ' : ''}index`);
       if (++slot === slots) slot = 0;
     }
     let hole = slot;
@@ -339,7 +440,8 @@ export class StateTable {
     for (;;) {
       const e = index[next]!;
       if (e === -1) break;
-      const home = this.home(this.hashOf(e & IDX_MASK));
+      const j = e & IDX_MASK;
+      const home = this.home(byId ? this.idHashOf(j) : this.hashOf(j));
       // the entry may move into the hole unless its home lies in (hole, next]
       const stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (!stays) {
@@ -349,12 +451,6 @@ export class StateTable {
       next = next + 1 === slots ? 0 : next + 1;
     }
     index[hole] = -1;
-    this.key[i * KEY_WORDS + 9] = 0;
-    this.stackKeys.delete(i);
-    this.seqDiff.delete(i);
-    this.srcNode[i] = this.freeHead;
-    this.freeHead = i;
-    this.count--;
   }
 
   /** Whether index i holds a live state. */
@@ -376,6 +472,7 @@ export class StateTable {
   clear(): number {
     const n = this.count;
     this.index.fill(-1);
+    this.idIndex.fill(-1);
     this.key.fill(0);
     this.stackKeys.clear();
     this.seqDiff.clear();
@@ -385,11 +482,30 @@ export class StateTable {
     return n;
   }
 
-  /** Finds a state by its pfsync identity (creator id + 64-bit id); -1 if none. Linear: not for the packet path. */
+  /** Finds a state by its pfsync identity (creator id, 64-bit id as two words); -1 if none. */
   findById(creator: number, idHi: number, idLo: number): number {
-    for (let i = 0; i < this.highWater; i++) {
-      if (this.live(i) && this.idLo[i] === idLo && this.idHi[i] === idHi && this.creator[i] === creator) return i;
+    creator >>>= 0;
+    idHi >>>= 0;
+    idLo >>>= 0;
+    const h = this.idHash(creator, idHi, idLo);
+    const fp = h & 0xff;
+    const index = this.idIndex;
+    let slot = this.home(h);
+    let probes = 1;
+    for (;;) {
+      const e = index[slot]!;
+      if (e === -1) break;
+      if (e >>> 24 === fp) {
+        const i = e & IDX_MASK;
+        if (this.idLo[i] === idLo && this.idHi[i] === idHi && this.creator[i] === creator) {
+          this.lastIdProbes = probes;
+          return i;
+        }
+      }
+      if (++slot === this.slots) slot = 0;
+      probes++;
     }
+    this.lastIdProbes = probes;
     return -1;
   }
 }

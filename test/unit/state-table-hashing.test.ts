@@ -81,8 +81,9 @@ test('two tables hash the same flows differently (the seed is random)', () => {
   assert.ok(same < 2);
 });
 
-test('memory per state stays within 128 bytes at a million states', () => {
+// 125 bytes of state and flow index, plus 5.3 for the pfsync id index
+test('memory per state stays within 136 bytes at a million states', () => {
   const t = new StateTable({ capacity: 1_000_000 });
   const perState = t.memoryBytes / t.capacity;
-  assert.ok(perState <= 128, `${perState.toFixed(1)} bytes per state`);
+  assert.ok(perState <= 136, `${perState.toFixed(1)} bytes per state`);
 });
