@@ -70,30 +70,36 @@ export class AddressOwner {
     this.sysctls.set(`net.ipv6.conf.${g.name}.accept_ra`, '0');
   }
 
-  /** Becoming master: the addresses go on, the macvlan comes up. */
+  /** Becoming master: the addresses go on, the macvlan comes up (one `ip -batch`). */
   own(): void {
     const k = this.kernel;
     const g = this.cfg;
     // looked up now, not at start: carpdev may have lost or gained addresses since
     const own = k.addresses(g.carpdev).filter((a) => !g.addresses.some((v) => v.address === a.address));
+    const batch: string[][] = [];
     for (const a of g.addresses) {
-      const args = ['addr', 'replace', `${a.address}/${a.bits}`, 'dev', this.device];
-      if (own.some((net) => net.scope !== 'host' && covers(net, a))) args.push('noprefixroute');
-      if (a.af === 6) args.push('nodad');
-      k.ip(...(a.af === 6 ? ['-6', ...args] : args));
+      const cmd = ['addr', 'replace', `${a.address}/${a.bits}`, 'dev', this.device];
+      if (own.some((net) => net.scope !== 'host' && covers(net, a))) cmd.push('noprefixroute');
+      if (a.af === 6) cmd.push('nodad');
+      batch.push(cmd);
     }
-    if (this.cfg.lladdr === 'virtual') k.ip('link', 'set', this.device, 'up');
+    if (g.lladdr === 'virtual') batch.push(['link', 'set', this.device, 'up']);
+    k.ipBatch(batch);
     this.owned = true;
   }
 
   /** Becoming backup or stopping: the addresses come off. */
   release(): void {
     const k = this.kernel;
-    if (this.cfg.lladdr === 'virtual') {
-      k.ipQuiet('link', 'set', this.device, 'down');
-      k.ipQuiet('addr', 'flush', 'dev', this.device);
-    } else {
-      for (const a of this.cfg.addresses) k.ipQuiet('addr', 'del', `${a.address}/${a.bits}`, 'dev', this.device);
+    try {
+      if (this.cfg.lladdr === 'virtual') k.ipBatch([['link', 'set', this.device, 'down'], ['addr', 'flush', 'dev', this.device]]);
+      else k.ipBatch(this.cfg.addresses.map((a) => ['addr', 'del', `${a.address}/${a.bits}`, 'dev', this.device]));
+    } catch {
+      // already gone (a batch stops at the first failure: do it one by one)
+      if (this.cfg.lladdr === 'virtual') {
+        k.ipQuiet('link', 'set', this.device, 'down');
+        k.ipQuiet('addr', 'flush', 'dev', this.device);
+      } else for (const a of this.cfg.addresses) k.ipQuiet('addr', 'del', `${a.address}/${a.bits}`, 'dev', this.device);
     }
     this.owned = false;
   }

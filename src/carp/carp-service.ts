@@ -38,6 +38,9 @@ export interface CarpServiceOptions {
   router?: boolean;
 }
 
+/** Longest a returning link keeps the node demoted while its IPv6 addresses settle (s). */
+const SETTLE_MAX = 5;
+
 /** Consecutive send failures before the node demotes itself (OpenBSD: 3 per vhid). */
 const SEND_ERRORS_TO_DEMOTE = 3;
 
@@ -120,17 +123,31 @@ export class CarpService {
     return out;
   }
 
+  /**
+   * Clears what a killed instance left (its macvlans were up, with the
+   * addresses) and sets up this one's, down: before the datapath starts, so
+   * nothing reaches it through a virtual MAC while this node is no master.
+   */
+  prepare(): void {
+    const { kernel } = this.opts;
+    for (const g of this.groups) {
+      if (!kernel.linkExists(g.cfg.carpdev)) throw new Error(`carp ${g.cfg.name}: no such interface: ${g.cfg.carpdev}`);
+      g.owner.prepare();
+    }
+    this.prepared = true;
+  }
+  private prepared = false;
+
   start(): void {
     const { kernel, log, demotion } = this.opts;
+    if (!this.prepared) this.prepare();
     for (const g of this.groups) {
       const c = g.cfg;
-      if (!kernel.linkExists(c.carpdev)) throw new Error(`carp ${c.name}: no such interface: ${c.carpdev}`);
       const own = kernel.addresses(c.carpdev).filter((a) => !c.addresses.some((v) => v.address === a.address));
       g.src4 = own.find((a) => a.af === 4 && a.scope === 'global')?.address ?? null;
       g.src6 = own.find((a) => a.af === 6 && a.scope === 'link')?.address ?? own.find((a) => a.af === 6 && a.scope === 'global')?.address ?? null;
       if (g.machine.cfg.families.includes(4) && !g.src4) throw new Error(`carp ${c.name}: ${c.carpdev} has no IPv4 address to send advertisements from`);
       if (g.machine.cfg.families.includes(6) && !g.src6) throw new Error(`carp ${c.name}: ${c.carpdev} has no IPv6 address to send advertisements from`);
-      g.owner.prepare();
     }
     for (const p of this.parents.values()) this.openParent(p);
     this.links = new LinkMonitor(kernel, this.parents.keys(), (name, up) => this.linkChanged(name, up));
@@ -144,6 +161,7 @@ export class CarpService {
     for (const [name, p] of this.parents) {
       const up = this.links.isUp(name);
       if (!up) demotion.set(`link:${name}`, 1);
+      else this.settle(name);
       for (const g of p.groups.values()) {
         g.machine.setDemote(demotion.total, now);
         if (up) g.machine.start(now);
@@ -210,34 +228,62 @@ export class CarpService {
     const now = this.clock();
     for (const g of p.groups.values()) g.machine.linkChanged(up, now);
     this.runActions();
-    this.opts.demotion.set(`link:${name}`, up ? 0 : 1);
+    if (up) this.settle(name);
+    else this.opts.demotion.set(`link:${name}`, 1);
   }
 
-  /** Drains every machine's actions (advertisements first, as OpenBSD sends them) and re-arms the timer. */
+  /**
+   * A link that came back stays counted as down (demoted) until its IPv6
+   * addresses are out of duplicate address detection, at most SETTLE_MAX
+   * seconds: before that the kernel cannot resolve IPv6 neighbours there,
+   * and a node that took the gateway back at once would drop IPv6 for a
+   * second or more.
+   */
+  private settle(name: string): void {
+    const { kernel, demotion } = this.opts;
+    clearTimeout(this.settling.get(name));
+    const until = this.clock() + SETTLE_MAX;
+    const check = () => {
+      this.settling.delete(name);
+      if (this.stopped || !this.links?.isUp(name)) return;
+      if (kernel.ipv6Tentative(name) && this.clock() < until) {
+        demotion.set(`link:${name}`, 1);
+        this.settling.set(name, setTimeout(check, 100));
+      } else demotion.set(`link:${name}`, 0);
+    };
+    check();
+  }
+  private readonly settling = new Map<string, NodeJS.Timeout>();
+
+  /**
+   * Drains every machine's actions and re-arms the timer. A new master takes
+   * its addresses before its first advertisement goes out (OpenBSD sends the
+   * advertisement first, but its addresses change in no time, and ours take
+   * an `ip` command): so the old master, which steps down on hearing it,
+   * never leaves a gap; then the announcements, then the rest.
+   */
   private runActions(): void {
     for (const g of this.groups) {
       const acts = g.machine.drain();
+      for (const a of acts) if (a.kind === 'master') this.tryAddresses(g, () => g.owner.own());
       for (const a of acts) if (a.kind === 'advertise') this.advertise(g, a);
       for (const a of acts) if (a.kind !== 'advertise') this.act(g, a);
     }
     this.schedule();
   }
 
+  private tryAddresses(g: Group, change: () => void): void {
+    try {
+      change();
+    } catch (e) {
+      this.opts.log.error({ carp: g.cfg.name, err: (e as Error).message }, 'carp: changing the addresses failed');
+    }
+  }
+
   private act(g: Group, a: Exclude<CarpAction, { kind: 'advertise' }>): void {
     const log = this.opts.log;
-    try {
-      if (a.kind === 'master') {
-        g.owner.own();
-        this.announce(g);
-      } else if (a.kind === 'backup') {
-        g.owner.release();
-      } else if (a.kind === 'announce-again') {
-        this.announce(g);
-        return;
-      }
-    } catch (e) {
-      log.error({ carp: g.cfg.name, err: (e as Error).message }, 'carp: changing the addresses failed');
-    }
+    if (a.kind === 'master' || a.kind === 'announce-again') this.announce(g);
+    else if (a.kind === 'backup') this.tryAddresses(g, () => g.owner.release());
     if ((a.kind === 'master' || a.kind === 'backup' || a.kind === 'init') && g.reported !== g.machine.state) {
       g.reported = g.machine.state;
       const to = CarpStateName[g.machine.state]!;
@@ -343,6 +389,7 @@ export class CarpService {
     this.runActions();
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    for (const t of this.settling.values()) clearTimeout(t);
     this.links?.stop();
     for (const g of this.groups) {
       g.owner.destroy();

@@ -38,6 +38,8 @@ export interface FilterContext {
   loadRuleset?(file: string): LoadResult;
   /** Installs a checked ruleset; states stay. */
   applyRuleset?(ruleset: Ruleset): void;
+  /** Removes every state (the daemon tells its pfsync peer); the filter's own flush without it. */
+  flushStates?(): number;
 }
 
 /** tunpf's parse errors as pf's counters. */
@@ -253,7 +255,7 @@ export function killStates(ctx: FilterContext, args: Record<string, unknown>): K
 }
 
 export function flushStates(ctx: FilterContext): FlushStatesResult {
-  return { flushed: ctx.filter().states.flush() };
+  return { flushed: ctx.flushStates ? ctx.flushStates() : ctx.filter().states.flush() };
 }
 
 export function reload(ctx: FilterContext, args: Record<string, unknown>): ReloadResult {

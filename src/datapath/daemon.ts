@@ -16,6 +16,8 @@ import { SysctlJournal } from './sysctl-journal.js';
 import { CarpService } from '../carp/carp-service.js';
 import { Demotion } from '../carp/demotion.js';
 import { carpMetrics, registerCarpCommands } from '../carp/carp-control.js';
+import { PfsyncService } from '../pfsync/pfsync-service.js';
+import { pfsyncMetrics, registerPfsyncCommands } from '../pfsync/pfsync-control.js';
 import type { HaConfig } from './ha-config.js';
 import { TunDevice } from './tun-device.js';
 import { registerFilterCommands } from '../control/filter-commands.js';
@@ -58,6 +60,7 @@ export class Daemon {
   /** The node's demotion counter, shared by CARP and pfsync. */
   readonly demotion = new Demotion();
   carp: CarpService | null = null;
+  pfsync: PfsyncService | null = null;
   private stopped = false;
   /** The operator's interface: subsystems add their control commands and metrics providers here. */
   readonly control: ControlServer;
@@ -74,7 +77,12 @@ export class Daemon {
 
   private startOperatorInterface(): void {
     const { rulesFile, loadRuleset, metrics, log } = this.opts;
-    const ctx = { filter: () => this.filter, forwardCounters: () => this.forwarder?.counters ?? null, now: () => Date.now() / 1000, startedAt: Date.now(), rulesFile, loadRuleset, applyRuleset: (rs: Ruleset) => this.reload(rs) };
+    const ctx = {
+      filter: () => this.filter, forwardCounters: () => this.forwarder?.counters ?? null, now: () => Date.now() / 1000, startedAt: Date.now(),
+      rulesFile, loadRuleset, applyRuleset: (rs: Ruleset) => this.reload(rs),
+      // with pfsync the peer hears one CLR instead of a delete per state
+      flushStates: () => (this.pfsync ? this.pfsync.flushStates() : this.filter.states.flush()),
+    };
     registerFilterCommands(this.control, ctx);
     this.metrics.register('filter', filterMetrics(ctx));
     this.control.listen();
@@ -92,6 +100,10 @@ export class Daemon {
       if (stale) log.warn({ rules: stale }, 'removed routing rules a previous tunpf left behind');
       this.sysctls = new SysctlJournal(this.kernel, journal);
       const carpGroups = this.opts.ha?.carp ?? [];
+      if (carpGroups.length) {
+        this.carp = new CarpService({ groups: carpGroups, kernel: this.kernel, sysctls: this.sysctls, log, demotion: this.demotion });
+        this.carp.prepare();
+      }
       // what hosts send to a virtual MAC arrives on its macvlan: it is filtered as arriving on carpdev
       const plan = planRouter(interfaces, CarpService.virtualDevices(carpGroups));
       const mtu = Math.max(...interfaces.map((i) => this.kernel.mtu(i)));
@@ -110,6 +122,18 @@ export class Daemon {
       this.fib.watch((e) => log.error({ err: e.message }, 'routing table mirror'));
       this.forwarder = new Forwarder(this.filter, this.fib, this.opts.batch ?? 64);
       this.forwarder.logTo(this.opts.pflog ?? null);
+      const pfsyncConfig = this.opts.ha?.pfsync;
+      if (pfsyncConfig) {
+        // before CARP: its bulk request demotes the node until the peer's table is here
+        this.pfsync = new PfsyncService({
+          config: pfsyncConfig, states: this.filter.states, kernel: this.kernel, log, demotion: this.demotion,
+          ifName: (id) => this.registry.name(id), ifId: (name) => this.registry.id(name),
+        });
+        this.pfsync.start();
+        this.forwarder.syncWith(this.pfsync);
+        registerPfsyncCommands(this.control, this.pfsync);
+        this.metrics.register('pfsync', pfsyncMetrics(this.pfsync));
+      }
       for (const t of this.tuns) {
         t.tun.start(
           (rx) => this.forwarder!.onBatch(t.tun, t.ifId, rx),
@@ -120,8 +144,7 @@ export class Daemon {
         const s = this.filter.states;
         s.expire(Date.now() / 1000, s.purgeBudget(1));
       }, 1000);
-      if (carpGroups.length) {
-        this.carp = new CarpService({ groups: carpGroups, kernel: this.kernel, sysctls: this.sysctls, log, demotion: this.demotion });
+      if (this.carp) {
         this.carp.start();
         registerCarpCommands(this.control, this.carp);
         this.metrics.register('carp', carpMetrics(this.carp));
@@ -155,6 +178,11 @@ export class Daemon {
       this.opts.log.error({ err: (e as Error).message }, 'carp stop failed');
     }
     for (const t of this.tuns) t.tun.stop();
+    try {
+      this.pfsync?.stop();
+    } catch (e) {
+      this.opts.log.error({ err: (e as Error).message }, 'pfsync stop failed');
+    }
     this.fib?.stop();
     this.setup?.undo();
     this.sysctls?.restore();

@@ -27,6 +27,8 @@ export class ForwardCounters {
   noRoute = 0;
   /** RSTs and ICMP unreachables sent for `block return` rules. */
   replies = 0;
+  /** First packets of new states held until the pfsync peer had the state (defer). */
+  deferred = 0;
   /** Records handed to the pflog sink. */
   logged = 0;
 }
@@ -56,6 +58,16 @@ export class Forwarder {
   }
 
   /** Where the packets that rules log go (null: nowhere). */
+  /**
+   * State replication (pfsync): `defer` may hold the packet that created a
+   * state until the peer has it (it returns true when it keeps the packet);
+   * `afterBatch` runs once each batch is done.
+   */
+  syncWith(sync: { defer(state: number, packet: Uint8Array, release: (packet: Uint8Array) => void): boolean; afterBatch(): void } | null): void {
+    this.sync = sync;
+  }
+  private sync: { defer(state: number, packet: Uint8Array, release: (packet: Uint8Array) => void): boolean; afterBatch(): void } | null = null;
+
   logTo(sink: PacketLogSink | null): void {
     this.logSink = sink;
   }
@@ -89,6 +101,7 @@ export class Forwarder {
         continue;
       }
       const passedIn = f.test(m, 1, ifId, now, v).pass;
+      let created = v.created ? v.state : -1;
       if (v.log) this.log(rx.buf, ip, at + len, m.af, 1, ifId, now, v);
       if (!passedIn) {
         c.dropped++;
@@ -99,6 +112,7 @@ export class Forwarder {
       if (out < 0) c.noRoute++; // the kernel will answer with an unreachable
       else {
         const passedOut = f.test(m, 2, out, now, v).pass;
+        if (v.created) created = v.state;
         if (v.log) this.log(rx.buf, ip, at + len, m.af, 2, out, now, v);
         if (!passedOut) {
           c.dropped++;
@@ -108,11 +122,33 @@ export class Forwarder {
       }
       if (m.af === 4) incrementIpv4Ttl(rx.buf, ip);
       else incrementIpv6HopLimit(rx.buf, ip);
+      if (created >= 0 && this.sync !== null && !isMulticast(m) && this.sync.defer(created, rx.buf.subarray(at, at + len), this.releaserFor(tun))) {
+        c.deferred++;
+        continue;
+      }
       this.offsets[n] = at;
       this.lengths[n] = len;
       n++;
     }
     if (n > 0) c.packetsOut += tun.write(rx.buf, this.offsets, this.lengths, n);
+    if (this.sync !== null) this.sync.afterBatch();
+  }
+
+  private readonly releasers = new Map<TunDevice, (packet: Uint8Array) => void>();
+
+  /** One release function per TUN, made once (not per held packet). */
+  private releaserFor(tun: TunDevice): (packet: Uint8Array) => void {
+    let r = this.releasers.get(tun);
+    if (!r) this.releasers.set(tun, (r = (p) => this.release(tun, p)));
+    return r;
+  }
+
+  /** A packet pfsync held (defer) goes on: virtio header and all, as it was read. */
+  private release(tun: TunDevice, packet: Uint8Array): void {
+    this.replyOffsets[0] = 0;
+    this.replyLengths[0] = packet.length;
+    const buf = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
+    if (tun.write(buf, this.replyOffsets, this.replyLengths, 1) === 1) this.counters.packetsOut++;
   }
 
   /** Hands one packet's log records to the sink (logged packets are few: the view may allocate). */
@@ -147,4 +183,9 @@ export class Forwarder {
   }
   private readonly replyOffsets = new Uint32Array(1);
   private readonly replyLengths = new Uint32Array(1);
+}
+
+/** Deferral is for unicast flows only (OpenBSD). */
+function isMulticast(m: PacketMeta): boolean {
+  return m.af === 4 ? m.dst[0]! >>> 28 === 0xe : m.dst[0]! >>> 24 === 0xff;
 }

@@ -38,6 +38,18 @@ export class Kernel {
     }
   }
 
+  /** Several `ip` commands in one process (`ip -batch -`): a takeover should not wait for one fork per address. */
+  ipBatch(commands: string[][]): void {
+    if (commands.length === 0) return;
+    const input = commands.map((c) => c.join(' ')).join('\n') + '\n';
+    this.log.debug({ batch: input }, 'kernel');
+    try {
+      execFileSync('ip', ['-batch', '-'], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (e) {
+      throw new KernelError(`ip -batch (${commands.map((c) => c.join(' ')).join('; ')})`, String((e as { stderr?: string }).stderr ?? (e as Error).message));
+    }
+  }
+
   /** Like ip(), but a failure is ignored (for removing what may not exist). */
   ipQuiet(...args: string[]): boolean {
     try {
@@ -110,6 +122,26 @@ export class Kernel {
     } catch {
       return false; // gone, or down (carrier cannot be read then)
     }
+  }
+
+  /**
+   * Whether the interface still has IPv6 addresses in duplicate address
+   * detection (IFA_F_TENTATIVE, from /proc/net/if_inet6). Until its
+   * link-local address is out of it, the kernel sends no neighbour
+   * solicitations from the interface, so it cannot forward IPv6 there.
+   */
+  ipv6Tentative(name: string): boolean {
+    let text: string;
+    try {
+      text = readFileSync('/proc/net/if_inet6', 'utf8');
+    } catch {
+      return false; // no IPv6
+    }
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f[5] === name && (parseInt(f[4] ?? '0', 16) & 0x40) !== 0) return true;
+    }
+    return false;
   }
 
   mtu(name: string): number {

@@ -60,7 +60,17 @@ export const StateFlag = {
   ACK: 0x0010,
   /** Not in pfsync: the state came from the peer (do not echo it back). */
   FROM_PEER: 0x8000,
+  /**
+   * Not in pfsync: the TCP windows came from the peer and may lag what the
+   * peer let through just before it died; the next packet from the initiator
+   * (RESYNC_SRC) or responder (RESYNC_DST) re-anchors that side's window
+   * instead of being checked against it.
+   */
+  RESYNC_SRC: 0x4000,
+  RESYNC_DST: 0x2000,
 } as const;
+
+export const RESYNC = StateFlag.RESYNC_SRC | StateFlag.RESYNC_DST;
 
 /** Why state tracking dropped a packet, or why a state could not be made. */
 export const StateReason = {

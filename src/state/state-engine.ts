@@ -10,7 +10,7 @@ import type { Rule } from '../rules/ast.js';
 import { FLOATING, NO_RULE, PeerState, StateFlag, StateReason, TcpState, Timeout } from './constants.js';
 import { SourceTracker } from './source-tracker.js';
 import { StateTable, type StateTableOptions } from './state-table.js';
-import { tcpInitState, tcpSeqInWindow, tcpTrack, tcpTrackSloppy } from './tcp-window.js';
+import { tcpInitState, tcpSeqInWindow, tcpTrack, tcpTrackResync, tcpTrackSloppy } from './tcp-window.js';
 import { TimeoutTable } from './timeouts.js';
 
 /** Observers of state changes (pfsync). Unset hooks cost one null check. */
@@ -171,7 +171,12 @@ export class StateEngine {
     if (proto === IPPROTO.TCP) {
       const dstPeer = fwd ? i * 2 + 1 : i * 2;
       const wasOpening = t.peerState[dstPeer]! < TcpState.ESTABLISHED;
-      reason = t.flags[i]! & StateFlag.SLOPPY ? tcpTrackSloppy(t, i, m, fwd) : tcpTrack(t, i, m, fwd);
+      const f = t.flags[i]!;
+      if (f & StateFlag.SLOPPY) reason = tcpTrackSloppy(t, i, m, fwd);
+      else if (f & (fwd ? StateFlag.RESYNC_SRC : StateFlag.RESYNC_DST)) {
+        reason = tcpTrackResync(t, i, m, fwd);
+        t.flags[i] = f & ~(fwd ? StateFlag.RESYNC_SRC : StateFlag.RESYNC_DST);
+      } else reason = tcpTrack(t, i, m, fwd);
       if (reason === StateReason.PASS && wasOpening && t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED)
         reason = this.established(i, now);
     } else {

@@ -170,6 +170,40 @@ export function tcpTrack(t: StateTable, i: number, m: PacketMeta, forward: boole
   return StateReason.BAD_STATE;
 }
 
+/**
+ * The first packet from one end of a state whose windows came from the
+ * pfsync peer (after a takeover): the peer's last update may lag what it let
+ * through before it died by up to a second of traffic, so this packet is
+ * not checked against that side's window but re-anchors it: what the sender
+ * has sent, what it has acked of the other side, how far the other side may
+ * now send. A reset must still lie in the window. Once each end has been
+ * seen, full tracking resumes.
+ */
+export function tcpTrackResync(t: StateTable, i: number, m: PacketMeta, forward: boolean): number {
+  const flags = m.tcpFlags;
+  if (flags & TCPFlag.RST) return tcpTrack(t, i, m, forward);
+  const src = forward ? i * 2 : i * 2 + 1;
+  const dst = forward ? i * 2 + 1 : i * 2;
+  const sws = t.wscale[src]! && t.wscale[dst]! && !(flags & TCPFlag.SYN) ? t.wscale[src]! & WSCALE_MASK : 0;
+  let end = (m.seq + m.payloadLength) >>> 0;
+  if (flags & TCPFlag.SYN) end = (end + 1) >>> 0;
+  if (flags & TCPFlag.FIN) end = (end + 1) >>> 0;
+  const win = m.window;
+  if (t.seqlo[src] === 0 || seqGt(end, t.seqlo[src]!)) t.seqlo[src] = end;
+  if (seqGt(end, t.seqhi[src]!)) t.seqhi[src] = end;
+  if (t.maxWin[src]! < win) t.maxWin[src] = Math.min(win, 0xffff);
+  if (flags & TCPFlag.ACK) {
+    const ack = m.ack;
+    if (seqGt(ack, t.seqlo[dst]!)) t.seqlo[dst] = ack; // the other end has sent at least this much
+    const reach = (ack + Math.max(win << sws, 1)) >>> 0;
+    if (seqGt(reach, t.seqhi[dst]!)) t.seqhi[dst] = reach;
+  }
+  if (flags & TCPFlag.FIN && t.peerState[src]! < TcpState.CLOSING) t.peerState[src] = TcpState.CLOSING;
+  if (flags & TCPFlag.ACK && t.peerState[dst] === TcpState.CLOSING) t.peerState[dst] = TcpState.FIN_WAIT_2;
+  t.timeoutClass[i] = timeoutFor(t.peerState[src]!, t.peerState[dst]!);
+  return StateReason.PASS;
+}
+
 /** `sloppy` tracking: follows the TCP states by flags alone, no window checks (pf_tcp_track_sloppy). */
 export function tcpTrackSloppy(t: StateTable, i: number, m: PacketMeta, forward: boolean): number {
   const src = forward ? i * 2 : i * 2 + 1;

@@ -137,9 +137,11 @@ export class HaTopology {
       ns.exec('ip', 'link', 'set', 'sync', 'up');
       this.writeConfig(r, o);
     }
-    // link-local addresses (the IPv6 advertisements' source) appear a moment after link up
+    // link-local addresses (the IPv6 advertisements' source) appear a moment after link up, and
+    // leave duplicate address detection a second or two later: a router has settled links when it starts
     for (const r of this.routers) {
       for (let k = 0; k < 50 && !/fe80::/.test(r.ns.exec('ip', '-6', 'addr', 'show', 'dev', 'lan') + ''); k++) await sleep(100);
+      for (let k = 0; k < 50 && r.ns.exec('ip', '-6', '-o', 'addr', 'show', 'tentative').trim() !== ''; k++) await sleep(100);
     }
     this.echo = spawn('ip', ['netns', 'exec', this.server.name, process.execPath, ...nodeArgs(here('./echo-server')), ...(o.echoPorts ?? [7000]).map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
     await waitForOutput(this.echo, 'ready');

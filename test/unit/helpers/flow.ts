@@ -15,10 +15,10 @@ export class Flow {
   readonly verdict = new Verdict();
   now = 1000;
 
-  constructor(rules: string) {
+  constructor(rules: string, opts: { hostid?: number } = {}) {
     const { ruleset, diagnostics } = parseRuleset(rules, { file: 'flow.conf', interfaces: TEST_INTERFACES });
     assert.ok(ruleset, diagnostics.map((d) => d.message).join('\n'));
-    this.filter = new PacketFilter(ruleset, { interfaces: new InterfaceRegistry(TEST_INTERFACES), seeds: Uint32Array.of(1, 2, 3), hostid: 0x1d2c3b4a });
+    this.filter = new PacketFilter(ruleset, { interfaces: new InterfaceRegistry(TEST_INTERFACES), seeds: Uint32Array.of(1, 2, 3), hostid: opts.hostid ?? 0x1d2c3b4a });
   }
 
   send(pkt: Uint8Array, dir: 'in' | 'out' = 'in', ifname = 'lan'): Verdict {
