@@ -19,7 +19,7 @@ import type { CommandIO } from './io.js';
 import { topCommand } from './top-command.js';
 
 export const labUsage = `usage: tunpf lab [up] [--quick] [--fast] [--rate MBPS]
-       tunpf lab down | status [--json] | failover [--no-return]
+       tunpf lab down | status [--json] | failover [--no-return] | start ROUTER
        tunpf lab ctl ROUTER CTL-ARGS...  |  tunpf lab top ROUTER  |  tunpf lab exec NODE -- COMMAND...
   up            build the lab, start tunpf on r1 and r2 and traffic, and narrate a takeover (the default)
   --quick       build and start only, no narration (also --no-narrate)
@@ -28,6 +28,7 @@ export const labUsage = `usage: tunpf lab [up] [--quick] [--fast] [--rate MBPS]
   down          stop and remove everything the lab made (safe to repeat, and after a failed up)
   status        what runs where, who is master, how the flows are doing
   failover      kill the master again and narrate the takeover and the return (--no-return: leave it dead)
+  start         start tunpf again on a router whose tunpf is not running (r1, r2)
   ctl, top      tunpf ctl / tunpf top against a router's daemon (r1, r2)
   exec          run a command in a node's namespace (${NODES.join(', ')}); 'tunpf' runs this tunpf
 Needs root. Everything lives in namespaces named tpflab-* and in ${LAB_DIR}/.`;
@@ -65,6 +66,8 @@ export async function labCommand(argv: string[], io: CommandIO, deps: LabDeps = 
       return failover(rest, io);
     case 'exec':
       return execIn(rest, io);
+    case 'start':
+      return startRouter(rest, io);
     case 'ctl':
     case 'top': {
       const [r, ...args] = rest;
@@ -280,12 +283,13 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
   out.push(report.up ? `tunpf lab is up since ${new Date(state!.startedAt).toLocaleTimeString()} (${state!.timing} CARP timing), in ${LAB_DIR}` : `tunpf lab is not fully up (phase ${report.phase ?? 'unknown'}): '${invocation()} lab down' removes what is left`);
   const missing = report.namespaces.filter((n) => !n.present).map((n) => n.name);
   out.push(`  namespaces: ${missing.length ? `missing ${missing.join(', ')}` : `all ${NODES.length} present (${netnsOf('client').replace('client', '*')})`}`);
-  for (const p of report.processes) {
+  const order = (n: string) => (NODES as readonly string[]).indexOf(n);
+  for (const p of [...report.processes].sort((a, b) => order(a.node) - order(b.node))) {
     const what = p.role === 'router' ? 'tunpf run' : p.role === 'echo' ? 'echo server' : 'client traffic';
     let extra = '';
     if (p.role === 'router' && isRouter(p.node)) {
       const r = report.routers[p.node];
-      extra = r.answering ? `  ${Object.entries(r.groups).map(([g, s]) => `${g} ${s}`).join(', ')}; ${r.states ?? '?'} states` : '  not answering';
+      extra = r.answering ? `  ${Object.entries(r.groups).map(([g, s]) => `${g} ${s}`).join(', ')}; ${r.states ?? '?'} state${r.states === 1 ? '' : 's'}` : '  not answering';
     }
     out.push(`  ${p.node.padEnd(7)} ${what.padEnd(15)} pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'STOPPED'}${extra}`);
   }
@@ -310,8 +314,26 @@ async function failover(argv: string[], io: CommandIO): Promise<number> {
   io.out(`${master} is master; ${backup} takes over after ${seconds(masterDown(TIMINGS[lab.state.timing], backup) * 1000)} of silence.`);
   const newMaster = await narrator.takeover(master);
   if (newMaster && !argv.includes('--no-return')) await narrator.comeback(master);
-  else if (newMaster) io.out(`\n${master} stays down; '${invocation()} lab failover' again would kill ${newMaster}, with nobody to take over. Start it again with a new lab, or 'lab down'.`);
+  else if (newMaster) io.out(`\n${master} stays down ('${invocation()} lab start ${master}' starts it again).`);
   return 0;
+}
+
+async function startRouter(argv: string[], io: CommandIO): Promise<number> {
+  const [r] = argv;
+  if (!isRouter(r) || argv.length !== 1) return io.err('usage: tunpf lab start r1|r2'), 2;
+  const lab = Lab.current();
+  if (!lab || lab.state.phase !== 'up') return io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1;
+  const p = lab.process('router', r);
+  if (p && alive(p.pid)) return io.err(`tunpf lab: tunpf already runs on ${r} (pid ${p.pid})`), 1;
+  const t0 = Date.now();
+  try {
+    const started = await lab.startRouter(r);
+    io.out(`tunpf runs on ${r} again (pid ${started.pid}), answering after ${seconds(Date.now() - t0)}.`);
+    return 0;
+  } catch (e) {
+    io.err(`tunpf lab: ${(e as Error).message}`);
+    return 1;
+  }
 }
 
 function execIn(argv: string[], io: CommandIO): number {

@@ -178,8 +178,8 @@ export class Narrator {
     const t = this.view.timing;
     this.heading('Takeover: the master dies');
     const rulesBefore = await this.view.rules(backup);
-    const pid = await this.view.kill(master);
     const killedAt = this.clock.now();
+    const pid = await this.view.kill(master);
     this.line(`kill -KILL ${pid}: ${master}'s tunpf is gone at once, as in a crash or a power cut, with no goodbye.`);
     this.line(`${backup} hears no more advertisements. ${seconds(masterDown(t, backup) * 1000)} (3 × its own interval) after the last one it heard,`);
     this.line('which came up to one interval before the kill, it takes the group over.');

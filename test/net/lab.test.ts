@@ -41,10 +41,11 @@ function labProcessesRunning(): string[] {
   return found;
 }
 
+/** Runs, and is not a zombie waiting for its reaper. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }
