@@ -203,14 +203,17 @@ async function settle(startedAt: number, limitMs = 30_000): Promise<RouterName |
 
 function explore(say: (l: string) => void, quick: boolean): void {
   const me = invocation();
+  const sudo = process.env.SUDO_USER ? 'sudo ' : '';
+  const self = me.slice(sudo.length);
   const lines: [string, string][] = [
     [`${me} lab ctl r1 show carp`, 'CARP: roles, gateway addresses, counters'],
     [`${me} lab ctl r2 show states`, 'the states r2 holds (-v for counters)'],
+    [`${sudo}ip netns exec ${netnsOf('r2')} ${self} ctl show states`, 'the same: each router is a network namespace'],
     [`${me} lab ctl r1 show rules`, 'each rule of rules/lab.conf with its counters'],
     [`${me} lab ctl r2 show pfsync`, 'state replication: queues, messages, lag'],
     [`${me} lab top r1`, 'the live view of r1 (q quits)'],
     [`${me} lab exec client -- ping -c 3 ${LAB.server.v4}`, 'any command inside a node (client, r1, r2, server, ...)'],
-    [`sudo ip netns exec ${netnsOf('r1')} tcpdump -ni sync`, 'pfsync on the wire (tcpdump -ni lan: CARP)'],
+    [`${sudo}ip netns exec ${netnsOf('r1')} tcpdump -ni sync`, 'pfsync on the wire (tcpdump -ni lan: CARP)'],
     [`${me} lab failover`, 'kill the master again and watch'],
     [`${me} lab status`, 'what runs where'],
     [`${me} lab down`, 'remove everything'],
