@@ -132,6 +132,7 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
       process.exit(130);
     }
     io.err('\ninterrupted; removing what was built');
+    lab.abort();
     void teardown().finally(() => process.exit(130));
   };
   process.on('SIGINT', onInterrupt);

@@ -211,6 +211,8 @@ export interface UpOptions {
 
 export class Lab {
   state: LabState;
+  /** Set when the user interrupts `up`: nothing more is started. */
+  private aborted = false;
 
   private constructor(state: LabState) {
     this.state = state;
@@ -232,9 +234,18 @@ export class Lab {
     writeState(this.state);
   }
 
+  abort(): void {
+    this.aborted = true;
+  }
+
+  private go(): void {
+    if (this.aborted) throw new Error('interrupted');
+  }
+
   /** The namespaces and links, recorded as they are made. */
   build(): void {
     for (const c of buildCommands()) {
+      this.go();
       run(c);
       if (c[1] === 'netns' && c[2] === 'add') {
         this.state.namespaces.push({ name: c[3]!, inode: namespaceInode(c[3]!) ?? 0 });
@@ -278,6 +289,7 @@ export class Lab {
 
   /** Starts tunpf on a router; resolves when its control socket answers. */
   async startRouter(r: RouterName, ms = 20_000): Promise<LabProcess> {
+    this.go();
     const log = paths.log(r);
     writeFileSync(log, `--- ${new Date().toISOString()} ${this.routerCommand(r).slice(1).join(' ')}\n`, { flag: 'a' });
     const p = this.record({ role: 'router', node: r, pid: spawnDetached(r, this.routerCommand(r), log), log });
@@ -292,6 +304,7 @@ export class Lab {
   }
 
   async startEcho(ms = 10_000): Promise<LabProcess> {
+    this.go();
     const log = paths.log('server');
     const p = this.record({ role: 'echo', node: 'server', pid: spawnDetached('server', [...nodeCommand(), script('./echo-server'), String(LAB.ports.echo), String(LAB.ports.session)], log), log });
     await this.waitForLog(p, 'ready', ms);
@@ -299,6 +312,7 @@ export class Lab {
   }
 
   async startTraffic(rate: number, ms = 15_000): Promise<LabProcess> {
+    this.go();
     const log = paths.log('client');
     const argv = [...nodeCommand(), script('./traffic'), '--status', paths.traffic, '--server', LAB.server.v4, '--echo-port', String(LAB.ports.echo), '--session-port', String(LAB.ports.session), '--rate', String(rate)];
     const p = this.record({ role: 'traffic', node: 'client', pid: spawnDetached('client', argv, log), log });

@@ -241,6 +241,7 @@ export class Narrator {
     this.view.typeKey();
     const typedAt = this.clock.now();
     const deadline = settledAt + waitMs;
+    this.line(`Watching the flows (up to ${seconds(Math.max(0, deadline - this.clock.now()))}) ...`);
     let now: TrafficStatus = before;
     const resolved = (f: FlowStatus) => {
       if (f.breaks.some((b) => b.at >= from)) return true;
