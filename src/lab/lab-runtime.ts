@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { CommandError, ConnectError, requestOnce } from '../control/client.js';
 import { ErrorCode } from '../control/protocol.js';
 import { SOCKET_NAME } from '../control/socket-path.js';
-import { buildCommands, LAB, LAB_DIR, LAB_PREFIX, labHaConfig, netnsOf, NODES, type LabNode, type LabTiming, type RouterName } from './lab-plan.js';
+import { buildCommands, LAB, LAB_DIR, LAB_PREFIX, labHaConfig, netnsOf, type LabNode, type LabTiming, type RouterName } from './lab-plan.js';
+import { readTrafficStatus } from './traffic-status.js';
 
 /** Where a daemon in a namespace keeps its lock, sysctl journal and socket (datapath/instance-lock.ts). */
 export const TUNPF_RUN_DIR = '/run/tunpf';
@@ -200,15 +201,6 @@ export async function ask<T>(r: RouterName, command: string, args: Record<string
 
 // ---------------------------------------------------------------- up
 
-export interface UpOptions {
-  timing: 'normal' | 'fast';
-  timings: LabTiming;
-  /** Transfer rate in MB/s. */
-  rate: number;
-  /** Progress lines. */
-  say(line: string): void;
-}
-
 export class Lab {
   state: LabState;
   /** Set when the user interrupts `up`: nothing more is started. */
@@ -318,7 +310,7 @@ export class Lab {
     const p = this.record({ role: 'traffic', node: 'client', pid: spawnDetached('client', argv, log), log });
     const t0 = Date.now();
     for (;;) {
-      const s = readTrafficStatusSafe();
+      const s = readTrafficStatus(paths.traffic);
       if (s && s.flows.length === 3 && s.flows.every((f) => f.connected && f.received > 0)) return p;
       if (!alive(p.pid)) throw new Error(`the traffic generator exited; the end of ${log}:\n${logTail(log)}`);
       if (Date.now() - t0 > ms) {
@@ -353,14 +345,6 @@ export class Lab {
   }
 }
 
-function readTrafficStatusSafe() {
-  try {
-    return JSON.parse(readFileSync(paths.traffic, 'utf8')) as import('./traffic-status.js').TrafficStatus;
-  } catch {
-    return null;
-  }
-}
-
 // ---------------------------------------------------------------- down
 
 export interface TeardownReport {
@@ -378,9 +362,11 @@ export interface TeardownReport {
 export async function teardown(): Promise<TeardownReport> {
   const report: TeardownReport = { processes: 0, namespaces: [], files: [], problems: [] };
   const state = readState();
-  const names = new Set([...labNamespaces(), ...(state?.namespaces.map((n) => n.name) ?? [])]);
+  // only names with the lab's prefix, whatever the state file says
+  const recorded = (state?.namespaces ?? []).filter((n) => n.name.startsWith(LAB_PREFIX) && !n.name.includes('/'));
+  const names = new Set([...labNamespaces(), ...recorded.map((n) => n.name)]);
   const inodes = new Map<string, number>();
-  for (const n of state?.namespaces ?? []) if (n.inode) inodes.set(n.name, n.inode);
+  for (const n of recorded) if (n.inode) inodes.set(n.name, n.inode);
   for (const n of names) {
     const ino = namespaceInode(n);
     if (ino) inodes.set(n, ino);
@@ -448,4 +434,3 @@ export async function teardown(): Promise<TeardownReport> {
   return report;
 }
 
-export { NODES };
