@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { checkCommand, checkUsage } from './check-command.js';
 import { ctlCommand, ctlUsage } from './ctl-command.js';
 import { processIO, type CommandIO } from './io.js';
+import { labCommand, labUsage } from './lab-command.js';
 import { replayCommand, replayUsage } from './replay-command.js';
 import { runCommand, runUsage } from './run-command.js';
 import { topCommand, topUsage } from './top-command.js';
@@ -18,6 +19,7 @@ const commands: Record<string, Command> = {
   replay: { run: replayCommand, usage: replayUsage, summary: 'run a capture through the rules and states, offline' },
   ctl: { run: ctlCommand, usage: ctlUsage, summary: 'ask or tell the running daemon (pfctl): show, reload, kill, table' },
   top: { run: topCommand, usage: topUsage, summary: 'live view of states and rules (pftop)' },
+  lab: { run: labCommand, usage: labUsage, summary: 'a two-router HA lab in network namespaces, narrated (start here)' },
 };
 
 function usage(): string {
