@@ -773,19 +773,31 @@ static napi_value raw_set_tos(napi_env env, napi_callback_info info) {
 
 /* ---- link-layer sockets: whole Ethernet frames (gratuitous ARP, neighbour advertisements, CARP from the virtual MAC) ---- */
 
+/* The interface named by a JS string: its index, or 0 with a pending exception (name is filled for messages). */
+static unsigned get_ifindex(napi_env env, napi_value v, char name[IFNAMSIZ], const char *usage) {
+  size_t len;
+  memset(name, 0, IFNAMSIZ);
+  if (napi_get_value_string_utf8(env, v, name, IFNAMSIZ, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  unsigned idx = if_nametoindex(name);
+  if (idx == 0) throw_errno(env, errno, "if_nametoindex", name);
+  return idx;
+}
+
 /* packetOpen(ifname) -> fd: an AF_PACKET socket bound to the interface, for sending only (protocol 0 receives nothing). */
 static napi_value packet_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char name[IFNAMSIZ] = {0};
-  size_t len;
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+  char name[IFNAMSIZ];
+  if (argc < 1) {
     napi_throw_type_error(env, NULL, "packetOpen(ifname)");
     return NULL;
   }
-  unsigned idx = if_nametoindex(name);
-  if (idx == 0) return throw_errno(env, errno, "if_nametoindex", name);
+  unsigned idx = get_ifindex(env, argv[0], name, "packetOpen(ifname)");
+  if (idx == 0) return NULL;
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, errno, "socket", "AF_PACKET");
   struct sockaddr_ll sa = {.sll_family = AF_PACKET, .sll_protocol = 0, .sll_ifindex = (int)idx};
@@ -824,14 +836,13 @@ static napi_value if_index(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char name[IFNAMSIZ] = {0};
-  size_t len;
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+  char name[IFNAMSIZ];
+  if (argc < 1) {
     napi_throw_type_error(env, NULL, "ifIndex(name)");
     return NULL;
   }
-  unsigned idx = if_nametoindex(name);
-  if (idx == 0) return throw_errno(env, errno, "if_nametoindex", name);
+  unsigned idx = get_ifindex(env, argv[0], name, "ifIndex(name)");
+  if (idx == 0) return NULL;
   napi_value out;
   CHECK(napi_create_uint32(env, idx, &out));
   return out;

@@ -212,6 +212,8 @@ export interface PfsyncMessages {
   packets: number;
   bytes: number;
   messages: Record<string, number>;
+  /** Sent only: the local state changes those messages carried (inserts, updates, deletes). */
+  changes?: number;
 }
 
 export interface ShowPfsyncResult {

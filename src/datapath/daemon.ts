@@ -20,6 +20,7 @@ import { PfsyncService } from '../pfsync/pfsync-service.js';
 import { pfsyncMetrics, registerPfsyncCommands } from '../pfsync/pfsync-control.js';
 import type { HaConfig } from './ha-config.js';
 import { TunDevice } from './tun-device.js';
+import { StateReason, StateReasonName } from '../state/constants.js';
 import { registerFilterCommands } from '../control/filter-commands.js';
 import { ControlServer } from '../control/server.js';
 import { filterMetrics } from '../log/filter-metrics.js';
@@ -143,6 +144,7 @@ export class Daemon {
       this.expiryTimer = setInterval(() => {
         const s = this.filter.states;
         s.expire(Date.now() / 1000, s.purgeBudget(1));
+        this.reportLimits();
       }, 1000);
       if (this.carp) {
         this.carp.start();
@@ -154,6 +156,20 @@ export class Daemon {
       this.stop();
       throw e;
     }
+  }
+
+  private readonly limitsSeen = new Float64Array(8);
+
+  /** Once a second at most: a warning when limits refused states (set limit states, max, max-src-*). */
+  private reportLimits(): void {
+    const by = this.filter.states.counters.byReason;
+    const refused: Record<string, number> = {};
+    for (const reason of [StateReason.STATE_LIMIT, StateReason.RULE_LIMIT, StateReason.SRC_LIMIT]) {
+      const n = by[reason]! - this.limitsSeen[reason]!;
+      if (n > 0) refused[StateReasonName[reason]!] = n;
+      this.limitsSeen[reason] = by[reason]!;
+    }
+    if (Object.keys(refused).length) this.opts.log.warn({ refused, states: this.filter.states.table.count, limit: this.filter.states.table.capacity }, 'state limits reached: new states refused');
   }
 
   /** Swaps in a new ruleset; states and persistent tables stay. */

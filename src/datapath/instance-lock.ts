@@ -19,7 +19,8 @@ function namespaceId(): string {
 
 export const LOCK_DIR = join('/run/tunpf', `net-${namespaceId()}`);
 
-function alive(pid: number): boolean {
+/** Whether a process lives (EPERM: it does, as another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

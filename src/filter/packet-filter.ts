@@ -160,7 +160,7 @@ export class PacketFilter {
       return this.block(v, Why.MALFORMED, -1);
     }
     const states = this.states;
-    let i = states.lookup(m, ifId, now);
+    let i = states.lookup(m, direction, ifId, now);
     if (i >= 0 && states.reusable(i, m)) {
       states.remove(i); // pf's state reuse: the SYN goes through the rules again
       i = -1;

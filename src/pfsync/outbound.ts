@@ -3,7 +3,7 @@
 // state sits in at most one: INS, UPD_C, UPD or IACK; deletes become DEL_C
 // identities, since the state is gone), and the queues become packets:
 // when the next entry would overflow the MTU, when the 1-second timer that
-// the first entry started runs out, or at once for what cannot wait (maxupd
+// the first entry started runs out (100 ms for an insert), or at once for what cannot wait (maxupd
 // updates of a TCP state, a state the peer touched in the last 2 seconds, an
 // INS_ACK, a deferred packet's INS, an answer to UPD_REQ). Records are
 // written when the packet is, so they carry the latest values. "At once"
@@ -25,6 +25,12 @@ const QUEUES = [SyncQueue.IACK, SyncQueue.UPD_C, SyncQueue.INS, SyncQueue.UPD];
 
 /** The timer a first queued entry starts (OpenBSD: one second). */
 export const SEND_DELAY = 1;
+/**
+ * An insert waits at most this long (tunpf): a state made in the master's
+ * last second should be on the backup when it takes over, and inserts are
+ * few next to updates (at most ten extra packets a second when idle).
+ */
+export const INSERT_DELAY = 0.1;
 /** A state the peer changed less than this long ago is pushed at every local change (both nodes are busy with it). */
 export const PEER_ACTIVE = 2;
 
@@ -42,6 +48,8 @@ export interface OutboundOptions {
 }
 
 export class OutboundCounters {
+  /** Local inserts, updates and deletes of synced states (what the queues coalesce). */
+  changes = 0;
   packets = 0;
   bytes = 0;
   /** Messages sent, by action. */
@@ -136,14 +144,17 @@ export class PfsyncOutbound implements StateHooks {
   onInsert(i: number): void {
     const t = this.o.table;
     if (t.flags[i]! & (StateFlag.NOSYNC | StateFlag.FROM_PEER)) return;
+    this.counters.changes++;
     this.peerTouched[i] = 0;
     this.insAt[i] = this.o.clock();
     this.enqueue(i, SyncQueue.INS);
+    this.arm(INSERT_DELAY);
   }
 
   onUpdate(i: number): void {
     const t = this.o.table;
     if (t.flags[i]! & StateFlag.NOSYNC) return;
+    this.counters.changes++;
     const q = t.syncStatus[i]!;
     if (q === SyncQueue.UPD_C || q === SyncQueue.UPD) {
       // already queued: TCP counts its updates, and a busy state goes out before it is stale
@@ -161,6 +172,7 @@ export class PfsyncOutbound implements StateHooks {
     const q = t.syncStatus[i]!;
     t.syncStatus[i] = SyncQueue.NONE;
     if (this.suppress || t.flags[i]! & StateFlag.NOSYNC) return;
+    this.counters.changes++;
     if (q === SyncQueue.INS) return; // the peer never heard of it, and need not
     this.reserve(Action.DEL_C);
     this.dels.push(t.idHi[i]!, t.idLo[i]!, t.creator[i]!);
@@ -227,8 +239,9 @@ export class PfsyncOutbound implements StateHooks {
     this.sectionOpen[action] = 1;
   }
 
-  private arm(): void {
-    if (this.deadline === Infinity) this.deadline = this.o.clock() + SEND_DELAY;
+  private arm(delay: number = SEND_DELAY): void {
+    const at = this.o.clock() + delay;
+    if (at < this.deadline) this.deadline = at;
   }
 
   /** The queued entry k of queue q, if it still stands for the state it was queued for; else -1. */

@@ -171,7 +171,7 @@ export class PfsyncEngine {
       hostid: this.hostid.toString(16).padStart(8, '0'),
       bulk: { state: BulkStateName[rq.state]! + (rq.outcome && rq.outcome !== 'complete' ? ` (${rq.outcome})` : ''), started: iso(rq.startedAt), ended: iso(rq.endedAt) },
       queued: this.outbound.queued(),
-      sent: { packets: out.packets, bytes: out.bytes, messages: byAction(out.messages) },
+      sent: { packets: out.packets, bytes: out.bytes, messages: byAction(out.messages), changes: out.changes },
       received: { packets: inc.packets, bytes: inc.bytes, messages: byAction(inc.messages) },
       dropped: Object.fromEntries(PfsyncDropName.map((n, k) => [n, inc.dropped[k]!] as const).filter(([n, v]) => n !== 'ok' && v > 0)),
       lagMs: this.outbound.lagStats(),

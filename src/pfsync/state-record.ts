@@ -293,7 +293,7 @@ export class StateImporter {
     const bound = this.boundOf(buf, off + StateOffset.IFNAME);
     const e = this.engine;
     const t = e.table;
-    const i = e.insertSynced(af, proto, this.side0, sport, this.side1, dport, bound, readU32(buf, off + StateOffset.CREATORID), readU32(buf, off), readU32(buf, off + 4));
+    const i = e.insertSynced(af, proto, this.side0, sport, this.side1, dport, bound, readU32(buf, off + StateOffset.CREATORID), readU32(buf, off), readU32(buf, off + 4), direction);
     if (i < 0) return -(i === -1 ? ImportError.TABLE_FULL : i === -2 ? ImportError.FLOW_EXISTS : ImportError.ID_EXISTS);
     copyPeerToState(buf, off + StateOffset.SRC, t, i, 0);
     copyPeerToState(buf, off + StateOffset.DST, t, i, 1);

@@ -113,7 +113,7 @@ export class StateEngine {
    * flow is looked up, and the quoted TCP sequence number must lie in the
    * window. An expired state is removed and not found.
    */
-  lookup(m: PacketMeta, ifId: number, now: number): number {
+  lookup(m: PacketMeta, direction: number, ifId: number, now: number): number {
     const t = this.table;
     this.counters.searches++;
     this.viaIcmpError = false;
@@ -123,7 +123,8 @@ export class StateEngine {
       // the quoted packet travelled the other way: its source is our destination
       const iproto = m.innerProto;
       const ip = isIcmp(iproto);
-      i = this.findFlow(m.af, iproto, m.innerSrc, ip ? m.innerIcmpId : m.innerSrcPort, m.innerDst, ip ? m.innerIcmpId : m.innerDstPort, ifId);
+      // ... and so in the other direction than the error travels
+      i = this.findFlow(m.af, iproto, m.innerSrc, ip ? m.innerIcmpId : m.innerSrcPort, m.innerDst, ip ? m.innerIcmpId : m.innerDstPort, ifId, direction === 0 ? 0 : 3 - direction);
       if (i < 0) return -1;
       if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, t.forward, m.innerSeq)) {
         this.counters.byReason[StateReason.BAD_STATE]!++;
@@ -131,7 +132,7 @@ export class StateEngine {
       }
       this.viaIcmpError = true;
     } else {
-      i = this.findFlow(m.af, m.proto, m.src, m.srcPort, m.dst, m.dstPort, ifId);
+      i = this.findFlow(m.af, m.proto, m.src, m.srcPort, m.dst, m.dstPort, ifId, direction);
       if (i < 0) return -1;
     }
     if (this.expired(i, now)) {
@@ -147,11 +148,11 @@ export class StateEngine {
   private boundStates = 0;
 
   /** A floating state of the flow, else one bound to this interface (pf looks up both). */
-  private findFlow(af: number, proto: number, a: Uint32Array, ap: number, b: Uint32Array, bp: number, ifId: number): number {
+  private findFlow(af: number, proto: number, a: Uint32Array, ap: number, b: Uint32Array, bp: number, ifId: number, dir: number): number {
     const t = this.table;
-    const i = t.find(af, proto, a, ap, b, bp);
+    const i = t.find(af, proto, a, ap, b, bp, FLOATING, dir);
     if (i >= 0 || this.boundStates === 0 || ifId < 0 || ifId >= FLOATING) return i;
-    return t.find(af, proto, a, ap, b, bp, ifId);
+    return t.find(af, proto, a, ap, b, bp, ifId, dir);
   }
 
   /**
@@ -273,7 +274,7 @@ export class StateEngine {
     const icmp = isIcmp(m.proto);
     const ifBound = o.ifBound ?? this.statePolicyIfBound;
     const bound = ifBound && ifId >= 0 && ifId < FLOATING ? ifId : FLOATING;
-    const i = t.insert(m.af, m.proto, m.src, icmp ? m.icmpId : m.srcPort, m.dst, icmp ? m.icmpId : m.dstPort, bound);
+    const i = t.insert(m.af, m.proto, m.src, icmp ? m.icmpId : m.srcPort, m.dst, icmp ? m.icmpId : m.dstPort, bound, direction);
     if (i < 0) {
       if (node >= 0) this.sources.release(node);
       return this.refuse(i === -1 ? StateReason.STATE_LIMIT : StateReason.STATE_INSERT);
@@ -316,8 +317,8 @@ export class StateEngine {
    * caller fills in the rest. Returns the index, or -1 (table full), -2 (the
    * flow has a state), -3 (the identity is taken), as StateTable.insertWithId.
    */
-  insertSynced(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number): number {
-    const i = this.table.insertWithId(af, proto, src, sport, dst, dport, bound, creator, idHi, idLo);
+  insertSynced(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number, direction = 0): number {
+    const i = this.table.insertWithId(af, proto, src, sport, dst, dport, bound, creator, idHi, idLo, direction);
     if (i < 0) return i;
     if (bound !== FLOATING) this.boundStates++;
     this.counters.inserts++;

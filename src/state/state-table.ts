@@ -72,9 +72,11 @@ export class StateTable {
   /**
    * 10 words per state: side 0 address (4), side 1 address (4), ports
    * (side 0 << 16 | side 1; ICMP: the echo id in both), and
-   * bound << 16 | af << 8 | proto (0 for a free state), where `bound` is the
-   * interface id of an if-bound state or FLOATING: an if-bound state is
-   * another key than a floating one, as pf keeps them.
+   * dir << 24 | bound << 16 | af << 8 | proto (0 for a free state), where
+   * `bound` is the interface id of an if-bound state or FLOATING (an
+   * if-bound state is another key than a floating one, as pf keeps them) and
+   * `dir` the direction of the packet that made it (see find()); dir is not
+   * hashed, so both states of a forwarded flow share one probe sequence.
    */
   readonly key: Uint32Array;
   // peers: 2 per state, [0] = src (initiator), [1] = dst
@@ -210,7 +212,7 @@ export class StateTable {
     const o = i * KEY_WORDS;
     const ports = k[o + 8]!;
     const ap = k[o + 9]!;
-    return this.hash((ap >>> 8) & 0xff, ap & 0xff, k, o, ports >>> 16, k, o + 4, ports & 0xffff, ap >>> 16);
+    return this.hash((ap >>> 8) & 0xff, ap & 0xff, k, o, ports >>> 16, k, o + 4, ports & 0xffff, (ap >>> 16) & 0xff);
   }
 
   /** The home slot of a hash: multiply-shift range reduction (any table size works). */
@@ -218,9 +220,17 @@ export class StateTable {
     return Math.floor((h / 4294967296) * this.slots);
   }
 
-  /** The state of a flow, from either direction; -1 when there is none. Sets `forward`. */
-  find(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING): number {
-    return this.findHashed(this.hash(af, proto, src, 0, sport, dst, 0, dport, bound), af, proto, src, sport, dst, dport, bound);
+  /**
+   * The state of a flow, from either end; -1 when there is none. Sets
+   * `forward`. With `dir` (the packet's direction, 1 in, 2 out) as pf keys
+   * states: a state made by an inbound packet matches inbound packets from
+   * its initiator and outbound ones from its responder, and the other way
+   * round for a state made outbound. So a forwarded connection has a state
+   * on each side, as in pf: `in on lan` and `out on wan` each decide once.
+   * dir 0 matches a state of either direction.
+   */
+  find(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir = 0): number {
+    return this.findHashed(this.hash(af, proto, src, 0, sport, dst, 0, dport, bound), af, proto, src, sport, dst, dport, bound, dir);
   }
 
   /**
@@ -241,9 +251,10 @@ export class StateTable {
   }
 
   /** find() with the hash already computed (by hash(), for a warmed batch). */
-  findHashed(h: number, af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING): number {
+  findHashed(h: number, af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir = 0): number {
     const fp = h & 0xff;
     const ap = ((bound << 16) | (af << 8) | proto) >>> 0;
+    const back = 3 - dir; // a reply travels the other way
     const fwdPorts = ((sport << 16) | dport) >>> 0;
     const revPorts = ((dport << 16) | sport) >>> 0;
     const k = this.key;
@@ -260,14 +271,16 @@ export class StateTable {
       if (e >>> 24 === fp) {
         const i = e & IDX_MASK;
         const o = i * KEY_WORDS;
-        if (k[o + 9] === ap) {
+        const kw = k[o + 9]!;
+        if ((kw & 0xffffff) === ap) {
           const ports = k[o + 8];
-          if (ports === fwdPorts && k[o] === src[0] && k[o + 1] === src[1] && k[o + 2] === src[2] && k[o + 3] === src[3] && k[o + 4] === dst[0] && k[o + 5] === dst[1] && k[o + 6] === dst[2] && k[o + 7] === dst[3]) {
+          const made = kw >>> 24; // the direction that made the state, 0 for none
+          if ((dir === 0 || made === 0 || made === dir) && ports === fwdPorts && k[o] === src[0] && k[o + 1] === src[1] && k[o + 2] === src[2] && k[o + 3] === src[3] && k[o + 4] === dst[0] && k[o + 5] === dst[1] && k[o + 6] === dst[2] && k[o + 7] === dst[3]) {
             this.forward = true;
             this.lastProbes = probes;
             return i;
           }
-          if (ports === revPorts && k[o] === dst[0] && k[o + 1] === dst[1] && k[o + 2] === dst[2] && k[o + 3] === dst[3] && k[o + 4] === src[0] && k[o + 5] === src[1] && k[o + 6] === src[2] && k[o + 7] === src[3]) {
+          if ((dir === 0 || made === 0 || made === back) && ports === revPorts && k[o] === dst[0] && k[o + 1] === dst[1] && k[o + 2] === dst[2] && k[o + 3] === dst[3] && k[o + 4] === src[0] && k[o + 5] === src[1] && k[o + 6] === src[2] && k[o + 7] === src[3]) {
             this.forward = false;
             this.lastProbes = probes;
             return i;
@@ -304,10 +317,10 @@ export class StateTable {
    * with zeroed fields. Returns its index, -1 when the table is full, -2 when
    * the flow has a state already.
    */
-  insert(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING): number {
+  insert(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir = 0): number {
     if (this.count >= this.capacity) return -1;
-    if (this.find(af, proto, src, sport, dst, dport, bound) >= 0) return -2;
-    const i = this.place(af, proto, src, sport, dst, dport, bound);
+    if (this.find(af, proto, src, sport, dst, dport, bound, dir) >= 0) return -2;
+    const i = this.place(af, proto, src, sport, dst, dport, bound, dir);
     this.creator[i] = this.hostid;
     // the next local id; one still held (the counter went round) is passed over
     do {
@@ -324,11 +337,11 @@ export class StateTable {
    * identity. Returns the index, -1 when the table is full, -2 when the flow
    * has a state already, -3 when a state has this identity already.
    */
-  insertWithId(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number): number {
+  insertWithId(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number, dir = 0): number {
     if (this.count >= this.capacity) return -1;
     if (this.findById(creator, idHi, idLo) >= 0) return -3;
-    if (this.find(af, proto, src, sport, dst, dport, bound) >= 0) return -2;
-    const i = this.place(af, proto, src, sport, dst, dport, bound);
+    if (this.find(af, proto, src, sport, dst, dport, bound, dir) >= 0) return -2;
+    const i = this.place(af, proto, src, sport, dst, dport, bound, dir);
     this.creator[i] = creator >>> 0;
     this.idHi[i] = idHi >>> 0;
     this.idLo[i] = idLo >>> 0;
@@ -337,7 +350,7 @@ export class StateTable {
   }
 
   /** Takes a free slot for a new state, fills its key, zeroes the rest and indexes the flow. */
-  private place(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number): number {
+  private place(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, dir: number): number {
     let i: number;
     if (this.freeHead >= 0) {
       i = this.freeHead;
@@ -349,7 +362,7 @@ export class StateTable {
       this.key[o + 4 + k] = dst[k]!;
     }
     this.key[o + 8] = ((sport << 16) | dport) >>> 0;
-    this.key[o + 9] = ((bound << 16) | (af << 8) | proto) >>> 0;
+    this.key[o + 9] = ((dir << 24) | (bound << 16) | (af << 8) | proto) >>> 0;
     for (let p = i * 2; p < i * 2 + 2; p++) {
       this.seqlo[p] = 0;
       this.seqhi[p] = 0;

@@ -43,7 +43,7 @@ test('metrics from inside the namespace move with the traffic', { skip: skip ?? 
   const stream = runInNetns(topo.client, 'probe', ['stream', '10.2.0.2', '7000', '3']);
   await sleep(1500);
   const during = (await scrape()).body!;
-  assert.equal(sample(during, 'tunpf_states'), 1, 'the live connection');
+  assert.equal(sample(during, 'tunpf_states'), 2, 'the live connection: a state in on lan, one out on wan');
   assert.equal(sample(during, 'tunpf_rule_states', 'rule="1",label="web"'), 1);
   assert.equal(JSON.parse((await stream).stdout.trim().split('\n').pop()!).ok, true);
   assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7001', '10')).ok, false);

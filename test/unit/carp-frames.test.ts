@@ -3,21 +3,13 @@
 // IPv6 variant, gratuitous ARP and the unsolicited neighbour advertisement.
 
 import { test } from 'node:test';
+import { FRAME_13_1, hex } from './helpers/carp-vectors.js';
 import assert from 'node:assert/strict';
 import { encode } from '../../src/carp/advertisement.js';
 import { advertisementFrame, encodeGratuitousArp, encodeUnsolicitedNa, formatMac, multicastMac, parseMac, virtualMac, ARP_FRAME_LENGTH, NA_FRAME_LENGTH } from '../../src/carp/frames.js';
 import { carpHmac } from '../../src/carp/hmac.js';
 import { verifyL4Checksum } from '../../src/packet/checksum.js';
 import * as ipv6 from '../../src/packet/ipv6.js';
-
-const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-
-const FRAME_13_1 = hex(`
-01 00 5e 00 00 12 00 00 5e 00 01 01 08 00 45 10
-00 38 1c 46 40 00 ff 70 bc ea c0 00 02 02 e0 00
-00 12 21 01 00 07 00 01 91 76 01 23 45 67 89 ab
-cd ef b9 07 6c 5c ba 76 98 23 f2 3f 9e 34 53 d3
-f3 36 63 7b fc 61`);
 
 function carpHeader(vhid: number, addresses: string[]): Uint8Array {
   const counter = hex('0123456789abcdef');

@@ -3,22 +3,13 @@
 // capture, and the multi-address HMACs.
 
 import { test } from 'node:test';
+import { FRAME_13_1, hex } from './helpers/carp-vectors.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { decode, encode, checksumValid } from '../../src/carp/advertisement.js';
 import { carpHmac, carpHmacValid, checkPassphrase } from '../../src/carp/hmac.js';
 import { buildIpPacket } from '../../src/packet/build.js';
 import { seededRandom, testSeed } from './helpers/random.js';
-
-const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
-
-// §13.1, the frame from its IP header on (the Ethernet header is the first 14 bytes)
-const FRAME_13_1 = hex(`
-01 00 5e 00 00 12 00 00 5e 00 01 01 08 00 45 10
-00 38 1c 46 40 00 ff 70 bc ea c0 00 02 02 e0 00
-00 12 21 01 00 07 00 01 91 76 01 23 45 67 89 ab
-cd ef b9 07 6c 5c ba 76 98 23 f2 3f 9e 34 53 d3
-f3 36 63 7b fc 61`);
 
 test('§13.1: the advertisement and its IPv4 packet, byte for byte', () => {
   const cfg = { vhid: 1, addresses: ['192.0.2.1'], passphrase: 'tunpf-secret' };

@@ -41,7 +41,7 @@ before(() => {
   flow = new Flow(RULES);
   const c = new TcpPair('192.168.1.10', '198.51.100.80', 40000, 443);
   flow.send(c.c('S'));
-  flow.send(c.s('SA'), 'in', 'wan');
+  flow.send(c.s('SA'), 'out', 'lan');
   flow.send(c.c('A', 100));
   flow.send(buildUdp({ src: '192.168.1.20', dst: '9.9.9.9', sport: 5353, dport: 53 }));
   server = new ControlServer({ path: socket });

@@ -39,7 +39,9 @@ const packets: { pkt: Uint8Array; dir: 'in' | 'out'; ifname: string }[] = [
   { pkt: web.c('A'), dir: 'in', ifname: 'lan' }, // state: not logged
   { pkt: new TcpPair('198.51.100.9', '192.168.1.10', 5555, 22).c('S'), dir: 'in', ifname: 'wan' }, // @3 match, then @0 block
   { pkt: dnsQuery, dir: 'in', ifname: 'lan' }, // @2 pass in on lan
-  { pkt: dnsReply, dir: 'in', ifname: 'wan' }, // state of @2: pass in on wan
+  { pkt: dnsQuery, dir: 'out', ifname: 'wan' }, // @4 pass: not logged
+  { pkt: dnsReply, dir: 'in', ifname: 'wan' }, // the state @4 made: not logged
+  { pkt: dnsReply, dir: 'out', ifname: 'lan' }, // the state @2 made (log (all)): logged
   { pkt: new Uint8Array([0x45, 0, 0, 99, 0, 0]), dir: 'in', ifname: 'lan' }, // malformed: never logged
 ];
 
@@ -64,13 +66,13 @@ const EXPECTED: [number, number, string, string, string][] = [
   [4, 3, 'match', 'in', 'wan'],
   [4, 0, 'block', 'in', 'wan'],
   [5, 2, 'pass', 'in', 'lan'],
-  [6, 2, 'pass', 'in', 'wan'],
+  [8, 2, 'pass', 'out', 'lan'],
 ];
 
 test('replay writes one pflog record per logging rule, read back with our own decoder', async () => {
   const { file, lines } = await replayToPflog();
   assert.deepEqual(lines[4].logged, ['@3 match/match', '@0 block/match']);
-  assert.deepEqual(lines[7].logged, [], 'the malformed packet is not logged');
+  assert.deepEqual(lines[9].logged, [], 'the malformed packet is not logged');
   const recs = readCapture(new Uint8Array(readFileSync(file)));
   assert.equal(recs[0]!.linkType, LinkType.PFLOG);
   const got = recs.map((r) => {

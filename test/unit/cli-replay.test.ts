@@ -32,7 +32,7 @@ function conversation(): { pkt: Uint8Array; dir: 'in' | 'out'; ifname: string }[
     { pkt: c.c('S'), dir: 'in', ifname: 'lan' },
     { pkt: c.s('SA'), dir: 'out', ifname: 'wan' },
     { pkt: c.c('A'), dir: 'in', ifname: 'lan' },
-    { pkt: buildTcp({ src: c.server, dst: c.client, sport: 80, dport: 40000, seq: (c.sseq + 9_000_000) >>> 0, flags: 'R' }), dir: 'in', ifname: 'wan' },
+    { pkt: buildTcp({ src: c.server, dst: c.client, sport: 80, dport: 40000, seq: (c.sseq + 9_000_000) >>> 0, flags: 'R' }), dir: 'out', ifname: 'wan' },
     { pkt: c.c('PA', 100), dir: 'in', ifname: 'lan' },
     { pkt: buildTcp({ src: '198.51.100.9', dst: '192.168.1.10', sport: 5555, dport: 22, flags: 'S' }), dir: 'in', ifname: 'wan' },
     { pkt: buildUdp({ src: '192.168.1.10', dst: '9.9.9.9', sport: 5353, dport: 53 }), dir: 'in', ifname: 'lan' },
@@ -77,8 +77,8 @@ test('pcap with Ethernet frames: interfaces and directions from --in-on / --out-
   }
   const file = join(dir, 'conv.pcap');
   writeFileSync(file, collect(chunks));
-  // LAN sources arrive on lan; everything else arrives on wan (the replies pass through state either way)
-  const r = await replay('-f', rules, '--json', '--in-on', 'lan=192.168.1.0/24', '--in-on', 'wan', file);
+  // a capture on lan: LAN sources arrive on it, everything else leaves by it (replies meet the state made on the way in)
+  const r = await replay('-f', rules, '--json', '--in-on', 'lan=192.168.1.0/24', '--out-on', 'lan', file);
   assert.equal(r.code, 0);
   check(r.lines);
 });

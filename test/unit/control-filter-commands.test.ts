@@ -40,9 +40,9 @@ pass out on wan all
 function handshake(f: Flow, c: TcpPair, bytes = 100): number {
   assert.equal(f.outcome(c.c('S')), 'pass:new');
   const i = f.verdict.state;
-  assert.equal(f.outcome(c.s('SA'), 'in', 'wan'), 'pass:state');
+  assert.equal(f.outcome(c.s('SA'), 'out', 'lan'), 'pass:state');
   assert.equal(f.outcome(c.c('A', bytes)), 'pass:state');
-  assert.equal(f.outcome(c.s('A', bytes * 3), 'in', 'wan'), 'pass:state');
+  assert.equal(f.outcome(c.s('A', bytes * 3), 'out', 'lan'), 'pass:state');
   return i;
 }
 

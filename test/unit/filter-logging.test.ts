@@ -30,7 +30,7 @@ test('log on the deciding rule: blocked packets, and only the packet that create
   const tls = new TcpPair('192.168.1.10', '203.0.113.5', 40002, 443);
   assert.deepEqual(records(f.send(tls.c('S'))), ['2:pass:match']);
   assert.equal(f.verdict.created, true);
-  assert.deepEqual(records(f.send(tls.s('SA'), 'in', 'wan')), [], 'later packets of the state are not logged');
+  assert.deepEqual(records(f.send(tls.s('SA'), 'out', 'lan')), [], 'later packets of the state are not logged');
   assert.deepEqual(records(f.send(tls.c('A'))), []);
 });
 

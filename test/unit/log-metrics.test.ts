@@ -89,7 +89,7 @@ test("the filter's metrics after traffic: packets, verdicts, states, per-rule co
   const f = new Flow('block all\npass in on lan proto tcp from 192.168.1.0/24 to any label "web \\"x\\""\n');
   const c = new TcpPair();
   f.send(c.c('S'));
-  f.send(c.s('SA'), 'in', 'wan');
+  f.send(c.s('SA'), 'out', 'lan');
   f.send(c.c('A', 10));
   f.send(new TcpPair('10.0.0.1').c('S'), 'in', 'wan');
   const registry = new MetricsRegistry();

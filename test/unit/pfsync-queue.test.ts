@@ -22,15 +22,15 @@ function connect(p: Pair, c: TcpPair): number {
   return i;
 }
 
-test('nothing goes out before the 1-second timer; then one INS with the latest values', () => {
+test('an insert waits 100 ms, then goes as one INS with the latest values', () => {
   const p = new Pair();
   const c = new TcpPair();
   const i = connect(p, c);
   for (let k = 0; k < 5; k++) p.a.flow.send(c.c('A', 100));
-  p.advance(0.5);
+  p.advance(0.05);
   assert.equal(p.a.wire.length, 0, 'the timer has not run out');
-  assert.equal(p.a.engine.nextTimerAt(), 1001);
-  p.advance(0.5);
+  assert.ok(Math.abs(p.a.engine.nextTimerAt() - 1000.1) < 1e-9, 'due 100 ms after the state was made');
+  p.advance(0.06);
   const [pkt, ...rest] = p.a.take();
   assert.equal(rest.length, 0);
   assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[Action.INS, 1]], 'one insert, the updates folded into it');
@@ -41,7 +41,7 @@ test('nothing goes out before the 1-second timer; then one INS with the latest v
   assert.deepEqual(r.packets, [7, 1], 'S, A and five data packets from the client; the SYN-ACK back');
 });
 
-test('updates of a known state: one UPD_C per state per packet, however many changes', () => {
+test('updates of a known state wait the 1-second timer: one UPD_C per state per packet, however many changes', () => {
   const p = new Pair();
   const c = new TcpPair();
   const i = connect(p, c);
@@ -51,7 +51,9 @@ test('updates of a known state: one UPD_C per state per packet, however many cha
     p.a.flow.send(c.c('A', 10));
     p.a.flow.send(c.s('A'));
   }
-  p.advance(1);
+  p.advance(0.9);
+  assert.equal(p.a.wire.length, 0, 'updates are not inserts: they wait the second');
+  p.advance(0.1);
   const [pkt] = p.a.take();
   assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[Action.UPD_C, 1]]);
   const u = pkt!.sections[0]!.messages[0] as UpdCompressed;

@@ -76,7 +76,7 @@ test('export: the state a real SYN made (spec §14) carries every field as the s
   assert.equal(exportRecord(f, i).creation, 30);
   assert.equal(exportRecord(f, i).expire, 90);
   const synack = buildTcp({ src: '192.0.2.80', dst: '10.0.0.5', sport: 443, dport: 51234, seq: 7000000, ack: 1000001, flags: 'SA', window: 65160, options: { mss: 1460, wscale: 7 } });
-  assert.equal(f.outcome(synack, 'in', 'wan'), 'pass:state');
+  assert.equal(f.outcome(synack, 'out', 'lan'), 'pass:state');
   const r2 = exportRecord(f, i);
   assert.deepEqual([r2.dst.seqlo, r2.dst.state, r2.dst.wscale], [7000001, TcpState.SYN_SENT, 0x87], "seqlo: the end of what it sent (ISN + SYN)");
   assert.deepEqual([r2.packets, r2.bytes], [[1, 1], [60, synack.length]]);
@@ -159,7 +159,7 @@ test('import: the §14 record becomes the state it describes, and traffic of the
   // the reply is tracked by the imported state; the ruleset (block all) is never asked
   f.now += 1;
   const synack = buildTcp({ src: '192.0.2.80', dst: '10.0.0.5', sport: 443, dport: 51234, seq: 7000000, ack: 1000001, flags: 'SA', window: 65160, options: { wscale: 7 } });
-  assert.equal(f.outcome(synack, 'in', 'wan'), 'pass:state');
+  assert.equal(f.outcome(synack, 'out', 'lan'), 'pass:state', 'the reply leaving for the client (the state was made inbound)');
   assert.equal(t.peerState[i * 2 + 1], TcpState.SYN_SENT);
 });
 
@@ -273,8 +273,8 @@ test('import: a known interface binds the state to it, an unknown one leaves it 
   const data = (sport: number) => buildTcp({ src: '10.0.0.5', dst: '192.0.2.80', sport, dport: 443, seq: 1000001, ack: 0, flags: 'S', window: 64240 });
   const m = new PacketMeta();
   parsePacket(data(51234), 0, 60, m);
-  assert.equal(f.filter.states.lookup(m, f.filter.interfaces.id('lan'), f.now), lan);
-  assert.equal(f.filter.states.lookup(m, f.filter.interfaces.id('dmz'), f.now), -1);
+  assert.equal(f.filter.states.lookup(m, 0, f.filter.interfaces.id('lan'), f.now), lan);
+  assert.equal(f.filter.states.lookup(m, 0, f.filter.interfaces.id('dmz'), f.now), -1);
 });
 
 test('import: the ACK flag asks for an INS_ACK and is not kept; other flags are', () => {

@@ -21,13 +21,26 @@ test('if-bound: a state per interface, and no match on another interface', () =>
   assert.equal(f.outcome(c.c('A'), 'in', 'dmz'), 'block:rule', 'no state of this flow is bound to dmz');
 });
 
-test('floating (the default): one state serves every interface', () => {
+test('floating (the default): a state per direction, as pf, and each matches on any interface', () => {
   const f = new Flow(RULES.replace('if-bound', 'floating'));
   const c = new TcpPair();
   const syn = c.c('S');
   assert.equal(f.outcome(syn, 'in', 'lan'), 'pass:new');
-  assert.equal(f.outcome(syn, 'out', 'wan'), 'pass:state');
-  assert.equal(f.filter.states.table.count, 1);
+  assert.equal(f.outcome(syn, 'out', 'wan'), 'pass:new', 'the out check decides for itself: pass out on wan makes the second state');
+  assert.equal(f.filter.states.table.count, 2);
+  const synack = c.s('SA');
+  assert.equal(f.outcome(synack, 'in', 'dmz'), 'pass:state', 'floating: the outbound state matches its reply on any interface');
+  assert.equal(f.outcome(synack, 'out', 'lan'), 'pass:state', 'and the inbound one the reply leaving for the client');
+});
+
+test('an out check is not passed by the state of the in check: block out on wan blocks a forwarded flow', () => {
+  const f = new Flow('block all\npass in on lan proto tcp all\npass out on wan proto tcp\nblock out on wan proto tcp to port 25');
+  const smtp = new TcpPair('192.168.1.10', '203.0.113.5', 40000, 25).c('S');
+  assert.equal(f.outcome(smtp, 'in', 'lan'), 'pass:new');
+  assert.equal(f.outcome(smtp, 'out', 'wan'), 'block:rule');
+  const web = new TcpPair('192.168.1.10', '203.0.113.5', 40001, 443).c('S');
+  assert.equal(f.outcome(web, 'in', 'lan'), 'pass:new');
+  assert.equal(f.outcome(web, 'out', 'wan'), 'pass:new');
 });
 
 test('the if-bound state option overrides a floating policy', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTcp } from '../../src/packet/build.js';
 import { TcpState, Timeout } from '../../src/state/constants.js';
-import { Flow, TcpPair } from './helpers/flow.js';
+import { Flow, TcpPair, replyOf } from './helpers/flow.js';
 
 const RULES = 'block all\npass in on lan proto tcp from 192.168.1.0/24 to any';
 
@@ -79,10 +79,10 @@ test('a RST inside the window ends the connection (TIME_WAIT)', () => {
 
 test('a forged RST outside the window is blocked and the connection lives on', () => {
   const [f, c, i] = established();
-  const forged = buildTcp({ src: c.server, dst: c.client, sport: c.sport, dport: c.cport, seq: (c.sseq + 5_000_000) >>> 0, flags: 'R' });
+  const forged = replyOf(buildTcp({ src: c.server, dst: c.client, sport: c.sport, dport: c.cport, seq: (c.sseq + 5_000_000) >>> 0, flags: 'R' }));
   assert.equal(f.outcome(forged), 'block:bad-state');
   assert.deepEqual(peers(f, i), [TcpState.ESTABLISHED, TcpState.ESTABLISHED]);
-  const nearMiss = buildTcp({ src: c.server, dst: c.client, sport: c.sport, dport: c.cport, seq: (c.sseq + 100) >>> 0, flags: 'R' });
+  const nearMiss = replyOf(buildTcp({ src: c.server, dst: c.client, sport: c.sport, dport: c.cport, seq: (c.sseq + 100) >>> 0, flags: 'R' }));
   assert.equal(f.outcome(nearMiss), 'block:bad-state', 'a reset must match the sequence exactly');
   assert.equal(f.outcome(c.c('PA', 100)), 'pass:state');
 });

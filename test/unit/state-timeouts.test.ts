@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { buildIcmpEcho, buildTcp, buildUdp } from '../../src/packet/build.js';
 import { DEFAULT_TIMEOUTS } from '../../src/rules/ast.js';
 import { Timeout, TimeoutName } from '../../src/state/constants.js';
-import { Flow, TcpPair } from './helpers/flow.js';
+import { Flow, replyOf, TcpPair } from './helpers/flow.js';
 
 const RULES = 'pass all';
 
@@ -13,9 +13,9 @@ const RULES = 'pass all';
 function expiresAfter(f: Flow, pkt: Uint8Array, seconds: number): void {
   const start = f.now;
   f.now = start + seconds - 1;
-  assert.notEqual(f.filter.states.lookup(parseOf(f, pkt), -1, f.now), -1, `still there after ${seconds - 1} s`);
+  assert.notEqual(f.filter.states.lookup(parseOf(f, pkt), 0, -1, f.now), -1, `still there after ${seconds - 1} s`);
   f.now = start + seconds;
-  assert.equal(f.filter.states.lookup(parseOf(f, pkt), -1, f.now), -1, `gone after ${seconds} s`);
+  assert.equal(f.filter.states.lookup(parseOf(f, pkt), 0, -1, f.now), -1, `gone after ${seconds} s`);
 }
 
 import { parsePacket } from '../../src/packet/parse.js';
@@ -45,7 +45,7 @@ test('tcp.first, tcp.opening, tcp.established, tcp.closing, tcp.finwait, tcp.clo
 
 test('udp.first, udp.single, udp.multiple; icmp.first, icmp.error; other.*', () => {
   const q = buildUdp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2 });
-  const a = buildUdp({ src: '10.0.0.2', dst: '10.0.0.1', sport: 2, dport: 1 });
+  const a = replyOf(buildUdp({ src: '10.0.0.2', dst: '10.0.0.1', sport: 2, dport: 1 }));
   let f = new Flow(RULES);
   f.send(q);
   expiresAfter(f, q, DEFAULT_TIMEOUTS['udp.first']!);
@@ -64,17 +64,17 @@ test('udp.first, udp.single, udp.multiple; icmp.first, icmp.error; other.*', () 
   expiresAfter(f, ping, DEFAULT_TIMEOUTS['icmp.first']!);
   f = new Flow(RULES);
   f.send(ping);
-  f.send(buildIcmpEcho({ src: '10.0.0.2', dst: '10.0.0.1', id: 9, reply: true }));
+  f.send(replyOf(buildIcmpEcho({ src: '10.0.0.2', dst: '10.0.0.1', id: 9, reply: true })));
   expiresAfter(f, ping, DEFAULT_TIMEOUTS['icmp.error']!);
   const gre = (src: string, dst: string) => buildIpRaw(src, dst, 47);
   f = new Flow(RULES);
   f.send(gre('10.0.0.1', '10.0.0.2'));
   expiresAfter(f, gre('10.0.0.1', '10.0.0.2'), DEFAULT_TIMEOUTS['other.first']!);
   f.send(gre('10.0.0.1', '10.0.0.2'));
-  f.send(gre('10.0.0.2', '10.0.0.1'));
+  f.send(replyOf(gre('10.0.0.2', '10.0.0.1')));
   expiresAfter(f, gre('10.0.0.1', '10.0.0.2'), DEFAULT_TIMEOUTS['other.single']!);
   f.send(gre('10.0.0.1', '10.0.0.2'));
-  f.send(gre('10.0.0.2', '10.0.0.1'));
+  f.send(replyOf(gre('10.0.0.2', '10.0.0.1')));
   f.send(gre('10.0.0.1', '10.0.0.2'));
   expiresAfter(f, gre('10.0.0.1', '10.0.0.2'), DEFAULT_TIMEOUTS['other.multiple']!);
   assert.equal(TimeoutName.length, 14);
@@ -101,11 +101,11 @@ test('adaptive timeouts shrink as the table fills', () => {
   for (let k = 0; k < 90; k++) f.send(buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000 + k, dport: 53 }));
   const s = f.filter.states;
   assert.equal(s.table.count, 90);
-  const i = s.lookup(parseOf(f, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), -1, f.now);
+  const i = s.lookup(parseOf(f, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), 0, -1, f.now);
   assert.equal(s.expiresIn(i, f.now), 30);
   const g = new Flow('set limit states 100\nset timeout { adaptive.start 10, adaptive.end 110 }\npass all');
   for (let k = 0; k < 60; k++) g.send(buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000 + k, dport: 53 }));
-  const j = g.filter.states.lookup(parseOf(g, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), -1, g.now);
+  const j = g.filter.states.lookup(parseOf(g, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), 0, -1, g.now);
   assert.equal(g.filter.states.expiresIn(j, g.now), 30, '60 * (110-60)/(110-10)');
 });
 

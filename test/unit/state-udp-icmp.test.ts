@@ -4,6 +4,8 @@ import { buildIcmpEcho, buildIcmpErrorFor, buildTcp, buildUdp } from '../../src/
 import { PeerState, Timeout } from '../../src/state/constants.js';
 import { Flow, TcpPair } from './helpers/flow.js';
 
+// One check per packet, as on one interface: requests come in on lan, replies go out on lan (pf
+// keys states by direction: a state made inbound matches the replies leaving the other way).
 const RULES = 'block all\npass in on lan from 192.168.1.0/24 to any\npass in on lan inet6 all';
 
 test('UDP: first, single, multiple', () => {
@@ -17,7 +19,7 @@ test('UDP: first, single, multiple', () => {
   assert.equal(f.outcome(q), 'pass:state');
   assert.deepEqual([t.peerState[i * 2], t.peerState[i * 2 + 1]], [PeerState.SINGLE, PeerState.NO_TRAFFIC]);
   assert.equal(t.timeoutClass[i], Timeout.UDP_SINGLE);
-  assert.equal(f.outcome(a, 'out', 'wan'), 'pass:state');
+  assert.equal(f.outcome(a, 'out', 'lan'), 'pass:state');
   // pf: when one side sends, the other side's SINGLE becomes MULTIPLE
   assert.deepEqual([t.peerState[i * 2], t.peerState[i * 2 + 1]], [PeerState.MULTIPLE, PeerState.SINGLE]);
   assert.equal(t.timeoutClass[i], Timeout.UDP_SINGLE);
@@ -32,14 +34,14 @@ test('ICMP echo: the reply matches the request by id; another id does not', () =
   const f = new Flow(RULES);
   assert.equal(f.outcome(buildIcmpEcho({ src: '192.168.1.10', dst: '8.8.8.8', id: 77, seq: 1 })), 'pass:new');
   assert.equal(f.filter.states.table.timeoutClass[f.verdict.state], Timeout.ICMP_FIRST);
-  assert.equal(f.outcome(buildIcmpEcho({ src: '8.8.8.8', dst: '192.168.1.10', id: 77, seq: 1, reply: true }), 'in', 'wan'), 'pass:state');
-  assert.equal(f.outcome(buildIcmpEcho({ src: '8.8.8.8', dst: '192.168.1.10', id: 78, seq: 1, reply: true }), 'in', 'wan'), 'block:rule');
+  assert.equal(f.outcome(buildIcmpEcho({ src: '8.8.8.8', dst: '192.168.1.10', id: 77, seq: 1, reply: true }), 'out', 'lan'), 'pass:state');
+  assert.equal(f.outcome(buildIcmpEcho({ src: '8.8.8.8', dst: '192.168.1.10', id: 78, seq: 1, reply: true }), 'out', 'lan'), 'block:rule');
 });
 
 test('ICMPv6 echo through state', () => {
   const f = new Flow(RULES);
   assert.equal(f.outcome(buildIcmpEcho({ src: '2001:db8:1::10', dst: '2001:db8:ff::9', id: 5 })), 'pass:new');
-  assert.equal(f.outcome(buildIcmpEcho({ src: '2001:db8:ff::9', dst: '2001:db8:1::10', id: 5, reply: true }), 'in', 'wan'), 'pass:state');
+  assert.equal(f.outcome(buildIcmpEcho({ src: '2001:db8:ff::9', dst: '2001:db8:1::10', id: 5, reply: true }), 'out', 'lan'), 'pass:state');
 });
 
 test('ICMP errors pass when they quote a packet of a known state, and are matched to it', () => {
@@ -49,11 +51,12 @@ test('ICMP errors pass when they quote a packet of a known state, and are matche
   assert.equal(f.outcome(syn), 'pass:new');
   const i = f.verdict.state;
   const err = buildIcmpErrorFor(syn, { type: 3, code: 3, src: '198.51.100.77' });
-  assert.equal(f.outcome(err, 'in', 'wan'), 'pass:state');
+  assert.equal(f.outcome(err, 'out', 'lan'), 'pass:state', 'an error on its way back to the client');
   assert.equal(f.verdict.state, i);
+  assert.equal(f.outcome(err, 'in', 'lan'), 'block:rule', 'the same error coming in on lan belongs to no state of that direction');
   const v6syn = buildTcp({ src: '2001:db8:1::10', dst: '2001:db8:ff::9', sport: 1234, dport: 80, flags: 'S', seq: 1 });
   f.send(v6syn);
-  assert.equal(f.outcome(buildIcmpErrorFor(v6syn, { type: 2, code: 0, src: '2001:db8:ff::1' }), 'in', 'wan'), 'pass:state', 'packet too big');
+  assert.equal(f.outcome(buildIcmpErrorFor(v6syn, { type: 2, code: 0, src: '2001:db8:ff::1' }), 'out', 'lan'), 'pass:state', 'packet too big');
 });
 
 test('ICMP errors that quote no known flow go to the rules (and are blocked here)', () => {

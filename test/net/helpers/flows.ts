@@ -13,7 +13,7 @@
 import { connect, isIPv6, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 
-interface FlowResult {
+export interface FlowResult {
   kind: string;
   target: string;
   ok: boolean;
@@ -23,6 +23,8 @@ interface FlowResult {
   maxGapMs: number;
   /** Gaps over 100 ms, with when they started (ms after the start). */
   gaps: { at: number; ms: number }[];
+  /** Nothing came back in the last second (a connection that hangs without an error). */
+  stalled?: boolean;
 }
 
 const [secondsText, ...specs] = process.argv.slice(2);
@@ -39,8 +41,9 @@ function split(target: string): [string, number] {
 
 function gapTracker(r: FlowResult) {
   let last = Date.now();
-  return () => {
+  return (final = false) => {
     const now = Date.now();
+    if (final) r.stalled = now - last > 1000;
     const gap = now - last;
     if (gap > r.maxGapMs) r.maxGapMs = gap;
     if (gap > 100) r.gaps.push({ at: last - t0, ms: gap });
@@ -77,7 +80,7 @@ for (let k = 0; k < specs.length; k += 2) {
     });
     finishers.push(() => {
       clearInterval(timer);
-      seen();
+      seen(true);
       r.ok = r.received > 0;
       u.close();
     });
@@ -110,7 +113,7 @@ for (let k = 0; k < specs.length; k += 2) {
     finishers.push(() => {
       writing = false;
       clearInterval(timer);
-      seen();
+      seen(true);
       s.destroy();
     });
   } else if (kind === 'idle') {

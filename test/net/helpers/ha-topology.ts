@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Netns } from './netns.js';
-import { mainPath, sleep, waitForOutput } from './topology.js';
+import type { FlowResult } from './flows.js';
+import { sleep, startTunpfRun, waitForOutput } from './topology.js';
 
 const compiled = import.meta.url.endsWith('.js');
 const nodeArgs = (script: string) => [...(compiled ? [] : ['--import', 'tsx']), script];
@@ -167,12 +168,7 @@ export class HaTopology {
 
   /** Starts tunpf run on a router and waits until it says it started. */
   async start(r: RouterNode, extra: string[] = []): Promise<void> {
-    const args = [...nodeArgs(mainPath), 'run', '-f', join(this.dir, `${r.name}.rules`), '--interfaces', 'lan,wan', '--ha', join(this.dir, `${r.name}.ha`), '--json-logs', ...extra];
-    const d = spawn('ip', ['netns', 'exec', r.ns.name, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    r.daemon = d;
-    await waitForOutput(d, 'tunpf started', 15000, r.log);
-    d.stdout!.on('data', (x) => r.log.push(String(x)));
-    d.stderr!.on('data', (x) => r.log.push(String(x)));
+    r.daemon = await startTunpfRun(r.ns, ['-f', join(this.dir, `${r.name}.rules`), '--interfaces', 'lan,wan', '--ha', join(this.dir, `${r.name}.ha`), ...extra], r.log);
   }
 
   /** Stops a router's daemon with a signal and waits for it to exit. */
@@ -220,16 +216,16 @@ export class HaTopology {
   }
 
   /** Starts the flows helper in the client namespace; resolves once its connections are up. */
-  async flows(seconds: number, specs: string[], env: Record<string, string> = {}, from: Netns = this.client): Promise<{ proc: ChildProcess; done: Promise<FlowSummary[]> }> {
+  async flows(seconds: number, specs: string[], env: Record<string, string> = {}, from: Netns = this.client): Promise<{ proc: ChildProcess; done: Promise<FlowResult[]> }> {
     const proc = spawn('ip', ['netns', 'exec', from.name, process.execPath, ...nodeArgs(here('./flows')), String(seconds), ...specs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.procs.push(proc);
     let out = '';
     proc.stdout!.on('data', (d) => (out += d));
-    const done = new Promise<FlowSummary[]>((resolve, reject) => {
+    const done = new Promise<FlowResult[]>((resolve, reject) => {
       proc.on('close', () => {
         const last = out.trim().split('\n').pop() ?? '';
         try {
-          resolve(JSON.parse(last) as FlowSummary[]);
+          resolve(JSON.parse(last) as FlowResult[]);
         } catch {
           reject(new Error(`flows printed no summary: ${out}`));
         }
@@ -291,13 +287,4 @@ export class HaTopology {
   }
 }
 
-export interface FlowSummary {
-  kind: string;
-  target: string;
-  ok: boolean;
-  error?: string;
-  sent: number;
-  received: number;
-  maxGapMs: number;
-  gaps: { at: number; ms: number }[];
-}
+export type { FlowResult as FlowSummary } from './flows.js';

@@ -107,10 +107,7 @@ export class Topology {
 
   /** Starts `tunpf run` on the router and waits until it says it started. */
   async startDaemon(rulesPath: string, extra: string[] = []): Promise<ChildProcess> {
-    this.daemon = spawn('ip', ['netns', 'exec', this.router.name, process.execPath, ...nodeArgs(mainPath), 'run', '-f', rulesPath, '--interfaces', 'lan,wan', '--json-logs', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-    await waitForOutput(this.daemon, 'tunpf started', 15000, this.daemonLog);
-    this.daemon.stdout!.on('data', (d) => this.daemonLog.push(String(d)));
-    this.daemon.stderr!.on('data', (d) => this.daemonLog.push(String(d)));
+    this.daemon = await startTunpfRun(this.router, ['-f', rulesPath, '--interfaces', 'lan,wan', ...extra], this.daemonLog);
     return this.daemon;
   }
 
@@ -132,6 +129,15 @@ export class Topology {
     this.echo?.kill('SIGKILL');
     for (const ns of [this.client, this.router, this.server]) ns.delete();
   }
+}
+
+/** `tunpf run ARGS --json-logs` in a namespace, once it says it started; its output goes on into `log`. */
+export async function startTunpfRun(ns: Netns, args: string[], log: string[]): Promise<ChildProcess> {
+  const d = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...nodeArgs(mainPath), 'run', ...args, '--json-logs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitForOutput(d, 'tunpf started', 15000, log);
+  d.stdout!.on('data', (x) => log.push(String(x)));
+  d.stderr!.on('data', (x) => log.push(String(x)));
+  return d;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

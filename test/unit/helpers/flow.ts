@@ -21,16 +21,31 @@ export class Flow {
     this.filter = new PacketFilter(ruleset, { interfaces: new InterfaceRegistry(TEST_INTERFACES), seeds: Uint32Array.of(1, 2, 3), hostid: opts.hostid ?? 0x1d2c3b4a });
   }
 
-  send(pkt: Uint8Array, dir: 'in' | 'out' = 'in', ifname = 'lan'): Verdict {
+  /**
+   * Checks one packet as pf would on `ifname` in direction `dir`. By default
+   * a client's packet comes in and a server's reply (TcpPair.s, replyOf)
+   * goes out on the same interface: a state matches replies travelling the
+   * other way, as in pf.
+   */
+  send(pkt: Uint8Array, dir: 'in' | 'out' = replies.has(pkt) ? 'out' : 'in', ifname = 'lan'): Verdict {
     assert.equal(parsePacket(pkt, 0, pkt.length, this.meta), 0);
     return this.filter.test(this.meta, dir === 'in' ? 1 : 2, this.filter.interfaces.id(ifname), this.now, this.verdict);
   }
 
   /** 'pass' or the block reason. */
-  outcome(pkt: Uint8Array, dir: 'in' | 'out' = 'in', ifname = 'lan'): string {
+  outcome(pkt: Uint8Array, dir: 'in' | 'out' = replies.has(pkt) ? 'out' : 'in', ifname = 'lan'): string {
     const v = this.send(pkt, dir, ifname);
     return v.pass ? (v.created ? 'pass:new' : 'pass:state') : `block:${WhyName[v.why]}`;
   }
+}
+
+/** Packets that travel back to the client: sent `out` unless the test says otherwise. */
+const replies = new WeakSet<Uint8Array>();
+
+/** Marks a packet as a reply (it goes out by default). */
+export function replyOf(pkt: Uint8Array): Uint8Array {
+  replies.add(pkt);
+  return pkt;
 }
 
 /** A TCP conversation between a client and a server with sequence numbers kept for you. */
@@ -56,6 +71,6 @@ export class TcpPair {
   s(flags: string, len = 0, extra: Partial<TcpFields> = {}): Uint8Array {
     const pkt = buildTcp({ src: this.server, dst: this.client, sport: this.sport, dport: this.cport, seq: this.sseq, ack: flags.includes('A') ? this.cseq : 0, flags, window: 64000, payload: new Uint8Array(len), ...extra });
     this.sseq = (this.sseq + len + (flags.includes('S') ? 1 : 0) + (flags.includes('F') ? 1 : 0)) >>> 0;
-    return pkt;
+    return replyOf(pkt);
   }
 }

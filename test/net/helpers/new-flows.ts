@@ -1,0 +1,31 @@
+// Runs inside a test namespace: opens RATE new UDP flows a second for
+// SECONDS, one datagram each, to HOST on destination ports from BASE up (a
+// new destination port is a new flow, and a new state on the router). Prints
+// {flows} at the end.
+//   new-flows HOST BASE RATE SECONDS
+
+import { createSocket } from 'node:dgram';
+
+const [host, baseText, rateText, secondsText] = process.argv.slice(2);
+const base = Number(baseText);
+const rate = Number(rateText);
+const total = Math.min(65535 - base, Math.round(rate * Number(secondsText)));
+const u = createSocket('udp4');
+const payload = Buffer.alloc(16);
+let flows = 0;
+const t0 = performance.now();
+
+u.bind(0, () => {
+  const tick = setInterval(() => {
+    // as many as the elapsed time allows, so timer jitter does not lower the rate
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate));
+    while (flows < due) u.send(payload, base + flows++, host!);
+    if (flows >= total) {
+      clearInterval(tick);
+      setTimeout(() => {
+        console.log(JSON.stringify({ flows }));
+        process.exit(0);
+      }, 200);
+    }
+  }, 1);
+});
