@@ -68,6 +68,10 @@ interface LagRow {
   flows: number;
   matched: number;
   lagsMs: number[];
+  /** pfsync's own part: from the state's insert to its packet leaving (recent inserts, from show pfsync). */
+  senderMs: { p50: number | null; p99: number | null };
+  /** After the generator stopped, how long until r1 had made the last state (its datapath's backlog). */
+  behindMs: number;
   bytesPerChange: number;
   bytesPerPacket: number;
   statesPerPacket: number;
@@ -77,22 +81,31 @@ interface LagRow {
 async function lag(t: HaTopology, rate: number, seconds: number, basePort: number): Promise<LagRow> {
   const lanFile = join(t.dir, `lan-${rate}.pcap`);
   const syncFile = join(t.dir, `sync-${rate}.pcap`);
-  // the first packet of each flow on the LAN side of the switch, the inserts on r2's end of the sync link
-  const caps = [t.spawnIn(t.client, 'tcpdump', ['-i', 'c0', '-n', '-p', '-U', '-B', '16384', '-w', lanFile, `udp and dst portrange ${basePort}-65535`]), t.spawnIn(t.r2.ns, 'tcpdump', ['-i', 'sync', '-n', '-p', '-U', '-B', '16384', '-w', syncFile, 'ip proto 240'])];
+  // each flow's first packet on the wire at the client, and the inserts as they arrive at r2's end of the sync link
+  const caps = [
+    t.spawnIn(t.client, 'tcpdump', ['-i', 'c0', '-n', '-p', '-U', '-B', '16384', '-w', lanFile, `udp and dst portrange ${basePort}-65535`]),
+    t.spawnIn(t.r2.ns, 'tcpdump', ['-i', 'sync', '-n', '-p', '-U', '-B', '16384', '-w', syncFile, 'ip proto 240']),
+  ];
   for (const c of caps) await waitForOutput(c, /listening on/, 5000);
   const before = (await ctlJson(t.r1.ns, 'show', 'pfsync')).sent;
+  const inserts0 = (await ctlJson(t.r1.ns, 'show', 'info')).states.inserts;
   const gen = t.spawnIn(t.client, process.execPath, [...(compiled ? [] : ['--import', 'tsx']), helper('new-flows'), SERVER, String(basePort), String(rate), String(seconds)]);
   let out = '';
   gen.stdout!.on('data', (d) => (out += d));
   await new Promise((r) => gen.once('close', r));
+  // how far behind the generator r1's datapath was: when its last state was made
+  const genDone = Date.now();
+  const want = inserts0 + 2 * Math.round(rate * seconds);
+  while ((await ctlJson(t.r1.ns, 'show', 'info')).states.inserts < want && Date.now() - genDone < 10000) await sleep(20);
+  const behindMs = Date.now() - genDone;
   await sleep(1500); // the last inserts' timer
+  const sender = (await ctlJson(t.r1.ns, 'show', 'pfsync')).lagMs;
   const after = (await ctlJson(t.r1.ns, 'show', 'pfsync')).sent;
   for (const c of caps) {
     c.kill('SIGINT');
     await new Promise((r) => c.once('close', r));
   }
   const sent = JSON.parse(out.trim().split('\n').pop()!) as { flows: number };
-  // first packet time by the flow's destination port (the generator gives each flow its own)
   const firstSeen = new Map<number, number>();
   for (const rec of readCapture(readFileSync(lanFile))) {
     const ip = rec.data.subarray(14); // Ethernet
@@ -120,7 +133,7 @@ async function lag(t: HaTopology, rate: number, seconds: number, basePort: numbe
   const bytes = after.bytes - before.bytes;
   const packets = after.packets - before.packets;
   const ins = (after.messages.INS ?? 0) - (before.messages.INS ?? 0);
-  return { rate, flows: sent.flows, matched: lags.length, lagsMs: lags, bytesPerChange: bytes / Math.max(1, changes), bytesPerPacket: bytes / Math.max(1, packets), statesPerPacket: ins / Math.max(1, packets) };
+  return { rate, flows: sent.flows, matched: lags.length, lagsMs: lags, senderMs: sender, behindMs, bytesPerChange: bytes / Math.max(1, changes), bytesPerPacket: bytes / Math.max(1, packets), statesPerPacket: ins / Math.max(1, packets) };
 }
 
 async function main(): Promise<void> {
@@ -155,11 +168,13 @@ async function main(): Promise<void> {
     console.log(`${r.what.padEnd(40)} ${`${r.survived}/${r.gaps.length}`.padStart(9)} ${(ok.length ? `${median(ok)} ms` : '-').padStart(9)} ${(ok.length ? `${Math.max(...ok)} ms` : '-').padStart(9)}`);
   }
   console.log('\nReplication lag (first packet on the LAN -> its INS at the backup), and pfsync\'s cost:');
-  console.log(`${'new flows/s'.padStart(11)} ${'flows'.padStart(7)} ${'matched'.padStart(8)} ${'p50'.padStart(9)} ${'p99'.padStart(9)} ${'max'.padStart(9)} ${'B/change'.padStart(9)} ${'B/packet'.padStart(9)} ${'states/pkt'.padStart(10)}`);
+  console.log(`${'new flows/s'.padStart(11)} ${'states'.padStart(7)} ${'p50'.padStart(9)} ${'p99'.padStart(9)} ${'max'.padStart(9)} ${'pfsync p50'.padStart(11)} ${'p99'.padStart(8)} ${'B/change'.padStart(9)} ${'B/packet'.padStart(9)} ${'states/pkt'.padStart(10)} ${'backlog'.padStart(9)}`);
   for (const l of lags) {
-    const f = (x: number) => `${x.toFixed(1)} ms`;
-    console.log(`${String(l.rate).padStart(11)} ${String(l.flows).padStart(7)} ${String(l.matched).padStart(8)} ${f(pct(l.lagsMs, 0.5)).padStart(9)} ${f(pct(l.lagsMs, 0.99)).padStart(9)} ${f(Math.max(...l.lagsMs)).padStart(9)} ${l.bytesPerChange.toFixed(0).padStart(9)} ${l.bytesPerPacket.toFixed(0).padStart(9)} ${l.statesPerPacket.toFixed(1).padStart(10)}`);
+    const f = (x: number | null) => (x === null ? '-' : `${x.toFixed(1)} ms`);
+    console.log(`${String(l.rate).padStart(11)} ${String(l.matched).padStart(7)} ${f(pct(l.lagsMs, 0.5)).padStart(9)} ${f(pct(l.lagsMs, 0.99)).padStart(9)} ${f(Math.max(...l.lagsMs)).padStart(9)} ${f(l.senderMs.p50).padStart(11)} ${f(l.senderMs.p99).padStart(8)} ${l.bytesPerChange.toFixed(0).padStart(9)} ${l.bytesPerPacket.toFixed(0).padStart(9)} ${l.statesPerPacket.toFixed(1).padStart(10)} ${`${l.behindMs} ms`.padStart(9)}`);
   }
+  console.log('(each new flow makes two states, in on lan and out on wan, as in pf; "pfsync" = from a state\'s insert to its packet leaving, the recent 4096;');
+  console.log(' backlog = how long after the generator stopped the master made its last state: the machine\'s share of the lag)');
   console.log('\n(the lag\'s bound is pfsync\'s 1-second send timer; B/change = pfsync bytes on the wire per local insert, update or delete)');
 }
 

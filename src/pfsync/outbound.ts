@@ -106,7 +106,7 @@ export class PfsyncOutbound implements StateHooks {
   /** When the queued entries must go at the latest. */
   deadline = Infinity;
   /** Recent replication lags (s): queued INS to sent. */
-  readonly lags = new Float64Array(1024);
+  readonly lags = new Float64Array(4096);
   lagCount = 0;
 
   constructor(private readonly o: OutboundOptions) {
