@@ -23,7 +23,7 @@ import { CARP, CarpDrop, CarpDropName } from './constants.js';
 import type { Demotion } from './demotion.js';
 import { advertisementFrame, encodeGratuitousArp, encodeUnsolicitedNa } from './frames.js';
 import { carpHmac } from './hmac.js';
-import { CarpMachine, CarpState, CarpStateName, type CarpAction } from './machine.js';
+import { CarpMachine, CarpStateName, type CarpAction } from './machine.js';
 import { CarpCounters, validateAdvertisement, type ValidatingGroup } from './validate.js';
 
 export interface CarpServiceOptions {
@@ -100,8 +100,6 @@ export class CarpService {
   private timer: NodeJS.Timeout | null = null;
   private readonly clock: () => number;
   private stopped = false;
-  /** Called after a group changes state (pfsync and the metrics listen). */
-  onTransition: (name: string, state: string) => void = () => {};
 
   constructor(private readonly opts: CarpServiceOptions) {
     this.clock = opts.clock ?? (() => performance.now() / 1000);
@@ -290,7 +288,6 @@ export class CarpService {
       g.since = new Date();
       g.reason = a.reason;
       log.info({ carp: g.cfg.name, vhid: g.cfg.vhid, state: to, reason: a.reason, demote: g.machine.demote }, `carp ${g.cfg.name} is ${to}`);
-      this.onTransition(g.cfg.name, to);
     }
   }
 
@@ -374,11 +371,6 @@ export class CarpService {
         },
       })),
     };
-  }
-
-  /** Whether any group is master (the node holds the gateway). */
-  get isMaster(): boolean {
-    return this.groups.some((g) => g.machine.state === CarpState.MASTER);
   }
 
   /** Going down: masters bow out (255/255) so a backup takes over at once; every address and macvlan goes. */

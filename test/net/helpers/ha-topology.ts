@@ -67,8 +67,6 @@ export class HaTopology {
   readonly r2: RouterNode = { name: 'r2', ns: new Netns(), index: 3, daemon: null, log: [] };
   readonly dir = mkdtempSync(join(tmpdir(), 'tunpf-ha-'));
   private readonly extra: Netns[] = [];
-  /** Echo servers started in extra hosts. */
-  readonly echoes: ChildProcess[] = [];
   private readonly procs: ChildProcess[] = [];
   echo: ChildProcess | null = null;
 
