@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import type { ShowCarpResult, ShowStatesResult } from '../control/results.js';
 import { CARP_GROUPS, LAB, LAB_DIR, masterDown, netnsOf, NODES, ROUTERS, TIMINGS, type LabNode, type RouterName } from '../lab/lab-plan.js';
 import { alive, ask, Lab, labExists, labNamespaces, mainScript, nodeCommand, paths, readState, rulesetPath, socketOf, teardown } from '../lab/lab-runtime.js';
+import { settledMaster } from '../lab/carp-settled.js';
 import { labView } from '../lab/lab-view.js';
 import { Narrator, seconds } from '../lab/narrator.js';
 import { readTrafficStatus } from '../lab/traffic-status.js';
@@ -190,13 +191,10 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
 /** Quick mode: waits, silently, for one master per group and the other router backup. */
 async function settle(startedAt: number, limitMs = 30_000): Promise<RouterName | null> {
   for (;;) {
-    const c = await Promise.all(ROUTERS.map(async (r) => ({ r, a: await ask<ShowCarpResult>(r, 'show carp') })));
-    const stateOf = (r: RouterName, g: string) => {
-      const x = c.find((y) => y.r === r)!.a;
-      return x.ok ? x.value.groups.find((y) => y.name === g)?.state : undefined;
-    };
-    const masters = CARP_GROUPS.map((g) => ROUTERS.filter((r) => stateOf(r, g.name) === 'MASTER'));
-    if (masters.every((m, i) => m.length === 1 && stateOf(m[0] === 'r1' ? 'r2' : 'r1', CARP_GROUPS[i]!.name) === 'BACKUP')) return masters[0]![0]!;
+    const answers = await Promise.all(ROUTERS.map((r) => ask<ShowCarpResult>(r, 'show carp')));
+    const carp = Object.fromEntries(ROUTERS.map((r, i) => [r, answers[i]!.ok ? answers[i]!.value : null])) as Record<RouterName, ShowCarpResult | null>;
+    const master = settledMaster(carp, CARP_GROUPS.map((g) => g.name));
+    if (master) return master;
     if (Date.now() - startedAt > limitMs) return null;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -9,6 +9,7 @@
 import type { ShowCarpResult, ShowInfoResult, ShowPfsyncResult, ShowRulesResult, ShowStatesResult, StateInfo } from '../control/results.js';
 import { humanCount, stateLine } from '../control/format.js';
 import { advertInterval, CARP_GROUPS, LAB, masterDown, ROUTERS, type LabTiming, type RouterName } from './lab-plan.js';
+import { settledMaster } from './carp-settled.js';
 import { longestPause, pauseAround, type FlowName, type FlowStatus, type TrafficStatus } from './traffic-status.js';
 
 export interface LabView {
@@ -60,6 +61,15 @@ export function statesOf(f: FlowStatus, states: StateInfo[]): StateInfo[] {
 
 type Roles = Record<string, Record<RouterName, string>>;
 
+function rolesOf(carp: Record<RouterName, ShowCarpResult | null>): Roles {
+  const out: Roles = {};
+  for (const g of CARP_GROUPS) {
+    out[g.name] = { r1: '-', r2: '-' };
+    for (const r of ROUTERS) out[g.name]![r] = carp[r] ? (carp[r]!.groups.find((x) => x.name === g.name)?.state ?? '?') : 'down';
+  }
+  return out;
+}
+
 export class Narrator {
   private step = 0;
 
@@ -80,13 +90,7 @@ export class Narrator {
   }
 
   private async roles(): Promise<Roles> {
-    const out: Roles = {};
-    for (const g of CARP_GROUPS) out[g.name] = { r1: '-', r2: '-' };
-    for (const r of ROUTERS) {
-      const c = await this.view.carp(r);
-      for (const g of CARP_GROUPS) out[g.name]![r] = c ? (c.groups.find((x) => x.name === g.name)?.state ?? '?') : 'down';
-    }
-    return out;
+    return rolesOf({ r1: await this.view.carp('r1'), r2: await this.view.carp('r2') });
   }
 
   private masterOf(roles: Roles, group: string): RouterName | null {
@@ -102,21 +106,22 @@ export class Narrator {
     }
   }
 
-  /** Waits until each group has one master and the other router is backup. */
+  /** Waits until each group has its lasting master (carp-settled.ts) and the other router is backup. */
   async election(startedAt: number, limitMs = 30_000): Promise<RouterName | null> {
     const t = this.view.timing;
     this.heading('Electing a master');
     this.line(`Each router advertises each group on its side: r1 every ${seconds(advertInterval(t, 'r1') * 1000)} (advbase ${t.advbase}, advskew ${t.advskew.r1}),`);
     this.line(`r2 every ${seconds(advertInterval(t, 'r2') * 1000)} (advskew ${t.advskew.r2}). A router that hears no faster router for three of its`);
     this.line('own intervals takes the group: it becomes MASTER, holds the gateway addresses, and answers for them.');
+    this.line('A router starts demoted (it advertises as less preferred) until its pfsync bulk update is in and its');
+    this.line('links have settled; the roles count once neither router is demoted and no backup would preempt.');
     let roles: Roles;
+    let lan: RouterName | null;
     for (;;) {
-      roles = await this.roles();
-      const settled = CARP_GROUPS.every((g) => {
-        const m = this.masterOf(roles, g.name);
-        return m && roles[g.name]![other(m)] === 'BACKUP';
-      });
-      if (settled) break;
+      const carp = { r1: await this.view.carp('r1'), r2: await this.view.carp('r2') };
+      roles = rolesOf(carp);
+      lan = settledMaster(carp, CARP_GROUPS.map((g) => g.name));
+      if (lan) break;
       if (this.clock.now() - startedAt > limitMs) {
         this.line(`After ${seconds(this.clock.now() - startedAt)} the groups have not settled:`);
         this.printRoles(roles);
@@ -126,7 +131,6 @@ export class Narrator {
     }
     this.line('');
     this.printRoles(roles);
-    const lan = this.masterOf(roles, 'carp-lan')!;
     const both = CARP_GROUPS.every((g) => this.masterOf(roles, g.name) === lan);
     this.line('');
     this.line(`Settled ${seconds(this.clock.now() - startedAt)} after the routers started${both ? `: ${lan} is master of both groups, ${other(lan)} is its backup.` : ': the groups have different masters.'}`);
