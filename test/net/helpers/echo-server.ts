@@ -10,10 +10,15 @@ const ready = () => {
   if (--pending === 0) console.log('ready');
 };
 for (const port of ports) {
-  createServer((s) => s.pipe(s)).listen({ port, host: '::', ipv6Only: false }, ready);
+  createServer((s) => {
+    // a client that resets (destroys a socket with data in flight) must not take the server down
+    s.on('error', () => s.destroy());
+    s.pipe(s);
+  }).listen({ port, host: '::', ipv6Only: false }, ready);
   for (const type of ['udp4', 'udp6'] as const) {
     const u = createSocket({ type, ipv6Only: type === 'udp6' });
     u.on('message', (msg, r) => u.send(msg, r.port, r.address));
+    u.on('error', () => {});
     u.bind(port, ready);
   }
 }

@@ -143,7 +143,17 @@ export class HaTopology {
       for (let k = 0; k < 50 && r.ns.exec('ip', '-6', '-o', 'addr', 'show', 'tentative').trim() !== ''; k++) await sleep(100);
     }
     this.echo = spawn('ip', ['netns', 'exec', this.server.name, process.execPath, ...nodeArgs(here('./echo-server')), ...(o.echoPorts ?? [7000]).map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.echo.stderr!.on('data', (d) => (this.echoErr = (this.echoErr + d).slice(-2000)));
     await waitForOutput(this.echo, 'ready');
+  }
+  private echoErr = '';
+
+  /** Whether the server's echo service still runs (a flow that cannot connect asks). */
+  echoStatus(): string {
+    const e = this.echo;
+    if (!e) return 'echo server: not started';
+    if (e.exitCode === null && e.signalCode === null) return 'echo server: running';
+    return `echo server: exited (${e.exitCode ?? e.signalCode}): ${this.echoErr}`;
   }
 
   haConfig(r: RouterNode, o: HaOptions): string {
@@ -229,7 +239,11 @@ export class HaTopology {
         }
       });
     });
-    await waitForOutput(proc, 'ready', 10000);
+    try {
+      await waitForOutput(proc, 'ready', 10000);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${this.echoStatus()}`);
+    }
     return { proc, done };
   }
 
