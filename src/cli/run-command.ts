@@ -24,7 +24,7 @@ export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--lo
   --log-level       trace, debug, info (default), warn, error
   --json-logs       JSON log lines even on a terminal
   --batch N         packets read per batch (default 64)
-  --wakeup MODE     thread (default: a reader thread wakes the main loop) or poll (libuv poll on the main thread)
+  --wakeup MODE     poll (default: libuv polls the TUN on the main thread) or thread (a reader thread wakes the main loop)
   --socket PATH     the control socket (default: /run/tunpf/net-<namespace>/control.sock; tunpf ctl finds it)
   --metrics ADDR    serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9180; off by default)
   --metrics-public  allow a non-loopback --metrics address
@@ -60,7 +60,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   if (!file || ifnames.length === 0) return io.err(`tunpf run: need -f RULES and --interfaces\n${runUsage}`), 2;
   const batch = Number(args.values.batch ?? 64);
   if (!Number.isInteger(batch) || batch < 1 || batch > 1024) return io.err('tunpf run: --batch must be 1..1024'), 2;
-  const wakeup = args.values.wakeup ?? 'thread';
+  const wakeup = args.values.wakeup ?? 'poll';
   if (wakeup !== 'poll' && wakeup !== 'thread') return io.err('tunpf run: --wakeup must be poll or thread'), 2;
   const metrics = args.values.metrics === undefined ? undefined : parseListenAddress(args.values.metrics, args.values['metrics-public']);
   if (typeof metrics === 'string') return io.err(`tunpf run: --metrics: ${metrics}`), 2;
