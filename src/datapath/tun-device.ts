@@ -21,9 +21,9 @@ export interface TunOptions {
   /**
    * How tunpf learns the device is readable: a libuv poll on the main thread
    * (the default), or a reader thread blocked in poll() that wakes the main
-   * thread. Measured here (npm run bench:net, trafgen load): the poll forwards
-   * as many small packets (249 vs 241 kpps), more TCP (13.9 vs 11.1 Gbit/s)
-   * and adds less round trip (123 vs 138 µs).
+   * thread. Measured here (npm run bench:net, trafgen load, three runs): the
+   * poll forwards as many small packets or more (219 vs 197 kpps), more TCP
+   * (12.6 vs 10.0 Gbit/s) and adds less round trip (128 vs 136 µs).
    */
   wakeup?: 'poll' | 'thread';
 }
