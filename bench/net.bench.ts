@@ -165,6 +165,13 @@ async function main() {
   // the plain kernel router of baseline (1): forwarding on, nothing else
   topo.router.exec('sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
   const iperfServer = spawn('ip', ['netns', 'exec', topo.server.name, 'iperf3', '-s'], { stdio: 'ignore' });
+  // interrupted (^C, timeout): the namespaces go too
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      iperfServer.kill('SIGKILL');
+      void topo.destroy().finally(() => process.exit(130));
+    });
+  }
   await sleep(500);
   try {
     const rules = topo.writeRules(tunpfRules());

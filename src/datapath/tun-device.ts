@@ -21,9 +21,9 @@ export interface TunOptions {
   /**
    * How tunpf learns the device is readable: a libuv poll on the main thread
    * (the default), or a reader thread blocked in poll() that wakes the main
-   * thread. Measured here (npm run bench:net, trafgen load, three runs): the
-   * poll forwards as many small packets or more (219 vs 197 kpps), more TCP
-   * (12.6 vs 10.0 Gbit/s) and adds less round trip (128 vs 136 µs).
+   * thread. Measured here (npm run bench:net, trafgen load, four runs): about
+   * as many small packets either way (219 vs 197 kpps in the last), more TCP
+   * in every run (12.6 vs 10.0 Gbit/s) and less round trip (128 vs 136 µs).
    */
   wakeup?: 'poll' | 'thread';
 }
