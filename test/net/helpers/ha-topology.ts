@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Netns } from './netns.js';
 import type { FlowResult } from './flows.js';
-import { sleep, startTunpfRun, waitForOutput } from './topology.js';
+import { echoServerArgs, sleep, startTunpfRun, waitForOutput } from './topology.js';
 
 const compiled = import.meta.url.endsWith('.js');
 const nodeArgs = (script: string) => [...(compiled ? [] : ['--import', 'tsx']), script];
@@ -142,7 +142,7 @@ export class HaTopology {
       for (let k = 0; k < 50 && !/fe80::/.test(r.ns.exec('ip', '-6', 'addr', 'show', 'dev', 'lan') + ''); k++) await sleep(100);
       for (let k = 0; k < 50 && r.ns.exec('ip', '-6', '-o', 'addr', 'show', 'tentative').trim() !== ''; k++) await sleep(100);
     }
-    this.echo = spawn('ip', ['netns', 'exec', this.server.name, process.execPath, ...nodeArgs(here('./echo-server')), ...(o.echoPorts ?? [7000]).map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.echo = spawn('ip', ['netns', 'exec', this.server.name, process.execPath, ...echoServerArgs(o.echoPorts ?? [7000])], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.echo.stderr!.on('data', (d) => (this.echoErr = (this.echoErr + d).slice(-2000)));
     await waitForOutput(this.echo, 'ready');
   }
@@ -249,7 +249,7 @@ export class HaTopology {
 
   /** Starts the echo server in another namespace (UDP and TCP on the ports given). */
   async echoIn(ns: Netns, ports: number[] = [7000]): Promise<void> {
-    const p = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...nodeArgs(here('./echo-server')), ...ports.map(String)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...echoServerArgs(ports)], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.procs.push(p);
     await waitForOutput(p, 'ready');
   }

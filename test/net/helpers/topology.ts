@@ -11,6 +11,8 @@ import { Netns, runInNetns } from './netns.js';
 const compiled = import.meta.url.endsWith('.js');
 const nodeArgs = (script: string) => [...(compiled ? [] : ['--import', 'tsx']), script];
 const here = (p: string) => fileURLToPath(new URL(`${p}.${compiled ? 'js' : 'ts'}`, import.meta.url));
+/** The server the tests talk to: the lab's echo service (TCP and UDP on each port given). */
+export const echoServerArgs = (ports: number[]): string[] => [...nodeArgs(here('../../../src/lab/echo-server')), ...ports.map(String)];
 export const mainPath = here('../../../src/cli/main');
 
 export function waitForOutput(proc: ChildProcess, text: string | RegExp, ms = 10000, sink?: string[]): Promise<string> {
@@ -82,7 +84,7 @@ export class Topology {
     // the kernel adds link-local addresses and their routes a moment after link up: let it settle
     for (let k = 0; k < 50 && (router.exec('ip', '-6', 'route', 'show', 'table', 'local').match(/fe80::/g) ?? []).length < 2; k++) await sleep(100);
     await sleep(300);
-    this.echo = spawn('ip', ['netns', 'exec', server.name, process.execPath, ...nodeArgs(here('./echo-server')), ...echoPorts.map(String)], {
+    this.echo = spawn('ip', ['netns', 'exec', server.name, process.execPath, ...echoServerArgs(echoPorts)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TUNPF_TEST_NETNS: server.name },
     });
