@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { compileRuleset } from '../src/filter/compile-rules.js';
 import { evaluate, FilterResult } from '../src/filter/evaluate-rules.js';
 import { InterfaceRegistry } from '../src/filter/interface-registry.js';
-import { evaluateLinear } from '../src/filter/linear-reference.js';
+import { evaluateLinear } from './linear-reference.js';
 import { TableStore } from '../src/filter/table-store.js';
 import { parsePrefix } from '../src/packet/address.js';
 import { buildIcmpEcho, buildTcp, buildUdp } from '../src/packet/build.js';

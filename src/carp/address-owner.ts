@@ -14,8 +14,8 @@
 // the route goes through the macvlan, which the filter counts as carpdev. A tunpf that was killed
 // leaves its macvlan and addresses behind: prepare() removes them first.
 
-import type { InterfaceAddress, Kernel } from '../datapath/kernel.js';
-import type { SysctlJournal } from '../datapath/sysctl-journal.js';
+import type { InterfaceAddress, Kernel } from '../os/kernel.js';
+import type { SysctlJournal } from '../os/sysctl-journal.js';
 import { maskAddress, parseAddress } from '../packet/address.js';
 import type { CarpAddress, CarpGroupConfig } from './carp-config.js';
 import { formatMac, parseMac, virtualMac } from './frames.js';

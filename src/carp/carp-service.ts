@@ -10,10 +10,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Kernel } from '../datapath/kernel.js';
-import { LinkMonitor } from '../datapath/link-monitor.js';
-import { PacketSocket, RawSocket, type RawReceived } from '../datapath/raw-socket.js';
-import type { SysctlJournal } from '../datapath/sysctl-journal.js';
+import type { Kernel } from '../os/kernel.js';
+import { LinkMonitor } from '../os/link-monitor.js';
+import { PacketSocket, RawSocket, type RawReceived } from '../os/raw-socket.js';
+import type { SysctlJournal } from '../os/sysctl-journal.js';
 import type { ShowCarpResult } from '../control/results.js';
 import type { Logger } from '../log/logger.js';
 import { encode as encodeAd } from './advertisement.js';

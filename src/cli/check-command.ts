@@ -7,8 +7,8 @@ import { formatRuleset } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
 import { hostInterfaces, interfacesFromFlags } from './host-interfaces.js';
-import { formatHaConfig } from '../datapath/ha-config-text.js';
-import { HaConfigReadError, loadHaConfigFile } from '../datapath/ha-config.js';
+import { formatHaConfig } from '../daemon/ha-config-text.js';
+import { HaConfigReadError, loadHaConfigFile } from '../daemon/ha-config.js';
 import type { CommandIO } from './io.js';
 
 export const checkUsage = `usage: tunpf check [-v] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...] [--group GROUP=IF,...] [--ha HAFILE] [FILE]

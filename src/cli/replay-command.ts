@@ -19,6 +19,7 @@ import { formatRule } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
 import { describeState } from '../state/describe-state.js';
+import { StateEngine } from '../state/state-engine.js';
 import { interfacesFromFlags } from './host-interfaces.js';
 import type { CommandIO } from './io.js';
 import { logVerdict } from './pflog-options.js';
@@ -129,7 +130,8 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   }
 
   const registry = new InterfaceRegistry(interfaces);
-  const filter = new PacketFilter(ruleset, { interfaces: registry });
+  const states = StateEngine.forRuleset(ruleset);
+  const filter = new PacketFilter(ruleset, { states, interfaces: registry });
   const meta = new PacketMeta();
   const v = new Verdict();
   const json = args.values.json === true;
@@ -161,7 +163,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     if (v.log && pflog) logVerdict(pflog, v, rec.time, rec.data.subarray(link.ipOffset), meta.af, dir === 'in' ? 1 : 2, ifname ?? '');
     const logged = Array.from({ length: v.logs.count }, (_, k) => `@${v.logs.rule[k]} ${PfActionName[v.logs.action[k]!]}/${PfReasonName[v.logs.reason[k]!]}`);
     const rule = v.rule >= 0 ? ruleset.rules[v.rule] : undefined;
-    const stateText = v.state >= 0 && filter.states.table.live(v.state) ? describeState(filter.states.table, v.state, (id) => registry.name(id)).replace(/\s+/g, ' ') : null;
+    const stateText = v.state >= 0 && states.table.live(v.state) ? describeState(states.table, v.state, (id) => registry.name(id)).replace(/\s+/g, ' ') : null;
     if (json) {
       io.out(
         JSON.stringify({
@@ -200,10 +202,10 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   const byReason: Record<string, number> = {};
   if (blockedByRule) byReason.rule = blockedByRule;
   for (const [name, k] of reasons) byReason[name] = k;
-  if (json) io.out(JSON.stringify({ summary: { packets: records.length, passed: c.passed, blocked: c.blocked, blockedBy: byReason, skipped: notIp, statesCreated: created, statesAtEnd: filter.states.table.count } }));
+  if (json) io.out(JSON.stringify({ summary: { packets: records.length, passed: c.passed, blocked: c.blocked, blockedBy: byReason, skipped: notIp, statesCreated: created, statesAtEnd: states.table.count } }));
   else {
     const list = Object.entries(byReason).map(([k, n]) => `${k} ${n}`).join(', ');
-    io.out(`\n${records.length} packets: ${c.passed} passed, ${c.blocked} blocked${list ? ` (${list})` : ''}${notIp ? `, ${notIp} not IP` : ''}; ${created} states created, ${filter.states.table.count} at the end`);
+    io.out(`\n${records.length} packets: ${c.passed} passed, ${c.blocked} blocked${list ? ` (${list})` : ''}${notIp ? `, ${notIp} not IP` : ''}; ${created} states created, ${states.table.count} at the end`);
   }
   return 0;
 }

@@ -4,16 +4,16 @@
 // SIGINT and SIGTERM remove everything tunpf added.
 
 import { parseArgs } from 'node:util';
-import { Daemon } from '../datapath/daemon.js';
+import { Daemon } from '../daemon/daemon.js';
 import { WhyName } from '../filter/packet-filter.js';
 import { ParseErrorName } from '../packet/meta.js';
 import { createLogger } from '../log/logger.js';
 import type { PflogFile } from '../log/pflog-writer.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError, type LoadResult } from '../rules/load-file.js';
-import { parseListenAddress } from '../log/metrics-http.js';
+import { parseListenAddress } from '../control/metrics-http.js';
 import { hostInterfaces } from './host-interfaces.js';
-import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../datapath/ha-config.js';
+import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../daemon/ha-config.js';
 import { openPflogFile, pflogParseOptions, pflogSettings, pflogUsage } from './pflog-options.js';
 import type { CommandIO } from './io.js';
 

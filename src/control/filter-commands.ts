@@ -13,6 +13,7 @@ import { formatRule } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { StateReasonName } from '../state/constants.js';
+import type { StateEngine } from '../state/state-engine.js';
 import { ErrorCode } from './protocol.js';
 import type {
   FlushStatesResult, KillStatesResult, ReloadResult, ShowInfoResult, ShowLimitsResult, ShowRulesResult, ShowStatesArgs, ShowStatesResult,
@@ -26,6 +27,8 @@ import { queryStates, statesToKill } from './state-query.js';
 export interface FilterContext {
   /** The live filter (reloads change its rules and tables in place). */
   filter(): PacketFilter;
+  /** The state engine the filter tracks connections in. */
+  states: StateEngine;
   /** The datapath's counters; null before it runs (or offline). */
   forwardCounters(): ForwardCounters | null;
   /** Wall clock in seconds (the states' clock). */
@@ -85,7 +88,7 @@ export function showRules(ctx: FilterContext): ShowRulesResult {
       evaluations: rs.evaluations[k]!,
       packets: rs.packets[k]!,
       bytes: rs.bytes[k]!,
-      states: f.states.perRule[c.nr] ?? 0,
+      states: ctx.states.perRule[c.nr] ?? 0,
       stateCreations: rs.states[k]!,
     })),
     default: { packets: rs.defaultPackets, bytes: rs.defaultBytes },
@@ -95,7 +98,7 @@ export function showRules(ctx: FilterContext): ShowRulesResult {
 export function showInfo(ctx: FilterContext): ShowInfoResult {
   const f = ctx.filter();
   const c = f.counters;
-  const s = f.states;
+  const s = ctx.states;
   const verdicts = named(c.byWhy, WhyName);
   const malformed = named(c.malformed, ParseErrorName, 1);
   const counters: Record<string, number> = Object.fromEntries(PF_COUNTERS.map((n) => [n, 0]));
@@ -129,8 +132,8 @@ export function showTimeouts(ctx: FilterContext): ShowTimeoutsResult {
   const timeouts: Record<string, number> = {};
   for (const name of Object.keys(DEFAULT_TIMEOUTS)) if (name !== 'src.track') timeouts[name] = set[name]!;
   // the thresholds in force (pf derives them from the state limit when unset)
-  timeouts['adaptive.start'] = f.states.timeouts.adaptiveStart;
-  timeouts['adaptive.end'] = f.states.timeouts.adaptiveEnd;
+  timeouts['adaptive.start'] = ctx.states.timeouts.adaptiveStart;
+  timeouts['adaptive.end'] = ctx.states.timeouts.adaptiveEnd;
   timeouts['src.track'] = set['src.track']!;
   return { timeouts };
 }
@@ -142,8 +145,8 @@ export function showLimits(ctx: FilterContext): ShowLimitsResult {
   return {
     limits: {
       // the state table is sized when the daemon starts: that limit holds until a restart
-      states: { limit: f.states.table.capacity, current: f.states.table.count },
-      'src-nodes': { limit: l.srcNodes, current: f.states.sources.size },
+      states: { limit: ctx.states.table.capacity, current: ctx.states.table.count },
+      'src-nodes': { limit: l.srcNodes, current: ctx.states.sources.size },
       frags: { limit: l.frags, current: 0 },
       tables: { limit: l.tables, current: tables.length },
       'table-entries': { limit: l.tableEntries, current: tables.reduce((n, t) => n + t.size, 0) },
@@ -249,13 +252,13 @@ export function tableFlush(ctx: FilterContext, args: Record<string, unknown>): T
 
 export function killStates(ctx: FilterContext, args: Record<string, unknown>): KillStatesResult {
   const f = ctx.filter();
-  const victims = statesToKill(f.states, args, (nr) => f.rules.ruleset.rules[nr]?.label ?? null);
-  for (const i of victims) if (f.states.table.live(i)) f.states.remove(i);
+  const victims = statesToKill(ctx.states, args, (nr) => f.rules.ruleset.rules[nr]?.label ?? null);
+  for (const i of victims) if (ctx.states.table.live(i)) ctx.states.remove(i);
   return { killed: victims.length };
 }
 
 export function flushStates(ctx: FilterContext): FlushStatesResult {
-  return { flushed: ctx.flushStates ? ctx.flushStates() : ctx.filter().states.flush() };
+  return { flushed: ctx.flushStates ? ctx.flushStates() : ctx.states.flush() };
 }
 
 export function reload(ctx: FilterContext, args: Record<string, unknown>): ReloadResult {
@@ -275,14 +278,13 @@ export function reload(ctx: FilterContext, args: Record<string, unknown>): Reloa
     throw new ControlError(ErrorCode.REFUSED, `${file}: ${n} error${n === 1 ? '' : 's'}, ruleset not loaded; the running ruleset stays`, texts);
   }
   ctx.applyRuleset(r.ruleset);
-  const f = ctx.filter();
-  return { file, rules: r.ruleset.rules.length, states: f.states.table.count, warnings: texts };
+  return { file, rules: r.ruleset.rules.length, states: ctx.states.table.count, warnings: texts };
 }
 
 /** Registers the filter's commands on a control server. */
 export function registerFilterCommands(server: ControlServer, ctx: FilterContext): void {
   server.register('show rules', () => showRules(ctx));
-  server.register('show states', (a): ShowStatesResult => queryStates(ctx.filter().states, ctx.filter().interfaces, a as ShowStatesArgs, ctx.now()));
+  server.register('show states', (a): ShowStatesResult => queryStates(ctx.states, ctx.filter().interfaces, a as ShowStatesArgs, ctx.now()));
   server.register('show info', () => showInfo(ctx));
   server.register('show timeouts', () => showTimeouts(ctx));
   server.register('show limits', () => showLimits(ctx));

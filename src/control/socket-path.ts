@@ -5,7 +5,7 @@
 
 import { lstatSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { LOCK_DIR } from '../datapath/instance-lock.js';
+import { LOCK_DIR } from '../daemon/instance-lock.js';
 
 export const SOCKET_NAME = 'control.sock';
 

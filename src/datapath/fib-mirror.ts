@@ -6,7 +6,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { maskAddress, parsePrefix } from '../packet/address.js';
-import type { Kernel } from './kernel.js';
+import type { Kernel } from '../os/kernel.js';
 
 interface Route {
   af: 4 | 6;

@@ -17,6 +17,7 @@ import { parsePacket } from '../packet/parse.js';
 import type { FibMirror } from './fib-mirror.js';
 import { SLOT_SIZE, type RxBatch, type TunDevice } from './tun-device.js';
 import { VIRTIO_NET_HDR_LEN } from './virtio-net.js';
+import type { StateEngine } from '../state/state-engine.js';
 
 export class ForwardCounters {
   batches = 0;
@@ -44,6 +45,7 @@ export class Forwarder {
 
   constructor(
     private filter: PacketFilter,
+    private readonly states: StateEngine,
     private readonly fib: FibMirror,
     batchSize: number,
     private readonly clock: () => number = () => Date.now() / 1000,
@@ -87,7 +89,7 @@ export class Forwarder {
       if (len <= VIRTIO_NET_HDR_LEN) m.reset();
       else parsePacket(rx.buf, k * SLOT_SIZE + VIRTIO_NET_HDR_LEN, len - VIRTIO_NET_HDR_LEN, m);
     }
-    f.states.warm(this.metas, count);
+    this.states.warm(this.metas, count);
     let n = 0;
     for (let k = 0; k < count; k++) {
       const at = k * SLOT_SIZE;

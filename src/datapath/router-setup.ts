@@ -4,8 +4,8 @@
 // a crash removes what a dead instance left (tunpf's rules sit in their own
 // priority range and its tables in their own number range).
 
-import type { Kernel } from './kernel.js';
-import { SysctlJournal } from './sysctl-journal.js';
+import type { Kernel } from '../os/kernel.js';
+import { SysctlJournal } from '../os/sysctl-journal.js';
 
 export const RULE_PRIORITY_BASE = 17000;
 export const TABLE_BASE = 17000;

@@ -3,7 +3,7 @@
 // it is readable, written in batches. Buffers are reused for every batch.
 
 import { performance } from 'node:perf_hooks';
-import { loadNativeAddon, type NativeAddon } from './native-addon.js';
+import { loadNativeAddon, type NativeAddon } from '../os/native-addon.js';
 import { VIRTIO_NET_HDR_LEN } from './virtio-net.js';
 
 /** Longest run of batches, in ms, before the event loop gets a turn (reader-thread wakeup). */

@@ -15,8 +15,7 @@ import { ParseError, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
 import type { Ruleset } from '../rules/ast.js';
 import { StateReason } from '../state/constants.js';
-import { StateEngine } from '../state/state-engine.js';
-import { TimeoutTable } from '../state/timeouts.js';
+import type { StateEngine } from '../state/state-engine.js';
 import { Action, BlockReply, StateKind, compileRuleset, type CompiledRuleset } from './compile-rules.js';
 import { evaluate, FilterResult } from './evaluate-rules.js';
 import { InterfaceRegistry } from './interface-registry.js';
@@ -104,31 +103,25 @@ export class FilterCounters {
 }
 
 export interface PacketFilterOptions {
+  /** The state engine the filter tracks connections in: a peer, owned by whoever wires them. */
+  states: StateEngine;
   interfaces?: InterfaceRegistry;
-  seeds?: Uint32Array;
-  hostid?: number;
 }
 
 export class PacketFilter {
   rules: CompiledRuleset;
-  readonly states: StateEngine;
+  private readonly states: StateEngine;
   readonly interfaces: InterfaceRegistry;
   tables: TableStore;
   readonly counters = new FilterCounters();
   private readonly result = new FilterResult();
 
-  constructor(ruleset: Ruleset, opts: PacketFilterOptions = {}) {
+  constructor(ruleset: Ruleset, opts: PacketFilterOptions) {
     this.interfaces = opts.interfaces ?? new InterfaceRegistry();
+    this.states = opts.states;
     this.tables = TableStore.forRuleset(ruleset.tables);
     this.rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables: this.tables });
-    const o = ruleset.options;
-    this.states = new StateEngine({
-      limit: o.limits.states,
-      hostid: o.hostid ?? opts.hostid,
-      seeds: opts.seeds,
-      overloadTable: (name) => this.tables.get(name),
-    });
-    this.states.setRules(ruleset.rules, new TimeoutTable(ruleset, o.limits.states), o.statePolicy === 'if-bound');
+    this.states.setRules(ruleset, (name) => this.tables.get(name));
   }
 
   /**
@@ -140,9 +133,7 @@ export class PacketFilter {
     const rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables, tags: this.rules.tags });
     this.tables = tables;
     this.rules = rules;
-    const o = ruleset.options;
-    this.states.setRules(ruleset.rules, new TimeoutTable(ruleset, this.states.table.capacity), o.statePolicy === 'if-bound');
-    this.states.recountRules();
+    this.states.setRules(ruleset, (name) => this.tables.get(name));
   }
 
   /** Decides one parsed packet. `now` is in seconds. */

@@ -5,9 +5,9 @@
 // the sync link's state (the node is demoted by 1 while it is down); and
 // the bulk update's demotion while the table is being fetched.
 
-import type { Kernel } from '../datapath/kernel.js';
-import { LinkMonitor } from '../datapath/link-monitor.js';
-import { RawSocket, type RawReceived } from '../datapath/raw-socket.js';
+import type { Kernel } from '../os/kernel.js';
+import { LinkMonitor } from '../os/link-monitor.js';
+import { RawSocket, type RawReceived } from '../os/raw-socket.js';
 import type { Logger } from '../log/logger.js';
 import type { StateEngine } from '../state/state-engine.js';
 import type { Demotion } from '../carp/demotion.js';

@@ -5,8 +5,7 @@
 // The clock is an input (seconds), so tests drive it deterministically.
 
 import { IPPROTO, TCPFlag, type PacketMeta } from '../packet/meta.js';
-import type { PfTable } from '../filter/table-store.js';
-import type { Rule } from '../rules/ast.js';
+import type { Prefix, Rule, Ruleset } from '../rules/ast.js';
 import { FLOATING, NO_RULE, PeerState, StateFlag, StateReason, TcpState, Timeout } from './constants.js';
 import { SourceTracker } from './source-tracker.js';
 import { StateTable, type StateTableOptions } from './state-table.js';
@@ -33,9 +32,15 @@ export interface StateEngineOptions extends Partial<StateTableOptions> {
   /** `set limit states`. */
   limit: number;
   statePolicyIfBound?: boolean;
-  /** How a table is found for overload; the filter supplies its table store. */
-  overloadTable?: (name: string) => PfTable | undefined;
 }
+
+/** What `overload <table>` needs of a pf table: the filter's tables satisfy it. */
+export interface OverloadTable {
+  add(entries: Iterable<{ prefix: Prefix; neg: boolean }>): number;
+}
+
+/** How the state engine finds a table by name for `overload`. */
+export type OverloadTables = (name: string) => OverloadTable | undefined;
 
 function isIcmp(proto: number): boolean {
   return proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6;
@@ -53,7 +58,7 @@ export class StateEngine {
   /** States per rule number (for `max`, and `show rules`). */
   readonly perRule = new Uint32Array(NO_RULE + 1);
   private purgeCursor = 0;
-  private readonly overloadTable: (name: string) => PfTable | undefined;
+  private overloadTable: OverloadTables = () => undefined;
   /** The rules that created states, by number (for source limits at establishment). */
   private rulesByNr: readonly Rule[] = [];
   /** After lookup(): whether the packet went initiator -> responder; for ICMP errors, whether the quoted packet did. */
@@ -65,14 +70,24 @@ export class StateEngine {
     this.table = new StateTable({ ...opts, capacity: opts.limit });
     this.timeouts = new TimeoutTable(null, opts.limit);
     this.statePolicyIfBound = opts.statePolicyIfBound ?? false;
-    this.overloadTable = opts.overloadTable ?? (() => undefined);
   }
 
-  /** A new ruleset: its timeouts apply to every state; per-rule counts follow rule numbers. */
-  setRules(rules: readonly Rule[], timeouts: TimeoutTable, ifBound: boolean): void {
-    this.rulesByNr = rules;
-    this.timeouts = timeouts;
-    this.statePolicyIfBound = ifBound;
+  /** A state engine sized by the ruleset's `set limit states`. */
+  static forRuleset(ruleset: Ruleset, opts: Partial<StateTableOptions> = {}): StateEngine {
+    return new StateEngine({ ...opts, limit: ruleset.options.limits.states, hostid: ruleset.options.hostid ?? opts.hostid });
+  }
+
+  /**
+   * A new ruleset: its timeouts apply to every state, per-rule counts follow
+   * rule numbers, and `overload` finds its tables through `tables`. (The
+   * state limit is fixed when the engine starts.)
+   */
+  setRules(ruleset: Ruleset, tables: OverloadTables): void {
+    this.rulesByNr = ruleset.rules;
+    this.timeouts = new TimeoutTable(ruleset, this.table.capacity);
+    this.statePolicyIfBound = ruleset.options.statePolicy === 'if-bound';
+    this.overloadTable = tables;
+    this.recountRules();
   }
 
   /** Seconds until state i expires (0 when due), adaptive scaling included. */

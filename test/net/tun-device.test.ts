@@ -26,7 +26,7 @@ test('TUN: read a routed datagram in a batch, write a reply that gets delivered'
 });
 
 test('errors carry the errno name and the operation', { skip: skip ?? false }, async () => {
-  const { loadNativeAddon } = await import('../../src/datapath/native-addon.js');
+  const { loadNativeAddon } = await import('../../src/os/native-addon.js');
   const native = loadNativeAddon();
   assert.throws(() => native.ifconfig('tpf-no-such', 1500, true), (e: NodeJS.ErrnoException) => e.code === 'ENODEV' && e.syscall === 'SIOCSIFMTU' && /SIOCSIFMTU tpf-no-such: No such device/.test(e.message));
   assert.throws(() => native.readBatch(-1, Buffer.alloc(10), 10, 1, new Uint32Array(1)), (e: NodeJS.ErrnoException) => e.code === 'EBADF' && e.syscall === 'read');

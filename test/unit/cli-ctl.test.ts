@@ -47,6 +47,7 @@ before(() => {
   server = new ControlServer({ path: socket });
   registerFilterCommands(server, {
     filter: () => flow.filter,
+    states: flow.states,
     forwardCounters: () => null,
     now: () => flow.now,
     startedAt: (flow.now - 60) * 1000,

@@ -21,7 +21,7 @@ import { TEST_INTERFACES } from './helpers/filter-harness.js';
 import { Flow, TcpPair } from './helpers/flow.js';
 
 function ctxOf(f: Flow, extra: Partial<cmd.FilterContext> = {}): cmd.FilterContext {
-  return { filter: () => f.filter, forwardCounters: () => null, now: () => f.now, startedAt: (f.now - 100) * 1000, ...extra };
+  return { filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: (f.now - 100) * 1000, ...extra };
 }
 
 const RULES = `set timeout tcp.established 3600
@@ -74,7 +74,7 @@ test('show states: fields, pf line, filters, sorting and limit', () => {
   f.now += 10;
   assert.equal(f.outcome(buildUdp({ src: '192.168.1.20', dst: '9.9.9.9', sport: 5353, dport: 53 })), 'pass:new');
   f.now += 5;
-  const all = queryStates(f.filter.states, f.filter.interfaces, {}, f.now);
+  const all = queryStates(f.states, f.filter.interfaces, {}, f.now);
   assert.equal(all.total, 2);
   const tcp = all.states.find((s) => s.proto === 'tcp')!;
   assert.deepEqual(
@@ -88,8 +88,8 @@ test('show states: fields, pf line, filters, sorting and limit', () => {
   );
   assert.match(tcp.id, /^[0-9a-f]{16}$/);
   assert.equal(tcp.creator, '1d2c3b4a');
-  assert.equal(stateLine(tcp), describeState(f.filter.states.table, tcpI, (id) => f.filter.interfaces.name(id)), 'the same line as tunpf replay');
-  const q = (a: object) => queryStates(f.filter.states, f.filter.interfaces, a, f.now).states.map((s) => s.proto);
+  assert.equal(stateLine(tcp), describeState(f.states.table, tcpI, (id) => f.filter.interfaces.name(id)), 'the same line as tunpf replay');
+  const q = (a: object) => queryStates(f.states, f.filter.interfaces, a, f.now).states.map((s) => s.proto);
   assert.deepEqual(q({ address: '198.51.100.80' }), ['tcp'], 'the responder side');
   assert.deepEqual(q({ address: '192.168.1.0/24' }).sort(), ['tcp', 'udp'], 'a network');
   assert.deepEqual(q({ address: '192.168.1.20' }), ['udp']);
@@ -106,7 +106,7 @@ test('show states: fields, pf line, filters, sorting and limit', () => {
   assert.deepEqual(q({ sort: 'source' }), ['tcp', 'udp']);
   assert.deepEqual(q({ sort: 'destination' }), ['udp', 'tcp'], '9.9.9.9 < 198.51.100.80 numerically');
   assert.deepEqual(q({ sort: 'expiry' }), ['udp', 'tcp']);
-  const limited = queryStates(f.filter.states, f.filter.interfaces, { sort: 'bytes', limit: 1 }, f.now);
+  const limited = queryStates(f.states, f.filter.interfaces, { sort: 'bytes', limit: 1 }, f.now);
   assert.deepEqual([limited.matched, limited.states.length, limited.states[0]!.proto], [2, 1, 'tcp']);
   assert.throws(() => q({ address: 'nonsense' }), refusal('bad-args', /address: 'nonsense' is not an address/));
   assert.throws(() => q({ sort: 'colour' }), refusal('bad-args', /sort: 'colour' is not one of age, expiry/));
@@ -199,13 +199,13 @@ test('kill states: by host, host to host, network, id, label; flush', () => {
   assert.deepEqual(cmd.killStates(ctx, { hosts: ['198.51.100.1'] }), { killed: 0 }, 'states originate from the initiator');
   assert.deepEqual(cmd.killStates(ctx, { hosts: ['192.168.1.10', '198.51.100.2'] }), { killed: 1 });
   assert.deepEqual(cmd.killStates(ctx, { hosts: ['0.0.0.0/0', '198.51.100.1'] }), { killed: 2 }, 'from anywhere to a host');
-  assert.equal(f.filter.states.table.count, 1);
+  assert.equal(f.states.table.count, 1);
   assert.deepEqual(cmd.flushStates(ctx), { flushed: 1 });
   mk();
   assert.deepEqual(cmd.killStates(ctx, { hosts: ['192.168.1.0/24'] }), { killed: 4 });
   mk();
   assert.deepEqual(cmd.killStates(ctx, { label: 'web' }), { killed: 3 });
-  const udp = queryStates(f.filter.states, f.filter.interfaces, {}, f.now).states[0]!;
+  const udp = queryStates(f.states, f.filter.interfaces, {}, f.now).states[0]!;
   assert.deepEqual(cmd.killStates(ctx, { id: `${udp.id}/${udp.creator}` }), { killed: 1 });
   assert.deepEqual(cmd.killStates(ctx, { id: udp.id }), { killed: 0 });
   assert.throws(() => cmd.killStates(ctx, {}), refusal('bad-args', /needs one or two hosts/));

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateLinear } from '../../src/filter/linear-reference.js';
+import { evaluateLinear } from '../../bench/linear-reference.js';
 import { buildIcmpEcho, buildTcp, buildUdp } from '../../src/packet/build.js';
 import { parsePacket } from '../../src/packet/parse.js';
 import { evaluate } from '../../src/filter/evaluate-rules.js';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { ucarpCompatibility } from '../../src/carp/carp-config.js';
-import { parseHaConfig } from '../../src/datapath/ha-config.js';
+import { parseHaConfig } from '../../src/daemon/ha-config.js';
 
 const GOOD = `
 # router A

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseHaConfig } from '../../src/datapath/ha-config.js';
+import { parseHaConfig } from '../../src/daemon/ha-config.js';
 import { advertInterval, buildCommands, CARP_GROUPS, commandNamespace, LAB, LAB_PREFIX, labHaConfig, masterDown, netnsOf, NODES, ROUTERS, TIMINGS } from '../../src/lab/lab-plan.js';
 
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? '../../../' : '../../', import.meta.url));

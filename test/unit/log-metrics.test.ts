@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { filterMetrics } from '../../src/log/filter-metrics.js';
-import { MetricsEndpoint, parseListenAddress } from '../../src/log/metrics-http.js';
-import { formatValue, MetricsRegistry, renderMetrics, type MetricFamily } from '../../src/log/metrics.js';
+import { filterMetrics } from '../../src/control/filter-metrics.js';
+import { MetricsEndpoint, parseListenAddress } from '../../src/control/metrics-http.js';
+import { formatValue, MetricsRegistry, renderMetrics, type MetricFamily } from '../../src/control/metrics.js';
 import { Flow, TcpPair } from './helpers/flow.js';
 import { randomSource } from './helpers/random.js';
 
@@ -93,7 +93,7 @@ test("the filter's metrics after traffic: packets, verdicts, states, per-rule co
   f.send(c.c('A', 10));
   f.send(new TcpPair('10.0.0.1').c('S'), 'in', 'wan');
   const registry = new MetricsRegistry();
-  registry.register('filter', filterMetrics({ filter: () => f.filter, forwardCounters: () => null, now: () => f.now, startedAt: 5000 }));
+  registry.register('filter', filterMetrics({ filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: 5000 }));
   const m = parseExposition(registry.render());
   const value = (name: string, labels: Record<string, string> = {}) => {
     const fam = m.get(name);

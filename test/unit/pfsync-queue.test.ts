@@ -98,7 +98,7 @@ test('a state made and removed before the send is never heard of; a known one is
   const p = new Pair();
   const c1 = new TcpPair('192.168.1.10', '203.0.113.5', 40001);
   const i1 = connect(p, c1);
-  p.a.flow.filter.states.remove(i1);
+  p.a.flow.states.remove(i1);
   p.advance(1);
   assert.equal(p.a.wire.length, 0, 'the INS was dropped with the state');
   const c2 = new TcpPair('192.168.1.10', '203.0.113.5', 40002);
@@ -107,7 +107,7 @@ test('a state made and removed before the send is never heard of; a known one is
   const id = [p.a.table.idHi[i2]!, p.a.table.idLo[i2]!];
   p.deliver();
   assert.equal(p.b.table.count, 1);
-  p.a.flow.filter.states.remove(i2);
+  p.a.flow.states.remove(i2);
   p.advance(1);
   const [pkt] = p.a.take();
   assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[Action.DEL_C, 1]]);
@@ -122,7 +122,7 @@ test('what came from the peer is not echoed back: inserts, and deletes the peer 
   p.deliver();
   p.advance(1.5);
   assert.equal(p.b.wire.length, 0, 'b sends nothing for the state it received');
-  p.a.flow.filter.states.remove(i);
+  p.a.flow.states.remove(i);
   p.advance(1);
   p.deliver();
   assert.equal(p.b.table.count, 0);

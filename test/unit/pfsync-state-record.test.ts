@@ -18,8 +18,8 @@ import { VECTOR_RECORD } from './helpers/pfsync-vector.js';
 import { randomSource } from './helpers/random.js';
 
 const words = (s: string) => parseAddress(s)!.words;
-const exporterOf = (f: Flow) => StateExporter.forEngine(f.filter.states, (id) => f.filter.interfaces.name(id));
-const importerOf = (f: Flow) => new StateImporter(f.filter.states, (name) => f.filter.interfaces.id(name));
+const exporterOf = (f: Flow) => StateExporter.forEngine(f.states, (id) => f.filter.interfaces.name(id));
+const importerOf = (f: Flow) => new StateImporter(f.states, (name) => f.filter.interfaces.id(name));
 const exportRecord = (f: Flow, i: number, extraFlags = 0): StateRecord => {
   const buf = new Uint8Array(STATE_LENGTH + 8).fill(0x77);
   exporterOf(f).writeState(i, f.now, buf, 4, extraFlags);
@@ -40,7 +40,7 @@ test('export: the state a real SYN made (spec §14) carries every field as the s
   const v = f.send(SYN_14, 'in', 'lan');
   assert.ok(v.pass && v.created);
   assert.equal(v.rule, 3);
-  const t = f.filter.states.table;
+  const t = f.states.table;
   const i = v.state;
   const r = exportRecord(f, i);
   assert.deepEqual([r.idHi, r.idLo, r.creatorid], [t.idHi[i], t.idLo[i], 0x1d2c3b4a]);
@@ -126,7 +126,7 @@ test('export: if-bound states name their interface; UDP, ICMP echo and IPv6 stat
 test('export: flags map to state_flags, FROM_PEER never leaves, the caller may add ACK', () => {
   const f = new Flow('pass in proto tcp keep state (sloppy, no-sync)');
   const v = f.send(SYN_14, 'in', 'lan');
-  const t = f.filter.states.table;
+  const t = f.states.table;
   t.flags[v.state] |= StateFlag.FROM_PEER;
   assert.equal(exportRecord(f, v.state).stateFlags, WireStateFlag.SLOPPY | WireStateFlag.NOSYNC);
   assert.equal(exportRecord(f, v.state, WireStateFlag.ACK).stateFlags, WireStateFlag.SLOPPY | WireStateFlag.NOSYNC | WireStateFlag.ACK);
@@ -139,7 +139,7 @@ test('import: the §14 record becomes the state it describes, and traffic of the
   const i = imp.import(VECTOR_RECORD, 0, f.now);
   assert.ok(i >= 0, `import refused: ${-i}`);
   assert.equal(imp.ackRequested, false);
-  const e = f.filter.states;
+  const e = f.states;
   const t = e.table;
   assert.equal(t.findById(0x1d2c3b4a, 0x6744d0a1, 7), i);
   assert.equal(t.ifId[i], FLOATING);
@@ -172,7 +172,7 @@ function record14(change: (r: StateRecord) => void = () => {}): Uint8Array {
 
 test('import: times are rebuilt from age and seconds left against our timeout for the class', () => {
   const f = new Flow('block all');
-  const e = f.filter.states;
+  const e = f.states;
   const imp = importerOf(f);
   const now = 100000;
   const a = imp.import(record14((r) => { r.creation = 30; r.expire = 100; r.timeout = Timeout.TCP_ESTABLISHED; r.idLo = 1; r.key[0].port[0] = r.key[1].port[0] = 1; }), 0, now);
@@ -193,7 +193,7 @@ test('import then export gives the record back (random records tunpf can hold)',
   const imp = importerOf(f);
   const exp = exporterOf(f);
   const now = 2_000_000;
-  const timeouts = f.filter.states.timeouts;
+  const timeouts = f.states.timeouts;
   for (let round = 0; round < 500; round++) {
     const v6 = rnd() < 0.4;
     const af = v6 ? 24 : 2;
@@ -231,7 +231,7 @@ test('import then export gives the record back (random records tunpf can hold)',
 test('import refuses bad records with their reason, and nothing is inserted', () => {
   const f = new Flow('set limit states 2\nblock all');
   const imp = importerOf(f);
-  const t = f.filter.states.table;
+  const t = f.states.table;
   const cases: [string, number, (r: StateRecord) => void][] = [
     ['timeout 20', ImportError.BAD_TIMEOUT, (r) => (r.timeout = 20)],
     ['timeout 14 (not a state timeout)', ImportError.BAD_TIMEOUT, (r) => (r.timeout = 14)],
@@ -264,7 +264,7 @@ test('import refuses bad records with their reason, and nothing is inserted', ()
 test('import: a known interface binds the state to it, an unknown one leaves it floating', () => {
   const f = new Flow('block all');
   const imp = importerOf(f);
-  const t = f.filter.states.table;
+  const t = f.states.table;
   const lan = imp.import(record14((r) => (r.ifname = 'lan')), 0, f.now);
   assert.equal(t.ifId[lan], f.filter.interfaces.id('lan'));
   const other = imp.import(record14((r) => { r.ifname = 'em7'; r.idLo = 2; r.key[0].port[0] = r.key[1].port[0] = 2; }), 0, f.now);
@@ -273,8 +273,8 @@ test('import: a known interface binds the state to it, an unknown one leaves it 
   const data = (sport: number) => buildTcp({ src: '10.0.0.5', dst: '192.0.2.80', sport, dport: 443, seq: 1000001, ack: 0, flags: 'S', window: 64240 });
   const m = new PacketMeta();
   parsePacket(data(51234), 0, 60, m);
-  assert.equal(f.filter.states.lookup(m, 0, f.filter.interfaces.id('lan'), f.now), lan);
-  assert.equal(f.filter.states.lookup(m, 0, f.filter.interfaces.id('dmz'), f.now), -1);
+  assert.equal(f.states.lookup(m, 0, f.filter.interfaces.id('lan'), f.now), lan);
+  assert.equal(f.states.lookup(m, 0, f.filter.interfaces.id('dmz'), f.now), -1);
 });
 
 test('import: the ACK flag asks for an INS_ACK and is not kept; other flags are', () => {
@@ -282,7 +282,7 @@ test('import: the ACK flag asks for an INS_ACK and is not kept; other flags are'
   const imp = importerOf(f);
   const i = imp.import(record14((r) => (r.stateFlags = WireStateFlag.ACK | WireStateFlag.SLOPPY | WireStateFlag.SETTOS)), 0, f.now);
   assert.equal(imp.ackRequested, true);
-  assert.equal(f.filter.states.table.flags[i], StateFlag.SLOPPY | StateFlag.FROM_PEER);
+  assert.equal(f.states.table.flags[i], StateFlag.SLOPPY | StateFlag.FROM_PEER);
   assert.equal(exportRecord(f, i).stateFlags, WireStateFlag.SLOPPY, 'and FROM_PEER is not echoed');
   imp.import(record14((r) => { r.idLo = 2; r.key[0].port[0] = r.key[1].port[0] = 2; }), 0, f.now);
   assert.equal(imp.ackRequested, false);
@@ -292,7 +292,7 @@ test('UPD_C and identities written from the table; copyPeerToState; validation o
   const f = new Flow(RULES_14);
   const v = f.send(SYN_14, 'in', 'lan');
   const i = v.state;
-  const t = f.filter.states.table;
+  const t = f.states.table;
   const exp = exporterOf(f);
   const buf = new Uint8Array(400);
   exp.writeUpdC(i, buf, 16);

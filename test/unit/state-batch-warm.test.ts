@@ -16,7 +16,7 @@ test('warm() then lookup() finds the same states', () => {
     parsePacket(p, 0, p.length, m);
     return m;
   });
-  const s = f.filter.states;
+  const s = f.states;
   const cold = batch.map((m) => s.lookup(m, 0, -1, f.now));
   s.warm(batch, batch.length);
   const warm = batch.map((m) => s.lookup(m, 0, -1, f.now));

@@ -14,7 +14,7 @@ test('if-bound: a state per interface, and no match on another interface', () =>
   const syn = c.c('S');
   assert.equal(f.outcome(syn, 'in', 'lan'), 'pass:new');
   assert.equal(f.outcome(syn, 'out', 'wan'), 'pass:new', 'the out check makes its own state on wan');
-  assert.equal(f.filter.states.table.count, 2);
+  assert.equal(f.states.table.count, 2);
   const synack = c.s('SA');
   assert.equal(f.outcome(synack, 'in', 'wan'), 'pass:state');
   assert.equal(f.outcome(synack, 'out', 'lan'), 'pass:state');
@@ -27,7 +27,7 @@ test('floating (the default): a state per direction, as pf, and each matches on 
   const syn = c.c('S');
   assert.equal(f.outcome(syn, 'in', 'lan'), 'pass:new');
   assert.equal(f.outcome(syn, 'out', 'wan'), 'pass:new', 'the out check decides for itself: pass out on wan makes the second state');
-  assert.equal(f.filter.states.table.count, 2);
+  assert.equal(f.states.table.count, 2);
   const synack = c.s('SA');
   assert.equal(f.outcome(synack, 'in', 'dmz'), 'pass:state', 'floating: the outbound state matches its reply on any interface');
   assert.equal(f.outcome(synack, 'out', 'lan'), 'pass:state', 'and the inbound one the reply leaving for the client');
@@ -48,5 +48,5 @@ test('the if-bound state option overrides a floating policy', () => {
   const syn = new TcpPair().c('S');
   f.send(syn, 'in', 'lan');
   assert.equal(f.outcome(syn, 'out', 'wan'), 'pass:new');
-  assert.equal(f.filter.states.table.count, 2);
+  assert.equal(f.states.table.count, 2);
 });

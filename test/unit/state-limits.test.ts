@@ -11,8 +11,8 @@ test('set limit states: the table refuses new states at the limit and counts it'
   for (let k = 0; k < 10; k++) assert.equal(f.outcome(udp('10.0.0.1', 1000 + k)), 'pass:new');
   assert.equal(f.outcome(udp('10.0.0.1', 2000)), 'block:state-limit');
   assert.equal(f.outcome(udp('10.0.0.1', 1000)), 'pass:state', 'existing states still work');
-  assert.equal(f.filter.states.counters.byReason[2], 1);
-  assert.equal(f.filter.states.table.count, 10);
+  assert.equal(f.states.counters.byReason[2], 1);
+  assert.equal(f.states.table.count, 10);
 });
 
 test('per-rule max', () => {
@@ -20,8 +20,8 @@ test('per-rule max', () => {
   for (let k = 0; k < 3; k++) f.send(udp('10.0.0.1', 1000 + k));
   assert.equal(f.outcome(udp('10.0.0.1', 1100)), 'block:rule-limit');
   assert.equal(f.outcome(udp('10.0.1.1', 1100)), 'pass:new', 'another rule is not limited');
-  assert.equal(f.filter.states.table.rule[0], 0, 'state 0 belongs to the limited rule');
-  f.filter.states.remove(0);
+  assert.equal(f.states.table.rule[0], 0, 'state 0 belongs to the limited rule');
+  f.states.remove(0);
   assert.equal(f.outcome(udp('10.0.0.1', 1101)), 'pass:new', 'a freed slot can be used again');
 });
 
@@ -45,23 +45,23 @@ test('max-src-conn with overload <table> flush: the abuser is listed and its sta
   const f = new Flow('table <abusers> persist\nblock quick from <abusers>\npass proto tcp to port 22 keep state (max-src-conn 2, overload <abusers> flush)');
   connect(f, '10.0.0.7', 1001);
   connect(f, '10.0.0.7', 1002);
-  assert.equal(f.filter.states.table.count, 2);
+  assert.equal(f.states.table.count, 2);
   const c3 = new TcpPair('10.0.0.7', '10.9.9.9', 1003, 22);
   f.send(c3.c('S'));
   f.send(c3.s('SA'));
   assert.equal(f.outcome(c3.c('A')), 'block:src-limit', 'the third established connection breaks the limit');
   const table = f.filter.tables.get('abusers')!;
   assert.equal(table.contains(4, parseAddress('10.0.0.7')!.words), true);
-  assert.equal(f.filter.states.table.count, 0, 'flush removed the source\'s states');
+  assert.equal(f.states.table.count, 0, 'flush removed the source\'s states');
   assert.equal(f.outcome(new TcpPair('10.0.0.7', '10.9.9.9', 1004, 22).c('S')), 'block:rule', 'now blocked by the table');
   connect(f, '10.0.0.8', 1001);
-  assert.equal(f.filter.states.table.count, 1, 'others are not affected');
+  assert.equal(f.states.table.count, 1, 'others are not affected');
 });
 
 test('max-src-conn-rate: too many connections in the period', () => {
   const f = new Flow('table <fast> persist\npass proto tcp to port 22 keep state (max-src-conn-rate 3/10, overload <fast>)');
   for (let k = 0; k < 3; k++) connect(f, '10.0.0.9', 2000 + k);
-  assert.equal(f.filter.states.table.count, 3);
+  assert.equal(f.states.table.count, 3);
   const c = new TcpPair('10.0.0.9', '10.9.9.9', 2010, 22);
   f.send(c.c('S'));
   f.send(c.s('SA'));
@@ -81,6 +81,6 @@ test('max-src-nodes limits how many sources hold states of a rule', () => {
   assert.equal(f.outcome(udp('10.0.0.2', 1)), 'pass:new');
   assert.equal(f.outcome(udp('10.0.0.1', 2)), 'pass:new', 'a known source may add states');
   assert.equal(f.outcome(udp('10.0.0.3', 1)), 'block:src-limit');
-  f.filter.states.flush();
+  f.states.flush();
   assert.equal(f.outcome(udp('10.0.0.3', 1)), 'pass:new', 'sources free their place when their states go');
 });

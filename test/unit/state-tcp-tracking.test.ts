@@ -7,7 +7,7 @@ import { Flow, TcpPair, replyOf } from './helpers/flow.js';
 const RULES = 'block all\npass in on lan proto tcp from 192.168.1.0/24 to any';
 
 function peers(f: Flow, i: number): [number, number] {
-  return [f.filter.states.table.peerState[i * 2]!, f.filter.states.table.peerState[i * 2 + 1]!];
+  return [f.states.table.peerState[i * 2]!, f.states.table.peerState[i * 2 + 1]!];
 }
 
 test('three-way handshake, data both ways, replies pass through state', () => {
@@ -16,16 +16,16 @@ test('three-way handshake, data both ways, replies pass through state', () => {
   assert.equal(f.outcome(c.c('S')), 'pass:new');
   const i = f.verdict.state;
   assert.deepEqual(peers(f, i), [TcpState.SYN_SENT, TcpState.CLOSED]);
-  assert.equal(f.filter.states.table.timeoutClass[i], Timeout.TCP_FIRST);
+  assert.equal(f.states.table.timeoutClass[i], Timeout.TCP_FIRST);
   assert.equal(f.outcome(c.s('SA'), 'out', 'wan'), 'pass:state', 'the SYN+ACK comes back through the state, not the rules');
   assert.deepEqual(peers(f, i), [TcpState.ESTABLISHED, TcpState.SYN_SENT], 'the SYN+ACK acknowledges the client (pfctl: ESTABLISHED:SYN_SENT)');
   assert.equal(f.outcome(c.c('A')), 'pass:state');
   assert.deepEqual(peers(f, i), [TcpState.ESTABLISHED, TcpState.ESTABLISHED]);
-  assert.equal(f.filter.states.table.timeoutClass[i], Timeout.TCP_ESTABLISHED);
+  assert.equal(f.states.table.timeoutClass[i], Timeout.TCP_ESTABLISHED);
   assert.equal(f.outcome(c.c('PA', 1000)), 'pass:state');
   assert.equal(f.outcome(c.s('A', 1400)), 'pass:state');
-  assert.equal(f.filter.states.table.packets[i * 2], 3);
-  assert.equal(f.filter.states.table.packets[i * 2 + 1], 2);
+  assert.equal(f.states.table.packets[i * 2], 3);
+  assert.equal(f.states.table.packets[i * 2 + 1], 2);
 });
 
 test('an unsolicited packet from outside is blocked by the rules', () => {
@@ -49,14 +49,14 @@ test('FIN from the client, then the server: through CLOSING and FIN_WAIT_2 to TI
   const [f, c, i] = established();
   assert.equal(f.outcome(c.c('FA')), 'pass:state');
   assert.deepEqual(peers(f, i), [TcpState.CLOSING, TcpState.ESTABLISHED]);
-  assert.equal(f.filter.states.table.timeoutClass[i], Timeout.TCP_CLOSING);
+  assert.equal(f.states.table.timeoutClass[i], Timeout.TCP_CLOSING);
   assert.equal(f.outcome(c.s('A')), 'pass:state');
   assert.deepEqual(peers(f, i), [TcpState.FIN_WAIT_2, TcpState.ESTABLISHED]);
   assert.equal(f.outcome(c.s('FA')), 'pass:state');
   assert.deepEqual(peers(f, i), [TcpState.FIN_WAIT_2, TcpState.CLOSING]);
   assert.equal(f.outcome(c.c('A')), 'pass:state');
   assert.deepEqual(peers(f, i), [TcpState.FIN_WAIT_2, TcpState.FIN_WAIT_2]);
-  assert.equal(f.filter.states.table.timeoutClass[i], Timeout.TCP_CLOSED);
+  assert.equal(f.states.table.timeoutClass[i], Timeout.TCP_CLOSED);
 });
 
 test('FIN from the server first, and a simultaneous close', () => {
@@ -67,7 +67,7 @@ test('FIN from the server first, and a simultaneous close', () => {
   g.send(d.c('FA'));
   g.send(d.s('FA'), 'out', 'wan');
   assert.deepEqual(peers(g, j), [TcpState.FIN_WAIT_2, TcpState.CLOSING]);
-  assert.equal(g.filter.states.table.timeoutClass[j], Timeout.TCP_FIN_WAIT);
+  assert.equal(g.states.table.timeoutClass[j], Timeout.TCP_FIN_WAIT);
   void c;
 });
 
@@ -114,7 +114,7 @@ test('window scaling: used when both SYNs offer it, ignored otherwise', () => {
   f.send(c.s('A'), 'out', 'wan'); // a window of 64000 << 7 bytes
   // the client may now send far beyond 64 KB without another ack
   for (let k = 0; k < 100; k++) assert.equal(f.outcome(c.c('A', 1400)), 'pass:state', `segment ${k}`);
-  assert.equal(f.filter.states.table.wscale[i * 2]! & 0x0f, 7);
+  assert.equal(f.states.table.wscale[i * 2]! & 0x0f, 7);
 
   const g = new Flow(RULES);
   const d = new TcpPair();
@@ -123,7 +123,7 @@ test('window scaling: used when both SYNs offer it, ignored otherwise', () => {
   g.send(d.s('SA'), 'out', 'wan'); // no scaling from the server
   g.send(d.c('A'));
   g.send(d.s('A'), 'out', 'wan'); // 64000 bytes, unscaled
-  assert.equal(g.filter.states.table.wscale[j * 2 + 1], 0);
+  assert.equal(g.states.table.wscale[j * 2 + 1], 0);
   let blocked = 0;
   for (let k = 0; k < 100; k++) if (g.outcome(d.c('A', 1400)) !== 'pass:state') blocked++;
   assert.ok(blocked > 0, 'without scaling the client cannot run 140 KB past an unscaled 64 KB window');

@@ -13,9 +13,9 @@ const RULES = 'pass all';
 function expiresAfter(f: Flow, pkt: Uint8Array, seconds: number): void {
   const start = f.now;
   f.now = start + seconds - 1;
-  assert.notEqual(f.filter.states.lookup(parseOf(f, pkt), 0, -1, f.now), -1, `still there after ${seconds - 1} s`);
+  assert.notEqual(f.states.lookup(parseOf(f, pkt), 0, -1, f.now), -1, `still there after ${seconds - 1} s`);
   f.now = start + seconds;
-  assert.equal(f.filter.states.lookup(parseOf(f, pkt), 0, -1, f.now), -1, `gone after ${seconds} s`);
+  assert.equal(f.states.lookup(parseOf(f, pkt), 0, -1, f.now), -1, `gone after ${seconds} s`);
 }
 
 import { parsePacket } from '../../src/packet/parse.js';
@@ -38,7 +38,7 @@ test('tcp.first, tcp.opening, tcp.established, tcp.closing, tcp.finwait, tcp.clo
     const c = new TcpPair();
     drive(f, c);
     const i = f.verdict.state >= 0 ? f.verdict.state : 0;
-    assert.equal(f.filter.states.table.timeoutClass[i], cls, name);
+    assert.equal(f.states.table.timeoutClass[i], cls, name);
     expiresAfter(f, buildTcp({ src: c.client, dst: c.server, sport: c.cport, dport: c.sport, flags: 'A' }), DEFAULT_TIMEOUTS[name]!);
   }
 });
@@ -99,20 +99,20 @@ test('adaptive timeouts shrink as the table fills', () => {
   // limit 100: start 60, end 120 by default; at 90 states a 60 s timeout becomes 60 * (120-90)/(120-60) = 30 s
   const f = new Flow('set limit states 100\npass all');
   for (let k = 0; k < 90; k++) f.send(buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000 + k, dport: 53 }));
-  const s = f.filter.states;
+  const s = f.states;
   assert.equal(s.table.count, 90);
   const i = s.lookup(parseOf(f, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), 0, -1, f.now);
   assert.equal(s.expiresIn(i, f.now), 30);
   const g = new Flow('set limit states 100\nset timeout { adaptive.start 10, adaptive.end 110 }\npass all');
   for (let k = 0; k < 60; k++) g.send(buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000 + k, dport: 53 }));
-  const j = g.filter.states.lookup(parseOf(g, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), 0, -1, g.now);
-  assert.equal(g.filter.states.expiresIn(j, g.now), 30, '60 * (110-60)/(110-10)');
+  const j = g.states.lookup(parseOf(g, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), 0, -1, g.now);
+  assert.equal(g.states.expiresIn(j, g.now), 30, '60 * (110-60)/(110-10)');
 });
 
 test('the purge looks at a bounded number of states per tick and gets them all in the end', () => {
   const f = new Flow('pass all');
   for (let k = 0; k < 1000; k++) f.send(buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000 + k, dport: 53 }));
-  const s = f.filter.states;
+  const s = f.states;
   const later = f.now + 61;
   assert.equal(s.expire(later, 100), 100, 'a tick removes at most its budget');
   let ticks = 1;

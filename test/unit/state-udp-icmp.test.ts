@@ -14,7 +14,7 @@ test('UDP: first, single, multiple', () => {
   const a = buildUdp({ src: '9.9.9.9', dst: '192.168.1.10', sport: 53, dport: 5353 });
   assert.equal(f.outcome(q), 'pass:new');
   const i = f.verdict.state;
-  const t = f.filter.states.table;
+  const t = f.states.table;
   assert.equal(t.timeoutClass[i], Timeout.UDP_FIRST);
   assert.equal(f.outcome(q), 'pass:state');
   assert.deepEqual([t.peerState[i * 2], t.peerState[i * 2 + 1]], [PeerState.SINGLE, PeerState.NO_TRAFFIC]);
@@ -33,7 +33,7 @@ test('UDP: first, single, multiple', () => {
 test('ICMP echo: the reply matches the request by id; another id does not', () => {
   const f = new Flow(RULES);
   assert.equal(f.outcome(buildIcmpEcho({ src: '192.168.1.10', dst: '8.8.8.8', id: 77, seq: 1 })), 'pass:new');
-  assert.equal(f.filter.states.table.timeoutClass[f.verdict.state], Timeout.ICMP_FIRST);
+  assert.equal(f.states.table.timeoutClass[f.verdict.state], Timeout.ICMP_FIRST);
   assert.equal(f.outcome(buildIcmpEcho({ src: '8.8.8.8', dst: '192.168.1.10', id: 77, seq: 1, reply: true }), 'out', 'lan'), 'pass:state');
   assert.equal(f.outcome(buildIcmpEcho({ src: '8.8.8.8', dst: '192.168.1.10', id: 78, seq: 1, reply: true }), 'out', 'lan'), 'block:rule');
 });
@@ -79,5 +79,5 @@ test('an ICMP error passed by a rule does not create a state', () => {
   const v = f.send(buildIcmpErrorFor(stranger, { type: 3, code: 1, src: '198.51.100.77' }), 'in', 'wan');
   assert.equal(v.pass, true);
   assert.equal(v.created, false);
-  assert.equal(f.filter.states.table.count, 0);
+  assert.equal(f.states.table.count, 0);
 });

@@ -2,7 +2,7 @@
 // on IFNAME and prints each packet it gets as JSON; `raw-peer send IFNAME`
 // sends one protocol-112 packet to 224.0.0.18 and one to ff02::12.
 
-import { RawSocket } from '../../../src/datapath/raw-socket.js';
+import { RawSocket } from '../../../src/os/raw-socket.js';
 
 if (process.env.TUNPF_TEST_NETNS === undefined) {
   console.error('raw-peer runs only inside a test network namespace');

@@ -7,10 +7,12 @@ import { buildTcp, type TcpFields } from '../../../src/packet/build.js';
 import { PacketMeta } from '../../../src/packet/meta.js';
 import { parsePacket } from '../../../src/packet/parse.js';
 import { parseRuleset } from '../../../src/rules/rule-parser.js';
+import { StateEngine } from '../../../src/state/state-engine.js';
 import { TEST_INTERFACES } from './filter-harness.js';
 
 export class Flow {
   readonly filter: PacketFilter;
+  readonly states: StateEngine;
   readonly meta = new PacketMeta();
   readonly verdict = new Verdict();
   now = 1000;
@@ -18,7 +20,8 @@ export class Flow {
   constructor(rules: string, opts: { hostid?: number } = {}) {
     const { ruleset, diagnostics } = parseRuleset(rules, { file: 'flow.conf', interfaces: TEST_INTERFACES });
     assert.ok(ruleset, diagnostics.map((d) => d.message).join('\n'));
-    this.filter = new PacketFilter(ruleset, { interfaces: new InterfaceRegistry(TEST_INTERFACES), seeds: Uint32Array.of(1, 2, 3), hostid: opts.hostid ?? 0x1d2c3b4a });
+    this.states = StateEngine.forRuleset(ruleset, { seeds: Uint32Array.of(1, 2, 3), hostid: opts.hostid ?? 0x1d2c3b4a });
+    this.filter = new PacketFilter(ruleset, { states: this.states, interfaces: new InterfaceRegistry(TEST_INTERFACES) });
   }
 
   /**

@@ -26,7 +26,7 @@ export class Node {
     const f = this.flow;
     Object.defineProperty(f, 'now', { get: () => clock.now, set: (v: number) => (clock.now = v) });
     this.engine = new PfsyncEngine({
-      states: f.filter.states,
+      states: f.states,
       config: { syncdev: 'sync0', syncpeer: null, maxupd: 128, defer: false, loc: { file: 't', line: 1, col: 1 }, ...config },
       mtu: 1500,
       clock: () => clock.now,
@@ -38,7 +38,7 @@ export class Node {
   }
 
   get table() {
-    return this.flow.filter.states.table;
+    return this.flow.states.table;
   }
 
   /** The packets sent so far, decoded, and forgotten. */

@@ -6,26 +6,27 @@ import { InterfaceRegistry } from '../filter/interface-registry.js';
 import type { Logger } from '../log/logger.js';
 import type { PacketLogSink } from '../log/pflog-writer.js';
 import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
-import { FibMirror } from './fib-mirror.js';
-import { Forwarder } from './forwarder.js';
+import { FibMirror } from '../datapath/fib-mirror.js';
+import { Forwarder } from '../datapath/forwarder.js';
 import { join } from 'node:path';
 import { InstanceLock, LOCK_DIR } from './instance-lock.js';
-import { Kernel } from './kernel.js';
-import { planRouter, removeStale, RouterSetup } from './router-setup.js';
-import { SysctlJournal } from './sysctl-journal.js';
+import { Kernel } from '../os/kernel.js';
+import { planRouter, removeStale, RouterSetup } from '../datapath/router-setup.js';
+import { SysctlJournal } from '../os/sysctl-journal.js';
 import { CarpService } from '../carp/carp-service.js';
 import { Demotion } from '../carp/demotion.js';
-import { carpMetrics, registerCarpCommands } from '../carp/carp-control.js';
+import { carpMetrics, registerCarpCommands } from '../control/carp-commands.js';
 import { PfsyncService } from '../pfsync/pfsync-service.js';
-import { pfsyncMetrics, registerPfsyncCommands } from '../pfsync/pfsync-control.js';
+import { pfsyncMetrics, registerPfsyncCommands } from '../control/pfsync-commands.js';
 import type { HaConfig } from './ha-config.js';
-import { TunDevice } from './tun-device.js';
+import { TunDevice } from '../datapath/tun-device.js';
 import { StateReason, StateReasonName } from '../state/constants.js';
+import { StateEngine } from '../state/state-engine.js';
 import { registerFilterCommands } from '../control/filter-commands.js';
 import { ControlServer } from '../control/server.js';
-import { filterMetrics } from '../log/filter-metrics.js';
-import { MetricsEndpoint, type ListenAddress } from '../log/metrics-http.js';
-import { MetricsRegistry } from '../log/metrics.js';
+import { filterMetrics } from '../control/filter-metrics.js';
+import { MetricsEndpoint, type ListenAddress } from '../control/metrics-http.js';
+import { MetricsRegistry } from '../control/metrics.js';
 import type { LoadResult } from '../rules/load-file.js';
 
 export interface DaemonOptions {
@@ -51,6 +52,8 @@ export class Daemon {
   readonly kernel: Kernel;
   readonly registry: InterfaceRegistry;
   filter: PacketFilter;
+  /** Connection tracking: a peer of the filter, handed to whoever needs it. */
+  readonly states: StateEngine;
   private readonly tuns: { tun: TunDevice; ifId: number; ifname: string }[] = [];
   private setup: RouterSetup | null = null;
   private fib: FibMirror | null = null;
@@ -71,7 +74,8 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.kernel = new Kernel({ debug: (o, m) => opts.log.debug(o, m) });
     this.registry = new InterfaceRegistry(opts.hostInterfaces);
-    this.filter = new PacketFilter(opts.ruleset, { interfaces: this.registry });
+    this.states = StateEngine.forRuleset(opts.ruleset);
+    this.filter = new PacketFilter(opts.ruleset, { states: this.states, interfaces: this.registry });
     this.lock = new InstanceLock(opts.lockDir);
     this.control = new ControlServer({ path: opts.socket, log: opts.log });
   }
@@ -79,10 +83,10 @@ export class Daemon {
   private startOperatorInterface(): void {
     const { rulesFile, loadRuleset, metrics, log } = this.opts;
     const ctx = {
-      filter: () => this.filter, forwardCounters: () => this.forwarder?.counters ?? null, now: () => Date.now() / 1000, startedAt: Date.now(),
+      filter: () => this.filter, states: this.states, forwardCounters: () => this.forwarder?.counters ?? null, now: () => Date.now() / 1000, startedAt: Date.now(),
       rulesFile, loadRuleset, applyRuleset: (rs: Ruleset) => this.reload(rs),
       // with pfsync the peer hears one CLR instead of a delete per state
-      flushStates: () => (this.pfsync ? this.pfsync.flushStates() : this.filter.states.flush()),
+      flushStates: () => (this.pfsync ? this.pfsync.flushStates() : this.states.flush()),
     };
     registerFilterCommands(this.control, ctx);
     this.metrics.register('filter', filterMetrics(ctx));
@@ -121,13 +125,13 @@ export class Daemon {
       this.fib = new FibMirror(this.kernel, (name) => this.registry.intern(parentOf.get(name) ?? name), this.tuns.map((t) => t.tun.name));
       this.fib.load();
       this.fib.watch((e) => log.error({ err: e.message }, 'routing table mirror'));
-      this.forwarder = new Forwarder(this.filter, this.fib, this.opts.batch ?? 64);
+      this.forwarder = new Forwarder(this.filter, this.states, this.fib, this.opts.batch ?? 64);
       this.forwarder.logTo(this.opts.pflog ?? null);
       const pfsyncConfig = this.opts.ha?.pfsync;
       if (pfsyncConfig) {
         // before CARP: its bulk request demotes the node until the peer's table is here
         this.pfsync = new PfsyncService({
-          config: pfsyncConfig, states: this.filter.states, kernel: this.kernel, log, demotion: this.demotion,
+          config: pfsyncConfig, states: this.states, kernel: this.kernel, log, demotion: this.demotion,
           ifName: (id) => this.registry.name(id), ifId: (name) => this.registry.id(name),
         });
         this.pfsync.start();
@@ -142,7 +146,7 @@ export class Daemon {
         );
       }
       this.expiryTimer = setInterval(() => {
-        const s = this.filter.states;
+        const s = this.states;
         s.expire(Date.now() / 1000, s.purgeBudget(1));
         this.reportLimits();
       }, 1000);
@@ -151,7 +155,7 @@ export class Daemon {
         registerCarpCommands(this.control, this.carp);
         this.metrics.register('carp', carpMetrics(this.carp));
       }
-      log.info({ interfaces: this.tuns.map((t) => `${t.ifname}->${t.tun.name}`), routes: this.fib.size, rules: this.opts.ruleset.rules.length, stateLimit: this.filter.states.table.capacity }, 'tunpf started');
+      log.info({ interfaces: this.tuns.map((t) => `${t.ifname}->${t.tun.name}`), routes: this.fib.size, rules: this.opts.ruleset.rules.length, stateLimit: this.states.table.capacity }, 'tunpf started');
     } catch (e) {
       this.stop();
       throw e;
@@ -162,24 +166,24 @@ export class Daemon {
 
   /** Once a second at most: a warning when limits refused states (set limit states, max, max-src-*). */
   private reportLimits(): void {
-    const by = this.filter.states.counters.byReason;
+    const by = this.states.counters.byReason;
     const refused: Record<string, number> = {};
     for (const reason of [StateReason.STATE_LIMIT, StateReason.RULE_LIMIT, StateReason.SRC_LIMIT]) {
       const n = by[reason]! - this.limitsSeen[reason]!;
       if (n > 0) refused[StateReasonName[reason]!] = n;
       this.limitsSeen[reason] = by[reason]!;
     }
-    if (Object.keys(refused).length) this.opts.log.warn({ refused, states: this.filter.states.table.count, limit: this.filter.states.table.capacity }, 'state limits reached: new states refused');
+    if (Object.keys(refused).length) this.opts.log.warn({ refused, states: this.states.table.count, limit: this.states.table.capacity }, 'state limits reached: new states refused');
   }
 
   /** Swaps in a new ruleset; states and persistent tables stay. */
   reload(ruleset: Ruleset): void {
     this.filter.reload(ruleset);
-    this.opts.log.info({ rules: ruleset.rules.length, states: this.filter.states.table.count }, 'ruleset reloaded');
+    this.opts.log.info({ rules: ruleset.rules.length, states: this.states.table.count }, 'ruleset reloaded');
   }
 
   get counters() {
-    return { forward: this.forwarder?.counters, filter: this.filter.counters, states: this.filter.states.table.count };
+    return { forward: this.forwarder?.counters, filter: this.filter.counters, states: this.states.table.count };
   }
 
   stop(): void {

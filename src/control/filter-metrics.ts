@@ -2,8 +2,8 @@
 // their churn, per-rule and per-table counters. Read at scrape time from
 // the same context the control commands use.
 
-import type { FilterContext } from '../control/filter-commands.js';
-import { showInfo, showRules, showTables } from '../control/filter-commands.js';
+import type { FilterContext } from './filter-commands.js';
+import { showInfo, showRules, showTables } from './filter-commands.js';
 import { byLabel, single, type MetricFamily, type MetricsProvider } from './metrics.js';
 
 export function filterMetrics(ctx: FilterContext): MetricsProvider {

@@ -4,7 +4,7 @@
 
 import { createServer, type Server } from 'node:http';
 import { parseAddress } from '../packet/address.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../log/logger.js';
 import type { MetricsRegistry } from './metrics.js';
 
 export interface ListenAddress {

@@ -3,10 +3,10 @@
 // and its metrics: the role of each group, advertisements sent, received and
 // dropped by reason, the demotion counter. The passphrase is never included.
 
-import { ControlError, type ControlServer } from '../control/server.js';
-import type { CarpDemoteResult, ShowCarpResult } from '../control/results.js';
-import type { MetricFamily } from '../log/metrics.js';
-import type { CarpService } from './carp-service.js';
+import { ControlError, type ControlServer } from './server.js';
+import type { CarpDemoteResult, ShowCarpResult } from './results.js';
+import type { MetricFamily } from './metrics.js';
+import type { CarpService } from '../carp/carp-service.js';
 
 function amount(args: Record<string, unknown>): number {
   const by = args.by ?? 1;

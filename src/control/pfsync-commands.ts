@@ -3,9 +3,9 @@
 // and messages sent and received, what was dropped and why, what is queued,
 // the replication lag and the bulk update's progress.
 
-import type { ControlServer } from '../control/server.js';
-import type { MetricFamily } from '../log/metrics.js';
-import type { PfsyncService } from './pfsync-service.js';
+import type { ControlServer } from './server.js';
+import type { MetricFamily } from './metrics.js';
+import type { PfsyncService } from '../pfsync/pfsync-service.js';
 
 export function registerPfsyncCommands(control: ControlServer, pfsync: PfsyncService): void {
   control.register('show pfsync', () => pfsync.status());

@@ -2,10 +2,10 @@
 // skip steps and no compiled form. It is the reference the tests compare the
 // real evaluator with, and the baseline the rules benchmark measures beside.
 
-import { maskAddress } from '../packet/address.js';
-import { IPPROTO, type PacketMeta } from '../packet/meta.js';
-import type { AddressSpec, PortSpec, Rule, Ruleset } from '../rules/ast.js';
-import type { FilterEnv } from './compile-rules.js';
+import { maskAddress } from '../src/packet/address.js';
+import { IPPROTO, type PacketMeta } from '../src/packet/meta.js';
+import type { AddressSpec, PortSpec, Rule, Ruleset } from '../src/rules/ast.js';
+import type { FilterEnv } from '../src/filter/compile-rules.js';
 
 export interface ReferenceVerdict {
   action: 'pass' | 'block';
