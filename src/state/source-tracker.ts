@@ -1,71 +1,128 @@
-// Source tracking for max-src-states, max-src-conn and max-src-conn-rate:
-// one node per source address with its state count, established
-// connection count and connection rate (pf's threshold: a count that decays
-// linearly over the rate's period). Touched when a state is made, when a TCP
-// connection becomes established and when a state goes, never per packet.
+// Source tracking for max-src-states, max-src-nodes, max-src-conn and
+// max-src-conn-rate: one node per source address with its state count,
+// established connection count and connection rate (pf's threshold: a count
+// that decays linearly over the rate's period). Touched when a state is made,
+// when a TCP connection becomes established and when a state goes, never per
+// packet; even then nothing is allocated: the nodes are a struct of arrays
+// with a seeded open-addressing index over the address, as the state table.
 
-import { formatAddress } from '../packet/address.js';
+import { randomBytes } from 'node:crypto';
 
 const THRESHOLD_MULT = 1000;
-
-export class SourceNode {
-  states = 0;
-  conns = 0;
-  rateCount = 0;
-  rateLast = 0;
-  constructor(
-    readonly key: string,
-    readonly af: number,
-    readonly words: Uint32Array,
-  ) {}
-}
+const MAX_LOAD = 0.75;
 
 export class SourceTracker {
-  private readonly byKey = new Map<string, SourceNode>();
-  private readonly byId: (SourceNode | null)[] = [];
-  private readonly freeIds: number[] = [];
-  private readonly ids = new Map<SourceNode, number>();
+  readonly capacity: number;
+  /** Per node: address family (0 for a free node) and the address, 4 words. */
+  readonly af: Uint8Array;
+  readonly words: Uint32Array;
+  /** States the source holds, and its established TCP connections. */
+  readonly states: Uint32Array;
+  readonly conns: Uint32Array;
+  /** max-src-conn-rate: the decaying count (times THRESHOLD_MULT) and when it last grew. */
+  private readonly rateCount: Float64Array;
+  private readonly rateLast: Float64Array;
+  /** Open addressing over the address: -1 empty, else a node id. */
+  private readonly index: Int32Array;
+  /** Free nodes, a stack. */
+  private readonly free: Int32Array;
+  private freeTop: number;
+  private readonly seed: number;
+  size = 0;
 
-  get size(): number {
-    return this.byKey.size;
+  /** `capacity`: the most sources at once (no more than the states that can hold them). */
+  constructor(capacity: number, seed = randomBytes(4).readUInt32LE(0)) {
+    this.capacity = capacity;
+    this.af = new Uint8Array(capacity);
+    this.words = new Uint32Array(capacity * 4);
+    this.states = new Uint32Array(capacity);
+    this.conns = new Uint32Array(capacity);
+    this.rateCount = new Float64Array(capacity);
+    this.rateLast = new Float64Array(capacity);
+    this.index = new Int32Array(Math.max(16, Math.ceil(capacity / MAX_LOAD))).fill(-1);
+    this.free = new Int32Array(capacity);
+    for (let k = 0; k < capacity; k++) this.free[k] = capacity - 1 - k;
+    this.freeTop = capacity;
+    this.seed = seed >>> 0;
   }
 
-  /** The node id for a source address, created on first use. */
-  acquire(af: number, words: ArrayLike<number>): number {
-    const key = `${af}:${formatAddress(af, words)}`;
-    let node = this.byKey.get(key);
-    if (!node) {
-      node = new SourceNode(key, af, Uint32Array.from({ length: 4 }, (_, i) => words[i]! >>> 0));
-      this.byKey.set(key, node);
-      const id = this.freeIds.pop() ?? this.byId.length;
-      this.byId[id] = node;
-      this.ids.set(node, id);
+  /** The home slot of the address at w[o, o+4). */
+  private hash(af: number, w: ArrayLike<number>, o: number): number {
+    let h = this.seed ^ af;
+    for (let k = 0; k < 4; k++) {
+      h = Math.imul(h ^ w[o + k]!, 0x85ebca6b);
+      h ^= h >>> 13;
     }
-    return this.ids.get(node)!;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return (h >>> 0) % this.index.length;
   }
 
-  node(id: number): SourceNode {
-    return this.byId[id]!;
+  private same(id: number, af: number, w: ArrayLike<number>): boolean {
+    const o = id * 4;
+    const ws = this.words;
+    return this.af[id] === af && ws[o] === w[0]! >>> 0 && ws[o + 1] === w[1]! >>> 0 && ws[o + 2] === w[2]! >>> 0 && ws[o + 3] === w[3]! >>> 0;
   }
 
-  /** Drops a node once nothing refers to it. */
+  /** The node id for a source address, created on first use; -1 when every node is taken. */
+  acquire(af: number, words: ArrayLike<number>): number {
+    const slots = this.index.length;
+    let s = this.hash(af, words, 0);
+    for (;;) {
+      const id = this.index[s]!;
+      if (id < 0) break;
+      if (this.same(id, af, words)) return id;
+      s = s + 1 === slots ? 0 : s + 1;
+    }
+    if (this.freeTop === 0) return -1;
+    const id = this.free[--this.freeTop]!;
+    this.af[id] = af;
+    for (let k = 0; k < 4; k++) this.words[id * 4 + k] = words[k]! >>> 0;
+    this.states[id] = 0;
+    this.conns[id] = 0;
+    this.rateCount[id] = 0;
+    this.rateLast[id] = 0;
+    this.index[s] = id;
+    this.size++;
+    return id;
+  }
+
+  /** Drops a node once no state refers to it. */
   release(id: number): void {
-    const node = this.byId[id];
-    if (!node || node.states > 0) return;
-    this.byKey.delete(node.key);
-    this.ids.delete(node);
-    this.byId[id] = null;
-    this.freeIds.push(id);
+    if (this.af[id] === 0 || this.states[id]! > 0) return;
+    const slots = this.index.length;
+    let s = this.hash(this.af[id]!, this.words, id * 4);
+    while (this.index[s] !== id) s = s + 1 === slots ? 0 : s + 1;
+    // backward-shift deletion: later members of the probe run move up, so no tombstones
+    let hole = s;
+    for (let j = s + 1 === slots ? 0 : s + 1; this.index[j]! >= 0; j = j + 1 === slots ? 0 : j + 1) {
+      const other = this.index[j]!;
+      const home = this.hash(this.af[other]!, this.words, other * 4);
+      // `other` may fill the hole unless its home lies cyclically in (hole, j]
+      const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!inRange) {
+        this.index[hole] = other;
+        hole = j;
+      }
+    }
+    this.index[hole] = -1;
+    this.af[id] = 0;
+    this.free[this.freeTop++] = id;
+    this.size--;
+  }
+
+  /** The address of node id, for overload and killing its states. */
+  address(id: number): Uint32Array {
+    return this.words.subarray(id * 4, id * 4 + 4);
   }
 
   /** Records one new connection; returns whether the rate now exceeds count/seconds. */
   addConnection(id: number, now: number, count: number, seconds: number): boolean {
-    const n = this.node(id);
-    const diff = now - n.rateLast;
-    if (diff >= seconds) n.rateCount = 0;
-    else n.rateCount -= (n.rateCount * diff) / seconds;
-    n.rateCount += THRESHOLD_MULT;
-    n.rateLast = now;
-    return n.rateCount > count * THRESHOLD_MULT;
+    const diff = now - this.rateLast[id]!;
+    if (diff >= seconds) this.rateCount[id] = 0;
+    else this.rateCount[id]! -= (this.rateCount[id]! * diff) / seconds;
+    this.rateCount[id]! += THRESHOLD_MULT;
+    this.rateLast[id] = now;
+    return this.rateCount[id]! > count * THRESHOLD_MULT;
   }
 }

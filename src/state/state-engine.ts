@@ -49,12 +49,12 @@ function isIcmp(proto: number): boolean {
 export class StateEngine {
   readonly table: StateTable;
   readonly counters = new StateCounters();
-  readonly sources = new SourceTracker();
+  readonly sources: SourceTracker;
   timeouts: TimeoutTable;
   hooks: StateHooks | null = null;
   statePolicyIfBound: boolean;
   /** Distinct sources holding states, per rule number (max-src-nodes). */
-  private readonly sourcesPerRule = new Map<number, number>();
+  private readonly sourcesPerRule = new Uint32Array(NO_RULE + 1);
   /** States per rule number (for `max`, and `show rules`). */
   readonly perRule = new Uint32Array(NO_RULE + 1);
   private purgeCursor = 0;
@@ -68,6 +68,7 @@ export class StateEngine {
 
   constructor(opts: StateEngineOptions) {
     this.table = new StateTable({ ...opts, capacity: opts.limit });
+    this.sources = new SourceTracker(opts.limit);
     this.timeouts = new TimeoutTable(null, opts.limit);
     this.statePolicyIfBound = opts.statePolicyIfBound ?? false;
   }
@@ -237,15 +238,17 @@ export class StateEngine {
     const rule = this.rulesByNr[this.table.rule[i]!];
     if (node < 0 || !rule) return StateReason.PASS;
     const o = rule.stateOptions;
-    const n = this.sources.node(node);
-    n.conns++;
-    let over = o.maxSrcConn !== null && n.conns > o.maxSrcConn;
+    const src = this.sources;
+    const conns = ++src.conns[node]!;
+    let over = o.maxSrcConn !== null && conns > o.maxSrcConn;
     if (o.maxSrcConnRate && this.sources.addConnection(node, now, o.maxSrcConnRate.count, o.maxSrcConnRate.seconds)) over = true;
     if (!over) return StateReason.PASS;
     if (o.overload) {
       const table = this.overloadTable(o.overload.table);
-      table?.add([{ prefix: { af: n.af as 4 | 6, words: Uint32Array.from(n.words), bits: n.af === 4 ? 32 : 128 }, neg: false }]);
-      if (o.overload.flush) this.killSource(n.af, n.words, o.overload.global ? -1 : this.table.rule[i]!);
+      const af = src.af[node] as 4 | 6;
+      const words = Uint32Array.from(src.address(node));
+      table?.add([{ prefix: { af, words, bits: af === 4 ? 32 : 128 }, neg: false }]);
+      if (o.overload.flush) this.killSource(af, words, o.overload.global ? -1 : this.table.rule[i]!);
     }
     if (this.table.live(i)) this.remove(i);
     return StateReason.SRC_LIMIT;
@@ -276,15 +279,16 @@ export class StateEngine {
     let node = -1;
     if (o.maxSrcStates !== null || o.maxSrcNodes !== null || o.maxSrcConn !== null || o.maxSrcConnRate !== null || o.sourceTrack !== 'none') {
       node = this.sources.acquire(m.af, m.src);
-      const n = this.sources.node(node);
-      const fresh = n.states === 0;
+      if (node < 0) return this.refuse(StateReason.SRC_LIMIT);
+      const held = this.sources.states[node]!;
+      const fresh = held === 0;
       // max-src-nodes: how many distinct sources may hold states of this rule at once
-      const nodes = this.sourcesPerRule.get(rule.nr) ?? 0;
-      if ((o.maxSrcStates !== null && n.states >= o.maxSrcStates) || (o.maxSrcNodes !== null && fresh && nodes >= o.maxSrcNodes)) {
+      const nodes = this.sourcesPerRule[rule.nr]!;
+      if ((o.maxSrcStates !== null && held >= o.maxSrcStates) || (o.maxSrcNodes !== null && fresh && nodes >= o.maxSrcNodes)) {
         this.sources.release(node);
         return this.refuse(StateReason.SRC_LIMIT);
       }
-      if (fresh) this.sourcesPerRule.set(rule.nr, nodes + 1);
+      if (fresh) this.sourcesPerRule[rule.nr] = nodes + 1;
     }
     const icmp = isIcmp(m.proto);
     const ifBound = o.ifBound ?? this.statePolicyIfBound;
@@ -317,7 +321,7 @@ export class StateEngine {
     t.bytes[i * 2] = m.totalLength;
     if (node >= 0) {
       t.srcNode[i] = node;
-      this.sources.node(node).states++;
+      this.sources.states[node]!++;
     }
     this.perRule[rule.nr]!++;
     this.counters.inserts++;
@@ -351,16 +355,14 @@ export class StateEngine {
     if (this.hooks) this.hooks.onDelete(i);
     const node = t.srcNode[i]!;
     if (node >= 0) {
-      const n = this.sources.node(node);
-      n.states--;
-      if (n.states === 0) {
+      const src = this.sources;
+      if (--src.states[node]! === 0) {
         const r = t.rule[i]!;
-        const k = this.sourcesPerRule.get(r) ?? 0;
-        if (k > 1) this.sourcesPerRule.set(r, k - 1);
-        else this.sourcesPerRule.delete(r);
+        if (this.sourcesPerRule[r]! > 0) this.sourcesPerRule[r]!--;
       }
-      if (t.protoOf(i) === IPPROTO.TCP && t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED && n.conns > 0) n.conns--;
-      this.sources.release(node);
+      const established = t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED;
+      if (t.protoOf(i) === IPPROTO.TCP && established && src.conns[node]! > 0) src.conns[node]!--;
+      src.release(node);
     }
     if (t.rule[i] !== NO_RULE && this.perRule[t.rule[i]!]! > 0) this.perRule[t.rule[i]!]!--;
     if (t.ifId[i] !== FLOATING) this.boundStates--;
