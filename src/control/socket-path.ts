@@ -1,16 +1,16 @@
 // Where the control socket lives: in the daemon's per-network-namespace
-// folder (the instance lock's), so two daemons in two namespaces of one
+// folder (src/os/run-dir.ts), so two daemons in two namespaces of one
 // machine never meet, and `ip netns exec R tunpf ctl` finds R's daemon with
 // no flag. `--socket PATH` overrides it on both sides.
 
 import { lstatSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { LOCK_DIR } from '../daemon/instance-lock.js';
+import { RUN_DIR } from '../os/run-dir.js';
 
 export const SOCKET_NAME = 'control.sock';
 
 export function defaultSocketPath(): string {
-  return join(LOCK_DIR, SOCKET_NAME);
+  return join(RUN_DIR, SOCKET_NAME);
 }
 
 /**

@@ -9,7 +9,8 @@ import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
 import { FibMirror } from '../datapath/fib-mirror.js';
 import { Forwarder } from '../datapath/forwarder.js';
 import { join } from 'node:path';
-import { InstanceLock, LOCK_DIR } from './instance-lock.js';
+import { InstanceLock } from './instance-lock.js';
+import { RUN_DIR } from '../os/run-dir.js';
 import { Kernel } from '../os/kernel.js';
 import { planRouter, removeStale, RouterSetup } from '../datapath/router-setup.js';
 import { SysctlJournal } from '../os/sysctl-journal.js';
@@ -100,7 +101,7 @@ export class Daemon {
     this.lock.acquire(interfaces);
     try {
       this.startOperatorInterface();
-      const journal = join(this.opts.lockDir ?? LOCK_DIR, 'sysctl-journal.json');
+      const journal = join(this.opts.lockDir ?? RUN_DIR, 'sysctl-journal.json');
       const stale = removeStale(this.kernel, journal);
       if (stale) log.warn({ rules: stale }, 'removed routing rules a previous tunpf left behind');
       this.sysctls = new SysctlJournal(this.kernel, journal);

@@ -2,22 +2,9 @@
 // interface gets a lock file naming the owner's pid; a lock whose process is
 // gone is stale and taken over.
 
-import { mkdirSync, readFileSync, readlinkSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-/**
- * One folder per network namespace: interface names (and sysctls) belong to
- * a namespace, and several tunpf routers may share one machine (the lab).
- */
-function namespaceId(): string {
-  try {
-    return readlinkSync('/proc/self/ns/net').replace(/\D/g, '');
-  } catch {
-    return 'default';
-  }
-}
-
-export const LOCK_DIR = join('/run/tunpf', `net-${namespaceId()}`);
+import { RUN_DIR } from '../os/run-dir.js';
 
 /** Whether a process lives (EPERM: it does, as another user's). */
 export function alive(pid: number): boolean {
@@ -32,7 +19,7 @@ export function alive(pid: number): boolean {
 export class InstanceLock {
   private readonly held: string[] = [];
 
-  constructor(private readonly dir = LOCK_DIR) {}
+  constructor(private readonly dir = RUN_DIR) {}
 
   /** Locks every interface or none; throws naming the other instance. */
   acquire(ifnames: readonly string[]): void {

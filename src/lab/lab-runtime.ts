@@ -14,7 +14,7 @@ import { SOCKET_NAME } from '../control/socket-path.js';
 import { buildCommands, LAB, LAB_DIR, LAB_PREFIX, labHaConfig, netnsOf, type LabNode, type LabTiming, type RouterName } from './lab-plan.js';
 import { readTrafficStatus } from './traffic-status.js';
 
-/** Where a daemon in a namespace keeps its lock, sysctl journal and socket (daemon/instance-lock.ts). */
+/** Where a daemon in a namespace keeps its lock, sysctl journal and socket (src/os/run-dir.ts). */
 export const TUNPF_RUN_DIR = '/run/tunpf';
 
 export type ProcessRole = 'router' | 'echo' | 'traffic';
