@@ -20,12 +20,15 @@ export interface ParseResult {
 /** Parses pf.conf text. The ruleset is null when any error was found. */
 export function parseRuleset(text: string, opts: ParseOptions): ParseResult {
   const ctx = new ParserContext(text, opts);
-  while (ctx.peek().kind !== 'eof') {
-    if (ctx.peek().kind === 'newline') {
-      ctx.pos++;
-      continue;
-    }
+  while (true) {
     try {
+      // inside the try: a line may start with an undefined macro
+      const first = ctx.peek();
+      if (first.kind === 'eof') break;
+      if (first.kind === 'newline') {
+        ctx.pos++;
+        continue;
+      }
       statement(ctx);
       const t = ctx.peek();
       if (t.kind !== 'newline' && t.kind !== 'eof') throw ctx.unexpected(t, 'end of line');
