@@ -52,7 +52,8 @@ export function parseHosts(ctx: ParserContext, spec: RuleSpec): void {
 export function interfaceItem(ctx: ParserContext): { name: string; neg: boolean } {
   const neg = ctx.accept('!');
   const t = ctx.word('an interface name');
-  if (t.text === 'any' || t.text === 'rdomain') throw new RuleSyntaxError(t.loc, `'on ${t.text}' is not supported by tunpf`);
+  if (t.text === 'any' || t.text === 'rdomain')
+    throw new RuleSyntaxError(t.loc, `'on ${t.text}' is not supported by tunpf`);
   return { name: t.text, neg };
 }
 
@@ -139,7 +140,10 @@ function hostItem(ctx: ParserContext, spec: RuleSpec): HostItem[] {
   }
   if (text.includes('/') && parseAddress(text.slice(0, text.indexOf('/'))))
     throw new RuleSyntaxError(loc, `invalid prefix length in '${text}'`);
-  return interfaceAddresses(ctx, text, loc).map((prefix) => ({ addr: { kind: 'prefix', prefix, neg } as AddressSpec, af: prefix.af, loc }));
+  return interfaceAddresses(ctx, text, loc).map((prefix) => {
+    const addr: AddressSpec = { kind: 'prefix', prefix, neg };
+    return { addr, af: prefix.af, loc };
+  });
 }
 
 function checkFamily(spec: RuleSpec, af: 4 | 6, text: string, loc: SourceLocation): void {

@@ -3,7 +3,14 @@
 // and `log (...)`, which comes earlier in the rule.
 
 import { tcpFlagsFromString } from '../packet/tcp.js';
-import { DEFAULT_TIMEOUTS, type IcmpMatch, type LogOptions, type SourceLocation, type StateMode, type StateOptions } from './ast.js';
+import {
+  DEFAULT_TIMEOUTS,
+  type IcmpMatch,
+  type LogOptions,
+  type SourceLocation,
+  type StateMode,
+  type StateOptions,
+} from './ast.js';
 import type { RuleSpec } from './expand-rule.js';
 import { icmpCodeNumber, icmpTypeNumber } from './names.js';
 import { tableReference } from './parse-hosts.js';
@@ -49,7 +56,8 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec): void {
         const maskText = ctx.word('a flag mask').text;
         const set = setText ? tcpFlagsFromString(setText) : 0;
         const mask = tcpFlagsFromString(maskText);
-        if (set < 0 || mask < 0) throw new RuleSyntaxError(t.loc, `invalid TCP flags '${setText}/${maskText}' (letters FSRPAUEW)`);
+        if (set < 0 || mask < 0)
+          throw new RuleSyntaxError(t.loc, `invalid TCP flags '${setText}/${maskText}' (letters FSRPAUEW)`);
         if ((set & mask) !== set)
           throw new RuleSyntaxError(t.loc, `flags ${setText}/${maskText}: flags set are outside the mask, so the rule never matches`);
         spec.flags = { set, mask };
@@ -96,7 +104,8 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec): void {
 function icmpItem(ctx: ParserContext, family: 4 | 6): IcmpMatch {
   const t = ctx.word('an ICMP type');
   const type = icmpTypeNumber(family, t.text);
-  if (type === undefined) throw new RuleSyntaxError(t.loc, `unknown ${family === 4 ? 'icmp-type' : 'icmp6-type'} '${t.text}'`);
+  if (type === undefined)
+    throw new RuleSyntaxError(t.loc, `unknown ${family === 4 ? 'icmp-type' : 'icmp6-type'} '${t.text}'`);
   let code: number | null = null;
   if (ctx.accept('code')) {
     const c = ctx.word('an ICMP code');

@@ -28,14 +28,16 @@ export function parseSetOption(ctx: ParserContext): void {
     }
     case 'block-policy': {
       const v = ctx.word('drop or return');
-      if (v.text !== 'drop' && v.text !== 'return') throw new RuleSyntaxError(v.loc, `block-policy must be drop or return, not '${v.text}'`);
+      if (v.text !== 'drop' && v.text !== 'return')
+        throw new RuleSyntaxError(v.loc, `block-policy must be drop or return, not '${v.text}'`);
       options.blockPolicy = v.text;
       mark('block-policy');
       return;
     }
     case 'state-policy': {
       const v = ctx.word('floating or if-bound');
-      if (v.text !== 'floating' && v.text !== 'if-bound') throw new RuleSyntaxError(v.loc, `state-policy must be floating or if-bound, not '${v.text}'`);
+      if (v.text !== 'floating' && v.text !== 'if-bound')
+        throw new RuleSyntaxError(v.loc, `state-policy must be floating or if-bound, not '${v.text}'`);
       options.statePolicy = v.text;
       mark('state-policy');
       return;
@@ -50,7 +52,8 @@ export function parseSetOption(ctx: ParserContext): void {
       const pairs = ctx.list(() => {
         const n = ctx.word('a limit name');
         const key = LIMIT_NAMES[n.text];
-        if (!key) throw new RuleSyntaxError(n.loc, `unknown limit '${n.text}' (states, src-nodes, frags, tables, table-entries)`);
+        if (!key)
+          throw new RuleSyntaxError(n.loc, `unknown limit '${n.text}' (states, src-nodes, frags, tables, table-entries)`);
         return { key, value: ctx.number('a limit', 1, 2 ** 31 - 1) };
       });
       for (const { key, value } of pairs) options.limits[key] = value;

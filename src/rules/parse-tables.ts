@@ -12,7 +12,8 @@ export function parseTable(ctx: ParserContext): void {
   ctx.expect('<', "'<'");
   const name = ctx.word('a table name');
   ctx.expect('>', "'>'");
-  if (!/^[A-Za-z0-9_.-]{1,31}$/.test(name.text)) throw new RuleSyntaxError(name.loc, `invalid table name '${name.text}'`);
+  if (!/^[A-Za-z0-9_.-]{1,31}$/.test(name.text))
+    throw new RuleSyntaxError(name.loc, `invalid table name '${name.text}'`);
   if (ctx.tables.has(name.text)) throw new RuleSyntaxError(name.loc, `table <${name.text}> is already defined`);
   const def: TableDef = {
     name: name.text, persist: false, const: false, counters: false, entries: [], files: [], loc: name.loc,
@@ -50,7 +51,8 @@ function tableEntry(ctx: ParserContext): { prefix: Prefix; neg: boolean }[] {
 
 /** Reads the file's addresses into the table; a bad line is an error at its place in that file. */
 function tableFile(ctx: ParserContext, def: TableDef, tok: Token): void {
-  if (!ctx.opts.readFile) throw new RuleSyntaxError(tok.loc, `cannot read table file "${tok.text}": no file access here`);
+  if (!ctx.opts.readFile)
+    throw new RuleSyntaxError(tok.loc, `cannot read table file "${tok.text}": no file access here`);
   let content: string;
   try {
     content = ctx.opts.readFile(tok.text);

@@ -82,7 +82,8 @@ function statement(ctx: ParserContext): void {
 
 function macroDefinition(ctx: ParserContext): void {
   const name = ctx.next();
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name.text)) throw new RuleSyntaxError(name.loc, `invalid macro name '${name.text}'`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name.text))
+    throw new RuleSyntaxError(name.loc, `invalid macro name '${name.text}'`);
   ctx.next(); // '='
   const parts: string[] = [];
   while (!ctx.atEndOfStatement()) {
