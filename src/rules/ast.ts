@@ -154,6 +154,38 @@ export interface Options {
 
 export const DEFAULT_LIMITS = { states: 100000, srcNodes: 10000, frags: 65536, tables: 1000, tableEntries: 200000 };
 
+export function defaultOptions(): Options {
+  return {
+    skip: [],
+    blockPolicy: 'drop',
+    statePolicy: 'floating',
+    timeouts: {},
+    limits: { ...DEFAULT_LIMITS },
+    loginterface: null,
+    hostid: null,
+    debug: null,
+    optimization: null,
+    ruleset: null,
+  };
+}
+
+export function defaultStateOptions(): StateOptions {
+  return {
+    max: null,
+    maxSrcStates: null,
+    maxSrcNodes: null,
+    maxSrcConn: null,
+    maxSrcConnRate: null,
+    overload: null,
+    timeouts: {},
+    sloppy: false,
+    noSync: false,
+    pflow: false,
+    ifBound: null,
+    sourceTrack: 'none',
+  };
+}
+
 export interface Ruleset {
   options: Options;
   /** Option names set explicitly, in file order ('block-policy', 'timeout', ...): the printer shows these. */

@@ -4,7 +4,7 @@
 // and errors that carry their FILE:LINE:COL.
 
 import type { SourceLocation } from './ast.js';
-import type { Token } from './tokenizer.js';
+import { describeToken, readAddressText, type Token, type TokenCursor } from './tokenizer.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -15,9 +15,7 @@ export class ConfigError extends Error {
   }
 }
 
-const describe = (t: Token) => (t.kind === 'newline' || t.kind === 'eof' ? 'end of line' : `'${t.text}'`);
-
-export class BlockReader {
+export class BlockReader implements TokenCursor {
   pos = 0;
   constructor(readonly tokens: readonly Token[]) {}
 
@@ -43,7 +41,7 @@ export class BlockReader {
   word(what: string): Token {
     const t = this.peek();
     if (t.kind === 'word' || t.kind === 'string') return this.next();
-    throw new ConfigError(t.loc, `expected ${what}, found ${describe(t)}`);
+    throw new ConfigError(t.loc, `expected ${what}, found ${describeToken(t)}`);
   }
 
   number(what: string, min: number, max: number): number {
@@ -55,17 +53,12 @@ export class BlockReader {
 
   /** An address with an optional /LENGTH (the tokenizer splits on '/'). */
   addressText(what: string): Token {
-    const a = this.word(what);
-    if (this.peek().kind === 'punct' && this.peek().text === '/') {
-      this.next();
-      return { ...a, text: `${a.text}/${this.word('a prefix length').text}` };
-    }
-    return a;
+    return readAddressText(this, what);
   }
 
   expectPunct(text: string, context: string): Token {
     const t = this.next();
-    if (t.kind !== 'punct' || t.text !== text) throw new ConfigError(t.loc, `expected '${text}' ${context}, found ${describe(t)}`);
+    if (t.kind !== 'punct' || t.text !== text) throw new ConfigError(t.loc, `expected '${text}' ${context}, found ${describeToken(t)}`);
     return t;
   }
 

@@ -30,7 +30,8 @@ export function formatAddressSpecCanonical(a: AddressSpec): string {
   }
 }
 
-function formatPrefixShort(af: 4 | 6, words: Uint32Array, bits: number): string {
+/** A prefix as pf prints it: a host address without its /32 or /128. */
+export function formatPrefixShort(af: 4 | 6, words: Uint32Array, bits: number): string {
   const host = bits === (af === 4 ? 32 : 128);
   return formatAddress(af, words) + (host ? '' : `/${bits}`);
 }

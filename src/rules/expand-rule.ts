@@ -17,6 +17,7 @@ import type {
   StateMode,
   StateOptions,
 } from './ast.js';
+import { formatPrefixShort } from './canonical.js';
 import { protocolHasPorts, protocolName } from './names.js';
 
 export interface HostItem {
@@ -171,10 +172,8 @@ function addressText(a: AddressSpec): string {
   switch (a.kind) {
     case 'any':
       return 'any';
-    case 'prefix': {
-      const host = a.prefix.bits === (a.prefix.af === 4 ? 32 : 128);
-      return neg + formatAddress(a.prefix.af, a.prefix.words) + (host ? '' : `/${a.prefix.bits}`);
-    }
+    case 'prefix':
+      return neg + formatPrefixShort(a.prefix.af, a.prefix.words, a.prefix.bits);
     case 'range':
       return `${neg}${formatAddress(a.from.af, a.from.words)} - ${formatAddress(a.to.af, a.to.words)}`;
     case 'table':
@@ -193,5 +192,3 @@ function portText(p: PortSpec): string {
   if (p.op === ':' || p.op === '><' || p.op === '<>') return `${p.low}${p.op === ':' ? ':' : ` ${p.op} `}${p.high}`;
   return `${p.op}${p.low}`;
 }
-
-export { addressText as formatAddressSpec };

@@ -1,7 +1,8 @@
 // pf.conf tokenizer: comments, line continuation, quoted strings, operators.
 // `$name` becomes a 'macro' token: the parser substitutes it when it reaches
 // it, so a macro defined on line 3 is usable from line 4 on, as in pfctl.
-// Newlines end statements, so they are tokens.
+// Newlines end statements, so they are tokens. Also what both token readers
+// (the rule parser's context and the HA file's BlockReader) share.
 
 import type { SourceLocation } from './ast.js';
 
@@ -118,4 +119,26 @@ export function tokenize(
   }
   push('eof', '', origin ? origin.loc : { file, line, col });
   return out;
+}
+
+/** A token as error messages quote it. */
+export function describeToken(t: Token): string {
+  return t.kind === 'newline' || t.kind === 'eof' ? 'end of line' : `'${t.text}'`;
+}
+
+/** What reads tokens one by one: the rule parser's context and the HA file's BlockReader. */
+export interface TokenCursor {
+  peek(): Token;
+  next(): Token;
+  /** A word or a quoted string, else an error saying `what` was expected. */
+  word(what: string): Token;
+}
+
+/** An address with an optional /LENGTH as one token (the tokenizer splits on '/'). */
+export function readAddressText(c: TokenCursor, what: string): Token {
+  const a = c.word(what);
+  const t = c.peek();
+  if (t.kind !== 'punct' || t.text !== '/') return a;
+  c.next();
+  return { ...a, text: `${a.text}/${c.word('a prefix length').text}` };
 }

@@ -16,6 +16,7 @@ function errors(text: string): string[] {
 
 const cases: [string, string, string][] = [
   ['undefined macro', 'pass in on $nope all', "1:12: macro 'nope' not defined"],
+  ['undefined macro starting a line', 'pass all\n$nope', "2:1: macro 'nope' not defined"],
   ['unknown port name', 'pass proto tcp to port nosuch', "1:24: unknown port name 'nosuch'"],
   ['port out of range', 'pass proto tcp to port 70000', '1:24: port 70000 out of range (0..65535)'],
   ['unknown protocol', 'pass proto xyz', "1:12: unknown protocol 'xyz'"],

@@ -1,0 +1,138 @@
+// Filter rules: `pass|block|match [return mode] [in|out] [log] [quick] [on IFACES]
+// [inet|inet6] [proto PROTOS] HOSTS OPTIONS`, and `antispoof`, which stands
+// for two block rules per interface. A rule is read with its lists intact
+// (RuleSpec) and expanded into single-valued Rules as pfctl does.
+
+import {
+  defaultStateOptions,
+  type BlockMode,
+  type LogOptions,
+  type RuleAction,
+  type SourceLocation,
+} from './ast.js';
+import { expandRuleSpec, type HostItem, type RuleSpec } from './expand-rule.js';
+import { protocolNumber } from './names.js';
+import { hostPrefix, interfaceItem, isLinkLocal6, networkPrefix, parseHosts } from './parse-hosts.js';
+import { parseFilterOptions, parseLogOptions } from './parse-rule-options.js';
+import { RuleSyntaxError, type ParserContext } from './parser-context.js';
+
+/** At `pass`, `block` or `match`. */
+export function parseRule(ctx: ParserContext): void {
+  const first = ctx.next();
+  const spec = newRuleSpec(first.text as RuleAction, first.loc);
+  if (spec.action === 'block') blockMode(ctx, spec);
+  if (ctx.accept('in')) spec.direction = 'in';
+  else if (ctx.accept('out')) spec.direction = 'out';
+  if (ctx.is('log')) spec.log = parseLogOptions(ctx);
+  if (ctx.accept('quick')) spec.quick = true;
+  if (ctx.accept('on')) spec.ifaces = ctx.list(() => interfaceItem(ctx));
+  if (ctx.accept('inet')) spec.af = 4;
+  else if (ctx.accept('inet6')) spec.af = 6;
+  if (ctx.accept('proto')) spec.protos = ctx.list(() => protoItem(ctx));
+  parseHosts(ctx, spec);
+  parseFilterOptions(ctx, spec);
+  emitRule(ctx, spec);
+}
+
+/**
+ * After `antispoof` (at `loc`). pfctl's expansion: traffic from the
+ * interface's networks must arrive on it, and nobody may use the interface's
+ * own addresses as a source.
+ */
+export function parseAntispoof(ctx: ParserContext, loc: SourceLocation): void {
+  let log: LogOptions | null = null;
+  if (ctx.is('log')) log = parseLogOptions(ctx);
+  const quick = ctx.accept('quick');
+  ctx.expect('for');
+  const ifaces = ctx.list(() => ctx.word('an interface name'));
+  let af: 0 | 4 | 6 = 0;
+  if (ctx.accept('inet')) af = 4;
+  else if (ctx.accept('inet6')) af = 6;
+  let label: string | null = null;
+  if (ctx.accept('label')) label = ctx.next().text;
+  for (const t of ifaces) {
+    const info = ctx.interfaces.get(t.text);
+    if (!info) throw new RuleSyntaxError(t.loc, `antispoof: no such interface '${t.text}'`);
+    const nets: HostItem[] = [];
+    const hosts: HostItem[] = [];
+    for (const a of info.addresses) {
+      if (af !== 0 && a.af !== af) continue;
+      if (isLinkLocal6(a)) continue;
+      nets.push({ addr: { kind: 'prefix', prefix: networkPrefix(a), neg: false }, af: a.af, loc });
+      hosts.push({ addr: { kind: 'prefix', prefix: hostPrefix(a), neg: false }, af: a.af, loc });
+    }
+    if (nets.length === 0) throw new RuleSyntaxError(t.loc, `antispoof: interface '${t.text}' has no usable address`);
+    const notOn = newRuleSpec('block', loc);
+    Object.assign(notOn, { block: 'drop', direction: 'in', log, quick, ifaces: [{ name: t.text, neg: true }], af, label });
+    notOn.fromHosts = nets;
+    emitRule(ctx, notOn);
+    const own = newRuleSpec('block', loc);
+    Object.assign(own, { block: 'drop', direction: 'in', log, quick, af, label });
+    own.fromHosts = hosts;
+    emitRule(ctx, own);
+  }
+}
+
+function blockMode(ctx: ParserContext, spec: RuleSpec): void {
+  const t = ctx.peek();
+  const mode = t.text as BlockMode;
+  if (t.kind !== 'word') return;
+  if (mode === 'drop' || mode === 'return' || mode === 'return-rst' || mode === 'return-icmp' || mode === 'return-icmp6') {
+    ctx.next();
+    spec.block = mode;
+    if (mode === 'return-rst' && ctx.accept('(')) {
+      ctx.expect('ttl');
+      spec.returnTtl = ctx.number('a TTL', 0, 255);
+      ctx.expect(')');
+    } else if ((mode === 'return-icmp' || mode === 'return-icmp6') && ctx.accept('(')) {
+      while (!ctx.accept(')')) {
+        if (ctx.atEndOfStatement()) throw ctx.unexpected(ctx.peek(), "')'");
+        ctx.next(); // codes: accepted and ignored (tunpf answers with the default unreachable)
+      }
+    }
+  }
+}
+
+function protoItem(ctx: ParserContext): number {
+  const t = ctx.word('a protocol');
+  const n = protocolNumber(t.text);
+  if (n === undefined) throw new RuleSyntaxError(t.loc, `unknown protocol '${t.text}'`);
+  return n;
+}
+
+/** Expands the rule into the ruleset, numbering on from the rules before it. */
+function emitRule(ctx: ParserContext, spec: RuleSpec): void {
+  const { rules, errors } = expandRuleSpec(spec, ctx.rules.length);
+  for (const e of errors) ctx.error(e.loc, e.message);
+  ctx.rules.push(...rules);
+}
+
+function newRuleSpec(action: RuleAction, loc: SourceLocation): RuleSpec {
+  return {
+    action,
+    block: 'policy',
+    returnTtl: null,
+    direction: 'both',
+    log: null,
+    quick: false,
+    ifaces: [],
+    af: 0,
+    protos: [],
+    all: false,
+    fromHosts: [],
+    fromPorts: [],
+    toHosts: [],
+    toPorts: [],
+    flags: null,
+    icmp: [],
+    state: action === 'pass' ? 'keep' : 'none',
+    stateExplicit: false,
+    hasStateOptions: false,
+    stateOptions: defaultStateOptions(),
+    allowOpts: false,
+    label: null,
+    tag: null,
+    tagged: null,
+    loc,
+  };
+}

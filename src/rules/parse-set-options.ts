@@ -1,0 +1,96 @@
+// `set ...` statements: the ruleset's global options.
+
+import { DEFAULT_TIMEOUTS, type Options } from './ast.js';
+import { RuleSyntaxError, type ParserContext } from './parser-context.js';
+
+const LIMIT_NAMES: Record<string, keyof Options['limits']> = {
+  states: 'states',
+  'src-nodes': 'srcNodes',
+  frags: 'frags',
+  tables: 'tables',
+  'table-entries': 'tableEntries',
+};
+
+/** After `set`. */
+export function parseSetOption(ctx: ParserContext): void {
+  const t = ctx.word('an option name');
+  const options = ctx.options;
+  const mark = (n: string) => {
+    if (!ctx.optionsSet.includes(n)) ctx.optionsSet.push(n);
+  };
+  switch (t.text) {
+    case 'skip': {
+      ctx.expect('on');
+      const names = ctx.list(() => ctx.word('an interface name').text);
+      options.skip.push(...names);
+      mark('skip');
+      return;
+    }
+    case 'block-policy': {
+      const v = ctx.word('drop or return');
+      if (v.text !== 'drop' && v.text !== 'return')
+        throw new RuleSyntaxError(v.loc, `block-policy must be drop or return, not '${v.text}'`);
+      options.blockPolicy = v.text;
+      mark('block-policy');
+      return;
+    }
+    case 'state-policy': {
+      const v = ctx.word('floating or if-bound');
+      if (v.text !== 'floating' && v.text !== 'if-bound')
+        throw new RuleSyntaxError(v.loc, `state-policy must be floating or if-bound, not '${v.text}'`);
+      options.statePolicy = v.text;
+      mark('state-policy');
+      return;
+    }
+    case 'timeout': {
+      const pairs = ctx.list(() => timeoutPair(ctx));
+      for (const { name, value } of pairs) options.timeouts[name] = value;
+      mark('timeout');
+      return;
+    }
+    case 'limit': {
+      const pairs = ctx.list(() => {
+        const n = ctx.word('a limit name');
+        const key = LIMIT_NAMES[n.text];
+        if (!key)
+          throw new RuleSyntaxError(n.loc, `unknown limit '${n.text}' (states, src-nodes, frags, tables, table-entries)`);
+        return { key, value: ctx.number('a limit', 1, 2 ** 31 - 1) };
+      });
+      for (const { key, value } of pairs) options.limits[key] = value;
+      mark('limit');
+      return;
+    }
+    case 'loginterface': {
+      const v = ctx.word('an interface name or none');
+      options.loginterface = v.text === 'none' ? null : v.text;
+      mark('loginterface');
+      return;
+    }
+    case 'hostid': {
+      const id = ctx.number('a host id', 1, 0xffffffff);
+      options.hostid = id;
+      mark('hostid');
+      return;
+    }
+    case 'debug':
+      options.debug = ctx.word('a debug level').text;
+      mark('debug');
+      return;
+    case 'optimization':
+      options.optimization = ctx.word('an optimization').text;
+      mark('optimization');
+      return;
+    case 'ruleset-optimization':
+      options.ruleset = ctx.word('none, basic or profile').text;
+      mark('ruleset-optimization');
+      return;
+    default:
+      throw new RuleSyntaxError(t.loc, `unknown option 'set ${t.text}'`);
+  }
+}
+
+function timeoutPair(ctx: ParserContext): { name: string; value: number } {
+  const n = ctx.word('a timeout name');
+  if (!(n.text in DEFAULT_TIMEOUTS)) throw new RuleSyntaxError(n.loc, `unknown timeout '${n.text}'`);
+  return { name: n.text, value: ctx.number('seconds', 0, 2 ** 31 - 1) };
+}

@@ -1,0 +1,158 @@
+// The rule parser's state, shared by its grammar areas (rule-parser.ts and
+// the parse-*.ts files): a cursor over the tokens that substitutes `$macro`
+// references as it reaches them, the diagnostics, and the ruleset being built.
+
+import {
+  defaultOptions,
+  type Diagnostic,
+  type InterfaceInfo,
+  type Rule,
+  type SourceLocation,
+  type TableDef,
+} from './ast.js';
+import { describeToken, tokenize, type Token, type TokenCursor, type TokenizeError } from './tokenizer.js';
+
+export interface ParseOptions {
+  file: string;
+  /** The router's interfaces; `em0:network`, bare interface names and antispoof need them. */
+  interfaces?: InterfaceInfo[];
+  /** Reads `table <t> file "path"`; without it, file clauses are an error. */
+  readFile?: (path: string) => string;
+  /** Macros defined before the file is read (pfctl -D). */
+  defines?: Record<string, string>;
+}
+
+/** A syntax or meaning error in pf.conf: it ends the statement, and parsing goes on at the next line. */
+export class RuleSyntaxError extends Error {
+  constructor(
+    readonly loc: SourceLocation,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class ParserContext implements TokenCursor {
+  readonly tokens: Token[];
+  pos = 0;
+  readonly diagnostics: Diagnostic[] = [];
+  readonly macros = new Map<string, string>();
+  readonly options = defaultOptions();
+  readonly optionsSet: string[] = [];
+  readonly tables = new Map<string, TableDef>();
+  /** Every `<table>` a rule names, checked against the definitions at the end. */
+  readonly tableUses: { name: string; loc: SourceLocation }[] = [];
+  readonly rules: Rule[] = [];
+  readonly interfaces: Map<string, InterfaceInfo>;
+
+  constructor(
+    text: string,
+    readonly opts: ParseOptions,
+  ) {
+    const errors: TokenizeError[] = [];
+    this.tokens = tokenize(text, opts.file, errors);
+    for (const e of errors) this.error(e.loc, e.message);
+    for (const [k, v] of Object.entries(opts.defines ?? {})) this.macros.set(k, v);
+    this.interfaces = new Map((opts.interfaces ?? []).map((i) => [i.name, i]));
+  }
+
+  /** The current token, with `$macro` references substituted in place. */
+  peek(): Token {
+    let t = this.tokens[this.pos]!;
+    let guard = 0;
+    while (t.kind === 'macro') {
+      const body = this.macros.get(t.text);
+      if (body === undefined) {
+        this.tokens.splice(this.pos, 1);
+        throw new RuleSyntaxError(t.loc, `macro '${t.text}' not defined`);
+      }
+      if (++guard > 64) throw new RuleSyntaxError(t.loc, `macro '${t.text}' expands recursively`);
+      const errors: TokenizeError[] = [];
+      const inner = tokenize(body, this.opts.file, errors, { loc: t.loc, name: t.text }).filter(
+        (x) => x.kind !== 'eof' && x.kind !== 'newline',
+      );
+      for (const e of errors) this.error(e.loc, e.message);
+      this.tokens.splice(this.pos, 1, ...inner);
+      t = this.tokens[this.pos]!;
+    }
+    return t;
+  }
+
+  next(): Token {
+    const t = this.peek();
+    if (t.kind !== 'eof') this.pos++;
+    return t;
+  }
+
+  is(text: string): boolean {
+    const t = this.peek();
+    return (t.kind === 'word' || t.kind === 'punct') && t.text === text;
+  }
+
+  accept(text: string): boolean {
+    if (this.is(text)) {
+      this.pos++;
+      return true;
+    }
+    return false;
+  }
+
+  expect(text: string, what = `'${text}'`): Token {
+    const t = this.peek();
+    if ((t.kind === 'word' || t.kind === 'punct') && t.text === text) return this.next();
+    throw this.unexpected(t, what);
+  }
+
+  word(what: string): Token {
+    const t = this.peek();
+    if (t.kind === 'word' || t.kind === 'string') return this.next();
+    throw this.unexpected(t, what);
+  }
+
+  unexpected(t: Token, expected: string): RuleSyntaxError {
+    return new RuleSyntaxError(t.loc, `syntax error: expected ${expected}, found ${describeToken(t)}`);
+  }
+
+  skipLine(): void {
+    while (true) {
+      const t = this.tokens[this.pos]!;
+      if (t.kind === 'eof') return;
+      this.pos++;
+      if (t.kind === 'newline') return;
+    }
+  }
+
+  atEndOfStatement(): boolean {
+    const k = this.peek().kind;
+    return k === 'newline' || k === 'eof';
+  }
+
+  error(loc: SourceLocation, message: string): void {
+    this.diagnostics.push({ severity: 'error', loc, message });
+  }
+
+  /** A `{ a, b c }` list or a single item, each parsed by `item`. */
+  list<T>(item: () => T | T[]): T[] {
+    const out: T[] = [];
+    const add = (x: T | T[]) => (Array.isArray(x) ? out.push(...x) : out.push(x));
+    if (this.accept('{')) {
+      while (!this.accept('}')) {
+        if (this.atEndOfStatement()) throw this.unexpected(this.peek(), "'}'");
+        if (this.accept(',')) continue;
+        add(item());
+      }
+      if (out.length === 0) throw new RuleSyntaxError(this.peek().loc, 'empty list');
+      return out;
+    }
+    add(item());
+    return out;
+  }
+
+  number(what: string, min: number, max: number): number {
+    const t = this.word(what);
+    const n = /^[0-9]+$/.test(t.text) ? Number(t.text) : /^0x[0-9a-f]+$/i.test(t.text) ? parseInt(t.text, 16) : NaN;
+    if (!Number.isFinite(n)) throw new RuleSyntaxError(t.loc, `expected ${what}, found '${t.text}'`);
+    if (n < min || n > max) throw new RuleSyntaxError(t.loc, `${what} ${t.text} out of range (${min}..${max})`);
+    return n;
+  }
+}
