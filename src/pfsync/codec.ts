@@ -67,10 +67,10 @@ export type PfsyncMessage = StateRecord | UpdCompressed | IdMessage | ClrMessage
 export const header: Codec<PfsyncHeader> = fixed(
   PFSYNC.HEADER_LENGTH,
   'header',
-  (b, o) => ({ version: b[o]!, len: readU16(b, o + HeaderOffset.LEN), pfcksum: b.slice(o + HeaderOffset.PFCKSUM, o + PFSYNC.HEADER_LENGTH) }),
+  (b, o) => ({ version: b[o + HeaderOffset.VERSION]!, len: readU16(b, o + HeaderOffset.LEN), pfcksum: b.slice(o + HeaderOffset.PFCKSUM, o + PFSYNC.HEADER_LENGTH) }),
   (h, b, o) => {
-    b[o] = h.version;
-    b[o + 1] = 0;
+    b[o + HeaderOffset.VERSION] = h.version;
+    b[o + HeaderOffset.VERSION + 1] = 0;
     writeU16(b, o + HeaderOffset.LEN, h.len);
     if (h.pfcksum) {
       if (h.pfcksum.length !== 16) throw new RangeError('pfcksum is 16 bytes');
@@ -197,9 +197,9 @@ export function walkPacket(buf: Uint8Array, offset: number, length: number, visi
   const end = offset + len;
   let o = offset + PFSYNC.HEADER_LENGTH;
   while (end - o >= PFSYNC.SUBHEADER_LENGTH) {
-    const action = buf[o]!;
-    const stride = buf[o + 1]! << 2;
-    const count = readU16(buf, o + 2);
+    const action = buf[o + SubheaderOffset.ACTION]!;
+    const stride = buf[o + SubheaderOffset.LEN]! << 2;
+    const count = readU16(buf, o + SubheaderOffset.COUNT);
     let handled: boolean;
     if (action >= ACTION_MAX || stride < MessageLength[action]!) {
       // a section we cannot read: skippable only if it says how long it is

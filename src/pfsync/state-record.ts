@@ -464,7 +464,8 @@ function writePeer(t: StateTable, p: number, seqdiff: number, buf: Uint8Array, o
 export function findStateOf(t: StateTable, action: number, buf: Uint8Array, off: number): number {
   const c = CreatorOffset[action] ?? -1;
   if (c < 0 || action === PfsyncAction.CLR || action === PfsyncAction.BUS) return -1;
-  return t.findById(readU32(buf, off + c), readU32(buf, off), readU32(buf, off + 4));
+  // the id leads every message that has one (StateOffset.ID = UpdCOffset.ID = IdMessageOffset.ID = 0)
+  return t.findById(readU32(buf, off + c), readU32(buf, off + StateOffset.ID), readU32(buf, off + StateOffset.ID + 4));
 }
 
 function validAf(af: number): boolean {
