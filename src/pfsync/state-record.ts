@@ -365,8 +365,7 @@ export class StateExporter {
     buf.fill(0, off, off + STATE_LENGTH);
     writeU32(buf, off + StateOffset.ID, t.idHi[i]!);
     writeU32(buf, off + StateOffset.ID + 4, t.idLo[i]!);
-    const name = this.nameBytes(t.ifId[i]!);
-    for (let k = 0; k < name.length && k < PFSYNC.IFNAME_LENGTH - 1; k++) buf[off + StateOffset.IFNAME + k] = name[k]!;
+    writeName(buf, off + StateOffset.IFNAME, this.nameBytes(t.ifId[i]!));
     const af = t.afOf(i);
     const wireAf = af === 6 ? WireAf.INET6 : WireAf.INET;
     this.writeWireKey(i, wireAf, buf, off + StateOffset.KEY_WIRE);
