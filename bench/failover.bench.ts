@@ -13,8 +13,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCapture } from '../src/packet/capture-file.js';
-import { walkPacket, KeyOffset, StateOffset, readU16 } from '../src/pfsync/codec.js';
-import { Action } from '../src/pfsync/constants.js';
+import { walkPacket } from '../src/pfsync/codec.js';
+import { readU16 } from '../src/pfsync/wire.js';
+import { PfsyncAction, KeyOffset, StateOffset } from '../src/pfsync/constants.js';
 import { ctlJson } from '../test/net/helpers/ctl.js';
 import { netTestsUnavailable } from '../test/net/helpers/netns.js';
 import { HaTopology, LAN_VIP, SERVER, WAN_VIP, type HaOptions, type RouterNode } from '../test/net/helpers/ha-topology.js';
@@ -127,7 +128,7 @@ async function lag(t: HaTopology, rate: number, seconds: number, basePort: numbe
     const ihl = (ip[0]! & 0x0f) * 4;
     walkPacket(ip, ihl, ip.length - ihl, {
       section(action, buf, o, stride, count) {
-        if (action !== Action.INS) return;
+        if (action !== PfsyncAction.INS) return;
         for (let k = 0; k < count; k++) {
           const key = o + k * stride + StateOffset.KEY_WIRE;
           const dport = readU16(buf, key + KeyOffset.PORT1); // inbound state: port[1] is the server's

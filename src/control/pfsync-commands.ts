@@ -1,14 +1,37 @@
 // pfsync's part of the operator's interface: `show pfsync` on the control
-// socket (the shape in control/results.ts) and its metrics: packets, bytes
+// socket (the shape in control/results.ts, built here from the engine's
+// plain status) and its metrics: packets, bytes
 // and messages sent and received, what was dropped and why, what is queued,
 // the replication lag and the bulk update's progress.
 
 import type { ControlServer } from './server.js';
 import type { MetricFamily } from './metrics.js';
+import type { ShowPfsyncResult } from './results.js';
+import type { PfsyncStatus } from '../pfsync/pfsync-engine.js';
 import type { PfsyncService } from '../pfsync/pfsync-service.js';
 
+const iso = (seconds: number | null) => (seconds === null ? null : new Date(seconds * 1000).toISOString());
+
+/** `show pfsync` from pfsync's status: hostid in hex, the bulk's outcome beside its state, times as ISO dates. */
+export function showPfsync(s: PfsyncStatus): ShowPfsyncResult {
+  const b = s.bulk;
+  return {
+    syncdev: s.syncdev,
+    syncpeer: s.syncpeer,
+    maxupd: s.maxupd,
+    defer: s.defer,
+    hostid: s.hostid.toString(16).padStart(8, '0'),
+    bulk: { state: b.state + (b.outcome && b.outcome !== 'complete' ? ` (${b.outcome})` : ''), started: iso(b.startedAt), ended: iso(b.endedAt) },
+    queued: s.queued,
+    sent: s.sent,
+    received: s.received,
+    dropped: s.dropped,
+    lagMs: s.lagMs,
+  };
+}
+
 export function registerPfsyncCommands(control: ControlServer, pfsync: PfsyncService): void {
-  control.register('show pfsync', () => pfsync.status());
+  control.register('show pfsync', () => showPfsync(pfsync.status()));
 }
 
 export function pfsyncMetrics(pfsync: PfsyncService): () => MetricFamily[] {

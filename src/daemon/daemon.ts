@@ -133,7 +133,7 @@ export class Daemon {
         // before CARP: its bulk request demotes the node until the peer's table is here
         this.pfsync = new PfsyncService({
           config: pfsyncConfig, states: this.states, kernel: this.kernel, log, demotion: this.demotion,
-          ifName: (id) => this.registry.name(id), ifId: (name) => this.registry.id(name),
+          ifName: (id) => this.registry.name(id), ifId: (name) => this.registry.id(name), clock: () => Date.now() / 1000,
         });
         this.pfsync.start();
         this.forwarder.syncWith(this.pfsync);

@@ -28,8 +28,8 @@ export const PFSYNC = {
   DEFAULT_MAXUPD: 128,
 } as const;
 
-/** Action codes (subheader byte 0). */
-export const Action = {
+/** pfsync message actions (subheader byte 0); not the filter's Action. */
+export const PfsyncAction = {
   CLR: 0,
   OINS: 1,
   INS_ACK: 2,
@@ -50,7 +50,7 @@ export const Action = {
 /** Actions are below this (PFSYNC_ACT_MAX). */
 export const ACTION_MAX = 16;
 
-export const ActionName = [
+export const PfsyncActionName = [
   'CLR', 'OINS', 'INS_ACK', 'OUPD', 'UPD_C', 'UPD_REQ', 'DEL', 'DEL_C',
   'INS_F', 'DEL_F', 'BUS', 'OTDB', 'EOF', 'INS', 'UPD', 'TDB',
 ];
@@ -83,13 +83,10 @@ export const MessageLength = [
 export const ActionHandled = [true, false, true, false, true, true, true, true, false, false, true, false, false, true, true, true];
 
 /** Section order in OpenBSD-built packets (pfsync_qs, then TDB); CLR, UPD_REQ and BUS travel on their own. */
-export const SECTION_ORDER: readonly number[] = [Action.INS_ACK, Action.UPD_C, Action.DEL_C, Action.INS, Action.UPD, Action.TDB];
+export const SECTION_ORDER: readonly number[] = [PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.DEL_C, PfsyncAction.INS, PfsyncAction.UPD, PfsyncAction.TDB];
 
 /** OpenBSD's address family numbers on the wire. */
 export const WireAf = { INET: 2, INET6: 24 } as const;
-
-/** Direction of the packet that created a state. */
-export const Direction = { IN: 1, OUT: 2 } as const;
 
 /** BUS status byte. */
 export const BusStatus = { START: 1, END: 2 } as const;
@@ -165,4 +162,77 @@ export const ImportErrorName = ['ok', 'bad-timeout', 'bad-peer-state', 'bad-dire
 export const ImportErrorCounter = [
   PfsyncDrop.OK, PfsyncDrop.BADVAL, PfsyncDrop.BADVAL, PfsyncDrop.BADVAL, PfsyncDrop.BADVAL,
   PfsyncDrop.BADSTATE, PfsyncDrop.BADSTATE, PfsyncDrop.BADSTATE, PfsyncDrop.BADSTATE, PfsyncDrop.BADSTATE,
+];
+
+// -- message layouts: the byte offsets every reader and writer uses --------
+
+export const HeaderOffset = { VERSION: 0, LEN: 2, PFCKSUM: 4 } as const;
+export const SubheaderOffset = { ACTION: 0, LEN: 1, COUNT: 2 } as const;
+
+export const PEER_LENGTH = 32;
+export const PeerOffset = {
+  SCRUB_FLAGS: 0,
+  SCRUB_TTL: 2,
+  SCRUB_FLAG: 3,
+  SCRUB_TS_MOD: 4,
+  SEQLO: 8,
+  SEQHI: 12,
+  SEQDIFF: 16,
+  MAX_WIN: 20,
+  MSS: 22,
+  STATE: 24,
+  WSCALE: 25,
+} as const;
+
+export const KEY_LENGTH = 40;
+export const KeyOffset = { ADDR0: 0, ADDR1: 16, PORT0: 32, PORT1: 34, RDOMAIN: 36, AF: 38 } as const;
+
+export const STATE_LENGTH = 264;
+export const StateOffset = {
+  ID: 0,
+  IFNAME: 8,
+  /** key[0], the wire key. */
+  KEY_WIRE: 24,
+  /** key[1], the stack key. */
+  KEY_STACK: 64,
+  SRC: 104,
+  DST: 136,
+  RT_ADDR: 168,
+  RULE: 184,
+  ANCHOR: 188,
+  NAT_RULE: 192,
+  CREATION: 196,
+  EXPIRE: 200,
+  PACKETS: 204,
+  BYTES: 220,
+  CREATORID: 236,
+  RTABLEID: 240,
+  MAX_MSS: 248,
+  AF: 250,
+  PROTO: 251,
+  DIRECTION: 252,
+  LOG: 253,
+  RT: 254,
+  TIMEOUT: 255,
+  SYNC_FLAGS: 256,
+  UPDATES: 257,
+  MIN_TTL: 258,
+  SET_TOS: 259,
+  STATE_FLAGS: 260,
+  SET_PRIO: 262,
+} as const;
+
+export const UpdCOffset = { ID: 0, SRC: 8, DST: 40, CREATORID: 72, EXPIRE: 76, TIMEOUT: 80, STATE_FLAGS: 81 } as const;
+/** INS_ACK, UPD_REQ and DEL_C: an id and a creator. */
+export const IdMessageOffset = { ID: 0, CREATORID: 8 } as const;
+export const ClrOffset = { IFNAME: 0, CREATORID: 16 } as const;
+export const BusOffset = { CREATORID: 0, ENDTIME: 4, STATUS: 8 } as const;
+export const TdbOffset = { SPI: 0, DST: 4, RPL: 32, CUR_BYTES: 40, SPROTO: 48, UPDATES: 49, RDOMAIN: 50 } as const;
+export const TDB_SOCKADDR_LENGTH = 28;
+
+/** Offset of the creatorid in a message of each action, -1 when it has none. The id is at 0 where there is one. */
+export const CreatorOffset = [
+  ClrOffset.CREATORID, -1, IdMessageOffset.CREATORID, -1, UpdCOffset.CREATORID, IdMessageOffset.CREATORID,
+  StateOffset.CREATORID, IdMessageOffset.CREATORID, -1, -1, BusOffset.CREATORID, -1, -1,
+  StateOffset.CREATORID, StateOffset.CREATORID, -1,
 ];

@@ -1,7 +1,8 @@
 // pfsync's receiving side, sans I/O (shared/spec/pfsync.md §7): the
 // sections of a packet that passed the transport checks are walked in place
-// (codec.walkPacket) and each message is applied to the state table.
-// Inserts import the peer's state under its identity and are never echoed;
+// (codec.walkPacket) and each message is applied through the state engine,
+// with origin PEER, so none of it is echoed back (the outbound side ignores
+// what the peer did). Inserts import the peer's state under its identity;
 // updates move windows, states and timeouts forward and never back (§7.1:
 // stale ones are counted and answered with our newer copy); an update for an
 // unknown state asks for it; deletes remove without echo; CLR removes what a
@@ -9,13 +10,18 @@
 // bulk request; INS_ACK and updates release deferred packets.
 
 import { IPPROTO } from '../packet/meta.js';
-import { RESYNC, StateFlag } from '../state/constants.js';
+import { Origin, StateFlag } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
+import { StateImage } from '../state/state-image.js';
 import type { StateTable } from '../state/state-table.js';
-import { BusOffset, ClrOffset, CreatorOffset, PeerOffset, StateOffset, UpdCOffset, readName, readU32, walkPacket } from './codec.js';
-import { Action, ImportErrorCounter, PFSYNC_DROP_CODES, PfsyncDrop } from './constants.js';
+import { walkPacket } from './codec.js';
+import {
+  BusOffset, ClrOffset, IdMessageOffset, ImportErrorCounter, PFSYNC_DROP_CODES, PeerOffset, PfsyncAction, PfsyncDrop,
+  StateOffset, UpdCOffset,
+} from './constants.js';
 import type { PfsyncOutbound } from './outbound.js';
-import { copyPeerToState, validateUpdate, validateUpdC, type StateImporter } from './state-record.js';
+import { findStateOf, readPeer, validateUpdate, validateUpdC, type StateImporter } from './state-record.js';
+import { readName, readU32 } from './wire.js';
 
 export class InboundCounters {
   packets = 0;
@@ -57,6 +63,8 @@ function oursNewer(t: StateTable, p: number, tcp: boolean, buf: Uint8Array, off:
 export class PfsyncInbound {
   readonly counters = new InboundCounters();
   private now = 0;
+  /** The peer's view of a state in an update, for the merge. */
+  private readonly image = new StateImage();
 
   constructor(
     private readonly engine: StateEngine,
@@ -79,14 +87,7 @@ export class PfsyncInbound {
     this.now = now;
     c.packets++;
     c.bytes += length;
-    const out = this.outbound;
-    out.suppress = true; // what the peer removes is not announced back
-    let drop: number;
-    try {
-      drop = walkPacket(buf, offset, length, this);
-    } finally {
-      out.suppress = false;
-    }
+    const drop = walkPacket(buf, offset, length, this);
     if (drop !== PfsyncDrop.OK) c.dropped[drop]!++;
     return drop;
   }
@@ -97,31 +98,31 @@ export class PfsyncInbound {
     for (let k = 0; k < count; k++) {
       const off = offset + k * stride;
       switch (action) {
-        case Action.INS:
+        case PfsyncAction.INS:
           this.insert(buf, off);
           break;
-        case Action.UPD:
+        case PfsyncAction.UPD:
           this.update(buf, off);
           break;
-        case Action.UPD_C:
+        case PfsyncAction.UPD_C:
           this.updateCompressed(buf, off);
           break;
-        case Action.DEL:
-        case Action.DEL_C:
+        case PfsyncAction.DEL:
+        case PfsyncAction.DEL_C:
           this.remove(action, buf, off);
           break;
-        case Action.INS_ACK: {
+        case PfsyncAction.INS_ACK: {
           const i = this.find(action, buf, off);
           if (i >= 0) this.events.acknowledged(i);
           break;
         }
-        case Action.UPD_REQ:
+        case PfsyncAction.UPD_REQ:
           this.request(buf, off);
           break;
-        case Action.CLR:
+        case PfsyncAction.CLR:
           this.clear(buf, off);
           break;
-        case Action.BUS: {
+        case PfsyncAction.BUS: {
           const creator = readU32(buf, off + BusOffset.CREATORID);
           if (creator !== this.hostid) this.events.bulkStatus(buf[off + BusOffset.STATUS]!, creator);
           break;
@@ -137,38 +138,29 @@ export class PfsyncInbound {
   }
 
   private find(action: number, buf: Uint8Array, off: number): number {
-    const c = CreatorOffset[action]!;
-    return this.engine.table.findById(readU32(buf, off + c), readU32(buf, off), readU32(buf, off + 4));
+    return findStateOf(this.engine.table, action, buf, off);
   }
 
   private insert(buf: Uint8Array, off: number): void {
-    const t = this.engine.table;
-    const known = this.find(Action.INS, buf, off);
+    const known = this.find(PfsyncAction.INS, buf, off);
     if (known >= 0) {
       // an insert we have already (a bulk overlapping normal traffic): take it as an update
       this.merge(known, buf, off + StateOffset.SRC, off + StateOffset.DST, buf[off + StateOffset.TIMEOUT]!);
       return;
     }
-    const i = this.importer.import(buf, off, this.now);
+    const i = this.importer.import(buf, off, this.now, true);
     if (i < 0) return this.drop(ImportErrorCounter[-i]!);
-    this.imported(t, i);
     if (this.importer.ackRequested) this.outbound.queueInsAck(i);
-  }
-
-  private imported(t: StateTable, i: number): void {
-    this.outbound.peerTouched[i] = Math.floor(this.now);
-    if (t.protoOf(i) === IPPROTO.TCP) t.flags[i]! |= RESYNC;
   }
 
   private update(buf: Uint8Array, off: number): void {
     const bad = validateUpdate(buf, off);
     if (bad) return this.drop(ImportErrorCounter[bad]!);
-    const i = this.find(Action.UPD, buf, off);
+    const i = this.find(PfsyncAction.UPD, buf, off);
     if (i < 0) {
       // a state we do not have (a bulk update, or a missed insert): import it
-      const n = this.importer.import(buf, off, this.now);
-      if (n < 0) return this.drop(ImportErrorCounter[-n]!);
-      this.imported(this.engine.table, n);
+      const n = this.importer.import(buf, off, this.now, true);
+      if (n < 0) this.drop(ImportErrorCounter[-n]!);
       return;
     }
     this.merge(i, buf, off + StateOffset.SRC, off + StateOffset.DST, buf[off + StateOffset.TIMEOUT]!);
@@ -177,47 +169,48 @@ export class PfsyncInbound {
   private updateCompressed(buf: Uint8Array, off: number): void {
     const bad = validateUpdC(buf, off);
     if (bad) return this.drop(ImportErrorCounter[bad]!);
-    const i = this.find(Action.UPD_C, buf, off);
+    const i = this.find(PfsyncAction.UPD_C, buf, off);
     if (i < 0) {
       this.drop(PfsyncDrop.BADSTATE);
-      this.outbound.requestState(readU32(buf, off), readU32(buf, off + 4), readU32(buf, off + UpdCOffset.CREATORID));
+      this.outbound.requestState(readU32(buf, off + UpdCOffset.ID), readU32(buf, off + UpdCOffset.ID + 4), readU32(buf, off + UpdCOffset.CREATORID));
       return;
     }
     this.merge(i, buf, off + UpdCOffset.SRC, off + UpdCOffset.DST, buf[off + UpdCOffset.TIMEOUT]!);
   }
 
-  /** §7.1: each side moves forward only; the timeout restarts unless both our sides were newer. */
+  /**
+   * §7.1: each side moves forward only (the sides where ours is newer are
+   * kept); the timeout restarts unless both our sides were newer. When ours
+   * was newer, our copy is sent back: an answer, not an echo.
+   */
   private merge(i: number, buf: Uint8Array, srcOff: number, dstOff: number, timeout: number): void {
     const t = this.engine.table;
     const tcp = t.protoOf(i) === IPPROTO.TCP;
-    let newer = 0;
-    if (oursNewer(t, i * 2, tcp, buf, srcOff, true)) newer++;
-    else copyPeerToState(buf, srcOff, t, i, 0);
-    if (oursNewer(t, i * 2 + 1, tcp, buf, dstOff, false)) newer++;
-    else copyPeerToState(buf, dstOff, t, i, 1);
-    if (newer < 2) {
-      t.lastActive[i] = Math.floor(this.now);
-      t.timeoutClass[i] = timeout;
-      if (tcp) t.flags[i]! |= RESYNC; // the windows came from the peer
-    }
-    if (newer > 0) {
+    let sides = 0;
+    if (!oursNewer(t, i * 2, tcp, buf, srcOff, true)) sides |= 1;
+    if (!oursNewer(t, i * 2 + 1, tcp, buf, dstOff, false)) sides |= 2;
+    const img = this.image;
+    readPeer(buf, srcOff, img.peer[0]);
+    readPeer(buf, dstOff, img.peer[1]);
+    img.timeoutClass = timeout;
+    this.engine.updateFromImage(i, img, sides, this.now, Origin.PEER);
+    if (sides !== 3) {
       this.drop(PfsyncDrop.STALE);
       this.outbound.queueUpdateBack(i);
     }
-    this.outbound.peerTouched[i] = Math.floor(this.now);
     this.events.acknowledged(i);
   }
 
   private remove(action: number, buf: Uint8Array, off: number): void {
     const i = this.find(action, buf, off);
     if (i < 0) return this.drop(PfsyncDrop.BADSTATE);
-    this.engine.remove(i);
+    this.engine.remove(i, Origin.PEER);
   }
 
   private request(buf: Uint8Array, off: number): void {
-    const creator = readU32(buf, off + 8);
-    const hi = readU32(buf, off);
-    const lo = readU32(buf, off + 4);
+    const creator = readU32(buf, off + IdMessageOffset.CREATORID);
+    const hi = readU32(buf, off + IdMessageOffset.ID);
+    const lo = readU32(buf, off + IdMessageOffset.ID + 4);
     if (creator === 0 && hi === 0 && lo === 0) return this.events.bulkRequested();
     const i = this.engine.table.findById(creator, hi, lo);
     if (i < 0 || this.engine.table.flags[i]! & StateFlag.NOSYNC) return this.drop(PfsyncDrop.BADSTATE);
@@ -235,6 +228,6 @@ export class PfsyncInbound {
       if (ifname && this.ifName(t.ifId[i]!) !== ifname) return;
       victims.push(i);
     });
-    for (const i of victims) this.engine.remove(i);
+    for (const i of victims) this.engine.remove(i, Origin.PEER);
   }
 }

@@ -9,17 +9,19 @@
 // written when the packet is, so they carry the latest values. "At once"
 // means at the end of the current batch: `urgent` asks the caller to flush
 // before it waits again, so a burst of updates makes one packet, not many.
+// Changes the peer made (Origin.PEER) are never queued: they only mark the
+// state as one the peer is busy with.
 
-import { StateFlag } from '../state/constants.js';
+import { Origin, StateFlag, type OriginValue } from '../state/constants.js';
 import type { StateHooks } from '../state/state-engine.js';
 import type { StateTable } from '../state/state-table.js';
-import { PacketBuilder, writeBus, writeIdMessage, writeName, writeU32 } from './codec.js';
-import { Action, MessageLength, PFSYNC, WireStateFlag } from './constants.js';
-import type { StateExporter } from './state-record.js';
+import { PacketBuilder, writeBus } from './codec.js';
+import { BusStatus, ClrOffset, MessageLength, PFSYNC, PfsyncAction, WireStateFlag } from './constants.js';
+import { writeIdMessage, type StateExporter } from './state-record.js';
+import { SyncBook, SyncQueue } from './sync-book.js';
+import { writeName, writeU32 } from './wire.js';
 
-/** Which queue a state is in (StateTable.syncStatus). */
-export const SyncQueue = { NONE: 0, INS: 1, UPD_C: 2, UPD: 3, IACK: 4 } as const;
-const QUEUE_ACTION = [-1, Action.INS, Action.UPD_C, Action.UPD, Action.INS_ACK];
+const QUEUE_ACTION = [-1, PfsyncAction.INS, PfsyncAction.UPD_C, PfsyncAction.UPD, PfsyncAction.INS_ACK];
 /** Sections in the order OpenBSD fills a packet; DEL_C has no state behind it. */
 const QUEUES = [SyncQueue.IACK, SyncQueue.UPD_C, SyncQueue.INS, SyncQueue.UPD];
 
@@ -45,6 +47,14 @@ export interface OutboundOptions {
   clock: () => number;
   /** Hands out one pfsync packet (header and sections; the socket adds the IP header). */
   send: (packet: Uint8Array) => void;
+}
+
+/** Where a bulk packet's states come from (BulkResponder). */
+export interface BulkSource {
+  /** The next state to send, -1 when there are no more. */
+  next(): number;
+  /** Whether a state is left. */
+  hasMore(): boolean;
 }
 
 export class OutboundCounters {
@@ -87,15 +97,7 @@ export class PfsyncOutbound implements StateHooks {
   readonly counters = new OutboundCounters();
   /** Set when something must go out before the caller waits again (call flush()). */
   urgent = false;
-  /** While true, deletes are not announced (states removed because the peer said so). */
-  suppress = false;
-  /** Seconds when the peer last changed each state (0: never); drives the 2-second rule. */
-  readonly peerTouched: Uint32Array;
-  private readonly updates: Uint8Array;
-  /** Per state: its INS must carry the ACK flag (the packet that made it is held). */
-  private readonly wantsAck: Uint8Array;
-  /** When each queued INS was queued, for the replication lag. */
-  private readonly insAt: Float64Array;
+  readonly book: SyncBook;
   private readonly queues: StateQueue[];
   private readonly dels: IdQueue;
   private readonly reqs: IdQueue;
@@ -110,16 +112,12 @@ export class PfsyncOutbound implements StateHooks {
   lagCount = 0;
 
   constructor(private readonly o: OutboundOptions) {
-    const cap = o.table.capacity;
-    this.peerTouched = new Uint32Array(cap);
-    this.updates = new Uint8Array(cap);
-    this.wantsAck = new Uint8Array(cap);
-    this.insAt = new Float64Array(cap);
+    this.book = new SyncBook(o.table.capacity);
     this.builder = new PacketBuilder(o.mtu);
     // a queue never holds more than a packet's worth: it is sent before it would overflow
-    const most = Math.ceil(o.mtu / Math.min(...[Action.INS_ACK, Action.UPD_C, Action.INS, Action.UPD].map((a) => MessageLength[a]!))) + 1;
+    const most = Math.ceil(o.mtu / Math.min(...[PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.INS, PfsyncAction.UPD].map((a) => MessageLength[a]!))) + 1;
     this.queues = QUEUE_ACTION.map(() => new StateQueue(new Int32Array(most), new Uint32Array(most)));
-    const ids = Math.ceil(o.mtu / MessageLength[Action.DEL_C]!) + 1;
+    const ids = Math.ceil(o.mtu / MessageLength[PfsyncAction.DEL_C]!) + 1;
     this.dels = new IdQueue(ids);
     this.reqs = new IdQueue(ids);
   }
@@ -139,44 +137,59 @@ export class PfsyncOutbound implements StateHooks {
     return { ins: live(SyncQueue.INS), upd: live(SyncQueue.UPD), updc: live(SyncQueue.UPD_C), del: this.dels.n, iack: live(SyncQueue.IACK) };
   }
 
-  // -- state hooks (the datapath calls these for every change) ---------------
+  // -- state hooks (the state engine calls these for every change) ------------
 
-  onInsert(i: number): void {
-    const t = this.o.table;
-    if (t.flags[i]! & (StateFlag.NOSYNC | StateFlag.FROM_PEER)) return;
+  onInsert(i: number, origin: OriginValue): void {
+    const b = this.book;
+    b.clear(i);
+    if (origin === Origin.PEER) {
+      b.peerTouched[i] = Math.floor(this.o.clock());
+      return;
+    }
+    if (this.o.table.flags[i]! & StateFlag.NOSYNC) return;
     this.counters.changes++;
-    this.peerTouched[i] = 0;
-    this.insAt[i] = this.o.clock();
+    b.insAt[i] = this.o.clock();
     this.enqueue(i, SyncQueue.INS);
     this.arm(INSERT_DELAY);
   }
 
-  onUpdate(i: number): void {
+  onUpdate(i: number, origin: OriginValue): void {
     const t = this.o.table;
+    const b = this.book;
+    if (origin === Origin.PEER) {
+      b.peerTouched[i] = Math.floor(this.o.clock());
+      return;
+    }
     if (t.flags[i]! & StateFlag.NOSYNC) return;
     this.counters.changes++;
-    const q = t.syncStatus[i]!;
+    const q = b.queue[i]!;
     if (q === SyncQueue.UPD_C || q === SyncQueue.UPD) {
       // already queued: TCP counts its updates, and a busy state goes out before it is stale
-      if (t.protoOf(i) === 6 && ++this.updates[i]! >= this.o.maxupd) this.urgent = true;
+      if (t.protoOf(i) === 6 && ++b.updates[i]! >= this.o.maxupd) this.urgent = true;
     } else if (q === SyncQueue.NONE || q === SyncQueue.IACK) {
-      this.updates[i] = 0;
+      b.updates[i] = 0;
       this.enqueue(i, SyncQueue.UPD_C);
     } // INS: written when sent, with the latest values
-    const touched = this.peerTouched[i]!;
+    const touched = b.peerTouched[i]!;
     if (touched !== 0 && this.o.clock() - touched < PEER_ACTIVE) this.urgent = true;
   }
 
-  onDelete(i: number): void {
+  onDelete(i: number, origin: OriginValue): void {
     const t = this.o.table;
-    const q = t.syncStatus[i]!;
-    t.syncStatus[i] = SyncQueue.NONE;
-    if (this.suppress || t.flags[i]! & StateFlag.NOSYNC) return;
+    const q = this.book.queue[i]!;
+    this.book.queue[i] = SyncQueue.NONE;
+    if (origin === Origin.PEER || t.flags[i]! & StateFlag.NOSYNC) return;
     this.counters.changes++;
     if (q === SyncQueue.INS) return; // the peer never heard of it, and need not
-    this.reserve(Action.DEL_C);
+    this.reserve(PfsyncAction.DEL_C);
     this.dels.push(t.idHi[i]!, t.idLo[i]!, t.creator[i]!);
     this.arm();
+  }
+
+  /** A local flush (`flush states`): the peer hears one CLR for all our states, not a delete each. */
+  onFlush(origin: OriginValue): void {
+    this.book.queue.fill(SyncQueue.NONE);
+    if (origin === Origin.LOCAL) this.sendClear(this.o.table.hostid);
   }
 
   // -- what the receiver asks for --------------------------------------------
@@ -184,32 +197,32 @@ export class PfsyncOutbound implements StateHooks {
   /** The peer asked for state i (UPD_REQ), or must hear our newer copy: a full update, sent now. */
   queueFullUpdate(i: number): void {
     if (this.o.table.flags[i]! & StateFlag.NOSYNC) return;
-    const q = this.o.table.syncStatus[i]!;
+    const q = this.book.queue[i]!;
     if (q !== SyncQueue.INS && q !== SyncQueue.UPD) this.enqueue(i, SyncQueue.UPD);
     this.urgent = true;
   }
 
   /** Our copy was newer than the peer's update: send ours back (UPD_C), so two active nodes converge. */
   queueUpdateBack(i: number): void {
-    const q = this.o.table.syncStatus[i]!;
+    const q = this.book.queue[i]!;
     if (q === SyncQueue.NONE || q === SyncQueue.IACK) this.enqueue(i, SyncQueue.UPD_C);
   }
 
   /** The peer deferred the packet that made state i: acknowledge its insert now. */
   queueInsAck(i: number): void {
-    if (this.o.table.syncStatus[i] === SyncQueue.NONE) this.enqueue(i, SyncQueue.IACK);
+    if (this.book.queue[i] === SyncQueue.NONE) this.enqueue(i, SyncQueue.IACK);
     this.urgent = true;
   }
 
   /** The packet that made state i is held until the peer acknowledges: its INS carries the ACK flag and goes now. */
   markDeferred(i: number): void {
-    this.wantsAck[i] = 1;
+    this.book.wantsAck[i] = 1;
     this.urgent = true;
   }
 
   /** An update for a state we do not know: ask the peer for it (sent now, batched per packet). */
   requestState(hi: number, lo: number, creator: number): void {
-    this.reserve(Action.UPD_REQ);
+    this.reserve(PfsyncAction.UPD_REQ);
     this.reqs.push(hi, lo, creator);
     this.urgent = true;
   }
@@ -223,7 +236,7 @@ export class PfsyncOutbound implements StateHooks {
     sq.idx[sq.n] = i;
     sq.tag[sq.n] = t.idLo[i]!;
     sq.n++;
-    t.syncStatus[i] = q;
+    this.book.queue[i] = q;
     this.arm();
   }
 
@@ -248,7 +261,7 @@ export class PfsyncOutbound implements StateHooks {
   private current(sq: StateQueue, k: number, q: number): number {
     const t = this.o.table;
     const i = sq.idx[k]!;
-    return t.live(i) && t.idLo[i] === sq.tag[k] && t.syncStatus[i] === q ? i : -1;
+    return t.live(i) && t.idLo[i] === sq.tag[k] && this.book.queue[i] === q ? i : -1;
   }
 
   /** Runs the 1-second timer. */
@@ -265,13 +278,14 @@ export class PfsyncOutbound implements StateHooks {
     this.urgent = false;
     this.deadline = Infinity;
     if (this.empty) return;
-    const t = this.o.table;
+    const book = this.book;
     const b = this.builder;
     const now = this.o.clock();
     b.reset();
-    for (let k = 0; k < this.reqs.n; k++) writeIdMessage(b.buf, b.add(Action.UPD_REQ), this.reqs.hi[k]!, this.reqs.lo[k]!, this.reqs.creator[k]!);
-    for (let k = 0; k < this.dels.n; k++) writeIdMessage(b.buf, b.add(Action.DEL_C), this.dels.hi[k]!, this.dels.lo[k]!, this.dels.creator[k]!);
-    for (const q of QUEUES) {
+    for (let k = 0; k < this.reqs.n; k++) writeIdMessage(b.buf, b.add(PfsyncAction.UPD_REQ), this.reqs.hi[k]!, this.reqs.lo[k]!, this.reqs.creator[k]!);
+    for (let k = 0; k < this.dels.n; k++) writeIdMessage(b.buf, b.add(PfsyncAction.DEL_C), this.dels.hi[k]!, this.dels.lo[k]!, this.dels.creator[k]!);
+    for (let n = 0; n < QUEUES.length; n++) {
+      const q = QUEUES[n]!;
       const sq = this.queues[q]!;
       const action = QUEUE_ACTION[q]!;
       for (let k = 0; k < sq.n; k++) {
@@ -279,14 +293,14 @@ export class PfsyncOutbound implements StateHooks {
         if (i < 0) continue;
         const off = b.add(action);
         if (q === SyncQueue.INS) {
-          this.o.exporter.writeState(i, now, b.buf, off, this.wantsAck[i] ? WireStateFlag.ACK : 0);
-          this.recordLag(now - this.insAt[i]!);
+          this.o.exporter.writeState(i, now, b.buf, off, book.wantsAck[i] ? WireStateFlag.ACK : 0);
+          this.recordLag(now - book.insAt[i]!);
         } else if (q === SyncQueue.UPD) this.o.exporter.writeState(i, now, b.buf, off);
         else if (q === SyncQueue.UPD_C) this.o.exporter.writeUpdC(i, b.buf, off);
         else this.o.exporter.writeIdentity(i, b.buf, off);
-        t.syncStatus[i] = SyncQueue.NONE;
-        this.updates[i] = 0;
-        this.wantsAck[i] = 0;
+        book.queue[i] = SyncQueue.NONE;
+        book.updates[i] = 0;
+        book.wantsAck[i] = 0;
       }
       sq.n = 0;
     }
@@ -297,49 +311,51 @@ export class PfsyncOutbound implements StateHooks {
     if (!b.empty) this.emit(b);
   }
 
-  /** A packet of its own: CLR (a flush of our states), a bulk request, a bulk status. */
-  sendAlone(action: typeof Action.CLR | typeof Action.UPD_REQ | typeof Action.BUS, fill: (buf: Uint8Array, off: number) => void): void {
+  /**
+   * Starts a packet of its own (CLR, a bulk request, a bulk packet) after
+   * what is queued, so the peer sees the changes in order; returns the
+   * builder, empty.
+   */
+  private alone(): PacketBuilder {
     const b = this.builder;
-    // what is queued goes first, so the peer sees the changes in order
     this.flush();
     b.reset();
-    fill(b.buf, b.add(action));
-    this.emit(b);
+    return b;
   }
 
   /** CLR for every state we created (the peer removes them all). */
   sendClear(creator: number): void {
-    this.sendAlone(Action.CLR, (buf, off) => {
-      writeName(buf, off, '');
-      writeU32(buf, off + 16, creator);
-    });
+    const b = this.alone();
+    const off = b.add(PfsyncAction.CLR);
+    writeName(b.buf, off + ClrOffset.IFNAME, '');
+    writeU32(b.buf, off + ClrOffset.CREATORID, creator);
+    this.emit(b);
   }
 
   /** UPD_REQ (0, 0): send me everything. */
   sendBulkRequest(): void {
-    this.sendAlone(Action.UPD_REQ, (buf, off) => writeIdMessage(buf, off, 0, 0, 0));
+    const b = this.alone();
+    writeIdMessage(b.buf, b.add(PfsyncAction.UPD_REQ), 0, 0, 0);
+    this.emit(b);
   }
 
   /**
    * A bulk packet: BUS START first when `start`, then as many full states
-   * from `next()` as fit (it returns -1 when there are no more), then BUS END
-   * when the states ran out (`more()` says whether any are left) and it
-   * fits. Returns whether BUS END went out.
+   * from `source` as fit, then BUS END when the states ran out and it fits.
+   * Returns whether BUS END went out.
    */
-  sendBulk(start: boolean, creator: number, next: () => number, more: () => boolean): boolean {
-    const b = this.builder;
+  sendBulk(start: boolean, creator: number, source: BulkSource): boolean {
     const now = this.o.clock();
-    this.flush();
-    b.reset();
-    if (start) writeBus(b.buf, b.add(Action.BUS), creator, 0, 1);
-    while (b.room(Action.UPD) > 0) {
-      const i = next();
+    const b = this.alone();
+    if (start) writeBus(b.buf, b.add(PfsyncAction.BUS), creator, 0, BusStatus.START);
+    while (b.room(PfsyncAction.UPD) > 0) {
+      const i = source.next();
       if (i < 0) break;
-      this.o.exporter.writeState(i, now, b.buf, b.add(Action.UPD));
+      this.o.exporter.writeState(i, now, b.buf, b.add(PfsyncAction.UPD));
     }
     let ended = false;
-    if (!more() && b.room(Action.BUS) > 0) {
-      writeBus(b.buf, b.add(Action.BUS), creator, 0, 2);
+    if (!source.hasMore() && b.room(PfsyncAction.BUS) > 0) {
+      writeBus(b.buf, b.add(PfsyncAction.BUS), creator, 0, BusStatus.END);
       ended = true;
     }
     if (!b.empty) this.emit(b);

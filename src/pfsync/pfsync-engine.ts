@@ -3,11 +3,9 @@
 // received packets, a clock and tick(). The service (pfsync-service.ts)
 // gives it a socket and timers; tests give it a fake clock and a fake wire.
 
-import type { ShowPfsyncResult } from '../control/results.js';
-import { StateFlag } from '../state/constants.js';
+import { FLOATING, Origin, StateFlag } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
-import { STATE_LENGTH } from './codec.js';
-import { ActionName, PFSYNC, PfsyncDropName } from './constants.js';
+import { PFSYNC, PfsyncActionName, PfsyncDropName, STATE_LENGTH } from './constants.js';
 import { BulkRequester, BulkResponder, BulkStateName } from './bulk.js';
 import { Deferral } from './deferral.js';
 import { PfsyncInbound } from './inbound.js';
@@ -31,9 +29,39 @@ export interface PfsyncEngineOptions {
   log?: (level: 'info' | 'warn', msg: string, detail: Record<string, unknown>) => void;
 }
 
-/** The bulk responder's pace: at most this much work per turn, a turn every BULK_TURN seconds. */
-export const BULK_BUDGET_MS = 1;
+/**
+ * The bulk responder's pace: at most BULK_PACKETS_PER_TURN packets a turn
+ * (about a millisecond of work), a turn every BULK_TURN seconds, so the
+ * datapath keeps running while the peer gets thousands of states a second.
+ */
+export const BULK_PACKETS_PER_TURN = 32;
 export const BULK_TURN = 0.004;
+
+export interface PfsyncMessageCounts {
+  packets: number;
+  bytes: number;
+  /** Messages by action name (actions with none left out). */
+  messages: Record<string, number>;
+}
+
+/** What pfsync reports of itself: plain data, times in seconds on the engine's clock. */
+export interface PfsyncStatus {
+  syncdev: string;
+  syncpeer: string | null;
+  maxupd: number;
+  defer: boolean;
+  hostid: number;
+  /** The bulk update this node asked for: its BulkStateName, how it ended, when it started and ended. */
+  bulk: { state: string; outcome: string | null; startedAt: number | null; endedAt: number | null };
+  queued: { ins: number; upd: number; updc: number; del: number; iack: number };
+  /** `changes`: the local state changes the messages carried (inserts, updates, deletes). */
+  sent: PfsyncMessageCounts & { changes: number };
+  received: PfsyncMessageCounts;
+  /** By drop reason (pfsyncstats), reasons with none left out. */
+  dropped: Record<string, number>;
+  /** Replication lag (queued insert to sent), ms. */
+  lagMs: { last: number | null; p50: number | null; p99: number | null };
+}
 
 export class PfsyncEngine {
   readonly outbound: PfsyncOutbound;
@@ -53,7 +81,7 @@ export class PfsyncEngine {
       bulkRequested: () => this.bulkRequested(),
       bulkStatus: (status) => this.requester.status(status, o.clock()),
       acknowledged: (i) => this.deferral.acknowledged(i, t.idLo[i]!),
-    }, this.hostid, (ifId) => (ifId === 0xff ? 'all' : o.ifName(ifId)));
+    }, this.hostid, (ifId) => (ifId === FLOATING ? PFSYNC.IFNAME_FLOATING : o.ifName(ifId)));
     const statesPerPacket = Math.floor((o.mtu - PFSYNC.IP_HEADER_LENGTH - PFSYNC.HEADER_LENGTH - PFSYNC.SUBHEADER_LENGTH) / STATE_LENGTH);
     this.requester = new BulkRequester({
       demote: o.demote,
@@ -123,11 +151,10 @@ export class PfsyncEngine {
   /** One paced turn of the bulk answer: BUS START, the states, BUS END. */
   private bulkTurn(now: number): void {
     const r = this.responder;
-    const t0 = performance.now();
-    while (r.active && performance.now() - t0 < BULK_BUDGET_MS) {
+    for (let n = 0; r.active && n < BULK_PACKETS_PER_TURN; n++) {
       const start = !r.started;
       r.started = true;
-      if (this.outbound.sendBulk(start, this.hostid, () => r.next(), () => r.hasMore())) {
+      if (this.outbound.sendBulk(start, this.hostid, r)) {
         r.done();
         this.o.log?.('info', 'bulk update sent', { states: r.sentStates });
       }
@@ -135,18 +162,9 @@ export class PfsyncEngine {
     this.bulkTurnAt = r.active ? now + BULK_TURN : Infinity;
   }
 
-  /** `flush states`: every state goes, and the peer hears one CLR instead of a delete each. */
+  /** `flush states`: every state goes, and the peer hears one CLR instead of a delete each (PfsyncOutbound.onFlush). */
   flushStates(): number {
-    const out = this.outbound;
-    out.suppress = true;
-    let n: number;
-    try {
-      n = this.o.states.flush();
-    } finally {
-      out.suppress = false;
-    }
-    out.sendClear(this.hostid);
-    return n;
+    return this.o.states.flush(Origin.LOCAL);
   }
 
   stop(): void {
@@ -156,20 +174,19 @@ export class PfsyncEngine {
     if (this.o.states.hooks === this.outbound) this.o.states.hooks = null;
   }
 
-  status(): ShowPfsyncResult {
+  status(): PfsyncStatus {
     const c = this.o.config;
     const out = this.outbound.counters;
     const inc = this.inbound.counters;
-    const byAction = (m: Float64Array) => Object.fromEntries(ActionName.map((n, a) => [n, m[a]!] as const).filter(([, v]) => v > 0));
+    const byAction = (m: Float64Array) => Object.fromEntries(PfsyncActionName.map((n, a) => [n, m[a]!] as const).filter(([, v]) => v > 0));
     const rq = this.requester;
-    const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());
     return {
       syncdev: c.syncdev,
       syncpeer: c.syncpeer,
       maxupd: c.maxupd,
       defer: c.defer,
-      hostid: this.hostid.toString(16).padStart(8, '0'),
-      bulk: { state: BulkStateName[rq.state]! + (rq.outcome && rq.outcome !== 'complete' ? ` (${rq.outcome})` : ''), started: iso(rq.startedAt), ended: iso(rq.endedAt) },
+      hostid: this.hostid,
+      bulk: { state: BulkStateName[rq.state]!, outcome: rq.outcome, startedAt: rq.startedAt, endedAt: rq.endedAt },
       queued: this.outbound.queued(),
       sent: { packets: out.packets, bytes: out.bytes, messages: byAction(out.messages), changes: out.changes },
       received: { packets: inc.packets, bytes: inc.bytes, messages: byAction(inc.messages) },

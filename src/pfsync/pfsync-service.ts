@@ -10,21 +10,28 @@ import { LinkMonitor } from '../os/link-monitor.js';
 import { RawSocket, type RawReceived } from '../os/raw-socket.js';
 import type { Logger } from '../log/logger.js';
 import type { StateEngine } from '../state/state-engine.js';
-import type { Demotion } from '../carp/demotion.js';
 import { PFSYNC, PfsyncDrop } from './constants.js';
-import { PfsyncEngine } from './pfsync-engine.js';
+import { PfsyncEngine, type PfsyncStatus } from './pfsync-engine.js';
 import type { PfsyncConfig } from './pfsync-config.js';
+
+/** The node's demotion counter (CARP's), as pfsync uses it: a share per named reason. */
+export interface DemotionCounter {
+  /** Sets one reason's share (0 removes it). */
+  set(reason: string, value: number): void;
+  /** Adds to one reason's share. */
+  adjust(reason: string, delta: number): void;
+}
 
 export interface PfsyncServiceOptions {
   config: PfsyncConfig;
   states: StateEngine;
   kernel: Kernel;
   log: Logger;
-  demotion: Demotion;
+  demotion: DemotionCounter;
   ifName: (ifId: number) => string;
   ifId: (name: string) => number;
-  /** Seconds, the datapath's clock. */
-  clock?: () => number;
+  /** Seconds, the daemon's clock (the state engine's). */
+  clock: () => number;
 }
 
 export class PfsyncService {
@@ -33,13 +40,11 @@ export class PfsyncService {
   private links: LinkMonitor | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
-  private readonly clock: () => number;
   private readonly destination: string;
   private sendErrors = 0;
   private stopped = false;
 
   constructor(private readonly o: PfsyncServiceOptions) {
-    this.clock = o.clock ?? (() => Date.now() / 1000);
     const c = o.config;
     if (!o.kernel.linkExists(c.syncdev)) throw new Error(`pfsync: no such interface: ${c.syncdev}`);
     const mtu = Math.min(o.kernel.mtu(c.syncdev), 0xffff);
@@ -48,7 +53,7 @@ export class PfsyncService {
       states: o.states,
       config: c,
       mtu,
-      clock: this.clock,
+      clock: o.clock,
       send: (p) => this.send(p),
       demote: (delta) => o.demotion.adjust('pfsync-bulk', delta),
       ifName: o.ifName,
@@ -77,7 +82,8 @@ export class PfsyncService {
     if (!up) demotion.set('pfsync-link', 1);
     this.engine.start(up);
     this.schedule();
-    log.info({ syncdev: c.syncdev, syncpeer: c.syncpeer ?? PFSYNC.GROUP_V4, maxupd: c.maxupd, defer: c.defer, hostid: this.engine.status().hostid }, 'pfsync started');
+    const hostid = this.o.states.table.hostid.toString(16).padStart(8, '0');
+    log.info({ syncdev: c.syncdev, syncpeer: c.syncpeer ?? PFSYNC.GROUP_V4, maxupd: c.maxupd, defer: c.defer, hostid }, 'pfsync started');
   }
 
   private receive(data: Uint8Array, info: RawReceived): void {
@@ -122,7 +128,7 @@ export class PfsyncService {
       this.timerAt = Infinity;
       this.engine.tick();
       this.schedule();
-    }, Math.max(0, (next - this.clock()) * 1000));
+    }, Math.max(0, (next - this.o.clock()) * 1000));
   }
 
   /** `defer`: holds the packet that created state i until the peer has the state (see PfsyncEngine.defer). */
@@ -137,7 +143,7 @@ export class PfsyncService {
     return n;
   }
 
-  status() {
+  status(): PfsyncStatus {
     return this.engine.status();
   }
 

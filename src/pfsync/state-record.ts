@@ -1,9 +1,20 @@
-// Between the state table and pfsync's records (spec §5.2, §7, §7.2):
-// StateExporter writes a state's 264-byte record (INS, UPD, DEL), its UPD_C
-// or its identity straight from the typed arrays into a buffer; StateImporter
-// validates a received record and inserts the state under the peer's
-// identity. Neither allocates per record (except a state's sparse extras:
-// sequence modulation, a stack key that differs from the wire key).
+// The pfsync_state layout and the messages that carry or name a state
+// (shared/spec/pfsync.md §5.2, §7, §7.2), in one place, through the offset
+// tables of constants.ts:
+//
+// - StateExporter writes a state's 264-byte record (INS, UPD, DEL), its
+//   UPD_C or its identity straight from the state table's typed arrays into
+//   a buffer; StateImporter validates a received record and hands the state
+//   it describes to the state engine (StateEngine.insertImage, origin PEER).
+//   Neither allocates per record (except a state's sparse extras: sequence
+//   modulation, a stack key that differs from the wire key).
+// - The object codecs of the same messages (`state`, `updC`, `statePeer`,
+//   `stateKey`, `insAck`, `updReq`, `delC`), dns-packet style
+//   (`decode(buf, offset)`, `encode(obj, buf, offset)`, `encodingLength`),
+//   for tests, tools and the dissector test. 64-bit ids are two 32-bit
+//   words (idHi, idLo); 64-bit counters are JS numbers (exact below 2^53).
+//   id and creatorid are opaque on the wire; here they read as big-endian
+//   numbers, which keeps the 12 bytes as received when written back.
 //
 // Orientation. tunpf's side 0 is the initiator, and so is pfsync's src peer.
 // A pfsync key is oriented by direction instead: index 0 is the source of
@@ -16,21 +27,304 @@
 // responder's. tunpf does not keep the type, so echo is assumed on export
 // (8, or 128 for ICMPv6); on import the initiator's slot gives the id.
 
-import { IPPROTO } from '../packet/meta.js';
-import { FLOATING, NO_RULE, StateFlag, TIMEOUT_CLASSES } from '../state/constants.js';
+import { Direction, IPPROTO } from '../packet/meta.js';
+import { FLOATING, NO_RULE, Origin, RESYNC, StateFlag, TIMEOUT_CLASSES } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
+import { StateImage, type PeerImage } from '../state/state-image.js';
 import { KEY_WORDS, type StateTable } from '../state/state-table.js';
 import {
-  CreatorOffset, KEY_LENGTH, KeyOffset, PeerOffset, STATE_LENGTH, StateOffset, UpdCOffset,
-  readU16, readU32, readU64, writeIdMessage, writeU16, writeU32, writeU64,
-} from './codec.js';
-import { Direction, ImportError, MessageLength, Action, PFSYNC, SyncFlag, WireAf, WireStateFlag } from './constants.js';
+  CreatorOffset, IdMessageOffset, ImportError, KEY_LENGTH, KeyOffset, MessageLength, PEER_LENGTH, PFSYNC, PeerOffset,
+  PfsyncAction, STATE_LENGTH, StateOffset, SyncFlag, UpdCOffset, WireAf, WireStateFlag,
+} from './constants.js';
+import {
+  fixed, need, readAddress, readName, readU16, readU32, readU64, writeAddress, writeName, writeU16, writeU32, writeU64,
+  type Codec,
+} from './wire.js';
+
+const P = PeerOffset;
+const K = KeyOffset;
+const UPD_C_LENGTH = MessageLength[PfsyncAction.UPD_C]!;
+const ID_MESSAGE_LENGTH = MessageLength[PfsyncAction.INS_ACK]!;
+
+// -- the messages as objects -------------------------------------------------
+
+export interface StatePeer {
+  scrubFlags: number;
+  scrubTtl: number;
+  /** SCRUB_FLAG_VALID when the scrub fields mean something. */
+  scrubFlag: number;
+  scrubTsMod: number;
+  seqlo: number;
+  seqhi: number;
+  seqdiff: number;
+  maxWin: number;
+  mss: number;
+  state: number;
+  /** Shift in the low 4 bits, 0x80 = option seen. */
+  wscale: number;
+}
+
+export interface StateKey {
+  /** Addresses as 4 big-endian words each (IPv4 in word 0). addr[0] is the source of inbound packets. */
+  addr: [Uint32Array, Uint32Array];
+  port: [number, number];
+  rdomain: number;
+  /** 2, 24, or 0 for "as the state's af". */
+  af: number;
+}
+
+export interface StateRecord {
+  idHi: number;
+  idLo: number;
+  ifname: string;
+  /** [wire, stack]. */
+  key: [StateKey, StateKey];
+  src: StatePeer;
+  dst: StatePeer;
+  rtAddr: Uint32Array;
+  rule: number;
+  anchor: number;
+  natRule: number;
+  /** Age in seconds. */
+  creation: number;
+  /** Seconds left. */
+  expire: number;
+  packets: [number, number];
+  bytes: [number, number];
+  creatorid: number;
+  /** Signed; -1 = none. */
+  rtableid: [number, number];
+  maxMss: number;
+  af: number;
+  proto: number;
+  direction: number;
+  log: number;
+  rt: number;
+  timeout: number;
+  syncFlags: number;
+  updates: number;
+  minTtl: number;
+  setTos: number;
+  stateFlags: number;
+  setPrio: [number, number];
+}
+
+export interface UpdCompressed {
+  idHi: number;
+  idLo: number;
+  src: StatePeer;
+  dst: StatePeer;
+  creatorid: number;
+  /** OpenBSD sends 0 and ignores it. */
+  expire: number;
+  timeout: number;
+  /** OpenBSD sends 0. */
+  stateFlags: number;
+}
+
+/** INS_ACK, UPD_REQ, DEL_C. */
+export interface IdMessage {
+  idHi: number;
+  idLo: number;
+  creatorid: number;
+}
+
+
+export const statePeer: Codec<StatePeer> = fixed(
+  PEER_LENGTH,
+  'state peer',
+  (b, o) => ({
+    scrubFlags: readU16(b, o + P.SCRUB_FLAGS),
+    scrubTtl: b[o + P.SCRUB_TTL]!,
+    scrubFlag: b[o + P.SCRUB_FLAG]!,
+    scrubTsMod: readU32(b, o + P.SCRUB_TS_MOD),
+    seqlo: readU32(b, o + P.SEQLO),
+    seqhi: readU32(b, o + P.SEQHI),
+    seqdiff: readU32(b, o + P.SEQDIFF),
+    maxWin: readU16(b, o + P.MAX_WIN),
+    mss: readU16(b, o + P.MSS),
+    state: b[o + P.STATE]!,
+    wscale: b[o + P.WSCALE]!,
+  }),
+  (p, b, o) => {
+    writeU16(b, o + P.SCRUB_FLAGS, p.scrubFlags);
+    b[o + P.SCRUB_TTL] = p.scrubTtl;
+    b[o + P.SCRUB_FLAG] = p.scrubFlag;
+    writeU32(b, o + P.SCRUB_TS_MOD, p.scrubTsMod);
+    writeU16(b, o + P.MSS, p.mss);
+    writePeerTracking(b, o, p.seqlo, p.seqhi, p.seqdiff, p.maxWin, p.state, p.wscale);
+    b.fill(0, o + P.WSCALE + 1, o + PEER_LENGTH);
+  },
+);
+
+/** The fields of a peer that tunpf tracks (the rest: scrub data and mss, which tunpf leaves 0). */
+function writePeerTracking(b: Uint8Array, o: number, seqlo: number, seqhi: number, seqdiff: number, maxWin: number, state: number, wscale: number): void {
+  writeU32(b, o + P.SEQLO, seqlo);
+  writeU32(b, o + P.SEQHI, seqhi);
+  writeU32(b, o + P.SEQDIFF, seqdiff);
+  writeU16(b, o + P.MAX_WIN, maxWin);
+  b[o + P.STATE] = state;
+  b[o + P.WSCALE] = wscale;
+}
+
+/** Reads the tracked fields of the pfsync_state_peer at buf[off] into a PeerImage. */
+export function readPeer(buf: Uint8Array, off: number, p: PeerImage): PeerImage {
+  p.seqlo = readU32(buf, off + P.SEQLO);
+  p.seqhi = readU32(buf, off + P.SEQHI);
+  p.seqdiff = readU32(buf, off + P.SEQDIFF);
+  p.maxWin = readU16(buf, off + P.MAX_WIN);
+  p.state = buf[off + P.STATE]!;
+  p.wscale = buf[off + P.WSCALE]!;
+  return p;
+}
+
+export const stateKey: Codec<StateKey> = fixed(
+  KEY_LENGTH,
+  'state key',
+  (b, o) => ({
+    addr: [readAddress(b, o + K.ADDR0, new Uint32Array(4)), readAddress(b, o + K.ADDR1, new Uint32Array(4))],
+    port: [readU16(b, o + K.PORT0), readU16(b, o + K.PORT1)],
+    rdomain: readU16(b, o + K.RDOMAIN),
+    af: b[o + K.AF]!,
+  }),
+  (k, b, o) => {
+    writeAddress(b, o + K.ADDR0, k.addr[0]);
+    writeAddress(b, o + K.ADDR1, k.addr[1]);
+    writeU16(b, o + K.PORT0, k.port[0]);
+    writeU16(b, o + K.PORT1, k.port[1]);
+    writeU16(b, o + K.RDOMAIN, k.rdomain);
+    b[o + K.AF] = k.af;
+    b[o + K.AF + 1] = 0;
+  },
+);
+
+const S = StateOffset;
+
+export const state: Codec<StateRecord> = fixed(
+  STATE_LENGTH,
+  'state',
+  (b, o) => ({
+    idHi: readU32(b, o + S.ID),
+    idLo: readU32(b, o + S.ID + 4),
+    ifname: readName(b, o + S.IFNAME),
+    key: [stateKey.decode(b, o + S.KEY_WIRE), stateKey.decode(b, o + S.KEY_STACK)],
+    src: statePeer.decode(b, o + S.SRC),
+    dst: statePeer.decode(b, o + S.DST),
+    rtAddr: readAddress(b, o + S.RT_ADDR, new Uint32Array(4)),
+    rule: readU32(b, o + S.RULE),
+    anchor: readU32(b, o + S.ANCHOR),
+    natRule: readU32(b, o + S.NAT_RULE),
+    creation: readU32(b, o + S.CREATION),
+    expire: readU32(b, o + S.EXPIRE),
+    packets: [readU64(b, o + S.PACKETS), readU64(b, o + S.PACKETS + 8)],
+    bytes: [readU64(b, o + S.BYTES), readU64(b, o + S.BYTES + 8)],
+    creatorid: readU32(b, o + S.CREATORID),
+    rtableid: [readU32(b, o + S.RTABLEID) | 0, readU32(b, o + S.RTABLEID + 4) | 0],
+    maxMss: readU16(b, o + S.MAX_MSS),
+    af: b[o + S.AF]!,
+    proto: b[o + S.PROTO]!,
+    direction: b[o + S.DIRECTION]!,
+    log: b[o + S.LOG]!,
+    rt: b[o + S.RT]!,
+    timeout: b[o + S.TIMEOUT]!,
+    syncFlags: b[o + S.SYNC_FLAGS]!,
+    updates: b[o + S.UPDATES]!,
+    minTtl: b[o + S.MIN_TTL]!,
+    setTos: b[o + S.SET_TOS]!,
+    stateFlags: readU16(b, o + S.STATE_FLAGS),
+    setPrio: [b[o + S.SET_PRIO]!, b[o + S.SET_PRIO + 1]!],
+  }),
+  (s, b, o) => {
+    writeU32(b, o + S.ID, s.idHi);
+    writeU32(b, o + S.ID + 4, s.idLo);
+    writeName(b, o + S.IFNAME, s.ifname);
+    stateKey.encode(s.key[0], b, o + S.KEY_WIRE);
+    stateKey.encode(s.key[1], b, o + S.KEY_STACK);
+    statePeer.encode(s.src, b, o + S.SRC);
+    statePeer.encode(s.dst, b, o + S.DST);
+    writeAddress(b, o + S.RT_ADDR, s.rtAddr);
+    writeU32(b, o + S.RULE, s.rule);
+    writeU32(b, o + S.ANCHOR, s.anchor);
+    writeU32(b, o + S.NAT_RULE, s.natRule);
+    writeU32(b, o + S.CREATION, s.creation);
+    writeU32(b, o + S.EXPIRE, s.expire);
+    writeU64(b, o + S.PACKETS, s.packets[0]);
+    writeU64(b, o + S.PACKETS + 8, s.packets[1]);
+    writeU64(b, o + S.BYTES, s.bytes[0]);
+    writeU64(b, o + S.BYTES + 8, s.bytes[1]);
+    writeU32(b, o + S.CREATORID, s.creatorid);
+    writeU32(b, o + S.RTABLEID, s.rtableid[0]);
+    writeU32(b, o + S.RTABLEID + 4, s.rtableid[1]);
+    writeU16(b, o + S.MAX_MSS, s.maxMss);
+    b[o + S.AF] = s.af;
+    b[o + S.PROTO] = s.proto;
+    b[o + S.DIRECTION] = s.direction;
+    b[o + S.LOG] = s.log;
+    b[o + S.RT] = s.rt;
+    b[o + S.TIMEOUT] = s.timeout;
+    b[o + S.SYNC_FLAGS] = s.syncFlags;
+    b[o + S.UPDATES] = s.updates;
+    b[o + S.MIN_TTL] = s.minTtl;
+    b[o + S.SET_TOS] = s.setTos;
+    writeU16(b, o + S.STATE_FLAGS, s.stateFlags);
+    b[o + S.SET_PRIO] = s.setPrio[0];
+    b[o + S.SET_PRIO + 1] = s.setPrio[1];
+  },
+);
+
+export const updC: Codec<UpdCompressed> = fixed(
+  UPD_C_LENGTH,
+  'UPD_C',
+  (b, o) => ({
+    idHi: readU32(b, o + UpdCOffset.ID),
+    idLo: readU32(b, o + UpdCOffset.ID + 4),
+    src: statePeer.decode(b, o + UpdCOffset.SRC),
+    dst: statePeer.decode(b, o + UpdCOffset.DST),
+    creatorid: readU32(b, o + UpdCOffset.CREATORID),
+    expire: readU32(b, o + UpdCOffset.EXPIRE),
+    timeout: b[o + UpdCOffset.TIMEOUT]!,
+    stateFlags: b[o + UpdCOffset.STATE_FLAGS]!,
+  }),
+  (u, b, o) => {
+    writeU32(b, o + UpdCOffset.ID, u.idHi);
+    writeU32(b, o + UpdCOffset.ID + 4, u.idLo);
+    statePeer.encode(u.src, b, o + UpdCOffset.SRC);
+    statePeer.encode(u.dst, b, o + UpdCOffset.DST);
+    writeU32(b, o + UpdCOffset.CREATORID, u.creatorid);
+    writeU32(b, o + UpdCOffset.EXPIRE, u.expire);
+    b[o + UpdCOffset.TIMEOUT] = u.timeout;
+    b[o + UpdCOffset.STATE_FLAGS] = u.stateFlags;
+    b.fill(0, o + UpdCOffset.STATE_FLAGS + 1, o + UPD_C_LENGTH);
+  },
+);
+
+/** Writes an INS_ACK / UPD_REQ / DEL_C message in place. */
+export function writeIdMessage(buf: Uint8Array, off: number, idHi: number, idLo: number, creatorid: number): void {
+  writeU32(buf, off + IdMessageOffset.ID, idHi);
+  writeU32(buf, off + IdMessageOffset.ID + 4, idLo);
+  writeU32(buf, off + IdMessageOffset.CREATORID, creatorid);
+}
+
+function idCodec(what: string): Codec<IdMessage> {
+  return fixed(
+    ID_MESSAGE_LENGTH,
+    what,
+    (b, o) => ({ idHi: readU32(b, o + IdMessageOffset.ID), idLo: readU32(b, o + IdMessageOffset.ID + 4), creatorid: readU32(b, o + IdMessageOffset.CREATORID) }),
+    (m, b, o) => writeIdMessage(b, o, m.idHi, m.idLo, m.creatorid),
+  );
+}
+
+export const insAck = idCodec('INS_ACK');
+/** idHi = idLo = creatorid = 0 asks for a bulk update. */
+export const updReq = idCodec('UPD_REQ');
+export const delC = idCodec('DEL_C');
+
+// -- straight from and to the state table -----------------------------------
 
 /** tunpf state flags that pfsync carries (same bits on the wire). FROM_PEER never leaves. */
 const WIRE_FLAGS = StateFlag.ALLOWOPTS | StateFlag.SLOPPY | StateFlag.PFLOW | StateFlag.NOSYNC;
 const ICMP_ECHO = 8;
 const ICMP6_ECHO_REQUEST = 128;
-const UPD_C_LENGTH = MessageLength[Action.UPD_C]!;
 
 function isIcmp(proto: number): boolean {
   return proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6;
@@ -67,12 +361,11 @@ export class StateExporter {
    */
   writeState(i: number, now: number, buf: Uint8Array, off: number, extraFlags = 0): void {
     const t = this.table;
-    if (off < 0 || off + STATE_LENGTH > buf.length) throw new RangeError(`a pfsync state needs ${STATE_LENGTH} bytes at offset ${off}`);
+    need(buf, off, STATE_LENGTH, 'state');
     buf.fill(0, off, off + STATE_LENGTH);
     writeU32(buf, off + StateOffset.ID, t.idHi[i]!);
     writeU32(buf, off + StateOffset.ID + 4, t.idLo[i]!);
-    const name = this.nameBytes(t.ifId[i]!);
-    for (let k = 0; k < name.length && k < PFSYNC.IFNAME_LENGTH - 1; k++) buf[off + StateOffset.IFNAME + k] = name[k]!;
+    writeName(buf, off + StateOffset.IFNAME, this.nameBytes(t.ifId[i]!));
     const af = t.afOf(i);
     const wireAf = af === 6 ? WireAf.INET6 : WireAf.INET;
     this.writeWireKey(i, wireAf, buf, off + StateOffset.KEY_WIRE);
@@ -107,10 +400,10 @@ export class StateExporter {
   /** Writes state i's UPD_C message (84 bytes) at buf[off], as OpenBSD fills it (expire and state_flags 0). */
   writeUpdC(i: number, buf: Uint8Array, off: number): void {
     const t = this.table;
-    if (off < 0 || off + UPD_C_LENGTH > buf.length) throw new RangeError(`a pfsync UPD_C needs ${UPD_C_LENGTH} bytes at offset ${off}`);
+    need(buf, off, UPD_C_LENGTH, 'UPD_C');
     buf.fill(0, off, off + UPD_C_LENGTH);
-    writeU32(buf, off, t.idHi[i]!);
-    writeU32(buf, off + 4, t.idLo[i]!);
+    writeU32(buf, off + UpdCOffset.ID, t.idHi[i]!);
+    writeU32(buf, off + UpdCOffset.ID + 4, t.idLo[i]!);
     const seqDiff = t.seqDiff.get(i);
     writePeer(t, i * 2, seqDiff ? seqDiff[0]! : 0, buf, off + UpdCOffset.SRC);
     writePeer(t, i * 2 + 1, seqDiff ? seqDiff[1]! : 0, buf, off + UpdCOffset.DST);
@@ -161,46 +454,17 @@ export class StateExporter {
   }
 }
 
-/** One peer (p = state * 2 + side) as a 32-byte pfsync_state_peer; no scrub data. */
+/** One peer (p = state * 2 + side) as a 32-byte pfsync_state_peer (zeroed before); no scrub data. */
 function writePeer(t: StateTable, p: number, seqdiff: number, buf: Uint8Array, o: number): void {
-  writeU32(buf, o + PeerOffset.SEQLO, t.seqlo[p]!);
-  writeU32(buf, o + PeerOffset.SEQHI, t.seqhi[p]!);
-  writeU32(buf, o + PeerOffset.SEQDIFF, seqdiff);
-  writeU16(buf, o + PeerOffset.MAX_WIN, t.maxWin[p]!);
-  buf[o + PeerOffset.STATE] = t.peerState[p]!;
-  buf[o + PeerOffset.WSCALE] = t.wscale[p]!;
-}
-
-/**
- * Copies a received pfsync_state_peer (32 bytes at buf[off], from a state
- * record or an UPD_C) into side `side` (0 = src, 1 = dst) of state i:
- * seqlo, seqhi, max_win, wscale, state and the sequence modulation. For
- * the merge rules of spec §7.1, which decide whether to call it.
- */
-export function copyPeerToState(buf: Uint8Array, off: number, t: StateTable, i: number, side: number): void {
-  const p = i * 2 + side;
-  t.seqlo[p] = readU32(buf, off + PeerOffset.SEQLO);
-  t.seqhi[p] = readU32(buf, off + PeerOffset.SEQHI);
-  t.maxWin[p] = readU16(buf, off + PeerOffset.MAX_WIN);
-  t.wscale[p] = buf[off + PeerOffset.WSCALE]!;
-  t.peerState[p] = buf[off + PeerOffset.STATE]!;
-  const seqdiff = readU32(buf, off + PeerOffset.SEQDIFF);
-  const known = t.seqDiff.get(i);
-  if (known) {
-    known[side] = seqdiff;
-    if (known[0] === 0 && known[1] === 0) t.seqDiff.delete(i);
-  } else if (seqdiff !== 0) {
-    const d = new Uint32Array(2);
-    d[side] = seqdiff;
-    t.seqDiff.set(i, d);
-  }
+  writePeerTracking(buf, o, t.seqlo[p]!, t.seqhi[p]!, seqdiff, t.maxWin[p]!, t.peerState[p]!, t.wscale[p]!);
 }
 
 /** The state a message of `action` at buf[off] names by (creatorid, id); -1 when none or the action names none. */
 export function findStateOf(t: StateTable, action: number, buf: Uint8Array, off: number): number {
   const c = CreatorOffset[action] ?? -1;
-  if (c < 0 || action === Action.CLR || action === Action.BUS) return -1;
-  return t.findById(readU32(buf, off + c), readU32(buf, off), readU32(buf, off + 4));
+  if (c < 0 || action === PfsyncAction.CLR || action === PfsyncAction.BUS) return -1;
+  // the id leads every message that has one (StateOffset.ID = UpdCOffset.ID = IdMessageOffset.ID = 0)
+  return t.findById(readU32(buf, off + c), readU32(buf, off + StateOffset.ID), readU32(buf, off + StateOffset.ID + 4));
 }
 
 function validAf(af: number): boolean {
@@ -247,8 +511,7 @@ export function validateUpdate(buf: Uint8Array, off: number): number {
 export class StateImporter {
   /** After import(): the record asked for an INS_ACK (its sender holds the packet back). */
   ackRequested = false;
-  private readonly side0 = new Uint32Array(4);
-  private readonly side1 = new Uint32Array(4);
+  private readonly image = new StateImage();
 
   /**
    * `ifId(name)` gives the local interface id of an if-bound state's
@@ -263,55 +526,65 @@ export class StateImporter {
 
   /**
    * Validates and imports the record at buf[off] (INS, or UPD of an unknown
-   * state) at `now` (seconds). Returns the new state's index, or minus an
-   * ImportError. The state keeps the sender's identity and no rule, is
-   * flagged FROM_PEER (never echoed), and its times are rebuilt as OpenBSD
-   * does (§7.2): creation = now - age; the remaining lifetime is kept
-   * relative to our timeout for its class (a record with expire 0 gets a
-   * full timeout, as in OpenBSD).
+   * state) at `now` (seconds), through the state engine with origin PEER
+   * (so it is never echoed). Returns the new state's index, or minus an
+   * ImportError. The state keeps the sender's identity and no rule, and its
+   * times are rebuilt as OpenBSD does (§7.2): creation = now - age; the
+   * remaining lifetime is kept relative to our timeout for its class (a
+   * record with expire 0 gets a full timeout, as in OpenBSD). With
+   * `resync`, a TCP state re-anchors each side's window at its next packet
+   * (the windows came from the peer and may lag what it let through).
    */
-  import(buf: Uint8Array, off: number, now: number): number {
+  import(buf: Uint8Array, off: number, now: number, resync = false): number {
     this.ackRequested = false;
-    if (off < 0 || off + STATE_LENGTH > buf.length) throw new RangeError(`a pfsync state needs ${STATE_LENGTH} bytes at offset ${off}`);
+    need(buf, off, STATE_LENGTH, 'state');
     const bad = validateStateRecord(buf, off);
     if (bad) return -bad;
     const wireAf = buf[off + StateOffset.AF]!;
-    const wireKeyAf = buf[off + StateOffset.KEY_WIRE + KeyOffset.AF]! || wireAf;
-    const stackKeyAf = buf[off + StateOffset.KEY_STACK + KeyOffset.AF]! || wireAf;
+    const wireKeyAf = buf[off + StateOffset.KEY_WIRE + K.AF]! || wireAf;
+    const stackKeyAf = buf[off + StateOffset.KEY_STACK + K.AF]! || wireAf;
     if (wireKeyAf !== wireAf || stackKeyAf !== wireAf) return -ImportError.AF_TRANSLATION;
+    const img = this.image;
     const af = wireAf === WireAf.INET6 ? 6 : 4;
     const proto = buf[off + StateOffset.PROTO]!;
     const direction = buf[off + StateOffset.DIRECTION]!;
     const out = direction === Direction.OUT;
-    const k = off + StateOffset.KEY_WIRE;
+    img.af = af;
+    img.proto = proto;
+    img.direction = direction;
     // side 0 is the initiator: addr[1] for a state made by an outbound packet
-    readWords(buf, k + (out ? KeyOffset.ADDR1 : KeyOffset.ADDR0), af, this.side0);
-    readWords(buf, k + (out ? KeyOffset.ADDR0 : KeyOffset.ADDR1), af, this.side1);
-    let sport = readU16(buf, k + (out ? KeyOffset.PORT1 : KeyOffset.PORT0));
-    let dport = readU16(buf, k + (out ? KeyOffset.PORT0 : KeyOffset.PORT1));
-    if (isIcmp(proto)) dport = sport; // the id sits in the initiator's slot
-    const bound = this.boundOf(buf, off + StateOffset.IFNAME);
-    const e = this.engine;
-    const t = e.table;
-    const i = e.insertSynced(af, proto, this.side0, sport, this.side1, dport, bound, readU32(buf, off + StateOffset.CREATORID), readU32(buf, off), readU32(buf, off + 4), direction);
-    if (i < 0) return -(i === -1 ? ImportError.TABLE_FULL : i === -2 ? ImportError.FLOW_EXISTS : ImportError.ID_EXISTS);
-    copyPeerToState(buf, off + StateOffset.SRC, t, i, 0);
-    copyPeerToState(buf, off + StateOffset.DST, t, i, 1);
-    if (!isIcmp(proto) && !sameKeys(buf, off, af)) this.keepStackKey(buf, off + StateOffset.KEY_STACK, af, out, i);
+    readSides(buf, off + StateOffset.KEY_WIRE, af, out, img.addr0, img.addr1);
+    img.port0 = readU16(buf, off + StateOffset.KEY_WIRE + (out ? K.PORT1 : K.PORT0));
+    img.port1 = readU16(buf, off + StateOffset.KEY_WIRE + (out ? K.PORT0 : K.PORT1));
+    if (isIcmp(proto)) img.port1 = img.port0; // the id sits in the initiator's slot
+    img.hasStackKey = !isIcmp(proto) && !sameKeys(buf, off, af);
+    if (img.hasStackKey) {
+      const k = off + StateOffset.KEY_STACK;
+      readSides(buf, k, af, out, img.stackAddr, img.stackAddr, 4);
+      img.stackPort[0] = readU16(buf, k + (out ? K.PORT1 : K.PORT0));
+      img.stackPort[1] = readU16(buf, k + (out ? K.PORT0 : K.PORT1));
+    }
+    img.bound = this.boundOf(buf, off + StateOffset.IFNAME);
+    img.creator = readU32(buf, off + StateOffset.CREATORID);
+    img.idHi = readU32(buf, off + StateOffset.ID);
+    img.idLo = readU32(buf, off + StateOffset.ID + 4);
+    readPeer(buf, off + StateOffset.SRC, img.peer[0]);
+    readPeer(buf, off + StateOffset.DST, img.peer[1]);
     const sec = Math.floor(now);
     const cls = buf[off + StateOffset.TIMEOUT]!;
-    t.timeoutClass[i] = cls;
-    t.creation[i] = clampU32(sec - readU32(buf, off + StateOffset.CREATION));
+    img.timeoutClass = cls;
+    img.creation = clampU32(sec - readU32(buf, off + StateOffset.CREATION));
     const left = readU32(buf, off + StateOffset.EXPIRE);
-    t.lastActive[i] = left === 0 ? sec : clampU32(sec - (e.timeouts.timeout(NO_RULE, cls, 0) - left));
-    t.direction[i] = direction;
-    t.log[i] = buf[off + StateOffset.LOG]!;
-    t.packets[i * 2] = clampU32(readU64(buf, off + StateOffset.PACKETS));
-    t.packets[i * 2 + 1] = clampU32(readU64(buf, off + StateOffset.PACKETS + 8));
-    t.bytes[i * 2] = readU64(buf, off + StateOffset.BYTES);
-    t.bytes[i * 2 + 1] = readU64(buf, off + StateOffset.BYTES + 8);
+    img.lastActive = left === 0 ? sec : clampU32(sec - (this.engine.timeouts.timeout(NO_RULE, cls, 0) - left));
+    img.log = buf[off + StateOffset.LOG]!;
+    img.packets[0] = clampU32(readU64(buf, off + StateOffset.PACKETS));
+    img.packets[1] = clampU32(readU64(buf, off + StateOffset.PACKETS + 8));
+    img.bytes[0] = readU64(buf, off + StateOffset.BYTES);
+    img.bytes[1] = readU64(buf, off + StateOffset.BYTES + 8);
     const flags = readU16(buf, off + StateOffset.STATE_FLAGS);
-    t.flags[i] = (flags & WIRE_FLAGS) | StateFlag.FROM_PEER;
+    img.flags = (flags & WIRE_FLAGS) | (resync && proto === IPPROTO.TCP ? RESYNC : 0);
+    const i = this.engine.insertImage(img, Origin.PEER);
+    if (i < 0) return -(i === -1 ? ImportError.TABLE_FULL : i === -2 ? ImportError.FLOW_EXISTS : ImportError.ID_EXISTS);
     this.ackRequested = (flags & WireStateFlag.ACK) !== 0;
     return i;
   }
@@ -319,26 +592,23 @@ export class StateImporter {
   /** "all" (the usual case) without decoding the name; otherwise the interface by name, floating when unknown. */
   private boundOf(buf: Uint8Array, o: number): number {
     if (buf[o] === 0x61 && buf[o + 1] === 0x6c && buf[o + 2] === 0x6c && buf[o + 3] === 0) return FLOATING;
-    let end = o;
-    while (end < o + PFSYNC.IFNAME_LENGTH && buf[end] !== 0) end++;
-    const id = this.ifId(decoder.decode(buf.subarray(o, end)));
+    const id = this.ifId(readName(buf, o));
     return id >= 0 && id < FLOATING ? id : FLOATING;
-  }
-
-  private keepStackKey(buf: Uint8Array, k: number, af: number, out: boolean, i: number): void {
-    const addr = new Uint32Array(8);
-    readWords(buf, k + (out ? KeyOffset.ADDR1 : KeyOffset.ADDR0), af, addr.subarray(0, 4));
-    readWords(buf, k + (out ? KeyOffset.ADDR0 : KeyOffset.ADDR1), af, addr.subarray(4, 8));
-    const port = Uint16Array.of(readU16(buf, k + (out ? KeyOffset.PORT1 : KeyOffset.PORT0)), readU16(buf, k + (out ? KeyOffset.PORT0 : KeyOffset.PORT1)));
-    this.engine.table.stackKeys.set(i, { addr, port });
   }
 }
 
-const decoder = new TextDecoder();
-
-/** An address slot as tunpf's 4 words (IPv4: word 0, the rest zero whatever the slot holds). */
-function readWords(buf: Uint8Array, o: number, af: number, out: Uint32Array): void {
-  for (let w = 0; w < 4; w++) out[w] = af === 4 && w > 0 ? 0 : readU32(buf, o + 4 * w);
+/**
+ * A key's two addresses as tunpf's sides (side 0 the initiator: addr[1] of
+ * a state made outbound), 4 words each (IPv4: word 0, the rest zero whatever
+ * the slot holds), into side0[0..4] and side1[at..at + 4].
+ */
+function readSides(buf: Uint8Array, k: number, af: number, out: boolean, side0: Uint32Array, side1: Uint32Array, at = 0): void {
+  const a0 = k + (out ? K.ADDR1 : K.ADDR0);
+  const a1 = k + (out ? K.ADDR0 : K.ADDR1);
+  for (let w = 0; w < 4; w++) {
+    side0[w] = af === 4 && w > 0 ? 0 : readU32(buf, a0 + 4 * w);
+    side1[at + w] = af === 4 && w > 0 ? 0 : readU32(buf, a1 + 4 * w);
+  }
 }
 
 /** Whether the stack key's addresses and ports equal the wire key's (rdomain is not kept by tunpf). */
@@ -346,8 +616,10 @@ function sameKeys(buf: Uint8Array, off: number, af: number): boolean {
   const a = off + StateOffset.KEY_WIRE;
   const b = off + StateOffset.KEY_STACK;
   const n = af === 4 ? 4 : 16;
-  for (let k = 0; k < n; k++) if (buf[a + k] !== buf[b + k] || buf[a + 16 + k] !== buf[b + 16 + k]) return false;
-  return readU32(buf, a + KeyOffset.PORT0) === readU32(buf, b + KeyOffset.PORT0);
+  for (let k = 0; k < n; k++) {
+    if (buf[a + K.ADDR0 + k] !== buf[b + K.ADDR0 + k] || buf[a + K.ADDR1 + k] !== buf[b + K.ADDR1 + k]) return false;
+  }
+  return readU32(buf, a + K.PORT0) === readU32(buf, b + K.PORT0); // both ports at once
 }
 
 function clampU32(v: number): number {

@@ -58,7 +58,7 @@ export const StateFlag = {
   PFLOW: 0x0004,
   NOSYNC: 0x0008,
   ACK: 0x0010,
-  /** Not in pfsync: the state came from the peer (do not echo it back). */
+  /** Not in pfsync: the state was learnt from another node (inserted with Origin.PEER). */
   FROM_PEER: 0x8000,
   /**
    * Not in pfsync: the TCP windows came from the peer and may lag what the
@@ -71,6 +71,14 @@ export const StateFlag = {
 } as const;
 
 export const RESYNC = StateFlag.RESYNC_SRC | StateFlag.RESYNC_DST;
+
+/**
+ * Who made a change to the state table: this node (its packets, expiry, the
+ * operator) or another node (pfsync's peer). The hooks are told, so that a
+ * change the peer made is not announced back to it.
+ */
+export const Origin = { LOCAL: 0, PEER: 1 } as const;
+export type OriginValue = (typeof Origin)[keyof typeof Origin];
 
 /** Why state tracking dropped a packet, or why a state could not be made. */
 export const StateReason = {

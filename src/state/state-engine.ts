@@ -6,17 +6,24 @@
 
 import { IPPROTO, TCPFlag, type PacketMeta } from '../packet/meta.js';
 import type { Prefix, Rule, Ruleset } from '../rules/ast.js';
-import { FLOATING, NO_RULE, PeerState, StateFlag, StateReason, TcpState, Timeout } from './constants.js';
+import { FLOATING, NO_RULE, Origin, PeerState, RESYNC, StateFlag, StateReason, TcpState, Timeout, type OriginValue } from './constants.js';
 import { SourceTracker } from './source-tracker.js';
+import type { PeerImage, StateImage } from './state-image.js';
 import { StateTable, type StateTableOptions } from './state-table.js';
 import { tcpInitState, tcpSeqInWindow, tcpTrack, tcpTrackResync, tcpTrackSloppy } from './tcp-window.js';
 import { TimeoutTable } from './timeouts.js';
 
-/** Observers of state changes (pfsync). Unset hooks cost one null check. */
+/**
+ * Observers of state changes (pfsync), told who made each change. Unset
+ * hooks cost one null check.
+ */
 export interface StateHooks {
-  onInsert(i: number): void;
-  onUpdate(i: number): void;
-  onDelete(i: number): void;
+  onInsert(i: number, origin: OriginValue): void;
+  onUpdate(i: number, origin: OriginValue): void;
+  /** Before state i goes. */
+  onDelete(i: number, origin: OriginValue): void;
+  /** Every state went at once (flush), instead of an onDelete each. */
+  onFlush(origin: OriginValue): void;
 }
 
 export class StateCounters {
@@ -214,7 +221,7 @@ export class StateEngine {
     t.packets[d]!++;
     t.bytes[d]! += m.totalLength;
     t.lastActive[i] = Math.floor(now);
-    if (this.hooks) this.hooks.onUpdate(i);
+    if (this.hooks) this.hooks.onUpdate(i, Origin.LOCAL);
     return StateReason.PASS;
   }
 
@@ -325,23 +332,77 @@ export class StateEngine {
     }
     this.perRule[rule.nr]!++;
     this.counters.inserts++;
-    if (this.hooks) this.hooks.onInsert(i);
+    if (this.hooks) this.hooks.onInsert(i, Origin.LOCAL);
     return i;
   }
 
   /**
-   * A state learnt from a pfsync peer, inserted under the peer's identity.
-   * It belongs to no rule (pf attaches such states to the default rule), is
-   * counted, and is not reported to the hooks (pfsync is the caller). The
-   * caller fills in the rest. Returns the index, or -1 (table full), -2 (the
-   * flow has a state), -3 (the identity is taken), as StateTable.insertWithId.
+   * Inserts the state an image describes, under the image's identity (a
+   * state another node made: pfsync). It belongs to no rule (pf attaches
+   * such states to the default rule) and is counted; with Origin.PEER it is
+   * flagged FROM_PEER. Returns the index, or -1 (table full), -2 (the flow
+   * has a state), -3 (the identity is taken), as StateTable.insertWithId.
    */
-  insertSynced(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number, direction = 0): number {
-    const i = this.table.insertWithId(af, proto, src, sport, dst, dport, bound, creator, idHi, idLo, direction);
+  insertImage(img: StateImage, origin: OriginValue): number {
+    const t = this.table;
+    const i = t.insertWithId(img.af, img.proto, img.addr0, img.port0, img.addr1, img.port1, img.bound, img.creator, img.idHi, img.idLo, img.direction);
     if (i < 0) return i;
-    if (bound !== FLOATING) this.boundStates++;
+    if (img.bound !== FLOATING) this.boundStates++;
     this.counters.inserts++;
+    t.direction[i] = img.direction;
+    t.creation[i] = img.creation;
+    t.lastActive[i] = img.lastActive;
+    t.timeoutClass[i] = img.timeoutClass;
+    t.log[i] = img.log;
+    t.packets[i * 2] = img.packets[0]!;
+    t.packets[i * 2 + 1] = img.packets[1]!;
+    t.bytes[i * 2] = img.bytes[0]!;
+    t.bytes[i * 2 + 1] = img.bytes[1]!;
+    this.setPeer(i, 0, img.peer[0]);
+    this.setPeer(i, 1, img.peer[1]);
+    if (img.hasStackKey) t.stackKeys.set(i, { addr: Uint32Array.from(img.stackAddr), port: Uint16Array.from(img.stackPort) });
+    t.flags[i] = origin === Origin.PEER ? img.flags | StateFlag.FROM_PEER : img.flags;
+    if (this.hooks) this.hooks.onInsert(i, origin);
     return i;
+  }
+
+  /**
+   * Another node's view of state i: the sides in `sides` (bit 0 the src
+   * peer, bit 1 the dst peer) take the image's peers, and when any did, the
+   * timeout restarts at `now` with the image's class (and a TCP state
+   * re-anchors its windows, which came from elsewhere). Which sides to take
+   * is the caller's rule (pfsync's merge). The hooks hear of it either way.
+   */
+  updateFromImage(i: number, img: StateImage, sides: number, now: number, origin: OriginValue): void {
+    const t = this.table;
+    if (sides & 1) this.setPeer(i, 0, img.peer[0]);
+    if (sides & 2) this.setPeer(i, 1, img.peer[1]);
+    if (sides !== 0) {
+      t.lastActive[i] = Math.floor(now);
+      t.timeoutClass[i] = img.timeoutClass;
+      if (t.protoOf(i) === IPPROTO.TCP) t.flags[i]! |= RESYNC;
+    }
+    if (this.hooks) this.hooks.onUpdate(i, origin);
+  }
+
+  /** Side `side` (0 src, 1 dst) of state i from an image; the sparse modulation entry follows its seqdiff. */
+  private setPeer(i: number, side: number, p: PeerImage): void {
+    const t = this.table;
+    const k = i * 2 + side;
+    t.seqlo[k] = p.seqlo;
+    t.seqhi[k] = p.seqhi;
+    t.maxWin[k] = p.maxWin;
+    t.wscale[k] = p.wscale;
+    t.peerState[k] = p.state;
+    const known = t.seqDiff.get(i);
+    if (known) {
+      known[side] = p.seqdiff;
+      if (known[0] === 0 && known[1] === 0) t.seqDiff.delete(i);
+    } else if (p.seqdiff !== 0) {
+      const d = new Uint32Array(2);
+      d[side] = p.seqdiff;
+      t.seqDiff.set(i, d);
+    }
   }
 
   private refuse(reason: number): number {
@@ -349,10 +410,14 @@ export class StateEngine {
     return -reason;
   }
 
-  /** Removes state i and releases what it held. */
-  remove(i: number): void {
+  /** Removes state i and releases what it held; `origin` says who removed it (for the hooks). */
+  remove(i: number, origin: OriginValue = Origin.LOCAL): void {
+    if (this.hooks) this.hooks.onDelete(i, origin);
+    this.release(i);
+  }
+
+  private release(i: number): void {
     const t = this.table;
-    if (this.hooks) this.hooks.onDelete(i);
     const node = t.srcNode[i]!;
     if (node >= 0) {
       const src = this.sources;
@@ -406,12 +471,17 @@ export class StateEngine {
     });
   }
 
-  /** Removes every state; returns how many went. */
-  flush(): number {
+  /** Removes every state; the hooks hear of it once (onFlush), not per state. Returns how many went. */
+  flush(origin: OriginValue = Origin.LOCAL): number {
     const t = this.table;
-    const all: number[] = [];
-    t.forEach((i) => all.push(i));
-    for (const i of all) this.remove(i);
-    return all.length;
+    let n = 0;
+    // release() frees a slot without moving other states, so the walk can remove as it goes
+    for (let i = 0; i < t.extent; i++) {
+      if (!t.live(i)) continue;
+      this.release(i);
+      n++;
+    }
+    if (this.hooks) this.hooks.onFlush(origin);
+    return n;
   }
 }

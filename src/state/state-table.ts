@@ -28,9 +28,10 @@
 //
 // Memory per state (bytes): key 40, peers 24 (seqlo, seqhi 4+4, max_win 2,
 // wscale 1, state 1, times two), rule 2, creation+last activity 8, timeout
-// class 1, packets 8, bytes 16, interface and direction 2, flags 2, sync
-// status 1, log 1, id+creator 12, source node 4, and the two indexes at a load
-// factor of at most 0.75 (4 bytes a slot, 5.3 a state each): about 131 in all.
+// class 1, packets 8, bytes 16, interface and direction 2, flags 2, log 1,
+// id+creator 12, source node 4, and the two indexes at a load factor of at
+// most 0.75 (4 bytes a slot, 5.3 a state each): about 130 in all. (pfsync
+// keeps its own per-state bookkeeping beside the table.)
 
 import { randomBytes } from 'node:crypto';
 import { FLOATING, NO_RULE } from './constants.js';
@@ -100,8 +101,6 @@ export class StateTable {
   readonly flags: Uint16Array;
   /** pf's log byte (pfsync_state.log): LogFlag.ALL when every packet of the state is logged. */
   readonly log: Uint8Array;
-  /** pfsync's queue membership; 0 = none. */
-  readonly syncStatus: Uint8Array;
   readonly idHi: Uint32Array;
   readonly idLo: Uint32Array;
   readonly creator: Uint32Array;
@@ -159,7 +158,6 @@ export class StateTable {
     this.direction = new Uint8Array(cap);
     this.flags = new Uint16Array(cap);
     this.log = new Uint8Array(cap);
-    this.syncStatus = new Uint8Array(cap);
     this.idHi = new Uint32Array(cap);
     this.idLo = new Uint32Array(cap);
     this.creator = new Uint32Array(cap);
@@ -182,7 +180,7 @@ export class StateTable {
 
   /** Bytes of typed-array memory the table holds (the index included). */
   get memoryBytes(): number {
-    const arrays = [this.index, this.idIndex, this.key, this.seqlo, this.seqhi, this.maxWin, this.wscale, this.peerState, this.rule, this.creation, this.lastActive, this.timeoutClass, this.packets, this.bytes, this.ifId, this.direction, this.flags, this.log, this.syncStatus, this.idHi, this.idLo, this.creator, this.srcNode];
+    const arrays = [this.index, this.idIndex, this.key, this.seqlo, this.seqhi, this.maxWin, this.wscale, this.peerState, this.rule, this.creation, this.lastActive, this.timeoutClass, this.packets, this.bytes, this.ifId, this.direction, this.flags, this.log, this.idHi, this.idLo, this.creator, this.srcNode];
     return arrays.reduce((n, a) => n + a.byteLength, 0);
   }
 
@@ -380,7 +378,6 @@ export class StateTable {
     this.direction[i] = 0;
     this.flags[i] = 0;
     this.log[i] = 0;
-    this.syncStatus[i] = 0;
     this.srcNode[i] = -1;
     const h = this.hashOf(i);
     let slot = this.home(h);

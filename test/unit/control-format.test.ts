@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fmt from '../../src/control/format.js';
 import type { ShowCarpResult, ShowInfoResult, ShowPfsyncResult, StateInfo } from '../../src/control/results.js';
+import { showPfsync } from '../../src/control/pfsync-commands.js';
+import type { PfsyncStatus } from '../../src/pfsync/pfsync-engine.js';
 
 const tcp: StateInfo = {
   id: '65a1b2c300000007', creator: '1d2c3b4a', interface: 'all', af: 4, proto: 'tcp', direction: 'in',
@@ -114,4 +116,18 @@ test('carp and pfsync from the shapes their handlers return', () => {
   assert.match(text, /sent: 10 packets, 1000 bytes; messages: ins 3$/m);
   assert.match(text, /received: 0 packets, 0 bytes; messages: none/);
   assert.match(text, /lag ms: last 1\.3 p50 1\.0 p99 -/);
+});
+
+test('show pfsync from the engine\'s plain status: hostid in hex, ISO times, the bulk outcome beside its state', () => {
+  const status: PfsyncStatus = {
+    syncdev: 'sync0', syncpeer: '10.9.0.2', maxupd: 128, defer: true, hostid: 0xabcd,
+    bulk: { state: 'done', outcome: 'no sync link', startedAt: Date.parse('2024-01-01T00:09:00Z') / 1000, endedAt: null },
+    queued: { ins: 0, upd: 0, updc: 0, del: 0, iack: 0 },
+    sent: { packets: 1, bytes: 2, messages: { CLR: 1 }, changes: 3 }, received: { packets: 4, bytes: 5, messages: {} },
+    dropped: { badttl: 1 }, lagMs: { last: null, p50: null, p99: null },
+  };
+  const r = showPfsync(status);
+  assert.deepEqual([r.hostid, r.bulk], ['0000abcd', { state: 'done (no sync link)', started: '2024-01-01T00:09:00.000Z', ended: null }]);
+  assert.deepEqual([r.sent, r.received, r.dropped, r.queued], [status.sent, status.received, status.dropped, status.queued]);
+  assert.equal(showPfsync({ ...status, bulk: { ...status.bulk, outcome: 'complete' } }).bulk.state, 'done');
 });

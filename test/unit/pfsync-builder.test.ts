@@ -4,23 +4,25 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PacketBuilder, bus, decodePacket, delC, insAck, readU32, writeIdMessage, writeU32 } from '../../src/pfsync/codec.js';
-import { Action, BusStatus, MessageLength, PFSYNC, PfsyncDrop } from '../../src/pfsync/constants.js';
+import { PacketBuilder, bus, decodePacket } from '../../src/pfsync/codec.js';
+import { delC, insAck, writeIdMessage } from '../../src/pfsync/state-record.js';
+import { readU32, writeU32 } from '../../src/pfsync/wire.js';
+import { PfsyncAction, BusStatus, MessageLength, PFSYNC, PfsyncDrop } from '../../src/pfsync/constants.js';
 import { randomSource } from './helpers/random.js';
 
 test('capacity at MTU 1500 (spec §6.2): 5 full states, 17 UPD_C, 121 DEL_C', () => {
   const b = new PacketBuilder(1500);
-  assert.equal(b.room(Action.INS), 5);
-  assert.equal(b.room(Action.UPD), 5);
-  assert.equal(b.room(Action.UPD_C), 17);
-  assert.equal(b.room(Action.DEL_C), 121);
-  assert.equal(b.room(Action.EOF), 0, 'no layout, no room');
-  assert.equal(b.room(Action.OINS), 0);
+  assert.equal(b.room(PfsyncAction.INS), 5);
+  assert.equal(b.room(PfsyncAction.UPD), 5);
+  assert.equal(b.room(PfsyncAction.UPD_C), 17);
+  assert.equal(b.room(PfsyncAction.DEL_C), 121);
+  assert.equal(b.room(PfsyncAction.EOF), 0, 'no layout, no room');
+  assert.equal(b.room(PfsyncAction.OINS), 0);
 });
 
 test('records added in any order come out in OpenBSD order, each section with its count and len', () => {
   const b = new PacketBuilder(1500);
-  const order = [Action.UPD, Action.DEL_C, Action.INS_ACK, Action.UPD_C, Action.DEL_C, Action.INS, Action.UPD_C, Action.INS_ACK];
+  const order = [PfsyncAction.UPD, PfsyncAction.DEL_C, PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.DEL_C, PfsyncAction.INS, PfsyncAction.UPD_C, PfsyncAction.INS_ACK];
   order.forEach((a, k) => {
     const off = b.add(a);
     writeU32(b.buf, off, 0xabc00000 + k); // tag each record in its first word
@@ -32,7 +34,7 @@ test('records added in any order come out in OpenBSD order, each section with it
   assert.equal(d.drop, PfsyncDrop.OK);
   assert.deepEqual(
     d.sections.map((s) => [s.action, s.count, s.stride]),
-    [[Action.INS_ACK, 2, 12], [Action.UPD_C, 2, 84], [Action.DEL_C, 2, 12], [Action.INS, 1, 264], [Action.UPD, 1, 264]],
+    [[PfsyncAction.INS_ACK, 2, 12], [PfsyncAction.UPD_C, 2, 84], [PfsyncAction.DEL_C, 2, 12], [PfsyncAction.INS, 1, 264], [PfsyncAction.UPD, 1, 264]],
   );
   const tags = d.sections.flatMap((s) => Array.from({ length: s.count }, (_, k) => readU32(p, s.offset + k * s.stride) - 0xabc00000));
   assert.deepEqual(tags, [2, 7, 3, 6, 1, 4, 5, 0], 'records keep their order within a section');
@@ -41,7 +43,7 @@ test('records added in any order come out in OpenBSD order, each section with it
 
 test('filling to the MTU: room is exact, add refuses past it, the packet never exceeds mtu - 20', () => {
   const rnd = randomSource('pfsync builder fill');
-  const kinds = [Action.INS_ACK, Action.UPD_C, Action.DEL_C, Action.INS, Action.UPD, Action.UPD_REQ, Action.CLR, Action.TDB];
+  const kinds = [PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.DEL_C, PfsyncAction.INS, PfsyncAction.UPD, PfsyncAction.UPD_REQ, PfsyncAction.CLR, PfsyncAction.TDB];
   for (let round = 0; round < 200; round++) {
     const mtu = 308 + ((rnd() * 9000) | 0);
     const b = new PacketBuilder(mtu);
@@ -78,15 +80,15 @@ test('filling to the MTU: room is exact, add refuses past it, the packet never e
 
 test('a bulk packet: BUS START opens it, BUS END closes it after the UPDs', () => {
   const b = new PacketBuilder(1500);
-  b.add(Action.UPD);
-  bus.encode({ creatorid: 0x11223344, endtime: 0, status: BusStatus.START }, b.buf, b.add(Action.BUS));
-  b.add(Action.UPD);
-  assert.deepEqual(decodePacket(b.finish()).sections.map((s) => s.action), [Action.BUS, Action.UPD]);
+  b.add(PfsyncAction.UPD);
+  bus.encode({ creatorid: 0x11223344, endtime: 0, status: BusStatus.START }, b.buf, b.add(PfsyncAction.BUS));
+  b.add(PfsyncAction.UPD);
+  assert.deepEqual(decodePacket(b.finish()).sections.map((s) => s.action), [PfsyncAction.BUS, PfsyncAction.UPD]);
   b.reset();
-  b.add(Action.UPD);
-  bus.encode({ creatorid: 0x11223344, endtime: 0, status: BusStatus.END }, b.buf, b.add(Action.BUS));
+  b.add(PfsyncAction.UPD);
+  bus.encode({ creatorid: 0x11223344, endtime: 0, status: BusStatus.END }, b.buf, b.add(PfsyncAction.BUS));
   const d = decodePacket(b.finish());
-  assert.deepEqual(d.sections.map((s) => s.action), [Action.UPD, Action.BUS]);
+  assert.deepEqual(d.sections.map((s) => s.action), [PfsyncAction.UPD, PfsyncAction.BUS]);
   assert.deepEqual(d.sections[1]!.messages[0], { creatorid: 0x11223344, endtime: 0, status: BusStatus.END });
 });
 
@@ -94,7 +96,7 @@ test('reset empties it; records are zeroed when added; finish into a caller buff
   const b = new PacketBuilder();
   assert.ok(b.empty);
   b.buf.fill(0xff);
-  const off = b.add(Action.DEL_C);
+  const off = b.add(PfsyncAction.DEL_C);
   assert.ok(b.buf.subarray(off, off + 12).every((x) => x === 0));
   delC.encode({ idHi: 1, idLo: 2, creatorid: 3 }, b.buf, off);
   const out = new Uint8Array(100).fill(0xee);
@@ -106,15 +108,15 @@ test('reset empties it; records are zeroed when added; finish into a caller buff
   assert.throws(() => b.finish(new Uint8Array(20)), RangeError);
   b.reset();
   assert.ok(b.empty);
-  assert.equal(b.count(Action.DEL_C), 0);
+  assert.equal(b.count(PfsyncAction.DEL_C), 0);
   assert.equal(b.finish().length, PFSYNC.HEADER_LENGTH);
-  insAck.encode({ idHi: 9, idLo: 9, creatorid: 9 }, b.buf, b.add(Action.INS_ACK));
-  assert.deepEqual(decodePacket(b.finish()).sections.map((s) => s.action), [Action.INS_ACK]);
+  insAck.encode({ idHi: 9, idLo: 9, creatorid: 9 }, b.buf, b.add(PfsyncAction.INS_ACK));
+  assert.deepEqual(decodePacket(b.finish()).sections.map((s) => s.action), [PfsyncAction.INS_ACK]);
 });
 
 test('MTU must hold a full state; actions without a layout cannot be added', () => {
   assert.throws(() => new PacketBuilder(307), RangeError);
   assert.throws(() => new PacketBuilder(70000), RangeError);
-  assert.equal(new PacketBuilder(308).room(Action.INS), 1);
-  assert.throws(() => new PacketBuilder().add(Action.EOF), RangeError);
+  assert.equal(new PacketBuilder(308).room(PfsyncAction.INS), 1);
+  assert.throws(() => new PacketBuilder().add(PfsyncAction.EOF), RangeError);
 });

@@ -4,11 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  MessageCodec, bus, clr, delC, eof, header, insAck, stateKey, statePeer, state, subheader, tdb, updC, updReq,
-  type Codec, type StateKey, type StatePeer, type StateRecord,
-} from '../../src/pfsync/codec.js';
-import { Action, MessageLength } from '../../src/pfsync/constants.js';
+import { MessageCodec, bus, clr, eof, header, subheader, tdb } from '../../src/pfsync/codec.js';
+import { delC, insAck, stateKey, statePeer, state, updC, updReq, type StateKey, type StatePeer, type StateRecord } from '../../src/pfsync/state-record.js';
+import { type Codec } from '../../src/pfsync/wire.js';
+import { PfsyncAction, MessageLength } from '../../src/pfsync/constants.js';
 import { randomSource } from './helpers/random.js';
 
 const rnd = randomSource('pfsync codec round trip');
@@ -65,7 +64,7 @@ test('peer (32) and key (40)', () => {
 
 test('full state (264): INS, UPD and DEL share it', () => {
   roundTrip('state', state, record, 264);
-  for (const a of [Action.INS, Action.UPD, Action.DEL]) assert.equal(MessageCodec[a], state);
+  for (const a of [PfsyncAction.INS, PfsyncAction.UPD, PfsyncAction.DEL]) assert.equal(MessageCodec[a], state);
 });
 
 test('UPD_C (84)', () => {

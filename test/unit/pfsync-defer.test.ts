@@ -4,8 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { StateRecord } from '../../src/pfsync/codec.js';
-import { Action, WireStateFlag } from '../../src/pfsync/constants.js';
+import type { StateRecord } from '../../src/pfsync/state-record.js';
+import { PfsyncAction, WireStateFlag } from '../../src/pfsync/constants.js';
 import { TcpPair } from './helpers/flow.js';
 import { Pair } from './helpers/pfsync-pair.js';
 
@@ -23,7 +23,7 @@ test('held until the peer acknowledges: the INS goes at once with the ACK flag, 
   assert.equal(p.a.engine.defer(state, packet, (x) => released.push(x)), true);
   p.a.engine.afterBatch();
   const [ins] = p.a.take();
-  assert.equal(ins!.sections[0]!.action, Action.INS);
+  assert.equal(ins!.sections[0]!.action, PfsyncAction.INS);
   assert.ok((ins!.sections[0]!.messages[0] as StateRecord).stateFlags & WireStateFlag.ACK);
   assert.equal(released.length, 0);
   // deliver the INS by hand (take() decoded it): b answers with INS_ACK at once

@@ -14,11 +14,10 @@ import { test } from 'node:test';
 import { formatAddress, parseAddress } from '../../src/packet/address.js';
 import { PcapWriter } from '../../src/packet/capture-file.js';
 import * as ipv4 from '../../src/packet/ipv4.js';
-import {
-  PacketBuilder, bus, clr, delC, insAck, state, tdb, updC, updReq, writeU16,
-  type StateKey, type StatePeer, type StateRecord, type UpdCompressed,
-} from '../../src/pfsync/codec.js';
-import { Action, BusStatus, PFSYNC } from '../../src/pfsync/constants.js';
+import { PacketBuilder, bus, clr, tdb } from '../../src/pfsync/codec.js';
+import { delC, insAck, state, updC, updReq, type StateKey, type StatePeer, type StateRecord, type UpdCompressed } from '../../src/pfsync/state-record.js';
+import { writeU16 } from '../../src/pfsync/wire.js';
+import { PfsyncAction, BusStatus, PFSYNC } from '../../src/pfsync/constants.js';
 import { repoRoot } from './helpers/paths.js';
 import { randomSource } from './helpers/random.js';
 
@@ -67,24 +66,24 @@ function buildPackets(): Uint8Array[] {
   const out: Uint8Array[] = [];
   const b = new PacketBuilder(1500);
   // normal traffic, added out of order: the builder sorts the sections
-  updC.encode(UPDCS[0]!, b.buf, b.add(Action.UPD_C));
-  state.encode(V6, b.buf, b.add(Action.INS));
-  delC.encode({ idHi: 0xaaaaaaaa, idLo: 0xbbbbbbbb, creatorid: 0xcccccccc }, b.buf, b.add(Action.DEL_C));
-  state.encode(V4, b.buf, b.add(Action.INS));
-  insAck.encode({ idHi: 1, idLo: 2, creatorid: 3 }, b.buf, b.add(Action.INS_ACK));
-  updC.encode(UPDCS[1]!, b.buf, b.add(Action.UPD_C));
+  updC.encode(UPDCS[0]!, b.buf, b.add(PfsyncAction.UPD_C));
+  state.encode(V6, b.buf, b.add(PfsyncAction.INS));
+  delC.encode({ idHi: 0xaaaaaaaa, idLo: 0xbbbbbbbb, creatorid: 0xcccccccc }, b.buf, b.add(PfsyncAction.DEL_C));
+  state.encode(V4, b.buf, b.add(PfsyncAction.INS));
+  insAck.encode({ idHi: 1, idLo: 2, creatorid: 3 }, b.buf, b.add(PfsyncAction.INS_ACK));
+  updC.encode(UPDCS[1]!, b.buf, b.add(PfsyncAction.UPD_C));
   out.push(ip(b.finish().slice()));
   b.reset();
-  clr.encode({ ifname: 'em0', creatorid: 0x1d2c3b4a }, b.buf, b.add(Action.CLR));
+  clr.encode({ ifname: 'em0', creatorid: 0x1d2c3b4a }, b.buf, b.add(PfsyncAction.CLR));
   out.push(ip(b.finish().slice()));
   b.reset();
-  state.encode(V6_BULK, b.buf, b.add(Action.UPD));
-  bus.encode({ creatorid: 0xfeedf00d, endtime: 0, status: BusStatus.START }, b.buf, b.add(Action.BUS));
+  state.encode(V6_BULK, b.buf, b.add(PfsyncAction.UPD));
+  bus.encode({ creatorid: 0xfeedf00d, endtime: 0, status: BusStatus.START }, b.buf, b.add(PfsyncAction.BUS));
   out.push(ip(b.finish().slice()));
   b.reset();
-  updReq.encode({ idHi: 0, idLo: 0, creatorid: 0 }, b.buf, b.add(Action.UPD_REQ));
-  updReq.encode({ idHi: 0x6744d0a1, idLo: 9, creatorid: 0x1d2c3b4a }, b.buf, b.add(Action.UPD_REQ));
-  tdb.encode({ spi: 0x1234abcd, dst: new Uint8Array(28), rpl: 99, curBytes: 12345, sproto: 50, updates: 0, rdomain: 0 }, b.buf, b.add(Action.TDB));
+  updReq.encode({ idHi: 0, idLo: 0, creatorid: 0 }, b.buf, b.add(PfsyncAction.UPD_REQ));
+  updReq.encode({ idHi: 0x6744d0a1, idLo: 9, creatorid: 0x1d2c3b4a }, b.buf, b.add(PfsyncAction.UPD_REQ));
+  tdb.encode({ spi: 0x1234abcd, dst: new Uint8Array(28), rpl: 99, curBytes: 12345, sproto: 50, updates: 0, rdomain: 0 }, b.buf, b.add(PfsyncAction.TDB));
   out.push(ip(b.finish().slice()));
   return out;
 }
@@ -106,13 +105,13 @@ function raw(version: number, sections: [number, number, number, number][], lenD
 }
 
 const MALFORMED: [string, Uint8Array, RegExp][] = [
-  ['version 5', raw(5, [[Action.DEL_C, 3, 1, 12]]), /version 5/],
-  ['len beyond the packet', raw(6, [[Action.DEL_C, 3, 1, 12]], 40), /length 76 with 36 bytes present/],
-  ['section overrun', raw(6, [[Action.DEL_C, 3, 5, 12]]), /5 messages of 12 bytes, 12 bytes left/],
+  ['version 5', raw(5, [[PfsyncAction.DEL_C, 3, 1, 12]]), /version 5/],
+  ['len beyond the packet', raw(6, [[PfsyncAction.DEL_C, 3, 1, 12]], 40), /length 76 with 36 bytes present/],
+  ['section overrun', raw(6, [[PfsyncAction.DEL_C, 3, 5, 12]]), /5 messages of 12 bytes, 12 bytes left/],
   ['unskippable section', raw(6, [[99, 0, 3, 0]]), /action 99 with len 0 and count 3/],
   ['shorter than the header', new Uint8Array(10), /10 bytes, the header needs 20/],
 ];
-const SKIPPED = raw(6, [[99, 2, 2, 16], [Action.DEL_C, 3, 1, 12]]);
+const SKIPPED = raw(6, [[99, 2, 2, 16], [PfsyncAction.DEL_C, 3, 1, 12]]);
 
 const FIELDS = [
   'frame.number', 'pfsync.version', 'pfsync.len', 'pfsync.action', 'pfsync.count', 'pfsync.state.id', 'pfsync.state.creatorid',

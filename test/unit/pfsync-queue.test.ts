@@ -2,13 +2,15 @@
 // a time and goes out once however often it changed, inserts carry the
 // latest values, the 1-second timer, maxupd, the 2-second rule, MTU
 // packing, deletes (and a state born and gone before the send is never
-// heard of), no echo of what came from the peer, CLR for a flush.
+// heard of), no echo of what came from the peer (changes with origin PEER
+// are never queued), one CLR and no deletes for a flush.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { StateRecord, UpdCompressed } from '../../src/pfsync/codec.js';
-import { Action } from '../../src/pfsync/constants.js';
-import { StateFlag, TcpState } from '../../src/state/constants.js';
+import type { StateRecord, UpdCompressed } from '../../src/pfsync/state-record.js';
+import { PfsyncAction } from '../../src/pfsync/constants.js';
+import { Origin, StateFlag, TcpState } from '../../src/state/constants.js';
+import { StateImage } from '../../src/state/state-image.js';
 import { TcpPair } from './helpers/flow.js';
 import { Pair } from './helpers/pfsync-pair.js';
 
@@ -33,7 +35,7 @@ test('an insert waits 100 ms, then goes as one INS with the latest values', () =
   p.advance(0.06);
   const [pkt, ...rest] = p.a.take();
   assert.equal(rest.length, 0);
-  assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[Action.INS, 1]], 'one insert, the updates folded into it');
+  assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[PfsyncAction.INS, 1]], 'one insert, the updates folded into it');
   const r = pkt!.sections[0]!.messages[0] as StateRecord;
   const t = p.a.table;
   assert.equal(r.src.seqlo, t.seqlo[i * 2]);
@@ -55,7 +57,7 @@ test('updates of a known state wait the 1-second timer: one UPD_C per state per 
   assert.equal(p.a.wire.length, 0, 'updates are not inserts: they wait the second');
   p.advance(0.1);
   const [pkt] = p.a.take();
-  assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[Action.UPD_C, 1]]);
+  assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[PfsyncAction.UPD_C, 1]]);
   const u = pkt!.sections[0]!.messages[0] as UpdCompressed;
   assert.equal(u.src.seqlo, p.a.table.seqlo[i * 2]);
 });
@@ -110,7 +112,7 @@ test('a state made and removed before the send is never heard of; a known one is
   p.a.flow.states.remove(i2);
   p.advance(1);
   const [pkt] = p.a.take();
-  assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[Action.DEL_C, 1]]);
+  assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[PfsyncAction.DEL_C, 1]]);
   assert.deepEqual(pkt!.sections[0]!.messages[0], { idHi: id[0], idLo: id[1], creatorid: p.a.table.hostid });
 });
 
@@ -167,4 +169,56 @@ test('flush states: one CLR, the peer removes what we made (and only that)', () 
   assert.deepEqual(p.a.sections(), ['CLRx1'], 'one CLR, no DEL_C per state');
   p.deliver();
   assert.equal(p.b.table.count, 1, "b keeps its own state");
+});
+
+test('changes with origin PEER are never queued: inserts, merged updates and deletes the peer sent', () => {
+  const p = new Pair();
+  const c = new TcpPair();
+  const i = connect(p, c);
+  const b = p.b.engine.outbound;
+  const nothingQueued = (when: string) => {
+    assert.ok(b.empty, `${when}: nothing queued`);
+    assert.deepEqual(b.queued(), { ins: 0, upd: 0, updc: 0, del: 0, iack: 0 }, when);
+    assert.equal(b.counters.changes, 0, `${when}: no local change counted`);
+  };
+  p.advance(1);
+  p.deliver();
+  assert.equal(p.b.table.count, 1);
+  nothingQueued('after the INS');
+  for (let k = 0; k < 3; k++) p.a.flow.send(c.c('A', 10));
+  p.advance(1);
+  assert.deepEqual(p.a.sections(), ['UPD_Cx1']);
+  p.deliver();
+  nothingQueued('after a newer UPD_C');
+  // the engine's API directly: a peer's update and a peer's delete
+  const j = p.b.table.findById(p.a.table.hostid, p.a.table.idHi[i]!, p.a.table.idLo[i]!);
+  const img = new StateImage();
+  img.timeoutClass = p.b.table.timeoutClass[j]!;
+  p.b.flow.states.updateFromImage(j, img, 0, p.clock.now, Origin.PEER);
+  nothingQueued('after an update with origin PEER');
+  p.a.flow.states.remove(i);
+  p.advance(1);
+  p.deliver();
+  assert.equal(p.b.table.count, 0);
+  nothingQueued('after the DEL_C');
+  p.advance(2);
+  assert.equal(p.b.wire.length, 0, 'and nothing went out');
+});
+
+test('a flush sends exactly one CLR and no deletes, queued inserts and known states alike', () => {
+  const p = new Pair();
+  connect(p, new TcpPair('192.168.1.10', '203.0.113.5', 40001));
+  p.advance(1);
+  p.deliver();
+  connect(p, new TcpPair('192.168.1.10', '203.0.113.5', 40002)); // its INS still queued
+  const out = p.a.engine.outbound;
+  const changes = out.counters.changes;
+  assert.equal(p.a.flow.states.flush(), 2, 'the state engine\'s own flush tells pfsync too');
+  assert.deepEqual(p.a.sections(), ['CLRx1']);
+  assert.ok(out.empty, 'the queued insert went with its state');
+  assert.equal(out.counters.changes, changes, 'a flush is not a delete per state');
+  p.advance(2);
+  assert.deepEqual(p.a.sections(), ['CLRx1'], 'and no DEL_C later');
+  p.deliver();
+  assert.equal(p.b.table.count, 0);
 });

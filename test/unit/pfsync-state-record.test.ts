@@ -9,10 +9,16 @@ import { formatAddress, parseAddress } from '../../src/packet/address.js';
 import { buildIcmpEcho, buildTcp, buildUdp } from '../../src/packet/build.js';
 import { PacketMeta } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
-import { STATE_LENGTH, StateOffset, state, updC, writeU16, writeU32, type StateRecord, type StateKey, type StatePeer } from '../../src/pfsync/codec.js';
-import { Action, ImportError, ImportErrorCounter, PfsyncDrop, WireStateFlag } from '../../src/pfsync/constants.js';
-import { StateExporter, StateImporter, copyPeerToState, findStateOf, validateStateRecord, validateUpdC, validateUpdate } from '../../src/pfsync/state-record.js';
-import { FLOATING, NO_RULE, StateFlag, TcpState, Timeout } from '../../src/state/constants.js';
+import {
+  StateExporter, StateImporter, findStateOf, readPeer, state, updC, validateStateRecord, validateUpdC, validateUpdate,
+  type StateKey, type StatePeer, type StateRecord,
+} from '../../src/pfsync/state-record.js';
+import { writeU16, writeU32 } from '../../src/pfsync/wire.js';
+import {
+  ImportError, ImportErrorCounter, PfsyncAction, PfsyncDrop, STATE_LENGTH, StateOffset, UpdCOffset, WireStateFlag,
+} from '../../src/pfsync/constants.js';
+import { FLOATING, NO_RULE, Origin, StateFlag, TcpState, Timeout } from '../../src/state/constants.js';
+import { StateImage } from '../../src/state/state-image.js';
 import { Flow } from './helpers/flow.js';
 import { VECTOR_RECORD } from './helpers/pfsync-vector.js';
 import { randomSource } from './helpers/random.js';
@@ -288,7 +294,7 @@ test('import: the ACK flag asks for an INS_ACK and is not kept; other flags are'
   assert.equal(imp.ackRequested, false);
 });
 
-test('UPD_C and identities written from the table; copyPeerToState; validation of updates; findStateOf', () => {
+test('UPD_C and identities written from the table; readPeer into the engine; validation of updates; findStateOf', () => {
   const f = new Flow(RULES_14);
   const v = f.send(SYN_14, 'in', 'lan');
   const i = v.state;
@@ -299,29 +305,35 @@ test('UPD_C and identities written from the table; copyPeerToState; validation o
   const u = updC.decode(buf, 16);
   assert.deepEqual([u.idHi, u.idLo, u.creatorid, u.expire, u.timeout, u.stateFlags], [t.idHi[i], t.idLo[i], 0x1d2c3b4a, 0, 0, 0]);
   assert.deepEqual([u.src.seqlo, u.src.seqhi, u.src.maxWin, u.src.state, u.src.wscale, u.dst.seqhi], [1000000, 1000002, 502, 2, 0x87, 1]);
-  assert.equal(findStateOf(t, Action.UPD_C, buf, 16), i);
+  assert.equal(findStateOf(t, PfsyncAction.UPD_C, buf, 16), i);
   exp.writeIdentity(i, buf, 200);
-  assert.equal(findStateOf(t, Action.DEL_C, buf, 200), i);
-  assert.equal(findStateOf(t, Action.INS_ACK, buf, 200), i);
-  assert.equal(findStateOf(t, Action.CLR, buf, 200), -1);
+  assert.equal(findStateOf(t, PfsyncAction.DEL_C, buf, 200), i);
+  assert.equal(findStateOf(t, PfsyncAction.INS_ACK, buf, 200), i);
+  assert.equal(findStateOf(t, PfsyncAction.CLR, buf, 200), -1);
   exp.writeState(i, f.now, buf, 100);
-  assert.equal(findStateOf(t, Action.UPD, buf, 100), i);
+  assert.equal(findStateOf(t, PfsyncAction.UPD, buf, 100), i);
   buf[100 + 3] ^= 1;
-  assert.equal(findStateOf(t, Action.UPD, buf, 100), -1);
+  assert.equal(findStateOf(t, PfsyncAction.UPD, buf, 100), -1);
 
   // a peer's newer view of both sides, as merge code would apply it
   const peer = (seqlo: number, st: number, seqdiff: number): StatePeer => ({ scrubFlags: 0, scrubTtl: 0, scrubFlag: 0, scrubTsMod: 0, seqlo, seqhi: seqlo + 1000, seqdiff, maxWin: 4000, mss: 0, state: st, wscale: 0x83 });
   const msg = updC.encode({ idHi: t.idHi[i]!, idLo: t.idLo[i]!, src: peer(1000001, 4, 0), dst: peer(7000001, 4, 0xdead), creatorid: t.creator[i]!, expire: 0, timeout: 2, stateFlags: 0 });
   assert.equal(validateUpdC(msg, 0), 0);
-  copyPeerToState(msg, 8, t, i, 0);
-  copyPeerToState(msg, 40, t, i, 1);
+  const img = new StateImage();
+  const apply = (b: Uint8Array, sides: number) => {
+    readPeer(b, UpdCOffset.SRC, img.peer[0]);
+    readPeer(b, UpdCOffset.DST, img.peer[1]);
+    img.timeoutClass = t.timeoutClass[i]!;
+    f.states.updateFromImage(i, img, sides, f.now, Origin.PEER);
+  };
+  apply(msg, 3);
   assert.deepEqual([t.seqlo[i * 2], t.seqhi[i * 2], t.maxWin[i * 2], t.wscale[i * 2], t.peerState[i * 2]], [1000001, 1001001, 4000, 0x83, 4]);
   assert.deepEqual([t.seqlo[i * 2 + 1], t.peerState[i * 2 + 1]], [7000001, 4]);
   assert.deepEqual([...t.seqDiff.get(i)!], [0, 0xdead]);
   const off = exportRecord(f, i);
   assert.deepEqual([off.src.seqdiff, off.dst.seqdiff], [0, 0xdead]);
   const plain = updC.encode({ ...updC.decode(msg), dst: peer(7000002, 4, 0) });
-  copyPeerToState(plain, 40, t, i, 1);
+  apply(plain, 2);
   assert.equal(t.seqDiff.has(i), false, 'no modulation left: the sparse entry goes');
 
   assert.equal(validateUpdC(updC.encode({ ...updC.decode(msg), timeout: 14 }), 0), ImportError.BAD_TIMEOUT);

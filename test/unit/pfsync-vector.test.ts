@@ -6,11 +6,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseAddress } from '../../src/packet/address.js';
 import * as ipv4 from '../../src/packet/ipv4.js';
-import {
-  PacketBuilder, decodePacket, header, state, subheader, walkPacket,
-  type StateRecord, type StatePeer,
-} from '../../src/pfsync/codec.js';
-import { Action, Direction, PFSYNC, PfsyncDrop, WireAf } from '../../src/pfsync/constants.js';
+import { PacketBuilder, decodePacket, header, subheader, walkPacket } from '../../src/pfsync/codec.js';
+import { state, type StateRecord, type StatePeer } from '../../src/pfsync/state-record.js';
+import { PfsyncAction, PFSYNC, PfsyncDrop, WireAf } from '../../src/pfsync/constants.js';
+import { Direction } from '../../src/packet/meta.js';
 import { VECTOR_FRAME, VECTOR_PFSYNC, VECTOR_RECORD } from './helpers/pfsync-vector.js';
 
 const addr = (s: string) => parseAddress(s)!.words;
@@ -67,12 +66,12 @@ test('§14 decodes: header, one INS section, every field of the record', () => {
   assert.equal(h.version, 6);
   assert.equal(h.len, 288);
   assert.deepEqual([...h.pfcksum!], new Array(16).fill(0));
-  assert.deepEqual(subheader.decode(VECTOR_PFSYNC, 20), { action: Action.INS, len: 66, count: 1 });
+  assert.deepEqual(subheader.decode(VECTOR_PFSYNC, 20), { action: PfsyncAction.INS, len: 66, count: 1 });
   const p = decodePacket(VECTOR_PFSYNC);
   assert.equal(p.drop, PfsyncDrop.OK);
   assert.equal(p.sections.length, 1);
   const s = p.sections[0]!;
-  assert.deepEqual([s.action, s.offset, s.stride, s.count, s.skipped], [Action.INS, 24, 264, 1, false]);
+  assert.deepEqual([s.action, s.offset, s.stride, s.count, s.skipped], [PfsyncAction.INS, 24, 264, 1, false]);
   assert.deepEqual(s.messages[0], vectorFields());
   assert.deepEqual(state.decode(VECTOR_RECORD), vectorFields());
 });
@@ -80,13 +79,13 @@ test('§14 decodes: header, one INS section, every field of the record', () => {
 test('§14 encodes back to the same 288 bytes, by the codecs and by the packet builder', () => {
   const out = new Uint8Array(288).fill(0xee); // every byte must be written
   header.encode({ version: 6, len: 288 }, out, 0);
-  subheader.encode({ action: Action.INS, len: 66, count: 1 }, out, 20);
+  subheader.encode({ action: PfsyncAction.INS, len: 66, count: 1 }, out, 20);
   state.encode(vectorFields(), out, 24);
   assert.deepEqual(out, Uint8Array.from(VECTOR_PFSYNC));
 
   const b = new PacketBuilder(1500);
   b.buf.fill(0xee);
-  state.encode(vectorFields(), b.buf, b.add(Action.INS));
+  state.encode(vectorFields(), b.buf, b.add(PfsyncAction.INS));
   assert.deepEqual(b.finish(), Uint8Array.from(VECTOR_PFSYNC));
 });
 
@@ -99,5 +98,5 @@ test('the walker hands the record over in place', () => {
     },
   });
   assert.equal(drop, PfsyncDrop.OK);
-  assert.deepEqual(seen, [[Action.INS, 34 + 24, 264, 1]]);
+  assert.deepEqual(seen, [[PfsyncAction.INS, 34 + 24, 264, 1]]);
 });

@@ -4,8 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodePacket, delC, updC, walkPacket, writeU16, type SectionVisitor, type StatePeer } from '../../src/pfsync/codec.js';
-import { Action, PfsyncDrop, PfsyncDropName } from '../../src/pfsync/constants.js';
+import { decodePacket, walkPacket, type SectionVisitor } from '../../src/pfsync/codec.js';
+import { delC, updC, type StatePeer } from '../../src/pfsync/state-record.js';
+import { writeU16 } from '../../src/pfsync/wire.js';
+import { PfsyncAction, PfsyncDrop, PfsyncDropName } from '../../src/pfsync/constants.js';
 import { randomSource } from './helpers/random.js';
 
 type Section = { action: number; words: number; count: number; body?: Uint8Array };
@@ -46,10 +48,10 @@ function walk(buf: Uint8Array, offset = 0, length = buf.length - offset): { drop
   return { drop: PfsyncDropName[drop]!, seen: r.seen };
 }
 
-const delCs = (n: number) => ({ action: Action.DEL_C, words: 3, count: n });
+const delCs = (n: number) => ({ action: PfsyncAction.DEL_C, words: 3, count: n });
 
 test('a well-formed packet: every section visited in place', () => {
-  const p = packet([delCs(2), { action: Action.BUS, words: 3, count: 1 }]);
+  const p = packet([delCs(2), { action: PfsyncAction.BUS, words: 3, count: 1 }]);
   assert.deepEqual(walk(p), { drop: 'ok', seen: ['7@24x12*2', '10@52x12*1'] });
 });
 
@@ -88,20 +90,20 @@ test('badlen: a section running past the header length, after the sections befor
 test('badact: a section that cannot be skipped (unknown or too short, with count or len 0)', () => {
   assert.equal(walk(packet([{ action: 16, words: 3, count: 0 }])).drop, 'badact');
   assert.equal(walk(packet([{ action: 200, words: 0, count: 4, body: new Uint8Array(0) }])).drop, 'badact');
-  assert.equal(walk(packet([{ action: Action.UPD_C, words: 20, count: 0 }])).drop, 'badact', 'too short for UPD_C and count 0');
-  assert.equal(walk(packet([{ action: Action.INS, words: 0, count: 1, body: new Uint8Array(0) }])).drop, 'badact');
+  assert.equal(walk(packet([{ action: PfsyncAction.UPD_C, words: 20, count: 0 }])).drop, 'badact', 'too short for UPD_C and count 0');
+  assert.equal(walk(packet([{ action: PfsyncAction.INS, words: 0, count: 1, body: new Uint8Array(0) }])).drop, 'badact');
   // what came before is kept
   const p = packet([delCs(1), { action: 77, words: 0, count: 0 }, delCs(1)]);
   assert.deepEqual(walk(p), { drop: 'badact', seen: ['7@24x12*1'] });
 });
 
 test('unknown actions and records shorter than known are skipped by len x count, and the walk goes on', () => {
-  const p = packet([{ action: 42, words: 2, count: 3 }, { action: Action.UPD_C, words: 20, count: 2 }, delCs(1)]);
+  const p = packet([{ action: 42, words: 2, count: 3 }, { action: PfsyncAction.UPD_C, words: 20, count: 2 }, delCs(1)]);
   assert.deepEqual(walk(p), { drop: 'ok', seen: ['skip 42@24x8*3', 'skip 4@52x80*2', '7@216x12*1'] });
 });
 
 test('obsolete actions (OINS, OUPD, INS_F, DEL_F, OTDB) and EOF are skipped, even with len 0', () => {
-  for (const a of [Action.OINS, Action.OUPD, Action.INS_F, Action.DEL_F, Action.OTDB, Action.EOF]) {
+  for (const a of [PfsyncAction.OINS, PfsyncAction.OUPD, PfsyncAction.INS_F, PfsyncAction.DEL_F, PfsyncAction.OTDB, PfsyncAction.EOF]) {
     const p = packet([{ action: a, words: 5, count: 2 }, { action: a, words: 0, count: 1, body: new Uint8Array(0) }, delCs(1)]);
     assert.deepEqual(walk(p), { drop: 'ok', seen: [`skip ${a}@24x20*2`, `skip ${a}@68x0*1`, '7@72x12*1'] }, `action ${a}`);
   }
@@ -122,7 +124,7 @@ test('longer records than known: handed over with their stride, the known prefix
   const body = new Uint8Array(2 * 92);
   body.set(rec(1), 0);
   body.set(rec(2), 92);
-  const p = packet([{ action: Action.UPD_C, words: 23, count: 2, body }]);
+  const p = packet([{ action: PfsyncAction.UPD_C, words: 23, count: 2, body }]);
   const d = decodePacket(p);
   assert.equal(d.drop, PfsyncDrop.OK);
   assert.equal(d.sections[0]!.stride, 92);
@@ -133,7 +135,7 @@ test('a visitor without skipped() is only told of handled sections', () => {
   const seen: number[] = [];
   const p = packet([{ action: 42, words: 1, count: 1 }, delCs(1)]);
   assert.equal(walkPacket(p, 0, p.length, { section: (a) => seen.push(a) }), PfsyncDrop.OK);
-  assert.deepEqual(seen, [Action.DEL_C]);
+  assert.deepEqual(seen, [PfsyncAction.DEL_C]);
 });
 
 test('random bytes: never a throw, every section inside the packet, decodable', () => {

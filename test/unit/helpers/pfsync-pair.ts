@@ -4,7 +4,7 @@
 import { PfsyncEngine } from '../../../src/pfsync/pfsync-engine.js';
 import type { PfsyncConfig } from '../../../src/pfsync/pfsync-config.js';
 import { decodePacket, type DecodedPacket } from '../../../src/pfsync/codec.js';
-import { ActionName } from '../../../src/pfsync/constants.js';
+import { PfsyncActionName } from '../../../src/pfsync/constants.js';
 import { Flow } from './flow.js';
 
 export const PAIR_RULES = 'block all\npass in on lan proto { tcp udp icmp }\npass out on wan';
@@ -48,7 +48,7 @@ export class Node {
 
   /** Action names of every section sent so far (without taking them). */
   sections(): string[] {
-    return this.wire.flatMap((p) => decodePacket(p).sections.map((s) => `${ActionName[s.action]}x${s.count}`));
+    return this.wire.flatMap((p) => decodePacket(p).sections.map((s) => `${PfsyncActionName[s.action]}x${s.count}`));
   }
 }
 
