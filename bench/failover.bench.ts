@@ -64,7 +64,10 @@ async function takeovers(what: string, o: HaOptions, withPfsync: boolean): Promi
       const ok = r!.ok && r!.error === undefined && !r!.stalled;
       if (ok) row.survived++;
       row.gaps.push(ok ? r!.maxGapMs : Infinity);
-      process.stdout.write(`  ${what}: round ${k + 1}: ${ok ? `${r!.maxGapMs} ms` : `transfer lost (${r!.error ?? 'it hangs: nothing came back after the takeover'})`}\n`);
+      const outcome = ok
+        ? `${r!.maxGapMs} ms`
+        : `transfer lost (${r!.error ?? 'it hangs: nothing came back after the takeover'})`;
+      process.stdout.write(`  ${what}: round ${k + 1}: ${outcome}\n`);
     }
   } finally {
     await t.destroy();
@@ -86,7 +89,10 @@ interface LagRow {
   statesPerPacket: number;
 }
 
-/** New UDP flows at `rate` a second through r1 for `seconds`; the lag from each flow's first packet on the LAN to its INS at r2. */
+/**
+ * New UDP flows at `rate` a second through r1 for `seconds`; the lag from each flow's first packet on the LAN
+ * to its INS at r2.
+ */
 async function lag(t: HaTopology, rate: number, seconds: number, basePort: number): Promise<LagRow> {
   const lanFile = join(t.dir, `lan-${rate}.pcap`);
   const syncFile = join(t.dir, `sync-${rate}.pcap`);
@@ -174,18 +180,55 @@ async function main(): Promise<void> {
   console.log(`${'setup'.padEnd(40)} ${'survived'.padStart(9)} ${'median'.padStart(9)} ${'max'.padStart(9)}`);
   for (const r of gaps) {
     const ok = r.gaps.filter(Number.isFinite);
-    console.log(`${r.what.padEnd(40)} ${`${r.survived}/${r.gaps.length}`.padStart(9)} ${(ok.length ? `${median(ok)} ms` : '-').padStart(9)} ${(ok.length ? `${Math.max(...ok)} ms` : '-').padStart(9)}`);
+    const survived = `${r.survived}/${r.gaps.length}`;
+    const medianGap = ok.length ? `${median(ok)} ms` : '-';
+    const maxGap = ok.length ? `${Math.max(...ok)} ms` : '-';
+    console.log(`${r.what.padEnd(40)} ${survived.padStart(9)} ${medianGap.padStart(9)} ${maxGap.padStart(9)}`);
   }
   console.log('\nReplication lag (first packet on the LAN -> its INS at the backup), and pfsync\'s cost:');
-  console.log(`${'new flows/s'.padStart(11)} ${'matched'.padStart(7)} ${'p50'.padStart(9)} ${'p99'.padStart(9)} ${'max'.padStart(9)} ${'pfsync p50'.padStart(11)} ${'p99'.padStart(8)} ${'B/change'.padStart(9)} ${'B/packet'.padStart(9)} ${'states/pkt'.padStart(10)} ${'backlog'.padStart(9)}`);
+  console.log(
+    [
+      'new flows/s'.padStart(11),
+      'matched'.padStart(7),
+      'p50'.padStart(9),
+      'p99'.padStart(9),
+      'max'.padStart(9),
+      'pfsync p50'.padStart(11),
+      'p99'.padStart(8),
+      'B/change'.padStart(9),
+      'B/packet'.padStart(9),
+      'states/pkt'.padStart(10),
+      'backlog'.padStart(9),
+    ].join(' '),
+  );
   for (const l of lags) {
     const f = (x: number | null) => (x === null ? '-' : `${x.toFixed(1)} ms`);
-    console.log(`${String(l.rate).padStart(11)} ${String(l.matched).padStart(7)} ${f(pct(l.lagsMs, 0.5)).padStart(9)} ${f(pct(l.lagsMs, 0.99)).padStart(9)} ${f(Math.max(...l.lagsMs)).padStart(9)} ${f(l.senderMs.p50).padStart(11)} ${f(l.senderMs.p99).padStart(8)} ${l.bytesPerChange.toFixed(0).padStart(9)} ${l.bytesPerPacket.toFixed(0).padStart(9)} ${l.statesPerPacket.toFixed(1).padStart(10)} ${`${l.behindMs} ms`.padStart(9)}`);
+    console.log(
+      [
+        String(l.rate).padStart(11),
+        String(l.matched).padStart(7),
+        f(pct(l.lagsMs, 0.5)).padStart(9),
+        f(pct(l.lagsMs, 0.99)).padStart(9),
+        f(Math.max(...l.lagsMs)).padStart(9),
+        f(l.senderMs.p50).padStart(11),
+        f(l.senderMs.p99).padStart(8),
+        l.bytesPerChange.toFixed(0).padStart(9),
+        l.bytesPerPacket.toFixed(0).padStart(9),
+        l.statesPerPacket.toFixed(1).padStart(10),
+        `${l.behindMs} ms`.padStart(9),
+      ].join(' '),
+    );
   }
-  console.log('(each new flow makes two states, in on lan and out on wan, as in pf; matched: the inbound ones, whose key names the flow\'s port;');
+  console.log(
+    '(each new flow makes two states, in on lan and out on wan, as in pf; ' +
+      "matched: the inbound ones, whose key names the flow's port;",
+  );
   console.log(' "pfsync" = from a state\'s insert to its packet leaving, the recent 4096;');
   console.log(' backlog = how long after the generator stopped the master made its last state: the machine\'s share of the lag)');
-  console.log('\n(the lag\'s bound is pfsync\'s 1-second send timer; B/change = pfsync bytes on the wire per local insert, update or delete)');
+  console.log(
+    "\n(the lag's bound is pfsync's 1-second send timer; " +
+      'B/change = pfsync bytes on the wire per local insert, update or delete)',
+  );
 }
 
 main().catch((e) => {

@@ -44,14 +44,20 @@ function tunpfRules(): string {
   return lines.join('\n') + '\n';
 }
 
-function iperf(topo: Topology, args: string[]): any {
+/** The parts of iperf3's JSON report read here. */
+interface IperfReport {
+  error?: string;
+  end: { sum_received: { bits_per_second: number; bytes: number } };
+}
+
+function iperf(topo: Topology, args: string[]): IperfReport {
   let out: string;
   try {
     out = topo.client.exec('iperf3', '-c', '10.2.0.2', '-t', String(SECONDS), '-J', ...args);
   } catch (e) {
     out = String((e as { stdout?: string }).stdout ?? '{}');
   }
-  const r = JSON.parse(out);
+  const r = JSON.parse(out) as IperfReport;
   if (r.error) throw new Error(`iperf3 ${args.join(' ')}: ${r.error}`);
   return r;
 }
@@ -218,18 +224,41 @@ async function main() {
     const threaded = med(runs.thread!);
 
     const row = (name: string, f: Figures) =>
-      `${name.padEnd(10)} ${f.tcp1.toFixed(2).padStart(8)} ${f.tcp4.toFixed(2).padStart(8)} ${(f.udpPps / 1000).toFixed(0).padStart(9)} ${f.rttUs.toFixed(0).padStart(8)}`;
+      `${name.padEnd(10)} ${f.tcp1.toFixed(2).padStart(8)} ${f.tcp4.toFixed(2).padStart(8)} ` +
+      `${(f.udpPps / 1000).toFixed(0).padStart(9)} ${f.rttUs.toFixed(0).padStart(8)}`;
     const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
-    console.log(`tunpf network benchmark (${SECONDS} s per figure, median of ${ROUNDS} interleaved rounds; client — router — server namespaces over veth)`);
-    console.log(`${''.padEnd(10)} ${'TCP x1'.padStart(8)} ${'TCP x4'.padStart(8)} ${'UDP kpps'.padStart(9)} ${'RTT µs'.padStart(8)}   (Gbit/s; 64-byte UDP payloads from trafgen; median UDP round trip)`);
+    console.log(
+      `tunpf network benchmark (${SECONDS} s per figure, median of ${ROUNDS} interleaved rounds; ` +
+        'client — router — server namespaces over veth)',
+    );
+    console.log(
+      `${''.padEnd(10)} ${'TCP x1'.padStart(8)} ${'TCP x4'.padStart(8)} ` +
+        `${'UDP kpps'.padStart(9)} ${'RTT µs'.padStart(8)}` +
+        '   (Gbit/s; 64-byte UDP payloads from trafgen; median UDP round trip)',
+    );
     console.log(row('kernel', kernel));
     console.log(row('nftables', nft));
     console.log(row('tunpf', tunpf));
     console.log(row('(thread)', threaded));
-    console.log(`tunpf vs kernel:   TCP x1 ${pct(tunpf.tcp1, kernel.tcp1)}, TCP x4 ${pct(tunpf.tcp4, kernel.tcp4)}, UDP pps ${pct(tunpf.udpPps, kernel.udpPps)}, RTT +${(tunpf.rttUs - kernel.rttUs).toFixed(0)} µs`);
-    console.log(`tunpf vs nftables: TCP x1 ${pct(tunpf.tcp1, nft.tcp1)}, TCP x4 ${pct(tunpf.tcp4, nft.tcp4)}, UDP pps ${pct(tunpf.udpPps, nft.udpPps)}, RTT +${(tunpf.rttUs - nft.rttUs).toFixed(0)} µs`);
-    console.log(`wakeup: libuv poll (default) vs reader thread: TCP x1 ${tunpf.tcp1.toFixed(2)} vs ${threaded.tcp1.toFixed(2)} Gbit/s, UDP ${(tunpf.udpPps / 1000).toFixed(0)} vs ${(threaded.udpPps / 1000).toFixed(0)} kpps, RTT ${tunpf.rttUs.toFixed(0)} vs ${threaded.rttUs.toFixed(0)} µs`);
-    if (tunpf.cpu) console.log(`tunpf CPU: ${tunpf.cpu.perGbit.toFixed(3)} s per Gbit (TCP), ${tunpf.cpu.perMpkt.toFixed(2)} s per million packets (UDP)`);
+    console.log(
+      `tunpf vs kernel:   TCP x1 ${pct(tunpf.tcp1, kernel.tcp1)}, TCP x4 ${pct(tunpf.tcp4, kernel.tcp4)}, ` +
+        `UDP pps ${pct(tunpf.udpPps, kernel.udpPps)}, RTT +${(tunpf.rttUs - kernel.rttUs).toFixed(0)} µs`,
+    );
+    console.log(
+      `tunpf vs nftables: TCP x1 ${pct(tunpf.tcp1, nft.tcp1)}, TCP x4 ${pct(tunpf.tcp4, nft.tcp4)}, ` +
+        `UDP pps ${pct(tunpf.udpPps, nft.udpPps)}, RTT +${(tunpf.rttUs - nft.rttUs).toFixed(0)} µs`,
+    );
+    console.log(
+      `wakeup: libuv poll (default) vs reader thread: TCP x1 ${tunpf.tcp1.toFixed(2)} vs ${threaded.tcp1.toFixed(2)} ` +
+        `Gbit/s, UDP ${(tunpf.udpPps / 1000).toFixed(0)} vs ${(threaded.udpPps / 1000).toFixed(0)} kpps, ` +
+        `RTT ${tunpf.rttUs.toFixed(0)} vs ${threaded.rttUs.toFixed(0)} µs`,
+    );
+    if (tunpf.cpu) {
+      console.log(
+        `tunpf CPU: ${tunpf.cpu.perGbit.toFixed(3)} s per Gbit (TCP), ` +
+          `${tunpf.cpu.perMpkt.toFixed(2)} s per million packets (UDP)`,
+      );
+    }
   } finally {
     iperfServer.kill('SIGKILL');
     await topo.destroy();

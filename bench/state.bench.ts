@@ -123,7 +123,10 @@ function benchMap(n: number, kind: 'map' | 'lru') {
 
 const fmt = (r: number) => `${(r / 1e6).toFixed(2)} M/s`.padStart(11);
 console.log(`tunpf state-table benchmark (node ${process.version}, one core, ${LOOKUPS / 1e6} M lookups per figure)`);
-console.log(`${'states'.padStart(11)} ${'structure'.padEnd(16)} ${'inserts'.padStart(11)} ${'hits'.padStart(11)} ${'hits/batch'.padStart(11)} ${'misses'.padStart(11)} ${'bytes/state'.padStart(12)}   hits vs Map`);
+console.log(
+  `${'states'.padStart(11)} ${'structure'.padEnd(16)} ${'inserts'.padStart(11)} ${'hits'.padStart(11)} ` +
+    `${'hits/batch'.padStart(11)} ${'misses'.padStart(11)} ${'bytes/state'.padStart(12)}   hits vs Map`,
+);
 for (const n of SIZES) {
   const t = benchTable(n);
   let mapHits = 0;
@@ -136,6 +139,9 @@ for (const n of SIZES) {
   for (const [name, r] of rows) {
     const ratio = mapHits ? `${(r.hits / mapHits).toFixed(1)}x${r.batchedHits ? `, batched ${(r.batchedHits / mapHits).toFixed(1)}x` : ''}` : '(baselines skipped: over 1M string keys)';
     const batched = r.batchedHits ? fmt(r.batchedHits) : '-'.padStart(11);
-    console.log(`${n.toLocaleString('en').padStart(11)} ${name.padEnd(16)} ${fmt(r.inserts)} ${fmt(r.hits)} ${batched} ${fmt(r.misses)} ${r.bytes.toFixed(1).padStart(12)}   ${ratio}`);
+    console.log(
+      `${n.toLocaleString('en').padStart(11)} ${name.padEnd(16)} ${fmt(r.inserts)} ${fmt(r.hits)} ${batched} ` +
+        `${fmt(r.misses)} ${r.bytes.toFixed(1).padStart(12)}   ${ratio}`,
+    );
   }
 }

@@ -101,10 +101,17 @@ async function main(): Promise<void> {
     await t.destroy();
   }
   console.log(`\nCARP takeover (master SIGKILLed -> client traffic flows again), ${ROUNDS} rounds each, 1 ms probes:`);
-  console.log(`${'setting'.padEnd(36)} ${'master-down'.padStart(12)} ${'median'.padStart(8)} ${'min'.padStart(6)} ${'max'.padStart(6)}  ratio to master-down`);
+  console.log(
+    `${'setting'.padEnd(36)} ${'master-down'.padStart(12)} ${'median'.padStart(8)} ${'min'.padStart(6)} ` +
+      `${'max'.padStart(6)}  ratio to master-down`,
+  );
   for (const r of rows) {
     const m = median(r.gaps);
-    console.log(`${r.what.padEnd(36)} ${(r.masterDownMs.toFixed(0) + ' ms').padStart(12)} ${(m + ' ms').padStart(8)} ${(Math.min(...r.gaps) + '').padStart(6)} ${(Math.max(...r.gaps) + '').padStart(6)}  ${(m / r.masterDownMs).toFixed(2)}`);
+    console.log(
+      `${r.what.padEnd(36)} ${(r.masterDownMs.toFixed(0) + ' ms').padStart(12)} ${(m + ' ms').padStart(8)} ` +
+        `${(Math.min(...r.gaps) + '').padStart(6)} ${(Math.max(...r.gaps) + '').padStart(6)}  ` +
+        `${(m / r.masterDownMs).toFixed(2)}`,
+    );
   }
   const tunpf1 = median(rows[0]!.gaps);
   const ucarp1 = median(rows[3]!.gaps);

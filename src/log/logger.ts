@@ -15,7 +15,8 @@ function prettyStream(out: NodeJS.WritableStream) {
         const extra = Object.entries(rest)
           .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join(' ');
-        out.write(`${t} ${(LEVELS[Number(level)] ?? String(level)).padEnd(5)} ${String(msg ?? '')}${extra ? ' ' + extra : ''}\n`);
+        const levelName = (LEVELS[Number(level)] ?? String(level)).padEnd(5);
+        out.write(`${t} ${levelName} ${String(msg ?? '')}${extra ? ' ' + extra : ''}\n`);
       } catch {
         out.write(line);
       }

@@ -13,7 +13,10 @@ export interface ParsedPrefix extends Address {
   bits: number; // 32 / 128 for a host
 }
 
-/** Parses 'a.b.c.d' or an IPv6 address (with '::' and a dotted IPv4 tail). Null if invalid. Zone ids ('%eth0') are not accepted. */
+/**
+ * Parses 'a.b.c.d' or an IPv6 address (with '::' and a dotted IPv4 tail). Null if invalid.
+ * Zone ids ('%eth0') are not accepted.
+ */
 export function parseAddress(text: string): Address | null {
   const words = new Uint32Array(4);
   if (text.indexOf(':') >= 0) {
@@ -49,7 +52,10 @@ export function formatPrefix(af: number, words: ArrayLike<number>, bits: number)
   return `${formatAddress(af, words)}/${bits}`;
 }
 
-/** The network part of an address: a new array with the bits beyond `bits` cleared (bits counts from word 0's top bit). */
+/**
+ * The network part of an address: a new array with the bits beyond `bits` cleared
+ * (bits counts from word 0's top bit).
+ */
 export function maskAddress(words: ArrayLike<number>, bits: number): Uint32Array {
   const out = new Uint32Array(4);
   for (let i = 0; i < 4; i++) out[i] = (words[i]! & prefixMaskWord(bits, i)) >>> 0;

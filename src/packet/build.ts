@@ -183,7 +183,10 @@ export function buildIcmpError(f: IcmpErrorFields): Uint8Array {
   return buildIcmp({ ...f, payload: f.quoted });
 }
 
-/** Most of an offending packet an error may quote: the result fits 576 bytes (IPv4, RFC 1812 4.3.2.3) / 1280 (IPv6, RFC 4443 2.4). */
+/**
+ * Most of an offending packet an error may quote: the result fits 576 bytes (IPv4, RFC 1812 4.3.2.3)
+ * / 1280 (IPv6, RFC 4443 2.4).
+ */
 export function maxIcmpQuote(af: number): number {
   return af === 4 ? 576 - 20 - 8 : 1280 - 40 - 8;
 }

@@ -8,7 +8,10 @@ const UDP = 17;
 const ICMP = 1;
 const ICMPV6 = 58;
 
-/** Unfolded sum of the big-endian 16-bit words of buf[offset, offset+length), added to acc. An odd last byte is padded with zero. */
+/**
+ * Unfolded sum of the big-endian 16-bit words of buf[offset, offset+length), added to acc.
+ * An odd last byte is padded with zero.
+ */
 export function sum16(buf: Uint8Array, offset: number, length: number, acc: number = 0): number {
   let s = acc;
   const end = offset + (length & ~1);
@@ -85,7 +88,10 @@ export function l4ChecksumFieldOffset(proto: number): number {
   }
 }
 
-/** Bytes the checksum covers: the UDP length when it is sane (trailing bytes are not part of the datagram), else l4Length. */
+/**
+ * Bytes the checksum covers: the UDP length when it is sane (trailing bytes are not part of the datagram),
+ * else l4Length.
+ */
 function coveredLength(buf: Uint8Array, proto: number, l4Offset: number, l4Length: number): number {
   if (proto !== UDP || l4Length < 8) return l4Length;
   const ulen = (buf[l4Offset + 4]! << 8) | buf[l4Offset + 5]!;

@@ -12,7 +12,10 @@ export const EXT_FRAGMENT = 44;
 export const EXT_AH = 51;
 export const EXT_DSTOPTS = 60;
 
-/** Hop-by-hop, routing or destination options: data is everything after Next Header and Hdr Ext Len (length = 8n + 6). */
+/**
+ * Hop-by-hop, routing or destination options: data is everything after Next Header and Hdr Ext Len
+ * (length = 8n + 6).
+ */
 export interface Ipv6GenericExtension {
   type: 0 | 43 | 60;
   data: Uint8Array;

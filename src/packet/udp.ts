@@ -40,7 +40,10 @@ export function encode(obj: UdpDatagram, buf?: Uint8Array, offset: number = 0): 
 }
 encode.bytes = 0;
 
-/** Decodes the datagram at offset; its length field must lie within buf. The payload is what the length field covers. */
+/**
+ * Decodes the datagram at offset; its length field must lie within buf.
+ * The payload is what the length field covers.
+ */
 export function decode(buf: Uint8Array, offset: number = 0): DecodedUdpDatagram {
   const o = offset;
   if (buf.length - o < 8) throw new RangeError('udp: shorter than a header');

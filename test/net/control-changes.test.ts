@@ -102,7 +102,14 @@ test('reload -f changes verdicts and keeps states; a bad file says where and cha
   writeFileSync(bad, 'block all\npass in on lan proto tcp to port nonsense\n');
   const refused = await ctl(topo.router, 'reload', '-f', bad);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, new RegExp(`^${bad}:2:34: error: unknown port name 'nonsense'\\n  pass in on lan proto tcp to port nonsense\\n {35}\\^\\ntunpf ctl: ${bad}: 1 error, ruleset not loaded; the running ruleset stays\\n$`));
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `^${bad}:2:34: error: unknown port name 'nonsense'\\n` +
+        `  pass in on lan proto tcp to port nonsense\\n {35}\\^\\n` +
+        `tunpf ctl: ${bad}: 1 error, ruleset not loaded; the running ruleset stays\\n$`,
+    ),
+  );
   assert.equal((await ctlJson(topo.router, 'show', 'rules')).rules.length, 3, 'the running ruleset stays');
   assert.equal(await tcpOk('7001'), true);
   const missing = await ctl(topo.router, 'reload', '-f', join(topo.dir, 'missing.conf'));

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { netTestsUnavailable } from './helpers/netns.js';
 import { mainPath, sleep, Topology, waitForOutput } from './helpers/topology.js';
 import { ctl, ctlJson, defaultSocketOf, tunpfIn } from './helpers/ctl.js';
+import type { ErrorBody, RequestId } from '../../src/control/protocol.js';
 
 const skip = netTestsUnavailable();
 let topo: Topology;
@@ -27,8 +28,16 @@ after(async () => {
   await topo?.destroy();
 });
 
+/** A response line, read before telling an answer from an error. */
+interface Reply {
+  id: RequestId | null;
+  ok: boolean;
+  result?: unknown;
+  error?: ErrorBody;
+}
+
 /** Sends raw bytes on one connection and reads `count` response lines. */
-function exchange(data: Buffer | string, count: number): Promise<any[]> {
+function exchange(data: Buffer | string, count: number): Promise<Reply[]> {
   return new Promise((resolve, reject) => {
     const s = connect(socket);
     let buf = '';
@@ -39,7 +48,7 @@ function exchange(data: Buffer | string, count: number): Promise<any[]> {
       if (lines.length >= count) {
         clearTimeout(timer);
         s.destroy();
-        resolve(lines.map((l) => JSON.parse(l)));
+        resolve(lines.map((l) => JSON.parse(l) as Reply));
       }
     });
     s.on('error', reject);
@@ -60,17 +69,21 @@ test('malformed, oversized and wrong requests get clear errors; the daemon keeps
       Buffer.from('this is not json\n'),
       Buffer.from('{"id":1}\n'),
       big,
-      Buffer.from('\n{"id":2,"command":"no such thing"}\n{"id":3,"command":"show states","args":{"sort":"colour"}}\n{"id":4,"command":"show info"}\n'),
+      Buffer.from(
+        '\n{"id":2,"command":"no such thing"}\n' +
+          '{"id":3,"command":"show states","args":{"sort":"colour"}}\n' +
+          '{"id":4,"command":"show info"}\n',
+      ),
     ]),
     5,
   );
-  assert.equal(replies[0].error.code, 'malformed');
-  assert.match(replies[0].error.message, /not valid JSON/);
+  assert.equal(replies[0].error?.code, 'malformed');
+  assert.match(replies[0].error?.message ?? '', /not valid JSON/);
   assert.deepEqual(replies[1], { id: 1, ok: false, error: { code: 'malformed', message: 'the request needs a "command" (a string)' } });
   assert.deepEqual(replies[2], { id: null, ok: false, error: { code: 'too-large', message: 'request over 65536 bytes refused' } });
   assert.deepEqual(replies[3], { id: 2, ok: false, error: { code: 'unknown-command', message: "unknown command 'no such thing'" } });
   assert.equal(replies[4].id, 3);
-  assert.equal(replies[4].error.code, 'bad-args');
+  assert.equal(replies[4].error?.code, 'bad-args');
   const last = await exchange('{"id":4,"command":"show info"}\n', 1);
   assert.equal(last[0].ok, true);
   await stillServes();

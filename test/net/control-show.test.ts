@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { netTestsUnavailable, runInNetns } from './helpers/netns.js';
 import { sleep, Topology } from './helpers/topology.js';
 import { ctl, ctlJson, defaultSocketOf, tunpfIn } from './helpers/ctl.js';
+import type { ShowStatesResult, ShowTablesResult } from '../../src/control/results.js';
 
 const skip = netTestsUnavailable();
 let topo: Topology;
@@ -57,16 +58,23 @@ test('show rules: the counters of the deciding rule move after traffic', { skip:
   assert.ok(after_[0].packets - before_[0].packets >= 1, 'block all took the SYN to 7005');
   const human = await ctl(topo.router, 'show', 'rules');
   assert.equal(human.code, 0);
-  assert.match(human.stdout, new RegExp(`^@1 pass in on lan inet proto tcp .*\\n  \\[ Evaluations: \\d+ +Packets: ${after_[1].packets} +Bytes: ${after_[1].bytes} +States: \\d+ +\\]$`, 'm'));
+  assert.match(
+    human.stdout,
+    new RegExp(
+      `^@1 pass in on lan inet proto tcp .*\\n  \\[ Evaluations: \\d+ +` +
+        `Packets: ${after_[1].packets} +Bytes: ${after_[1].bytes} +States: \\d+ +\\]$`,
+      'm',
+    ),
+  );
 });
 
 test('show states: a live TCP connection with its addresses, and the filters', { skip: skip ?? false }, async () => {
   const stream = runInNetns(topo.client, 'probe', ['stream', '10.2.0.2', '7001', '3'], 20000, { PROBE_LOCAL_PORT: '45678' });
   await sleep(1000);
-  const all = await ctlJson(topo.router, 'show', 'states');
+  const all = await ctlJson<ShowStatesResult>(topo.router, 'show', 'states');
   // a state on each side, as pf keeps them: in on lan (the one checked here) and out on wan
-  const s = all.states.find((x: any) => x.src.port === 45678 && x.direction === 'in');
-  const outbound = all.states.find((x: any) => x.src.port === 45678 && x.direction === 'out');
+  const s = all.states.find((x) => x.src.port === 45678 && x.direction === 'in');
+  const outbound = all.states.find((x) => x.src.port === 45678 && x.direction === 'out');
   assert.ok(outbound, 'and its outbound twin');
   assert.ok(s, JSON.stringify(all));
   assert.deepEqual(
@@ -75,7 +83,8 @@ test('show states: a live TCP connection with its addresses, and the filters', {
   );
   assert.ok(s.packets[0] > 10 && s.bytes[1] > 10000, JSON.stringify(s));
   assert.ok(s.expires > 7000, 'set timeout tcp.established 7200');
-  const ids = async (...args: string[]) => (await ctlJson(topo.router, 'show', 'states', ...args)).states.map((x: any) => x.id);
+  const ids = async (...args: string[]) =>
+    (await ctlJson<ShowStatesResult>(topo.router, 'show', 'states', ...args)).states.map((x) => x.id);
   const both = [s.id, outbound.id].sort();
   assert.deepEqual((await ids('--address', '10.2.0.2', '--port', '45678')).sort(), both);
   assert.deepEqual((await ids('--address', '10.1.0.0/24', '--port', '7001')).sort(), both);
@@ -108,7 +117,8 @@ test('show info, timeouts, limits, tables, table', { skip: skip ?? false }, asyn
   assert.match((await ctl(topo.router, 'show', 'timeouts')).stdout, /^tcp\.established +7200s$/m);
   assert.deepEqual((await ctlJson(topo.router, 'show', 'limits')).limits.states.limit, 100000);
   assert.match((await ctl(topo.router, 'show', 'limits')).stdout, /^states +hard limit +100000$/m);
-  assert.deepEqual((await ctlJson(topo.router, 'show', 'tables')).tables.map((t: any) => [t.name, t.count, t.referenced]), [['web', 1, true]]);
+  const tables = await ctlJson<ShowTablesResult>(topo.router, 'show', 'tables');
+  assert.deepEqual(tables.tables.map((t) => [t.name, t.count, t.referenced]), [['web', 1, true]]);
   assert.equal((await ctl(topo.router, 'show', 'table', 'web')).stdout, '   10.2.0.0/24\n');
 });
 

@@ -30,7 +30,7 @@ const readState = (): LabState => JSON.parse(readFileSync(join(LAB_DIR, 'state.j
 function labProcessesRunning(): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let cmd = '';
+    let cmd: string;
     try {
       cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
     } catch {
@@ -109,10 +109,14 @@ test('up --quick: one master per group, the client reaches the server through th
   const probe = `
     const net = require('node:net'), dgram = require('node:dgram');
     const tcp = () => new Promise((ok, no) => { const s = net.connect(7, '${LAB.server.v4}'); let n = 0;
-      s.on('connect', () => s.write(Buffer.alloc(65536, 1))); s.on('data', (d) => { n += d.length; if (n >= 65536) { s.destroy(); ok(n); } }); s.on('error', no); });
-    const udp6 = () => new Promise((ok) => { const u = dgram.createSocket('udp6'); u.on('message', (m) => { u.close(); ok(String(m)); }); u.send('hello6', 7, '${LAB.server.v6}'); });
+      s.on('connect', () => s.write(Buffer.alloc(65536, 1)));
+      s.on('data', (d) => { n += d.length; if (n >= 65536) { s.destroy(); ok(n); } });
+      s.on('error', no); });
+    const udp6 = () => new Promise((ok) => { const u = dgram.createSocket('udp6');
+      u.on('message', (m) => { u.close(); ok(String(m)); }); u.send('hello6', 7, '${LAB.server.v6}'); });
     const t = setTimeout(() => { console.log(JSON.stringify({ timeout: true })); process.exit(1); }, 5000);
-    Promise.all([tcp(), udp6()]).then(([n, m]) => { clearTimeout(t); console.log(JSON.stringify({ tcp: n, udp6: m })); });`;
+    Promise.all([tcp(), udp6()]).then(([n, m]) => {
+      clearTimeout(t); console.log(JSON.stringify({ tcp: n, udp6: m })); });`;
   const out = JSON.parse(inNs('client', process.execPath, '-e', probe));
   assert.deepEqual(out, { tcp: 65536, udp6: 'hello6' });
   // the client reached the gateway address at CARP's virtual MAC

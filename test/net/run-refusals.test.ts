@@ -26,7 +26,7 @@ test('a bad ruleset: check-style errors, exit 1, no kernel change', { skip: skip
     writeFileSync(bad, 'pass in on lan proto tcp to port nosuch\n');
     const r = run(ns.name, '-f', bad, '--interfaces', 'lan');
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /bad\.conf:1:34: error: unknown port name 'nosuch'\n  pass in on lan proto tcp to port nosuch\n {35}\^/);
+    assert.match(r.stderr, /bad\.conf:1:34: error: unknown port name 'nosuch'\n {2}pass in on lan proto tcp to port nosuch\n {35}\^/);
     assert.match(r.stderr, /ruleset not loaded; tunpf not started/);
     assert.equal(ns.exec('ip', 'rule', 'show'), before);
     assert.doesNotMatch(ns.exec('ip', 'link', 'show'), /tpf-/);

@@ -14,8 +14,17 @@ const u32 = () => int(2 ** 32);
 const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
 const concat = (c: Uint8Array[]) => new Uint8Array(Buffer.concat(c));
 
+/** The byte order, for the codecs that take one after the offset. */
+type ByteOrderArg = [littleEndian?: boolean];
+
+interface Codec<T, D> {
+  encode: ((o: T, b?: Uint8Array, off?: number, ...rest: ByteOrderArg) => Uint8Array) & { bytes: number };
+  decode: ((b: Uint8Array, off?: number, ...rest: ByteOrderArg) => D) & { bytes: number };
+  encodingLength: (o: T) => number;
+}
+
 /** Encodes into a larger buffer at a random offset, decodes from there, and checks the byte counts. */
-function roundTrip<T, D>(codec: { encode: ((o: T, b?: Uint8Array, off?: number, ...rest: any[]) => Uint8Array) & { bytes: number }; decode: ((b: Uint8Array, off?: number, ...rest: any[]) => D) & { bytes: number }; encodingLength: (o: T) => number }, obj: T, ...rest: unknown[]): D {
+function roundTrip<T, D>(codec: Codec<T, D>, obj: T, ...rest: ByteOrderArg): D {
   const len = codec.encodingLength(obj);
   const at = int(16);
   const buf = bytes(at + len + int(16)); // noise around the encoding

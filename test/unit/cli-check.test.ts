@@ -33,7 +33,9 @@ test('-v prints the canonical, numbered, expanded ruleset', () => {
   assert.equal(r.code, 0);
   assert.equal(
     r.stdout,
-    '@0 block all\n@1 pass out on wan proto tcp from any to any port = 80 flags S/SA\n@2 pass out on wan proto tcp from any to any port = 443 flags S/SA\n',
+    '@0 block all\n' +
+      '@1 pass out on wan proto tcp from any to any port = 80 flags S/SA\n' +
+      '@2 pass out on wan proto tcp from any to any port = 443 flags S/SA\n',
   );
 });
 
@@ -41,7 +43,13 @@ test('errors: every one reported as FILE:LINE:COL with a caret, exit 1', () => {
   const r = tunpf('check', '-v', bad);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, new RegExp(`${bad.replace(/[.\\/]/g, '\\$&')}:1:12: error: macro 'nope' not defined\n  pass in on \\$nope all\n             \\^`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `${bad.replace(/[.\\/]/g, '\\$&')}:1:12: error: macro 'nope' not defined\n` +
+        `  pass in on \\$nope all\n             \\^`,
+    ),
+  );
   assert.match(r.stderr, /bad\.conf:2:24: error: port 99999 out of range/);
   assert.match(r.stderr, /2 errors, ruleset not loaded/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');

@@ -14,6 +14,7 @@ import { PcapngWriter, readCapture } from '../../src/packet/capture-file.js';
 import { decodeLinkLayer, LinkType } from '../../src/packet/link-layer.js';
 import * as pflog from '../../src/packet/pflog.js';
 import { TcpPair } from './helpers/flow.js';
+import type { ReplayLine } from './helpers/replay-json.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tunpf-replay-pflog-'));
 const rules = join(dir, 'rules.conf');
@@ -45,7 +46,7 @@ const packets: { pkt: Uint8Array; dir: 'in' | 'out'; ifname: string }[] = [
   { pkt: new Uint8Array([0x45, 0, 0, 99, 0, 0]), dir: 'in', ifname: 'lan' }, // malformed: never logged
 ];
 
-async function replayToPflog(): Promise<{ file: string; lines: any[] }> {
+async function replayToPflog(): Promise<{ file: string; lines: ReplayLine[] }> {
   const chunks: Uint8Array[] = [];
   const w = new PcapngWriter((b) => chunks.push(b));
   const ids = { lan: w.addInterface('lan', LinkType.RAW), wan: w.addInterface('wan', LinkType.RAW) };
@@ -57,7 +58,7 @@ async function replayToPflog(): Promise<{ file: string; lines: any[] }> {
   const err: string[] = [];
   const code = await main(['replay', '-f', rules, '--json', '--pflog', file, capture], { out: (t) => out.push(t), err: (t) => err.push(t) });
   assert.equal(code, 0, err.join('\n'));
-  return { file, lines: out.map((l) => JSON.parse(l)) };
+  return { file, lines: out.map((l) => JSON.parse(l) as ReplayLine) };
 }
 
 // [time offset, rule, action, direction, interface]

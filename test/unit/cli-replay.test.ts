@@ -10,6 +10,7 @@ import { buildTcp, buildUdp } from '../../src/packet/build.js';
 import { PcapngWriter, PcapWriter } from '../../src/packet/capture-file.js';
 import { LinkType } from '../../src/packet/link-layer.js';
 import { TcpPair } from './helpers/flow.js';
+import type { ReplayLine } from './helpers/replay-json.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tunpf-replay-'));
 const rules = join(dir, 'rules.conf');
@@ -19,11 +20,11 @@ function collect(chunks: Uint8Array[]): Uint8Array {
   return Buffer.concat(chunks);
 }
 
-async function replay(...args: string[]): Promise<{ code: number; lines: any[] }> {
+async function replay(...args: string[]): Promise<{ code: number; lines: ReplayLine[] }> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(['replay', ...args], { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, lines: out.map((l) => JSON.parse(l)) };
+  return { code, lines: out.map((l) => JSON.parse(l) as ReplayLine) };
 }
 
 function conversation(): { pkt: Uint8Array; dir: 'in' | 'out'; ifname: string }[] {
@@ -40,13 +41,13 @@ function conversation(): { pkt: Uint8Array; dir: 'in' | 'out'; ifname: string }[
   ];
 }
 
-function check(lines: any[]) {
+function check(lines: ReplayLine[]) {
   const verdicts = lines.slice(0, 8).map((l) => `${l.verdict}:${l.why}${l.stateCreated ? ':new' : ''}`);
   assert.deepEqual(verdicts, ['pass:rule:new', 'pass:state', 'pass:state', 'block:bad-state', 'pass:state', 'block:rule', 'pass:rule:new', 'block:malformed']);
   assert.equal(lines[0].rule, 1);
   assert.equal(lines[0].label, 'web');
-  assert.match(lines[0].ruleText, /^pass in on lan inet proto tcp from 192\.168\.1\.0\/24 to any port = 80 flags S\/SA label "web"$/);
-  assert.match(lines[2].state, /tcp 203\.0\.113\.5:80 <- 192\.168\.1\.10:40000 ESTABLISHED:ESTABLISHED/);
+  assert.match(lines[0].ruleText ?? '', /^pass in on lan inet proto tcp from 192\.168\.1\.0\/24 to any port = 80 flags S\/SA label "web"$/);
+  assert.match(lines[2].state ?? '', /tcp 203\.0\.113\.5:80 <- 192\.168\.1\.10:40000 ESTABLISHED:ESTABLISHED/);
   assert.equal(lines[5].rule, 0);
   assert.deepEqual(lines[8].summary, { packets: 8, passed: 5, blocked: 3, blockedBy: { rule: 1, malformed: 1, 'bad-state': 1 }, skipped: 0, statesCreated: 2, statesAtEnd: 2 });
 }
@@ -110,7 +111,7 @@ test('the human output says why each packet passed or not', async () => {
   const out: string[] = [];
   assert.equal(await main(['replay', '-f', rules, file], { out: (t) => out.push(t), err: () => {} }), 0);
   const text = out.join('\n');
-  assert.match(text, /PASS  rule @1: pass in on lan .* label "web"; state created/);
+  assert.match(text, /PASS {2}rule @1: pass in on lan .* label "web"; state created/);
   assert.match(text, /BLOCK bad-state: outside the TCP window/);
   assert.match(text, /BLOCK rule @0: block all/);
   assert.match(text, /8 packets: 5 passed, 3 blocked \(rule 1, malformed 1, bad-state 1\); 2 states created, 2 at the end/);

@@ -52,7 +52,12 @@ test('rules in pfctl -vsr form', () => {
     rules: [{ nr: 0, text: 'block all', label: null, action: 'block', evaluations: 10, packets: 3, bytes: 180, states: 0, stateCreations: 0 }],
     default: { packets: 0, bytes: 0 },
   });
-  assert.equal(text, '@0 block all\n  [ Evaluations: 10        Packets: 3         Bytes: 180         States: 0     ]\n  [ State Creations: 0     ]');
+  assert.equal(
+    text,
+    '@0 block all\n' +
+      '  [ Evaluations: 10        Packets: 3         Bytes: 180         States: 0     ]\n' +
+      '  [ State Creations: 0     ]',
+  );
 });
 
 test('info in pfctl -si form, rates over the uptime', () => {
@@ -100,7 +105,11 @@ test('carp and pfsync from the shapes their handlers return', () => {
   };
   assert.equal(
     fmt.formatCarp(carp, now),
-    'demotion 1 (bulk-update 1)\ncarp0: MASTER carpdev lan vhid 1 advbase 1 advskew 0 preempt yes\n\taddresses 10.1.0.254 fd01::254\n\tsince 2024-01-01T00:05:00Z (00:05:00 ago), reason: preempt\n\treceived 3, accepted 2, sent 300, dropped: bad-hmac 1',
+    'demotion 1 (bulk-update 1)\n' +
+      'carp0: MASTER carpdev lan vhid 1 advbase 1 advskew 0 preempt yes\n' +
+      '\taddresses 10.1.0.254 fd01::254\n' +
+      '\tsince 2024-01-01T00:05:00Z (00:05:00 ago), reason: preempt\n' +
+      '\treceived 3, accepted 2, sent 300, dropped: bad-hmac 1',
   );
   const pfsync: ShowPfsyncResult = {
     syncdev: 'sync0', syncpeer: null, maxupd: 128, defer: false, hostid: '0000abcd',

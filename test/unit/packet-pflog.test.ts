@@ -53,8 +53,10 @@ test('tcpdump -n -e prints rule, reason, action, direction and interface of the 
   const r = spawnSync('tcpdump', ['-n', '-e', '-tt', '-r', file], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n'), [
-    '1700000000.250000 rule 2/0(match): block in on lan: 10.1.0.2.40000 > 10.2.0.2.22: Flags [S], seq 1000, win 65535, length 0',
-    '1700000001.500000 rule 7/10(state-mismatch): pass out on wan: fd02::2.53 > fd01::2.5353: domain [length 4 < 12] (invalid)',
+    '1700000000.250000 rule 2/0(match): block in on lan: ' +
+      '10.1.0.2.40000 > 10.2.0.2.22: Flags [S], seq 1000, win 65535, length 0',
+    '1700000001.500000 rule 7/10(state-mismatch): pass out on wan: ' +
+      'fd02::2.53 > fd01::2.5353: domain [length 4 < 12] (invalid)',
   ]);
 });
 

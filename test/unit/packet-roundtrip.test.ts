@@ -59,7 +59,10 @@ function randomOptionsData(): Uint8Array {
   return ipv6.encodeOptionsData(opts);
 }
 
-/** A valid extension chain pf accepts: hop-by-hop first, one routing header (not type 0), one atomic fragment header. */
+/**
+ * A valid extension chain pf accepts: hop-by-hop first, one routing header (not type 0),
+ * one atomic fragment header.
+ */
 function randomExtensions(): ipv6.Ipv6Extension[] {
   const out: ipv6.Ipv6Extension[] = [];
   if (chance(0.5)) return out;
@@ -190,7 +193,8 @@ test(`random UDP and ICMP echo packets parse to what they were built from (seed 
   }
 });
 
-test(`random ICMP errors: the quoted packet comes back, innerValid exactly when 8 L4 bytes are quoted (seed ${SEED})`, () => {
+test('random ICMP errors: the quoted packet comes back, innerValid exactly when 8 L4 bytes are quoted ' +
+  `(seed ${SEED})`, () => {
   const m = new PacketMeta();
   for (let i = 0; i < 1500; i++) {
     const af = chance(0.5) ? 4 : 6;
@@ -313,7 +317,10 @@ function unfragNextHeaderAt(pkt: Uint8Array): number {
   return at;
 }
 
-/** IPv6 fragment: where the fragment's data starts (after the fragment header, which follows the unfragmentable part). */
+/**
+ * IPv6 fragment: where the fragment's data starts
+ * (after the fragment header, which follows the unfragmentable part).
+ */
 function fragDataStart(fr: Uint8Array): number {
   let nh = fr[6]!;
   let p = 40;

@@ -18,7 +18,8 @@ test('TCP: endpoints, flags, sequence numbers, window, options and length', () =
     '10.0.0.1.1234 > 10.0.0.2.80: tcp S seq 1000 win 64240 len 0');
   assert.equal(line(buildTcp({ src: '10.0.0.2', dst: '10.0.0.1', sport: 80, dport: 1234, seq: 5, ack: 1001, flags: 'SA', window: 65160,
     options: { mss: 1460, sackOk: true, ts: [7, 8], wscale: 15 } })),
-  '10.0.0.2.80 > 10.0.0.1.1234: tcp SA seq 5 ack 1001 win 65160 options [mss 1460,sackOK,TS val 7 ecr 8,wscale 15] len 0');
+  '10.0.0.2.80 > 10.0.0.1.1234: tcp SA seq 5 ack 1001 win 65160 ' +
+    'options [mss 1460,sackOK,TS val 7 ecr 8,wscale 15] len 0');
   assert.equal(line(buildTcp({ src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 2, flags: 'PA', seq: 1, ack: 2, payload: new Uint8Array(42) })),
     '2001:db8::1.1 > 2001:db8::2.2: tcp PA seq 1 ack 2 win 65535 len 42');
   assert.equal(line(buildTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, flags: 0 })),

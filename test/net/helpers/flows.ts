@@ -108,7 +108,10 @@ for (let k = 0; k < specs.length; k += 2) {
       r.error = (e as NodeJS.ErrnoException).code ?? e.message;
     });
     s.on('close', () => {
-      if (writing) (r.ok = false), (r.error ??= 'closed early');
+      if (writing) {
+        r.ok = false;
+        r.error ??= 'closed early';
+      }
     });
     finishers.push(() => {
       writing = false;
@@ -138,7 +141,10 @@ for (let k = 0; k < specs.length; k += 2) {
       r.sent += 4;
     }, Math.max(0, seconds * 1000 - 1500));
     finishers.push(() => {
-      if (echoed !== 'hello\nbye\n') (r.ok = false), (r.error ??= `echoed ${JSON.stringify(echoed)}`);
+      if (echoed !== 'hello\nbye\n') {
+        r.ok = false;
+        r.error ??= `echoed ${JSON.stringify(echoed)}`;
+      }
       s.destroy();
     });
   } else {

@@ -217,7 +217,12 @@ export class HaTopology {
   async until(what: string, fn: () => boolean, ms = 10000): Promise<number> {
     const t0 = Date.now();
     while (!fn()) {
-      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}\nr1 log:\n${this.r1.log.join('').slice(-3000)}\nr2 log:\n${this.r2.log.join('').slice(-3000)}`);
+      if (Date.now() - t0 > ms) {
+        throw new Error(
+          `timed out waiting for ${what}\nr1 log:\n${this.r1.log.join('').slice(-3000)}\n` +
+            `r2 log:\n${this.r2.log.join('').slice(-3000)}`,
+        );
+      }
       await sleep(50);
     }
     return Date.now() - t0;
@@ -242,7 +247,7 @@ export class HaTopology {
     try {
       await waitForOutput(proc, 'ready', 10000);
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n${this.echoStatus()}`);
+      throw new Error(`${(e as Error).message}\n${this.echoStatus()}`, { cause: e });
     }
     return { proc, done };
   }
@@ -284,7 +289,9 @@ export class HaTopology {
       const ifindex = r.ns.exec('ip', '-o', 'link', 'show', 'dev', dev).match(/@if(\d+)/)![1]!;
       const port = sw.exec('ip', '-o', 'link', 'show').split('\n').find((l) => l.startsWith(`${ifindex}:`))!.split(':')[1]!.trim().split('@')[0]!;
       const table = `cut_${r.name}`;
-      const rules = `table bridge ${table} {\n chain forward {\n  type filter hook forward priority 0;\n  iifname "${port}" ip protocol 112 drop\n  iifname "${port}" ip6 nexthdr 112 drop\n }\n}\n`;
+      const rules =
+        `table bridge ${table} {\n chain forward {\n  type filter hook forward priority 0;\n` +
+        `  iifname "${port}" ip protocol 112 drop\n  iifname "${port}" ip6 nexthdr 112 drop\n }\n}\n`;
       execFileSync('ip', ['netns', 'exec', sw.name, 'nft', '-f', '-'], { input: rules });
       undo.push(() => sw.exec('nft', 'delete', 'table', 'bridge', table));
     }

@@ -1,5 +1,6 @@
 // client — router — server in three namespaces, with `tunpf run` on the router.
-// client c0 10.1.0.2/24 fd01::2/64 | router lan 10.1.0.1 fd01::1, wan 10.2.0.1 fd02::1 | server s0 10.2.0.2/24 fd02::2/64
+// client c0 10.1.0.2/24 fd01::2/64 | router lan 10.1.0.1 fd01::1, wan 10.2.0.1 fd02::1
+// | server s0 10.2.0.2/24 fd02::2/64
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

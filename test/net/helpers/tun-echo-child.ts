@@ -51,7 +51,8 @@ sock.bind(0, '10.99.0.1', () => {
         gsoType: hdr.gsoType,
         src: `${formatAddress(4, meta.src)}:${meta.srcPort}`,
         dst: `${formatAddress(4, meta.dst)}:${meta.dstPort}`,
-        payload: Buffer.from(rx.buf.subarray(meta.l4Offset + 8, at + rx.lengths[k]!)).toString(), // l4Offset is absolute in the batch buffer
+        // l4Offset is absolute in the batch buffer
+        payload: Buffer.from(rx.buf.subarray(meta.l4Offset + 8, at + rx.lengths[k]!)).toString(),
       };
       const reply = buildUdp({ src: '10.99.0.2', dst: '10.99.0.1', sport: 9999, dport: port, payload: Buffer.from('pong') });
       const out = Buffer.alloc(VIRTIO_NET_HDR_LEN + reply.length);
