@@ -73,13 +73,12 @@ export function parseRouteFlag(v: string): { prefixes: string[]; ifname: string 
   if (eq < 0) return `--route needs PREFIX=IF (e.g. 10.0.0.0/8=wan or default=wan), not '${v}'`;
   const prefix = v.slice(0, eq);
   const ifname = v.slice(eq + 1);
-  if (!IFNAME.test(ifname)) return `invalid interface name '${ifname}' in --route ${v}`;
-  if (prefix === 'default') return { prefixes: ['0.0.0.0/0', '::/0'], ifname };
-  const p = parsePrefix(prefix);
-  if (!p) return `invalid prefix '${prefix}' in --route ${v} (an IPv4 or IPv6 network, or default)`;
-  if (maskAddress(p.words, p.bits).some((w, i) => w !== p.words[i]))
+  const p = prefix === 'default' ? null : parsePrefix(prefix);
+  if (prefix !== 'default' && !p) return `invalid prefix '${prefix}' in --route ${v} (an IPv4 or IPv6 network, or default)`;
+  if (p && maskAddress(p.words, p.bits).some((w, i) => w !== p.words[i]))
     return `'${prefix}' in --route ${v} has host bits set beyond /${p.bits}`;
-  return { prefixes: [prefix], ifname };
+  if (!IFNAME.test(ifname)) return `invalid interface name '${ifname}' in --route ${v}`;
+  return { prefixes: p ? [prefix] : ['0.0.0.0/0', '::/0'], ifname };
 }
 
 /** One check as the output shows it. */
