@@ -29,8 +29,8 @@ import { routeTo, RouteTable } from '../datapath/route-table.js';
 import { interfacesFromFlags } from './host-interfaces.js';
 import type { CommandIO } from './io.js';
 
-export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [--out-on IF[=NET]]... [--route PREFIX=IF]... [--json]
-                    [--pflog FILE] CAPTURE
+export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [--out-on IF[=NET]]...
+                    [--route PREFIX=IF]... [--json] [--pflog FILE] CAPTURE
   -f RULES        the ruleset (pf.conf syntax)
   --in-on IF=NET  packets whose source is in NET arrive on IF (repeatable; IF alone: every other packet)
   --out-on IF=NET packets whose source is in NET leave on IF (repeatable)
@@ -74,7 +74,8 @@ export function parseRouteFlag(v: string): { prefixes: string[]; ifname: string 
   const prefix = v.slice(0, eq);
   const ifname = v.slice(eq + 1);
   const p = prefix === 'default' ? null : parsePrefix(prefix);
-  if (prefix !== 'default' && !p) return `invalid prefix '${prefix}' in --route ${v} (an IPv4 or IPv6 network, or default)`;
+  if (prefix !== 'default' && !p)
+    return `invalid prefix '${prefix}' in --route ${v} (an IPv4 or IPv6 network, or default)`;
   if (p && maskAddress(p.words, p.bits).some((w, i) => w !== p.words[i]))
     return `'${prefix}' in --route ${v} has host bits set beyond /${p.bits}`;
   if (!IFNAME.test(ifname)) return `invalid interface name '${ifname}' in --route ${v}`;
@@ -106,6 +107,8 @@ class CheckDescriber {
   view(v: Verdict, ifname: string | null, direction: 'in' | 'out'): CheckView {
     const rule = v.rule >= 0 ? this.ruleset.rules[v.rule] : undefined;
     const live = v.state >= 0 && this.states.table.live(v.state);
+    const ifName = (id: number) => this.registry.name(id);
+    const logs = v.logs;
     return {
       interface: ifname,
       direction,
@@ -114,9 +117,12 @@ class CheckDescriber {
       rule: v.rule,
       ruleText: rule ? formatRule(rule) : null,
       label: rule?.label ?? null,
-      state: live ? describeState(this.states.table, v.state, (id) => this.registry.name(id)).replace(/\s+/g, ' ') : null,
+      state: live ? describeState(this.states.table, v.state, ifName).replace(/\s+/g, ' ') : null,
       stateCreated: v.created,
-      logged: Array.from({ length: v.logs.count }, (_, k) => `@${v.logs.rule[k]} ${PfActionName[v.logs.action[k]!]}/${PfReasonName[v.logs.reason[k]!]}`),
+      logged: Array.from(
+        { length: logs.count },
+        (_, k) => `@${logs.rule[k]} ${PfActionName[logs.action[k]!]}/${PfReasonName[logs.reason[k]!]}`,
+      ),
     };
   }
 
@@ -125,9 +131,11 @@ class CheckDescriber {
     const rule = v.rule >= 0 ? this.ruleset.rules[v.rule] : undefined;
     let why: string;
     if (v.why === Why.STATE) why = `state ${c.state}${rule ? ` (rule @${rule.nr})` : ''}`;
-    else if (v.why === Why.RULE) why = rule ? `rule @${rule.nr}: ${formatRule(rule)}` : 'no rule matched: pf passes by default';
+    else if (v.why === Why.RULE)
+      why = rule ? `rule @${rule.nr}: ${formatRule(rule)}` : 'no rule matched: pf passes by default';
     else if (v.why === Why.MALFORMED) why = 'malformed packet';
-    else if (v.why === Why.BAD_STATE) why = `bad-state: outside the TCP window of its state${rule ? ` (rule @${rule.nr})` : ''}`;
+    else if (v.why === Why.BAD_STATE)
+      why = `bad-state: outside the TCP window of its state${rule ? ` (rule @${rule.nr})` : ''}`;
     else why = `${WhyName[v.why]}${rule ? ` (rule @${rule.nr}${rule.label ? ` "${rule.label}"` : ''})` : ''}`;
     if (v.created) why += '; state created';
     if (c.logged.length) why += `; logged (${c.logged.join(', ')})`;
@@ -254,7 +262,8 @@ export function replayCommand(argv: string[], io: CommandIO): number {
         if (!rec.direction && !link.direction) dir = p.dir;
       }
     }
-    if (routerMode && dir === 'out') return skip(`left the router on ${ifname ?? '?'} (router mode checks arriving packets)`);
+    if (routerMode && dir === 'out')
+      return skip(`left the router on ${ifname ?? '?'} (router mode checks arriving packets)`);
     if (routerMode && !ifname) return skip('arrived on an unknown interface (say which with --in-on)');
     const ifId = ifname ? registry.intern(ifname) : -1;
     const start = link.ipOffset;
@@ -275,7 +284,9 @@ export function replayCommand(argv: string[], io: CommandIO): number {
       const view = (inView ?? outView)!;
       const v = o.inChecked ? o.inCheck : o.outCheck;
       const { interface: iface, direction, ...verdict } = view;
-      if (json) io.out(JSON.stringify({ n: n + 1, time: Number(time.toFixed(6)), interface: iface, direction, packet: summarize(meta), ...verdict }));
+      const packet = summarize(meta);
+      const at = Number(time.toFixed(6));
+      if (json) io.out(JSON.stringify({ n: n + 1, time: at, interface: iface, direction, packet, ...verdict }));
       else io.out(`${head} ${where(dir, ifname)} ${summarize(meta)}\n        ${describer.text(v, view)}`);
       return;
     }
@@ -295,7 +306,10 @@ export function replayCommand(argv: string[], io: CommandIO): number {
       );
       return;
     }
-    const lines = [`${head} ${where('in', ifname)} ${summarize(meta)}`, `        ${where('in', ifname)} ${describer.text(o.inCheck, inView!)}`];
+    const lines = [
+      `${head} ${where('in', ifname)} ${summarize(meta)}`,
+      `        ${where('in', ifname)} ${describer.text(o.inCheck, inView!)}`,
+    ];
     if (outView) lines.push(`        ${where('out', outName)} ${describer.text(o.outCheck, outView)}`);
     else if (o.noRoute) lines.push(`        ${where('out', null)} no route: the kernel answers (unreachable)`);
     io.out(lines.join('\n'));
@@ -310,13 +324,18 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     if (why !== Why.RULE && why !== Why.STATE && blockedBy[why]) byReason[name] = blockedBy[why]!;
   });
   if (json) {
-    const summary = { packets: records.length, passed, blocked, blockedBy: byReason, skipped, statesCreated: created, statesAtEnd: states.table.count };
+    const summary = {
+      packets: records.length, passed, blocked, blockedBy: byReason, skipped,
+      statesCreated: created, statesAtEnd: states.table.count,
+    };
     io.out(JSON.stringify({ summary: routerMode ? { ...summary, noRoute } : summary }));
   } else {
     const list = Object.entries(byReason).map(([k, n]) => `${k} ${n}`).join(', ');
     const skippedText = skipped ? `, ${skipped} ${routerMode ? 'skipped' : 'not IP'}` : '';
     const noRouteText = noRoute ? `, ${noRoute} without a route` : '';
-    io.out(`\n${records.length} packets: ${passed} passed, ${blocked} blocked${list ? ` (${list})` : ''}${skippedText}${noRouteText}; ${created} states created, ${states.table.count} at the end`);
+    const blockedText = `${blocked} blocked${list ? ` (${list})` : ''}`;
+    const statesText = `${created} states created, ${states.table.count} at the end`;
+    io.out(`\n${records.length} packets: ${passed} passed, ${blockedText}${skippedText}${noRouteText}; ${statesText}`);
   }
   return 0;
 }

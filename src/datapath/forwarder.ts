@@ -47,7 +47,7 @@ export interface ForwarderOptions {
   clock: () => number;
 }
 
-/** What pfsync does with the batch loop: `defer` returns true when it holds the packet; `afterBatch` runs after each batch. */
+/** State replication (pfsync): `defer` returns true when it holds the packet; `afterBatch` runs after each batch. */
 export interface ForwardSync {
   defer(state: number, packet: Uint8Array, release: (packet: Uint8Array) => void): boolean;
   afterBatch(): void;
@@ -118,7 +118,8 @@ export class Forwarder {
       if (m.af === 4) incrementIpv4Ttl(rx.buf, ip);
       else incrementIpv6HopLimit(rx.buf, ip);
       const sync = this.sync;
-      if (o.created >= 0 && sync !== null && !isMulticast(m) && sync.defer(o.created, rx.buf.subarray(at, at + len), this.releaserFor(tun))) {
+      const deferrable = o.created >= 0 && sync !== null && !isMulticast(m);
+      if (deferrable && sync.defer(o.created, rx.buf.subarray(at, at + len), this.releaserFor(tun))) {
         c.deferred++;
         continue;
       }

@@ -93,7 +93,15 @@ export class PacketPipeline {
   }
 
   /** One check only: a packet seen in one direction on one interface (a capture taken on that interface). */
-  checkOnce(m: PacketMeta, buf: Uint8Array, start: number, end: number, direction: DirectionValue, ifId: number, now: number): PacketOutcome {
+  checkOnce(
+    m: PacketMeta,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    direction: DirectionValue,
+    ifId: number,
+    now: number,
+  ): PacketOutcome {
     const o = this.outcome;
     o.reset();
     if (direction === Direction.IN) {
@@ -108,7 +116,16 @@ export class PacketPipeline {
     return o;
   }
 
-  private check(m: PacketMeta, buf: Uint8Array, start: number, end: number, direction: DirectionValue, ifId: number, now: number, v: Verdict): boolean {
+  private check(
+    m: PacketMeta,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    direction: DirectionValue,
+    ifId: number,
+    now: number,
+    v: Verdict,
+  ): boolean {
     const o = this.outcome;
     this.filter.test(m, direction, ifId, now, v);
     if (v.created) o.created = v.state;
@@ -119,11 +136,22 @@ export class PacketPipeline {
   }
 
   /** Hands one check's log records to the sink (logged packets are few: the view may allocate). */
-  private log(sink: PacketLogSink, buf: Uint8Array, start: number, end: number, af: number, direction: number, ifId: number, now: number, v: Verdict): void {
+  private log(
+    sink: PacketLogSink,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    af: number,
+    direction: number,
+    ifId: number,
+    now: number,
+    v: Verdict,
+  ): void {
     const packet = buf.subarray(start, end);
     const ifname = ifId < 0 ? '' : this.filter.interfaces.name(ifId);
     const logs = v.logs;
-    for (let k = 0; k < logs.count; k++) sink.logPacket(now, packet, af, direction, ifname, logs.rule[k]!, logs.action[k]!, logs.reason[k]!);
+    for (let k = 0; k < logs.count; k++)
+      sink.logPacket(now, packet, af, direction, ifname, logs.rule[k]!, logs.action[k]!, logs.reason[k]!);
     this.outcome.logged += logs.count;
   }
 }

@@ -47,10 +47,10 @@ export class RouteTable implements RouteLookup {
       const n = r.net;
       const m = r.mask;
       if (
-        ((w[0]! & m[0]!) >>> 0) === n[0] &&
-        ((w[1]! & m[1]!) >>> 0) === n[1] &&
-        ((w[2]! & m[2]!) >>> 0) === n[2] &&
-        ((w[3]! & m[3]!) >>> 0) === n[3]
+        (w[0]! & m[0]!) >>> 0 === n[0] &&
+        (w[1]! & m[1]!) >>> 0 === n[1] &&
+        (w[2]! & m[2]!) >>> 0 === n[2] &&
+        (w[3]! & m[3]!) >>> 0 === n[3]
       )
         return r.ifId;
     }

@@ -60,9 +60,13 @@ after(async () => {
 
 /** tcpdump in the router namespace: what arrives on `dev` between the client and the server. */
 async function captureArrivals(dev: string, file: string): Promise<ChildProcess> {
-  const p = spawn('ip', ['netns', 'exec', topo.router.name, 'tcpdump', '-i', dev, '-Q', 'in', '-U', '-n', '-w', file, BETWEEN_HOSTS], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const p = spawn(
+    'ip',
+    ['netns', 'exec', topo.router.name, 'tcpdump', '-i', dev, '-Q', 'in', '-U', '-n', '-w', file, BETWEEN_HOSTS],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   await waitForOutput(p, 'listening on');
   return p;
 }
@@ -106,7 +110,9 @@ function pflogRecords(file: string): string[] {
     if (meta.af === 4) ip.fill(0, 8, 9).fill(0, 10, 12);
     else ip[7] = 0;
     const what = `${pflog.PfDirectionName[h.dir]} ${h.ifname} @${h.rulenr} ${pflog.PfActionName[h.action]}/${pflog.PfReasonName[h.reason]}`;
-    out.push(`${what} ${formatAddress(meta.af, meta.src)} > ${formatAddress(meta.af, meta.dst)} proto ${meta.proto} ${ip.toString('hex')}`);
+    out.push(
+      `${what} ${formatAddress(meta.af, meta.src)} > ${formatAddress(meta.af, meta.dst)} proto ${meta.proto} ${ip.toString('hex')}`,
+    );
   }
   return out;
 }
@@ -125,7 +131,11 @@ test('replay in router mode logs what the datapath logs, packet for packet', { s
   assert.equal((await topo.probe(c, 'udp', 'fd02::2', '7000')).ok, true);
   assert.deepEqual(await topo.probe(c, 'tcp', '10.2.0.2', '7002', '1000'), { ok: true, received: 1000 });
   assert.equal((await topo.probe(c, 'udp', '10.2.0.2', '7001')).ok, false, 'blocked out on wan');
-  assert.equal((await topo.probe(c, 'tcp', '10.2.0.2', '7003', '10')).ok, false, 'blocked in on lan, answered with a RST');
+  assert.equal(
+    (await topo.probe(c, 'tcp', '10.2.0.2', '7003', '10')).ok,
+    false,
+    'blocked in on lan, answered with a RST',
+  );
   c.exec('ping', '-c', '2', '-i', '0.2', '-W', '1', '10.2.0.2');
   c.exec('ping', '-6', '-c', '2', '-i', '0.2', '-W', '1', 'fd02::2');
   await sleep(300);
@@ -138,9 +148,24 @@ test('replay in router mode logs what the datapath logs, packet for packet', { s
   const err: string[] = [];
   const code = await main(
     [
-      'replay', '-f', rules, '--interface', 'lan=10.1.0.1/24,fd01::1/64', '--interface', 'wan=10.2.0.1/24,fd02::1/64',
-      '--route', '10.1.0.0/24=lan', '--route', 'fd01::/64=lan', '--route', '10.2.0.0/24=wan', '--route', 'fd02::/64=wan',
-      '--pflog', replayLog, capture,
+      'replay',
+      '-f',
+      rules,
+      '--interface',
+      'lan=10.1.0.1/24,fd01::1/64',
+      '--interface',
+      'wan=10.2.0.1/24,fd02::1/64',
+      '--route',
+      '10.1.0.0/24=lan',
+      '--route',
+      'fd01::/64=lan',
+      '--route',
+      '10.2.0.0/24=wan',
+      '--route',
+      'fd02::/64=wan',
+      '--pflog',
+      replayLog,
+      capture,
     ],
     { out: () => {}, err: (t) => err.push(t) },
   );
@@ -151,9 +176,20 @@ test('replay in router mode logs what the datapath logs, packet for packet', { s
   // what both must show, so that an empty or one-sided log cannot pass
   const kinds = (lines: string[]) => new Set(lines.map((l) => l.split(' ').slice(0, 4).join(' ')));
   const expected = [
-    'in lan @2 pass/match', 'out wan @3 pass/match', 'in lan @4 pass/match', 'in wan @5 pass/match', 'out lan @4 pass/match',
-    'in lan @6 pass/match', 'in lan @9 pass/match', 'out wan @10 pass/match', 'out wan @12 block/match',
-    'in lan @13 block/match', 'in lan @14 pass/match', 'out wan @15 pass/match', 'in lan @16 pass/match', 'out wan @17 pass/match',
+    'in lan @2 pass/match',
+    'out wan @3 pass/match',
+    'in lan @4 pass/match',
+    'in wan @5 pass/match',
+    'out lan @4 pass/match',
+    'in lan @6 pass/match',
+    'in lan @9 pass/match',
+    'out wan @10 pass/match',
+    'out wan @12 block/match',
+    'in lan @13 block/match',
+    'in lan @14 pass/match',
+    'out wan @15 pass/match',
+    'in lan @16 pass/match',
+    'out wan @17 pass/match',
   ];
   for (const k of expected) assert.ok(kinds(datapath).has(k), `datapath logged ${k}:\n${datapath.join('\n')}`);
   // the same records, each packet with the same direction, interface, rule, action and reason

@@ -31,8 +31,24 @@ writeFileSync(
     '',
   ].join('\n'),
 );
-const IFS = ['--interface', 'lan=192.168.1.1/24,fd00::1/64', '--interface', 'wan=203.0.113.1/24', '--interface', 'wan6=2001:db8:1::1/64'];
-const ROUTES = ['--route', '192.168.1.0/24=lan', '--route', '0.0.0.0/0=wan', '--route', '2001:db8:99::/48=wan6', '--route', 'fd00::/8=lan'];
+const IFS = [
+  '--interface',
+  'lan=192.168.1.1/24,fd00::1/64',
+  '--interface',
+  'wan=203.0.113.1/24',
+  '--interface',
+  'wan6=2001:db8:1::1/64',
+];
+const ROUTES = [
+  '--route',
+  '192.168.1.0/24=lan',
+  '--route',
+  '0.0.0.0/0=wan',
+  '--route',
+  '2001:db8:99::/48=wan6',
+  '--route',
+  'fd00::/8=lan',
+];
 
 const web = new TcpPair('192.168.1.10', '203.0.113.5', 40000, 80);
 const packets: { pkt: Uint8Array; ifname: string; dir?: 'in' | 'out' }[] = [
@@ -63,7 +79,8 @@ async function replay(...args: string[]): Promise<{ code: number; out: string[];
   return { code, out, err: err.join('\n') };
 }
 
-const brief = (c: any) => (c ? `${c.direction} ${c.interface} ${c.verdict}:${c.why}@${c.rule}${c.stateCreated ? ':new' : ''}` : null);
+const brief = (c: any) =>
+  c ? `${c.direction} ${c.interface} ${c.verdict}:${c.why}@${c.rule}${c.stateCreated ? ':new' : ''}` : null;
 
 test('router mode: the in check on the arrival interface, the out check on the routed one, both in JSON', async () => {
   const r = await replay(...IFS, ...ROUTES, '--json', capture('router.pcapng'));
@@ -82,12 +99,22 @@ test('router mode: the in check on the arrival interface, the out check on the r
   assert.deepEqual(lines[0].in.logged, ['@1 pass/match']);
   assert.deepEqual(lines[0].out.logged, ['@2 pass/match']);
   assert.match(lines[0].out.ruleText, /^pass out log on wan proto tcp from any to any port = 80 flags S\/SA$/);
-  assert.match(lines[1].out.state, /192\.168\.1\.10:40000 -> 203\.0\.113\.5:80|203\.0\.113\.5:80 <- 192\.168\.1\.10:40000/);
+  assert.match(
+    lines[1].out.state,
+    /192\.168\.1\.10:40000 -> 203\.0\.113\.5:80|203\.0\.113\.5:80 <- 192\.168\.1\.10:40000/,
+  );
   assert.deepEqual(lines[2].out.logged, ['@4 block/match']);
   assert.equal(lines[0].interface, 'lan');
   assert.match(lines[7].skipped, /left the router on wan/);
   assert.deepEqual(lines[8].summary, {
-    packets: 8, passed: 5, blocked: 2, blockedBy: { rule: 2 }, skipped: 1, statesCreated: 7, statesAtEnd: 7, noRoute: 1,
+    packets: 8,
+    passed: 5,
+    blocked: 2,
+    blockedBy: { rule: 2 },
+    skipped: 1,
+    statesCreated: 7,
+    statesAtEnd: 7,
+    noRoute: 1,
   });
 });
 
@@ -95,10 +122,16 @@ test('router mode in words: both verdicts per packet', async () => {
   const r = await replay(...IFS, ...ROUTES, capture('router-text.pcapng'));
   assert.equal(r.code, 0, r.err);
   const text = r.out.join('\n');
-  assert.match(text, /in {2}on lan {4}PASS {2}rule @1: pass in log on lan .*; state created; logged \(@1 pass\/match\)\n {8}out on wan {4}PASS {2}rule @2: /);
+  assert.match(
+    text,
+    /in {2}on lan {4}PASS {2}rule @1: pass in log on lan .*; state created; logged \(@1 pass\/match\)\n {8}out on wan {4}PASS {2}rule @2: /,
+  );
   assert.match(text, /out on wan {4}BLOCK rule @4: block out log on wan/);
   assert.match(text, /out on - {6}no route: the kernel answers/);
-  assert.match(text, /8 packets: 5 passed, 2 blocked \(rule 2\), 1 skipped, 1 without a route; 7 states created, 7 at the end/);
+  assert.match(
+    text,
+    /8 packets: 5 passed, 2 blocked \(rule 2\), 1 skipped, 1 without a route; 7 states created, 7 at the end/,
+  );
 });
 
 test('router mode --pflog: what both checks log, with their direction and interface', async () => {
@@ -109,14 +142,34 @@ test('router mode --pflog: what both checks log, with their direction and interf
     const h = pflog.decode(rec.data);
     const link = decodeLinkLayer(rec.linkType, rec.data, 0, rec.data.length);
     const n = rec.time - 1700000000;
-    assert.deepEqual(new Uint8Array(rec.data.subarray(link.ipOffset)), packets[n]!.pkt, 'the logged bytes are the packet');
+    assert.deepEqual(
+      new Uint8Array(rec.data.subarray(link.ipOffset)),
+      packets[n]!.pkt,
+      'the logged bytes are the packet',
+    );
     return `${n + 1} ${pflog.PfDirectionName[h.dir]} ${h.ifname} @${h.rulenr} ${pflog.PfActionName[h.action]}`;
   });
-  assert.deepEqual(recs, ['1 in lan @1 pass', '1 out wan @2 pass', '3 out wan @4 block', '6 in wan @0 block', '7 out wan @8 pass']);
+  assert.deepEqual(recs, [
+    '1 in lan @1 pass',
+    '1 out wan @2 pass',
+    '3 out wan @4 block',
+    '6 in wan @0 block',
+    '7 out wan @8 pass',
+  ]);
 });
 
 test('default=IF routes both families', async () => {
-  const r = await replay(...IFS, '--route', '192.168.1.0/24=lan', '--route', 'fd00::/8=lan', '--route', 'default=wan6', '--json', capture('default.pcapng'));
+  const r = await replay(
+    ...IFS,
+    '--route',
+    '192.168.1.0/24=lan',
+    '--route',
+    'fd00::/8=lan',
+    '--route',
+    'default=wan6',
+    '--json',
+    capture('default.pcapng'),
+  );
   assert.equal(r.code, 0, r.err);
   const lines = r.out.map((l) => JSON.parse(l));
   assert.equal(lines[0].route, 'wan6');
