@@ -273,7 +273,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
       : pipeline.checkOnce(meta, rec.data, start, end, dir === 'in' ? Direction.IN : Direction.OUT, ifId, rec.time);
     const inView = o.inChecked ? describer.view(o.inCheck, ifname, 'in') : null;
     const outName = o.outIf >= 0 ? registry.name(o.outIf) : null;
-    const outView = o.outChecked ? describer.view(o.outCheck, routerMode ? outName : ifname, 'out') : null;
+    const outView = o.outChecked ? describer.view(o.outCheck, outName, 'out') : null;
     if (o.inChecked && o.inCheck.created) created++;
     if (o.outChecked && o.outCheck.created) created++;
     if (o.noRoute) noRoute++;
@@ -287,7 +287,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
       const packet = summarize(meta);
       const at = Number(time.toFixed(6));
       if (json) io.out(JSON.stringify({ n: n + 1, time: at, interface: iface, direction, packet, ...verdict }));
-      else io.out(`${head} ${where(dir, ifname)} ${summarize(meta)}\n        ${describer.text(v, view)}`);
+      else io.out(`${head} ${where(dir, ifname)} ${packet}\n        ${describer.text(v, view)}`);
       return;
     }
     if (json) {

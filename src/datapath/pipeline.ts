@@ -66,7 +66,7 @@ export class PacketPipeline {
     this.logSink = sink;
   }
 
-  /** Loads the state-table slots of a parsed batch together, before its packets go through (their cache misses overlap). */
+  /** Loads a parsed batch's state-table slots together, before its packets go through (the cache misses overlap). */
   warm(batch: readonly PacketMeta[], count: number): void {
     this.states.warm(batch, count);
   }

@@ -106,13 +106,13 @@ function pflogRecords(file: string): string[] {
     const link = decodeLinkLayer(rec.linkType, rec.data, 0, rec.data.length);
     const ip = Buffer.from(rec.data.subarray(link.ipOffset));
     parsePacket(ip, 0, ip.length, meta);
-    if (!HOSTS.has(formatAddress(meta.af, meta.src)) || !HOSTS.has(formatAddress(meta.af, meta.dst))) continue;
+    const [src, dst] = [formatAddress(meta.af, meta.src), formatAddress(meta.af, meta.dst)];
+    if (!HOSTS.has(src) || !HOSTS.has(dst)) continue;
     if (meta.af === 4) ip.fill(0, 8, 9).fill(0, 10, 12);
     else ip[7] = 0;
-    const what = `${pflog.PfDirectionName[h.dir]} ${h.ifname} @${h.rulenr} ${pflog.PfActionName[h.action]}/${pflog.PfReasonName[h.reason]}`;
-    out.push(
-      `${what} ${formatAddress(meta.af, meta.src)} > ${formatAddress(meta.af, meta.dst)} proto ${meta.proto} ${ip.toString('hex')}`,
-    );
+    const verdict = `${pflog.PfActionName[h.action]}/${pflog.PfReasonName[h.reason]}`;
+    const what = `${pflog.PfDirectionName[h.dir]} ${h.ifname} @${h.rulenr} ${verdict}`;
+    out.push(`${what} ${src} > ${dst} ${meta.proto} ${ip.toString('hex')}`);
   }
   return out;
 }
