@@ -58,15 +58,14 @@ after(async () => {
   await topo?.destroy();
 });
 
-/** tcpdump in the router namespace: what arrives on `dev` between the client and the server. */
+/**
+ * tcpdump in the router namespace: what arrives on `dev` between the client
+ * and the server. Immediate mode: otherwise packets wait in libpcap's ring
+ * for a block timeout, and the last ones are lost when tcpdump is stopped.
+ */
 async function captureArrivals(dev: string, file: string): Promise<ChildProcess> {
-  const p = spawn(
-    'ip',
-    ['netns', 'exec', topo.router.name, 'tcpdump', '-i', dev, '-Q', 'in', '-U', '-n', '-w', file, BETWEEN_HOSTS],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  const args = ['-i', dev, '-Q', 'in', '--immediate-mode', '-U', '-n', '-w', file, BETWEEN_HOSTS];
+  const p = spawn('ip', ['netns', 'exec', topo.router.name, 'tcpdump', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   await waitForOutput(p, 'listening on');
   return p;
 }
