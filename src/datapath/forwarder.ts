@@ -88,6 +88,7 @@ export class Forwarder {
     const now = this.clock();
     const count = Math.min(rx.count, this.metas.length);
     c.batches++;
+    // parse the whole batch, then load its state-table slots together (their cache misses overlap)
     for (let k = 0; k < count; k++) {
       const len = rx.lengths[k]!;
       const m = this.metas[k]!;
