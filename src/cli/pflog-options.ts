@@ -1,8 +1,7 @@
-// `--pflog FILE [--pflog-size BYTES] [--pflog-keep N]` for `tunpf run`, and
-// how the verdict's log records reach a sink (shared with `tunpf replay`).
+// `--pflog FILE [--pflog-size BYTES] [--pflog-keep N]` for `tunpf run`.
+// (What a verdict logs reaches the sink in the packet pipeline, src/datapath/pipeline.ts.)
 
-import type { Verdict } from '../filter/packet-filter.js';
-import { PflogFile, type PacketLogSink } from '../log/pflog-writer.js';
+import { PflogFile } from '../log/pflog-writer.js';
 
 /** OpenBSD rotates /var/log/pflog keeping 3 old files; 10 MiB a file suits a router better than its 250 KB. */
 export const PFLOG_DEFAULT_SIZE = 10 * 1024 * 1024;
@@ -50,8 +49,3 @@ export function openPflogFile(s: PflogSettings, onError: (e: Error) => void): Pr
   return PflogFile.open(s.file, { maxFileBytes: s.maxFileBytes, keep: s.keep, onError });
 }
 
-/** Hands every log record of a verdict to the sink. */
-export function logVerdict(sink: PacketLogSink, v: Verdict, time: number, packet: Uint8Array, ipVersion: number, direction: number, ifname: string): void {
-  const l = v.logs;
-  for (let k = 0; k < l.count; k++) sink.logPacket(time, packet, ipVersion, direction, ifname, l.rule[k]!, l.action[k]!, l.reason[k]!);
-}

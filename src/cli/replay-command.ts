@@ -1,35 +1,44 @@
 // `tunpf replay -f RULES CAPTURE`: runs a capture through the ruleset and the
-// state table offline, with the code the datapath uses, and says for every
-// packet what happened and why. Made for teaching as much as for testing.
+// state table offline, through the packet pipeline the datapath uses, and
+// says for every packet what happened and why. With `--route` (router mode)
+// every arriving packet is forwarded as the datapath forwards it: checked
+// `in` on its interface, then `out` on the interface the routes pick.
+// Made for teaching as much as for testing.
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PacketFilter, Verdict, Why, WhyName } from '../filter/packet-filter.js';
+import { type Verdict, Why, WhyName } from '../filter/packet-filter.js';
+import { PacketFilter } from '../filter/packet-filter.js';
 import { InterfaceRegistry } from '../filter/interface-registry.js';
 import { maskAddress, parsePrefix } from '../packet/address.js';
 import { PflogSyncFile } from '../log/pflog-writer.js';
 import { CaptureFormatError, readCapture } from '../packet/capture-file.js';
 import { decodeLinkLayer } from '../packet/link-layer.js';
-import { PacketMeta } from '../packet/meta.js';
+import { Direction, PacketMeta } from '../packet/meta.js';
 import { parsePacket } from '../packet/parse.js';
 import { PfActionName, PfReasonName } from '../packet/pflog.js';
 import { summarize } from '../packet/summary.js';
-import type { InterfaceInfo } from '../rules/ast.js';
+import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
 import { formatRule } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
 import { describeState } from '../state/describe-state.js';
 import { StateEngine } from '../state/state-engine.js';
+import { PacketPipeline } from '../datapath/pipeline.js';
+import { routeTo, RouteTable } from '../datapath/route-table.js';
 import { interfacesFromFlags } from './host-interfaces.js';
 import type { CommandIO } from './io.js';
-import { logVerdict } from './pflog-options.js';
 
-export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [--out-on IF[=NET]]... [--json] [--pflog FILE] CAPTURE
+export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [--out-on IF[=NET]]...
+                    [--route PREFIX=IF]... [--json] [--pflog FILE] CAPTURE
   -f RULES        the ruleset (pf.conf syntax)
   --in-on IF=NET  packets whose source is in NET arrive on IF (repeatable; IF alone: every other packet)
   --out-on IF=NET packets whose source is in NET leave on IF (repeatable)
   --interface     describe an interface for the ruleset: IF=ADDR/LEN,... (repeatable)
   --group         put interfaces in a group: GROUP=IF,... (repeatable)
+  --route         router mode: packets to PREFIX leave on IF (repeatable; default=IF for 0.0.0.0/0 and ::/0).
+                  Every arriving packet is checked in on its interface, then out on the one its route picks,
+                  as tunpf run forwards it; packets the capture saw leaving are skipped.
   --json          one JSON object per packet, then a summary object
   --pflog FILE    write the packets that rules log to FILE, as tunpf run --pflog does (read with tcpdump -n -e -r)
 Interfaces and directions recorded in the capture (pcapng, Linux cooked SLL, pflog) take precedence.`;
@@ -56,6 +65,86 @@ function inNet(net: NonNullable<Placement['net']>, af: number, words: Uint32Arra
   return m.every((w, i) => w === net.words[i]);
 }
 
+const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+
+/** `--route PREFIX=IF`: one route, or both defaults for `default=IF`; a message when the flag is wrong. */
+export function parseRouteFlag(v: string): { prefixes: string[]; ifname: string } | string {
+  const eq = v.lastIndexOf('=');
+  if (eq < 0) return `--route needs PREFIX=IF (e.g. 10.0.0.0/8=wan or default=wan), not '${v}'`;
+  const prefix = v.slice(0, eq);
+  const ifname = v.slice(eq + 1);
+  const p = prefix === 'default' ? null : parsePrefix(prefix);
+  if (prefix !== 'default' && !p)
+    return `invalid prefix '${prefix}' in --route ${v} (an IPv4 or IPv6 network, or default)`;
+  if (p && maskAddress(p.words, p.bits).some((w, i) => w !== p.words[i]))
+    return `'${prefix}' in --route ${v} has host bits set beyond /${p.bits}`;
+  if (!IFNAME.test(ifname)) return `invalid interface name '${ifname}' in --route ${v}`;
+  return { prefixes: p ? [prefix] : ['0.0.0.0/0', '::/0'], ifname };
+}
+
+/** One check as the output shows it. */
+interface CheckView {
+  interface: string | null;
+  direction: 'in' | 'out';
+  verdict: 'pass' | 'block';
+  why: string;
+  rule: number;
+  ruleText: string | null;
+  label: string | null;
+  state: string | null;
+  stateCreated: boolean;
+  logged: string[];
+}
+
+/** Tells one check's verdict in words: JSON fields, and the sentence the text output prints. */
+class CheckDescriber {
+  constructor(
+    private readonly ruleset: Ruleset,
+    private readonly states: StateEngine,
+    private readonly registry: InterfaceRegistry,
+  ) {}
+
+  view(v: Verdict, ifname: string | null, direction: 'in' | 'out'): CheckView {
+    const rule = v.rule >= 0 ? this.ruleset.rules[v.rule] : undefined;
+    const live = v.state >= 0 && this.states.table.live(v.state);
+    const ifName = (id: number) => this.registry.name(id);
+    const logs = v.logs;
+    return {
+      interface: ifname,
+      direction,
+      verdict: v.pass ? 'pass' : 'block',
+      why: WhyName[v.why]!,
+      rule: v.rule,
+      ruleText: rule ? formatRule(rule) : null,
+      label: rule?.label ?? null,
+      state: live ? describeState(this.states.table, v.state, ifName).replace(/\s+/g, ' ') : null,
+      stateCreated: v.created,
+      logged: Array.from(
+        { length: logs.count },
+        (_, k) => `@${logs.rule[k]} ${PfActionName[logs.action[k]!]}/${PfReasonName[logs.reason[k]!]}`,
+      ),
+    };
+  }
+
+  /** `PASS  rule @1: ...; state created; logged (...)` */
+  text(v: Verdict, c: CheckView): string {
+    const rule = v.rule >= 0 ? this.ruleset.rules[v.rule] : undefined;
+    let why: string;
+    if (v.why === Why.STATE) why = `state ${c.state}${rule ? ` (rule @${rule.nr})` : ''}`;
+    else if (v.why === Why.RULE)
+      why = rule ? `rule @${rule.nr}: ${formatRule(rule)}` : 'no rule matched: pf passes by default';
+    else if (v.why === Why.MALFORMED) why = 'malformed packet';
+    else if (v.why === Why.BAD_STATE)
+      why = `bad-state: outside the TCP window of its state${rule ? ` (rule @${rule.nr})` : ''}`;
+    else why = `${WhyName[v.why]}${rule ? ` (rule @${rule.nr}${rule.label ? ` "${rule.label}"` : ''})` : ''}`;
+    if (v.created) why += '; state created';
+    if (c.logged.length) why += `; logged (${c.logged.join(', ')})`;
+    return `${v.pass ? 'PASS ' : 'BLOCK'} ${why}`;
+  }
+}
+
+const where = (dir: 'in' | 'out', ifname: string | null) => `${dir.padEnd(3)} on ${(ifname ?? '-').padEnd(6)}`;
+
 export function replayCommand(argv: string[], io: CommandIO): number {
   let args;
   try {
@@ -68,6 +157,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
         'out-on': { type: 'string', multiple: true },
         interface: { type: 'string', multiple: true },
         group: { type: 'string', multiple: true },
+        route: { type: 'string', multiple: true },
         json: { type: 'boolean' },
         pflog: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -92,10 +182,18 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   }
   // networks first, then the catch-all placements
   placements.sort((a, b) => Number(a.net === null) - Number(b.net === null));
+  const routeFlags: { prefixes: string[]; ifname: string }[] = [];
+  for (const v of args.values.route ?? []) {
+    const r = parseRouteFlag(v);
+    if (typeof r === 'string') return io.err(`tunpf replay: ${r}`), 2;
+    routeFlags.push(r);
+  }
+  const routerMode = routeFlags.length > 0;
   const fromFlags = interfacesFromFlags(args.values.interface, args.values.group);
   if (typeof fromFlags === 'string') return io.err(`tunpf replay: ${fromFlags}`), 2;
   const ifmap = new Map<string, InterfaceInfo>(fromFlags.map((i) => [i.name, i]));
-  for (const p of placements) if (!ifmap.has(p.ifname)) ifmap.set(p.ifname, { name: p.ifname, addresses: [], groups: [] });
+  for (const name of [...placements.map((p) => p.ifname), ...routeFlags.map((r) => r.ifname)])
+    if (!ifmap.has(name)) ifmap.set(name, { name, addresses: [], groups: [] });
   const interfaces = [...ifmap.values()];
 
   let loaded;
@@ -132,21 +230,28 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   const registry = new InterfaceRegistry(interfaces);
   const states = StateEngine.forRuleset(ruleset);
   const filter = new PacketFilter(ruleset, { states, interfaces: registry });
+  const routes = new RouteTable();
+  routes.replace(routeFlags.flatMap((r) => r.prefixes.map((p) => routeTo(p, r.ifname, registry.intern(r.ifname))!)));
+  const pipeline = new PacketPipeline(filter, states, routes);
+  pipeline.logTo(pflog);
+  const describer = new CheckDescriber(ruleset, states, registry);
   const meta = new PacketMeta();
-  const v = new Verdict();
   const json = args.values.json === true;
   const t0 = records[0]?.time ?? 0;
-  let notIp = 0;
+  const blockedBy = new Float64Array(WhyName.length);
+  let skipped = 0;
   let created = 0;
+  let passed = 0;
+  let noRoute = 0;
   records.forEach((rec, n) => {
     const link = decodeLinkLayer(rec.linkType, rec.data, 0, rec.data.length);
     const time = rec.time - t0;
-    if (link.ipOffset < 0) {
-      notIp++;
-      if (json) io.out(JSON.stringify({ n: n + 1, time, skipped: link.reason }));
-      else io.out(`${String(n + 1).padStart(5)} ${time.toFixed(6)}  skipped: ${link.reason}`);
-      return;
-    }
+    const skip = (reason: string) => {
+      skipped++;
+      if (json) io.out(JSON.stringify({ n: n + 1, time, skipped: reason }));
+      else io.out(`${String(n + 1).padStart(5)} ${time.toFixed(6)}  skipped: ${reason}`);
+    };
+    if (link.ipOffset < 0) return skip(link.reason);
     parsePacket(rec.data, link.ipOffset, rec.data.length - link.ipOffset, meta);
     let dir: 'in' | 'out' = rec.direction ?? link.direction ?? 'in';
     let ifname: string | null = rec.interfaceName ?? link.ifname;
@@ -157,55 +262,81 @@ export function replayCommand(argv: string[], io: CommandIO): number {
         if (!rec.direction && !link.direction) dir = p.dir;
       }
     }
+    if (routerMode && dir === 'out')
+      return skip(`left the router on ${ifname ?? '?'} (router mode checks arriving packets)`);
+    if (routerMode && !ifname) return skip('arrived on an unknown interface (say which with --in-on)');
     const ifId = ifname ? registry.intern(ifname) : -1;
-    filter.test(meta, dir === 'in' ? 1 : 2, ifId, rec.time, v);
-    if (v.created) created++;
-    if (v.log && pflog) logVerdict(pflog, v, rec.time, rec.data.subarray(link.ipOffset), meta.af, dir === 'in' ? 1 : 2, ifname ?? '');
-    const logged = Array.from({ length: v.logs.count }, (_, k) => `@${v.logs.rule[k]} ${PfActionName[v.logs.action[k]!]}/${PfReasonName[v.logs.reason[k]!]}`);
-    const rule = v.rule >= 0 ? ruleset.rules[v.rule] : undefined;
-    const stateText = v.state >= 0 && states.table.live(v.state) ? describeState(states.table, v.state, (id) => registry.name(id)).replace(/\s+/g, ' ') : null;
+    const start = link.ipOffset;
+    const end = rec.data.length;
+    const o = routerMode
+      ? pipeline.forward(meta, rec.data, start, end, ifId, rec.time)
+      : pipeline.checkOnce(meta, rec.data, start, end, dir === 'in' ? Direction.IN : Direction.OUT, ifId, rec.time);
+    const inView = o.inChecked ? describer.view(o.inCheck, ifname, 'in') : null;
+    const outName = o.outIf >= 0 ? registry.name(o.outIf) : null;
+    const outView = o.outChecked ? describer.view(o.outCheck, outName, 'out') : null;
+    if (o.inChecked && o.inCheck.created) created++;
+    if (o.outChecked && o.outCheck.created) created++;
+    if (o.noRoute) noRoute++;
+    if (o.pass) passed++;
+    else blockedBy[(o.outChecked ? o.outCheck : o.inCheck).why]++;
+    const head = `${String(n + 1).padStart(5)} ${time.toFixed(6)}`;
+    if (!routerMode) {
+      const view = (inView ?? outView)!;
+      const v = o.inChecked ? o.inCheck : o.outCheck;
+      const { interface: iface, direction, ...verdict } = view;
+      const packet = summarize(meta);
+      const at = Number(time.toFixed(6));
+      if (json) io.out(JSON.stringify({ n: n + 1, time: at, interface: iface, direction, packet, ...verdict }));
+      else io.out(`${head} ${where(dir, ifname)} ${packet}\n        ${describer.text(v, view)}`);
+      return;
+    }
     if (json) {
       io.out(
         JSON.stringify({
           n: n + 1,
           time: Number(time.toFixed(6)),
           interface: ifname,
-          direction: dir,
           packet: summarize(meta),
-          verdict: v.pass ? 'pass' : 'block',
-          why: WhyName[v.why],
-          rule: v.rule,
-          ruleText: rule ? formatRule(rule) : null,
-          label: rule?.label ?? null,
-          state: stateText,
-          stateCreated: v.created,
-          logged,
+          verdict: o.pass ? 'pass' : 'block',
+          in: inView,
+          out: outView,
+          route: outName,
+          noRoute: o.noRoute,
         }),
       );
       return;
     }
-    let why: string;
-    if (v.why === Why.STATE) why = `state ${stateText}${rule ? ` (rule @${rule.nr})` : ''}`;
-    else if (v.why === Why.RULE) why = rule ? `rule @${rule.nr}: ${formatRule(rule)}` : 'no rule matched: pf passes by default';
-    else if (v.why === Why.MALFORMED) why = 'malformed packet';
-    else if (v.why === Why.BAD_STATE) why = `bad-state: outside the TCP window of its state${rule ? ` (rule @${rule.nr})` : ''}`;
-    else why = `${WhyName[v.why]}${rule ? ` (rule @${rule.nr}${rule.label ? ` "${rule.label}"` : ''})` : ''}`;
-    if (v.created) why += '; state created';
-    if (logged.length) why += `; logged (${logged.join(', ')})`;
-    const where = `${dir.padEnd(3)} on ${(ifname ?? '-').padEnd(6)}`;
-    io.out(`${String(n + 1).padStart(5)} ${time.toFixed(6)} ${where} ${summarize(meta)}\n        ${v.pass ? 'PASS ' : 'BLOCK'} ${why}`);
+    const lines = [
+      `${head} ${where('in', ifname)} ${summarize(meta)}`,
+      `        ${where('in', ifname)} ${describer.text(o.inCheck, inView!)}`,
+    ];
+    if (outView) lines.push(`        ${where('out', outName)} ${describer.text(o.outCheck, outView)}`);
+    else if (o.noRoute) lines.push(`        ${where('out', null)} no route: the kernel answers (unreachable)`);
+    io.out(lines.join('\n'));
   });
   pflog?.close();
-  const c = filter.counters;
-  const reasons = WhyName.map((name, i) => [name, c.byWhy[i]!] as const).filter(([name, k]) => k > 0 && name !== 'state' && name !== 'rule');
-  const blockedByRule = c.blocked - reasons.reduce((s, [, k]) => s + k, 0);
+  const blocked = records.length - skipped - passed;
+  // decided by a rule or a state, or refused for a reason of its own
   const byReason: Record<string, number> = {};
-  if (blockedByRule) byReason.rule = blockedByRule;
-  for (const [name, k] of reasons) byReason[name] = k;
-  if (json) io.out(JSON.stringify({ summary: { packets: records.length, passed: c.passed, blocked: c.blocked, blockedBy: byReason, skipped: notIp, statesCreated: created, statesAtEnd: states.table.count } }));
-  else {
+  const byRule = blockedBy[Why.RULE]! + blockedBy[Why.STATE]!;
+  if (byRule) byReason.rule = byRule;
+  WhyName.forEach((name, why) => {
+    if (why !== Why.RULE && why !== Why.STATE && blockedBy[why]) byReason[name] = blockedBy[why]!;
+  });
+  if (json) {
+    const summary = {
+      packets: records.length, passed, blocked, blockedBy: byReason, skipped,
+      statesCreated: created, statesAtEnd: states.table.count,
+    };
+    io.out(JSON.stringify({ summary: routerMode ? { ...summary, noRoute } : summary }));
+  } else {
     const list = Object.entries(byReason).map(([k, n]) => `${k} ${n}`).join(', ');
-    io.out(`\n${records.length} packets: ${c.passed} passed, ${c.blocked} blocked${list ? ` (${list})` : ''}${notIp ? `, ${notIp} not IP` : ''}; ${created} states created, ${states.table.count} at the end`);
+    const skippedText = skipped ? `, ${skipped} ${routerMode ? 'skipped' : 'not IP'}` : '';
+    const noRouteText = noRoute ? `, ${noRoute} without a route` : '';
+    const blockedText = `${blocked} blocked${list ? ` (${list})` : ''}`;
+    const statesText = `${created} states created, ${states.table.count} at the end`;
+    io.out(`\n${records.length} packets: ${passed} passed, ${blockedText}${skippedText}${noRouteText}; ${statesText}`);
   }
   return 0;
 }
+

@@ -126,7 +126,10 @@ export class Daemon {
       this.fib = new FibMirror(this.kernel, (name) => this.registry.intern(parentOf.get(name) ?? name), this.tuns.map((t) => t.tun.name));
       this.fib.load();
       this.fib.watch((e) => log.error({ err: e.message }, 'routing table mirror'));
-      this.forwarder = new Forwarder(this.filter, this.states, this.fib, this.opts.batch ?? 64);
+      this.forwarder = new Forwarder({
+        filter: this.filter, states: this.states, routes: this.fib.routes, batchSize: this.opts.batch ?? 64,
+        clock: () => Date.now() / 1000,
+      });
       this.forwarder.logTo(this.opts.pflog ?? null);
       const pfsyncConfig = this.opts.ha?.pfsync;
       if (pfsyncConfig) {

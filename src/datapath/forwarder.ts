@@ -1,23 +1,24 @@
-// The per-batch work of router mode: every packet read from an interface's
-// TUN is checked `in` on that interface, then `out` on the interface the
-// routing table will send it to, as pf checks forwarded packets; passing
-// packets get back the hop the kernel took twice and are written back to the
-// same TUN in one batch. No allocation per packet. Packets that a rule
-// logs go to the pflog sink as the check saw them (before the hop is given
-// back); the others cost one flag test.
+// The batch loop of router mode: a batch read from an interface's TUN is
+// parsed, its states warmed, and every packet goes through the packet
+// pipeline (`in` on that interface, `out` on the egress the routing table
+// picks); passing packets get back the hop the kernel took twice and are
+// written back to the same TUN in one batch, blocked ones are answered when
+// their rule says `block return`, and pfsync may hold the first packet of a
+// new state (defer). No allocation per packet.
 
 import { BlockReply } from '../filter/compile-rules.js';
-import { PacketFilter, Verdict } from '../filter/packet-filter.js';
+import type { PacketFilter } from '../filter/packet-filter.js';
 import type { PacketLogSink } from '../log/pflog-writer.js';
 import { formatAddress } from '../packet/address.js';
 import { buildIcmpErrorFor, buildTcpResetFor } from '../packet/build.js';
 import { incrementIpv4Ttl, incrementIpv6HopLimit } from '../packet/checksum.js';
 import { PacketMeta } from '../packet/meta.js';
 import { parsePacket } from '../packet/parse.js';
-import type { FibMirror } from './fib-mirror.js';
+import type { StateEngine } from '../state/state-engine.js';
+import { PacketPipeline } from './pipeline.js';
+import type { RouteLookup } from './route-table.js';
 import { SLOT_SIZE, type RxBatch, type TunDevice } from './tun-device.js';
 import { VIRTIO_NET_HDR_LEN } from './virtio-net.js';
-import type { StateEngine } from '../state/state-engine.js';
 
 export class ForwardCounters {
   batches = 0;
@@ -34,51 +35,56 @@ export class ForwardCounters {
   logged = 0;
 }
 
+export interface ForwarderOptions {
+  filter: PacketFilter;
+  /** The filter's peer: the batch's state slots are warmed in it. */
+  states: StateEngine;
+  /** Where a forwarded packet leaves: its `out` check is on that interface. */
+  routes: RouteLookup;
+  /** Packets per batch at most (the TUN's batch size). */
+  batchSize: number;
+  /** Seconds; read once per batch. */
+  clock: () => number;
+}
+
+/** State replication (pfsync): `defer` returns true when it holds the packet; `afterBatch` runs after each batch. */
+export interface ForwardSync {
+  defer(state: number, packet: Uint8Array, release: (packet: Uint8Array) => void): boolean;
+  afterBatch(): void;
+}
+
 export class Forwarder {
   readonly counters = new ForwardCounters();
+  readonly pipeline: PacketPipeline;
   /** One parsed record per batch slot: the batch is parsed first, so state lookups can be warmed together. */
   private readonly metas: PacketMeta[];
-  private readonly verdict = new Verdict();
   private readonly offsets: Uint32Array;
   private readonly lengths: Uint32Array;
-  private logSink: PacketLogSink | null = null;
+  private readonly clock: () => number;
+  private sync: ForwardSync | null = null;
 
-  constructor(
-    private filter: PacketFilter,
-    private readonly states: StateEngine,
-    private readonly fib: FibMirror,
-    batchSize: number,
-    private readonly clock: () => number = () => Date.now() / 1000,
-  ) {
-    this.offsets = new Uint32Array(batchSize);
-    this.lengths = new Uint32Array(batchSize);
-    this.metas = Array.from({ length: batchSize }, () => new PacketMeta());
+  constructor(opts: ForwarderOptions) {
+    this.pipeline = new PacketPipeline(opts.filter, opts.states, opts.routes);
+    this.clock = opts.clock;
+    this.offsets = new Uint32Array(opts.batchSize);
+    this.lengths = new Uint32Array(opts.batchSize);
+    this.metas = Array.from({ length: opts.batchSize }, () => new PacketMeta());
   }
 
-  setFilter(filter: PacketFilter): void {
-    this.filter = filter;
+  /** State replication (pfsync), or null. */
+  syncWith(sync: ForwardSync | null): void {
+    this.sync = sync;
   }
 
   /** Where the packets that rules log go (null: nowhere). */
-  /**
-   * State replication (pfsync): `defer` may hold the packet that created a
-   * state until the peer has it (it returns true when it keeps the packet);
-   * `afterBatch` runs once each batch is done.
-   */
-  syncWith(sync: { defer(state: number, packet: Uint8Array, release: (packet: Uint8Array) => void): boolean; afterBatch(): void } | null): void {
-    this.sync = sync;
-  }
-  private sync: { defer(state: number, packet: Uint8Array, release: (packet: Uint8Array) => void): boolean; afterBatch(): void } | null = null;
-
   logTo(sink: PacketLogSink | null): void {
-    this.logSink = sink;
+    this.pipeline.logTo(sink);
   }
 
   /** Filters one batch read from `tun` (interface id `ifId`) and writes the passing packets back. */
   onBatch(tun: TunDevice, ifId: number, rx: RxBatch): void {
     const c = this.counters;
-    const v = this.verdict;
-    const f = this.filter;
+    const pipeline = this.pipeline;
     const now = this.clock();
     const count = Math.min(rx.count, this.metas.length);
     c.batches++;
@@ -89,7 +95,7 @@ export class Forwarder {
       if (len <= VIRTIO_NET_HDR_LEN) m.reset();
       else parsePacket(rx.buf, k * SLOT_SIZE + VIRTIO_NET_HDR_LEN, len - VIRTIO_NET_HDR_LEN, m);
     }
-    this.states.warm(this.metas, count);
+    pipeline.warm(this.metas, count);
     let n = 0;
     for (let k = 0; k < count; k++) {
       const at = k * SLOT_SIZE;
@@ -102,29 +108,19 @@ export class Forwarder {
         c.dropped++;
         continue;
       }
-      const passedIn = f.test(m, 1, ifId, now, v).pass;
-      let created = v.created ? v.state : -1;
-      if (v.log) this.log(rx.buf, ip, at + len, m.af, 1, ifId, now, v);
-      if (!passedIn) {
+      const o = pipeline.forward(m, rx.buf, ip, at + len, ifId, now);
+      c.logged += o.logged;
+      if (!o.pass) {
         c.dropped++;
-        if (v.reply !== BlockReply.DROP) this.answer(tun, rx.buf.subarray(ip, at + len), m, v.reply);
+        if (o.reply !== BlockReply.DROP) this.answer(tun, rx.buf.subarray(ip, at + len), m, o.reply);
         continue;
       }
-      const out = this.fib.lookup(m.af, m.dst);
-      if (out < 0) c.noRoute++; // the kernel will answer with an unreachable
-      else {
-        const passedOut = f.test(m, 2, out, now, v).pass;
-        if (v.created) created = v.state;
-        if (v.log) this.log(rx.buf, ip, at + len, m.af, 2, out, now, v);
-        if (!passedOut) {
-          c.dropped++;
-          if (v.reply !== BlockReply.DROP) this.answer(tun, rx.buf.subarray(ip, at + len), m, v.reply);
-          continue;
-        }
-      }
+      if (o.noRoute) c.noRoute++; // the kernel will answer with an unreachable
       if (m.af === 4) incrementIpv4Ttl(rx.buf, ip);
       else incrementIpv6HopLimit(rx.buf, ip);
-      if (created >= 0 && this.sync !== null && !isMulticast(m) && this.sync.defer(created, rx.buf.subarray(at, at + len), this.releaserFor(tun))) {
+      const sync = this.sync;
+      const deferrable = o.created >= 0 && sync !== null && !isMulticast(m);
+      if (deferrable && sync.defer(o.created, rx.buf.subarray(at, at + len), this.releaserFor(tun))) {
         c.deferred++;
         continue;
       }
@@ -151,17 +147,6 @@ export class Forwarder {
     this.replyLengths[0] = packet.length;
     const buf = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
     if (tun.write(buf, this.replyOffsets, this.replyLengths, 1) === 1) this.counters.packetsOut++;
-  }
-
-  /** Hands one packet's log records to the sink (logged packets are few: the view may allocate). */
-  private log(buf: Uint8Array, start: number, end: number, af: number, direction: number, ifId: number, now: number, v: Verdict): void {
-    const sink = this.logSink;
-    if (sink === null) return;
-    const packet = buf.subarray(start, end);
-    const ifname = this.filter.interfaces.name(ifId);
-    const logs = v.logs;
-    for (let k = 0; k < logs.count; k++) sink.logPacket(now, packet, af, direction, ifname, logs.rule[k]!, logs.action[k]!, logs.reason[k]!);
-    this.counters.logged += logs.count;
   }
 
   /**

@@ -1,0 +1,157 @@
+// The work pf does for one packet, in one place for the datapath and for
+// `tunpf replay`: a forwarded packet is checked `in` on the interface it
+// arrived on, then `out` on the interface the routing table sends it to;
+// the records of logging rules go to the pflog sink as each check saw the
+// packet. The outcome is one record, reused for every packet (no allocation
+// per packet): the caller writes, answers (`block return`) or defers
+// (pfsync) from it, and replay prints both checks from it. Giving back the
+// hop is the writing side's business (the batch loop), not the pipeline's.
+
+import { BlockReply } from '../filter/compile-rules.js';
+import { type PacketFilter, Verdict } from '../filter/packet-filter.js';
+import type { PacketLogSink } from '../log/pflog-writer.js';
+import { Direction, type DirectionValue, type PacketMeta } from '../packet/meta.js';
+import type { StateEngine } from '../state/state-engine.js';
+import type { RouteLookup } from './route-table.js';
+
+/** What the pipeline made of one packet. */
+export class PacketOutcome {
+  /** The `in` check, when `inChecked`. */
+  readonly inCheck = new Verdict();
+  inChecked = false;
+  /** Interface id of the `in` check (-1: none). */
+  inIf = -1;
+  /** The `out` check, when `outChecked`. */
+  readonly outCheck = new Verdict();
+  outChecked = false;
+  /** Interface id of the `out` check: for a forwarded packet, the egress the route table picked (-1: none). */
+  outIf = -1;
+  /** A forwarded packet passed `in` but the route table has no route: no `out` check, the kernel answers. */
+  noRoute = false;
+  /** The state a check created (the `out` check's when both did), -1 for none. */
+  created = -1;
+  /** The packet goes on. */
+  pass = false;
+  /** For a blocked packet: the answer its rule asks for (BlockReply). */
+  reply: number = BlockReply.DROP;
+  /** Records handed to the log sink for this packet. */
+  logged = 0;
+
+  reset(): void {
+    this.inChecked = false;
+    this.inIf = -1;
+    this.outChecked = false;
+    this.outIf = -1;
+    this.noRoute = false;
+    this.created = -1;
+    this.pass = false;
+    this.reply = BlockReply.DROP;
+    this.logged = 0;
+  }
+}
+
+export class PacketPipeline {
+  /** Filled by forward() and checkOnce(); valid until the next call. */
+  readonly outcome = new PacketOutcome();
+  private logSink: PacketLogSink | null = null;
+
+  constructor(
+    private readonly filter: PacketFilter,
+    private readonly states: StateEngine,
+    private readonly routes: RouteLookup,
+  ) {}
+
+  /** Where the records of logging rules go (null: nowhere). */
+  logTo(sink: PacketLogSink | null): void {
+    this.logSink = sink;
+  }
+
+  /** Loads a parsed batch's state-table slots together, before its packets go through (the cache misses overlap). */
+  warm(batch: readonly PacketMeta[], count: number): void {
+    this.states.warm(batch, count);
+  }
+
+  /**
+   * A packet the router forwards: `m` parsed from buf[start, end) (the IP
+   * packet), arrived on interface `ifIn` at `now` (seconds).
+   */
+  forward(m: PacketMeta, buf: Uint8Array, start: number, end: number, ifIn: number, now: number): PacketOutcome {
+    const o = this.outcome;
+    o.reset();
+    o.inChecked = true;
+    o.inIf = ifIn;
+    if (!this.check(m, buf, start, end, Direction.IN, ifIn, now, o.inCheck)) return o;
+    const ifOut = this.routes.lookup(m.af, m.dst);
+    if (ifOut < 0) {
+      o.noRoute = true;
+      return o;
+    }
+    o.outChecked = true;
+    o.outIf = ifOut;
+    this.check(m, buf, start, end, Direction.OUT, ifOut, now, o.outCheck);
+    return o;
+  }
+
+  /** One check only: a packet seen in one direction on one interface (a capture taken on that interface). */
+  checkOnce(
+    m: PacketMeta,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    direction: DirectionValue,
+    ifId: number,
+    now: number,
+  ): PacketOutcome {
+    const o = this.outcome;
+    o.reset();
+    if (direction === Direction.IN) {
+      o.inChecked = true;
+      o.inIf = ifId;
+      this.check(m, buf, start, end, direction, ifId, now, o.inCheck);
+    } else {
+      o.outChecked = true;
+      o.outIf = ifId;
+      this.check(m, buf, start, end, direction, ifId, now, o.outCheck);
+    }
+    return o;
+  }
+
+  private check(
+    m: PacketMeta,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    direction: DirectionValue,
+    ifId: number,
+    now: number,
+    v: Verdict,
+  ): boolean {
+    const o = this.outcome;
+    this.filter.test(m, direction, ifId, now, v);
+    if (v.created) o.created = v.state;
+    if (v.log && this.logSink !== null) this.log(this.logSink, buf, start, end, m.af, direction, ifId, now, v);
+    o.pass = v.pass;
+    if (!v.pass) o.reply = v.reply;
+    return v.pass;
+  }
+
+  /** Hands one check's log records to the sink (logged packets are few: the view may allocate). */
+  private log(
+    sink: PacketLogSink,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    af: number,
+    direction: number,
+    ifId: number,
+    now: number,
+    v: Verdict,
+  ): void {
+    const packet = buf.subarray(start, end);
+    const ifname = ifId < 0 ? '' : this.filter.interfaces.name(ifId);
+    const logs = v.logs;
+    for (let k = 0; k < logs.count; k++)
+      sink.logPacket(now, packet, af, direction, ifname, logs.rule[k]!, logs.action[k]!, logs.reason[k]!);
+    this.outcome.logged += logs.count;
+  }
+}
