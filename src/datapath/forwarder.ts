@@ -49,7 +49,8 @@ export interface ForwarderOptions {
 
 /** State replication (pfsync): `defer` returns true when it holds the packet; `afterBatch` runs after each batch. */
 export interface ForwardSync {
-  defer(state: number, packet: Uint8Array, release: (packet: Uint8Array) => void): boolean;
+  /** Holds buf[start, end) (copying it) until the peer has the state, or returns false at once. */
+  defer(state: number, buf: Uint8Array, start: number, end: number, release: (packet: Uint8Array) => void): boolean;
   afterBatch(): void;
 }
 
@@ -120,7 +121,7 @@ export class Forwarder {
       else incrementIpv6HopLimit(rx.buf, ip);
       const sync = this.sync;
       const deferrable = o.created >= 0 && sync !== null && !isMulticast(m);
-      if (deferrable && sync.defer(o.created, rx.buf.subarray(at, at + len), this.releaserFor(tun))) {
+      if (deferrable && sync.defer(o.created, rx.buf, at, at + len, this.releaserFor(tun))) {
         c.deferred++;
         continue;
       }

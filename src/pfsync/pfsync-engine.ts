@@ -118,12 +118,13 @@ export class PfsyncEngine {
   /**
    * With `defer`: holds the packet that created state i until the peer has
    * the state; returns false (send it now) without defer, or for states
-   * that are not synced.
+   * that are not synced. The packet is buf[start, end); only a held one is
+   * copied, so a state that is not deferred costs nothing.
    */
-  defer(i: number, packet: Uint8Array, release: (packet: Uint8Array) => void): boolean {
+  defer(i: number, buf: Uint8Array, start: number, end: number, release: (packet: Uint8Array) => void): boolean {
     const t = this.o.states.table;
     if (!this.o.config.defer || t.flags[i]! & StateFlag.NOSYNC) return false;
-    this.deferral.hold(i, t.idLo[i]!, packet, this.o.clock(), release);
+    this.deferral.hold(i, t.idLo[i]!, buf.subarray(start, end), this.o.clock(), release);
     this.outbound.markDeferred(i);
     return true;
   }

@@ -132,8 +132,8 @@ export class PfsyncService {
   }
 
   /** `defer`: holds the packet that created state i until the peer has the state (see PfsyncEngine.defer). */
-  defer(i: number, packet: Uint8Array, release: (packet: Uint8Array) => void): boolean {
-    return this.engine.defer(i, packet, release);
+  defer(i: number, buf: Uint8Array, start: number, end: number, release: (packet: Uint8Array) => void): boolean {
+    return this.engine.defer(i, buf, start, end, release);
   }
 
   /** `flush states` with pfsync: one CLR to the peer instead of a delete per state. */

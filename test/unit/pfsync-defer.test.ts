@@ -20,7 +20,7 @@ test('held until the peer acknowledges: the INS goes at once with the ACK flag, 
   const p = new Pair({ defer: true });
   const { state, packet } = newFlow(p, 40000);
   const released: Uint8Array[] = [];
-  assert.equal(p.a.engine.defer(state, packet, (x) => released.push(x)), true);
+  assert.equal(p.a.engine.defer(state, packet, 0, packet.length, (x) => released.push(x)), true);
   p.a.engine.afterBatch();
   const [ins] = p.a.take();
   assert.equal(ins!.sections[0]!.action, PfsyncAction.INS);
@@ -29,7 +29,7 @@ test('held until the peer acknowledges: the INS goes at once with the ACK flag, 
   // deliver the INS by hand (take() decoded it): b answers with INS_ACK at once
   const p2 = new Pair({ defer: true });
   const s2 = newFlow(p2, 40001);
-  p2.a.engine.defer(s2.state, s2.packet, (x) => released.push(x));
+  p2.a.engine.defer(s2.state, s2.packet, 0, s2.packet.length, (x) => released.push(x));
   p2.a.engine.afterBatch();
   const fromA = p2.a.wire.splice(0);
   p2.b.engine.receive(fromA[0]!, 0, fromA[0]!.length);
@@ -45,7 +45,7 @@ test('with no answer the packet goes after 20 ms; more than 128 held: the oldest
   const released: number[] = [];
   for (let k = 0; k < 130; k++) {
     const { state, packet } = newFlow(p, 41000 + k);
-    p.a.engine.defer(state, packet, () => released.push(k));
+    p.a.engine.defer(state, packet, 0, packet.length, () => released.push(k));
   }
   assert.deepEqual(released, [0, 1], 'held at most 128');
   assert.equal(p.a.engine.deferral.counters.overflow, 2);
@@ -59,5 +59,5 @@ test('with no answer the packet goes after 20 ms; more than 128 held: the oldest
 test('without defer nothing is held', () => {
   const p = new Pair();
   const { state, packet } = newFlow(p, 42000);
-  assert.equal(p.a.engine.defer(state, packet, () => assert.fail('not held')), false);
+  assert.equal(p.a.engine.defer(state, packet, 0, packet.length, () => assert.fail('not held')), false);
 });
