@@ -82,8 +82,8 @@ export function parseRouteFlag(v: string): { prefixes: string[]; ifname: string 
   return { prefixes: p ? [prefix] : ['0.0.0.0/0', '::/0'], ifname };
 }
 
-/** One check as the output shows it. */
-interface CheckView {
+/** One check as the output shows it (and `--json` prints it). */
+export interface CheckView {
   interface: string | null;
   direction: 'in' | 'out';
   verdict: 'pass' | 'block';

@@ -1,20 +1,12 @@
 // The lines `tunpf replay --json` prints, as the tests read them.
 
-/** One packet and its verdict. */
-export interface ReplayVerdict {
+import type { CheckView } from '../../../src/cli/replay-command.js';
+
+/** One packet and its verdict: where and how it was checked, as replay prints one check. */
+export interface ReplayVerdict extends CheckView {
   n: number;
   time: number;
-  interface: string | null;
-  direction: 'in' | 'out';
   packet: string;
-  verdict: 'pass' | 'block';
-  why: string;
-  rule: number;
-  ruleText: string | null;
-  label: string | null;
-  state: string | null;
-  stateCreated: boolean;
-  logged: string[];
 }
 
 /** The closing line. */
