@@ -4,6 +4,7 @@
 
 import { mkdirSync, readFileSync, readlinkSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { alive } from '../os/process.js';
 
 /**
  * One folder per network namespace: interface names (and sysctls) belong to
@@ -18,16 +19,6 @@ function namespaceId(): string {
 }
 
 export const LOCK_DIR = join('/run/tunpf', `net-${namespaceId()}`);
-
-/** Whether a process lives (EPERM: it does, as another user's). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class InstanceLock {
   private readonly held: string[] = [];

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { CommandError, ConnectError, requestOnce } from '../control/client.js';
 import { ErrorCode } from '../control/protocol.js';
 import { SOCKET_NAME } from '../control/socket-path.js';
+import { alive } from '../os/process.js';
 import { buildCommands, LAB, LAB_DIR, LAB_PREFIX, labHaConfig, netnsOf, type LabNode, type LabTiming, type RouterName } from './lab-plan.js';
 import { readTrafficStatus } from './traffic-status.js';
 
@@ -127,21 +128,6 @@ export function labExists(): boolean {
 }
 
 // ---------------------------------------------------------------- processes
-
-/** Whether a process runs (a zombie does not: in a container, nobody may reap it for a while). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 function netnsInodeOfPid(pid: number): number | null {
   try {
