@@ -28,7 +28,10 @@ export class StateCounters {
   readonly byReason = new Float64Array(8);
 }
 
-export interface StateEngineOptions extends Partial<StateTableOptions> {
+/** The table's options but its size, which is the state limit. */
+export type StateTableSetup = Omit<StateTableOptions, 'capacity'>;
+
+export interface StateEngineOptions extends StateTableSetup {
   /** `set limit states`. */
   limit: number;
   statePolicyIfBound?: boolean;
@@ -73,7 +76,7 @@ export class StateEngine {
   }
 
   /** A state engine sized by the ruleset's `set limit states`. */
-  static forRuleset(ruleset: Ruleset, opts: Partial<StateTableOptions> = {}): StateEngine {
+  static forRuleset(ruleset: Ruleset, opts: StateTableSetup): StateEngine {
     return new StateEngine({ ...opts, limit: ruleset.options.limits.states, hostid: ruleset.options.hostid ?? opts.hostid });
   }
 

@@ -55,8 +55,8 @@ export interface StateTableOptions {
   capacity: number;
   /** 32-bit creator id of this node (pf's hostid); random and non-zero by default. */
   hostid?: number;
-  /** Seconds since the epoch when the table started: the high word of local state ids. */
-  startSeconds?: number;
+  /** Seconds since the epoch when the table started (from the caller's clock): the high word of local state ids. */
+  startSeconds: number;
   /** Hash seeds; random by default. Tests pass fixed ones. */
   seeds?: Uint32Array;
 }
@@ -176,7 +176,7 @@ export class StateTable {
     let hostid = opts.hostid ?? 0;
     while (hostid === 0) hostid = randomBytes(4).readUInt32BE(0);
     this.hostid = hostid >>> 0;
-    this.startSeconds = (opts.startSeconds ?? Math.floor(Date.now() / 1000)) >>> 0;
+    this.startSeconds = opts.startSeconds >>> 0;
     this.lastIdHi = this.startSeconds;
   }
 

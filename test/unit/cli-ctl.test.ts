@@ -50,7 +50,7 @@ before(() => {
     states: flow.states,
     forwardCounters: () => null,
     now: () => flow.now,
-    startedAt: (flow.now - 60) * 1000,
+    startedAt: flow.now - 60,
     rulesFile,
     loadRuleset: (p) => loadRulesetFile(p, { interfaces: TEST_INTERFACES }),
     applyRuleset: (rs) => flow.filter.reload(rs),

@@ -21,7 +21,7 @@ import { TEST_INTERFACES } from './helpers/filter-harness.js';
 import { Flow, TcpPair } from './helpers/flow.js';
 
 function ctxOf(f: Flow, extra: Partial<cmd.FilterContext> = {}): cmd.FilterContext {
-  return { filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: (f.now - 100) * 1000, ...extra };
+  return { filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: f.now - 100, ...extra };
 }
 
 const RULES = `set timeout tcp.established 3600

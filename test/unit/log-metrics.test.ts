@@ -93,7 +93,7 @@ test("the filter's metrics after traffic: packets, verdicts, states, per-rule co
   f.send(c.c('A', 10));
   f.send(new TcpPair('10.0.0.1').c('S'), 'in', 'wan');
   const registry = new MetricsRegistry();
-  registry.register('filter', filterMetrics({ filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: 5000 }));
+  registry.register('filter', filterMetrics({ filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: 5 }));
   const m = parseExposition(registry.render());
   const value = (name: string, labels: Record<string, string> = {}) => {
     const fam = m.get(name);

@@ -20,7 +20,7 @@ export class Flow {
   constructor(rules: string, opts: { hostid?: number } = {}) {
     const { ruleset, diagnostics } = parseRuleset(rules, { file: 'flow.conf', interfaces: TEST_INTERFACES });
     assert.ok(ruleset, diagnostics.map((d) => d.message).join('\n'));
-    this.states = StateEngine.forRuleset(ruleset, { seeds: Uint32Array.of(1, 2, 3), hostid: opts.hostid ?? 0x1d2c3b4a });
+    this.states = StateEngine.forRuleset(ruleset, { seeds: Uint32Array.of(1, 2, 3), hostid: opts.hostid ?? 0x1d2c3b4a, startSeconds: this.now });
     this.filter = new PacketFilter(ruleset, { states: this.states, interfaces: new InterfaceRegistry(TEST_INTERFACES) });
   }
 
