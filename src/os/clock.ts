@@ -15,3 +15,8 @@ export function systemClock(): Clock {
   const origin = Date.now() / 1000 - performance.now() / 1000;
   return () => origin + performance.now() / 1000;
 }
+
+/** A reading in whole ms since the epoch (the lab's files and timings are in ms). */
+export function epochMs(clock: Clock): number {
+  return Math.round(clock() * 1000);
+}
