@@ -4,7 +4,7 @@
 // limits (set limit states, max, max-src-*), timeouts and a bounded purge.
 // The clock is an input (seconds), so tests drive it deterministically.
 
-import { IPPROTO, TCPFlag, type PacketMeta } from '../packet/meta.js';
+import { ANY_DIRECTION, IPPROTO, reverse, TCPFlag, type Direction, type DirectionOrAny, type PacketMeta } from '../packet/meta.js';
 import type { Prefix, Rule, Ruleset } from '../rules/ast.js';
 import { FLOATING, NO_RULE, PeerState, StateFlag, StateReason, TcpState, Timeout } from './constants.js';
 import { SourceTracker } from './source-tracker.js';
@@ -131,7 +131,7 @@ export class StateEngine {
    * flow is looked up, and the quoted TCP sequence number must lie in the
    * window. An expired state is removed and not found.
    */
-  lookup(m: PacketMeta, direction: number, ifId: number, now: number): number {
+  lookup(m: PacketMeta, direction: DirectionOrAny, ifId: number, now: number): number {
     const t = this.table;
     this.counters.searches++;
     this.viaIcmpError = false;
@@ -142,7 +142,7 @@ export class StateEngine {
       const iproto = m.innerProto;
       const ip = isIcmp(iproto);
       // ... and so in the other direction than the error travels
-      i = this.findFlow(m.af, iproto, m.innerSrc, ip ? m.innerIcmpId : m.innerSrcPort, m.innerDst, ip ? m.innerIcmpId : m.innerDstPort, ifId, direction === 0 ? 0 : 3 - direction);
+      i = this.findFlow(m.af, iproto, m.innerSrc, ip ? m.innerIcmpId : m.innerSrcPort, m.innerDst, ip ? m.innerIcmpId : m.innerDstPort, ifId, direction === ANY_DIRECTION ? ANY_DIRECTION : reverse(direction));
       if (i < 0) return -1;
       if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, t.forward, m.innerSeq)) {
         this.counters.byReason[StateReason.BAD_STATE]!++;
@@ -166,7 +166,7 @@ export class StateEngine {
   private boundStates = 0;
 
   /** A floating state of the flow, else one bound to this interface (pf looks up both). */
-  private findFlow(af: number, proto: number, a: Uint32Array, ap: number, b: Uint32Array, bp: number, ifId: number, dir: number): number {
+  private findFlow(af: number, proto: number, a: Uint32Array, ap: number, b: Uint32Array, bp: number, ifId: number, dir: DirectionOrAny): number {
     const t = this.table;
     const i = t.find(af, proto, a, ap, b, bp, FLOATING, dir);
     if (i >= 0 || this.boundStates === 0 || ifId < 0 || ifId >= FLOATING) return i;
@@ -272,7 +272,7 @@ export class StateEngine {
    * `log` is pf's state log byte (PF_LOG_ALL: log every packet of the state).
    * Returns the state index, or minus a StateReason when a limit refuses it.
    */
-  create(m: PacketMeta, direction: number, ifId: number, rule: Rule, now: number, log: number = 0): number {
+  create(m: PacketMeta, direction: Direction, ifId: number, rule: Rule, now: number, log: number = 0): number {
     const t = this.table;
     const o = rule.stateOptions;
     if (o.max !== null && this.perRule[rule.nr]! >= o.max) return this.refuse(StateReason.RULE_LIMIT);
@@ -335,7 +335,7 @@ export class StateEngine {
    * caller fills in the rest. Returns the index, or -1 (table full), -2 (the
    * flow has a state), -3 (the identity is taken), as StateTable.insertWithId.
    */
-  insertSynced(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number, direction = 0): number {
+  insertSynced(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number, direction: DirectionOrAny = ANY_DIRECTION): number {
     const i = this.table.insertWithId(af, proto, src, sport, dst, dport, bound, creator, idHi, idLo, direction);
     if (i < 0) return i;
     if (bound !== FLOATING) this.boundStates++;
