@@ -3,7 +3,7 @@
 // real evaluator with, and the baseline the rules benchmark measures beside.
 
 import { maskAddress } from '../src/packet/address.js';
-import { IPPROTO, type PacketMeta } from '../src/packet/meta.js';
+import { Direction, IPPROTO, type PacketMeta } from '../src/packet/meta.js';
 import type { AddressSpec, PortSpec, Rule, Ruleset } from '../src/rules/ast.js';
 import type { FilterEnv } from '../src/filter/compile-rules.js';
 
@@ -13,7 +13,7 @@ export interface ReferenceVerdict {
   tag: string | null;
 }
 
-export function evaluateLinear(rs: Ruleset, env: FilterEnv, meta: PacketMeta, direction: 1 | 2, ifname: string): ReferenceVerdict {
+export function evaluateLinear(rs: Ruleset, env: FilterEnv, meta: PacketMeta, direction: Direction, ifname: string): ReferenceVerdict {
   let decided: Rule | null = null;
   let tag: string | null = null;
   for (const r of rs.rules) {
@@ -27,15 +27,15 @@ export function evaluateLinear(rs: Ruleset, env: FilterEnv, meta: PacketMeta, di
   return { action: decided.action === 'pass' ? 'pass' : 'block', rule: decided.nr, tag };
 }
 
-function ruleMatches(r: Rule, env: FilterEnv, m: PacketMeta, direction: 1 | 2, ifname: string, tag: string | null): boolean {
+function ruleMatches(r: Rule, env: FilterEnv, m: PacketMeta, direction: Direction, ifname: string, tag: string | null): boolean {
   if (r.iface) {
     const id = env.interfaces.id(ifname);
     const nameId = env.interfaces.id(r.iface.name);
     const on = id >= 0 && nameId >= 0 && env.interfaces.matches(id, nameId);
     if (on === r.iface.neg) return false;
   }
-  if (r.direction === 'in' && direction !== 1) return false;
-  if (r.direction === 'out' && direction !== 2) return false;
+  if (r.direction === 'in' && direction !== Direction.IN) return false;
+  if (r.direction === 'out' && direction !== Direction.OUT) return false;
   if (r.af !== 0 && r.af !== m.af) return false;
   if (r.proto !== null && r.proto !== m.proto) return false;
   const l4 = !m.isLaterFragment;

@@ -12,7 +12,7 @@ import { evaluateLinear } from './linear-reference.js';
 import { TableStore } from '../src/filter/table-store.js';
 import { parsePrefix } from '../src/packet/address.js';
 import { buildIcmpEcho, buildTcp, buildUdp } from '../src/packet/build.js';
-import { PacketMeta } from '../src/packet/meta.js';
+import { Direction, PacketMeta } from '../src/packet/meta.js';
 import { parsePacket } from '../src/packet/parse.js';
 import type { InterfaceInfo, Ruleset } from '../src/rules/ast.js';
 import { parseRuleset } from '../src/rules/rule-parser.js';
@@ -61,15 +61,15 @@ function thousandRules(): Ruleset {
   return load(lines.join('\n'), {});
 }
 
-function packets(): { buf: Uint8Array; dir: 1 | 2; ifname: string }[] {
-  const out: { buf: Uint8Array; dir: 1 | 2; ifname: string }[] = [];
+function packets(): { buf: Uint8Array; dir: Direction; ifname: string }[] {
+  const out: { buf: Uint8Array; dir: Direction; ifname: string }[] = [];
   for (let i = 0; i < 512; i++) {
     const k = i % 8;
-    if (k < 3) out.push({ buf: buildTcp({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), sport: 40000 + i, dport: [443, 80, 22, 8080][i % 4]!, flags: 'S' }), dir: 1, ifname: 'lan' });
-    else if (k < 5) out.push({ buf: buildTcp({ src: ip4(), dst: '192.168.10.80', sport: 50000 + i, dport: 443, flags: 'S' }), dir: 1, ifname: 'wan' });
-    else if (k < 6) out.push({ buf: buildUdp({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), sport: 5000 + i, dport: 53 }), dir: 2, ifname: 'wan' });
-    else if (k < 7) out.push({ buf: buildUdp({ src: `10.${i & 3}.${i & 255}.9`, dst: ip4(), sport: 5000 + i, dport: 2000 + (i % 1000) }), dir: 1, ifname: 'wan' });
-    else out.push({ buf: buildIcmpEcho({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), id: i }), dir: 1, ifname: 'lan' });
+    if (k < 3) out.push({ buf: buildTcp({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), sport: 40000 + i, dport: [443, 80, 22, 8080][i % 4]!, flags: 'S' }), dir: Direction.IN, ifname: 'lan' });
+    else if (k < 5) out.push({ buf: buildTcp({ src: ip4(), dst: '192.168.10.80', sport: 50000 + i, dport: 443, flags: 'S' }), dir: Direction.IN, ifname: 'wan' });
+    else if (k < 6) out.push({ buf: buildUdp({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), sport: 5000 + i, dport: 53 }), dir: Direction.OUT, ifname: 'wan' });
+    else if (k < 7) out.push({ buf: buildUdp({ src: `10.${i & 3}.${i & 255}.9`, dst: ip4(), sport: 5000 + i, dport: 2000 + (i % 1000) }), dir: Direction.IN, ifname: 'wan' });
+    else out.push({ buf: buildIcmpEcho({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), id: i }), dir: Direction.IN, ifname: 'lan' });
   }
   return out;
 }

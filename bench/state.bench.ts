@@ -30,7 +30,7 @@ function heapUsed(): number {
 function benchTable(n: number) {
   const a = new Uint32Array(4);
   const b = new Uint32Array(4);
-  const t = new StateTable({ capacity: n });
+  const t = new StateTable({ capacity: n, startSeconds: 0 });
   let t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     a[0] = srcOf(i);

@@ -9,12 +9,11 @@
 // never shifts the schedule.
 
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { Kernel } from '../os/kernel.js';
 import { LinkMonitor } from '../os/link-monitor.js';
 import { PacketSocket, RawSocket, type RawReceived } from '../os/raw-socket.js';
 import type { SysctlJournal } from '../os/sysctl-journal.js';
-import type { ShowCarpResult } from '../control/results.js';
+import type { Clock } from '../os/clock.js';
 import type { Logger } from '../log/logger.js';
 import { encode as encodeAd } from './advertisement.js';
 import { AddressOwner } from './address-owner.js';
@@ -23,7 +22,7 @@ import { CARP, CarpDrop, CarpDropName } from './constants.js';
 import type { Demotion } from './demotion.js';
 import { advertisementFrame, encodeGratuitousArp, encodeUnsolicitedNa } from './frames.js';
 import { carpHmac } from './hmac.js';
-import { CarpMachine, CarpStateName, type CarpAction } from './machine.js';
+import { CarpMachine, CarpStateName, type CarpAction, type CarpStateLabel } from './machine.js';
 import { CarpCounters, validateAdvertisement, type ValidatingGroup } from './validate.js';
 
 export interface CarpServiceOptions {
@@ -32,10 +31,33 @@ export interface CarpServiceOptions {
   sysctls: SysctlJournal;
   log: Logger;
   demotion: Demotion;
-  /** Monotonic seconds. */
-  clock?: () => number;
+  /** Monotonic epoch seconds: timers run on it and it dates the transitions. */
+  clock: Clock;
   /** Neighbour advertisements carry the Router flag when the node forwards. */
   router?: boolean;
+}
+
+/** What `show carp` and the metrics are made of; times in the clock's seconds. */
+export interface CarpGroupStatus {
+  name: string;
+  carpdev: string;
+  vhid: number;
+  state: CarpStateLabel;
+  advbase: number;
+  advskew: number;
+  preempt: boolean;
+  lladdr: CarpGroupConfig['lladdr'];
+  addresses: string[];
+  /** When the group entered its state (or was configured). */
+  since: number;
+  reason: string;
+  counters: { received: number; accepted: number; sent: number; dropped: Record<string, number> };
+}
+
+export interface CarpStatus {
+  demote: number;
+  demoteReasons: Record<string, number>;
+  groups: CarpGroupStatus[];
 }
 
 /** Longest a returning link keeps the node demoted while its IPv6 addresses settle (s). */
@@ -52,7 +74,6 @@ class Group {
   readonly counters = new CarpCounters();
   sent = 0;
   sendErrors = 0;
-  since = new Date();
   reason = 'configured';
   /** The state last reported, so one transition is logged once. */
   reported = -1;
@@ -63,6 +84,7 @@ class Group {
   constructor(
     readonly cfg: CarpGroupConfig,
     readonly owner: AddressOwner,
+    public since: number,
   ) {
     const families = [...new Set(cfg.addresses.map((a) => a.af))].sort();
     this.machine = new CarpMachine({ vhid: cfg.vhid, advbase: cfg.advbase, advskew: cfg.advskew, preempt: cfg.preempt, families, skewDemotion: cfg.skewDemotion });
@@ -98,13 +120,14 @@ export class CarpService {
   private readonly parents = new Map<string, Parent>();
   private links: LinkMonitor | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private readonly clock: () => number;
+  private readonly clock: Clock;
   private stopped = false;
 
   constructor(private readonly opts: CarpServiceOptions) {
-    this.clock = opts.clock ?? (() => performance.now() / 1000);
+    this.clock = opts.clock;
+    const now = this.clock();
     for (const cfg of opts.groups) {
-      const g = new Group(cfg, new AddressOwner(opts.kernel, cfg, opts.sysctls));
+      const g = new Group(cfg, new AddressOwner(opts.kernel, cfg, opts.sysctls), now);
       this.groups.push(g);
       let p = this.parents.get(cfg.carpdev);
       if (!p) this.parents.set(cfg.carpdev, (p = new Parent(cfg.carpdev)));
@@ -285,7 +308,7 @@ export class CarpService {
     if ((a.kind === 'master' || a.kind === 'backup' || a.kind === 'init') && g.reported !== g.machine.state) {
       g.reported = g.machine.state;
       const to = CarpStateName[g.machine.state]!;
-      g.since = new Date();
+      g.since = this.clock();
       g.reason = a.reason;
       log.info({ carp: g.cfg.name, vhid: g.cfg.vhid, state: to, reason: a.reason, demote: g.machine.demote }, `carp ${g.cfg.name} is ${to}`);
     }
@@ -346,7 +369,7 @@ export class CarpService {
     return this.opts.demotion.total;
   }
 
-  status(): ShowCarpResult {
+  status(): CarpStatus {
     const d = this.opts.demotion;
     return {
       demote: d.total,
@@ -355,13 +378,13 @@ export class CarpService {
         name: g.cfg.name,
         carpdev: g.cfg.carpdev,
         vhid: g.cfg.vhid,
-        state: CarpStateName[g.machine.state] as ShowCarpResult['groups'][number]['state'],
+        state: CarpStateName[g.machine.state]!,
         advbase: g.cfg.advbase,
         advskew: g.machine.effectiveSkew,
         preempt: g.cfg.preempt,
         lladdr: g.cfg.lladdr,
         addresses: g.cfg.addresses.map((a) => `${a.address}/${a.bits}`),
-        since: g.since.toISOString(),
+        since: g.since,
         reason: g.reason,
         counters: {
           received: g.counters.received,

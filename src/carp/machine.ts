@@ -12,7 +12,8 @@
 import { CARP } from './constants.js';
 
 export const CarpState = { INIT: 0, BACKUP: 1, MASTER: 2 } as const;
-export const CarpStateName = ['INIT', 'BACKUP', 'MASTER'];
+export const CarpStateName = ['INIT', 'BACKUP', 'MASTER'] as const;
+export type CarpStateLabel = (typeof CarpStateName)[number];
 
 export interface CarpMachineConfig {
   vhid: number;

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { CommandError, ConnectError, requestOnce } from '../control/client.js';
 import * as fmt from '../control/format.js';
 import { ErrorCode } from '../control/protocol.js';
+import { systemClock } from '../os/clock.js';
 import { STATE_SORT_KEYS, type ShowStatesArgs, type StateSortKey } from '../control/results.js';
 import type { CommandIO } from './io.js';
 
@@ -35,7 +36,8 @@ options:
 interface Plan {
   command: string;
   args: Record<string, unknown>;
-  format(result: unknown): string;
+  /** `now`: epoch seconds, for "... ago". */
+  format(result: unknown, now: number): string;
   /** What to say when the daemon has no such command. */
   notConfigured?: string;
 }
@@ -94,9 +96,9 @@ function plan(words: string[], v: Values): Plan | string {
     case 'show tables':
       return none(2) ?? { command: 'show tables', args: {}, format: (r) => fmt.formatTables(r as never, verbose) };
     case 'show carp':
-      return none(2) ?? { command: 'show carp', args: {}, format: (r) => fmt.formatCarp(r as never), notConfigured: 'CARP is not configured' };
+      return none(2) ?? { command: 'show carp', args: {}, format: (r, now) => fmt.formatCarp(r as never, now), notConfigured: 'CARP is not configured' };
     case 'show pfsync':
-      return none(2) ?? { command: 'show pfsync', args: {}, format: (r) => fmt.formatPfsync(r as never), notConfigured: 'pfsync is not configured' };
+      return none(2) ?? { command: 'show pfsync', args: {}, format: (r, now) => fmt.formatPfsync(r as never, now), notConfigured: 'pfsync is not configured' };
     case 'flush states':
       return none(2) ?? { command: 'flush states', args: {}, format: (r) => fmt.formatFlush(r as never) };
     case 'kill states': {
@@ -146,6 +148,7 @@ function plan(words: string[], v: Values): Plan | string {
 }
 
 export async function ctlCommand(argv: string[], io: CommandIO): Promise<number> {
+  const clock = systemClock();
   let parsed;
   try {
     parsed = parseArgs({
@@ -180,7 +183,7 @@ export async function ctlCommand(argv: string[], io: CommandIO): Promise<number>
   if (typeof p === 'string') return io.err(`tunpf ctl: ${p}\n${ctlUsage}`), 2;
   try {
     const result = await requestOnce(p.command, p.args, { path: v.socket, timeoutMs });
-    io.out(v.json ? JSON.stringify(result, null, 2) : p.format(result));
+    io.out(v.json ? JSON.stringify(result, null, 2) : p.format(result, clock()));
     return 0;
   } catch (e) {
     if (e instanceof CommandError) {

@@ -10,10 +10,12 @@ import { basename, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ShowCarpResult, ShowStatesResult } from '../control/results.js';
 import { CARP_GROUPS, LAB, LAB_DIR, masterDown, netnsOf, NODES, ROUTERS, TIMINGS, type LabNode, type RouterName } from '../lab/lab-plan.js';
-import { alive, ask, Lab, labExists, labNamespaces, mainScript, nodeCommand, paths, readState, rulesetPath, socketOf, teardown } from '../lab/lab-runtime.js';
+import { epochMs, systemClock, type Clock } from '../os/clock.js';
+import { alive } from '../os/process.js';
+import { ask, Lab, labExists, labNamespaces, mainScript, nodeCommand, paths, readState, rulesetPath, socketOf, teardown } from '../lab/lab-runtime.js';
 import { settledMaster } from '../lab/carp-settled.js';
 import { labView } from '../lab/lab-view.js';
-import { Narrator, seconds } from '../lab/narrator.js';
+import { Narrator, realClock, seconds } from '../lab/narrator.js';
 import { readTrafficStatus } from '../lab/traffic-status.js';
 import { ctlCommand } from './ctl-command.js';
 import type { CommandIO } from './io.js';
@@ -56,19 +58,20 @@ export async function labCommand(argv: string[], io: CommandIO, deps: LabDeps = 
     io.err('tunpf lab: needs root (it creates network namespaces and runs tunpf in them): run it with sudo');
     return 1;
   }
+  const clock = systemClock();
   switch (sub) {
     case 'up':
-      return up(rest, io);
+      return up(rest, io, clock);
     case 'down':
-      return down(io);
+      return down(io, clock);
     case 'status':
-      return status(rest, io);
+      return status(rest, io, clock);
     case 'failover':
-      return failover(rest, io);
+      return failover(rest, io, clock);
     case 'exec':
       return execIn(rest, io);
     case 'start':
-      return startRouter(rest, io);
+      return startRouter(rest, io, clock);
     case 'ctl':
     case 'top': {
       const [r, ...args] = rest;
@@ -104,7 +107,7 @@ function diagram(): string[] {
   ];
 }
 
-async function up(argv: string[], io: CommandIO): Promise<number> {
+async function up(argv: string[], io: CommandIO, clock: Clock): Promise<number> {
   let args;
   try {
     args = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, 'no-narrate': { type: 'boolean' }, fast: { type: 'boolean' }, rate: { type: 'string' } } });
@@ -122,9 +125,9 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
     return 1;
   }
   const say = (l: string) => io.out(l);
-  const t0 = Date.now();
-  const lab = Lab.begin(timing);
-  const narrator = new Narrator(labView(lab), say);
+  const t0 = epochMs(clock);
+  const lab = Lab.begin(timing, clock);
+  const narrator = new Narrator(labView(lab), say, realClock(clock));
   // Ctrl-C while building takes down what was built; once up, the lab stays
   let building = true;
   const onInterrupt = () => {
@@ -134,7 +137,7 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
     }
     io.err('\ninterrupted; removing what was built');
     lab.abort();
-    void teardown().finally(() => process.exit(130));
+    void teardown(clock).finally(() => process.exit(130));
   };
   process.on('SIGINT', onInterrupt);
   try {
@@ -153,18 +156,18 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
       say(`      Each router runs: tunpf run -f rules/lab.conf --interfaces lan,wan --ha ${paths.ha('r1').replace('r1', 'rN')} --pflog ...`);
       say('      (rules/lab.conf is the ruleset, explained line by line; rules/lab-r1.ha and lab-r2.ha the CARP and pfsync settings.)');
     }
-    const startedAt = Date.now();
+    const startedAt = epochMs(clock);
     await Promise.all(ROUTERS.map((r) => lab.startRouter(r)));
     await lab.startEcho();
-    if (!quick) say(`      Both answer on their control sockets after ${seconds(Date.now() - startedAt)}; the server runs an echo service.`);
-    const master = quick ? await settle(startedAt) : await narrator.election(startedAt);
+    if (!quick) say(`      Both answer on their control sockets after ${seconds(epochMs(clock) - startedAt)}; the server runs an echo service.`);
+    const master = quick ? await settle(startedAt, clock) : await narrator.election(startedAt);
     if (!master) throw new Error(`the routers did not elect a master within 30 s; see ${paths.log('r1')} and ${paths.log('r2')}`);
     await lab.startTraffic(rate);
     lab.state.phase = 'up';
     lab.save();
     building = false;
     if (quick) {
-      say(`tunpf lab: up in ${seconds(Date.now() - t0)}: ${master} is master of ${CARP_GROUPS.map((g) => g.name).join(' and ')}, traffic is flowing.`);
+      say(`tunpf lab: up in ${seconds(epochMs(clock) - t0)}: ${master} is master of ${CARP_GROUPS.map((g) => g.name).join(' and ')}, traffic is flowing.`);
     } else {
       await narrator.flowsAndStates(master);
       const newMaster = await narrator.takeover(master);
@@ -180,7 +183,7 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
     }
     io.err(`tunpf lab: ${(e as Error).message}`);
     io.err('removing what was built');
-    const r = await teardown();
+    const r = await teardown(clock);
     for (const p of r.problems) io.err(`  ${p}`);
     return 1;
   } finally {
@@ -189,13 +192,13 @@ async function up(argv: string[], io: CommandIO): Promise<number> {
 }
 
 /** Quick mode: waits, silently, for one master per group and the other router backup. */
-async function settle(startedAt: number, limitMs = 30_000): Promise<RouterName | null> {
+async function settle(startedAt: number, clock: Clock, limitMs = 30_000): Promise<RouterName | null> {
   for (;;) {
     const answers = await Promise.all(ROUTERS.map((r) => ask<ShowCarpResult>(r, 'show carp')));
     const carp = Object.fromEntries(ROUTERS.map((r, i) => [r, answers[i]!.ok ? answers[i]!.value : null])) as Record<RouterName, ShowCarpResult | null>;
     const master = settledMaster(carp, CARP_GROUPS.map((g) => g.name));
     if (master) return master;
-    if (Date.now() - startedAt > limitMs) return null;
+    if (epochMs(clock) - startedAt > limitMs) return null;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -224,12 +227,12 @@ function explore(say: (l: string) => void, quick: boolean): void {
   say(`Logs and files in ${LAB_DIR}/: r1.log, r2.log (tunpf's JSON logs), r1.pflog (tcpdump -n -e -r ${paths.pflog('r1')}).`);
 }
 
-async function down(io: CommandIO): Promise<number> {
+async function down(io: CommandIO, clock: Clock): Promise<number> {
   if (!labExists()) {
     io.out('tunpf lab: no lab is up; nothing to remove');
     return 0;
   }
-  const r = await teardown();
+  const r = await teardown(clock);
   io.out(`tunpf lab: removed ${r.namespaces.length} namespaces, stopped ${r.processes} processes, removed ${r.files.length ? r.files.join(', ') : 'no files'}`);
   for (const p of r.problems) io.err(`  ${p}`);
   return r.problems.length ? 1 : 0;
@@ -246,7 +249,7 @@ interface StatusReport {
   flows: { name: string; connected: boolean; connections: number; received: number; lastReceivedMsAgo: number | null }[];
 }
 
-async function status(argv: string[], io: CommandIO): Promise<number> {
+async function status(argv: string[], io: CommandIO, clock: Clock): Promise<number> {
   const json = argv.includes('--json');
   const state = readState();
   const present = new Set(labNamespaces());
@@ -274,7 +277,7 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
     if (s.ok) report.routers[r].states = s.value.total;
   }
   const tr = readTrafficStatus(paths.traffic);
-  const now = Date.now();
+  const now = epochMs(clock);
   for (const f of tr?.flows ?? []) report.flows.push({ name: f.name, connected: f.connected, connections: f.connections, received: f.received, lastReceivedMsAgo: f.lastReceived ? now - f.lastReceived : null });
   report.up = report.phase === 'up' && report.namespaces.every((n) => n.present) && report.processes.length > 0 && report.processes.every((p) => p.running);
   if (json) {
@@ -303,10 +306,10 @@ async function status(argv: string[], io: CommandIO): Promise<number> {
   return report.up ? 0 : 1;
 }
 
-async function failover(argv: string[], io: CommandIO): Promise<number> {
-  const lab = Lab.current();
+async function failover(argv: string[], io: CommandIO, clock: Clock): Promise<number> {
+  const lab = Lab.current(clock);
   if (!lab || lab.state.phase !== 'up') return io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1;
-  const narrator = new Narrator(labView(lab), (l) => io.out(l), undefined, argv.includes('--no-return') ? 1 : 2);
+  const narrator = new Narrator(labView(lab), (l) => io.out(l), realClock(clock), argv.includes('--no-return') ? 1 : 2);
   const roles = await Promise.all(ROUTERS.map(async (r) => ({ r, c: await ask<ShowCarpResult>(r, 'show carp') })));
   const master = roles.find((x) => x.c.ok && x.c.value.groups.some((g) => g.name === 'carp-lan' && g.state === 'MASTER'))?.r;
   if (!master) return io.err('tunpf lab: no router is master of carp-lan right now; try tunpf lab status'), 1;
@@ -320,17 +323,17 @@ async function failover(argv: string[], io: CommandIO): Promise<number> {
   return 0;
 }
 
-async function startRouter(argv: string[], io: CommandIO): Promise<number> {
+async function startRouter(argv: string[], io: CommandIO, clock: Clock): Promise<number> {
   const [r] = argv;
   if (!isRouter(r) || argv.length !== 1) return io.err('usage: tunpf lab start r1|r2'), 2;
-  const lab = Lab.current();
+  const lab = Lab.current(clock);
   if (!lab || lab.state.phase !== 'up') return io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1;
   const p = lab.process('router', r);
   if (p && alive(p.pid)) return io.err(`tunpf lab: tunpf already runs on ${r} (pid ${p.pid})`), 1;
-  const t0 = Date.now();
+  const t0 = epochMs(clock);
   try {
     const started = await lab.startRouter(r);
-    io.out(`tunpf runs on ${r} again (pid ${started.pid}), answering after ${seconds(Date.now() - t0)}.`);
+    io.out(`tunpf runs on ${r} again (pid ${started.pid}), answering after ${seconds(epochMs(clock) - t0)}.`);
     return 0;
   } catch (e) {
     io.err(`tunpf lab: ${(e as Error).message}`);

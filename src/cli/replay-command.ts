@@ -228,7 +228,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   }
 
   const registry = new InterfaceRegistry(interfaces);
-  const states = StateEngine.forRuleset(ruleset);
+  const states = StateEngine.forRuleset(ruleset, { startSeconds: Math.floor(records[0]?.time ?? 0) });
   const filter = new PacketFilter(ruleset, { states, interfaces: registry });
   const routes = new RouteTable();
   routes.replace(routeFlags.flatMap((r) => r.prefixes.map((p) => routeTo(p, r.ifname, registry.intern(r.ifname))!)));

@@ -11,6 +11,7 @@ import { createLogger } from '../log/logger.js';
 import type { PflogFile } from '../log/pflog-writer.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError, type LoadResult } from '../rules/load-file.js';
+import { showCarp } from '../control/carp-commands.js';
 import { parseListenAddress } from '../control/metrics-http.js';
 import { hostInterfaces } from './host-interfaces.js';
 import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../daemon/ha-config.js';
@@ -132,7 +133,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       const f = c.filter;
       const byWhy = Object.fromEntries(WhyName.map((n, i) => [n, f.byWhy[i]]).filter(([, v]) => v));
       const malformed = Object.fromEntries(ParseErrorName.map((n, i) => [n, f.malformed[i]]).filter(([, v]) => v));
-      log.info({ packets: f.packets, passed: f.passed, blocked: f.blocked, byWhy, malformed, states: c.states, forward: c.forward, carp: daemon.carp?.status(), pflog: pflog?.counters }, 'counters');
+      log.info({ packets: f.packets, passed: f.passed, blocked: f.blocked, byWhy, malformed, states: c.states, forward: c.forward, carp: daemon.carp ? showCarp(daemon.carp.status()) : undefined, pflog: pflog?.counters }, 'counters');
     });
     process.on('SIGHUP', () => {
       const next = load();

@@ -10,6 +10,7 @@ import { ErrorCode } from '../control/protocol.js';
 import type { ShowCarpResult, ShowInfoResult, ShowPfsyncResult, ShowRulesResult, ShowStatesResult, StateSortKey } from '../control/results.js';
 import { STATE_SORT_KEYS } from '../control/results.js';
 import { defaultSocketPath } from '../control/socket-path.js';
+import { systemClock, type Clock } from '../os/clock.js';
 import { applyKey, renderFrame, type TopSample, type TopUi } from '../control/top-view.js';
 import type { CommandIO } from './io.js';
 
@@ -34,7 +35,7 @@ async function optional<T>(c: ControlClient, command: string): Promise<T | null>
   }
 }
 
-async function sample(c: ControlClient, ui: TopUi, carp: boolean, pfsync: boolean): Promise<TopSample> {
+async function sample(c: ControlClient, ui: TopUi, carp: boolean, pfsync: boolean, clock: Clock): Promise<TopSample> {
   const [info, states, rules, carpR, pfsyncR] = await Promise.all([
     c.request<ShowInfoResult>('show info'),
     // for 'rate' the daemon orders by lifetime rate; top reorders by the rate between refreshes
@@ -43,7 +44,7 @@ async function sample(c: ControlClient, ui: TopUi, carp: boolean, pfsync: boolea
     carp ? optional<ShowCarpResult>(c, 'show carp') : Promise.resolve(null),
     pfsync ? optional<ShowPfsyncResult>(c, 'show pfsync') : Promise.resolve(null),
   ]);
-  return { at: Date.now(), info, states, rules, carp: carpR, pfsync: pfsyncR };
+  return { at: clock(), info, states, rules, carp: carpR, pfsync: pfsyncR };
 }
 
 const ESC = '\x1b[';
@@ -80,6 +81,7 @@ export async function topCommand(argv: string[], io: CommandIO): Promise<number>
   if (!(interval >= 0.1 && interval <= 60)) return io.err('tunpf top: --interval must be 0.1..60 seconds'), 2;
   const path = v.socket ?? defaultSocketPath();
   const ui: TopUi = { view: v.rules ? 'rules' : 'states', sort, reverse: false, socket: path };
+  const clock = systemClock();
 
   let client: ControlClient;
   try {
@@ -91,7 +93,7 @@ export async function topCommand(argv: string[], io: CommandIO): Promise<number>
 
   if (v.once) {
     try {
-      const s = await sample(client, ui, true, true);
+      const s = await sample(client, ui, true, true, clock);
       const width = Number(v.width ?? process.env.COLUMNS ?? 160);
       const rows = v.rows === undefined ? Infinity : Number(v.rows);
       io.out(renderFrame(s, null, ui, width > 20 ? width : 160, rows > 0 ? rows : Infinity).join('\n'));
@@ -109,10 +111,10 @@ export async function topCommand(argv: string[], io: CommandIO): Promise<number>
     client.close();
     return io.err('tunpf top: needs a terminal (use --once for a single frame)'), 2;
   }
-  return runInteractive(client, ui, interval, io);
+  return runInteractive(client, ui, interval, clock, io);
 }
 
-function runInteractive(client: ControlClient, ui: TopUi, interval: number, io: CommandIO): Promise<number> {
+function runInteractive(client: ControlClient, ui: TopUi, interval: number, clock: Clock, io: CommandIO): Promise<number> {
   const stdin = process.stdin;
   const stdout = process.stdout;
   return new Promise<number>((resolve) => {
@@ -156,7 +158,7 @@ function runInteractive(client: ControlClient, ui: TopUi, interval: number, io: 
       if (busy || done) return;
       busy = true;
       try {
-        const s = await sample(client, ui, carp, pfsync);
+        const s = await sample(client, ui, carp, pfsync, clock);
         carp = s.carp !== null;
         pfsync = s.pfsync !== null;
         prev = last;

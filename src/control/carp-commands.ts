@@ -6,7 +6,8 @@
 import { ControlError, type ControlServer } from './server.js';
 import type { CarpDemoteResult, ShowCarpResult } from './results.js';
 import type { MetricFamily } from './metrics.js';
-import type { CarpService } from '../carp/carp-service.js';
+import type { CarpService, CarpStatus } from '../carp/carp-service.js';
+import { CarpStateName } from '../carp/machine.js';
 
 function amount(args: Record<string, unknown>): number {
   const by = args.by ?? 1;
@@ -14,13 +15,16 @@ function amount(args: Record<string, unknown>): number {
   return by;
 }
 
+/** The service's status as `show carp` answers it: times as ISO dates. */
+export function showCarp(s: CarpStatus): ShowCarpResult {
+  return { ...s, groups: s.groups.map((g) => ({ ...g, since: new Date(g.since * 1000).toISOString() })) };
+}
+
 export function registerCarpCommands(control: ControlServer, carp: CarpService): void {
-  control.register('show carp', (): ShowCarpResult => carp.status());
+  control.register('show carp', (): ShowCarpResult => showCarp(carp.status()));
   control.register('carp demote', (args): CarpDemoteResult => ({ demote: carp.adminDemote(amount(args)) }), { mutating: true });
   control.register('carp promote', (args): CarpDemoteResult => ({ demote: carp.adminDemote(-amount(args)) }), { mutating: true });
 }
-
-const STATES = ['INIT', 'BACKUP', 'MASTER'] as const;
 
 export function carpMetrics(carp: CarpService): () => MetricFamily[] {
   return () => {
@@ -31,7 +35,7 @@ export function carpMetrics(carp: CarpService): () => MetricFamily[] {
         name: 'tunpf_carp_state',
         help: 'CARP state of each group: 1 for the state it is in (INIT, BACKUP, MASTER), 0 for the others',
         type: 'gauge',
-        samples: s.groups.flatMap((g) => STATES.map((st) => ({ labels: { ...group(g), state: st }, value: g.state === st ? 1 : 0 }))),
+        samples: s.groups.flatMap((g) => CarpStateName.map((st) => ({ labels: { ...group(g), state: st }, value: g.state === st ? 1 : 0 }))),
       },
       { name: 'tunpf_carp_demote', help: "The node's demotion counter", type: 'gauge', samples: [{ value: s.demote }] },
       { name: 'tunpf_carp_advertisements_sent_total', help: 'Advertisements sent', type: 'counter', samples: s.groups.map((g) => ({ labels: group(g), value: g.counters.sent })) },

@@ -31,9 +31,9 @@ export interface FilterContext {
   states: StateEngine;
   /** The datapath's counters; null before it runs (or offline). */
   forwardCounters(): ForwardCounters | null;
-  /** Wall clock in seconds (the states' clock). */
+  /** The daemon's clock: epoch seconds (the states' clock). */
   now(): number;
-  /** When the daemon started, ms since the epoch. */
+  /** When the daemon started, on that clock. */
   startedAt: number;
   /** The file `tunpf run -f` loaded: the default for reload. */
   rulesFile?: string;
@@ -106,8 +106,8 @@ export function showInfo(ctx: FilterContext): ShowInfoResult {
   for (const [name, v] of Object.entries(malformed)) if (MALFORMED_AS_PF[name]) counters[MALFORMED_AS_PF[name]!]! += v;
   const fc = ctx.forwardCounters();
   return {
-    since: new Date(ctx.startedAt).toISOString(),
-    uptime: Math.max(0, Math.floor(ctx.now() - ctx.startedAt / 1000)),
+    since: new Date(ctx.startedAt * 1000).toISOString(),
+    uptime: Math.max(0, Math.floor(ctx.now() - ctx.startedAt)),
     hostid: (s.table.hostid >>> 0).toString(16).padStart(8, '0'),
     rules: f.rules.count,
     states: {

@@ -20,7 +20,7 @@ export function filterMetrics(ctx: FilterContext): MetricsProvider {
     });
     const f = info.filter;
     const out: MetricFamily[] = [
-      single('tunpf_start_time_seconds', 'When the daemon started, seconds since the epoch.', 'gauge', ctx.startedAt / 1000),
+      single('tunpf_start_time_seconds', 'When the daemon started, seconds since the epoch.', 'gauge', ctx.startedAt),
       { name: 'tunpf_filter_packets_total', help: 'Packets checked by the filter (a forwarded packet is checked in and out), by verdict.', type: 'counter', samples: [{ labels: { verdict: 'pass' }, value: f.passed }, { labels: { verdict: 'block' }, value: f.blocked }] },
       single('tunpf_filter_bytes_total', 'Bytes checked by the filter.', 'counter', f.bytes),
       byLabel('tunpf_filter_verdicts_total', 'Filter verdicts by reason: rule, state, or why a packet was dropped.', 'counter', 'reason', f.verdicts),

@@ -165,14 +165,16 @@ function counts(m: Record<string, number> | undefined): string {
   return e.length ? e.map(([k, v]) => `${k} ${v}`).join(', ') : 'none';
 }
 
+/** `now`: epoch seconds. */
 function since(iso: string | null | undefined, now: number): string {
   if (!iso) return '-';
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return iso;
-  return `${iso} (${clock((now - t) / 1000)} ago)`;
+  return `${iso} (${clock(now - t / 1000)} ago)`;
 }
 
-export function formatCarp(r: ShowCarpResult, now = Date.now()): string {
+/** `now` (epoch seconds) dates the transitions: "since ... (00:05:00 ago)". */
+export function formatCarp(r: ShowCarpResult, now: number): string {
   const out = [`demotion ${r.demote}${Object.keys(r.demoteReasons ?? {}).length ? ` (${counts(r.demoteReasons)})` : ''}`];
   for (const g of r.groups ?? []) {
     out.push(`${g.name}: ${g.state} carpdev ${g.carpdev} vhid ${g.vhid} advbase ${g.advbase} advskew ${g.advskew} preempt ${g.preempt ? 'yes' : 'no'}`);
@@ -188,7 +190,8 @@ function ms(v: number | null | undefined): string {
   return v === null || v === undefined ? '-' : `${Number(v).toFixed(1)}`;
 }
 
-export function formatPfsync(r: ShowPfsyncResult, now = Date.now()): string {
+/** `now` (epoch seconds) dates the bulk update. */
+export function formatPfsync(r: ShowPfsyncResult, now: number): string {
   const q = r.queued;
   return [
     `pfsync: syncdev ${r.syncdev} syncpeer ${r.syncpeer ?? '-'} maxupd ${r.maxupd} defer ${r.defer ? 'on' : 'off'} hostid 0x${r.hostid}`,

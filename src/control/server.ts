@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSy
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { decodeRequest, encode, ErrorCode, LineFramer, MAX_REQUEST_BYTES, type ErrorBody, type Request, type Response } from './protocol.js';
-import { alive } from '../daemon/instance-lock.js';
+import { alive } from '../os/process.js';
 import { defaultSocketPath, socketDirectory, unsafeDirectoryReason } from './socket-path.js';
 
 /** An error a handler throws to answer with a specific code. */

@@ -5,7 +5,7 @@
 
 import type { InterfaceRegistry } from '../filter/interface-registry.js';
 import { formatAddress, maskAddress, parsePrefix, type ParsedPrefix } from '../packet/address.js';
-import { IPPROTO } from '../packet/meta.js';
+import { Direction, IPPROTO } from '../packet/meta.js';
 import { protocolName, protocolNumber } from '../rules/names.js';
 import { FLOATING, NO_RULE, PeerStateName, TcpStateName } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
@@ -38,7 +38,7 @@ export function stateInfo(engine: StateEngine, i: number, interfaces: InterfaceR
     interface: t.ifId[i] === FLOATING ? 'all' : interfaces.name(t.ifId[i]!),
     af,
     proto: protocolName(proto),
-    direction: t.direction[i] === 2 ? 'out' : 'in',
+    direction: t.direction[i] === Direction.OUT ? 'out' : 'in',
     src: { address: formatAddress(af, t.addressOf(i, 0)), port: t.portOf(i, 0) },
     dst: { address: formatAddress(af, t.addressOf(i, 1)), port: t.portOf(i, 1) },
     peers: [peerName(proto, t.peerState[i * 2]!), peerName(proto, t.peerState[i * 2 + 1]!)],

@@ -7,7 +7,7 @@ import { stateComparator } from './state-query.js';
 import type { ShowCarpResult, ShowInfoResult, ShowPfsyncResult, ShowRulesResult, ShowStatesResult, StateInfo, StateSortKey } from './results.js';
 
 export interface TopSample {
-  /** ms since the epoch, when it was taken. */
+  /** When it was taken: epoch seconds. */
   at: number;
   info: ShowInfoResult;
   states: ShowStatesResult;
@@ -53,7 +53,7 @@ export function applyKey(ui: TopUi, key: string): 'quit' | 'redraw' | 'ignore' {
 export function stateRates(now: TopSample, prev: TopSample | null): Map<string, number> {
   const before = new Map<string, number>();
   for (const s of prev?.states.states ?? []) before.set(s.id, s.bytes[0] + s.bytes[1]);
-  const dt = prev ? (now.at - prev.at) / 1000 : 0;
+  const dt = prev ? now.at - prev.at : 0;
   const out = new Map<string, number>();
   for (const s of now.states.states) {
     const total = s.bytes[0] + s.bytes[1];
@@ -88,8 +88,8 @@ function col(text: string | number, width: number, right = false): string {
 function header(now: TopSample, prev: TopSample | null, ui: TopUi): string[] {
   const i = now.info;
   const p = prev?.info;
-  const dt = prev ? (now.at - prev.at) / 1000 : 0;
-  const time = new Date(now.at).toTimeString().slice(0, 8);
+  const dt = prev ? now.at - prev.at : 0;
+  const time = new Date(now.at * 1000).toTimeString().slice(0, 8);
   const lines = [`tunpf top   ${ui.socket}   up ${uptimeText(i.uptime)}   ${time}`];
   const parts = [
     `states ${i.states.current}/${i.states.limit}`,
@@ -135,7 +135,7 @@ function statesView(now: TopSample, prev: TopSample | null, ui: TopUi, width: nu
 
 function rulesView(now: TopSample, prev: TopSample | null, width: number): string[] {
   const before = new Map((prev?.rules?.rules ?? []).map((r) => [r.nr, r.packets]));
-  const dt = prev ? (now.at - prev.at) / 1000 : 0;
+  const dt = prev ? now.at - prev.at : 0;
   const lines = [`${col('RULE', 5)} ${col('EVALS', 7, true)} ${col('PKTS', 7, true)} ${col('BYTES', 7, true)} ${col('PKT/S', 7, true)} ${col('STATES', 6, true)}  TEXT`];
   for (const r of now.rules?.rules ?? []) {
     const text = `${col(`@${r.nr}`, 5)} ${col(humanCount(r.evaluations), 7, true)} ${col(humanCount(r.packets), 7, true)} ${col(humanCount(r.bytes), 7, true)} ${col(perSecond(r.packets, before.get(r.nr), dt).toFixed(0), 7, true)} ${col(r.states, 6, true)}  ${r.text}`;

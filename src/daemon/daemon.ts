@@ -11,6 +11,7 @@ import { Forwarder } from '../datapath/forwarder.js';
 import { join } from 'node:path';
 import { InstanceLock } from './instance-lock.js';
 import { RUN_DIR } from '../os/run-dir.js';
+import { systemClock } from '../os/clock.js';
 import { Kernel } from '../os/kernel.js';
 import { planRouter, removeStale, RouterSetup } from '../datapath/router-setup.js';
 import { SysctlJournal } from '../os/sysctl-journal.js';
@@ -50,6 +51,8 @@ export interface DaemonOptions {
 }
 
 export class Daemon {
+  /** The daemon's one clock: everything here that needs the time asks it. */
+  readonly clock = systemClock();
   readonly kernel: Kernel;
   readonly registry: InterfaceRegistry;
   filter: PacketFilter;
@@ -75,7 +78,7 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.kernel = new Kernel({ debug: (o, m) => opts.log.debug(o, m) });
     this.registry = new InterfaceRegistry(opts.hostInterfaces);
-    this.states = StateEngine.forRuleset(opts.ruleset);
+    this.states = StateEngine.forRuleset(opts.ruleset, { startSeconds: Math.floor(this.clock()) });
     this.filter = new PacketFilter(opts.ruleset, { states: this.states, interfaces: this.registry });
     this.lock = new InstanceLock(opts.lockDir);
     this.control = new ControlServer({ path: opts.socket, log: opts.log });
@@ -84,7 +87,7 @@ export class Daemon {
   private startOperatorInterface(): void {
     const { rulesFile, loadRuleset, metrics, log } = this.opts;
     const ctx = {
-      filter: () => this.filter, states: this.states, forwardCounters: () => this.forwarder?.counters ?? null, now: () => Date.now() / 1000, startedAt: Date.now(),
+      filter: () => this.filter, states: this.states, forwardCounters: () => this.forwarder?.counters ?? null, now: this.clock, startedAt: this.clock(),
       rulesFile, loadRuleset, applyRuleset: (rs: Ruleset) => this.reload(rs),
       // with pfsync the peer hears one CLR instead of a delete per state
       flushStates: () => (this.pfsync ? this.pfsync.flushStates() : this.states.flush()),
@@ -107,7 +110,7 @@ export class Daemon {
       this.sysctls = new SysctlJournal(this.kernel, journal);
       const carpGroups = this.opts.ha?.carp ?? [];
       if (carpGroups.length) {
-        this.carp = new CarpService({ groups: carpGroups, kernel: this.kernel, sysctls: this.sysctls, log, demotion: this.demotion });
+        this.carp = new CarpService({ groups: carpGroups, kernel: this.kernel, sysctls: this.sysctls, log, demotion: this.demotion, clock: this.clock });
         this.carp.prepare();
       }
       // what hosts send to a virtual MAC arrives on its macvlan: it is filtered as arriving on carpdev
@@ -116,7 +119,7 @@ export class Daemon {
       const skip = new Set(this.opts.ruleset.options.skip);
       for (const i of plan.interfaces) {
         if (skip.has(i.ifname)) continue; // set skip on: never steered into tunpf
-        const tun = TunDevice.open(i.tun, { mtu, batch: this.opts.batch ?? 64, wakeup: this.opts.wakeup });
+        const tun = TunDevice.open(i.tun, { mtu, batch: this.opts.batch ?? 64, wakeup: this.opts.wakeup, clock: this.clock });
         this.tuns.push({ tun, ifId: this.registry.intern(i.ifname), ifname: i.ifname });
       }
       this.setup = new RouterSetup(this.kernel, { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) }, this.sysctls);
@@ -128,7 +131,7 @@ export class Daemon {
       this.fib.watch((e) => log.error({ err: e.message }, 'routing table mirror'));
       this.forwarder = new Forwarder({
         filter: this.filter, states: this.states, routes: this.fib.routes, batchSize: this.opts.batch ?? 64,
-        clock: () => Date.now() / 1000,
+        clock: this.clock,
       });
       this.forwarder.logTo(this.opts.pflog ?? null);
       const pfsyncConfig = this.opts.ha?.pfsync;
@@ -136,7 +139,7 @@ export class Daemon {
         // before CARP: its bulk request demotes the node until the peer's table is here
         this.pfsync = new PfsyncService({
           config: pfsyncConfig, states: this.states, kernel: this.kernel, log, demotion: this.demotion,
-          ifName: (id) => this.registry.name(id), ifId: (name) => this.registry.id(name), clock: () => Date.now() / 1000,
+          ifName: (id) => this.registry.name(id), ifId: (name) => this.registry.id(name), clock: this.clock,
         });
         this.pfsync.start();
         this.forwarder.syncWith(this.pfsync);
@@ -151,7 +154,7 @@ export class Daemon {
       }
       this.expiryTimer = setInterval(() => {
         const s = this.states;
-        s.expire(Date.now() / 1000, s.purgeBudget(1));
+        s.expire(this.clock(), s.purgeBudget(1));
         this.reportLimits();
       }, 1000);
       if (this.carp) {

@@ -4,17 +4,8 @@
 
 import { mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { alive } from '../os/process.js';
 import { RUN_DIR } from '../os/run-dir.js';
-
-/** Whether a process lives (EPERM: it does, as another user's). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class InstanceLock {
   private readonly held: string[] = [];

@@ -10,7 +10,7 @@
 import { BlockReply } from '../filter/compile-rules.js';
 import { type PacketFilter, Verdict } from '../filter/packet-filter.js';
 import type { PacketLogSink } from '../log/pflog-writer.js';
-import { Direction, type DirectionValue, type PacketMeta } from '../packet/meta.js';
+import { Direction, type PacketMeta } from '../packet/meta.js';
 import type { StateEngine } from '../state/state-engine.js';
 import type { RouteLookup } from './route-table.js';
 
@@ -98,7 +98,7 @@ export class PacketPipeline {
     buf: Uint8Array,
     start: number,
     end: number,
-    direction: DirectionValue,
+    direction: Direction,
     ifId: number,
     now: number,
   ): PacketOutcome {
@@ -121,7 +121,7 @@ export class PacketPipeline {
     buf: Uint8Array,
     start: number,
     end: number,
-    direction: DirectionValue,
+    direction: Direction,
     ifId: number,
     now: number,
     v: Verdict,

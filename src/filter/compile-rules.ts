@@ -10,6 +10,7 @@
 // for the figures, measured beside a naive linear walk), so generated code's
 // extra speed would not pay for being harder to read and to debug.
 
+import { ANY_DIRECTION, Direction, type DirectionOrAny } from '../packet/meta.js';
 import type { AddressSpec, PortSpec, Rule, Ruleset } from '../rules/ast.js';
 import type { InterfaceRegistry } from './interface-registry.js';
 import { LogFlag } from './log-records.js';
@@ -47,7 +48,7 @@ export class CompiledRule {
   quick = false;
   ifId = -1;
   ifNeg = false;
-  dir = 0; // 0 both, 1 in, 2 out
+  dir: DirectionOrAny = ANY_DIRECTION;
   af = 0;
   proto = -1;
   src = new AddrTest();
@@ -135,7 +136,7 @@ export function compileRuleset(ruleset: Ruleset, env: FilterEnv): CompiledRulese
       c.ifId = env.interfaces.intern(r.iface.name);
       c.ifNeg = r.iface.neg;
     }
-    c.dir = r.direction === 'in' ? 1 : r.direction === 'out' ? 2 : 0;
+    c.dir = r.direction === 'in' ? Direction.IN : r.direction === 'out' ? Direction.OUT : ANY_DIRECTION;
     c.af = r.af;
     c.proto = r.proto ?? -1;
     compileAddress(r.from.addr, r.af, env, c.src);

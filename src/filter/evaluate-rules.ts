@@ -12,7 +12,7 @@
 // deciding rule logs it when it has `log`. A rule is written once per
 // packet even where pf would write it once per pflog interface.
 
-import { IPPROTO, type PacketMeta } from '../packet/meta.js';
+import { ANY_DIRECTION, IPPROTO, type Direction, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
 import type { Rule } from '../rules/ast.js';
 import { Action, AddrKind, BlockReply, StateKind, type AddrTest, type CompiledRule, type CompiledRuleset } from './compile-rules.js';
@@ -43,7 +43,7 @@ export class FilterResult {
   quick = false;
 }
 
-export function evaluate(rs: CompiledRuleset, meta: PacketMeta, direction: number, ifId: number, out: FilterResult): FilterResult {
+export function evaluate(rs: CompiledRuleset, meta: PacketMeta, direction: Direction, ifId: number, out: FilterResult): FilterResult {
   const rules = rs.rules;
   const n = rs.count;
   const ifaces = rs.env.interfaces;
@@ -63,7 +63,7 @@ export function evaluate(rs: CompiledRuleset, meta: PacketMeta, direction: numbe
     const r = rules[i]!;
     rs.evaluations[i]!++;
     if (r.ifId >= 0 && ifaces.matches(ifId, r.ifId) === r.ifNeg) i = r.skipIf;
-    else if (r.dir !== 0 && r.dir !== direction) i = r.skipDir;
+    else if (r.dir !== ANY_DIRECTION && r.dir !== direction) i = r.skipDir;
     else if (r.af !== 0 && r.af !== af) i = r.skipAf;
     else if (r.proto >= 0 && r.proto !== proto) i = r.skipProto;
     else if (r.src.kind !== AddrKind.ANY && !addressMatches(r.src, af, meta.src)) i = r.skipSrcAddr;

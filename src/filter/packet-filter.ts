@@ -11,7 +11,7 @@
 // state (pf would log it as passed, then drop it). Malformed packets are
 // dropped unlogged (pf force-logs them with its default rule).
 
-import { ParseError, type PacketMeta } from '../packet/meta.js';
+import { ParseError, type Direction, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
 import type { Ruleset } from '../rules/ast.js';
 import { StateReason } from '../state/constants.js';
@@ -137,7 +137,7 @@ export class PacketFilter {
   }
 
   /** Decides one parsed packet. `now` is in seconds. */
-  test(m: PacketMeta, direction: number, ifId: number, now: number, v: Verdict): Verdict {
+  test(m: PacketMeta, direction: Direction, ifId: number, now: number, v: Verdict): Verdict {
     const c = this.counters;
     c.packets++;
     c.bytes += m.totalLength;

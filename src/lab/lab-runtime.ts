@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { CommandError, ConnectError, requestOnce } from '../control/client.js';
 import { ErrorCode } from '../control/protocol.js';
 import { SOCKET_NAME } from '../control/socket-path.js';
+import { epochMs, type Clock } from '../os/clock.js';
+import { alive } from '../os/process.js';
 import { buildCommands, LAB, LAB_DIR, LAB_PREFIX, labHaConfig, netnsOf, type LabNode, type LabTiming, type RouterName } from './lab-plan.js';
 import { readTrafficStatus } from './traffic-status.js';
 
@@ -128,21 +130,6 @@ export function labExists(): boolean {
 
 // ---------------------------------------------------------------- processes
 
-/** Whether a process runs (a zombie does not: in a container, nobody may reap it for a while). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 function netnsInodeOfPid(pid: number): number | null {
   try {
     const m = readlinkSync(`/proc/${pid}/ns/net`).match(/\[(\d+)\]/);
@@ -206,20 +193,23 @@ export class Lab {
   /** Set when the user interrupts `up`: nothing more is started. */
   private aborted = false;
 
-  private constructor(state: LabState) {
+  private constructor(
+    state: LabState,
+    private readonly clock: Clock,
+  ) {
     this.state = state;
   }
 
-  static begin(timing: 'normal' | 'fast'): Lab {
+  static begin(timing: 'normal' | 'fast', clock: Clock): Lab {
     mkdirSync(paths.dir, { recursive: true, mode: 0o755 });
-    const lab = new Lab({ version: 1, startedAt: Date.now(), phase: 'building', timing, namespaces: [], processes: [] });
+    const lab = new Lab({ version: 1, startedAt: epochMs(clock), phase: 'building', timing, namespaces: [], processes: [] }, clock);
     lab.save();
     return lab;
   }
 
-  static current(): Lab | null {
+  static current(clock: Clock): Lab | null {
     const s = readState();
-    return s ? new Lab(s) : null;
+    return s ? new Lab(s, clock) : null;
   }
 
   save(): void {
@@ -248,11 +238,11 @@ export class Lab {
 
   /** Link-local addresses (the source of IPv6 advertisements) appear a moment after link up. */
   async linkLocalReady(ms = 5000): Promise<void> {
-    const t0 = Date.now();
+    const t0 = epochMs(this.clock);
     for (const r of ['r1', 'r2'] as const) {
       for (const dev of ['lan', 'wan']) {
         while (!/fe80::/.test(inNamespace(r, 'ip', '-6', 'addr', 'show', 'dev', dev))) {
-          if (Date.now() - t0 > ms) throw new Error(`${r} ${dev}: no IPv6 link-local address after ${ms} ms`);
+          if (epochMs(this.clock) - t0 > ms) throw new Error(`${r} ${dev}: no IPv6 link-local address after ${ms} ms`);
           await sleep(100);
         }
       }
@@ -264,7 +254,7 @@ export class Lab {
   }
 
   private record(p: Omit<LabProcess, 'startedAt'>): LabProcess {
-    const entry = { ...p, startedAt: Date.now() };
+    const entry = { ...p, startedAt: epochMs(this.clock) };
     this.state.processes = this.state.processes.filter((x) => !(x.role === p.role && x.node === p.node));
     this.state.processes.push(entry);
     this.save();
@@ -283,14 +273,14 @@ export class Lab {
   async startRouter(r: RouterName, ms = 20_000): Promise<LabProcess> {
     this.go();
     const log = paths.log(r);
-    writeFileSync(log, `--- ${new Date().toISOString()} ${this.routerCommand(r).slice(1).join(' ')}\n`, { flag: 'a' });
+    writeFileSync(log, `--- ${new Date(this.clock() * 1000).toISOString()} ${this.routerCommand(r).slice(1).join(' ')}\n`, { flag: 'a' });
     const p = this.record({ role: 'router', node: r, pid: spawnDetached(r, this.routerCommand(r), log), log });
-    const t0 = Date.now();
+    const t0 = epochMs(this.clock);
     for (;;) {
       const a = await ask(r, 'show carp', {}, 1000);
       if (a.ok) return p;
       if (!alive(p.pid)) throw new Error(`tunpf on ${r} exited; the end of ${log}:\n${logTail(log)}`);
-      if (Date.now() - t0 > ms) throw new Error(`tunpf on ${r} did not answer on ${socketOf(r)} within ${ms / 1000} s; the end of ${log}:\n${logTail(log)}`);
+      if (epochMs(this.clock) - t0 > ms) throw new Error(`tunpf on ${r} did not answer on ${socketOf(r)} within ${ms / 1000} s; the end of ${log}:\n${logTail(log)}`);
       await sleep(150);
     }
   }
@@ -308,12 +298,12 @@ export class Lab {
     const log = paths.log('client');
     const argv = [...nodeCommand(), script('./traffic'), '--status', paths.traffic, '--server', LAB.server.v4, '--echo-port', String(LAB.ports.echo), '--session-port', String(LAB.ports.session), '--rate', String(rate)];
     const p = this.record({ role: 'traffic', node: 'client', pid: spawnDetached('client', argv, log), log });
-    const t0 = Date.now();
+    const t0 = epochMs(this.clock);
     for (;;) {
       const s = readTrafficStatus(paths.traffic);
       if (s && s.flows.length === 3 && s.flows.every((f) => f.connected && f.received > 0)) return p;
       if (!alive(p.pid)) throw new Error(`the traffic generator exited; the end of ${log}:\n${logTail(log)}`);
-      if (Date.now() - t0 > ms) {
+      if (epochMs(this.clock) - t0 > ms) {
         const why = s ? s.flows.filter((f) => !(f.connected && f.received > 0)).map((f) => `${f.name} ${f.connected ? 'connected, nothing echoed' : `not connected (${f.breaks.at(-1)?.why ?? 'connecting'})`}`).join('; ') : 'no status file';
         throw new Error(`the client's flows did not get through within ${ms / 1000} s: ${why}`);
       }
@@ -322,10 +312,10 @@ export class Lab {
   }
 
   private async waitForLog(p: LabProcess, text: string, ms: number): Promise<void> {
-    const t0 = Date.now();
+    const t0 = epochMs(this.clock);
     while (!logTail(p.log, 50).includes(text)) {
       if (!alive(p.pid)) throw new Error(`${p.role} on ${p.node} exited; the end of ${p.log}:\n${logTail(p.log)}`);
-      if (Date.now() - t0 > ms) throw new Error(`${p.role} on ${p.node} did not start within ${ms / 1000} s:\n${logTail(p.log)}`);
+      if (epochMs(this.clock) - t0 > ms) throw new Error(`${p.role} on ${p.node} did not start within ${ms / 1000} s:\n${logTail(p.log)}`);
       await sleep(100);
     }
   }
@@ -359,7 +349,7 @@ export interface TeardownReport {
  * state the lab is in. Processes are the ones the state file names (if they
  * still live in a lab namespace) and any other process inside one.
  */
-export async function teardown(): Promise<TeardownReport> {
+export async function teardown(clock: Clock): Promise<TeardownReport> {
   const report: TeardownReport = { processes: 0, namespaces: [], files: [], problems: [] };
   const state = readState();
   // only names with the lab's prefix, whatever the state file says
@@ -401,12 +391,12 @@ export async function teardown(): Promise<TeardownReport> {
   const first = pidsInLab();
   const roots = [...first].filter((pid) => !first.has(parentOf(pid)));
   for (const pid of roots) signal(pid, 'SIGTERM');
-  const t0 = Date.now();
-  while (roots.some(alive) && Date.now() - t0 < 5000) await sleep(50);
+  const t0 = epochMs(clock);
+  while (roots.some(alive) && epochMs(clock) - t0 < 5000) await sleep(50);
   // whatever is still inside a lab namespace goes now
   const rest = pidsInLab();
   for (const pid of rest) signal(pid, 'SIGKILL');
-  while ([...rest].some(alive) && Date.now() - t0 < 8000) await sleep(50);
+  while ([...rest].some(alive) && epochMs(clock) - t0 < 8000) await sleep(50);
   for (const pid of rest) if (alive(pid)) report.problems.push(`process ${pid} did not stop`);
   report.processes = roots.length;
 

@@ -8,6 +8,7 @@
 
 import type { ShowCarpResult, ShowInfoResult, ShowPfsyncResult, ShowRulesResult, ShowStatesResult, StateInfo } from '../control/results.js';
 import { humanCount, stateLine } from '../control/format.js';
+import { epochMs, type Clock } from '../os/clock.js';
 import { advertInterval, CARP_GROUPS, LAB, masterDown, ROUTERS, type LabTiming, type RouterName } from './lab-plan.js';
 import { settledMaster } from './carp-settled.js';
 import { longestPause, pauseAround, type FlowName, type FlowStatus, type TrafficStatus } from './traffic-status.js';
@@ -31,12 +32,15 @@ export interface LabView {
   typeKey(): void;
 }
 
-export interface Clock {
+/** The story's time: ms since the epoch, and a way to wait. */
+export interface StoryClock {
   now(): number;
   sleep(ms: number): Promise<void>;
 }
 
-export const realClock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+export function realClock(clock: Clock): StoryClock {
+  return { now: () => epochMs(clock), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+}
 
 const other = (r: RouterName): RouterName => (r === 'r1' ? 'r2' : 'r1');
 export const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
@@ -76,7 +80,7 @@ export class Narrator {
   constructor(
     private readonly view: LabView,
     private readonly say: (line: string) => void,
-    private readonly clock: Clock = realClock,
+    private readonly clock: StoryClock,
     private readonly steps = 5,
   ) {}
 

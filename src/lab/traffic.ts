@@ -14,6 +14,7 @@
 import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { parseArgs } from 'node:util';
+import { epochMs, systemClock } from '../os/clock.js';
 import { GAP_MS, writeTrafficStatus, type FlowName, type FlowStatus, type TrafficStatus } from './traffic-status.js';
 
 const { values } = parseArgs({
@@ -42,7 +43,8 @@ const KEEP = 20;
 const CHUNK = 16 * 1024;
 const TICK_MS = Math.max(1, Math.round((CHUNK / (rateMBps * 1_000_000)) * 1000));
 
-const status: TrafficStatus = { pid: process.pid, startedAt: Date.now(), updatedAt: Date.now(), flows: [] };
+const clock = systemClock();
+const status: TrafficStatus = { pid: process.pid, startedAt: epochMs(clock), updatedAt: epochMs(clock), flows: [] };
 
 function flow(name: FlowName, proto: 'tcp' | 'udp', port: number): FlowStatus {
   const f: FlowStatus = { name, proto, local: null, remote: { address: server, port }, connected: false, connections: 0, breaks: [], sent: 0, received: 0, lastReceived: 0, gaps: [] };
@@ -51,7 +53,7 @@ function flow(name: FlowName, proto: 'tcp' | 'udp', port: number): FlowStatus {
 }
 
 function received(f: FlowStatus, amount: number): void {
-  const now = Date.now();
+  const now = epochMs(clock);
   if (f.lastReceived && now - f.lastReceived > GAP_MS) {
     f.gaps.push({ at: f.lastReceived, ms: now - f.lastReceived });
     if (f.gaps.length > KEEP) f.gaps.shift();
@@ -61,7 +63,7 @@ function received(f: FlowStatus, amount: number): void {
 }
 
 function broke(f: FlowStatus, why: string): void {
-  f.breaks.push({ at: Date.now(), why });
+  f.breaks.push({ at: epochMs(clock), why });
   if (f.breaks.length > KEEP) f.breaks.shift();
   f.connected = false;
   f.local = null;
@@ -74,7 +76,7 @@ function tcpFlow(f: FlowStatus, onUp: (s: Socket, alive: () => boolean) => void,
     const s = connect({ host: server, port: f.remote.port });
     let ended = false;
     const conn = {
-      madeAt: Date.now(),
+      madeAt: epochMs(clock),
       end(why: string) {
         if (ended) return;
         ended = true;
@@ -119,7 +121,7 @@ tcpFlow(
       blocked = !s.write(payload);
     }, TICK_MS);
   },
-  (since) => Date.now() - since > STALL_MS,
+  (since) => epochMs(clock) - since > STALL_MS,
 );
 
 // session: a keystroke now and then, echoed by the server's pretend shell
@@ -127,7 +129,7 @@ const session = flow('session', 'tcp', sessionPort);
 let sessionSocket: Socket | null = null;
 const typeKey = () => {
   if (!sessionSocket || !session.connected) return;
-  session.key = { sentAt: Date.now(), echoedAt: null };
+  session.key = { sentAt: epochMs(clock), echoedAt: null };
   session.sent += 2;
   sessionSocket.write('k\n');
 };
@@ -137,11 +139,11 @@ tcpFlow(
     sessionSocket = s;
     s.on('data', (d: Buffer) => {
       received(session, d.length);
-      if (session.key && session.key.echoedAt === null) session.key.echoedAt = Date.now();
+      if (session.key && session.key.echoedAt === null) session.key.echoedAt = epochMs(clock);
     });
     typeKey();
   },
-  () => !!session.key && session.key.echoedAt === null && Date.now() - session.key.sentAt > STALL_MS,
+  () => !!session.key && session.key.echoedAt === null && epochMs(clock) - session.key.sentAt > STALL_MS,
 );
 setInterval(typeKey, 20_000);
 process.on('SIGUSR1', typeKey);
@@ -164,7 +166,7 @@ udp.connect(echoPort, server, () => {
 });
 
 setInterval(() => {
-  status.updatedAt = Date.now();
+  status.updatedAt = epochMs(clock);
   try {
     writeTrafficStatus(statusFile, status);
   } catch {

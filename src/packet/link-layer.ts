@@ -108,7 +108,7 @@ export function decodeLinkLayer(linkType: number, buf: Uint8Array, offset: numbe
       if (!isInetFamily(h.af)) return none(`not IP (address family ${h.af})`);
       const at = offset + pflog.decode.bytes;
       if (at >= end) return none('frame ends before the IP header');
-      return { ipOffset: at, direction: h.dir === 1 ? 'in' : h.dir === 2 ? 'out' : null, ifindex: -1, ifname: h.ifname || null, reason: '' };
+      return { ipOffset: at, direction: h.dir === pflog.PfDirection.IN ? 'in' : h.dir === pflog.PfDirection.OUT ? 'out' : null, ifindex: -1, ifname: h.ifname || null, reason: '' };
     }
     default:
       return none(`unsupported link type ${linkType}`);

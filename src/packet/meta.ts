@@ -196,4 +196,13 @@ function zero4(a: Uint32Array): void {
 
 /** Direction of a packet through an interface, with pf's numbering (PF_IN=1, PF_OUT=2). */
 export const Direction = { IN: 1, OUT: 2 } as const;
-export type DirectionValue = (typeof Direction)[keyof typeof Direction];
+export type Direction = (typeof Direction)[keyof typeof Direction];
+
+/** Where no direction is given: a rule without in/out, a lookup that takes either (pf's PF_INOUT). */
+export const ANY_DIRECTION = 0;
+export type DirectionOrAny = Direction | typeof ANY_DIRECTION;
+
+/** The way a reply travels. */
+export function reverse(d: Direction): Direction {
+  return d === Direction.IN ? Direction.OUT : Direction.IN;
+}

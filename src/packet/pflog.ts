@@ -17,6 +17,7 @@
 // only hex-dumps. pf writes uid and pid in host order; no reader relies on
 // that and tunpf has no socket owners to report, so they are -1.
 
+import { ANY_DIRECTION, Direction } from './meta.js';
 import { readU32, writeU32 } from './pcap.js';
 
 export const LINKTYPE_PFLOG = 117;
@@ -77,8 +78,8 @@ export const PfReason = {
 /** As tcpdump prints them (it adds the number: "10(state-mismatch)"). */
 export const PfReasonName: readonly string[] = ['match', 'bad-offset', 'fragment', 'short', 'normalize', 'memory', 'bad-timestamp', 'congestion', 'ip-option', 'proto-cksum', 'state-mismatch', 'state-insert', 'state-limit', 'src-limit', 'synproxy', 'translate', 'no-route'];
 
-/** PF_INOUT, PF_IN, PF_OUT (and OpenBSD's PF_FWD). */
-export const PfDirection = { INOUT: 0, IN: 1, OUT: 2, FWD: 3 } as const;
+/** The header's dir field on the wire: PF_INOUT, PF_IN, PF_OUT (Direction's numbers) and OpenBSD's PF_FWD. */
+export const PfDirection = { INOUT: ANY_DIRECTION, IN: Direction.IN, OUT: Direction.OUT, FWD: 3 } as const;
 export const PfDirectionName: readonly string[] = ['in/out', 'in', 'out', 'fwd'];
 
 /** Address families in a pflog header: BSD's AF_INET and OpenBSD's AF_INET6. */

@@ -27,7 +27,7 @@
 // responder's. tunpf does not keep the type, so echo is assumed on export
 // (8, or 128 for ICMPv6); on import the initiator's slot gives the id.
 
-import { Direction, IPPROTO } from '../packet/meta.js';
+import { Direction, IPPROTO, type DirectionOrAny } from '../packet/meta.js';
 import { FLOATING, NO_RULE, Origin, RESYNC, StateFlag, TIMEOUT_CLASSES } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { StateImage, type PeerImage } from '../state/state-image.js';
@@ -547,7 +547,7 @@ export class StateImporter {
     const img = this.image;
     const af = wireAf === WireAf.INET6 ? 6 : 4;
     const proto = buf[off + StateOffset.PROTO]!;
-    const direction = buf[off + StateOffset.DIRECTION]!;
+    const direction = buf[off + StateOffset.DIRECTION]! as DirectionOrAny; // at most OUT: checked first
     const out = direction === Direction.OUT;
     img.af = af;
     img.proto = proto;

@@ -4,7 +4,7 @@
 // initiator -> responder; IPv6 ports print as addr[port].
 
 import { formatAddress } from '../packet/address.js';
-import { IPPROTO } from '../packet/meta.js';
+import { Direction, IPPROTO } from '../packet/meta.js';
 import { protocolName } from '../rules/names.js';
 import { FLOATING, PeerStateName, TcpStateName } from './constants.js';
 import type { StateTable } from './state-table.js';
@@ -29,7 +29,7 @@ export function describeState(t: StateTable, i: number, ifName: (id: number) => 
   const proto = t.protoOf(i);
   const init = endpoint(af, t.addressOf(i, 0), t.portOf(i, 0), proto);
   const resp = endpoint(af, t.addressOf(i, 1), t.portOf(i, 1), proto);
-  const flow = t.direction[i] === 2 ? `${init} -> ${resp}` : `${resp} <- ${init}`;
+  const flow = t.direction[i] === Direction.OUT ? `${init} -> ${resp}` : `${resp} <- ${init}`;
   const ifname = t.ifId[i] === FLOATING ? 'all' : ifName(t.ifId[i]!);
   return `${ifname} ${protocolName(proto)} ${flow}`.padEnd(56) + ` ${peerStates(t, i)}`;
 }

@@ -4,7 +4,7 @@
 // limits (set limit states, max, max-src-*), timeouts and a bounded purge.
 // The clock is an input (seconds), so tests drive it deterministically.
 
-import { IPPROTO, TCPFlag, type PacketMeta } from '../packet/meta.js';
+import { ANY_DIRECTION, IPPROTO, reverse, TCPFlag, type Direction, type DirectionOrAny, type PacketMeta } from '../packet/meta.js';
 import type { Prefix, Rule, Ruleset } from '../rules/ast.js';
 import { FLOATING, NO_RULE, Origin, PeerState, RESYNC, StateFlag, StateReason, TcpState, Timeout, type OriginValue } from './constants.js';
 import { SourceTracker } from './source-tracker.js';
@@ -35,7 +35,10 @@ export class StateCounters {
   readonly byReason = new Float64Array(8);
 }
 
-export interface StateEngineOptions extends Partial<StateTableOptions> {
+/** The table's options but its size, which is the state limit. */
+export type StateTableSetup = Omit<StateTableOptions, 'capacity'>;
+
+export interface StateEngineOptions extends StateTableSetup {
   /** `set limit states`. */
   limit: number;
   statePolicyIfBound?: boolean;
@@ -81,7 +84,7 @@ export class StateEngine {
   }
 
   /** A state engine sized by the ruleset's `set limit states`. */
-  static forRuleset(ruleset: Ruleset, opts: Partial<StateTableOptions> = {}): StateEngine {
+  static forRuleset(ruleset: Ruleset, opts: StateTableSetup): StateEngine {
     return new StateEngine({ ...opts, limit: ruleset.options.limits.states, hostid: ruleset.options.hostid ?? opts.hostid });
   }
 
@@ -136,7 +139,7 @@ export class StateEngine {
    * flow is looked up, and the quoted TCP sequence number must lie in the
    * window. An expired state is removed and not found.
    */
-  lookup(m: PacketMeta, direction: number, ifId: number, now: number): number {
+  lookup(m: PacketMeta, direction: DirectionOrAny, ifId: number, now: number): number {
     const t = this.table;
     this.counters.searches++;
     this.viaIcmpError = false;
@@ -147,7 +150,7 @@ export class StateEngine {
       const iproto = m.innerProto;
       const ip = isIcmp(iproto);
       // ... and so in the other direction than the error travels
-      i = this.findFlow(m.af, iproto, m.innerSrc, ip ? m.innerIcmpId : m.innerSrcPort, m.innerDst, ip ? m.innerIcmpId : m.innerDstPort, ifId, direction === 0 ? 0 : 3 - direction);
+      i = this.findFlow(m.af, iproto, m.innerSrc, ip ? m.innerIcmpId : m.innerSrcPort, m.innerDst, ip ? m.innerIcmpId : m.innerDstPort, ifId, direction === ANY_DIRECTION ? ANY_DIRECTION : reverse(direction));
       if (i < 0) return -1;
       if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, t.forward, m.innerSeq)) {
         this.counters.byReason[StateReason.BAD_STATE]!++;
@@ -171,7 +174,7 @@ export class StateEngine {
   private boundStates = 0;
 
   /** A floating state of the flow, else one bound to this interface (pf looks up both). */
-  private findFlow(af: number, proto: number, a: Uint32Array, ap: number, b: Uint32Array, bp: number, ifId: number, dir: number): number {
+  private findFlow(af: number, proto: number, a: Uint32Array, ap: number, b: Uint32Array, bp: number, ifId: number, dir: DirectionOrAny): number {
     const t = this.table;
     const i = t.find(af, proto, a, ap, b, bp, FLOATING, dir);
     if (i >= 0 || this.boundStates === 0 || ifId < 0 || ifId >= FLOATING) return i;
@@ -279,7 +282,7 @@ export class StateEngine {
    * `log` is pf's state log byte (PF_LOG_ALL: log every packet of the state).
    * Returns the state index, or minus a StateReason when a limit refuses it.
    */
-  create(m: PacketMeta, direction: number, ifId: number, rule: Rule, now: number, log: number = 0): number {
+  create(m: PacketMeta, direction: Direction, ifId: number, rule: Rule, now: number, log: number = 0): number {
     const t = this.table;
     const o = rule.stateOptions;
     if (o.max !== null && this.perRule[rule.nr]! >= o.max) return this.refuse(StateReason.RULE_LIMIT);

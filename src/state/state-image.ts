@@ -3,6 +3,7 @@
 // message and hands it to the state engine (StateEngine.insertImage,
 // updateFromImage), which writes the table; images are reused, never kept.
 
+import { ANY_DIRECTION, type DirectionOrAny } from '../packet/meta.js';
 import { FLOATING } from './constants.js';
 
 /** One side of a state (pf's state peer). */
@@ -28,7 +29,7 @@ export class StateImage {
   /** Interface id of an if-bound state, else FLOATING. */
   bound: number = FLOATING;
   /** Direction of the packet that made the state (Direction.IN, Direction.OUT). */
-  direction = 0;
+  direction: DirectionOrAny = ANY_DIRECTION;
   creator = 0;
   idHi = 0;
   idLo = 0;

@@ -34,6 +34,7 @@
 // keeps its own per-state bookkeeping beside the table.)
 
 import { randomBytes } from 'node:crypto';
+import { ANY_DIRECTION, reverse, type DirectionOrAny } from '../packet/meta.js';
 import { FLOATING, NO_RULE } from './constants.js';
 
 export const MAX_LOAD = 0.75;
@@ -56,8 +57,8 @@ export interface StateTableOptions {
   capacity: number;
   /** 32-bit creator id of this node (pf's hostid); random and non-zero by default. */
   hostid?: number;
-  /** Seconds since the epoch when the table started: the high word of local state ids. */
-  startSeconds?: number;
+  /** Seconds since the epoch when the table started (from the caller's clock): the high word of local state ids. */
+  startSeconds: number;
   /** Hash seeds; random by default. Tests pass fixed ones. */
   seeds?: Uint32Array;
 }
@@ -96,7 +97,7 @@ export class StateTable {
   readonly bytes: Float64Array;
   /** Interface id for if-bound states, FLOATING otherwise. */
   readonly ifId: Uint8Array;
-  /** Direction of the creating packet: 1 in, 2 out. */
+  /** Direction of the creating packet (a Direction; 0 when a peer's state gave none). */
   readonly direction: Uint8Array;
   readonly flags: Uint16Array;
   /** pf's log byte (pfsync_state.log): LogFlag.ALL when every packet of the state is logged. */
@@ -174,7 +175,7 @@ export class StateTable {
     let hostid = opts.hostid ?? 0;
     while (hostid === 0) hostid = randomBytes(4).readUInt32BE(0);
     this.hostid = hostid >>> 0;
-    this.startSeconds = (opts.startSeconds ?? Math.floor(Date.now() / 1000)) >>> 0;
+    this.startSeconds = opts.startSeconds >>> 0;
     this.lastIdHi = this.startSeconds;
   }
 
@@ -220,14 +221,14 @@ export class StateTable {
 
   /**
    * The state of a flow, from either end; -1 when there is none. Sets
-   * `forward`. With `dir` (the packet's direction, 1 in, 2 out) as pf keys
+   * `forward`. With `dir` (the packet's Direction) as pf keys
    * states: a state made by an inbound packet matches inbound packets from
    * its initiator and outbound ones from its responder, and the other way
    * round for a state made outbound. So a forwarded connection has a state
    * on each side, as in pf: `in on lan` and `out on wan` each decide once.
-   * dir 0 matches a state of either direction.
+   * ANY_DIRECTION matches a state of either direction.
    */
-  find(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir = 0): number {
+  find(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir: DirectionOrAny = ANY_DIRECTION): number {
     return this.findHashed(this.hash(af, proto, src, 0, sport, dst, 0, dport, bound), af, proto, src, sport, dst, dport, bound, dir);
   }
 
@@ -249,10 +250,10 @@ export class StateTable {
   }
 
   /** find() with the hash already computed (by hash(), for a warmed batch). */
-  findHashed(h: number, af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir = 0): number {
+  findHashed(h: number, af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir: DirectionOrAny = ANY_DIRECTION): number {
     const fp = h & 0xff;
     const ap = ((bound << 16) | (af << 8) | proto) >>> 0;
-    const back = 3 - dir; // a reply travels the other way
+    const back = dir === ANY_DIRECTION ? ANY_DIRECTION : reverse(dir); // a reply travels the other way
     const fwdPorts = ((sport << 16) | dport) >>> 0;
     const revPorts = ((dport << 16) | sport) >>> 0;
     const k = this.key;
@@ -273,12 +274,12 @@ export class StateTable {
         if ((kw & 0xffffff) === ap) {
           const ports = k[o + 8];
           const made = kw >>> 24; // the direction that made the state, 0 for none
-          if ((dir === 0 || made === 0 || made === dir) && ports === fwdPorts && k[o] === src[0] && k[o + 1] === src[1] && k[o + 2] === src[2] && k[o + 3] === src[3] && k[o + 4] === dst[0] && k[o + 5] === dst[1] && k[o + 6] === dst[2] && k[o + 7] === dst[3]) {
+          if ((dir === ANY_DIRECTION || made === ANY_DIRECTION || made === dir) && ports === fwdPorts && k[o] === src[0] && k[o + 1] === src[1] && k[o + 2] === src[2] && k[o + 3] === src[3] && k[o + 4] === dst[0] && k[o + 5] === dst[1] && k[o + 6] === dst[2] && k[o + 7] === dst[3]) {
             this.forward = true;
             this.lastProbes = probes;
             return i;
           }
-          if ((dir === 0 || made === 0 || made === back) && ports === revPorts && k[o] === dst[0] && k[o + 1] === dst[1] && k[o + 2] === dst[2] && k[o + 3] === dst[3] && k[o + 4] === src[0] && k[o + 5] === src[1] && k[o + 6] === src[2] && k[o + 7] === src[3]) {
+          if ((dir === ANY_DIRECTION || made === ANY_DIRECTION || made === back) && ports === revPorts && k[o] === dst[0] && k[o + 1] === dst[1] && k[o + 2] === dst[2] && k[o + 3] === dst[3] && k[o + 4] === src[0] && k[o + 5] === src[1] && k[o + 6] === src[2] && k[o + 7] === src[3]) {
             this.forward = false;
             this.lastProbes = probes;
             return i;
@@ -315,7 +316,7 @@ export class StateTable {
    * with zeroed fields. Returns its index, -1 when the table is full, -2 when
    * the flow has a state already.
    */
-  insert(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir = 0): number {
+  insert(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir: DirectionOrAny = ANY_DIRECTION): number {
     if (this.count >= this.capacity) return -1;
     if (this.find(af, proto, src, sport, dst, dport, bound, dir) >= 0) return -2;
     const i = this.place(af, proto, src, sport, dst, dport, bound, dir);
@@ -335,7 +336,7 @@ export class StateTable {
    * identity. Returns the index, -1 when the table is full, -2 when the flow
    * has a state already, -3 when a state has this identity already.
    */
-  insertWithId(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number, dir = 0): number {
+  insertWithId(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number, dir: DirectionOrAny = ANY_DIRECTION): number {
     if (this.count >= this.capacity) return -1;
     if (this.findById(creator, idHi, idLo) >= 0) return -3;
     if (this.find(af, proto, src, sport, dst, dport, bound, dir) >= 0) return -2;
@@ -348,7 +349,7 @@ export class StateTable {
   }
 
   /** Takes a free slot for a new state, fills its key, zeroes the rest and indexes the flow. */
-  private place(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, dir: number): number {
+  private place(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, dir: DirectionOrAny): number {
     let i: number;
     if (this.freeHead >= 0) {
       i = this.freeHead;

@@ -13,6 +13,7 @@ import { netTestsUnavailable } from './helpers/netns.js';
 import { mainPath, sleep } from './helpers/topology.js';
 import { LAB, LAB_DIR, netnsOf, NODES } from '../../src/lab/lab-plan.js';
 import { labExists, type LabState } from '../../src/lab/lab-runtime.js';
+import { alive } from '../../src/os/process.js';
 
 // a lab someone is using is not ours to take down
 const skip = netTestsUnavailable() ?? (labExists() ? 'a tunpf lab is already up on this machine' : null);
@@ -39,16 +40,6 @@ function labProcessesRunning(): string[] {
     if (cmd.includes(LAB_DIR) || /lab\/(echo-server|traffic)\.[jt]s/.test(cmd) || cmd.includes('tpflab-')) found.push(`${pid}: ${cmd}`);
   }
   return found;
-}
-
-/** Runs, and is not a zombie waiting for its reaper. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 /** Nothing of the lab is left: namespaces, processes (recorded or not), files, daemon folders, host links. */

@@ -14,6 +14,7 @@ import { buildUdp } from '../../src/packet/build.js';
 import { loadRulesetFile } from '../../src/rules/load-file.js';
 import { TEST_INTERFACES } from './helpers/filter-harness.js';
 import { Flow, TcpPair } from './helpers/flow.js';
+import { Direction } from '../../src/packet/meta.js';
 
 const compiled = import.meta.url.endsWith('.js');
 const mainPath = fileURLToPath(new URL(`../../src/cli/main.${compiled ? 'js' : 'ts'}`, import.meta.url));
@@ -41,7 +42,7 @@ before(() => {
   flow = new Flow(RULES);
   const c = new TcpPair('192.168.1.10', '198.51.100.80', 40000, 443);
   flow.send(c.c('S'));
-  flow.send(c.s('SA'), 'out', 'lan');
+  flow.send(c.s('SA'), Direction.OUT, 'lan');
   flow.send(c.c('A', 100));
   flow.send(buildUdp({ src: '192.168.1.20', dst: '9.9.9.9', sport: 5353, dport: 53 }));
   server = new ControlServer({ path: socket });
@@ -50,7 +51,7 @@ before(() => {
     states: flow.states,
     forwardCounters: () => null,
     now: () => flow.now,
-    startedAt: (flow.now - 60) * 1000,
+    startedAt: flow.now - 60,
     rulesFile,
     loadRuleset: (p) => loadRulesetFile(p, { interfaces: TEST_INTERFACES }),
     applyRuleset: (rs) => flow.filter.reload(rs),

@@ -12,7 +12,7 @@ import { stateLine } from '../../src/control/format.js';
 import { ControlError } from '../../src/control/server.js';
 import { queryStates } from '../../src/control/state-query.js';
 import { buildTcp, buildUdp } from '../../src/packet/build.js';
-import { PacketMeta } from '../../src/packet/meta.js';
+import { Direction, PacketMeta } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
 import { formatRule } from '../../src/rules/canonical.js';
 import { loadRulesetFile } from '../../src/rules/load-file.js';
@@ -21,7 +21,7 @@ import { TEST_INTERFACES } from './helpers/filter-harness.js';
 import { Flow, TcpPair } from './helpers/flow.js';
 
 function ctxOf(f: Flow, extra: Partial<cmd.FilterContext> = {}): cmd.FilterContext {
-  return { filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: (f.now - 100) * 1000, ...extra };
+  return { filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: f.now - 100, ...extra };
 }
 
 const RULES = `set timeout tcp.established 3600
@@ -40,9 +40,9 @@ pass out on wan all
 function handshake(f: Flow, c: TcpPair, bytes = 100): number {
   assert.equal(f.outcome(c.c('S')), 'pass:new');
   const i = f.verdict.state;
-  assert.equal(f.outcome(c.s('SA'), 'out', 'lan'), 'pass:state');
+  assert.equal(f.outcome(c.s('SA'), Direction.OUT, 'lan'), 'pass:state');
   assert.equal(f.outcome(c.c('A', bytes)), 'pass:state');
-  assert.equal(f.outcome(c.s('A', bytes * 3), 'out', 'lan'), 'pass:state');
+  assert.equal(f.outcome(c.s('A', bytes * 3), Direction.OUT, 'lan'), 'pass:state');
   return i;
 }
 
@@ -52,7 +52,7 @@ test('show rules: canonical text, label and the counters of each rule', () => {
   const f = new Flow(RULES);
   const ctx = ctxOf(f);
   handshake(f, new TcpPair());
-  assert.equal(f.outcome(buildTcp({ src: '10.9.9.9', dst: '192.168.1.10', sport: 1, dport: 2, flags: 'S' }), 'in', 'wan'), 'block:rule');
+  assert.equal(f.outcome(buildTcp({ src: '10.9.9.9', dst: '192.168.1.10', sport: 1, dport: 2, flags: 'S' }), Direction.IN, 'wan'), 'block:rule');
   const r = cmd.showRules(ctx);
   assert.deepEqual(r.rules.map((x) => x.text), f.filter.rules.ruleset.rules.map(formatRule));
   assert.deepEqual(r.rules.map((x) => x.nr), [0, 1, 2, 3, 4, 5]);
@@ -118,13 +118,13 @@ test('show info: pf counters mapped from the filter, state and parse counters', 
   const f = new Flow(RULES);
   const ctx = ctxOf(f);
   handshake(f, new TcpPair());
-  f.outcome(buildTcp({ src: '10.9.9.9', dst: '192.168.1.10', sport: 1, dport: 2, flags: 'S' }), 'in', 'wan');
+  f.outcome(buildTcp({ src: '10.9.9.9', dst: '192.168.1.10', sport: 1, dport: 2, flags: 'S' }), Direction.IN, 'wan');
   // a segment whose data offset runs past its end, and one outside the window
   const bad = buildTcp({ src: '192.168.1.10', dst: '203.0.113.5', sport: 1, dport: 2, flags: 'S' });
   bad[32] = 0xf0;
   const m = new PacketMeta();
   parsePacket(bad, 0, bad.length, m);
-  f.filter.test(m, 1, f.filter.interfaces.id('lan'), f.now, f.verdict);
+  f.filter.test(m, Direction.IN, f.filter.interfaces.id('lan'), f.now, f.verdict);
   const c = new TcpPair('192.168.1.30');
   handshake(f, c);
   c.cseq += 1e9;

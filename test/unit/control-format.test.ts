@@ -98,7 +98,7 @@ test('timeouts, limits, tables, table changes', () => {
 });
 
 test('carp and pfsync from the shapes their handlers return', () => {
-  const now = Date.parse('2024-01-01T00:10:00Z');
+  const now = Date.parse('2024-01-01T00:10:00Z') / 1000;
   const carp: ShowCarpResult = {
     demote: 1, demoteReasons: { 'bulk-update': 1 },
     groups: [{ name: 'carp0', carpdev: 'lan', vhid: 1, state: 'MASTER', advbase: 1, advskew: 0, preempt: true, addresses: ['10.1.0.254', 'fd01::254'], since: '2024-01-01T00:05:00Z', reason: 'preempt', counters: { received: 3, accepted: 2, sent: 300, dropped: { 'bad-hmac': 1 } } }],

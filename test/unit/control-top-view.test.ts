@@ -21,8 +21,8 @@ function sample(at: number, states: StateInfo[], extra: Partial<TopSample> = {})
 }
 
 test('rates are the bytes between two refreshes over their interval; a new state gets its average', () => {
-  const prev = sample(1000, [state('a', '10.0.0.1', '10.9.0.1', 1000, 10)]);
-  const now = sample(3000, [state('a', '10.0.0.1', '10.9.0.1', 5000, 12), state('b', '10.0.0.2', '10.9.0.1', 600, 3)]);
+  const prev = sample(1, [state('a', '10.0.0.1', '10.9.0.1', 1000, 10)]);
+  const now = sample(3, [state('a', '10.0.0.1', '10.9.0.1', 5000, 12), state('b', '10.0.0.2', '10.9.0.1', 600, 3)]);
   const r = stateRates(now, prev);
   assert.equal(r.get('a'), 2000);
   assert.equal(r.get('b'), 200);
@@ -50,7 +50,7 @@ test('the states view orders by rate between refreshes, and fits the terminal', 
   const ui: TopUi = { view: 'states', sort: 'rate', reverse: false, socket: '/s' };
   // a: many bytes in all, few lately; b: few in all, many lately
   const prev = sample(0, [state('a', '10.0.0.1', '10.9.0.1', 100000, 100), state('b', '10.0.0.2', '10.9.0.2', 0, 1)]);
-  const now = sample(1000, [state('a', '10.0.0.1', '10.9.0.1', 100010, 101), state('b', '10.0.0.2', '10.9.0.2', 5000, 2)]);
+  const now = sample(1, [state('a', '10.0.0.1', '10.9.0.1', 100010, 101), state('b', '10.0.0.2', '10.9.0.2', 5000, 2)]);
   const lines = renderFrame(now, prev, ui, 120);
   const rows = lines.filter((l) => l.startsWith('tcp'));
   assert.equal(rows.length, 2);

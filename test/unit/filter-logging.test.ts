@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { pfReasonOf, Verdict, Why } from '../../src/filter/packet-filter.js';
 import { MAX_LOG_RECORDS } from '../../src/filter/log-records.js';
 import { buildUdp } from '../../src/packet/build.js';
-import { ParseError } from '../../src/packet/meta.js';
+import { Direction, ParseError } from '../../src/packet/meta.js';
 import { PfActionName, PfReason, PfReasonName } from '../../src/packet/pflog.js';
 import { parseRuleset } from '../../src/rules/rule-parser.js';
 import { Flow, TcpPair } from './helpers/flow.js';
@@ -30,7 +30,7 @@ test('log on the deciding rule: blocked packets, and only the packet that create
   const tls = new TcpPair('192.168.1.10', '203.0.113.5', 40002, 443);
   assert.deepEqual(records(f.send(tls.c('S'))), ['2:pass:match']);
   assert.equal(f.verdict.created, true);
-  assert.deepEqual(records(f.send(tls.s('SA'), 'out', 'lan')), [], 'later packets of the state are not logged');
+  assert.deepEqual(records(f.send(tls.s('SA'), Direction.OUT, 'lan')), [], 'later packets of the state are not logged');
   assert.deepEqual(records(f.send(tls.c('A'))), []);
 });
 
@@ -38,15 +38,15 @@ test('log (all): every packet of the states the rule creates, the ones tracking 
   const f = new Flow('pass in log (all) on lan proto tcp to port 443\npass in on lan proto tcp to port 80\n');
   const tls = new TcpPair('192.168.1.10', '203.0.113.5', 40002, 443);
   assert.deepEqual(records(f.send(tls.c('S'))), ['0:pass:match']);
-  assert.deepEqual(records(f.send(tls.s('SA'), 'out', 'lan')), ['0:pass:match']);
+  assert.deepEqual(records(f.send(tls.s('SA'), Direction.OUT, 'lan')), ['0:pass:match']);
   assert.deepEqual(records(f.send(tls.c('A'))), ['0:pass:match']);
   const forged = new TcpPair('203.0.113.5', '192.168.1.10', 443, 40002, (tls.sseq + 5_000_000) >>> 0);
-  const v = f.send(forged.c('R'), 'out', 'lan');
+  const v = f.send(forged.c('R'), Direction.OUT, 'lan');
   assert.equal(v.why, Why.BAD_STATE);
   assert.deepEqual(records(v), ['0:block:state-mismatch']);
   const web = new TcpPair('192.168.1.10', '203.0.113.5', 40001, 80);
   f.send(web.c('S'));
-  assert.deepEqual(records(f.send(web.s('SA'), 'out', 'lan')), [], "another rule's state logs nothing");
+  assert.deepEqual(records(f.send(web.s('SA'), Direction.OUT, 'lan')), [], "another rule's state logs nothing");
 });
 
 test('a state keeps its log (all) across a reload, as pf keeps the flag in the state', () => {
@@ -95,7 +95,7 @@ test('never logged: rules without log, malformed packets', () => {
   const meta = f.meta;
   meta.reset();
   meta.error = ParseError.SHORT;
-  const v = f.filter.test(meta, 1, f.filter.interfaces.id('lan'), f.now, f.verdict);
+  const v = f.filter.test(meta, Direction.IN, f.filter.interfaces.id('lan'), f.now, f.verdict);
   assert.equal(v.why, Why.MALFORMED);
   assert.deepEqual(records(v), []);
 });

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateLinear } from '../../bench/linear-reference.js';
 import { buildIcmpEcho, buildTcp, buildUdp } from '../../src/packet/build.js';
+import { Direction } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
 import { evaluate } from '../../src/filter/evaluate-rules.js';
 import { parseRuleset } from '../../src/rules/rule-parser.js';
@@ -69,10 +70,10 @@ test('randomised: skip steps decide exactly like a linear walk', () => {
     for (let k = 0; k < 200; k++) {
       const pkt = randomPacket();
       parsePacket(pkt, 0, pkt.length, h.meta);
-      const dir = rnd() < 0.5 ? 1 : 2;
+      const dir = rnd() < 0.5 ? Direction.IN : Direction.OUT;
       const ifname = pick(['lan', 'wan', 'dmz']);
       evaluate(h.rs, h.meta, dir, h.interfaces.id(ifname), h.result);
-      const ref = evaluateLinear(h.rs.ruleset, h.rs.env, h.meta, dir as 1 | 2, ifname);
+      const ref = evaluateLinear(h.rs.ruleset, h.rs.env, h.meta, dir, ifname);
       const got = { action: h.result.action === 0 ? 'pass' : 'block', rule: h.result.ruleIndex };
       assert.deepEqual(got, { action: ref.action, rule: ref.rule }, `ruleset:\n${text}\npacket dir ${dir} on ${ifname}`);
       compared++;

@@ -10,6 +10,7 @@ import { MetricsEndpoint, parseListenAddress } from '../../src/control/metrics-h
 import { formatValue, MetricsRegistry, renderMetrics, type MetricFamily } from '../../src/control/metrics.js';
 import { Flow, TcpPair } from './helpers/flow.js';
 import { randomSource } from './helpers/random.js';
+import { Direction } from '../../src/packet/meta.js';
 
 /** A reader of the exposition format, written from its grammar (not from the renderer). */
 function parseExposition(text: string): Map<string, { type: string; help: string; samples: { labels: Record<string, string>; value: number }[] }> {
@@ -89,11 +90,11 @@ test("the filter's metrics after traffic: packets, verdicts, states, per-rule co
   const f = new Flow('block all\npass in on lan proto tcp from 192.168.1.0/24 to any label "web \\"x\\""\n');
   const c = new TcpPair();
   f.send(c.c('S'));
-  f.send(c.s('SA'), 'out', 'lan');
+  f.send(c.s('SA'), Direction.OUT, 'lan');
   f.send(c.c('A', 10));
-  f.send(new TcpPair('10.0.0.1').c('S'), 'in', 'wan');
+  f.send(new TcpPair('10.0.0.1').c('S'), Direction.IN, 'wan');
   const registry = new MetricsRegistry();
-  registry.register('filter', filterMetrics({ filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: 5000 }));
+  registry.register('filter', filterMetrics({ filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: 5 }));
   const m = parseExposition(registry.render());
   const value = (name: string, labels: Record<string, string> = {}) => {
     const fam = m.get(name);

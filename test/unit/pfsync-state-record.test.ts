@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatAddress, parseAddress } from '../../src/packet/address.js';
 import { buildIcmpEcho, buildTcp, buildUdp } from '../../src/packet/build.js';
-import { PacketMeta } from '../../src/packet/meta.js';
+import { Direction, PacketMeta } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
 import {
   StateExporter, StateImporter, findStateOf, readPeer, state, updC, validateStateRecord, validateUpdC, validateUpdate,
@@ -43,7 +43,7 @@ const RULES_14 = 'block all\npass out all\npass in proto udp\npass in on lan pro
 test('export: the state a real SYN made (spec §14) carries every field as the spec means it', () => {
   assert.equal(SYN_14.length, 60);
   const f = new Flow(RULES_14);
-  const v = f.send(SYN_14, 'in', 'lan');
+  const v = f.send(SYN_14, Direction.IN, 'lan');
   assert.ok(v.pass && v.created);
   assert.equal(v.rule, 3);
   const t = f.states.table;
@@ -82,7 +82,7 @@ test('export: the state a real SYN made (spec §14) carries every field as the s
   assert.equal(exportRecord(f, i).creation, 30);
   assert.equal(exportRecord(f, i).expire, 90);
   const synack = buildTcp({ src: '192.0.2.80', dst: '10.0.0.5', sport: 443, dport: 51234, seq: 7000000, ack: 1000001, flags: 'SA', window: 65160, options: { mss: 1460, wscale: 7 } });
-  assert.equal(f.outcome(synack, 'out', 'lan'), 'pass:state');
+  assert.equal(f.outcome(synack, Direction.OUT, 'lan'), 'pass:state');
   const r2 = exportRecord(f, i);
   assert.deepEqual([r2.dst.seqlo, r2.dst.state, r2.dst.wscale], [7000001, TcpState.SYN_SENT, 0x87], "seqlo: the end of what it sent (ISN + SYN)");
   assert.deepEqual([r2.packets, r2.bytes], [[1, 1], [60, synack.length]]);
@@ -94,7 +94,7 @@ test('export: the state a real SYN made (spec §14) carries every field as the s
 test('export: a state made by an outbound packet has the responder in key slot 0, the initiator as src peer', () => {
   const f = new Flow('block all\npass out on wan proto tcp');
   const syn = buildTcp({ src: '198.51.100.2', dst: '203.0.113.5', sport: 40000, dport: 80, seq: 123456, flags: 'S', window: 29200 });
-  const v = f.send(syn, 'out', 'wan');
+  const v = f.send(syn, Direction.OUT, 'wan');
   assert.ok(v.created);
   const r = exportRecord(f, v.state);
   assert.equal(r.direction, 2);
@@ -106,23 +106,23 @@ test('export: a state made by an outbound packet has the responder in key slot 0
 
 test('export: if-bound states name their interface; UDP, ICMP echo and IPv6 states', () => {
   const f = new Flow('block all\npass in on lan keep state (if-bound)\npass in on wan\npass out all');
-  const udp = f.send(buildUdp({ src: '192.168.1.20', dst: '9.9.9.9', sport: 5353, dport: 53, payload: new Uint8Array(20) }), 'in', 'lan');
+  const udp = f.send(buildUdp({ src: '192.168.1.20', dst: '9.9.9.9', sport: 5353, dport: 53, payload: new Uint8Array(20) }), Direction.IN, 'lan');
   let r = exportRecord(f, udp.state);
   assert.equal(r.ifname, 'lan');
   assert.equal(keyText(r.key[0]), '192.168.1.20:5353 9.9.9.9:53');
   assert.deepEqual([r.proto, r.timeout, r.src.state, r.dst.state, r.bytes[0]], [17, Timeout.UDP_FIRST, 1, 0, 48]);
 
-  const ping = f.send(buildIcmpEcho({ src: '198.51.100.9', dst: '192.168.1.20', id: 0x1234, seq: 1 }), 'in', 'wan');
+  const ping = f.send(buildIcmpEcho({ src: '198.51.100.9', dst: '192.168.1.20', id: 0x1234, seq: 1 }), Direction.IN, 'wan');
   r = exportRecord(f, ping.state);
   assert.equal(r.ifname, 'all');
   assert.deepEqual([r.key[0].port, r.proto, r.timeout], [[0x1234, 8], 1, Timeout.ICMP_FIRST], 'pf keys echo by id and the request type');
 
-  const ping6 = f.send(buildIcmpEcho({ src: '2001:db8:1::1', dst: '2001:db8:ff::99', id: 77, seq: 1 }), 'out', 'wan');
+  const ping6 = f.send(buildIcmpEcho({ src: '2001:db8:1::1', dst: '2001:db8:ff::99', id: 77, seq: 1 }), Direction.OUT, 'wan');
   r = exportRecord(f, ping6.state);
   assert.deepEqual([r.af, r.key[0].af, r.proto, r.direction], [24, 24, 58, 2]);
   assert.equal(keyText(r.key[0]), '2001:db8:ff::99:128 2001:db8:1::1:77', 'outbound: responder first, its slot holds the type');
 
-  const tcp6 = f.send(buildTcp({ src: '2001:db8:ff::5', dst: '2001:db8:1::80', sport: 1111, dport: 22, seq: 9, flags: 'S' }), 'in', 'wan');
+  const tcp6 = f.send(buildTcp({ src: '2001:db8:ff::5', dst: '2001:db8:1::80', sport: 1111, dport: 22, seq: 9, flags: 'S' }), Direction.IN, 'wan');
   r = exportRecord(f, tcp6.state);
   assert.deepEqual([...r.key[0].addr[0]], [...words('2001:db8:ff::5')]);
   assert.deepEqual([...r.key[0].addr[1]], [...words('2001:db8:1::80')]);
@@ -131,7 +131,7 @@ test('export: if-bound states name their interface; UDP, ICMP echo and IPv6 stat
 
 test('export: flags map to state_flags, FROM_PEER never leaves, the caller may add ACK', () => {
   const f = new Flow('pass in proto tcp keep state (sloppy, no-sync)');
-  const v = f.send(SYN_14, 'in', 'lan');
+  const v = f.send(SYN_14, Direction.IN, 'lan');
   const t = f.states.table;
   t.flags[v.state] |= StateFlag.FROM_PEER;
   assert.equal(exportRecord(f, v.state).stateFlags, WireStateFlag.SLOPPY | WireStateFlag.NOSYNC);
@@ -165,7 +165,7 @@ test('import: the §14 record becomes the state it describes, and traffic of the
   // the reply is tracked by the imported state; the ruleset (block all) is never asked
   f.now += 1;
   const synack = buildTcp({ src: '192.0.2.80', dst: '10.0.0.5', sport: 443, dport: 51234, seq: 7000000, ack: 1000001, flags: 'SA', window: 65160, options: { wscale: 7 } });
-  assert.equal(f.outcome(synack, 'out', 'lan'), 'pass:state', 'the reply leaving for the client (the state was made inbound)');
+  assert.equal(f.outcome(synack, Direction.OUT, 'lan'), 'pass:state', 'the reply leaving for the client (the state was made inbound)');
   assert.equal(t.peerState[i * 2 + 1], TcpState.SYN_SENT);
 });
 
@@ -296,7 +296,7 @@ test('import: the ACK flag asks for an INS_ACK and is not kept; other flags are'
 
 test('UPD_C and identities written from the table; readPeer into the engine; validation of updates; findStateOf', () => {
   const f = new Flow(RULES_14);
-  const v = f.send(SYN_14, 'in', 'lan');
+  const v = f.send(SYN_14, Direction.IN, 'lan');
   const i = v.state;
   const t = f.states.table;
   const exp = exporterOf(f);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildUdp } from '../../src/packet/build.js';
-import { PacketMeta } from '../../src/packet/meta.js';
+import { ANY_DIRECTION, PacketMeta } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
 import { Flow } from './helpers/flow.js';
 
@@ -17,9 +17,9 @@ test('warm() then lookup() finds the same states', () => {
     return m;
   });
   const s = f.states;
-  const cold = batch.map((m) => s.lookup(m, 0, -1, f.now));
+  const cold = batch.map((m) => s.lookup(m, ANY_DIRECTION, -1, f.now));
   s.warm(batch, batch.length);
-  const warm = batch.map((m) => s.lookup(m, 0, -1, f.now));
+  const warm = batch.map((m) => s.lookup(m, ANY_DIRECTION, -1, f.now));
   assert.deepEqual(warm, cold);
   assert.equal(cold.filter((i) => i >= 0).length, 56, 'ports 1000..1495 exist, the rest do not');
 });

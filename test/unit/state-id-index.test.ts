@@ -7,6 +7,8 @@ import { StateTable } from '../../src/state/state-table.js';
 import { randomSource } from './helpers/random.js';
 
 const SEEDS = Uint32Array.of(11, 22, 33);
+/** When the tables start, in the tests' time. */
+const START = 0x6744d0a1;
 const w = (x: number) => Uint32Array.of(x >>> 0, 0, 0, 0);
 const key = (c: number, hi: number, lo: number) => (BigInt(c) << 64n) | (BigInt(hi) << 32n) | BigInt(lo);
 
@@ -26,7 +28,7 @@ test('local states get ids start-seconds:counter under our hostid, and are found
 });
 
 test('insertWithId keeps the identity, refuses a taken identity, a known flow and a full table', () => {
-  const t = new StateTable({ capacity: 2, hostid: 1, seeds: SEEDS });
+  const t = new StateTable({ capacity: 2, startSeconds: START, hostid: 1, seeds: SEEDS });
   const a = t.insertWithId(4, 17, w(1), 53, w(2), 53, 0xff, 0x1d2c3b4a, 0x6744d0a1, 7);
   assert.ok(a >= 0);
   assert.deepEqual([t.creator[a], t.idHi[a], t.idLo[a]], [0x1d2c3b4a, 0x6744d0a1, 7]);
@@ -42,7 +44,7 @@ test('insertWithId keeps the identity, refuses a taken identity, a known flow an
 });
 
 test('remove and clear keep the id index exact', () => {
-  const t = new StateTable({ capacity: 64, hostid: 5, seeds: SEEDS });
+  const t = new StateTable({ capacity: 64, startSeconds: START, hostid: 5, seeds: SEEDS });
   const ids: number[] = [];
   for (let k = 0; k < 64; k++) ids.push(t.insertWithId(4, 6, w(k), 1, w(1000), 2, 0xff, 9, 0, k * 7919));
   for (let k = 0; k < 64; k += 2) t.remove(ids[k]!);
@@ -59,7 +61,7 @@ test('remove and clear keep the id index exact', () => {
 });
 
 test('identities that share a home slot (and wrap round the end) stay findable through removals', () => {
-  const t = new StateTable({ capacity: 12, hostid: 5, seeds: SEEDS }); // 16 slots
+  const t = new StateTable({ capacity: 12, startSeconds: START, hostid: 5, seeds: SEEDS }); // 16 slots
   const home = (c: number, hi: number, lo: number) => Math.floor((t.idHash(c, hi, lo) / 4294967296) * t.slots);
   // ids whose home is the last slot, so their chain runs round to slot 0
   const last: number[] = [];
@@ -82,7 +84,7 @@ test('identities that share a home slot (and wrap round the end) stay findable t
 test('random churn: the id index agrees with a reference map', () => {
   const rnd = randomSource('state-id-index churn');
   const cap = 2000;
-  const t = new StateTable({ capacity: cap, hostid: 0x42, seeds: Uint32Array.of(rnd() * 2 ** 32, rnd() * 2 ** 32, rnd() * 2 ** 32) });
+  const t = new StateTable({ capacity: cap, startSeconds: START, hostid: 0x42, seeds: Uint32Array.of(rnd() * 2 ** 32, rnd() * 2 ** 32, rnd() * 2 ** 32) });
   const model = new Map<bigint, number>();
   let flow = 0;
   for (let step = 0; step < 30000; step++) {
@@ -122,7 +124,7 @@ test('random churn: the id index agrees with a reference map', () => {
 
 test('lookups by id stay short at full load', () => {
   const n = 100_000;
-  const t = new StateTable({ capacity: n, hostid: 3 });
+  const t = new StateTable({ capacity: n, startSeconds: START, hostid: 3 });
   for (let k = 0; k < n; k++) t.insert(4, 6, w(k), 1, w(0xffffff), 2);
   let probes = 0;
   for (let k = 1; k <= n; k++) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { buildTcp } from '../../src/packet/build.js';
 import { TcpState, Timeout } from '../../src/state/constants.js';
 import { Flow, TcpPair, replyOf } from './helpers/flow.js';
+import { Direction } from '../../src/packet/meta.js';
 
 const RULES = 'block all\npass in on lan proto tcp from 192.168.1.0/24 to any';
 
@@ -17,7 +18,7 @@ test('three-way handshake, data both ways, replies pass through state', () => {
   const i = f.verdict.state;
   assert.deepEqual(peers(f, i), [TcpState.SYN_SENT, TcpState.CLOSED]);
   assert.equal(f.states.table.timeoutClass[i], Timeout.TCP_FIRST);
-  assert.equal(f.outcome(c.s('SA'), 'out', 'wan'), 'pass:state', 'the SYN+ACK comes back through the state, not the rules');
+  assert.equal(f.outcome(c.s('SA'), Direction.OUT, 'wan'), 'pass:state', 'the SYN+ACK comes back through the state, not the rules');
   assert.deepEqual(peers(f, i), [TcpState.ESTABLISHED, TcpState.SYN_SENT], 'the SYN+ACK acknowledges the client (pfctl: ESTABLISHED:SYN_SENT)');
   assert.equal(f.outcome(c.c('A')), 'pass:state');
   assert.deepEqual(peers(f, i), [TcpState.ESTABLISHED, TcpState.ESTABLISHED]);
@@ -31,7 +32,7 @@ test('three-way handshake, data both ways, replies pass through state', () => {
 test('an unsolicited packet from outside is blocked by the rules', () => {
   const f = new Flow(RULES);
   const c = new TcpPair();
-  assert.equal(f.outcome(c.s('SA'), 'in', 'wan'), 'block:rule');
+  assert.equal(f.outcome(c.s('SA'), Direction.IN, 'wan'), 'block:rule');
   assert.equal(f.outcome(c.c('A')), 'block:rule', 'a bare ACK without state does not match flags S/SA');
 });
 
@@ -40,7 +41,7 @@ function established(): [Flow, TcpPair, number] {
   const c = new TcpPair();
   f.send(c.c('S'));
   const i = f.verdict.state;
-  f.send(c.s('SA'), 'out', 'wan');
+  f.send(c.s('SA'), Direction.OUT, 'wan');
   f.send(c.c('A'));
   return [f, c, i];
 }
@@ -61,11 +62,11 @@ test('FIN from the client, then the server: through CLOSING and FIN_WAIT_2 to TI
 
 test('FIN from the server first, and a simultaneous close', () => {
   const [f, c, i] = established();
-  f.send(c.s('FA'), 'out', 'wan');
+  f.send(c.s('FA'), Direction.OUT, 'wan');
   assert.deepEqual(peers(f, i), [TcpState.ESTABLISHED, TcpState.CLOSING]);
   const [g, d, j] = established();
   g.send(d.c('FA'));
-  g.send(d.s('FA'), 'out', 'wan');
+  g.send(d.s('FA'), Direction.OUT, 'wan');
   assert.deepEqual(peers(g, j), [TcpState.FIN_WAIT_2, TcpState.CLOSING]);
   assert.equal(g.states.table.timeoutClass[j], Timeout.TCP_FIN_WAIT);
   void c;
@@ -109,9 +110,9 @@ test('window scaling: used when both SYNs offer it, ignored otherwise', () => {
   const c = new TcpPair();
   f.send(c.c('S', 0, { options: { wscale: 7 } }));
   const i = f.verdict.state;
-  f.send(c.s('SA', 0, { options: { wscale: 7 } }), 'out', 'wan');
+  f.send(c.s('SA', 0, { options: { wscale: 7 } }), Direction.OUT, 'wan');
   f.send(c.c('A'));
-  f.send(c.s('A'), 'out', 'wan'); // a window of 64000 << 7 bytes
+  f.send(c.s('A'), Direction.OUT, 'wan'); // a window of 64000 << 7 bytes
   // the client may now send far beyond 64 KB without another ack
   for (let k = 0; k < 100; k++) assert.equal(f.outcome(c.c('A', 1400)), 'pass:state', `segment ${k}`);
   assert.equal(f.states.table.wscale[i * 2]! & 0x0f, 7);
@@ -120,9 +121,9 @@ test('window scaling: used when both SYNs offer it, ignored otherwise', () => {
   const d = new TcpPair();
   g.send(d.c('S', 0, { options: { wscale: 7 } }));
   const j = g.verdict.state;
-  g.send(d.s('SA'), 'out', 'wan'); // no scaling from the server
+  g.send(d.s('SA'), Direction.OUT, 'wan'); // no scaling from the server
   g.send(d.c('A'));
-  g.send(d.s('A'), 'out', 'wan'); // 64000 bytes, unscaled
+  g.send(d.s('A'), Direction.OUT, 'wan'); // 64000 bytes, unscaled
   assert.equal(g.states.table.wscale[j * 2 + 1], 0);
   let blocked = 0;
   for (let k = 0; k < 100; k++) if (g.outcome(d.c('A', 1400)) !== 'pass:state') blocked++;
@@ -133,7 +134,7 @@ test('sequence numbers that wrap around 2^32', () => {
   const f = new Flow(RULES);
   const c = new TcpPair(undefined, undefined, undefined, undefined, 0xffffff00, 0xfffffff0);
   f.send(c.c('S'));
-  f.send(c.s('SA'), 'out', 'wan');
+  f.send(c.s('SA'), Direction.OUT, 'wan');
   f.send(c.c('A'));
   for (let k = 0; k < 5; k++) {
     assert.equal(f.outcome(c.c('PA', 200)), 'pass:state');
@@ -156,7 +157,7 @@ test('sloppy tracking passes what the window check would block', () => {
 test('a new SYN on a closed connection replaces the old state (state reuse)', () => {
   const [f, c, i] = established();
   f.send(c.c('FA'));
-  f.send(c.s('FA'), 'out', 'wan');
+  f.send(c.s('FA'), Direction.OUT, 'wan');
   f.send(c.c('A'));
   assert.deepEqual(peers(f, i), [TcpState.FIN_WAIT_2, TcpState.FIN_WAIT_2]);
   const d = new TcpPair(c.client, c.server, c.cport, c.sport, 777777, 1);

@@ -13,11 +13,12 @@ const RULES = 'pass all';
 function expiresAfter(f: Flow, pkt: Uint8Array, seconds: number): void {
   const start = f.now;
   f.now = start + seconds - 1;
-  assert.notEqual(f.states.lookup(parseOf(f, pkt), 0, -1, f.now), -1, `still there after ${seconds - 1} s`);
+  assert.notEqual(f.states.lookup(parseOf(f, pkt), ANY_DIRECTION, -1, f.now), -1, `still there after ${seconds - 1} s`);
   f.now = start + seconds;
-  assert.equal(f.states.lookup(parseOf(f, pkt), 0, -1, f.now), -1, `gone after ${seconds} s`);
+  assert.equal(f.states.lookup(parseOf(f, pkt), ANY_DIRECTION, -1, f.now), -1, `gone after ${seconds} s`);
 }
 
+import { ANY_DIRECTION } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
 function parseOf(f: Flow, pkt: Uint8Array) {
   parsePacket(pkt, 0, pkt.length, f.meta);
@@ -101,11 +102,11 @@ test('adaptive timeouts shrink as the table fills', () => {
   for (let k = 0; k < 90; k++) f.send(buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000 + k, dport: 53 }));
   const s = f.states;
   assert.equal(s.table.count, 90);
-  const i = s.lookup(parseOf(f, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), 0, -1, f.now);
+  const i = s.lookup(parseOf(f, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), ANY_DIRECTION, -1, f.now);
   assert.equal(s.expiresIn(i, f.now), 30);
   const g = new Flow('set limit states 100\nset timeout { adaptive.start 10, adaptive.end 110 }\npass all');
   for (let k = 0; k < 60; k++) g.send(buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000 + k, dport: 53 }));
-  const j = g.states.lookup(parseOf(g, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), 0, -1, g.now);
+  const j = g.states.lookup(parseOf(g, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), ANY_DIRECTION, -1, g.now);
   assert.equal(g.states.expiresIn(j, g.now), 30, '60 * (110-60)/(110-10)');
 });
 

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { TunDevice, SLOT_SIZE } from '../../../src/datapath/tun-device.js';
+import { systemClock } from '../../../src/os/clock.js';
 import { decode as decodeVirtio, VIRTIO_NET_HDR_LEN } from '../../../src/datapath/virtio-net.js';
 import { buildUdp } from '../../../src/packet/build.js';
 import { formatAddress } from '../../../src/packet/address.js';
@@ -17,7 +18,7 @@ if (process.env.TUNPF_TEST_NETNS === undefined) {
   process.exit(2);
 }
 
-const tun = TunDevice.open('tpf0', { mtu: 1500 });
+const tun = TunDevice.open('tpf0', { mtu: 1500, clock: systemClock() });
 execFileSync('ip', ['addr', 'add', '10.99.0.1/24', 'dev', 'tpf0']);
 const sock = createSocket('udp4');
 const result: Record<string, unknown> = { name: tun.name, vnetHdrSize: tun.vnetHdrSize, offload: tun.offloadFlags };

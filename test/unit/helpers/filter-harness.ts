@@ -6,7 +6,7 @@ import { evaluate, FilterResult } from '../../../src/filter/evaluate-rules.js';
 import { InterfaceRegistry } from '../../../src/filter/interface-registry.js';
 import { TableStore } from '../../../src/filter/table-store.js';
 import { parsePrefix } from '../../../src/packet/address.js';
-import { PacketMeta } from '../../../src/packet/meta.js';
+import { Direction, PacketMeta } from '../../../src/packet/meta.js';
 import { parsePacket } from '../../../src/packet/parse.js';
 import type { InterfaceInfo } from '../../../src/rules/ast.js';
 import { parseRuleset } from '../../../src/rules/rule-parser.js';
@@ -44,9 +44,9 @@ export class Harness {
   }
 
   /** Evaluates a raw IP packet; returns 'pass' / 'block' and the deciding rule number. */
-  test(pkt: Uint8Array, dir: 'in' | 'out', ifname: string): { action: 'pass' | 'block'; rule: number; result: FilterResult } {
+  test(pkt: Uint8Array, dir: Direction, ifname: string): { action: 'pass' | 'block'; rule: number; result: FilterResult } {
     assert.equal(parsePacket(pkt, 0, pkt.length, this.meta), 0, 'test packet must parse');
-    evaluate(this.rs, this.meta, dir === 'in' ? 1 : 2, this.interfaces.id(ifname), this.result);
+    evaluate(this.rs, this.meta, dir, this.interfaces.id(ifname), this.result);
     return { action: this.result.action === 0 ? 'pass' : 'block', rule: this.result.ruleIndex, result: this.result };
   }
 }

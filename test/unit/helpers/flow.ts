@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { PacketFilter, Verdict, WhyName } from '../../../src/filter/packet-filter.js';
 import { InterfaceRegistry } from '../../../src/filter/interface-registry.js';
 import { buildTcp, type TcpFields } from '../../../src/packet/build.js';
-import { PacketMeta } from '../../../src/packet/meta.js';
+import { Direction, PacketMeta } from '../../../src/packet/meta.js';
 import { parsePacket } from '../../../src/packet/parse.js';
 import { parseRuleset } from '../../../src/rules/rule-parser.js';
 import { StateEngine } from '../../../src/state/state-engine.js';
@@ -20,7 +20,7 @@ export class Flow {
   constructor(rules: string, opts: { hostid?: number } = {}) {
     const { ruleset, diagnostics } = parseRuleset(rules, { file: 'flow.conf', interfaces: TEST_INTERFACES });
     assert.ok(ruleset, diagnostics.map((d) => d.message).join('\n'));
-    this.states = StateEngine.forRuleset(ruleset, { seeds: Uint32Array.of(1, 2, 3), hostid: opts.hostid ?? 0x1d2c3b4a });
+    this.states = StateEngine.forRuleset(ruleset, { seeds: Uint32Array.of(1, 2, 3), hostid: opts.hostid ?? 0x1d2c3b4a, startSeconds: this.now });
     this.filter = new PacketFilter(ruleset, { states: this.states, interfaces: new InterfaceRegistry(TEST_INTERFACES) });
   }
 
@@ -30,13 +30,13 @@ export class Flow {
    * goes out on the same interface: a state matches replies travelling the
    * other way, as in pf.
    */
-  send(pkt: Uint8Array, dir: 'in' | 'out' = replies.has(pkt) ? 'out' : 'in', ifname = 'lan'): Verdict {
+  send(pkt: Uint8Array, dir: Direction = replies.has(pkt) ? Direction.OUT : Direction.IN, ifname = 'lan'): Verdict {
     assert.equal(parsePacket(pkt, 0, pkt.length, this.meta), 0);
-    return this.filter.test(this.meta, dir === 'in' ? 1 : 2, this.filter.interfaces.id(ifname), this.now, this.verdict);
+    return this.filter.test(this.meta, dir, this.filter.interfaces.id(ifname), this.now, this.verdict);
   }
 
   /** 'pass' or the block reason. */
-  outcome(pkt: Uint8Array, dir: 'in' | 'out' = replies.has(pkt) ? 'out' : 'in', ifname = 'lan'): string {
+  outcome(pkt: Uint8Array, dir: Direction = replies.has(pkt) ? Direction.OUT : Direction.IN, ifname = 'lan'): string {
     const v = this.send(pkt, dir, ifname);
     return v.pass ? (v.created ? 'pass:new' : 'pass:state') : `block:${WhyName[v.why]}`;
   }
