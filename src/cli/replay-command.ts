@@ -22,7 +22,7 @@ import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
 import { formatRule } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
-import { describeState } from '../state/describe-state.js';
+import { describeState } from '../control/describe-state.js';
 import { StateEngine } from '../state/state-engine.js';
 import { PacketPipeline } from '../datapath/pipeline.js';
 import { routeTo, RouteTable } from '../datapath/route-table.js';

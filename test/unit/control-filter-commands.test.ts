@@ -16,7 +16,7 @@ import { Direction, PacketMeta } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
 import { formatRule } from '../../src/rules/canonical.js';
 import { loadRulesetFile } from '../../src/rules/load-file.js';
-import { describeState } from '../../src/state/describe-state.js';
+import { describeState } from '../../src/control/describe-state.js';
 import { TEST_INTERFACES } from './helpers/filter-harness.js';
 import { Flow, TcpPair } from './helpers/flow.js';
 

@@ -6,8 +6,8 @@
 import { formatAddress } from '../packet/address.js';
 import { Direction, IPPROTO } from '../packet/meta.js';
 import { protocolName } from '../rules/names.js';
-import { FLOATING, PeerStateName, TcpStateName } from './constants.js';
-import type { StateTable } from './state-table.js';
+import { FLOATING, PeerStateName, TcpStateName } from '../state/constants.js';
+import type { StateTable } from '../state/state-table.js';
 
 function endpoint(af: number, words: Uint32Array, port: number, proto: number): string {
   const a = formatAddress(af, words);
