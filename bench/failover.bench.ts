@@ -18,20 +18,34 @@ import { readU16 } from '../src/pfsync/wire.js';
 import { PfsyncAction, KeyOffset, StateOffset } from '../src/pfsync/constants.js';
 import { ctlJson } from '../test/net/helpers/ctl.js';
 import { netTestsUnavailable } from '../test/net/helpers/netns.js';
-import { HaTopology, LAN_VIP, SERVER, WAN_VIP, type HaOptions, type RouterNode } from '../test/net/helpers/ha-topology.js';
+import {
+  HaTopology,
+  LAN_VIP,
+  SERVER,
+  WAN_VIP,
+  type HaOptions,
+  type RouterNode,
+} from '../test/net/helpers/ha-topology.js';
 import { sleep, waitForOutput } from '../test/net/helpers/topology.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const compiled = import.meta.url.endsWith('.js');
-const helper = (name: string) => fileURLToPath(new URL(`../test/net/helpers/${name}.${compiled ? 'js' : 'ts'}`, import.meta.url));
+const helper = (name: string) =>
+  fileURLToPath(new URL(`../test/net/helpers/${name}.${compiled ? 'js' : 'ts'}`, import.meta.url));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 const pfsyncBlock = (i: number) => `pfsync { syncdev sync syncpeer 10.9.0.${i === 2 ? 2 : 1} }`;
 
 async function settled(t: HaTopology, master: RouterNode, backup: RouterNode, pfsync: boolean): Promise<void> {
-  await t.until(`${master.name} master`, () => t.owns(master, LAN_VIP) && t.owns(master, WAN_VIP) && !t.owns(backup, LAN_VIP), 40000);
+  await t.until(
+    `${master.name} master`,
+    () => t.owns(master, LAN_VIP) && t.owns(master, WAN_VIP) && !t.owns(backup, LAN_VIP),
+    40000,
+  );
   if (!pfsync) return;
-  for (const r of [master, backup]) while ((await ctlJson(r.ns, 'show', 'pfsync')).bulk.state !== 'done') await sleep(200);
+  for (const r of [master, backup])
+    while ((await ctlJson(r.ns, 'show', 'pfsync')).bulk.state !== 'done') await sleep(200);
 }
 
 interface GapRow {
@@ -98,20 +112,39 @@ async function lag(t: HaTopology, rate: number, seconds: number, basePort: numbe
   const syncFile = join(t.dir, `sync-${rate}.pcap`);
   // each flow's first packet on the wire at the client, and the inserts as they arrive at r2's end of the sync link
   const caps = [
-    t.spawnIn(t.client, 'tcpdump', ['-i', 'c0', '-n', '-p', '-U', '-B', '16384', '-w', lanFile, `udp and dst portrange ${basePort}-65535`]),
+    t.spawnIn(t.client, 'tcpdump', [
+      '-i',
+      'c0',
+      '-n',
+      '-p',
+      '-U',
+      '-B',
+      '16384',
+      '-w',
+      lanFile,
+      `udp and dst portrange ${basePort}-65535`,
+    ]),
     t.spawnIn(t.r2.ns, 'tcpdump', ['-i', 'sync', '-n', '-p', '-U', '-B', '16384', '-w', syncFile, 'ip proto 240']),
   ];
   for (const c of caps) await waitForOutput(c, /listening on/, 5000);
   const before = (await ctlJson(t.r1.ns, 'show', 'pfsync')).sent;
   const inserts0 = (await ctlJson(t.r1.ns, 'show', 'info')).states.inserts;
-  const gen = t.spawnIn(t.client, process.execPath, [...(compiled ? [] : ['--import', 'tsx']), helper('new-flows'), SERVER, String(basePort), String(rate), String(seconds)]);
+  const gen = t.spawnIn(t.client, process.execPath, [
+    ...(compiled ? [] : ['--import', 'tsx']),
+    helper('new-flows'),
+    SERVER,
+    String(basePort),
+    String(rate),
+    String(seconds),
+  ]);
   let out = '';
   gen.stdout!.on('data', (d) => (out += d));
   await new Promise((r) => gen.once('close', r));
   // how far behind the generator r1's datapath was: when its last state was made
   const genDone = Date.now();
   const want = inserts0 + 2 * Math.round(rate * seconds);
-  while ((await ctlJson(t.r1.ns, 'show', 'info')).states.inserts < want && Date.now() - genDone < 10000) await sleep(20);
+  while ((await ctlJson(t.r1.ns, 'show', 'info')).states.inserts < want && Date.now() - genDone < 10000)
+    await sleep(20);
   const behindMs = Date.now() - genDone;
   await sleep(1500); // the last inserts' timer
   const sender = (await ctlJson(t.r1.ns, 'show', 'pfsync')).lagMs;
@@ -148,7 +181,17 @@ async function lag(t: HaTopology, rate: number, seconds: number, basePort: numbe
   const bytes = after.bytes - before.bytes;
   const packets = after.packets - before.packets;
   const ins = (after.messages.INS ?? 0) - (before.messages.INS ?? 0);
-  return { rate, flows: sent.flows, matched: lags.length, lagsMs: lags, senderMs: sender, behindMs, bytesPerChange: bytes / Math.max(1, changes), bytesPerPacket: bytes / Math.max(1, packets), statesPerPacket: ins / Math.max(1, packets) };
+  return {
+    rate,
+    flows: sent.flows,
+    matched: lags.length,
+    lagsMs: lags,
+    senderMs: sender,
+    behindMs,
+    bytesPerChange: bytes / Math.max(1, changes),
+    bytesPerPacket: bytes / Math.max(1, packets),
+    statesPerPacket: ins / Math.max(1, packets),
+  };
 }
 
 async function main(): Promise<void> {
@@ -176,7 +219,9 @@ async function main(): Promise<void> {
     await t.destroy();
   }
 
-  console.log(`\nTakeover of a running TCP transfer (the master SIGKILLed; ${ROUNDS} rounds; longest gap in the echoed data):`);
+  console.log(
+    `\nTakeover of a running TCP transfer (the master SIGKILLed; ${ROUNDS} rounds; longest gap in the echoed data):`,
+  );
   console.log(`${'setup'.padEnd(40)} ${'survived'.padStart(9)} ${'median'.padStart(9)} ${'max'.padStart(9)}`);
   for (const r of gaps) {
     const ok = r.gaps.filter(Number.isFinite);
@@ -185,7 +230,7 @@ async function main(): Promise<void> {
     const maxGap = ok.length ? `${Math.max(...ok)} ms` : '-';
     console.log(`${r.what.padEnd(40)} ${survived.padStart(9)} ${medianGap.padStart(9)} ${maxGap.padStart(9)}`);
   }
-  console.log('\nReplication lag (first packet on the LAN -> its INS at the backup), and pfsync\'s cost:');
+  console.log("\nReplication lag (first packet on the LAN -> its INS at the backup), and pfsync's cost:");
   console.log(
     [
       'new flows/s'.padStart(11),
@@ -224,7 +269,9 @@ async function main(): Promise<void> {
       "matched: the inbound ones, whose key names the flow's port;",
   );
   console.log(' "pfsync" = from a state\'s insert to its packet leaving, the recent 4096;');
-  console.log(' backlog = how long after the generator stopped the master made its last state: the machine\'s share of the lag)');
+  console.log(
+    " backlog = how long after the generator stopped the master made its last state: the machine's share of the lag)",
+  );
   console.log(
     "\n(the lag's bound is pfsync's 1-second send timer; " +
       'B/change = pfsync bytes on the wire per local insert, update or delete)',

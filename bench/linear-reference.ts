@@ -13,7 +13,13 @@ export interface ReferenceVerdict {
   tag: string | null;
 }
 
-export function evaluateLinear(rs: Ruleset, env: FilterEnv, meta: PacketMeta, direction: Direction, ifname: string): ReferenceVerdict {
+export function evaluateLinear(
+  rs: Ruleset,
+  env: FilterEnv,
+  meta: PacketMeta,
+  direction: Direction,
+  ifname: string,
+): ReferenceVerdict {
   let decided: Rule | null = null;
   let tag: string | null = null;
   for (const r of rs.rules) {
@@ -27,7 +33,14 @@ export function evaluateLinear(rs: Ruleset, env: FilterEnv, meta: PacketMeta, di
   return { action: decided.action === 'pass' ? 'pass' : 'block', rule: decided.nr, tag };
 }
 
-function ruleMatches(r: Rule, env: FilterEnv, m: PacketMeta, direction: Direction, ifname: string, tag: string | null): boolean {
+function ruleMatches(
+  r: Rule,
+  env: FilterEnv,
+  m: PacketMeta,
+  direction: Direction,
+  ifname: string,
+  tag: string | null,
+): boolean {
   if (r.iface) {
     const id = env.interfaces.id(ifname);
     const nameId = env.interfaces.id(r.iface.name);
@@ -58,15 +71,24 @@ function ruleMatches(r: Rule, env: FilterEnv, m: PacketMeta, direction: Directio
 
 function portMatches(p: PortSpec, port: number): boolean {
   switch (p.op) {
-    case '=': return port === p.low;
-    case '!=': return port !== p.low;
-    case '<': return port < p.low;
-    case '<=': return port <= p.low;
-    case '>': return port > p.low;
-    case '>=': return port >= p.low;
-    case '><': return port > p.low && port < p.high;
-    case '<>': return port < p.low || port > p.high;
-    case ':': return port >= p.low && port <= p.high;
+    case '=':
+      return port === p.low;
+    case '!=':
+      return port !== p.low;
+    case '<':
+      return port < p.low;
+    case '<=':
+      return port <= p.low;
+    case '>':
+      return port > p.low;
+    case '>=':
+      return port >= p.low;
+    case '><':
+      return port > p.low && port < p.high;
+    case '<>':
+      return port < p.low || port > p.high;
+    case ':':
+      return port >= p.low && port <= p.high;
   }
 }
 

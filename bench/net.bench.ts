@@ -35,9 +35,13 @@ table inet bench {
 
 function tunpfRules(): string {
   // the shipped gateway ruleset's shape (~50 rules) plus the benchmark's flows
-  const lines = ['block log all', 'table <bogons> const { 0.0.0.0/8, 100.64.0.0/10, 169.254.0.0/16, 192.0.2.0/24, 198.18.0.0/15, 224.0.0.0/4 }'];
+  const lines = [
+    'block log all',
+    'table <bogons> const { 0.0.0.0/8, 100.64.0.0/10, 169.254.0.0/16, 192.0.2.0/24, 198.18.0.0/15, 224.0.0.0/4 }',
+  ];
   lines.push('block drop in quick on wan from <bogons>');
-  for (let i = 0; i < 44; i++) lines.push(`pass in on lan inet proto tcp from 10.1.0.0/24 to 10.9.${i}.0/24 port ${2000 + i}`);
+  for (let i = 0; i < 44; i++)
+    lines.push(`pass in on lan inet proto tcp from 10.1.0.0/24 to 10.9.${i}.0/24 port ${2000 + i}`);
   lines.push('pass in on lan inet proto tcp from 10.1.0.0/24 to any port 5201');
   lines.push('pass in on lan inet proto udp from 10.1.0.0/24 to any port { 9 5201 7000 }');
   lines.push('pass out on wan all');
@@ -77,7 +81,8 @@ function installSink(topo: Topology): void {
 
 function sinkCount(topo: Topology): number {
   const out = JSON.parse(topo.server.exec('nft', '-j', 'list', 'chain', 'netdev', 'bench_sink', 'ingress'));
-  for (const item of out.nftables) for (const e of item.rule?.expr ?? []) if (e.counter) return e.counter.packets as number;
+  for (const item of out.nftables)
+    for (const e of item.rule?.expr ?? []) if (e.counter) return e.counter.packets as number;
   throw new Error('bench_sink: no counter');
 }
 
@@ -90,16 +95,39 @@ const macOf = (ns: Topology['client'], dev: string) => ns.exec('cat', `/sys/clas
  */
 async function smallPackets(topo: Topology, pid?: number): Promise<{ pps: number; packets: number; cpu: number }> {
   const conf = join(topo.dir, 'small.trafgen');
-  writeFileSync(conf, `{
+  writeFileSync(
+    conf,
+    `{
   eth(da=${macOf(topo.router, 'lan')}, sa=${macOf(topo.client, 'c0')}),
   ipv4(sa=10.1.0.2, da=10.2.0.2, ttl=64, df),
   udp(sp=dinc(10000, 10063), dp=${SINK_PORT}),
   fill(0x61, 64)
 }
-`);
+`,
+  );
   // timeout(1) stops the generator with SIGINT, trafgen's own forks included, half a second after the window
   const runFor = (1 + SECONDS + 0.5).toFixed(1);
-  const gen = spawn('ip', ['netns', 'exec', topo.client.name, 'timeout', '-s', 'INT', runFor, 'trafgen', '-o', 'c0', '-i', conf, '-P', '1', '-C'], { stdio: 'ignore' });
+  const gen = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      topo.client.name,
+      'timeout',
+      '-s',
+      'INT',
+      runFor,
+      'trafgen',
+      '-o',
+      'c0',
+      '-i',
+      conf,
+      '-P',
+      '1',
+      '-C',
+    ],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<void>((res) => gen.once('exit', () => res()));
   try {
     await sleep(1000);
@@ -124,7 +152,10 @@ function cpuSeconds(pid: number): number {
 
 /** The tunpf process inside the router namespace (the daemon child of `ip netns exec`). */
 function tunpfPid(topo: Topology): number {
-  const out = execFileSync('pgrep', ['-f', `run -f ${topo.dir}`], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  const out = execFileSync('pgrep', ['-f', `run -f ${topo.dir}`], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map(Number);
   return Math.max(...out);
 }
 
@@ -216,7 +247,9 @@ async function main() {
       tcp4: median(fs.map((f) => f.tcp4)),
       udpPps: median(fs.map((f) => f.udpPps)),
       rttUs: median(fs.map((f) => f.rttUs)),
-      cpu: fs[0]!.cpu ? { perGbit: median(fs.map((f) => f.cpu!.perGbit)), perMpkt: median(fs.map((f) => f.cpu!.perMpkt)) } : undefined,
+      cpu: fs[0]!.cpu
+        ? { perGbit: median(fs.map((f) => f.cpu!.perGbit)), perMpkt: median(fs.map((f) => f.cpu!.perMpkt)) }
+        : undefined,
     });
     const kernel = med(runs.kernel!);
     const nft = med(runs.nftables!);

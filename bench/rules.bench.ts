@@ -25,12 +25,24 @@ const rnd = () => {
   seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
   return seed / 4294967296;
 };
-const ip4 = (a = Math.floor(rnd() * 223) + 1) => `${a}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`;
+const ip4 = (a = Math.floor(rnd() * 223) + 1) =>
+  `${a}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`;
 
 function iface(name: string, addrs: string[], groups: string[] = []): InterfaceInfo {
-  return { name, groups, addresses: addrs.map((a) => { const p = parsePrefix(a)!; return { af: p.af, words: p.words, bits: p.bits }; }) };
+  return {
+    name,
+    groups,
+    addresses: addrs.map((a) => {
+      const p = parsePrefix(a)!;
+      return { af: p.af, words: p.words, bits: p.bits };
+    }),
+  };
 }
-const interfaces = [iface('lan', ['192.168.10.1/24', '2001:db8:10::1/64']), iface('wan', ['198.51.100.2/30'], ['egress']), iface('lo', ['127.0.0.1/8'])];
+const interfaces = [
+  iface('lan', ['192.168.10.1/24', '2001:db8:10::1/64']),
+  iface('wan', ['198.51.100.2/30'], ['egress']),
+  iface('lo', ['127.0.0.1/8']),
+];
 
 function networks(n: number, bits: number): string {
   const out: string[] = [];
@@ -39,7 +51,11 @@ function networks(n: number, bits: number): string {
 }
 
 function load(text: string, files: Record<string, string>): Ruleset {
-  const { ruleset, diagnostics } = parseRuleset(text, { file: 'bench.conf', interfaces, readFile: (p) => files[p] ?? '' });
+  const { ruleset, diagnostics } = parseRuleset(text, {
+    file: 'bench.conf',
+    interfaces,
+    readFile: (p) => files[p] ?? '',
+  });
   if (!ruleset) throw new Error(diagnostics.map((d) => d.message).join('\n'));
   return ruleset;
 }
@@ -48,7 +64,11 @@ function gatewayRuleset(): Ruleset {
   const path = fileURLToPath(new URL('../../rules/gateway.conf', import.meta.url));
   const fallback = fileURLToPath(new URL('../rules/gateway.conf', import.meta.url));
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { text = readFileSync(fallback, 'utf8'); }
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    text = readFileSync(fallback, 'utf8');
+  }
   return load(text, { 'tables/bogons.txt': networks(10000, 24), 'tables/blocklist.txt': networks(10000, 20) });
 }
 
@@ -56,7 +76,13 @@ function thousandRules(): Ruleset {
   const lines = ['block all'];
   for (let i = 0; i < 999; i++) {
     const net = `10.${(i >> 8) & 255}.${i & 255}.0/24`;
-    lines.push(i % 3 === 0 ? `pass in on lan proto tcp from ${net} to any port ${1000 + i}` : i % 3 === 1 ? `pass out on wan proto udp from any to ${net} port ${2000 + i}` : `block in on wan inet from ${net} to any`);
+    lines.push(
+      i % 3 === 0
+        ? `pass in on lan proto tcp from ${net} to any port ${1000 + i}`
+        : i % 3 === 1
+          ? `pass out on wan proto udp from any to ${net} port ${2000 + i}`
+          : `block in on wan inet from ${net} to any`,
+    );
   }
   return load(lines.join('\n'), {});
 }
@@ -65,11 +91,42 @@ function packets(): { buf: Uint8Array; dir: Direction; ifname: string }[] {
   const out: { buf: Uint8Array; dir: Direction; ifname: string }[] = [];
   for (let i = 0; i < 512; i++) {
     const k = i % 8;
-    if (k < 3) out.push({ buf: buildTcp({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), sport: 40000 + i, dport: [443, 80, 22, 8080][i % 4]!, flags: 'S' }), dir: Direction.IN, ifname: 'lan' });
-    else if (k < 5) out.push({ buf: buildTcp({ src: ip4(), dst: '192.168.10.80', sport: 50000 + i, dport: 443, flags: 'S' }), dir: Direction.IN, ifname: 'wan' });
-    else if (k < 6) out.push({ buf: buildUdp({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), sport: 5000 + i, dport: 53 }), dir: Direction.OUT, ifname: 'wan' });
-    else if (k < 7) out.push({ buf: buildUdp({ src: `10.${i & 3}.${i & 255}.9`, dst: ip4(), sport: 5000 + i, dport: 2000 + (i % 1000) }), dir: Direction.IN, ifname: 'wan' });
-    else out.push({ buf: buildIcmpEcho({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), id: i }), dir: Direction.IN, ifname: 'lan' });
+    if (k < 3)
+      out.push({
+        buf: buildTcp({
+          src: `192.168.10.${2 + (i % 200)}`,
+          dst: ip4(),
+          sport: 40000 + i,
+          dport: [443, 80, 22, 8080][i % 4]!,
+          flags: 'S',
+        }),
+        dir: Direction.IN,
+        ifname: 'lan',
+      });
+    else if (k < 5)
+      out.push({
+        buf: buildTcp({ src: ip4(), dst: '192.168.10.80', sport: 50000 + i, dport: 443, flags: 'S' }),
+        dir: Direction.IN,
+        ifname: 'wan',
+      });
+    else if (k < 6)
+      out.push({
+        buf: buildUdp({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), sport: 5000 + i, dport: 53 }),
+        dir: Direction.OUT,
+        ifname: 'wan',
+      });
+    else if (k < 7)
+      out.push({
+        buf: buildUdp({ src: `10.${i & 3}.${i & 255}.9`, dst: ip4(), sport: 5000 + i, dport: 2000 + (i % 1000) }),
+        dir: Direction.IN,
+        ifname: 'wan',
+      });
+    else
+      out.push({
+        buf: buildIcmpEcho({ src: `192.168.10.${2 + (i % 200)}`, dst: ip4(), id: i }),
+        dir: Direction.IN,
+        ifname: 'lan',
+      });
   }
   return out;
 }
@@ -152,7 +209,9 @@ function tableLookups(): string {
   return `table of 100,000 IPv4 networks: ${(rate / 1e6).toFixed(1)} M lookups/s, built in ${buildMs.toFixed(0)} ms`;
 }
 
-console.log(`tunpf rules benchmark (node ${process.version}, one core; median of ${ROUNDS} rounds of ${ROUND_MS} ms)\n`);
+console.log(
+  `tunpf rules benchmark (node ${process.version}, one core; median of ${ROUNDS} rounds of ${ROUND_MS} ms)\n`,
+);
 for (const line of run('(a) gateway ruleset', gatewayRuleset())) console.log(line);
 console.log('');
 for (const line of run('(b) 1,000 rules', thousandRules())) console.log(line);

@@ -98,7 +98,8 @@ function benchTable(n: number) {
 function benchMap(n: number, kind: 'map' | 'lru') {
   const before = heapUsed();
   // a string key needs one canonical orientation so both directions find the flow
-  const key = (s: number, sp: number, d: number, dp: number) => (s < d || (s === d && sp <= dp) ? `4/6/${s}:${sp}/${d}:${dp}` : `4/6/${d}:${dp}/${s}:${sp}`);
+  const key = (s: number, sp: number, d: number, dp: number) =>
+    s < d || (s === d && sp <= dp) ? `4/6/${s}:${sp}/${d}:${dp}` : `4/6/${d}:${dp}/${s}:${sp}`;
   const m = kind === 'map' ? new Map<string, number>() : new LRUCache<string, number>({ max: n });
   let t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) m.set(key(srcOf(i), sportOf(i), dstOf(i), dportOf(i)), i);
@@ -110,7 +111,10 @@ function benchMap(n: number, kind: 'map' | 'lru') {
   for (let k = 0; k < LOOKUPS; k++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     const i = x % n;
-    const hit = k & 1 ? m.get(key(dstOf(i), dportOf(i), srcOf(i), sportOf(i))) : m.get(key(srcOf(i), sportOf(i), dstOf(i), dportOf(i)));
+    const hit =
+      k & 1
+        ? m.get(key(dstOf(i), dportOf(i), srcOf(i), sportOf(i)))
+        : m.get(key(srcOf(i), sportOf(i), dstOf(i), dportOf(i)));
     if (hit !== undefined) found++;
   }
   if (found !== LOOKUPS) throw new Error(`${kind}: lost keys`);
@@ -137,7 +141,9 @@ for (const n of SIZES) {
     rows.push(['Map<string>', m], ['lru-cache', benchMap(n, 'lru')]);
   }
   for (const [name, r] of rows) {
-    const ratio = mapHits ? `${(r.hits / mapHits).toFixed(1)}x${r.batchedHits ? `, batched ${(r.batchedHits / mapHits).toFixed(1)}x` : ''}` : '(baselines skipped: over 1M string keys)';
+    const ratio = mapHits
+      ? `${(r.hits / mapHits).toFixed(1)}x${r.batchedHits ? `, batched ${(r.batchedHits / mapHits).toFixed(1)}x` : ''}`
+      : '(baselines skipped: over 1M string keys)';
     const batched = r.batchedHits ? fmt(r.batchedHits) : '-'.padStart(11);
     console.log(
       `${n.toLocaleString('en').padStart(11)} ${name.padEnd(16)} ${fmt(r.inserts)} ${fmt(r.hits)} ${batched} ` +

@@ -25,12 +25,20 @@ interface Row {
 async function tunpfTakeovers(advbase: number, advskew: [number, number]): Promise<Row> {
   const t = await HaTopology.create({ advbase, advskew, preempt: true });
   const interval = (s: number) => (advbase + s / 256 || 1 / 256) * 1000;
-  const row: Row = { what: `tunpf advbase ${advbase} advskew ${advskew.join('/')}`, masterDownMs: 3 * interval(advskew[1]), gaps: [] };
+  const row: Row = {
+    what: `tunpf advbase ${advbase} advskew ${advskew.join('/')}`,
+    masterDownMs: 3 * interval(advskew[1]),
+    gaps: [],
+  };
   try {
     await t.start(t.r2);
     for (let k = 0; k < ROUNDS; k++) {
       await t.start(t.r1);
-      await t.until('r1 master', () => t.owns(t.r1, LAN_VIP) && t.owns(t.r1, '10.2.0.1') && !t.owns(t.r2, LAN_VIP), 15000);
+      await t.until(
+        'r1 master',
+        () => t.owns(t.r1, LAN_VIP) && t.owns(t.r1, '10.2.0.1') && !t.owns(t.r2, LAN_VIP),
+        15000,
+      );
       await sleep(1000);
       const f = await t.flows(3 + row.masterDownMs / 1000, ['udp', `${SERVER}:7000`], { FLOWS_UDP_INTERVAL_MS: '1' });
       await sleep(1000);
@@ -63,14 +71,37 @@ async function ucarpTakeovers(t: HaTopology): Promise<Row> {
   writeFileSync(down, '#!/bin/sh\nip addr del "$2"/24 dev "$1" 2>/dev/null\n');
   chmodSync(up, 0o755);
   chmodSync(down, 0o755);
-  const run = (u: Netns, src: string, skew: number) => t.spawnIn(u, 'ucarp', ['-i', 'eth0', '-s', src, '-v', '9', '-p', 'bench', '-a', LAN_VIP, '-b', '1', '-k', String(skew), '-u', up, '-d', down, '-P']);
+  const run = (u: Netns, src: string, skew: number) =>
+    t.spawnIn(u, 'ucarp', [
+      '-i',
+      'eth0',
+      '-s',
+      src,
+      '-v',
+      '9',
+      '-p',
+      'bench',
+      '-a',
+      LAN_VIP,
+      '-b',
+      '1',
+      '-k',
+      String(skew),
+      '-u',
+      up,
+      '-d',
+      down,
+      '-P',
+    ]);
   const owns = (u: Netns) => u.exec('ip', '-o', 'addr', 'show', 'dev', 'eth0').includes(` ${LAN_VIP}/`);
   const backup = run(hosts[1]!, '10.1.0.22', 100);
   for (let k = 0; k < ROUNDS; k++) {
     const master = run(hosts[0]!, '10.1.0.21', 0);
     await t.until('ucarp master', () => owns(hosts[0]!) && !owns(hosts[1]!), 15000);
     await sleep(1000);
-    const f = await t.flows(3 + row.masterDownMs / 1000 + 1, ['udp', `${LAN_VIP}:7000`], { FLOWS_UDP_INTERVAL_MS: '1' });
+    const f = await t.flows(3 + row.masterDownMs / 1000 + 1, ['udp', `${LAN_VIP}:7000`], {
+      FLOWS_UDP_INTERVAL_MS: '1',
+    });
     await sleep(1000);
     master.kill('SIGKILL');
     // a killed ucarp leaves its address: take it away as its next start would

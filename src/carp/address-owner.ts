@@ -92,7 +92,11 @@ export class AddressOwner {
   release(): void {
     const k = this.kernel;
     try {
-      if (this.cfg.lladdr === 'virtual') k.ipBatch([['link', 'set', this.device, 'down'], ['addr', 'flush', 'dev', this.device]]);
+      if (this.cfg.lladdr === 'virtual')
+        k.ipBatch([
+          ['link', 'set', this.device, 'down'],
+          ['addr', 'flush', 'dev', this.device],
+        ]);
       else k.ipBatch(this.cfg.addresses.map((a) => ['addr', 'del', `${a.address}/${a.bits}`, 'dev', this.device]));
     } catch {
       // already gone (a batch stops at the first failure: do it one by one)

@@ -42,7 +42,12 @@ export function decode(buf: Uint8Array, offset = 0): CarpAdvertisement {
 }
 
 /** Writes the header; the checksum is computed over the result unless `keepChecksum`. */
-export function encode(ad: Omit<CarpAdvertisement, 'checksum'> & { checksum?: number }, buf: Uint8Array = new Uint8Array(CARP.HEADER_LENGTH), offset = 0, keepChecksum = false): Uint8Array {
+export function encode(
+  ad: Omit<CarpAdvertisement, 'checksum'> & { checksum?: number },
+  buf: Uint8Array = new Uint8Array(CARP.HEADER_LENGTH),
+  offset = 0,
+  keepChecksum = false,
+): Uint8Array {
   if (offset + CARP.HEADER_LENGTH > buf.length) throw new RangeError(`a CARP header needs ${CARP.HEADER_LENGTH} bytes`);
   if (ad.hmac.length !== 20) throw new RangeError('the CARP HMAC is 20 bytes');
   const v = new DataView(buf.buffer, buf.byteOffset + offset, CARP.HEADER_LENGTH);
@@ -55,7 +60,10 @@ export function encode(ad: Omit<CarpAdvertisement, 'checksum'> & { checksum?: nu
   v.setUint16(6, 0);
   v.setBigUint64(8, BigInt.asUintN(64, ad.counter));
   buf.set(ad.hmac, offset + 16);
-  v.setUint16(6, keepChecksum && ad.checksum !== undefined ? ad.checksum : internetChecksum(buf, offset, CARP.HEADER_LENGTH));
+  v.setUint16(
+    6,
+    keepChecksum && ad.checksum !== undefined ? ad.checksum : internetChecksum(buf, offset, CARP.HEADER_LENGTH),
+  );
   return buf;
 }
 

@@ -77,11 +77,23 @@ const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 /** Reads the block after `carp`; the reader stands on the name. */
 export function parseCarpBlock(r: BlockReader): CarpGroupConfig {
   const name = r.word('a carp interface name');
-  if (!IFNAME.test(name.text)) throw new ConfigError(name.loc, `'${name.text}' is not an interface name (1-15 letters, digits, '_', '.', '-')`);
+  if (!IFNAME.test(name.text))
+    throw new ConfigError(name.loc, `'${name.text}' is not an interface name (1-15 letters, digits, '_', '.', '-')`);
   r.expectPunct('{', `after carp ${name.text}`);
   const g: CarpGroupConfig = {
-    name: name.text, carpdev: '', vhid: 0, advbase: 1, advskew: 0, pass: new Secret(''), preempt: false,
-    skewDemotion: false, ucarp: false, peer: null, lladdr: 'virtual', addresses: [], loc: name.loc,
+    name: name.text,
+    carpdev: '',
+    vhid: 0,
+    advbase: 1,
+    advskew: 0,
+    pass: new Secret(''),
+    preempt: false,
+    skewDemotion: false,
+    ucarp: false,
+    peer: null,
+    lladdr: 'virtual',
+    addresses: [],
+    loc: name.loc,
   };
   while (!r.blockEnds(`carp ${name.text}`)) {
     const opt = r.word('a carp option');
@@ -116,7 +128,8 @@ export function parseCarpBlock(r: BlockReader): CarpGroupConfig {
         break;
       case 'lladdr': {
         const v = r.word("'virtual' or 'real'");
-        if (v.text !== 'virtual' && v.text !== 'real') throw new ConfigError(v.loc, `lladdr is 'virtual' or 'real', not '${v.text}'`);
+        if (v.text !== 'virtual' && v.text !== 'real')
+          throw new ConfigError(v.loc, `lladdr is 'virtual' or 'real', not '${v.text}'`);
         g.lladdr = v.text;
         break;
       }
@@ -131,20 +144,32 @@ export function parseCarpBlock(r: BlockReader): CarpGroupConfig {
         const p = parsePrefix(a.text);
         if (!p || !a.text.includes('/')) throw new ConfigError(a.loc, `invalid address '${a.text}' (ADDRESS/LENGTH)`);
         const address = a.text.split('/')[0]!;
-        if (g.addresses.some((x) => x.address === address)) throw new ConfigError(a.loc, `address ${address} is listed twice`);
+        if (g.addresses.some((x) => x.address === address))
+          throw new ConfigError(a.loc, `address ${address} is listed twice`);
         g.addresses.push({ af: p.af, address, bits: p.bits });
         break;
       }
       default:
-        throw new ConfigError(opt.loc, `unknown carp option '${opt.text}' (carpdev, vhid, advbase, advskew, pass, preempt, address, peer, lladdr, skew-demotion, ucarp)`);
+        throw new ConfigError(
+          opt.loc,
+          `unknown carp option '${opt.text}' (carpdev, vhid, advbase, advskew, pass, preempt, address, peer, lladdr, skew-demotion, ucarp)`,
+        );
     }
   }
   if (!g.carpdev) throw new ConfigError(name.loc, `carp ${name.text}: carpdev is missing`);
   if (!g.vhid) throw new ConfigError(name.loc, `carp ${name.text}: vhid is missing`);
   if (g.addresses.length === 0) throw new ConfigError(name.loc, `carp ${name.text}: no address`);
-  if (g.lladdr === 'virtual' && g.name === g.carpdev) throw new ConfigError(name.loc, `carp ${name.text}: the carp interface needs a name of its own (it becomes a macvlan on ${g.carpdev})`);
+  if (g.lladdr === 'virtual' && g.name === g.carpdev)
+    throw new ConfigError(
+      name.loc,
+      `carp ${name.text}: the carp interface needs a name of its own (it becomes a macvlan on ${g.carpdev})`,
+    );
   const peerAf = g.peer ? parseAddress(g.peer)!.af : null;
-  if (peerAf !== null && !g.addresses.some((a) => a.af === peerAf)) throw new ConfigError(name.loc, `carp ${name.text}: peer ${g.peer} is IPv${peerAf}, but the group has no IPv${peerAf} address`);
+  if (peerAf !== null && !g.addresses.some((a) => a.af === peerAf))
+    throw new ConfigError(
+      name.loc,
+      `carp ${name.text}: peer ${g.peer} is IPv${peerAf}, but the group has no IPv${peerAf} address`,
+    );
   if (g.ucarp) {
     const why = ucarpCompatibility(g);
     if (why.length) throw new ConfigError(name.loc, `${why[0]} (the group says ucarp)`);
@@ -156,8 +181,15 @@ export function parseCarpBlock(r: BlockReader): CarpGroupConfig {
 export function ucarpCompatibility(g: CarpGroupConfig): string[] {
   const out: string[] = [];
   const v4 = g.addresses.filter((a) => a.af === 4).length;
-  if (v4 !== 1) out.push(`carp ${g.name}: ucarp hashes exactly one IPv4 address; this group has ${v4}, so it cannot share vhid ${g.vhid} with ucarp`);
-  if (g.addresses.some((a) => a.af === 6)) out.push(`carp ${g.name}: ucarp speaks no IPv6, and the IPv6 addresses change the HMAC: ucarp peers of vhid ${g.vhid} would reject it`);
-  if (g.pass.empty) out.push(`carp ${g.name}: no passphrase: OpenBSD accepts that, ucarp cannot be configured without one`);
+  if (v4 !== 1)
+    out.push(
+      `carp ${g.name}: ucarp hashes exactly one IPv4 address; this group has ${v4}, so it cannot share vhid ${g.vhid} with ucarp`,
+    );
+  if (g.addresses.some((a) => a.af === 6))
+    out.push(
+      `carp ${g.name}: ucarp speaks no IPv6, and the IPv6 addresses change the HMAC: ucarp peers of vhid ${g.vhid} would reject it`,
+    );
+  if (g.pass.empty)
+    out.push(`carp ${g.name}: no passphrase: OpenBSD accepts that, ucarp cannot be configured without one`);
   return out;
 }

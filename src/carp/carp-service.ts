@@ -87,7 +87,14 @@ class Group {
     public since: number,
   ) {
     const families = [...new Set(cfg.addresses.map((a) => a.af))].sort();
-    this.machine = new CarpMachine({ vhid: cfg.vhid, advbase: cfg.advbase, advskew: cfg.advskew, preempt: cfg.preempt, families, skewDemotion: cfg.skewDemotion });
+    this.machine = new CarpMachine({
+      vhid: cfg.vhid,
+      advbase: cfg.advbase,
+      advskew: cfg.advskew,
+      preempt: cfg.preempt,
+      families,
+      skewDemotion: cfg.skewDemotion,
+    });
     // OpenBSD's replay cookie: random, never 0, the same in every advertisement
     let cookie = 0n;
     let bytes = new Uint8Array(8);
@@ -166,9 +173,14 @@ export class CarpService {
       const c = g.cfg;
       const own = kernel.addresses(c.carpdev).filter((a) => !c.addresses.some((v) => v.address === a.address));
       g.src4 = own.find((a) => a.af === 4 && a.scope === 'global')?.address ?? null;
-      g.src6 = own.find((a) => a.af === 6 && a.scope === 'link')?.address ?? own.find((a) => a.af === 6 && a.scope === 'global')?.address ?? null;
-      if (g.machine.cfg.families.includes(4) && !g.src4) throw new Error(`carp ${c.name}: ${c.carpdev} has no IPv4 address to send advertisements from`);
-      if (g.machine.cfg.families.includes(6) && !g.src6) throw new Error(`carp ${c.name}: ${c.carpdev} has no IPv6 address to send advertisements from`);
+      g.src6 =
+        own.find((a) => a.af === 6 && a.scope === 'link')?.address ??
+        own.find((a) => a.af === 6 && a.scope === 'global')?.address ??
+        null;
+      if (g.machine.cfg.families.includes(4) && !g.src4)
+        throw new Error(`carp ${c.name}: ${c.carpdev} has no IPv4 address to send advertisements from`);
+      if (g.machine.cfg.families.includes(6) && !g.src6)
+        throw new Error(`carp ${c.name}: ${c.carpdev} has no IPv6 address to send advertisements from`);
     }
     for (const p of this.parents.values()) this.openParent(p);
     this.links = new LinkMonitor(kernel, this.parents.keys(), (name, up) => this.linkChanged(name, up));
@@ -190,7 +202,10 @@ export class CarpService {
       }
     }
     this.runActions();
-    log.info({ groups: this.groups.map((g) => `${g.cfg.name} vhid ${g.cfg.vhid} on ${g.cfg.carpdev}`) }, 'carp started');
+    log.info(
+      { groups: this.groups.map((g) => `${g.cfg.name} vhid ${g.cfg.vhid} on ${g.cfg.carpdev}`) },
+      'carp started',
+    );
   }
 
   private openParent(p: Parent): void {
@@ -310,12 +325,25 @@ export class CarpService {
       const to = CarpStateName[g.machine.state]!;
       g.since = this.clock();
       g.reason = a.reason;
-      log.info({ carp: g.cfg.name, vhid: g.cfg.vhid, state: to, reason: a.reason, demote: g.machine.demote }, `carp ${g.cfg.name} is ${to}`);
+      log.info(
+        { carp: g.cfg.name, vhid: g.cfg.vhid, state: to, reason: a.reason, demote: g.machine.demote },
+        `carp ${g.cfg.name} is ${to}`,
+      );
     }
   }
 
   private advertise(g: Group, a: Extract<CarpAction, { kind: 'advertise' }>): void {
-    const carp = encodeAd({ version: CARP.VERSION, type: CARP.TYPE_ADVERTISEMENT, vhid: g.cfg.vhid, advskew: a.advskew, authlen: CARP.AUTHLEN, demote: a.demote, advbase: a.advbase, counter: g.validating.cookie!, hmac: g.hmac });
+    const carp = encodeAd({
+      version: CARP.VERSION,
+      type: CARP.TYPE_ADVERTISEMENT,
+      vhid: g.cfg.vhid,
+      advskew: a.advskew,
+      authlen: CARP.AUTHLEN,
+      demote: a.demote,
+      advbase: a.advbase,
+      counter: g.validating.cookie!,
+      hmac: g.hmac,
+    });
     const p = this.parents.get(g.cfg.carpdev)!;
     try {
       if (g.peerSocket) {
@@ -324,14 +352,17 @@ export class CarpService {
       } else {
         const src = a.family === 4 ? g.src4! : g.src6!;
         const dst = a.family === 4 ? CARP.GROUP_V4 : CARP.GROUP_V6;
-        p.frames!.send(advertisementFrame.encode({ srcMac: g.owner.mac, src, dst, ipId: randomBytes(2).readUInt16BE(0), carp }));
+        p.frames!.send(
+          advertisementFrame.encode({ srcMac: g.owner.mac, src, dst, ipId: randomBytes(2).readUInt16BE(0), carp }),
+        );
       }
       g.sent++;
       if (g.sendErrors >= SEND_ERRORS_TO_DEMOTE) this.opts.demotion.adjust(`send:${g.cfg.name}`, -1);
       g.sendErrors = 0;
     } catch (e) {
       if (++g.sendErrors === SEND_ERRORS_TO_DEMOTE) this.opts.demotion.adjust(`send:${g.cfg.name}`, 1);
-      if (g.sendErrors <= SEND_ERRORS_TO_DEMOTE) this.opts.log.warn({ carp: g.cfg.name, err: (e as Error).message }, 'carp advertisement not sent');
+      if (g.sendErrors <= SEND_ERRORS_TO_DEMOTE)
+        this.opts.log.warn({ carp: g.cfg.name, err: (e as Error).message }, 'carp advertisement not sent');
     }
   }
 
@@ -340,9 +371,16 @@ export class CarpService {
     const p = this.parents.get(g.cfg.carpdev)!;
     for (const a of g.cfg.addresses) {
       try {
-        p.frames!.send(a.af === 4 ? encodeGratuitousArp(g.owner.mac, a.address) : encodeUnsolicitedNa(g.owner.mac, a.address, this.opts.router ?? true));
+        p.frames!.send(
+          a.af === 4
+            ? encodeGratuitousArp(g.owner.mac, a.address)
+            : encodeUnsolicitedNa(g.owner.mac, a.address, this.opts.router ?? true),
+        );
       } catch (e) {
-        this.opts.log.warn({ carp: g.cfg.name, address: a.address, err: (e as Error).message }, 'carp announcement not sent');
+        this.opts.log.warn(
+          { carp: g.cfg.name, address: a.address, err: (e as Error).message },
+          'carp announcement not sent',
+        );
       }
     }
   }
@@ -390,7 +428,9 @@ export class CarpService {
           received: g.counters.received,
           accepted: g.counters.accepted,
           sent: g.sent,
-          dropped: Object.fromEntries(CarpDropName.map((n, k) => [n, g.counters.dropped[k]!] as const).filter(([n, v]) => n !== 'ok' && v > 0)),
+          dropped: Object.fromEntries(
+            CarpDropName.map((n, k) => [n, g.counters.dropped[k]!] as const).filter(([n, v]) => n !== 'ok' && v > 0),
+          ),
         },
       })),
     };

@@ -29,4 +29,13 @@ export const CarpDrop = {
   OWN_COUNTER: 7, // our own replay cookie: a looped packet
 } as const;
 
-export const CarpDropName = ['ok', 'bad-ttl', 'bad-length', 'bad-checksum', 'bad-vhid', 'bad-version', 'bad-auth', 'own-counter'];
+export const CarpDropName = [
+  'ok',
+  'bad-ttl',
+  'bad-length',
+  'bad-checksum',
+  'bad-vhid',
+  'bad-version',
+  'bad-auth',
+  'own-counter',
+];

@@ -26,7 +26,8 @@ export function formatMac(mac: Uint8Array): string {
 
 export function parseMac(text: string): Uint8Array {
   const parts = text.trim().split(':');
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) throw new RangeError(`not a MAC address: ${text}`);
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p)))
+    throw new RangeError(`not a MAC address: ${text}`);
   return Uint8Array.from(parts, (p) => parseInt(p, 16));
 }
 
@@ -82,8 +83,27 @@ export const advertisementFrame = {
     const v6 = f.dst.includes(':');
     writeEthernet(out, offset, multicastMac(f.dst), f.srcMac, v6 ? ETHERTYPE.IPV6 : ETHERTYPE.IPV4);
     const ip = offset + ETHERNET_HEADER_LENGTH;
-    if (v6) ipv6.encode({ src: f.src, dst: f.dst, protocol: CARP.PROTO, hopLimit: CARP.TTL, trafficClass: CARP.TOS, payload: f.carp }, out, ip);
-    else ipv4.encode({ src: f.src, dst: f.dst, protocol: CARP.PROTO, ttl: CARP.TTL, tos: CARP.TOS, id: f.ipId & 0xffff, flags: ipv4.IPV4_FLAG_DF, payload: f.carp }, out, ip);
+    if (v6)
+      ipv6.encode(
+        { src: f.src, dst: f.dst, protocol: CARP.PROTO, hopLimit: CARP.TTL, trafficClass: CARP.TOS, payload: f.carp },
+        out,
+        ip,
+      );
+    else
+      ipv4.encode(
+        {
+          src: f.src,
+          dst: f.dst,
+          protocol: CARP.PROTO,
+          ttl: CARP.TTL,
+          tos: CARP.TOS,
+          id: f.ipId & 0xffff,
+          flags: ipv4.IPV4_FLAG_DF,
+          payload: f.carp,
+        },
+        out,
+        ip,
+      );
     return out;
   },
 };
@@ -94,7 +114,12 @@ export const ARP_FRAME_LENGTH = ETHERNET_HEADER_LENGTH + 28;
  * A gratuitous ARP request for `ip`: broadcast, sender and target IP both
  * the address, target MAC zero, as OpenBSD announces a new master.
  */
-export function encodeGratuitousArp(mac: Uint8Array, ip: string, buf: Uint8Array = new Uint8Array(ARP_FRAME_LENGTH), offset = 0): Uint8Array {
+export function encodeGratuitousArp(
+  mac: Uint8Array,
+  ip: string,
+  buf: Uint8Array = new Uint8Array(ARP_FRAME_LENGTH),
+  offset = 0,
+): Uint8Array {
   const a = addressBytes(ip);
   if (a.length !== 4) throw new RangeError(`ARP is for IPv4 addresses: ${ip}`);
   writeEthernet(buf, offset, BROADCAST_MAC, mac, ETHERTYPE.ARP);
@@ -116,7 +141,13 @@ const NA_FLAG_OVERRIDE = 0x20;
  * (ff02::1), with the Override flag and, on a router, the Router flag, and
  * the target link-layer address option (RFC 4861 §7.2.6).
  */
-export function encodeUnsolicitedNa(mac: Uint8Array, target: string, router: boolean, buf: Uint8Array = new Uint8Array(NA_FRAME_LENGTH), offset = 0): Uint8Array {
+export function encodeUnsolicitedNa(
+  mac: Uint8Array,
+  target: string,
+  router: boolean,
+  buf: Uint8Array = new Uint8Array(NA_FRAME_LENGTH),
+  offset = 0,
+): Uint8Array {
   const t = addressBytes(target);
   if (t.length !== 16) throw new RangeError(`neighbour advertisements are for IPv6 addresses: ${target}`);
   const icmp = new Uint8Array(32);

@@ -22,7 +22,9 @@ export class PassphraseError extends Error {}
 function keyOf(passphrase: string): Buffer {
   const key = Buffer.from(passphrase, 'utf8');
   if (key.length > CARP.MAX_PASSPHRASE)
-    throw new PassphraseError(`a CARP passphrase is at most ${CARP.MAX_PASSPHRASE} bytes (OpenBSD would cut it, ucarp refuses it); this one has ${key.length}`);
+    throw new PassphraseError(
+      `a CARP passphrase is at most ${CARP.MAX_PASSPHRASE} bytes (OpenBSD would cut it, ucarp refuses it); this one has ${key.length}`,
+    );
   return key;
 }
 
@@ -40,7 +42,8 @@ function addressBytes(addresses: readonly string[], withLinkLocal: boolean): Buf
     if (a.af === 4) v4.push(b);
     else if (withLinkLocal || !isLinkLocal(b)) v6.push(b);
   }
-  const uniqueSorted = (xs: Buffer[]) => xs.sort(Buffer.compare).filter((x, i, all) => i === 0 || !x.equals(all[i - 1]!));
+  const uniqueSorted = (xs: Buffer[]) =>
+    xs.sort(Buffer.compare).filter((x, i, all) => i === 0 || !x.equals(all[i - 1]!));
   return Buffer.concat([...uniqueSorted(v4), ...uniqueSorted(v6)]);
 }
 

@@ -87,15 +87,23 @@ export class CarpMachine {
     const mine = this.interval;
     const theirs = ad.advbase + ad.advskew / 256;
     if (this.state === CarpState.BACKUP) {
-      if (this.cfg.preempt && mine < theirs && ad.demote >= this.demote) return this.toMaster(now, `preempting a slower master (${theirs.toFixed(3)} s > ${mine.toFixed(3)} s)`);
-      if (ad.demote > this.demote) return this.toMaster(now, `the master is more demoted (${ad.demote} > ${this.demote})`);
-      if (this.cfg.advbase !== 0 && 3 * this.cfg.advbase < theirs) return this.toMaster(now, `the master will time out (${theirs.toFixed(3)} s > 3 × ${this.cfg.advbase} s)`);
+      if (this.cfg.preempt && mine < theirs && ad.demote >= this.demote)
+        return this.toMaster(now, `preempting a slower master (${theirs.toFixed(3)} s > ${mine.toFixed(3)} s)`);
+      if (ad.demote > this.demote)
+        return this.toMaster(now, `the master is more demoted (${ad.demote} > ${this.demote})`);
+      if (this.cfg.advbase !== 0 && 3 * this.cfg.advbase < theirs)
+        return this.toMaster(now, `the master will time out (${theirs.toFixed(3)} s > 3 × ${this.cfg.advbase} s)`);
       this.masterDownAt.set(family, now + 3 * mine);
       return;
     }
     // MASTER
     if ((mine >= theirs && ad.demote <= this.demote) || ad.demote < this.demote) {
-      const why = ad.demote < this.demote ? `this node is more demoted (${this.demote} > ${ad.demote})` : mine > theirs ? 'heard a faster master' : 'heard an equally preferred master';
+      const why =
+        ad.demote < this.demote
+          ? `this node is more demoted (${this.demote} > ${ad.demote})`
+          : mine > theirs
+            ? 'heard a faster master'
+            : 'heard an equally preferred master';
       this.toBackup(now, why);
     }
   }
@@ -145,7 +153,14 @@ export class CarpMachine {
   /** Going down: a master sends one bow-out advertisement (255/255) so a backup takes over at once. */
   shutdown(now: number): void {
     if (this.state === CarpState.MASTER) {
-      for (const family of this.cfg.families) this.actions.push({ kind: 'advertise', family, advbase: CARP.BOW_OUT, advskew: CARP.BOW_OUT, demote: this.demote });
+      for (const family of this.cfg.families)
+        this.actions.push({
+          kind: 'advertise',
+          family,
+          advbase: CARP.BOW_OUT,
+          advskew: CARP.BOW_OUT,
+          demote: this.demote,
+        });
     }
     this.toInit(now, 'shut down');
   }
@@ -157,7 +172,14 @@ export class CarpMachine {
   }
 
   private advertise(): void {
-    for (const family of this.cfg.families) this.actions.push({ kind: 'advertise', family, advbase: this.cfg.advbase, advskew: this.effectiveSkew, demote: this.demote });
+    for (const family of this.cfg.families)
+      this.actions.push({
+        kind: 'advertise',
+        family,
+        advbase: this.cfg.advbase,
+        advskew: this.effectiveSkew,
+        demote: this.demote,
+      });
     if (this.adsUntilDelayedArp > 0 && --this.adsUntilDelayedArp === 0) this.actions.push({ kind: 'announce-again' });
   }
 

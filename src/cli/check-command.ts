@@ -58,7 +58,8 @@ export function checkCommand(argv: string[], io: CommandIO): number {
       io.err(`tunpf: ${e.message}`);
       return 1;
     }
-    for (const d of ha.diagnostics) if (!(d.severity === 'warning' && args.values.quiet)) io.err(formatDiagnostic(d, ha.source));
+    for (const d of ha.diagnostics)
+      if (!(d.severity === 'warning' && args.values.quiet)) io.err(formatDiagnostic(d, ha.source));
     if (!ha.config) {
       const n = ha.diagnostics.filter((d) => d.severity === 'error').length;
       io.err(`${haFile}: ${n} error${n === 1 ? '' : 's'}, HA configuration not loaded`);
@@ -78,7 +79,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
   let interfaces: InterfaceInfo[];
   if (args.values.interface?.length || args.values.group?.length) {
     const r = interfacesFromFlags(args.values.interface, args.values.group);
-    if (typeof r === 'string') return io.err(`tunpf check: ${r}`), 2;
+    if (typeof r === 'string') return (io.err(`tunpf check: ${r}`), 2);
     interfaces = r;
   } else interfaces = hostInterfaces();
 

@@ -75,7 +75,8 @@ function plan(words: string[], v: Values): Plan | string {
       if (v.proto !== undefined) args.proto = v.proto;
       if (v.interface !== undefined) args.interface = v.interface;
       if (v.sort !== undefined) {
-        if (!(STATE_SORT_KEYS as readonly string[]).includes(v.sort)) return `--sort: '${v.sort}' is not one of ${STATE_SORT_KEYS.join(', ')}`;
+        if (!(STATE_SORT_KEYS as readonly string[]).includes(v.sort))
+          return `--sort: '${v.sort}' is not one of ${STATE_SORT_KEYS.join(', ')}`;
         args.sort = v.sort as StateSortKey;
       }
       if (v.reverse) args.reverse = true;
@@ -84,7 +85,11 @@ function plan(words: string[], v: Values): Plan | string {
         if (!Number.isInteger(n) || n < 0) return `--limit: '${v.limit}' is not a count`;
         args.limit = n;
       }
-      return { command: 'show states', args: args as Record<string, unknown>, format: (r) => fmt.formatStates(r as never, verbose) };
+      return {
+        command: 'show states',
+        args: args as Record<string, unknown>,
+        format: (r) => fmt.formatStates(r as never, verbose),
+      };
     }
     case 'show info':
       return none(2) ?? { command: 'show info', args: {}, format: (r) => fmt.formatInfo(r as never) };
@@ -96,16 +101,31 @@ function plan(words: string[], v: Values): Plan | string {
     case 'show tables':
       return none(2) ?? { command: 'show tables', args: {}, format: (r) => fmt.formatTables(r as never, verbose) };
     case 'show carp':
-      return none(2) ?? { command: 'show carp', args: {}, format: (r, now) => fmt.formatCarp(r as never, now), notConfigured: 'CARP is not configured' };
+      return (
+        none(2) ?? {
+          command: 'show carp',
+          args: {},
+          format: (r, now) => fmt.formatCarp(r as never, now),
+          notConfigured: 'CARP is not configured',
+        }
+      );
     case 'show pfsync':
-      return none(2) ?? { command: 'show pfsync', args: {}, format: (r, now) => fmt.formatPfsync(r as never, now), notConfigured: 'pfsync is not configured' };
+      return (
+        none(2) ?? {
+          command: 'show pfsync',
+          args: {},
+          format: (r, now) => fmt.formatPfsync(r as never, now),
+          notConfigured: 'pfsync is not configured',
+        }
+      );
     case 'flush states':
       return none(2) ?? { command: 'flush states', args: {}, format: (r) => fmt.formatFlush(r as never) };
     case 'kill states': {
       if (none(2)) return none(2)!;
       const k = v.kill ?? [];
       if (k[0] === 'id' || k[0] === 'label') {
-        if (k.length !== 2) return `kill states -k ${k[0]} needs one ${k[0]}: -k ${k[0]} -k ${k[0] === 'id' ? 'ID' : 'LABEL'}`;
+        if (k.length !== 2)
+          return `kill states -k ${k[0]} needs one ${k[0]}: -k ${k[0]} -k ${k[0] === 'id' ? 'ID' : 'LABEL'}`;
         return { command: 'kill states', args: { [k[0]]: k[1] }, format: (r) => fmt.formatKill(r as never) };
       }
       if (k.length < 1 || k.length > 2) return 'kill states needs -k HOST [-k HOST], -k id -k ID or -k label -k LABEL';
@@ -116,11 +136,20 @@ function plan(words: string[], v: Values): Plan | string {
       if (rest.length > 1) return `'${phrase}' takes at most one number`;
       const by = rest.length ? Number(rest[0]) : 1;
       if (!Number.isInteger(by) || by < 1 || by > 255) return `${phrase}: '${rest[0]}' is not 1..255`;
-      return { command: phrase, args: { by }, format: (r) => fmt.formatDemote(r as never), notConfigured: 'CARP is not configured' };
+      return {
+        command: phrase,
+        args: { by },
+        format: (r) => fmt.formatDemote(r as never),
+        notConfigured: 'CARP is not configured',
+      };
     }
     case 'reload':
       if (words.length > 1) return "reload takes its file with -f: 'reload -f FILE'";
-      return { command: 'reload', args: v.file === undefined ? {} : { file: resolve(v.file) }, format: (r) => fmt.formatReload(r as never) };
+      return {
+        command: 'reload',
+        args: v.file === undefined ? {} : { file: resolve(v.file) },
+        format: (r) => fmt.formatReload(r as never),
+      };
   }
   if (a === 'show' && b === 'table') {
     if (rest.length !== 1) return 'show table needs one table name';
@@ -134,10 +163,18 @@ function plan(words: string[], v: Values): Plan | string {
       case 'delete':
       case 'replace':
         if (addrs.length === 0 && op !== 'replace') return `table ${b} ${op} needs addresses`;
-        return { command: `table ${op}`, args: { table: b, addresses: addrs }, format: (r) => fmt.formatTableChange(op, r as never, addrs.length) };
+        return {
+          command: `table ${op}`,
+          args: { table: b, addresses: addrs },
+          format: (r) => fmt.formatTableChange(op, r as never, addrs.length),
+        };
       case 'flush':
         if (addrs.length) return 'table NAME flush takes no addresses';
-        return { command: 'table flush', args: { table: b }, format: (r) => fmt.formatTableChange('flush', r as never, 0) };
+        return {
+          command: 'table flush',
+          args: { table: b },
+          format: (r) => fmt.formatTableChange('flush', r as never, 0),
+        };
       case 'show':
         if (addrs.length) return 'table NAME show takes no addresses';
         return { command: 'show table', args: { table: b }, format: (r) => fmt.formatTable(r as never, verbose) };
@@ -176,11 +213,12 @@ export async function ctlCommand(argv: string[], io: CommandIO): Promise<number>
     return 2;
   }
   const v = parsed.values;
-  if (v.help) return io.out(ctlUsage), 0;
+  if (v.help) return (io.out(ctlUsage), 0);
   const timeoutMs = Number(v.timeout ?? 10000);
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) return io.err('tunpf ctl: --timeout must be a positive number of milliseconds'), 2;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    return (io.err('tunpf ctl: --timeout must be a positive number of milliseconds'), 2);
   const p = plan(parsed.positionals, v);
-  if (typeof p === 'string') return io.err(`tunpf ctl: ${p}\n${ctlUsage}`), 2;
+  if (typeof p === 'string') return (io.err(`tunpf ctl: ${p}\n${ctlUsage}`), 2);
   try {
     const result = await requestOnce(p.command, p.args, { path: v.socket, timeoutMs });
     io.out(v.json ? JSON.stringify(result, null, 2) : p.format(result, clock()));

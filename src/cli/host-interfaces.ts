@@ -23,7 +23,10 @@ export function hostInterfaces(): InterfaceInfo[] {
 function defaultRouteInterfaces(): string[] {
   try {
     const lines = readFileSync('/proc/net/route', 'utf8').split('\n').slice(1);
-    return lines.map((l) => l.trim().split(/\s+/)).filter((f) => f[1] === '00000000' && f[7] === '00000000').map((f) => f[0]!);
+    return lines
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[1] === '00000000' && f[7] === '00000000')
+      .map((f) => f[0]!);
   } catch {
     return [];
   }
@@ -39,7 +42,10 @@ export function parseInterfaceFlag(value: string, into: Map<string, InterfaceInf
   if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(name)) return `invalid interface name '${name}'`;
   const info = into.get(name) ?? { name, addresses: [], groups: [] };
   if (eq >= 0) {
-    for (const text of value.slice(eq + 1).split(',').filter(Boolean)) {
+    for (const text of value
+      .slice(eq + 1)
+      .split(',')
+      .filter(Boolean)) {
       const p = parsePrefix(text.includes('/') ? text : `${text}/${parseAddress(text)?.af === 6 ? 128 : 32}`);
       if (!p) return `invalid address '${text}' for interface ${name}`;
       info.addresses.push({ af: p.af, words: p.words, bits: p.bits });
@@ -61,7 +67,10 @@ export function parseGroupFlag(value: string, into: Map<string, InterfaceInfo>):
 }
 
 /** Interfaces from repeated --interface and --group flags; a string is an error message. */
-export function interfacesFromFlags(interfaces: readonly string[] = [], groups: readonly string[] = []): InterfaceInfo[] | string {
+export function interfacesFromFlags(
+  interfaces: readonly string[] = [],
+  groups: readonly string[] = [],
+): InterfaceInfo[] | string {
   const map = new Map<string, InterfaceInfo>();
   for (const v of interfaces) {
     const err = parseInterfaceFlag(v, map);

@@ -9,10 +9,33 @@ import { existsSync } from 'node:fs';
 import { basename, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ShowCarpResult, ShowStatesResult } from '../control/results.js';
-import { CARP_GROUPS, LAB, LAB_DIR, masterDown, netnsOf, NODES, ROUTERS, TIMINGS, type LabNode, type RouterName } from '../lab/lab-plan.js';
+import {
+  CARP_GROUPS,
+  LAB,
+  LAB_DIR,
+  masterDown,
+  netnsOf,
+  NODES,
+  ROUTERS,
+  TIMINGS,
+  type LabNode,
+  type RouterName,
+} from '../lab/lab-plan.js';
 import { epochMs, systemClock, type Clock } from '../os/clock.js';
 import { alive } from '../os/process.js';
-import { ask, Lab, labExists, labNamespaces, mainScript, nodeCommand, paths, readState, rulesetPath, socketOf, teardown } from '../lab/lab-runtime.js';
+import {
+  ask,
+  Lab,
+  labExists,
+  labNamespaces,
+  mainScript,
+  nodeCommand,
+  paths,
+  readState,
+  rulesetPath,
+  socketOf,
+  teardown,
+} from '../lab/lab-runtime.js';
 import { settledMaster } from '../lab/carp-settled.js';
 import { labView } from '../lab/lab-view.js';
 import { Narrator, realClock, seconds } from '../lab/narrator.js';
@@ -43,17 +66,24 @@ export interface LabDeps {
 /** How the user ran us, for the commands we print: `sudo tunpf` or `sudo node dist/src/cli/main.js`. */
 function invocation(): string {
   const argv1 = process.argv[1] ?? 'tunpf';
-  const self = basename(argv1) === 'tunpf' ? 'tunpf' : `node ${relative(process.cwd(), argv1).startsWith('..') ? argv1 : relative(process.cwd(), argv1)}`;
+  const self =
+    basename(argv1) === 'tunpf'
+      ? 'tunpf'
+      : `node ${relative(process.cwd(), argv1).startsWith('..') ? argv1 : relative(process.cwd(), argv1)}`;
   return `${process.env.SUDO_USER ? 'sudo ' : ''}${self}`;
 }
 
 const isRouter = (x: string | undefined): x is RouterName => x === 'r1' || x === 'r2';
 
-export async function labCommand(argv: string[], io: CommandIO, deps: LabDeps = { uid: process.getuid?.() ?? 0 }): Promise<number> {
+export async function labCommand(
+  argv: string[],
+  io: CommandIO,
+  deps: LabDeps = { uid: process.getuid?.() ?? 0 },
+): Promise<number> {
   const [sub = 'up', ...rest] = argv[0]?.startsWith('-') ? ['up', ...argv] : argv;
   // after `exec NODE --` and `ctl`/`top ROUTER`, --help belongs to the command run there
   const ownHelp = ['exec', 'ctl', 'top'].includes(sub) ? false : rest.includes('--help') || rest.includes('-h');
-  if (sub === '--help' || sub === '-h' || sub === 'help' || ownHelp) return io.out(labUsage), 0;
+  if (sub === '--help' || sub === '-h' || sub === 'help' || ownHelp) return (io.out(labUsage), 0);
   if (deps.uid !== 0) {
     io.err('tunpf lab: needs root (it creates network namespaces and runs tunpf in them): run it with sudo');
     return 1;
@@ -75,9 +105,17 @@ export async function labCommand(argv: string[], io: CommandIO, deps: LabDeps = 
     case 'ctl':
     case 'top': {
       const [r, ...args] = rest;
-      if (!isRouter(r)) return io.err(`tunpf lab ${sub}: which router? r1 or r2 (e.g. tunpf lab ${sub} r1${sub === 'ctl' ? ' show carp' : ''})`), 2;
-      if (!readState()) return io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1;
-      return sub === 'ctl' ? ctlCommand(['--socket', socketOf(r), ...args], io) : topCommand(['--socket', socketOf(r), ...args], io);
+      if (!isRouter(r))
+        return (
+          io.err(
+            `tunpf lab ${sub}: which router? r1 or r2 (e.g. tunpf lab ${sub} r1${sub === 'ctl' ? ' show carp' : ''})`,
+          ),
+          2
+        );
+      if (!readState()) return (io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1);
+      return sub === 'ctl'
+        ? ctlCommand(['--socket', socketOf(r), ...args], io)
+        : topCommand(['--socket', socketOf(r), ...args], io);
     }
   }
   io.err(`tunpf lab: unknown subcommand '${sub}'\n${labUsage}`);
@@ -110,18 +148,28 @@ function diagram(): string[] {
 async function up(argv: string[], io: CommandIO, clock: Clock): Promise<number> {
   let args;
   try {
-    args = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, 'no-narrate': { type: 'boolean' }, fast: { type: 'boolean' }, rate: { type: 'string' } } });
+    args = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean' },
+        'no-narrate': { type: 'boolean' },
+        fast: { type: 'boolean' },
+        rate: { type: 'string' },
+      },
+    });
   } catch (e) {
-    return io.err(`tunpf lab: ${(e as Error).message}\n${labUsage}`), 2;
+    return (io.err(`tunpf lab: ${(e as Error).message}\n${labUsage}`), 2);
   }
   const quick = !!(args.values.quick || args.values['no-narrate']);
   const timing = args.values.fast ? 'fast' : 'normal';
   const rate = Number(args.values.rate ?? 2);
-  if (!(rate > 0 && rate <= 100)) return io.err('tunpf lab: --rate must be 0 < MBPS <= 100'), 2;
+  if (!(rate > 0 && rate <= 100)) return (io.err('tunpf lab: --rate must be 0 < MBPS <= 100'), 2);
   const why = preflight();
-  if (why) return io.err(`tunpf lab: ${why}`), 1;
+  if (why) return (io.err(`tunpf lab: ${why}`), 1);
   if (labExists()) {
-    io.err(`tunpf lab: a lab is already up (or left over): '${invocation()} lab status' shows it, '${invocation()} lab down' removes it`);
+    io.err(
+      `tunpf lab: a lab is already up (or left over): '${invocation()} lab status' shows it, '${invocation()} lab down' removes it`,
+    );
     return 1;
   }
   const say = (l: string) => io.out(l);
@@ -153,21 +201,31 @@ async function up(argv: string[], io: CommandIO, clock: Clock): Promise<number> 
     lab.writeHaFiles(TIMINGS[timing]);
     if (!quick) {
       say(`      ${NODES.length} namespaces (${NODES.map(netnsOf).join(', ')}), two bridges as switches, veth cables.`);
-      say(`      Each router runs: tunpf run -f rules/lab.conf --interfaces lan,wan --ha ${paths.ha('r1').replace('r1', 'rN')} --pflog ...`);
-      say('      (rules/lab.conf is the ruleset, explained line by line; rules/lab-r1.ha and lab-r2.ha the CARP and pfsync settings.)');
+      say(
+        `      Each router runs: tunpf run -f rules/lab.conf --interfaces lan,wan --ha ${paths.ha('r1').replace('r1', 'rN')} --pflog ...`,
+      );
+      say(
+        '      (rules/lab.conf is the ruleset, explained line by line; rules/lab-r1.ha and lab-r2.ha the CARP and pfsync settings.)',
+      );
     }
     const startedAt = epochMs(clock);
     await Promise.all(ROUTERS.map((r) => lab.startRouter(r)));
     await lab.startEcho();
-    if (!quick) say(`      Both answer on their control sockets after ${seconds(epochMs(clock) - startedAt)}; the server runs an echo service.`);
+    if (!quick)
+      say(
+        `      Both answer on their control sockets after ${seconds(epochMs(clock) - startedAt)}; the server runs an echo service.`,
+      );
     const master = quick ? await settle(startedAt, clock) : await narrator.election(startedAt);
-    if (!master) throw new Error(`the routers did not elect a master within 30 s; see ${paths.log('r1')} and ${paths.log('r2')}`);
+    if (!master)
+      throw new Error(`the routers did not elect a master within 30 s; see ${paths.log('r1')} and ${paths.log('r2')}`);
     await lab.startTraffic(rate);
     lab.state.phase = 'up';
     lab.save();
     building = false;
     if (quick) {
-      say(`tunpf lab: up in ${seconds(epochMs(clock) - t0)}: ${master} is master of ${CARP_GROUPS.map((g) => g.name).join(' and ')}, traffic is flowing.`);
+      say(
+        `tunpf lab: up in ${seconds(epochMs(clock) - t0)}: ${master} is master of ${CARP_GROUPS.map((g) => g.name).join(' and ')}, traffic is flowing.`,
+      );
     } else {
       await narrator.flowsAndStates(master);
       const newMaster = await narrator.takeover(master);
@@ -195,8 +253,14 @@ async function up(argv: string[], io: CommandIO, clock: Clock): Promise<number> 
 async function settle(startedAt: number, clock: Clock, limitMs = 30_000): Promise<RouterName | null> {
   for (;;) {
     const answers = await Promise.all(ROUTERS.map((r) => ask<ShowCarpResult>(r, 'show carp')));
-    const carp = Object.fromEntries(ROUTERS.map((r, i) => [r, answers[i]!.ok ? answers[i]!.value : null])) as Record<RouterName, ShowCarpResult | null>;
-    const master = settledMaster(carp, CARP_GROUPS.map((g) => g.name));
+    const carp = Object.fromEntries(ROUTERS.map((r, i) => [r, answers[i]!.ok ? answers[i]!.value : null])) as Record<
+      RouterName,
+      ShowCarpResult | null
+    >;
+    const master = settledMaster(
+      carp,
+      CARP_GROUPS.map((g) => g.name),
+    );
     if (master) return master;
     if (epochMs(clock) - startedAt > limitMs) return null;
     await new Promise((r) => setTimeout(r, 100));
@@ -224,7 +288,9 @@ function explore(say: (l: string) => void, quick: boolean): void {
   say('');
   say(quick ? 'Look around:' : 'The lab stays up. Look around:');
   for (const [c, what] of lines) say(`  ${c.padEnd(w)}${what}`);
-  say(`Logs and files in ${LAB_DIR}/: r1.log, r2.log (tunpf's JSON logs), r1.pflog (tcpdump -n -e -r ${paths.pflog('r1')}).`);
+  say(
+    `Logs and files in ${LAB_DIR}/: r1.log, r2.log (tunpf's JSON logs), r1.pflog (tcpdump -n -e -r ${paths.pflog('r1')}).`,
+  );
 }
 
 async function down(io: CommandIO, clock: Clock): Promise<number> {
@@ -233,7 +299,9 @@ async function down(io: CommandIO, clock: Clock): Promise<number> {
     return 0;
   }
   const r = await teardown(clock);
-  io.out(`tunpf lab: removed ${r.namespaces.length} namespaces, stopped ${r.processes} processes, removed ${r.files.length ? r.files.join(', ') : 'no files'}`);
+  io.out(
+    `tunpf lab: removed ${r.namespaces.length} namespaces, stopped ${r.processes} processes, removed ${r.files.length ? r.files.join(', ') : 'no files'}`,
+  );
   for (const p of r.problems) io.err(`  ${p}`);
   return r.problems.length ? 1 : 0;
 }
@@ -246,7 +314,13 @@ interface StatusReport {
   namespaces: { name: string; present: boolean }[];
   processes: { role: string; node: string; pid: number; running: boolean; log: string }[];
   routers: Record<RouterName, { answering: boolean; groups: Record<string, string>; states: number | null }>;
-  flows: { name: string; connected: boolean; connections: number; received: number; lastReceivedMsAgo: number | null }[];
+  flows: {
+    name: string;
+    connected: boolean;
+    connections: number;
+    received: number;
+    lastReceivedMsAgo: number | null;
+  }[];
 }
 
 async function status(argv: string[], io: CommandIO, clock: Clock): Promise<number> {
@@ -264,7 +338,13 @@ async function status(argv: string[], io: CommandIO, clock: Clock): Promise<numb
     since: state ? new Date(state.startedAt).toISOString() : null,
     timing: state?.timing ?? null,
     namespaces: NODES.map((n) => ({ name: netnsOf(n), present: present.has(netnsOf(n)) })),
-    processes: (state?.processes ?? []).map((p) => ({ role: p.role, node: p.node, pid: p.pid, running: alive(p.pid), log: p.log })),
+    processes: (state?.processes ?? []).map((p) => ({
+      role: p.role,
+      node: p.node,
+      pid: p.pid,
+      running: alive(p.pid),
+      log: p.log,
+    })),
     routers: { r1: { answering: false, groups: {}, states: null }, r2: { answering: false, groups: {}, states: null } },
     flows: [],
   };
@@ -278,29 +358,54 @@ async function status(argv: string[], io: CommandIO, clock: Clock): Promise<numb
   }
   const tr = readTrafficStatus(paths.traffic);
   const now = epochMs(clock);
-  for (const f of tr?.flows ?? []) report.flows.push({ name: f.name, connected: f.connected, connections: f.connections, received: f.received, lastReceivedMsAgo: f.lastReceived ? now - f.lastReceived : null });
-  report.up = report.phase === 'up' && report.namespaces.every((n) => n.present) && report.processes.length > 0 && report.processes.every((p) => p.running);
+  for (const f of tr?.flows ?? [])
+    report.flows.push({
+      name: f.name,
+      connected: f.connected,
+      connections: f.connections,
+      received: f.received,
+      lastReceivedMsAgo: f.lastReceived ? now - f.lastReceived : null,
+    });
+  report.up =
+    report.phase === 'up' &&
+    report.namespaces.every((n) => n.present) &&
+    report.processes.length > 0 &&
+    report.processes.every((p) => p.running);
   if (json) {
     io.out(JSON.stringify(report, null, 2));
     return report.up ? 0 : 1;
   }
   const out: string[] = [];
-  out.push(report.up ? `tunpf lab is up since ${new Date(state!.startedAt).toLocaleTimeString()} (${state!.timing} CARP timing), in ${LAB_DIR}` : `tunpf lab is not fully up (phase ${report.phase ?? 'unknown'}): '${invocation()} lab down' removes what is left`);
+  out.push(
+    report.up
+      ? `tunpf lab is up since ${new Date(state!.startedAt).toLocaleTimeString()} (${state!.timing} CARP timing), in ${LAB_DIR}`
+      : `tunpf lab is not fully up (phase ${report.phase ?? 'unknown'}): '${invocation()} lab down' removes what is left`,
+  );
   const missing = report.namespaces.filter((n) => !n.present).map((n) => n.name);
-  out.push(`  namespaces: ${missing.length ? `missing ${missing.join(', ')}` : `all ${NODES.length} present (${netnsOf('client').replace('client', '*')})`}`);
+  out.push(
+    `  namespaces: ${missing.length ? `missing ${missing.join(', ')}` : `all ${NODES.length} present (${netnsOf('client').replace('client', '*')})`}`,
+  );
   const order = (n: string) => (NODES as readonly string[]).indexOf(n);
   for (const p of [...report.processes].sort((a, b) => order(a.node) - order(b.node))) {
     const what = p.role === 'router' ? 'tunpf run' : p.role === 'echo' ? 'echo server' : 'client traffic';
     let extra = '';
     if (p.role === 'router' && isRouter(p.node)) {
       const r = report.routers[p.node];
-      extra = r.answering ? `  ${Object.entries(r.groups).map(([g, s]) => `${g} ${s}`).join(', ')}; ${r.states ?? '?'} state${r.states === 1 ? '' : 's'}` : '  not answering';
+      extra = r.answering
+        ? `  ${Object.entries(r.groups)
+            .map(([g, s]) => `${g} ${s}`)
+            .join(', ')}; ${r.states ?? '?'} state${r.states === 1 ? '' : 's'}`
+        : '  not answering';
     }
-    out.push(`  ${p.node.padEnd(7)} ${what.padEnd(15)} pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'STOPPED'}${extra}`);
+    out.push(
+      `  ${p.node.padEnd(7)} ${what.padEnd(15)} pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'STOPPED'}${extra}`,
+    );
   }
   for (const f of tr?.flows ?? []) {
     const ago = f.lastReceived ? now - f.lastReceived : null;
-    out.push(`  flow ${f.name.padEnd(9)} ${f.connected ? 'up' : 'down'}, ${f.connections} connection${f.connections === 1 ? '' : 's'}, ${f.received} ${f.proto === 'udp' ? 'datagrams' : 'bytes'} echoed, last ${ago === null ? 'never' : `${seconds(ago)} ago`}`);
+    out.push(
+      `  flow ${f.name.padEnd(9)} ${f.connected ? 'up' : 'down'}, ${f.connections} connection${f.connections === 1 ? '' : 's'}, ${f.received} ${f.proto === 'udp' ? 'datagrams' : 'bytes'} echoed, last ${ago === null ? 'never' : `${seconds(ago)} ago`}`,
+    );
   }
   io.out(out.join('\n'));
   return report.up ? 0 : 1;
@@ -308,15 +413,19 @@ async function status(argv: string[], io: CommandIO, clock: Clock): Promise<numb
 
 async function failover(argv: string[], io: CommandIO, clock: Clock): Promise<number> {
   const lab = Lab.current(clock);
-  if (!lab || lab.state.phase !== 'up') return io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1;
+  if (!lab || lab.state.phase !== 'up') return (io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1);
   const narrator = new Narrator(labView(lab), (l) => io.out(l), realClock(clock), argv.includes('--no-return') ? 1 : 2);
   const roles = await Promise.all(ROUTERS.map(async (r) => ({ r, c: await ask<ShowCarpResult>(r, 'show carp') })));
-  const master = roles.find((x) => x.c.ok && x.c.value.groups.some((g) => g.name === 'carp-lan' && g.state === 'MASTER'))?.r;
-  if (!master) return io.err('tunpf lab: no router is master of carp-lan right now; try tunpf lab status'), 1;
+  const master = roles.find(
+    (x) => x.c.ok && x.c.value.groups.some((g) => g.name === 'carp-lan' && g.state === 'MASTER'),
+  )?.r;
+  if (!master) return (io.err('tunpf lab: no router is master of carp-lan right now; try tunpf lab status'), 1);
   const backup = master === 'r1' ? 'r2' : 'r1';
   const b = lab.process('router', backup);
-  if (!b || !alive(b.pid)) return io.err(`tunpf lab: ${backup} is not running, so nobody would take over`), 1;
-  io.out(`${master} is master; ${backup} takes over after ${seconds(masterDown(TIMINGS[lab.state.timing], backup) * 1000)} of silence.`);
+  if (!b || !alive(b.pid)) return (io.err(`tunpf lab: ${backup} is not running, so nobody would take over`), 1);
+  io.out(
+    `${master} is master; ${backup} takes over after ${seconds(masterDown(TIMINGS[lab.state.timing], backup) * 1000)} of silence.`,
+  );
   const newMaster = await narrator.takeover(master);
   if (newMaster && !argv.includes('--no-return')) await narrator.comeback(master);
   else if (newMaster) io.out(`\n${master} stays down ('${invocation()} lab start ${master}' starts it again).`);
@@ -325,11 +434,11 @@ async function failover(argv: string[], io: CommandIO, clock: Clock): Promise<nu
 
 async function startRouter(argv: string[], io: CommandIO, clock: Clock): Promise<number> {
   const [r] = argv;
-  if (!isRouter(r) || argv.length !== 1) return io.err('usage: tunpf lab start r1|r2'), 2;
+  if (!isRouter(r) || argv.length !== 1) return (io.err('usage: tunpf lab start r1|r2'), 2);
   const lab = Lab.current(clock);
-  if (!lab || lab.state.phase !== 'up') return io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1;
+  if (!lab || lab.state.phase !== 'up') return (io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1);
   const p = lab.process('router', r);
-  if (p && alive(p.pid)) return io.err(`tunpf lab: tunpf already runs on ${r} (pid ${p.pid})`), 1;
+  if (p && alive(p.pid)) return (io.err(`tunpf lab: tunpf already runs on ${r} (pid ${p.pid})`), 1);
   const t0 = epochMs(clock);
   try {
     const started = await lab.startRouter(r);
@@ -348,9 +457,10 @@ function execIn(argv: string[], io: CommandIO): number {
     io.err(`usage: tunpf lab exec NODE -- COMMAND...   (NODE: ${NODES.join(', ')})`);
     return 2;
   }
-  if (!labNamespaces().includes(netnsOf(node as LabNode))) return io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1;
+  if (!labNamespaces().includes(netnsOf(node as LabNode)))
+    return (io.err('tunpf lab: no lab is up (tunpf lab starts one)'), 1);
   const argvIn = command[0] === 'tunpf' ? [...nodeCommand(), mainScript(), ...command.slice(1)] : command;
   const r = spawnSync('ip', ['netns', 'exec', netnsOf(node as LabNode), ...argvIn], { stdio: 'inherit' });
-  if (r.error) return io.err(`tunpf lab exec: ${r.error.message}`), 1;
+  if (r.error) return (io.err(`tunpf lab exec: ${r.error.message}`), 1);
   return r.status ?? 1;
 }

@@ -17,9 +17,17 @@ const commands: Record<string, Command> = {
   check: { run: checkCommand, usage: checkUsage, summary: 'parse and validate a ruleset (pfctl -n)' },
   run: { run: runCommand, usage: runUsage, summary: 'filter the traffic the kernel forwards (the daemon)' },
   replay: { run: replayCommand, usage: replayUsage, summary: 'run a capture through the rules and states, offline' },
-  ctl: { run: ctlCommand, usage: ctlUsage, summary: 'ask or tell the running daemon (pfctl): show, reload, kill, table' },
+  ctl: {
+    run: ctlCommand,
+    usage: ctlUsage,
+    summary: 'ask or tell the running daemon (pfctl): show, reload, kill, table',
+  },
   top: { run: topCommand, usage: topUsage, summary: 'live view of states and rules (pftop)' },
-  lab: { run: labCommand, usage: labUsage, summary: 'a two-router HA lab in network namespaces, narrated (start here)' },
+  lab: {
+    run: labCommand,
+    usage: labUsage,
+    summary: 'a two-router HA lab in network namespaces, narrated (start here)',
+  },
 };
 
 function usage(): string {

@@ -32,9 +32,14 @@ export interface PflogSettings {
 }
 
 /** The settings from parsed options; null without --pflog; a message when they are wrong. */
-export function pflogSettings(values: { pflog?: string; 'pflog-size'?: string; 'pflog-keep'?: string }): PflogSettings | null | string {
+export function pflogSettings(values: {
+  pflog?: string;
+  'pflog-size'?: string;
+  'pflog-keep'?: string;
+}): PflogSettings | null | string {
   if (values.pflog === undefined) {
-    if (values['pflog-size'] !== undefined || values['pflog-keep'] !== undefined) return '--pflog-size and --pflog-keep need --pflog FILE';
+    if (values['pflog-size'] !== undefined || values['pflog-keep'] !== undefined)
+      return '--pflog-size and --pflog-keep need --pflog FILE';
     return null;
   }
   if (values.pflog === '') return '--pflog needs a file name';
@@ -48,4 +53,3 @@ export function pflogSettings(values: { pflog?: string; 'pflog-size'?: string; '
 export function openPflogFile(s: PflogSettings, onError: (e: Error) => void): Promise<PflogFile> {
   return PflogFile.open(s.file, { maxFileBytes: s.maxFileBytes, keep: s.keep, onError });
 }
-

@@ -167,16 +167,19 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     io.err(`tunpf replay: ${(e as Error).message}\n${replayUsage}`);
     return 2;
   }
-  if (args.values.help) return io.out(replayUsage), 0;
+  if (args.values.help) return (io.out(replayUsage), 0);
   if (!args.values.file || args.positionals.length !== 1) {
     io.err(`tunpf replay: need -f RULES and one capture file\n${replayUsage}`);
     return 2;
   }
   const placements: Placement[] = [];
-  for (const [dir, list] of [['in', args.values['in-on']], ['out', args.values['out-on']]] as const) {
+  for (const [dir, list] of [
+    ['in', args.values['in-on']],
+    ['out', args.values['out-on']],
+  ] as const) {
     for (const v of list ?? []) {
       const p = parsePlacement(dir, v);
-      if (typeof p === 'string') return io.err(`tunpf replay: ${p}`), 2;
+      if (typeof p === 'string') return (io.err(`tunpf replay: ${p}`), 2);
       placements.push(p);
     }
   }
@@ -185,12 +188,12 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   const routeFlags: { prefixes: string[]; ifname: string }[] = [];
   for (const v of args.values.route ?? []) {
     const r = parseRouteFlag(v);
-    if (typeof r === 'string') return io.err(`tunpf replay: ${r}`), 2;
+    if (typeof r === 'string') return (io.err(`tunpf replay: ${r}`), 2);
     routeFlags.push(r);
   }
   const routerMode = routeFlags.length > 0;
   const fromFlags = interfacesFromFlags(args.values.interface, args.values.group);
-  if (typeof fromFlags === 'string') return io.err(`tunpf replay: ${fromFlags}`), 2;
+  if (typeof fromFlags === 'string') return (io.err(`tunpf replay: ${fromFlags}`), 2);
   const ifmap = new Map<string, InterfaceInfo>(fromFlags.map((i) => [i.name, i]));
   for (const name of [...placements.map((p) => p.ifname), ...routeFlags.map((r) => r.ifname)])
     if (!ifmap.has(name)) ifmap.set(name, { name, addresses: [], groups: [] });
@@ -200,11 +203,11 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   try {
     loaded = loadRulesetFile(args.values.file, { interfaces });
   } catch (e) {
-    if (e instanceof RulesetReadError) return io.err(`tunpf: ${e.message}`), 1;
+    if (e instanceof RulesetReadError) return (io.err(`tunpf: ${e.message}`), 1);
     throw e;
   }
   for (const d of loaded.diagnostics) io.err(formatDiagnostic(d, loaded.sources));
-  if (!loaded.ruleset) return io.err(`${args.values.file}: ruleset not loaded`), 1;
+  if (!loaded.ruleset) return (io.err(`${args.values.file}: ruleset not loaded`), 1);
   const ruleset = loaded.ruleset;
 
   const capPath = args.positionals[0]!;
@@ -212,9 +215,9 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   try {
     records = readCapture(readFileSync(capPath));
   } catch (e) {
-    if (e instanceof CaptureFormatError) return io.err(`tunpf: ${capPath}: ${e.message}`), 1;
+    if (e instanceof CaptureFormatError) return (io.err(`tunpf: ${capPath}: ${e.message}`), 1);
     const code = (e as NodeJS.ErrnoException).code;
-    if (code) return io.err(`tunpf: cannot read ${capPath}: ${code}`), 1;
+    if (code) return (io.err(`tunpf: cannot read ${capPath}: ${code}`), 1);
     throw e;
   }
 
@@ -223,7 +226,12 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     try {
       pflog = new PflogSyncFile(args.values.pflog);
     } catch (e) {
-      return io.err(`tunpf: cannot write ${args.values.pflog}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`), 1;
+      return (
+        io.err(
+          `tunpf: cannot write ${args.values.pflog}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        ),
+        1
+      );
     }
   }
 
@@ -325,12 +333,19 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   });
   if (json) {
     const summary = {
-      packets: records.length, passed, blocked, blockedBy: byReason, skipped,
-      statesCreated: created, statesAtEnd: states.table.count,
+      packets: records.length,
+      passed,
+      blocked,
+      blockedBy: byReason,
+      skipped,
+      statesCreated: created,
+      statesAtEnd: states.table.count,
     };
     io.out(JSON.stringify({ summary: routerMode ? { ...summary, noRoute } : summary }));
   } else {
-    const list = Object.entries(byReason).map(([k, n]) => `${k} ${n}`).join(', ');
+    const list = Object.entries(byReason)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
     const skippedText = skipped ? `, ${skipped} ${routerMode ? 'skipped' : 'not IP'}` : '';
     const noRouteText = noRoute ? `, ${noRoute} without a route` : '';
     const blockedText = `${blocked} blocked${list ? ` (${list})` : ''}`;
@@ -339,4 +354,3 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   }
   return 0;
 }
-

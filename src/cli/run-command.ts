@@ -55,19 +55,22 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     io.err(`tunpf run: ${(e as Error).message}\n${runUsage}`);
     return 2;
   }
-  if (args.values.help) return io.out(runUsage), 0;
+  if (args.values.help) return (io.out(runUsage), 0);
   const file = args.values.file;
   const ifnames = (args.values.interfaces ?? '').split(',').filter(Boolean);
-  if (!file || ifnames.length === 0) return io.err(`tunpf run: need -f RULES and --interfaces\n${runUsage}`), 2;
+  if (!file || ifnames.length === 0) return (io.err(`tunpf run: need -f RULES and --interfaces\n${runUsage}`), 2);
   const batch = Number(args.values.batch ?? 64);
-  if (!Number.isInteger(batch) || batch < 1 || batch > 1024) return io.err('tunpf run: --batch must be 1..1024'), 2;
+  if (!Number.isInteger(batch) || batch < 1 || batch > 1024) return (io.err('tunpf run: --batch must be 1..1024'), 2);
   const wakeup = args.values.wakeup ?? 'poll';
-  if (wakeup !== 'poll' && wakeup !== 'thread') return io.err('tunpf run: --wakeup must be poll or thread'), 2;
-  const metrics = args.values.metrics === undefined ? undefined : parseListenAddress(args.values.metrics, args.values['metrics-public']);
-  if (typeof metrics === 'string') return io.err(`tunpf run: --metrics: ${metrics}`), 2;
+  if (wakeup !== 'poll' && wakeup !== 'thread') return (io.err('tunpf run: --wakeup must be poll or thread'), 2);
+  const metrics =
+    args.values.metrics === undefined
+      ? undefined
+      : parseListenAddress(args.values.metrics, args.values['metrics-public']);
+  if (typeof metrics === 'string') return (io.err(`tunpf run: --metrics: ${metrics}`), 2);
   const loadRuleset = (path: string) => loadRulesetFile(path, { interfaces: hostInterfaces() });
   const pflogOpts = pflogSettings(args.values);
-  if (typeof pflogOpts === 'string') return io.err(`tunpf run: ${pflogOpts}`), 2;
+  if (typeof pflogOpts === 'string') return (io.err(`tunpf run: ${pflogOpts}`), 2);
 
   const load = (): LoadResult | null => {
     let r: LoadResult;
@@ -84,35 +87,57 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     return r;
   };
   const first = load();
-  if (!first?.ruleset) return io.err(`${file}: ruleset not loaded; tunpf not started`), 1;
+  if (!first?.ruleset) return (io.err(`${file}: ruleset not loaded; tunpf not started`), 1);
 
   let ha: HaConfig | null = null;
   if (args.values.ha) {
     try {
       const r = loadHaConfigFile(args.values.ha);
       for (const d of r.diagnostics) io.err(formatDiagnostic(d, r.source));
-      if (!r.config) return io.err(`${args.values.ha}: HA configuration not loaded; tunpf not started`), 1;
+      if (!r.config) return (io.err(`${args.values.ha}: HA configuration not loaded; tunpf not started`), 1);
       ha = r.config;
     } catch (e) {
-      if (e instanceof HaConfigReadError) return io.err(`tunpf: ${e.message}`), 1;
+      if (e instanceof HaConfigReadError) return (io.err(`tunpf: ${e.message}`), 1);
       throw e;
     }
   }
 
-  const log = createLogger({ level: args.values['log-level'] ?? 'info', pretty: args.values['json-logs'] ? false : undefined });
+  const log = createLogger({
+    level: args.values['log-level'] ?? 'info',
+    pretty: args.values['json-logs'] ? false : undefined,
+  });
   let pflog: PflogFile | null = null;
   try {
-    pflog = pflogOpts && (await openPflogFile(pflogOpts, (e) => log.error({ err: e.message, file: pflogOpts.file }, 'pflog file failed; logged packets are dropped')));
+    pflog =
+      pflogOpts &&
+      (await openPflogFile(pflogOpts, (e) =>
+        log.error({ err: e.message, file: pflogOpts.file }, 'pflog file failed; logged packets are dropped'),
+      ));
   } catch (e) {
-    return io.err(`tunpf run: --pflog ${pflogOpts!.file}: ${(e as Error).message}`), 1;
+    return (io.err(`tunpf run: --pflog ${pflogOpts!.file}: ${(e as Error).message}`), 1);
   }
-  const daemon = new Daemon({ ruleset: first.ruleset, interfaces: ifnames, hostInterfaces: hostInterfaces(), log, batch, wakeup, ha, pflog, socket: args.values.socket, metrics, rulesFile: file, loadRuleset });
+  const daemon = new Daemon({
+    ruleset: first.ruleset,
+    interfaces: ifnames,
+    hostInterfaces: hostInterfaces(),
+    log,
+    batch,
+    wakeup,
+    ha,
+    pflog,
+    socket: args.values.socket,
+    metrics,
+    rulesFile: file,
+    loadRuleset,
+  });
   try {
     daemon.start();
   } catch (e) {
     await pflog?.close();
     const err = e as NodeJS.ErrnoException;
-    io.err(`tunpf run: ${err.message}${err.code === 'EPERM' || err.code === 'EACCES' ? ' (tunpf run needs root, or CAP_NET_ADMIN)' : ''}`);
+    io.err(
+      `tunpf run: ${err.message}${err.code === 'EPERM' || err.code === 'EACCES' ? ' (tunpf run needs root, or CAP_NET_ADMIN)' : ''}`,
+    );
     return 1;
   }
   return new Promise<number>((resolve) => {
@@ -133,7 +158,20 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       const f = c.filter;
       const byWhy = Object.fromEntries(WhyName.map((n, i) => [n, f.byWhy[i]]).filter(([, v]) => v));
       const malformed = Object.fromEntries(ParseErrorName.map((n, i) => [n, f.malformed[i]]).filter(([, v]) => v));
-      log.info({ packets: f.packets, passed: f.passed, blocked: f.blocked, byWhy, malformed, states: c.states, forward: c.forward, carp: daemon.carp ? showCarp(daemon.carp.status()) : undefined, pflog: pflog?.counters }, 'counters');
+      log.info(
+        {
+          packets: f.packets,
+          passed: f.passed,
+          blocked: f.blocked,
+          byWhy,
+          malformed,
+          states: c.states,
+          forward: c.forward,
+          carp: daemon.carp ? showCarp(daemon.carp.status()) : undefined,
+          pflog: pflog?.counters,
+        },
+        'counters',
+      );
     });
     process.on('SIGHUP', () => {
       const next = load();

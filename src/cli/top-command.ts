@@ -7,7 +7,14 @@
 import { parseArgs } from 'node:util';
 import { ControlClient, CommandError, ConnectError } from '../control/client.js';
 import { ErrorCode } from '../control/protocol.js';
-import type { ShowCarpResult, ShowInfoResult, ShowPfsyncResult, ShowRulesResult, ShowStatesResult, StateSortKey } from '../control/results.js';
+import type {
+  ShowCarpResult,
+  ShowInfoResult,
+  ShowPfsyncResult,
+  ShowRulesResult,
+  ShowStatesResult,
+  StateSortKey,
+} from '../control/results.js';
 import { STATE_SORT_KEYS } from '../control/results.js';
 import { defaultSocketPath } from '../control/socket-path.js';
 import { systemClock, type Clock } from '../os/clock.js';
@@ -73,12 +80,13 @@ export async function topCommand(argv: string[], io: CommandIO): Promise<number>
     return 2;
   }
   const v = args.values;
-  if (v.help) return io.out(topUsage), 0;
+  if (v.help) return (io.out(topUsage), 0);
   const sort = (v.sort ?? 'bytes') as StateSortKey;
-  if (!STATE_SORT_KEYS.includes(sort)) return io.err(`tunpf top: --sort must be one of ${STATE_SORT_KEYS.join(', ')}`), 2;
+  if (!STATE_SORT_KEYS.includes(sort))
+    return (io.err(`tunpf top: --sort must be one of ${STATE_SORT_KEYS.join(', ')}`), 2);
   const interval = Number(v.interval ?? 1);
   // the daemon closes connections idle for two minutes
-  if (!(interval >= 0.1 && interval <= 60)) return io.err('tunpf top: --interval must be 0.1..60 seconds'), 2;
+  if (!(interval >= 0.1 && interval <= 60)) return (io.err('tunpf top: --interval must be 0.1..60 seconds'), 2);
   const path = v.socket ?? defaultSocketPath();
   const ui: TopUi = { view: v.rules ? 'rules' : 'states', sort, reverse: false, socket: path };
   const clock = systemClock();
@@ -87,7 +95,7 @@ export async function topCommand(argv: string[], io: CommandIO): Promise<number>
   try {
     client = await ControlClient.connect({ path, timeoutMs: Number(v.timeout ?? 5000) });
   } catch (e) {
-    if (e instanceof ConnectError) return io.err(`tunpf top: ${e.message}`), 1;
+    if (e instanceof ConnectError) return (io.err(`tunpf top: ${e.message}`), 1);
     throw e;
   }
 
@@ -99,7 +107,7 @@ export async function topCommand(argv: string[], io: CommandIO): Promise<number>
       io.out(renderFrame(s, null, ui, width > 20 ? width : 160, rows > 0 ? rows : Infinity).join('\n'));
       return 0;
     } catch (e) {
-      return io.err(`tunpf top: ${(e as Error).message}`), 1;
+      return (io.err(`tunpf top: ${(e as Error).message}`), 1);
     } finally {
       client.close();
     }
@@ -109,12 +117,18 @@ export async function topCommand(argv: string[], io: CommandIO): Promise<number>
   const stdout = process.stdout;
   if (!stdin.isTTY || !stdout.isTTY) {
     client.close();
-    return io.err('tunpf top: needs a terminal (use --once for a single frame)'), 2;
+    return (io.err('tunpf top: needs a terminal (use --once for a single frame)'), 2);
   }
   return runInteractive(client, ui, interval, clock, io);
 }
 
-function runInteractive(client: ControlClient, ui: TopUi, interval: number, clock: Clock, io: CommandIO): Promise<number> {
+function runInteractive(
+  client: ControlClient,
+  ui: TopUi,
+  interval: number,
+  clock: Clock,
+  io: CommandIO,
+): Promise<number> {
   const stdin = process.stdin;
   const stdout = process.stdout;
   return new Promise<number>((resolve) => {

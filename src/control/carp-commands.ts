@@ -11,7 +11,8 @@ import { CarpStateName } from '../carp/machine.js';
 
 function amount(args: Record<string, unknown>): number {
   const by = args.by ?? 1;
-  if (typeof by !== 'number' || !Number.isInteger(by) || by < 1 || by > 255) throw new ControlError('bad-args', 'the demotion step must be 1..255');
+  if (typeof by !== 'number' || !Number.isInteger(by) || by < 1 || by > 255)
+    throw new ControlError('bad-args', 'the demotion step must be 1..255');
   return by;
 }
 
@@ -22,8 +23,12 @@ export function showCarp(s: CarpStatus): ShowCarpResult {
 
 export function registerCarpCommands(control: ControlServer, carp: CarpService): void {
   control.register('show carp', (): ShowCarpResult => showCarp(carp.status()));
-  control.register('carp demote', (args): CarpDemoteResult => ({ demote: carp.adminDemote(amount(args)) }), { mutating: true });
-  control.register('carp promote', (args): CarpDemoteResult => ({ demote: carp.adminDemote(-amount(args)) }), { mutating: true });
+  control.register('carp demote', (args): CarpDemoteResult => ({ demote: carp.adminDemote(amount(args)) }), {
+    mutating: true,
+  });
+  control.register('carp promote', (args): CarpDemoteResult => ({ demote: carp.adminDemote(-amount(args)) }), {
+    mutating: true,
+  });
 }
 
 export function carpMetrics(carp: CarpService): () => MetricFamily[] {
@@ -35,17 +40,36 @@ export function carpMetrics(carp: CarpService): () => MetricFamily[] {
         name: 'tunpf_carp_state',
         help: 'CARP state of each group: 1 for the state it is in (INIT, BACKUP, MASTER), 0 for the others',
         type: 'gauge',
-        samples: s.groups.flatMap((g) => CarpStateName.map((st) => ({ labels: { ...group(g), state: st }, value: g.state === st ? 1 : 0 }))),
+        samples: s.groups.flatMap((g) =>
+          CarpStateName.map((st) => ({ labels: { ...group(g), state: st }, value: g.state === st ? 1 : 0 })),
+        ),
       },
       { name: 'tunpf_carp_demote', help: "The node's demotion counter", type: 'gauge', samples: [{ value: s.demote }] },
-      { name: 'tunpf_carp_advertisements_sent_total', help: 'Advertisements sent', type: 'counter', samples: s.groups.map((g) => ({ labels: group(g), value: g.counters.sent })) },
-      { name: 'tunpf_carp_advertisements_received_total', help: 'Advertisements received (before the checks)', type: 'counter', samples: s.groups.map((g) => ({ labels: group(g), value: g.counters.received })) },
-      { name: 'tunpf_carp_advertisements_accepted_total', help: 'Advertisements that passed every check', type: 'counter', samples: s.groups.map((g) => ({ labels: group(g), value: g.counters.accepted })) },
+      {
+        name: 'tunpf_carp_advertisements_sent_total',
+        help: 'Advertisements sent',
+        type: 'counter',
+        samples: s.groups.map((g) => ({ labels: group(g), value: g.counters.sent })),
+      },
+      {
+        name: 'tunpf_carp_advertisements_received_total',
+        help: 'Advertisements received (before the checks)',
+        type: 'counter',
+        samples: s.groups.map((g) => ({ labels: group(g), value: g.counters.received })),
+      },
+      {
+        name: 'tunpf_carp_advertisements_accepted_total',
+        help: 'Advertisements that passed every check',
+        type: 'counter',
+        samples: s.groups.map((g) => ({ labels: group(g), value: g.counters.accepted })),
+      },
       {
         name: 'tunpf_carp_advertisements_dropped_total',
         help: 'Advertisements dropped, by reason (bad-ttl, bad-length, bad-checksum, bad-vhid, bad-version, bad-auth, own-counter)',
         type: 'counter',
-        samples: s.groups.flatMap((g) => Object.entries(g.counters.dropped).map(([reason, n]) => ({ labels: { ...group(g), reason }, value: n }))),
+        samples: s.groups.flatMap((g) =>
+          Object.entries(g.counters.dropped).map(([reason, n]) => ({ labels: { ...group(g), reason }, value: n })),
+        ),
       },
     ];
   };

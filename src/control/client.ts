@@ -92,7 +92,8 @@ export class ControlClient {
         clearTimeout(timer);
         if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'ENOTDIR')
           reject(new ConnectError(`no tunpf daemon is running (nothing listens on ${path})`, 'no-daemon'));
-        else if (e.code === 'EACCES' || e.code === 'EPERM') reject(new ConnectError(`permission denied on ${path} (the control socket is root's)`, 'permission'));
+        else if (e.code === 'EACCES' || e.code === 'EPERM')
+          reject(new ConnectError(`permission denied on ${path} (the control socket is root's)`, 'permission'));
         else reject(new ConnectError(`cannot connect to ${path}: ${e.message}`, 'closed'));
       });
     });
@@ -134,7 +135,11 @@ export class ControlClient {
 }
 
 /** Connects, sends one command, closes. */
-export async function requestOnce<T = unknown>(command: string, args: Record<string, unknown> = {}, opts: { path?: string; timeoutMs?: number } = {}): Promise<T> {
+export async function requestOnce<T = unknown>(
+  command: string,
+  args: Record<string, unknown> = {},
+  opts: { path?: string; timeoutMs?: number } = {},
+): Promise<T> {
   const c = await ControlClient.connect(opts);
   try {
     return await c.request<T>(command, args);

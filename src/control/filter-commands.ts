@@ -16,8 +16,19 @@ import { StateReasonName } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { ErrorCode } from './protocol.js';
 import type {
-  FlushStatesResult, KillStatesResult, ReloadResult, ShowInfoResult, ShowLimitsResult, ShowRulesResult, ShowStatesArgs, ShowStatesResult,
-  ShowTableResult, ShowTablesResult, ShowTimeoutsResult, TableChangeResult, TableInfo,
+  FlushStatesResult,
+  KillStatesResult,
+  ReloadResult,
+  ShowInfoResult,
+  ShowLimitsResult,
+  ShowRulesResult,
+  ShowStatesArgs,
+  ShowStatesResult,
+  ShowTableResult,
+  ShowTablesResult,
+  ShowTimeoutsResult,
+  TableChangeResult,
+  TableInfo,
 } from './results.js';
 import { PF_COUNTERS } from './results.js';
 import { ControlError, type ControlServer } from './server.js';
@@ -121,7 +132,15 @@ export function showInfo(ctx: FilterContext): ShowInfoResult {
     counters,
     filter: { packets: c.packets, bytes: c.bytes, passed: c.passed, blocked: c.blocked, verdicts, malformed },
     stateDrops: named(s.counters.byReason, StateReasonName, 1),
-    forward: fc && { batches: fc.batches, packetsIn: fc.packetsIn, packetsOut: fc.packetsOut, bytesIn: fc.bytesIn, dropped: fc.dropped, noRoute: fc.noRoute, replies: fc.replies },
+    forward: fc && {
+      batches: fc.batches,
+      packetsIn: fc.packetsIn,
+      packetsOut: fc.packetsOut,
+      bytesIn: fc.bytesIn,
+      dropped: fc.dropped,
+      noRoute: fc.noRoute,
+      replies: fc.replies,
+    },
     sourceNodes: s.sources.size,
   };
 }
@@ -156,23 +175,38 @@ export function showLimits(ctx: FilterContext): ShowLimitsResult {
 
 function referencedTables(f: PacketFilter): Set<PfTable> {
   const out = new Set<PfTable>();
-  for (const r of f.rules.rules) for (const a of [r.src, r.dst]) if (a.kind === AddrKind.SET && a.set) out.add(a.set as PfTable);
+  for (const r of f.rules.rules)
+    for (const a of [r.src, r.dst]) if (a.kind === AddrKind.SET && a.set) out.add(a.set as PfTable);
   return out;
 }
 
 function tableInfo(t: PfTable, referenced: Set<PfTable>): TableInfo {
-  return { name: t.name, count: t.size, persist: t.persist, const: t.isConst, referenced: referenced.has(t), matches: t.matches, misses: t.misses };
+  return {
+    name: t.name,
+    count: t.size,
+    persist: t.persist,
+    const: t.isConst,
+    referenced: referenced.has(t),
+    matches: t.matches,
+    misses: t.misses,
+  };
 }
 
 export function showTables(ctx: FilterContext): ShowTablesResult {
   const f = ctx.filter();
   const refs = referencedTables(f);
-  return { tables: f.tables.list().map((t) => tableInfo(t, refs)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+  return {
+    tables: f.tables
+      .list()
+      .map((t) => tableInfo(t, refs))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+  };
 }
 
 function tableName(args: Record<string, unknown>): string {
   const name = args.table;
-  if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,32}$/.test(name)) throw new ControlError(ErrorCode.BAD_ARGS, `table: '${String(name)}' is not a table name`);
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,32}$/.test(name))
+    throw new ControlError(ErrorCode.BAD_ARGS, `table: '${String(name)}' is not a table name`);
   return name;
 }
 
@@ -204,7 +238,8 @@ function parseEntries(list: unknown): { prefix: Prefix; neg: boolean }[] {
     if (!p) bad.push(text);
     else out.push({ prefix: { af: p.af, words: maskAddress(p.words, p.bits), bits: p.bits }, neg });
   }
-  if (bad.length) throw new ControlError(ErrorCode.BAD_ARGS, `not an address or network: ${bad.join(', ')}; the table is unchanged`);
+  if (bad.length)
+    throw new ControlError(ErrorCode.BAD_ARGS, `not an address or network: ${bad.join(', ')}; the table is unchanged`);
   return out;
 }
 
@@ -269,13 +304,18 @@ export function reload(ctx: FilterContext, args: Record<string, unknown>): Reloa
   try {
     r = ctx.loadRuleset(file);
   } catch (e) {
-    if (e instanceof RulesetReadError) throw new ControlError(ErrorCode.REFUSED, `${e.message}; the running ruleset stays`);
+    if (e instanceof RulesetReadError)
+      throw new ControlError(ErrorCode.REFUSED, `${e.message}; the running ruleset stays`);
     throw e;
   }
   const texts = r.diagnostics.map((d) => formatDiagnostic(d, r.sources));
   if (!r.ruleset) {
     const n = r.diagnostics.filter((d) => d.severity === 'error').length;
-    throw new ControlError(ErrorCode.REFUSED, `${file}: ${n} error${n === 1 ? '' : 's'}, ruleset not loaded; the running ruleset stays`, texts);
+    throw new ControlError(
+      ErrorCode.REFUSED,
+      `${file}: ${n} error${n === 1 ? '' : 's'}, ruleset not loaded; the running ruleset stays`,
+      texts,
+    );
   }
   ctx.applyRuleset(r.ruleset);
   return { file, rules: r.ruleset.rules.length, states: ctx.states.table.count, warnings: texts };
@@ -284,7 +324,9 @@ export function reload(ctx: FilterContext, args: Record<string, unknown>): Reloa
 /** Registers the filter's commands on a control server. */
 export function registerFilterCommands(server: ControlServer, ctx: FilterContext): void {
   server.register('show rules', () => showRules(ctx));
-  server.register('show states', (a): ShowStatesResult => queryStates(ctx.states, ctx.filter().interfaces, a as ShowStatesArgs, ctx.now()));
+  server.register('show states', (a): ShowStatesResult =>
+    queryStates(ctx.states, ctx.filter().interfaces, a as ShowStatesArgs, ctx.now()),
+  );
   server.register('show info', () => showInfo(ctx));
   server.register('show timeouts', () => showTimeouts(ctx));
   server.register('show limits', () => showLimits(ctx));

@@ -3,8 +3,21 @@
 // spirit for CARP and pfsync. Pure functions of the result shapes.
 
 import type {
-  CarpDemoteResult, FlushStatesResult, KillStatesResult, ReloadResult, ShowCarpResult, ShowInfoResult, ShowLimitsResult, ShowPfsyncResult,
-  ShowRulesResult, ShowStatesResult, ShowTableResult, ShowTablesResult, ShowTimeoutsResult, StateInfo, TableChangeResult,
+  CarpDemoteResult,
+  FlushStatesResult,
+  KillStatesResult,
+  ReloadResult,
+  ShowCarpResult,
+  ShowInfoResult,
+  ShowLimitsResult,
+  ShowPfsyncResult,
+  ShowRulesResult,
+  ShowStatesResult,
+  ShowTableResult,
+  ShowTablesResult,
+  ShowTimeoutsResult,
+  StateInfo,
+  TableChangeResult,
 } from './results.js';
 
 /** hh:mm:ss, hours unbounded (pf's state ages). */
@@ -56,7 +69,9 @@ export function formatStates(r: ShowStatesResult, verbose = 0): string {
     out.push(stateLine(s));
     if (verbose >= 1) {
       const rule = s.rule >= 0 ? `, rule ${s.rule}` : '';
-      out.push(`   age ${clock(s.age)}, expires in ${clock(s.expires)}, ${s.packets[0]}:${s.packets[1]} pkts, ${s.bytes[0]}:${s.bytes[1]} bytes${rule}`);
+      out.push(
+        `   age ${clock(s.age)}, expires in ${clock(s.expires)}, ${s.packets[0]}:${s.packets[1]} pkts, ${s.bytes[0]}:${s.bytes[1]} bytes${rule}`,
+      );
     }
     if (verbose >= 2) out.push(`   id: ${s.id} creatorid: ${s.creator}`);
   }
@@ -68,10 +83,13 @@ export function formatRules(r: ShowRulesResult, verbose = 1): string {
   for (const x of r.rules) {
     out.push(`@${x.nr} ${x.text}`);
     if (verbose < 1) continue;
-    out.push(`  [ Evaluations: ${String(x.evaluations).padEnd(8)}  Packets: ${String(x.packets).padEnd(8)}  Bytes: ${String(x.bytes).padEnd(10)}  States: ${String(x.states).padEnd(6)}]`);
+    out.push(
+      `  [ Evaluations: ${String(x.evaluations).padEnd(8)}  Packets: ${String(x.packets).padEnd(8)}  Bytes: ${String(x.bytes).padEnd(10)}  States: ${String(x.states).padEnd(6)}]`,
+    );
     out.push(`  [ State Creations: ${String(x.stateCreations).padEnd(6)}]`);
   }
-  if (verbose >= 1 && r.default.packets > 0) out.push(`no rule matched: ${r.default.packets} packets, ${r.default.bytes} bytes (passed, as pf's default)`);
+  if (verbose >= 1 && r.default.packets > 0)
+    out.push(`no rule matched: ${r.default.packets} packets, ${r.default.bytes} bytes (passed, as pf's default)`);
   return out.join('\n');
 }
 
@@ -81,16 +99,27 @@ function rate(total: number, seconds: number): string {
 
 export function formatInfo(r: ShowInfoResult): string {
   const t = r.uptime;
-  const row = (name: string, total: number, withRate = true) => `  ${name.padEnd(25)} ${String(total).padStart(14)} ${withRate ? rate(total, t).padStart(16) : ''}`.trimEnd();
+  const row = (name: string, total: number, withRate = true) =>
+    `  ${name.padEnd(25)} ${String(total).padStart(14)} ${withRate ? rate(total, t).padStart(16) : ''}`.trimEnd();
   const head = (name: string) => `${name.padEnd(27)} ${'Total'.padStart(14)} ${'Rate'.padStart(16)}`;
   const out = [`Status: Enabled for ${uptimeText(t)}`.padEnd(48) + `Hostid: 0x${r.hostid}`, ''];
   out.push(head('State Table'));
   out.push(row('current entries', r.states.current, false));
-  out.push(row('searches', r.states.searches), row('inserts', r.states.inserts), row('removals', r.states.removals), row('expired', r.states.expired));
+  out.push(
+    row('searches', r.states.searches),
+    row('inserts', r.states.inserts),
+    row('removals', r.states.removals),
+    row('expired', r.states.expired),
+  );
   out.push('Counters');
   for (const [name, v] of Object.entries(r.counters)) out.push(row(name, v));
   out.push('', head('Filter checks (in and out)'));
-  out.push(row('checks', r.filter.packets), row('passed', r.filter.passed), row('blocked', r.filter.blocked), row('bytes', r.filter.bytes));
+  out.push(
+    row('checks', r.filter.packets),
+    row('passed', r.filter.passed),
+    row('blocked', r.filter.blocked),
+    row('bytes', r.filter.bytes),
+  );
   out.push('Verdicts by reason');
   for (const [name, v] of Object.entries(r.filter.verdicts)) out.push(row(name, v));
   const malformed = Object.entries(r.filter.malformed).filter(([, v]) => v > 0);
@@ -106,7 +135,15 @@ export function formatInfo(r: ShowInfoResult): string {
   if (r.forward) {
     const f = r.forward;
     out.push('Forwarding');
-    out.push(row('packets in', f.packetsIn), row('packets out', f.packetsOut), row('bytes in', f.bytesIn), row('dropped', f.dropped), row('no route', f.noRoute), row('block replies sent', f.replies), row('batches', f.batches));
+    out.push(
+      row('packets in', f.packetsIn),
+      row('packets out', f.packetsOut),
+      row('bytes in', f.bytesIn),
+      row('dropped', f.dropped),
+      row('no route', f.noRoute),
+      row('block replies sent', f.replies),
+      row('batches', f.batches),
+    );
   }
   out.push(`Source nodes: ${r.sourceNodes}    Rules: ${r.rules}    State limit: ${r.states.limit}`);
   return out.join('\n');
@@ -120,7 +157,10 @@ export function formatTimeouts(r: ShowTimeoutsResult): string {
 
 export function formatLimits(r: ShowLimitsResult, verbose = 0): string {
   return Object.entries(r.limits)
-    .map(([name, l]) => `${name.padEnd(13)} hard limit ${String(l.limit).padStart(8)}${verbose ? `  in use ${l.current}` : ''}`)
+    .map(
+      ([name, l]) =>
+        `${name.padEnd(13)} hard limit ${String(l.limit).padStart(8)}${verbose ? `  in use ${l.current}` : ''}`,
+    )
     .join('\n');
 }
 
@@ -134,7 +174,10 @@ export function formatTables(r: ShowTablesResult, verbose = 0): string {
 
 export function formatTable(r: ShowTableResult, verbose = 0): string {
   const lines = r.addresses.map((a) => (a.startsWith('!') ? `  ${a}` : `   ${a}`));
-  if (verbose) lines.unshift(`${tableFlags(r)}\t${r.name}\t${r.count} addresses, ${r.matches} lookups matched, ${r.misses} missed`);
+  if (verbose)
+    lines.unshift(
+      `${tableFlags(r)}\t${r.name}\t${r.count} addresses, ${r.matches} lookups matched, ${r.misses} missed`,
+    );
   return lines.join('\n');
 }
 
@@ -150,7 +193,11 @@ export function formatFlush(r: FlushStatesResult): string {
   return `${r.flushed} states cleared`;
 }
 
-export function formatTableChange(op: 'add' | 'delete' | 'replace' | 'flush', r: TableChangeResult, asked: number): string {
+export function formatTableChange(
+  op: 'add' | 'delete' | 'replace' | 'flush',
+  r: TableChangeResult,
+  asked: number,
+): string {
   const lines: string[] = [];
   if (r.created) lines.push('1 table created.');
   if (op === 'add') lines.push(`${r.added}/${asked} addresses added.`);
@@ -175,9 +222,13 @@ function since(iso: string | null | undefined, now: number): string {
 
 /** `now` (epoch seconds) dates the transitions: "since ... (00:05:00 ago)". */
 export function formatCarp(r: ShowCarpResult, now: number): string {
-  const out = [`demotion ${r.demote}${Object.keys(r.demoteReasons ?? {}).length ? ` (${counts(r.demoteReasons)})` : ''}`];
+  const out = [
+    `demotion ${r.demote}${Object.keys(r.demoteReasons ?? {}).length ? ` (${counts(r.demoteReasons)})` : ''}`,
+  ];
   for (const g of r.groups ?? []) {
-    out.push(`${g.name}: ${g.state} carpdev ${g.carpdev} vhid ${g.vhid} advbase ${g.advbase} advskew ${g.advskew} preempt ${g.preempt ? 'yes' : 'no'}`);
+    out.push(
+      `${g.name}: ${g.state} carpdev ${g.carpdev} vhid ${g.vhid} advbase ${g.advbase} advskew ${g.advskew} preempt ${g.preempt ? 'yes' : 'no'}`,
+    );
     out.push(`\taddresses ${g.addresses.join(' ') || '-'}`);
     out.push(`\tsince ${since(g.since, now)}, reason: ${g.reason || '-'}`);
     const c = g.counters;

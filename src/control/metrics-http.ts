@@ -27,7 +27,8 @@ export function parseListenAddress(text: string, allowPublic = false): ListenAdd
   const port = Number(m[2]);
   if (!parseAddress(host)) return `'${m[1]}' is not an IP address`;
   if (port > 65535) return `port ${m[2]} is not 1..65535`;
-  if (!allowPublic && !isLoopback(host)) return `${host} is not a loopback address; add --metrics-public to serve metrics beyond this host`;
+  if (!allowPublic && !isLoopback(host))
+    return `${host} is not a loopback address; add --metrics-public to serve metrics beyond this host`;
   return { host, port };
 }
 
@@ -59,11 +60,16 @@ export class MetricsEndpoint {
         res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics rendering failed: ${(e as Error).message}\n`);
         return;
       }
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     });
     server.on('error', (e) => this.log?.error({ err: e.message, address: this.address }, 'metrics endpoint failed'));
-    server.listen(this.address.port, this.address.host, () => this.log?.info({ address: `${this.address.host}:${this.address.port}` }, 'metrics endpoint listening'));
+    server.listen(this.address.port, this.address.host, () =>
+      this.log?.info({ address: `${this.address.host}:${this.address.port}` }, 'metrics endpoint listening'),
+    );
     this.server = server;
   }
 

@@ -121,6 +121,12 @@ export function single(name: string, help: string, type: MetricType, value: numb
 }
 
 /** A family with one sample per entry of a record, the key as one label. */
-export function byLabel(name: string, help: string, type: MetricType, label: string, values: Readonly<Record<string, number>>): MetricFamily {
+export function byLabel(
+  name: string,
+  help: string,
+  type: MetricType,
+  label: string,
+  values: Readonly<Record<string, number>>,
+): MetricFamily {
   return { name, help, type, samples: Object.entries(values).map(([k, value]) => ({ labels: { [label]: k }, value })) };
 }

@@ -21,7 +21,11 @@ export function showPfsync(s: PfsyncStatus): ShowPfsyncResult {
     maxupd: s.maxupd,
     defer: s.defer,
     hostid: s.hostid.toString(16).padStart(8, '0'),
-    bulk: { state: b.state + (b.outcome && b.outcome !== 'complete' ? ` (${b.outcome})` : ''), started: iso(b.startedAt), ended: iso(b.endedAt) },
+    bulk: {
+      state: b.state + (b.outcome && b.outcome !== 'complete' ? ` (${b.outcome})` : ''),
+      started: iso(b.startedAt),
+      ended: iso(b.endedAt),
+    },
     queued: s.queued,
     sent: s.sent,
     received: s.received,
@@ -37,20 +41,74 @@ export function registerPfsyncCommands(control: ControlServer, pfsync: PfsyncSer
 export function pfsyncMetrics(pfsync: PfsyncService): () => MetricFamily[] {
   return () => {
     const s = pfsync.status();
-    const byAction = (m: Record<string, number>) => Object.entries(m).map(([action, value]) => ({ labels: { action }, value }));
+    const byAction = (m: Record<string, number>) =>
+      Object.entries(m).map(([action, value]) => ({ labels: { action }, value }));
     const families: MetricFamily[] = [
-      { name: 'tunpf_pfsync_sent_packets_total', help: 'pfsync packets sent', type: 'counter', samples: [{ value: s.sent.packets }] },
-      { name: 'tunpf_pfsync_sent_bytes_total', help: 'pfsync bytes sent (IP header included)', type: 'counter', samples: [{ value: s.sent.bytes }] },
-      { name: 'tunpf_pfsync_sent_messages_total', help: 'pfsync messages sent, by action', type: 'counter', samples: byAction(s.sent.messages) },
-      { name: 'tunpf_pfsync_received_packets_total', help: 'pfsync packets received', type: 'counter', samples: [{ value: s.received.packets }] },
-      { name: 'tunpf_pfsync_received_bytes_total', help: 'pfsync bytes received', type: 'counter', samples: [{ value: s.received.bytes }] },
-      { name: 'tunpf_pfsync_received_messages_total', help: 'pfsync messages received, by action', type: 'counter', samples: byAction(s.received.messages) },
-      { name: 'tunpf_pfsync_dropped_total', help: 'pfsync packets and messages dropped, by reason (pfsyncstats)', type: 'counter', samples: Object.entries(s.dropped).map(([reason, value]) => ({ labels: { reason }, value })) },
-      { name: 'tunpf_pfsync_queued', help: 'pfsync messages waiting to be sent, by queue', type: 'gauge', samples: Object.entries(s.queued).map(([queue, value]) => ({ labels: { queue }, value })) },
-      { name: 'tunpf_pfsync_bulk_in_progress', help: '1 while this node is fetching the peer\'s table', type: 'gauge', samples: [{ value: s.bulk.state === 'start' || s.bulk.state === 'sent' || s.bulk.state === 'bulk' ? 1 : 0 }] },
+      {
+        name: 'tunpf_pfsync_sent_packets_total',
+        help: 'pfsync packets sent',
+        type: 'counter',
+        samples: [{ value: s.sent.packets }],
+      },
+      {
+        name: 'tunpf_pfsync_sent_bytes_total',
+        help: 'pfsync bytes sent (IP header included)',
+        type: 'counter',
+        samples: [{ value: s.sent.bytes }],
+      },
+      {
+        name: 'tunpf_pfsync_sent_messages_total',
+        help: 'pfsync messages sent, by action',
+        type: 'counter',
+        samples: byAction(s.sent.messages),
+      },
+      {
+        name: 'tunpf_pfsync_received_packets_total',
+        help: 'pfsync packets received',
+        type: 'counter',
+        samples: [{ value: s.received.packets }],
+      },
+      {
+        name: 'tunpf_pfsync_received_bytes_total',
+        help: 'pfsync bytes received',
+        type: 'counter',
+        samples: [{ value: s.received.bytes }],
+      },
+      {
+        name: 'tunpf_pfsync_received_messages_total',
+        help: 'pfsync messages received, by action',
+        type: 'counter',
+        samples: byAction(s.received.messages),
+      },
+      {
+        name: 'tunpf_pfsync_dropped_total',
+        help: 'pfsync packets and messages dropped, by reason (pfsyncstats)',
+        type: 'counter',
+        samples: Object.entries(s.dropped).map(([reason, value]) => ({ labels: { reason }, value })),
+      },
+      {
+        name: 'tunpf_pfsync_queued',
+        help: 'pfsync messages waiting to be sent, by queue',
+        type: 'gauge',
+        samples: Object.entries(s.queued).map(([queue, value]) => ({ labels: { queue }, value })),
+      },
+      {
+        name: 'tunpf_pfsync_bulk_in_progress',
+        help: "1 while this node is fetching the peer's table",
+        type: 'gauge',
+        samples: [{ value: s.bulk.state === 'start' || s.bulk.state === 'sent' || s.bulk.state === 'bulk' ? 1 : 0 }],
+      },
     ];
     if (s.lagMs.p50 !== null) {
-      families.push({ name: 'tunpf_pfsync_lag_seconds', help: 'Time from a state\'s creation to its insert leaving for the peer (recent p50, p99)', type: 'gauge', samples: [{ labels: { quantile: '0.5' }, value: s.lagMs.p50 / 1000 }, { labels: { quantile: '0.99' }, value: s.lagMs.p99! / 1000 }] });
+      families.push({
+        name: 'tunpf_pfsync_lag_seconds',
+        help: "Time from a state's creation to its insert leaving for the peer (recent p50, p99)",
+        type: 'gauge',
+        samples: [
+          { labels: { quantile: '0.5' }, value: s.lagMs.p50 / 1000 },
+          { labels: { quantile: '0.99' }, value: s.lagMs.p99! / 1000 },
+        ],
+      });
     }
     return families;
   };

@@ -24,7 +24,8 @@ export interface ErrorBody {
   details?: string[];
 }
 
-export type Response = { id: RequestId | null; ok: true; result: unknown } | { id: RequestId | null; ok: false; error: ErrorBody };
+export type Response =
+  { id: RequestId | null; ok: true; result: unknown } | { id: RequestId | null; ok: false; error: ErrorBody };
 
 /** Error codes, stable for scripts. */
 export const ErrorCode = {
@@ -54,7 +55,8 @@ export function encode(msg: Request | Response, buf?: Uint8Array, offset = 0): U
   // JSON.stringify escapes control characters, so the only newline is the terminator.
   const len = Buffer.byteLength(text) + 1;
   const out = buf ?? new Uint8Array(len);
-  if (out.length - offset < len) throw new RangeError(`encode needs ${len} bytes at offset ${offset}, the buffer has ${out.length - offset}`);
+  if (out.length - offset < len)
+    throw new RangeError(`encode needs ${len} bytes at offset ${offset}, the buffer has ${out.length - offset}`);
   const { written } = encoder.encodeInto(text, out.subarray(offset));
   out[offset + written] = NEWLINE;
   return out;
@@ -79,7 +81,8 @@ function parseObject(buf: Uint8Array, offset: number, length: number): Record<st
   } catch (e) {
     return `the request is not valid JSON (${(e as Error).message})`;
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'the request must be a JSON object {id, command, args}';
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return 'the request must be a JSON object {id, command, args}';
   return value as Record<string, unknown>;
 }
 
@@ -89,12 +92,14 @@ function isId(v: unknown): v is RequestId {
 
 /** Decodes one request line (without its newline). */
 export function decodeRequest(buf: Uint8Array, offset = 0, length = buf.length - offset): Decoded<Request> {
-  if (length > MAX_REQUEST_BYTES) return fail(`the request is ${length} bytes; the limit is ${MAX_REQUEST_BYTES}`, null, ErrorCode.TOO_LARGE);
+  if (length > MAX_REQUEST_BYTES)
+    return fail(`the request is ${length} bytes; the limit is ${MAX_REQUEST_BYTES}`, null, ErrorCode.TOO_LARGE);
   const o = parseObject(buf, offset, length);
   if (typeof o === 'string') return fail(o);
   const id = isId(o.id) ? o.id : null;
   if (id === null) return fail('the request needs an "id" (a string or a number)');
-  if (typeof o.command !== 'string' || o.command.length === 0) return fail('the request needs a "command" (a string)', id);
+  if (typeof o.command !== 'string' || o.command.length === 0)
+    return fail('the request needs a "command" (a string)', id);
   const args = o.args ?? {};
   if (typeof args !== 'object' || args === null || Array.isArray(args)) return fail('"args" must be an object', id);
   return { ok: true, value: { id, command: o.command, args: args as Record<string, unknown> } };
@@ -109,8 +114,12 @@ export function decodeResponse(buf: Uint8Array, offset = 0, length = buf.length 
   if (o.ok === true) return { ok: true, value: { id, ok: true, result: o.result ?? null } };
   if (o.ok !== false) return fail('the response has no boolean "ok"', id);
   const e = o.error as Record<string, unknown> | null | undefined;
-  if (typeof e !== 'object' || e === null || typeof e.message !== 'string' || typeof e.code !== 'string') return fail('the error response has no {code, message}', id);
-  const error: ErrorBody = { code: (ERROR_CODES.has(e.code) ? e.code : ErrorCode.INTERNAL) as ErrorCode, message: e.message };
+  if (typeof e !== 'object' || e === null || typeof e.message !== 'string' || typeof e.code !== 'string')
+    return fail('the error response has no {code, message}', id);
+  const error: ErrorBody = {
+    code: (ERROR_CODES.has(e.code) ? e.code : ErrorCode.INTERNAL) as ErrorCode,
+    message: e.message,
+  };
   if (Array.isArray(e.details)) error.details = e.details.map(String);
   return { ok: true, value: { id, ok: false, error } };
 }

@@ -80,8 +80,23 @@ export interface ShowStatesResult {
 
 /** pf's `pfctl -si` counters, in pf's order. */
 export const PF_COUNTERS = [
-  'match', 'bad-offset', 'fragment', 'short', 'normalize', 'memory', 'bad-timestamp', 'congestion', 'ip-option',
-  'proto-cksum', 'state-mismatch', 'state-insert', 'state-limit', 'src-limit', 'synproxy', 'translate', 'no-route',
+  'match',
+  'bad-offset',
+  'fragment',
+  'short',
+  'normalize',
+  'memory',
+  'bad-timestamp',
+  'congestion',
+  'ip-option',
+  'proto-cksum',
+  'state-mismatch',
+  'state-insert',
+  'state-limit',
+  'src-limit',
+  'synproxy',
+  'translate',
+  'no-route',
 ] as const;
 
 export interface ForwardInfo {

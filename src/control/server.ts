@@ -6,7 +6,16 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
-import { decodeRequest, encode, ErrorCode, LineFramer, MAX_REQUEST_BYTES, type ErrorBody, type Request, type Response } from './protocol.js';
+import {
+  decodeRequest,
+  encode,
+  ErrorCode,
+  LineFramer,
+  MAX_REQUEST_BYTES,
+  type ErrorBody,
+  type Request,
+  type Response,
+} from './protocol.js';
 import { alive } from '../os/process.js';
 import { defaultSocketPath, socketDirectory, unsafeDirectoryReason } from './socket-path.js';
 
@@ -54,7 +63,9 @@ export class ControlServer {
   constructor(private readonly opts: ControlServerOptions = {}) {
     this.path = opts.path ?? defaultSocketPath();
     this.log = opts.log;
-    this.register('commands', () => ({ commands: [...this.commands.entries()].map(([name, c]) => ({ name, mutating: c.mutating })) }));
+    this.register('commands', () => ({
+      commands: [...this.commands.entries()].map(([name, c]) => ({ name, mutating: c.mutating })),
+    }));
   }
 
   /** Adds a command; a name may be registered once. */
@@ -90,7 +101,9 @@ export class ControlServer {
       // no owner recorded
     }
     if (owner && owner !== process.pid && alive(owner) && existsSync(this.path))
-      throw new Error(`control socket ${this.path} is served by another tunpf (pid ${owner}); give this one --socket PATH`);
+      throw new Error(
+        `control socket ${this.path} is served by another tunpf (pid ${owner}); give this one --socket PATH`,
+      );
     for (const p of [this.path, this.pidPath]) {
       try {
         unlinkSync(p);
@@ -145,7 +158,11 @@ export class ControlServer {
     socket.on('data', (chunk: Buffer) => {
       for (const f of framer.push(chunk)) {
         if ('oversized' in f) {
-          this.reply(socket, { id: null, ok: false, error: { code: ErrorCode.TOO_LARGE, message: `request over ${MAX_REQUEST_BYTES} bytes refused` } });
+          this.reply(socket, {
+            id: null,
+            ok: false,
+            error: { code: ErrorCode.TOO_LARGE, message: `request over ${MAX_REQUEST_BYTES} bytes refused` },
+          });
           continue;
         }
         if (f.line.every((b) => b === 0x20 || b === 0x09 || b === 0x0d)) continue; // blank lines
@@ -159,7 +176,12 @@ export class ControlServer {
   /** Runs one request to its response; never throws. */
   async dispatch(req: Request): Promise<Response> {
     const cmd = this.commands.get(req.command);
-    if (!cmd) return { id: req.id, ok: false, error: { code: ErrorCode.UNKNOWN_COMMAND, message: `unknown command '${req.command}'` } };
+    if (!cmd)
+      return {
+        id: req.id,
+        ok: false,
+        error: { code: ErrorCode.UNKNOWN_COMMAND, message: `unknown command '${req.command}'` },
+      };
     const run = async (): Promise<Response> => {
       try {
         const result = await cmd.handler(req.args);
@@ -171,7 +193,11 @@ export class ControlServer {
           return { id: req.id, ok: false, error };
         }
         this.log?.error({ command: req.command, err: (e as Error).message }, 'control command failed');
-        return { id: req.id, ok: false, error: { code: ErrorCode.INTERNAL, message: `${req.command}: ${(e as Error).message}` } };
+        return {
+          id: req.id,
+          ok: false,
+          error: { code: ErrorCode.INTERNAL, message: `${req.command}: ${(e as Error).message}` },
+        };
       }
     };
     if (!cmd.mutating) return run();
@@ -189,7 +215,11 @@ export class ControlServer {
       bytes = encode(r);
     } catch (e) {
       // a result JSON cannot represent (a cycle, a BigInt): still answer
-      bytes = encode({ id: r.id, ok: false, error: { code: ErrorCode.INTERNAL, message: `cannot encode the result: ${(e as Error).message}` } });
+      bytes = encode({
+        id: r.id,
+        ok: false,
+        error: { code: ErrorCode.INTERNAL, message: `cannot encode the result: ${(e as Error).message}` },
+      });
     }
     socket.write(bytes);
   }

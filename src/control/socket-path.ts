@@ -27,7 +27,8 @@ export function unsafeDirectoryReason(dir: string, uid = process.getuid?.() ?? 0
   }
   if (!st.isDirectory()) return `${dir} is not a directory`;
   if (st.uid !== uid) return `${dir} is owned by uid ${st.uid}, not by this user (uid ${uid})`;
-  if (st.mode & 0o022) return `${dir} is ${st.mode & 0o002 ? 'world' : 'group'}-writable (mode ${(st.mode & 0o777).toString(8)})`;
+  if (st.mode & 0o022)
+    return `${dir} is ${st.mode & 0o002 ? 'world' : 'group'}-writable (mode ${(st.mode & 0o777).toString(8)})`;
   return null;
 }
 

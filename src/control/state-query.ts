@@ -12,7 +12,13 @@ import type { StateEngine } from '../state/state-engine.js';
 import type { StateTable } from '../state/state-table.js';
 import { ControlError } from './server.js';
 import { ErrorCode } from './protocol.js';
-import { STATE_SORT_KEYS, type ShowStatesArgs, type ShowStatesResult, type StateInfo, type StateSortKey } from './results.js';
+import {
+  STATE_SORT_KEYS,
+  type ShowStatesArgs,
+  type ShowStatesResult,
+  type StateInfo,
+  type StateSortKey,
+} from './results.js';
 
 const hex = (n: number, digits: number) => (n >>> 0).toString(16).padStart(digits, '0');
 
@@ -68,7 +74,10 @@ function hasPorts(proto: number): boolean {
 }
 
 /** The state filter of `show states`, validated; throws ControlError(bad-args). */
-export function stateFilter(args: ShowStatesArgs, interfaces: InterfaceRegistry): (t: StateTable, i: number) => boolean {
+export function stateFilter(
+  args: ShowStatesArgs,
+  interfaces: InterfaceRegistry,
+): (t: StateTable, i: number) => boolean {
   const tests: ((t: StateTable, i: number) => boolean)[] = [];
   if (args.address !== undefined) {
     const net = parseNet(args.address, 'address');
@@ -76,7 +85,8 @@ export function stateFilter(args: ShowStatesArgs, interfaces: InterfaceRegistry)
   }
   if (args.port !== undefined) {
     const port = Number(args.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ControlError(ErrorCode.BAD_ARGS, `port: '${String(args.port)}' is not 0..65535`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new ControlError(ErrorCode.BAD_ARGS, `port: '${String(args.port)}' is not 0..65535`);
     tests.push((t, i) => hasPorts(t.protoOf(i)) && (t.portOf(i, 0) === port || t.portOf(i, 1) === port));
   }
   if (args.proto !== undefined) {
@@ -158,11 +168,15 @@ function indexComparator(engine: StateEngine, key: StateSortKey, now: number): (
     const age = Math.max(0, sec - t.creation[i]!);
     // larger first for all but expiry (soonest first)
     keys[i] =
-      key === 'age' ? age
-      : key === 'expiry' ? -engine.expiresIn(i, now)
-      : key === 'bytes' ? bytes
-      : key === 'packets' ? t.packets[i * 2]! + t.packets[i * 2 + 1]!
-      : Math.round(bytes / Math.max(1, age));
+      key === 'age'
+        ? age
+        : key === 'expiry'
+          ? -engine.expiresIn(i, now)
+          : key === 'bytes'
+            ? bytes
+            : key === 'packets'
+              ? t.packets[i * 2]! + t.packets[i * 2 + 1]!
+              : Math.round(bytes / Math.max(1, age));
   });
   return (a, b) => keys[b]! - keys[a]!;
 }
@@ -171,13 +185,20 @@ function indexComparator(engine: StateEngine, key: StateSortKey, now: number): (
  * `show states`: filters and sorts over the table's arrays, and makes
  * records only of the states it returns, so `--limit` on a big table is cheap.
  */
-export function queryStates(engine: StateEngine, interfaces: InterfaceRegistry, args: ShowStatesArgs, now: number): ShowStatesResult {
+export function queryStates(
+  engine: StateEngine,
+  interfaces: InterfaceRegistry,
+  args: ShowStatesArgs,
+  now: number,
+): ShowStatesResult {
   const sort = args.sort;
-  if (sort !== undefined && !STATE_SORT_KEYS.includes(sort)) throw new ControlError(ErrorCode.BAD_ARGS, `sort: '${String(sort)}' is not one of ${STATE_SORT_KEYS.join(', ')}`);
+  if (sort !== undefined && !STATE_SORT_KEYS.includes(sort))
+    throw new ControlError(ErrorCode.BAD_ARGS, `sort: '${String(sort)}' is not one of ${STATE_SORT_KEYS.join(', ')}`);
   let limit = Infinity;
   if (args.limit !== undefined) {
     limit = Number(args.limit);
-    if (!Number.isInteger(limit) || limit < 0) throw new ControlError(ErrorCode.BAD_ARGS, `limit: '${String(args.limit)}' is not a count`);
+    if (!Number.isInteger(limit) || limit < 0)
+      throw new ControlError(ErrorCode.BAD_ARGS, `limit: '${String(args.limit)}' is not a count`);
   }
   const match = stateFilter(args, interfaces);
   const t = engine.table;
@@ -194,12 +215,20 @@ export function queryStates(engine: StateEngine, interfaces: InterfaceRegistry, 
 }
 
 /** The states `kill states` removes: pfctl -k host [-k host], -k id ID, -k label L. */
-export function statesToKill(engine: StateEngine, args: { hosts?: unknown; id?: unknown; label?: unknown }, ruleLabel: (nr: number) => string | null): number[] {
+export function statesToKill(
+  engine: StateEngine,
+  args: { hosts?: unknown; id?: unknown; label?: unknown },
+  ruleLabel: (nr: number) => string | null,
+): number[] {
   const t = engine.table;
   const victims: number[] = [];
   if (args.id !== undefined) {
     const m = /^([0-9a-f]{1,16})(?:\/([0-9a-f]{1,8}))?$/i.exec(String(args.id));
-    if (!m) throw new ControlError(ErrorCode.BAD_ARGS, `id: '${String(args.id)}' is not a state id (16 hex digits, optionally /creatorid)`);
+    if (!m)
+      throw new ControlError(
+        ErrorCode.BAD_ARGS,
+        `id: '${String(args.id)}' is not a state id (16 hex digits, optionally /creatorid)`,
+      );
     const full = m[1]!.padStart(16, '0');
     const hi = parseInt(full.slice(0, 8), 16);
     const lo = parseInt(full.slice(8), 16);
@@ -217,7 +246,11 @@ export function statesToKill(engine: StateEngine, args: { hosts?: unknown; id?: 
     return victims;
   }
   const hosts = Array.isArray(args.hosts) ? args.hosts : [];
-  if (hosts.length < 1 || hosts.length > 2) throw new ControlError(ErrorCode.BAD_ARGS, 'kill states needs one or two hosts (-k HOST [-k HOST]), an id (-k id -k ID) or a label (-k label -k LABEL)');
+  if (hosts.length < 1 || hosts.length > 2)
+    throw new ControlError(
+      ErrorCode.BAD_ARGS,
+      'kill states needs one or two hosts (-k HOST [-k HOST]), an id (-k id -k ID) or a label (-k label -k LABEL)',
+    );
   const from = parseNet(hosts[0], 'host');
   const to = hosts.length === 2 ? parseNet(hosts[1], 'host') : null;
   t.forEach((i) => {

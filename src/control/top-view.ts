@@ -4,7 +4,15 @@
 
 import { clock, humanCount, stateFlow, uptimeText } from './format.js';
 import { stateComparator } from './state-query.js';
-import type { ShowCarpResult, ShowInfoResult, ShowPfsyncResult, ShowRulesResult, ShowStatesResult, StateInfo, StateSortKey } from './results.js';
+import type {
+  ShowCarpResult,
+  ShowInfoResult,
+  ShowPfsyncResult,
+  ShowRulesResult,
+  ShowStatesResult,
+  StateInfo,
+  StateSortKey,
+} from './results.js';
 
 export interface TopSample {
   /** When it was taken: epoch seconds. */
@@ -26,7 +34,15 @@ export interface TopUi {
 }
 
 /** Keys that pick a sort, as pftop's. */
-export const SORT_KEYS: Record<string, StateSortKey> = { s: 'source', d: 'destination', b: 'bytes', r: 'rate', a: 'age', e: 'expiry', p: 'packets' };
+export const SORT_KEYS: Record<string, StateSortKey> = {
+  s: 'source',
+  d: 'destination',
+  b: 'bytes',
+  r: 'rate',
+  a: 'age',
+  e: 'expiry',
+  p: 'packets',
+};
 
 /** Applies a key press; returns whether to quit. */
 export function applyKey(ui: TopUi, key: string): 'quit' | 'redraw' | 'ignore' {
@@ -112,10 +128,16 @@ function header(now: TopSample, prev: TopSample | null, ui: TopUi): string[] {
     const q = now.pfsync.queued;
     const lag = now.pfsync.lagMs;
     const ms = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${Number(v).toFixed(1)}`);
-    lines.push(`pfsync: ${now.pfsync.syncdev}  queued ins ${q.ins} upd ${q.upd} updc ${q.updc} del ${q.del} iack ${q.iack}  lag ms last ${ms(lag.last)} p50 ${ms(lag.p50)} p99 ${ms(lag.p99)}  bulk ${now.pfsync.bulk.state}`);
+    lines.push(
+      `pfsync: ${now.pfsync.syncdev}  queued ins ${q.ins} upd ${q.upd} updc ${q.updc} del ${q.del} iack ${q.iack}  lag ms last ${ms(lag.last)} p50 ${ms(lag.p50)} p99 ${ms(lag.p99)}  bulk ${now.pfsync.bulk.state}`,
+    );
   }
   const sortName = `${ui.sort}${ui.reverse ? ' (reversed)' : ''}`;
-  lines.push(ui.view === 'states' ? `view: states (${now.states.matched} shown of ${now.states.total})  sort: ${sortName}   keys: s d b r a e p sort, v rules, q quit` : `view: rules   keys: v states, q quit`);
+  lines.push(
+    ui.view === 'states'
+      ? `view: states (${now.states.matched} shown of ${now.states.total})  sort: ${sortName}   keys: s d b r a e p sort, v rules, q quit`
+      : `view: rules   keys: v states, q quit`,
+  );
   return lines;
 }
 
@@ -124,7 +146,9 @@ function statesView(now: TopSample, prev: TopSample | null, ui: TopUi, width: nu
   const cmp = compare(ui.sort, rates);
   const list = [...now.states.states].sort(ui.reverse ? (a, b) => cmp(b, a) : cmp);
   const flowWidth = Math.max(24, width - 83); // what the fixed columns leave
-  const lines = [`${col('PR', 5)} ${col('IF', 6)} ${col('DIR', 3)} ${col('FLOW', flowWidth)} ${col('STATE', 23)} ${col('AGE', 8, true)} ${col('EXP', 8, true)} ${col('PKTS', 6, true)} ${col('BYTES', 6, true)} ${col('RATE', 8, true)}`];
+  const lines = [
+    `${col('PR', 5)} ${col('IF', 6)} ${col('DIR', 3)} ${col('FLOW', flowWidth)} ${col('STATE', 23)} ${col('AGE', 8, true)} ${col('EXP', 8, true)} ${col('PKTS', 6, true)} ${col('BYTES', 6, true)} ${col('RATE', 8, true)}`,
+  ];
   for (const s of list) {
     lines.push(
       `${col(s.proto, 5)} ${col(s.interface, 6)} ${col(s.direction, 3)} ${col(stateFlow(s), flowWidth)} ${col(`${s.peers[0]}:${s.peers[1]}`, 23)} ${col(clock(s.age), 8, true)} ${col(clock(s.expires), 8, true)} ${col(humanCount(s.packets[0] + s.packets[1]), 6, true)} ${col(humanCount(s.bytes[0] + s.bytes[1]), 6, true)} ${col(rateText(rates.get(s.id) ?? 0), 8, true)}`,
@@ -136,7 +160,9 @@ function statesView(now: TopSample, prev: TopSample | null, ui: TopUi, width: nu
 function rulesView(now: TopSample, prev: TopSample | null, width: number): string[] {
   const before = new Map((prev?.rules?.rules ?? []).map((r) => [r.nr, r.packets]));
   const dt = prev ? now.at - prev.at : 0;
-  const lines = [`${col('RULE', 5)} ${col('EVALS', 7, true)} ${col('PKTS', 7, true)} ${col('BYTES', 7, true)} ${col('PKT/S', 7, true)} ${col('STATES', 6, true)}  TEXT`];
+  const lines = [
+    `${col('RULE', 5)} ${col('EVALS', 7, true)} ${col('PKTS', 7, true)} ${col('BYTES', 7, true)} ${col('PKT/S', 7, true)} ${col('STATES', 6, true)}  TEXT`,
+  ];
   for (const r of now.rules?.rules ?? []) {
     const text = `${col(`@${r.nr}`, 5)} ${col(humanCount(r.evaluations), 7, true)} ${col(humanCount(r.packets), 7, true)} ${col(humanCount(r.bytes), 7, true)} ${col(perSecond(r.packets, before.get(r.nr), dt).toFixed(0), 7, true)} ${col(r.states, 6, true)}  ${r.text}`;
     lines.push(fit(text, width));
@@ -145,7 +171,13 @@ function rulesView(now: TopSample, prev: TopSample | null, width: number): strin
 }
 
 /** One frame: header, column titles and as many rows as fit in `height` lines. */
-export function renderFrame(now: TopSample, prev: TopSample | null, ui: TopUi, width: number, height = Infinity): string[] {
+export function renderFrame(
+  now: TopSample,
+  prev: TopSample | null,
+  ui: TopUi,
+  width: number,
+  height = Infinity,
+): string[] {
   const lines = [...header(now, prev, ui), ''];
   lines.push(...(ui.view === 'states' ? statesView(now, prev, ui, width) : rulesView(now, prev, width)));
   return lines.slice(0, height).map((l) => fit(l, width));

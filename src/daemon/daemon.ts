@@ -87,8 +87,14 @@ export class Daemon {
   private startOperatorInterface(): void {
     const { rulesFile, loadRuleset, metrics, log } = this.opts;
     const ctx = {
-      filter: () => this.filter, states: this.states, forwardCounters: () => this.forwarder?.counters ?? null, now: this.clock, startedAt: this.clock(),
-      rulesFile, loadRuleset, applyRuleset: (rs: Ruleset) => this.reload(rs),
+      filter: () => this.filter,
+      states: this.states,
+      forwardCounters: () => this.forwarder?.counters ?? null,
+      now: this.clock,
+      startedAt: this.clock(),
+      rulesFile,
+      loadRuleset,
+      applyRuleset: (rs: Ruleset) => this.reload(rs),
       // with pfsync the peer hears one CLR instead of a delete per state
       flushStates: () => (this.pfsync ? this.pfsync.flushStates() : this.states.flush()),
     };
@@ -110,7 +116,14 @@ export class Daemon {
       this.sysctls = new SysctlJournal(this.kernel, journal);
       const carpGroups = this.opts.ha?.carp ?? [];
       if (carpGroups.length) {
-        this.carp = new CarpService({ groups: carpGroups, kernel: this.kernel, sysctls: this.sysctls, log, demotion: this.demotion, clock: this.clock });
+        this.carp = new CarpService({
+          groups: carpGroups,
+          kernel: this.kernel,
+          sysctls: this.sysctls,
+          log,
+          demotion: this.demotion,
+          clock: this.clock,
+        });
         this.carp.prepare();
       }
       // what hosts send to a virtual MAC arrives on its macvlan: it is filtered as arriving on carpdev
@@ -119,18 +132,36 @@ export class Daemon {
       const skip = new Set(this.opts.ruleset.options.skip);
       for (const i of plan.interfaces) {
         if (skip.has(i.ifname)) continue; // set skip on: never steered into tunpf
-        const tun = TunDevice.open(i.tun, { mtu, batch: this.opts.batch ?? 64, wakeup: this.opts.wakeup, clock: this.clock });
+        const tun = TunDevice.open(i.tun, {
+          mtu,
+          batch: this.opts.batch ?? 64,
+          wakeup: this.opts.wakeup,
+          clock: this.clock,
+        });
         this.tuns.push({ tun, ifId: this.registry.intern(i.ifname), ifname: i.ifname });
       }
-      this.setup = new RouterSetup(this.kernel, { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) }, this.sysctls);
+      this.setup = new RouterSetup(
+        this.kernel,
+        { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) },
+        this.sysctls,
+      );
       this.setup.apply();
       // a route through a macvlan leaves through its carpdev, as far as `out on` rules go
-      const parentOf = new Map([...CarpService.virtualDevices(carpGroups)].flatMap(([dev, vs]) => vs.map((v) => [v, dev] as const)));
-      this.fib = new FibMirror(this.kernel, (name) => this.registry.intern(parentOf.get(name) ?? name), this.tuns.map((t) => t.tun.name));
+      const parentOf = new Map(
+        [...CarpService.virtualDevices(carpGroups)].flatMap(([dev, vs]) => vs.map((v) => [v, dev] as const)),
+      );
+      this.fib = new FibMirror(
+        this.kernel,
+        (name) => this.registry.intern(parentOf.get(name) ?? name),
+        this.tuns.map((t) => t.tun.name),
+      );
       this.fib.load();
       this.fib.watch((e) => log.error({ err: e.message }, 'routing table mirror'));
       this.forwarder = new Forwarder({
-        filter: this.filter, states: this.states, routes: this.fib.routes, batchSize: this.opts.batch ?? 64,
+        filter: this.filter,
+        states: this.states,
+        routes: this.fib.routes,
+        batchSize: this.opts.batch ?? 64,
         clock: this.clock,
       });
       this.forwarder.logTo(this.opts.pflog ?? null);
@@ -138,8 +169,14 @@ export class Daemon {
       if (pfsyncConfig) {
         // before CARP: its bulk request demotes the node until the peer's table is here
         this.pfsync = new PfsyncService({
-          config: pfsyncConfig, states: this.states, kernel: this.kernel, log, demotion: this.demotion,
-          ifName: (id) => this.registry.name(id), ifId: (name) => this.registry.id(name), clock: this.clock,
+          config: pfsyncConfig,
+          states: this.states,
+          kernel: this.kernel,
+          log,
+          demotion: this.demotion,
+          ifName: (id) => this.registry.name(id),
+          ifId: (name) => this.registry.id(name),
+          clock: this.clock,
         });
         this.pfsync.start();
         this.forwarder.syncWith(this.pfsync);
@@ -162,7 +199,15 @@ export class Daemon {
         registerCarpCommands(this.control, this.carp);
         this.metrics.register('carp', carpMetrics(this.carp));
       }
-      log.info({ interfaces: this.tuns.map((t) => `${t.ifname}->${t.tun.name}`), routes: this.fib.size, rules: this.opts.ruleset.rules.length, stateLimit: this.states.table.capacity }, 'tunpf started');
+      log.info(
+        {
+          interfaces: this.tuns.map((t) => `${t.ifname}->${t.tun.name}`),
+          routes: this.fib.size,
+          rules: this.opts.ruleset.rules.length,
+          stateLimit: this.states.table.capacity,
+        },
+        'tunpf started',
+      );
     } catch (e) {
       this.stop();
       throw e;
@@ -180,7 +225,11 @@ export class Daemon {
       if (n > 0) refused[StateReasonName[reason]!] = n;
       this.limitsSeen[reason] = by[reason]!;
     }
-    if (Object.keys(refused).length) this.opts.log.warn({ refused, states: this.states.table.count, limit: this.states.table.capacity }, 'state limits reached: new states refused');
+    if (Object.keys(refused).length)
+      this.opts.log.warn(
+        { refused, states: this.states.table.count, limit: this.states.table.capacity },
+        'state limits reached: new states refused',
+      );
   }
 
   /** Swaps in a new ruleset; states and persistent tables stay. */

@@ -18,11 +18,17 @@ export function formatHaConfig(c: HaConfig): string {
     out.push(`carp ${g.name}: ${opts.join(' ')}`);
     for (const a of g.addresses) out.push(`\taddress ${a.address}/${a.bits}`);
     const why = ucarpCompatibility(g);
-    out.push(why.length ? `\tucarp: cannot share vhid ${g.vhid}: ${why.map((w) => w.replace(/^carp \S+: /, '')).join('; ')}` : `\tucarp: can share vhid ${g.vhid}`);
+    out.push(
+      why.length
+        ? `\tucarp: cannot share vhid ${g.vhid}: ${why.map((w) => w.replace(/^carp \S+: /, '')).join('; ')}`
+        : `\tucarp: can share vhid ${g.vhid}`,
+    );
   }
   if (c.pfsync) {
     const p = c.pfsync;
-    out.push(`pfsync: syncdev ${p.syncdev}${p.syncpeer ? ` syncpeer ${p.syncpeer}` : ' (group 224.0.0.240)'} maxupd ${p.maxupd}${p.defer ? ' defer' : ''}`);
+    out.push(
+      `pfsync: syncdev ${p.syncdev}${p.syncpeer ? ` syncpeer ${p.syncpeer}` : ' (group 224.0.0.240)'} maxupd ${p.maxupd}${p.defer ? ' defer' : ''}`,
+    );
   }
   return out.join('\n') + '\n';
 }

@@ -35,7 +35,11 @@ export function parseHaConfig(text: string, file: string): HaConfigResult {
       if (kw.text === 'carp') {
         const g = parseCarpBlock(r);
         const same = config.carp.find((x) => x.carpdev === g.carpdev && x.vhid === g.vhid);
-        if (same) throw new ConfigError(g.loc, `carp ${g.name}: vhid ${g.vhid} on ${g.carpdev} is already used by carp ${same.name}`);
+        if (same)
+          throw new ConfigError(
+            g.loc,
+            `carp ${g.name}: vhid ${g.vhid} on ${g.carpdev} is already used by carp ${same.name}`,
+          );
         const named = config.carp.find((x) => x.name === g.name);
         if (named) throw new ConfigError(g.loc, `carp ${g.name} is defined twice`);
         config.carp.push(g);
@@ -50,7 +54,11 @@ export function parseHaConfig(text: string, file: string): HaConfigResult {
     }
   }
   if (config.pfsync && config.carp.some((g) => g.carpdev === config.pfsync!.syncdev))
-    diagnostics.push({ severity: 'warning', loc: config.pfsync.loc, message: `pfsync: syncdev ${config.pfsync.syncdev} also carries CARP; pfsync has no authentication, so a dedicated link is safer` });
+    diagnostics.push({
+      severity: 'warning',
+      loc: config.pfsync.loc,
+      message: `pfsync: syncdev ${config.pfsync.syncdev} also carries CARP; pfsync has no authentication, so a dedicated link is safer`,
+    });
   const failed = diagnostics.some((d) => d.severity === 'error');
   return { config: failed ? null : config, diagnostics, source: text };
 }

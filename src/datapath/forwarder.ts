@@ -161,7 +161,11 @@ export class Forwarder {
     let pkt: Uint8Array | null = null;
     if (reply === BlockReply.RETURN_RST) pkt = buildTcpResetFor(m);
     else if (reply === BlockReply.RETURN_ICMP && !m.icmpIsError && !m.isLaterFragment)
-      pkt = buildIcmpErrorFor(packet, { type: m.af === 4 ? 3 : 1, code: m.af === 4 ? 3 : 4, src: formatAddress(m.af, m.dst) });
+      pkt = buildIcmpErrorFor(packet, {
+        type: m.af === 4 ? 3 : 1,
+        code: m.af === 4 ? 3 : 4,
+        src: formatAddress(m.af, m.dst),
+      });
     if (!pkt) return;
     const out = Buffer.alloc(VIRTIO_NET_HDR_LEN + pkt.length);
     out.set(pkt, VIRTIO_NET_HDR_LEN);

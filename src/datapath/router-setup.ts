@@ -21,10 +21,19 @@ export interface RouterPlan {
   interfaces: { ifname: string; aliases: string[]; tun: string; table: number; priority: number }[];
 }
 
-export function planRouter(ifnames: readonly string[], aliases: ReadonlyMap<string, readonly string[]> = new Map()): RouterPlan {
+export function planRouter(
+  ifnames: readonly string[],
+  aliases: ReadonlyMap<string, readonly string[]> = new Map(),
+): RouterPlan {
   if (ifnames.length > MAX_INTERFACES) throw new Error(`at most ${MAX_INTERFACES} filtered interfaces`);
   return {
-    interfaces: ifnames.map((ifname, k) => ({ ifname, aliases: [...(aliases.get(ifname) ?? [])], tun: tunName(ifname), table: TABLE_BASE + k, priority: RULE_PRIORITY_BASE + k })),
+    interfaces: ifnames.map((ifname, k) => ({
+      ifname,
+      aliases: [...(aliases.get(ifname) ?? [])],
+      tun: tunName(ifname),
+      table: TABLE_BASE + k,
+      priority: RULE_PRIORITY_BASE + k,
+    })),
   };
 }
 
@@ -89,7 +98,9 @@ export class RouterSetup {
         this.undoSteps.push(() => k.ipQuiet(fam, 'route', 'flush', 'table', String(i.table)));
         for (const dev of [i.ifname, ...i.aliases]) {
           k.ip(fam, 'rule', 'add', 'iif', dev, 'lookup', String(i.table), 'priority', String(i.priority));
-          this.undoSteps.push(() => k.ipQuiet(fam, 'rule', 'del', 'iif', dev, 'lookup', String(i.table), 'priority', String(i.priority)));
+          this.undoSteps.push(() =>
+            k.ipQuiet(fam, 'rule', 'del', 'iif', dev, 'lookup', String(i.table), 'priority', String(i.priority)),
+          );
         }
       }
     }

@@ -53,7 +53,11 @@ export class TunDevice {
   private constructor(native: NativeAddon, name: string, opts: TunOptions) {
     this.native = native;
     this.clock = opts.clock;
-    const r = native.tunOpen(name, { vnetHdr: true, offload: opts.offload ?? true, multiQueue: opts.multiQueue ?? false });
+    const r = native.tunOpen(name, {
+      vnetHdr: true,
+      offload: opts.offload ?? true,
+      multiQueue: opts.multiQueue ?? false,
+    });
     this.fd = r.fd;
     this.name = r.name;
     this.vnetHdrSize = r.vnetHdrSize;
@@ -91,7 +95,12 @@ export class TunDevice {
    * after SLICE_MS of batches in a row the next one waits for a turn of the
    * loop: timers (CARP's advertisements) are never late by more than that.
    */
-  start(onBatch: (rx: RxBatch) => void, onError: (e: Error) => void = (e) => { throw e; }): void {
+  start(
+    onBatch: (rx: RxBatch) => void,
+    onError: (e: Error) => void = (e) => {
+      throw e;
+    },
+  ): void {
     if (this.watcher) return;
     const readOne = () => {
       try {

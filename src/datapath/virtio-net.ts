@@ -26,10 +26,21 @@ export function encodingLength(_hdr?: VirtioNetHdr): number {
 export function decode(buf: Uint8Array, offset = 0): VirtioNetHdr {
   if (offset + VIRTIO_NET_HDR_LEN > buf.length) throw new RangeError('virtio_net_hdr: need 10 bytes');
   const u16 = (o: number) => buf[offset + o]! | (buf[offset + o + 1]! << 8);
-  return { flags: buf[offset]!, gsoType: buf[offset + 1]!, hdrLen: u16(2), gsoSize: u16(4), csumStart: u16(6), csumOffset: u16(8) };
+  return {
+    flags: buf[offset]!,
+    gsoType: buf[offset + 1]!,
+    hdrLen: u16(2),
+    gsoSize: u16(4),
+    csumStart: u16(6),
+    csumOffset: u16(8),
+  };
 }
 
-export function encode(hdr: VirtioNetHdr, buf: Uint8Array = new Uint8Array(VIRTIO_NET_HDR_LEN), offset = 0): Uint8Array {
+export function encode(
+  hdr: VirtioNetHdr,
+  buf: Uint8Array = new Uint8Array(VIRTIO_NET_HDR_LEN),
+  offset = 0,
+): Uint8Array {
   if (offset + VIRTIO_NET_HDR_LEN > buf.length) throw new RangeError('virtio_net_hdr: need 10 bytes');
   const put16 = (o: number, v: number) => {
     buf[offset + o] = v & 0xff;

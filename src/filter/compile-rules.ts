@@ -40,7 +40,17 @@ export class AddrTest {
   key = 'any';
 }
 
-export const PortOpCode: Record<string, number> = { '=': 1, '!=': 2, '<': 3, '<=': 4, '>': 5, '>=': 6, '><': 7, '<>': 8, ':': 9 };
+export const PortOpCode: Record<string, number> = {
+  '=': 1,
+  '!=': 2,
+  '<': 3,
+  '<=': 4,
+  '>': 5,
+  '>=': 6,
+  '><': 7,
+  '<>': 8,
+  ':': 9,
+};
 
 export class CompiledRule {
   nr = 0;
@@ -157,9 +167,26 @@ export function compileRuleset(ruleset: Ruleset, env: FilterEnv): CompiledRulese
       c.taggedId = tagId(r.tagged.name);
       c.taggedNeg = r.tagged.neg;
     }
-    c.state = { none: StateKind.NONE, keep: StateKind.KEEP, modulate: StateKind.MODULATE, synproxy: StateKind.SYNPROXY }[r.state];
-    c.blockReply = { policy: -1, drop: BlockReply.DROP, return: BlockReply.RETURN, 'return-rst': BlockReply.RETURN_RST, 'return-icmp': BlockReply.RETURN_ICMP, 'return-icmp6': BlockReply.RETURN_ICMP }[r.block];
-    if (r.log) c.log = LogFlag.LOG | (r.log.all ? LogFlag.ALL : 0) | (r.log.matches ? LogFlag.MATCHES : 0) | (r.log.user ? LogFlag.USER : 0);
+    c.state = {
+      none: StateKind.NONE,
+      keep: StateKind.KEEP,
+      modulate: StateKind.MODULATE,
+      synproxy: StateKind.SYNPROXY,
+    }[r.state];
+    c.blockReply = {
+      policy: -1,
+      drop: BlockReply.DROP,
+      return: BlockReply.RETURN,
+      'return-rst': BlockReply.RETURN_RST,
+      'return-icmp': BlockReply.RETURN_ICMP,
+      'return-icmp6': BlockReply.RETURN_ICMP,
+    }[r.block];
+    if (r.log)
+      c.log =
+        LogFlag.LOG |
+        (r.log.all ? LogFlag.ALL : 0) |
+        (r.log.matches ? LogFlag.MATCHES : 0) |
+        (r.log.user ? LogFlag.USER : 0);
     return c;
   });
   computeSkipSteps(out);

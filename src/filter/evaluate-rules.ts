@@ -15,7 +15,15 @@
 import { ANY_DIRECTION, IPPROTO, type Direction, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
 import type { Rule } from '../rules/ast.js';
-import { Action, AddrKind, BlockReply, StateKind, type AddrTest, type CompiledRule, type CompiledRuleset } from './compile-rules.js';
+import {
+  Action,
+  AddrKind,
+  BlockReply,
+  StateKind,
+  type AddrTest,
+  type CompiledRule,
+  type CompiledRuleset,
+} from './compile-rules.js';
 import { LogFlag, LogRecords } from './log-records.js';
 
 /** pf's action number of an Action. */
@@ -43,7 +51,13 @@ export class FilterResult {
   quick = false;
 }
 
-export function evaluate(rs: CompiledRuleset, meta: PacketMeta, direction: Direction, ifId: number, out: FilterResult): FilterResult {
+export function evaluate(
+  rs: CompiledRuleset,
+  meta: PacketMeta,
+  direction: Direction,
+  ifId: number,
+  out: FilterResult,
+): FilterResult {
   const rules = rs.rules;
   const n = rs.count;
   const ifaces = rs.env.interfaces;
@@ -67,9 +81,11 @@ export function evaluate(rs: CompiledRuleset, meta: PacketMeta, direction: Direc
     else if (r.af !== 0 && r.af !== af) i = r.skipAf;
     else if (r.proto >= 0 && r.proto !== proto) i = r.skipProto;
     else if (r.src.kind !== AddrKind.ANY && !addressMatches(r.src, af, meta.src)) i = r.skipSrcAddr;
-    else if (r.sportOp !== 0 && !(hasPorts && portMatches(r.sportOp, r.sportLo, r.sportHi, meta.srcPort))) i = r.skipSrcPort;
+    else if (r.sportOp !== 0 && !(hasPorts && portMatches(r.sportOp, r.sportLo, r.sportHi, meta.srcPort)))
+      i = r.skipSrcPort;
     else if (r.dst.kind !== AddrKind.ANY && !addressMatches(r.dst, af, meta.dst)) i = r.skipDstAddr;
-    else if (r.dportOp !== 0 && !(hasPorts && portMatches(r.dportOp, r.dportLo, r.dportHi, meta.dstPort))) i = r.skipDstPort;
+    else if (r.dportOp !== 0 && !(hasPorts && portMatches(r.dportOp, r.dportLo, r.dportHi, meta.dstPort)))
+      i = r.skipDstPort;
     else if (!otherFieldsMatch(r, meta, later, isIcmp, tag)) i++;
     else {
       if (r.tagId >= 0) tag = r.tagId;
@@ -169,7 +185,11 @@ export function addressMatches(t: AddrTest, af: number, w: Uint32Array): boolean
       if (t.af !== af) return false; // a family mismatch is no match, negated or not
       const a = t.a;
       const m = t.b;
-      hit = ((w[0]! & m[0]!) >>> 0) === a[0] && ((w[1]! & m[1]!) >>> 0) === a[1] && ((w[2]! & m[2]!) >>> 0) === a[2] && ((w[3]! & m[3]!) >>> 0) === a[3];
+      hit =
+        (w[0]! & m[0]!) >>> 0 === a[0] &&
+        (w[1]! & m[1]!) >>> 0 === a[1] &&
+        (w[2]! & m[2]!) >>> 0 === a[2] &&
+        (w[3]! & m[3]!) >>> 0 === a[3];
       break;
     }
     case AddrKind.RANGE:

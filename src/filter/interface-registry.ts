@@ -30,7 +30,8 @@ export class InterfaceRegistry {
   intern(name: string): number {
     let id = this.ids.get(name);
     if (id === undefined) {
-      if (this.names.length >= MAX_INTERFACE_NAMES) throw new Error(`more than ${MAX_INTERFACE_NAMES} interface and group names`);
+      if (this.names.length >= MAX_INTERFACE_NAMES)
+        throw new Error(`more than ${MAX_INTERFACE_NAMES} interface and group names`);
       id = this.names.length;
       this.ids.set(name, id);
       this.names.push(name);

@@ -33,7 +33,16 @@ export const Why = {
   SRC_LIMIT: 6,
   STATE_INSERT: 7,
 } as const;
-export const WhyName = ['rule', 'state', 'malformed', 'bad-state', 'state-limit', 'rule-limit', 'src-limit', 'state-insert'];
+export const WhyName = [
+  'rule',
+  'state',
+  'malformed',
+  'bad-state',
+  'state-limit',
+  'rule-limit',
+  'src-limit',
+  'state-insert',
+];
 
 /** pf's reason (PFRES_*) for a verdict's Why; for MALFORMED, by the parse error. */
 export function pfReasonOf(why: number, parseError: number = 0): number {

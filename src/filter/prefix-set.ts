@@ -117,7 +117,12 @@ interface Interval<T> {
  * are disjoint, so the innermost open prefix (top of the stack) is the
  * longest match for every address until it closes.
  */
-function flatten<T extends number | bigint>(items: Interval<T>[], min: T, max: T, inc: (x: T) => T): { start: T; inside: boolean }[] {
+function flatten<T extends number | bigint>(
+  items: Interval<T>[],
+  min: T,
+  max: T,
+  inc: (x: T) => T,
+): { start: T; inside: boolean }[] {
   items.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.bits - b.bits));
   const out: { start: T; inside: boolean }[] = [];
   const emit = (start: T, inside: boolean) => {
@@ -148,7 +153,9 @@ function flatten<T extends number | bigint>(items: Interval<T>[], min: T, max: T
 }
 
 function wordsToBig(w: ArrayLike<number>): bigint {
-  return (BigInt(w[0]! >>> 0) << 96n) | (BigInt(w[1]! >>> 0) << 64n) | (BigInt(w[2]! >>> 0) << 32n) | BigInt(w[3]! >>> 0);
+  return (
+    (BigInt(w[0]! >>> 0) << 96n) | (BigInt(w[1]! >>> 0) << 64n) | (BigInt(w[2]! >>> 0) << 32n) | BigInt(w[3]! >>> 0)
+  );
 }
 
 function bigToWords(v: bigint, out: Uint32Array, o: number): void {

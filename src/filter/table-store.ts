@@ -34,7 +34,11 @@ export class PfTable {
   add(entries: Iterable<TableEntry>): number {
     let added = 0;
     for (const e of entries) {
-      const prefix: Prefix = { af: e.prefix.af, words: maskAddress(e.prefix.words, e.prefix.bits), bits: e.prefix.bits };
+      const prefix: Prefix = {
+        af: e.prefix.af,
+        words: maskAddress(e.prefix.words, e.prefix.bits),
+        bits: e.prefix.bits,
+      };
       const key = entryKey(prefix);
       const old = this.entries.get(key);
       if (old && old.neg === e.neg) continue;
@@ -85,7 +89,8 @@ export class PfTable {
 
   private rebuild(): void {
     const list: PrefixEntry[] = [];
-    for (const e of this.entries.values()) list.push({ af: e.prefix.af, words: e.prefix.words, bits: e.prefix.bits, neg: e.neg });
+    for (const e of this.entries.values())
+      list.push({ af: e.prefix.af, words: e.prefix.words, bits: e.prefix.bits, neg: e.neg });
     this.set.build(list);
     this.dirty = false;
   }

@@ -18,7 +18,10 @@ const interval = (g: Group): number => g.advbase + g.advskew / 256;
  * master, the other routers are its backups, none of which would preempt
  * it, and no router is demoted; null otherwise (nothing answers, or not yet).
  */
-export function settledMaster(carp: Record<RouterName, ShowCarpResult | null>, groupNames: readonly string[]): RouterName | null {
+export function settledMaster(
+  carp: Record<RouterName, ShowCarpResult | null>,
+  groupNames: readonly string[],
+): RouterName | null {
   if (ROUTERS.some((r) => carp[r] === null || carp[r]!.demote !== 0)) return null;
   let first: RouterName | null = null;
   for (const name of groupNames) {

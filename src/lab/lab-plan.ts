@@ -24,8 +24,22 @@ export type RouterName = (typeof ROUTERS)[number];
 export const netnsOf = (node: LabNode): string => `${LAB_PREFIX}${node}`;
 
 export const LAB = {
-  lan: { net4: '192.168.10.0/24', net6: '2001:db8:10::/64', vip4: '192.168.10.1', vip6: '2001:db8:10::1', bits4: 24, bits6: 64 },
-  wan: { net4: '203.0.113.0/24', net6: '2001:db8:20::/64', vip4: '203.0.113.1', vip6: '2001:db8:20::1', bits4: 24, bits6: 64 },
+  lan: {
+    net4: '192.168.10.0/24',
+    net6: '2001:db8:10::/64',
+    vip4: '192.168.10.1',
+    vip6: '2001:db8:10::1',
+    bits4: 24,
+    bits6: 64,
+  },
+  wan: {
+    net4: '203.0.113.0/24',
+    net6: '2001:db8:20::/64',
+    vip4: '203.0.113.1',
+    vip6: '2001:db8:20::1',
+    bits4: 24,
+    bits6: 64,
+  },
   client: { v4: '192.168.10.10', v6: '2001:db8:10::10' },
   server: { v4: '203.0.113.10', v6: '2001:db8:20::10' },
   /** The last group of each router's own addresses on lan and wan. */
@@ -110,10 +124,19 @@ export function labHaConfig(r: RouterName, t: LabTiming): string {
 export type IpCommand = string[];
 
 const ip = (ns: string, ...args: string[]): IpCommand => ['ip', '-n', ns, ...args];
-const sysctl = (ns: string, key: string, value: string): IpCommand => ['ip', 'netns', 'exec', ns, 'sh', '-c', `echo ${value} > /proc/sys/${key.replace(/\./g, '/')}`];
+const sysctl = (ns: string, key: string, value: string): IpCommand => [
+  'ip',
+  'netns',
+  'exec',
+  ns,
+  'sh',
+  '-c',
+  `echo ${value} > /proc/sys/${key.replace(/\./g, '/')}`,
+];
 
 /** A veth with one end `a` in namespace `nsA` and the other `b` in `nsB`. */
-const veth = (nsA: string, a: string, nsB: string, b: string): IpCommand => ip(nsA, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', nsB);
+const veth = (nsA: string, a: string, nsB: string, b: string): IpCommand =>
+  ip(nsA, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', nsB);
 
 /** Every command that builds the lab, in order. The namespaces come first (`ip netns add`). */
 export function buildCommands(): IpCommand[] {
@@ -122,7 +145,10 @@ export function buildCommands(): IpCommand[] {
   for (const n of NODES) out.push(ip(ns[n], 'link', 'set', 'lo', 'up'));
   for (const sw of ['lan-switch', 'wan-switch'] as const) {
     // no multicast snooping: CARP and pfsync multicast must reach every port; no STP delay
-    out.push(ip(ns[sw], 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0', 'stp_state', '0'), ip(ns[sw], 'link', 'set', 'br0', 'up'));
+    out.push(
+      ip(ns[sw], 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0', 'stp_state', '0'),
+      ip(ns[sw], 'link', 'set', 'br0', 'up'),
+    );
   }
   // switch ports are named after what is plugged in
   const ports: [LabNode, string, LabNode, string][] = [
@@ -133,10 +159,14 @@ export function buildCommands(): IpCommand[] {
     ['wan-switch', 'r1', 'r1', 'wan'],
     ['wan-switch', 'r2', 'r2', 'wan'],
   ];
-  for (const [sw, port, node, dev] of ports) out.push(veth(ns[sw], port, ns[node], dev), ip(ns[sw], 'link', 'set', port, 'master', 'br0', 'up'));
+  for (const [sw, port, node, dev] of ports)
+    out.push(veth(ns[sw], port, ns[node], dev), ip(ns[sw], 'link', 'set', port, 'master', 'br0', 'up'));
   out.push(veth(ns.r1, 'sync', ns.r2, 'sync'));
 
-  for (const [node, side] of [['client', 'lan'], ['server', 'wan']] as const) {
+  for (const [node, side] of [
+    ['client', 'lan'],
+    ['server', 'wan'],
+  ] as const) {
     const h = LAB[node];
     const s = LAB[side];
     out.push(
@@ -157,7 +187,10 @@ export function buildCommands(): IpCommand[] {
         ip(ns[r], 'link', 'set', side, 'up'),
       );
     }
-    out.push(ip(ns[r], 'addr', 'add', `${LAB.sync[r]}/${LAB.sync.bits}`, 'dev', 'sync'), ip(ns[r], 'link', 'set', 'sync', 'up'));
+    out.push(
+      ip(ns[r], 'addr', 'add', `${LAB.sync[r]}/${LAB.sync.bits}`, 'dev', 'sync'),
+      ip(ns[r], 'link', 'set', 'sync', 'up'),
+    );
   }
   return out;
 }

@@ -5,7 +5,18 @@
 // failed or interrupted `up` left and no state file mentions.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommandError, ConnectError, requestOnce } from '../control/client.js';
@@ -13,7 +24,17 @@ import { ErrorCode } from '../control/protocol.js';
 import { SOCKET_NAME } from '../control/socket-path.js';
 import { epochMs, type Clock } from '../os/clock.js';
 import { alive } from '../os/process.js';
-import { buildCommands, LAB, LAB_DIR, LAB_PREFIX, labHaConfig, netnsOf, type LabNode, type LabTiming, type RouterName } from './lab-plan.js';
+import {
+  buildCommands,
+  LAB,
+  LAB_DIR,
+  LAB_PREFIX,
+  labHaConfig,
+  netnsOf,
+  type LabNode,
+  type LabTiming,
+  type RouterName,
+} from './lab-plan.js';
 import { readTrafficStatus } from './traffic-status.js';
 
 /** Where a daemon in a namespace keeps its lock, sysctl journal and socket (src/os/run-dir.ts). */
@@ -66,7 +87,13 @@ const script = (rel: string) => join(here, `${rel}.${ext}`);
 export const mainScript = () => script('../cli/main');
 
 /** How to run node with this program's loader flags (tsx while developing). */
-export const nodeCommand = (): string[] => [process.execPath, ...process.execArgv.filter((a, i, all) => a.startsWith('--import') || a.startsWith('--loader') || all[i - 1] === '--import' || all[i - 1] === '--loader')];
+export const nodeCommand = (): string[] => [
+  process.execPath,
+  ...process.execArgv.filter(
+    (a, i, all) =>
+      a.startsWith('--import') || a.startsWith('--loader') || all[i - 1] === '--import' || all[i - 1] === '--loader',
+  ),
+];
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -154,7 +181,11 @@ export function spawnDetached(node: LabNode, argv: string[], log: string): numbe
   const fd = openSync(log, 'a');
   try {
     // `ip netns exec` execs the command, so the pid is the program's own
-    const child = spawn('ip', ['netns', 'exec', netnsOf(node), ...argv], { detached: true, stdio: ['ignore', fd, fd], cwd: packageRoot() });
+    const child = spawn('ip', ['netns', 'exec', netnsOf(node), ...argv], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      cwd: packageRoot(),
+    });
     child.unref();
     if (!child.pid) throw new Error(`could not start ${argv.join(' ')} in ${netnsOf(node)}`);
     return child.pid;
@@ -173,15 +204,23 @@ export function logTail(log: string, lines = 8): string {
 
 // ---------------------------------------------------------------- the control sockets
 
-export type Answer<T> = { ok: true; value: T } | { ok: false; why: 'no-daemon' | 'not-configured' | 'error'; message: string };
+export type Answer<T> =
+  { ok: true; value: T } | { ok: false; why: 'no-daemon' | 'not-configured' | 'error'; message: string };
 
 /** One request to a router's daemon; never throws. */
-export async function ask<T>(r: RouterName, command: string, args: Record<string, unknown> = {}, timeoutMs = 1500): Promise<Answer<T>> {
+export async function ask<T>(
+  r: RouterName,
+  command: string,
+  args: Record<string, unknown> = {},
+  timeoutMs = 1500,
+): Promise<Answer<T>> {
   try {
     return { ok: true, value: await requestOnce<T>(command, args, { path: socketOf(r), timeoutMs }) };
   } catch (e) {
-    if (e instanceof CommandError && e.code === ErrorCode.UNKNOWN_COMMAND) return { ok: false, why: 'not-configured', message: e.message };
-    if (e instanceof ConnectError && (e.code === 'no-daemon' || e.code === 'closed' || e.code === 'timeout')) return { ok: false, why: 'no-daemon', message: e.message };
+    if (e instanceof CommandError && e.code === ErrorCode.UNKNOWN_COMMAND)
+      return { ok: false, why: 'not-configured', message: e.message };
+    if (e instanceof ConnectError && (e.code === 'no-daemon' || e.code === 'closed' || e.code === 'timeout'))
+      return { ok: false, why: 'no-daemon', message: e.message };
     return { ok: false, why: 'error', message: (e as Error).message };
   }
 }
@@ -202,7 +241,10 @@ export class Lab {
 
   static begin(timing: 'normal' | 'fast', clock: Clock): Lab {
     mkdirSync(paths.dir, { recursive: true, mode: 0o755 });
-    const lab = new Lab({ version: 1, startedAt: epochMs(clock), phase: 'building', timing, namespaces: [], processes: [] }, clock);
+    const lab = new Lab(
+      { version: 1, startedAt: epochMs(clock), phase: 'building', timing, namespaces: [], processes: [] },
+      clock,
+    );
     lab.save();
     return lab;
   }
@@ -266,21 +308,40 @@ export class Lab {
   }
 
   routerCommand(r: RouterName): string[] {
-    return [...nodeCommand(), mainScript(), 'run', '-f', rulesetPath(), '--interfaces', 'lan,wan', '--ha', paths.ha(r), '--pflog', paths.pflog(r)];
+    return [
+      ...nodeCommand(),
+      mainScript(),
+      'run',
+      '-f',
+      rulesetPath(),
+      '--interfaces',
+      'lan,wan',
+      '--ha',
+      paths.ha(r),
+      '--pflog',
+      paths.pflog(r),
+    ];
   }
 
   /** Starts tunpf on a router; resolves when its control socket answers. */
   async startRouter(r: RouterName, ms = 20_000): Promise<LabProcess> {
     this.go();
     const log = paths.log(r);
-    writeFileSync(log, `--- ${new Date(this.clock() * 1000).toISOString()} ${this.routerCommand(r).slice(1).join(' ')}\n`, { flag: 'a' });
+    writeFileSync(
+      log,
+      `--- ${new Date(this.clock() * 1000).toISOString()} ${this.routerCommand(r).slice(1).join(' ')}\n`,
+      { flag: 'a' },
+    );
     const p = this.record({ role: 'router', node: r, pid: spawnDetached(r, this.routerCommand(r), log), log });
     const t0 = epochMs(this.clock);
     for (;;) {
       const a = await ask(r, 'show carp', {}, 1000);
       if (a.ok) return p;
       if (!alive(p.pid)) throw new Error(`tunpf on ${r} exited; the end of ${log}:\n${logTail(log)}`);
-      if (epochMs(this.clock) - t0 > ms) throw new Error(`tunpf on ${r} did not answer on ${socketOf(r)} within ${ms / 1000} s; the end of ${log}:\n${logTail(log)}`);
+      if (epochMs(this.clock) - t0 > ms)
+        throw new Error(
+          `tunpf on ${r} did not answer on ${socketOf(r)} within ${ms / 1000} s; the end of ${log}:\n${logTail(log)}`,
+        );
       await sleep(150);
     }
   }
@@ -288,7 +349,16 @@ export class Lab {
   async startEcho(ms = 10_000): Promise<LabProcess> {
     this.go();
     const log = paths.log('server');
-    const p = this.record({ role: 'echo', node: 'server', pid: spawnDetached('server', [...nodeCommand(), script('./echo-server'), String(LAB.ports.echo), String(LAB.ports.session)], log), log });
+    const p = this.record({
+      role: 'echo',
+      node: 'server',
+      pid: spawnDetached(
+        'server',
+        [...nodeCommand(), script('./echo-server'), String(LAB.ports.echo), String(LAB.ports.session)],
+        log,
+      ),
+      log,
+    });
     await this.waitForLog(p, 'ready', ms);
     return p;
   }
@@ -296,7 +366,20 @@ export class Lab {
   async startTraffic(rate: number, ms = 15_000): Promise<LabProcess> {
     this.go();
     const log = paths.log('client');
-    const argv = [...nodeCommand(), script('./traffic'), '--status', paths.traffic, '--server', LAB.server.v4, '--echo-port', String(LAB.ports.echo), '--session-port', String(LAB.ports.session), '--rate', String(rate)];
+    const argv = [
+      ...nodeCommand(),
+      script('./traffic'),
+      '--status',
+      paths.traffic,
+      '--server',
+      LAB.server.v4,
+      '--echo-port',
+      String(LAB.ports.echo),
+      '--session-port',
+      String(LAB.ports.session),
+      '--rate',
+      String(rate),
+    ];
     const p = this.record({ role: 'traffic', node: 'client', pid: spawnDetached('client', argv, log), log });
     const t0 = epochMs(this.clock);
     for (;;) {
@@ -304,7 +387,15 @@ export class Lab {
       if (s && s.flows.length === 3 && s.flows.every((f) => f.connected && f.received > 0)) return p;
       if (!alive(p.pid)) throw new Error(`the traffic generator exited; the end of ${log}:\n${logTail(log)}`);
       if (epochMs(this.clock) - t0 > ms) {
-        const why = s ? s.flows.filter((f) => !(f.connected && f.received > 0)).map((f) => `${f.name} ${f.connected ? 'connected, nothing echoed' : `not connected (${f.breaks.at(-1)?.why ?? 'connecting'})`}`).join('; ') : 'no status file';
+        const why = s
+          ? s.flows
+              .filter((f) => !(f.connected && f.received > 0))
+              .map(
+                (f) =>
+                  `${f.name} ${f.connected ? 'connected, nothing echoed' : `not connected (${f.breaks.at(-1)?.why ?? 'connecting'})`}`,
+              )
+              .join('; ')
+          : 'no status file';
         throw new Error(`the client's flows did not get through within ${ms / 1000} s: ${why}`);
       }
       await sleep(150);
@@ -315,7 +406,8 @@ export class Lab {
     const t0 = epochMs(this.clock);
     while (!logTail(p.log, 50).includes(text)) {
       if (!alive(p.pid)) throw new Error(`${p.role} on ${p.node} exited; the end of ${p.log}:\n${logTail(p.log)}`);
-      if (epochMs(this.clock) - t0 > ms) throw new Error(`${p.role} on ${p.node} did not start within ${ms / 1000} s:\n${logTail(p.log)}`);
+      if (epochMs(this.clock) - t0 > ms)
+        throw new Error(`${p.role} on ${p.node} did not start within ${ms / 1000} s:\n${logTail(p.log)}`);
       await sleep(100);
     }
   }
@@ -423,4 +515,3 @@ export async function teardown(clock: Clock): Promise<TeardownReport> {
   }
   return report;
 }
-

@@ -6,7 +6,14 @@
 //
 // It works against LabView and a clock, so a test can tell it any story.
 
-import type { ShowCarpResult, ShowInfoResult, ShowPfsyncResult, ShowRulesResult, ShowStatesResult, StateInfo } from '../control/results.js';
+import type {
+  ShowCarpResult,
+  ShowInfoResult,
+  ShowPfsyncResult,
+  ShowRulesResult,
+  ShowStatesResult,
+  StateInfo,
+} from '../control/results.js';
 import { humanCount, stateLine } from '../control/format.js';
 import { epochMs, type Clock } from '../os/clock.js';
 import { advertInterval, CARP_GROUPS, LAB, masterDown, ROUTERS, type LabTiming, type RouterName } from './lab-plan.js';
@@ -60,7 +67,14 @@ export function flowLabel(f: FlowStatus): string {
 /** The states that belong to a flow (one per side of the router: in on lan, out on wan). */
 export function statesOf(f: FlowStatus, states: StateInfo[]): StateInfo[] {
   if (!f.local) return [];
-  return states.filter((s) => s.proto === f.proto && s.src.address === f.local!.address && s.src.port === f.local!.port && s.dst.address === f.remote.address && s.dst.port === f.remote.port);
+  return states.filter(
+    (s) =>
+      s.proto === f.proto &&
+      s.src.address === f.local!.address &&
+      s.src.port === f.local!.port &&
+      s.dst.address === f.remote.address &&
+      s.dst.port === f.remote.port,
+  );
 }
 
 type Roles = Record<string, Record<RouterName, string>>;
@@ -69,7 +83,8 @@ function rolesOf(carp: Record<RouterName, ShowCarpResult | null>): Roles {
   const out: Roles = {};
   for (const g of CARP_GROUPS) {
     out[g.name] = { r1: '-', r2: '-' };
-    for (const r of ROUTERS) out[g.name]![r] = carp[r] ? (carp[r]!.groups.find((x) => x.name === g.name)?.state ?? '?') : 'down';
+    for (const r of ROUTERS)
+      out[g.name]![r] = carp[r] ? (carp[r]!.groups.find((x) => x.name === g.name)?.state ?? '?') : 'down';
   }
   return out;
 }
@@ -106,7 +121,9 @@ export class Narrator {
     this.line(`${'group'.padEnd(9)} ${'vhid'.padEnd(5)} ${'gateway addresses'.padEnd(30)} ${'r1'.padEnd(8)} r2`);
     for (const g of CARP_GROUPS) {
       const s = LAB[g.side];
-      this.line(`${g.name.padEnd(9)} ${String(g.vhid).padEnd(5)} ${`${s.vip4}, ${s.vip6}`.padEnd(30)} ${roles[g.name]!.r1.padEnd(8)} ${roles[g.name]!.r2}`);
+      this.line(
+        `${g.name.padEnd(9)} ${String(g.vhid).padEnd(5)} ${`${s.vip4}, ${s.vip6}`.padEnd(30)} ${roles[g.name]!.r1.padEnd(8)} ${roles[g.name]!.r2}`,
+      );
     }
   }
 
@@ -114,8 +131,12 @@ export class Narrator {
   async election(startedAt: number, limitMs = 30_000): Promise<RouterName | null> {
     const t = this.view.timing;
     this.heading('Electing a master');
-    this.line(`Each router advertises each group on its side: r1 every ${seconds(advertInterval(t, 'r1') * 1000)} (advbase ${t.advbase}, advskew ${t.advskew.r1}),`);
-    this.line(`r2 every ${seconds(advertInterval(t, 'r2') * 1000)} (advskew ${t.advskew.r2}). A router that hears no faster router for three of its`);
+    this.line(
+      `Each router advertises each group on its side: r1 every ${seconds(advertInterval(t, 'r1') * 1000)} (advbase ${t.advbase}, advskew ${t.advskew.r1}),`,
+    );
+    this.line(
+      `r2 every ${seconds(advertInterval(t, 'r2') * 1000)} (advskew ${t.advskew.r2}). A router that hears no faster router for three of its`,
+    );
     this.line('own intervals takes the group: it becomes MASTER, holds the gateway addresses, and answers for them.');
     this.line('A router starts demoted (it advertises as less preferred) until its pfsync bulk update is in and its');
     this.line('links have settled; the roles count once neither router is demoted and no backup would preempt.');
@@ -124,7 +145,10 @@ export class Narrator {
     for (;;) {
       const carp = { r1: await this.view.carp('r1'), r2: await this.view.carp('r2') };
       roles = rolesOf(carp);
-      lan = settledMaster(carp, CARP_GROUPS.map((g) => g.name));
+      lan = settledMaster(
+        carp,
+        CARP_GROUPS.map((g) => g.name),
+      );
       if (lan) break;
       if (this.clock.now() - startedAt > limitMs) {
         this.line(`After ${seconds(this.clock.now() - startedAt)} the groups have not settled:`);
@@ -137,7 +161,9 @@ export class Narrator {
     this.printRoles(roles);
     const both = CARP_GROUPS.every((g) => this.masterOf(roles, g.name) === lan);
     this.line('');
-    this.line(`Settled ${seconds(this.clock.now() - startedAt)} after the routers started${both ? `: ${lan} is master of both groups, ${other(lan)} is its backup.` : ': the groups have different masters.'}`);
+    this.line(
+      `Settled ${seconds(this.clock.now() - startedAt)} after the routers started${both ? `: ${lan} is master of both groups, ${other(lan)} is its backup.` : ': the groups have different masters.'}`,
+    );
     return lan;
   }
 
@@ -150,7 +176,11 @@ export class Narrator {
     for (const f of tr.flows) this.line(`  ${f.name.padEnd(9)} ${flowLabel(f).padEnd(46)} ${FLOW_TEXT[f.name]}`);
     this.line('');
     const backup = other(master);
-    const [ms, minfo, pf] = [await this.view.states(master), await this.view.info(master), await this.view.pfsync(master)];
+    const [ms, minfo, pf] = [
+      await this.view.states(master),
+      await this.view.info(master),
+      await this.view.pfsync(master),
+    ];
     if (!ms) return this.line(`${master} does not answer.`);
     // copies travel within milliseconds; give them a moment, but only where pfsync runs
     let bs = await this.view.states(backup);
@@ -162,22 +192,44 @@ export class Narrator {
     this.line(`${master}, the master, forwards all of it, so it holds the states (tunpf ctl show states):`);
     for (const s of ms.states) this.line(`  ${stateLine(s)}`);
     const seen = tr.flows.filter((f) => statesOf(f, ms.states).length > 0).length;
-    this.line(`  ${plural(ms.states.length, 'state')}, covering ${seen} of the ${plural(tr.flows.length, 'flow')}: the first packet of each flow passed a rule, which made the state;`);
+    this.line(
+      `  ${plural(ms.states.length, 'state')}, covering ${seen} of the ${plural(tr.flows.length, 'flow')}: the first packet of each flow passed a rule, which made the state;`,
+    );
     this.line('  every packet since, both ways, matched the state and went through without the rules.');
     this.line('');
     this.describeCopies(master, backup, bs, ms, minfo, pf);
   }
 
-  private describeCopies(master: RouterName, backup: RouterName, bs: ShowStatesResult | null, ms: ShowStatesResult, minfo: ShowInfoResult | null, pf: ShowPfsyncResult | 'absent' | null): void {
+  private describeCopies(
+    master: RouterName,
+    backup: RouterName,
+    bs: ShowStatesResult | null,
+    ms: ShowStatesResult,
+    minfo: ShowInfoResult | null,
+    pf: ShowPfsyncResult | 'absent' | null,
+  ): void {
     if (!bs) return this.line(`${backup} does not answer.`);
     const copies = copiesOf(bs, ms);
-    this.line(`${backup}, the backup, forwards nothing. What it knows of these flows is what pfsync sent it over the sync link:`);
+    this.line(
+      `${backup}, the backup, forwards nothing. What it knows of these flows is what pfsync sent it over the sync link:`,
+    );
     if (copies.length > 0) {
       for (const s of copies) this.line(`  ${stateLine(s)}`);
-      this.line(`  ${copies.length} of ${master}'s ${ms.states.length} states are here too, with the same ids (made by ${minfo ? `${master}, hostid ${minfo.hostid}` : master}).`);
-    } else this.line(`  none of the master's ${ms.states.length} states (${backup} holds ${plural(bs.total, 'state')} in all).`);
-    if (pf === 'absent') this.line('  show pfsync: unknown to this tunpf (the HA file has a pfsync block, but this build does not run pfsync).');
-    else if (pf) this.line(`  show pfsync on the master: ${humanCount(pf.sent.packets)} packets sent, ${humanCount(pf.received.packets)} received; bulk update ${pf.bulk.state}; lag p50 ${pf.lagMs.p50 ?? '-'} ms.`);
+      this.line(
+        `  ${copies.length} of ${master}'s ${ms.states.length} states are here too, with the same ids (made by ${minfo ? `${master}, hostid ${minfo.hostid}` : master}).`,
+      );
+    } else
+      this.line(
+        `  none of the master's ${ms.states.length} states (${backup} holds ${plural(bs.total, 'state')} in all).`,
+      );
+    if (pf === 'absent')
+      this.line(
+        '  show pfsync: unknown to this tunpf (the HA file has a pfsync block, but this build does not run pfsync).',
+      );
+    else if (pf)
+      this.line(
+        `  show pfsync on the master: ${humanCount(pf.sent.packets)} packets sent, ${humanCount(pf.received.packets)} received; bulk update ${pf.bulk.state}; lag p50 ${pf.lagMs.p50 ?? '-'} ms.`,
+      );
   }
 
   /** Kills the master and measures what happens. Returns the new master (or null). */
@@ -189,16 +241,23 @@ export class Narrator {
     const killedAt = this.clock.now();
     const pid = await this.view.kill(master);
     this.line(`kill -KILL ${pid}: ${master}'s tunpf is gone at once, as in a crash or a power cut, with no goodbye.`);
-    this.line(`${backup} hears no more advertisements. ${seconds(masterDown(t, backup) * 1000)} (3 × its own interval) after the last one it heard,`);
+    this.line(
+      `${backup} hears no more advertisements. ${seconds(masterDown(t, backup) * 1000)} (3 × its own interval) after the last one it heard,`,
+    );
     this.line('which came up to one interval before the kill, it takes the group over.');
     const tookAt: Record<string, number> = {};
     while (Object.keys(tookAt).length < CARP_GROUPS.length && this.clock.now() - killedAt < limitMs) {
       const c = await this.view.carp(backup);
-      for (const g of c?.groups ?? []) if (g.state === 'MASTER' && tookAt[g.name] === undefined) tookAt[g.name] = this.clock.now();
+      for (const g of c?.groups ?? [])
+        if (g.state === 'MASTER' && tookAt[g.name] === undefined) tookAt[g.name] = this.clock.now();
       await this.clock.sleep(50);
     }
     for (const g of CARP_GROUPS) {
-      this.line(tookAt[g.name] === undefined ? `${g.name}: ${backup} did not take it within ${seconds(limitMs)}.` : `${g.name}: ${backup} is MASTER ${seconds(tookAt[g.name]! - killedAt)} after the kill.`);
+      this.line(
+        tookAt[g.name] === undefined
+          ? `${g.name}: ${backup} did not take it within ${seconds(limitMs)}.`
+          : `${g.name}: ${backup} is MASTER ${seconds(tookAt[g.name]! - killedAt)} after the kill.`,
+      );
     }
     if (Object.keys(tookAt).length === 0) return null;
     const tookOver = Math.max(...Object.values(tookAt));
@@ -229,13 +288,22 @@ export class Narrator {
       await this.clock.sleep(100);
     }
     const pf = await this.view.pfsync(r);
-    if (pf && pf !== 'absent') this.line(`Its bulk update: ${pf.bulk.state}; it received ${humanCount(pf.received.packets)} pfsync packets (${Object.entries(pf.received.messages).map(([k, v]) => `${k} ${v}`).join(', ') || 'no messages'}).`);
+    if (pf && pf !== 'absent')
+      this.line(
+        `Its bulk update: ${pf.bulk.state}; it received ${humanCount(pf.received.packets)} pfsync packets (${
+          Object.entries(pf.received.messages)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ') || 'no messages'
+        }).`,
+      );
     if (backAt === null) {
       this.line(`After ${seconds(limitMs)} ${r} has not taken the groups back:`);
       this.printRoles(roles);
       return;
     }
-    this.line(`${r} is MASTER of both groups again ${seconds(backAt - startedAt)} after it started; ${peer} is backup.`);
+    this.line(
+      `${r} is MASTER of both groups again ${seconds(backAt - startedAt)} after it started; ${peer} is backup.`,
+    );
     await this.flowOutcome(startedAt, backAt, r, flowWaitMs);
   }
 
@@ -271,12 +339,17 @@ export class Narrator {
       const pause = pauseAround(f, from, at);
       const longest = longestPause(f, from, at);
       let text: string;
-      if (broke.length) text = `broke: ${broke[0]!.why}${f.connected ? `; a new connection (the ${ordinal(f.connections)}) is running` : ''}.`;
+      if (broke.length)
+        text = `broke: ${broke[0]!.why}${f.connected ? `; a new connection (the ${ordinal(f.connections)}) is running` : ''}.`;
       else if (f.name === 'session') {
         const k = f.key;
         const typed = `a key typed once ${newMaster} held the gateway`;
-        text = k && k.sentAt >= typedAt - 50 && k.echoedAt !== null ? `${typed} echoed back in ${k.echoedAt - k.sentAt} ms, on the same connection.` : `${typed} has not come back after ${seconds(at - typedAt)} (same connection, not reset).`;
-      } else if (f.lastReceived > settledAt) text = `carried on, on the same ${f.proto === 'tcp' ? 'connection' : 'socket'}; the longest pause was ${seconds(pause?.ms ?? longest)}.`;
+        text =
+          k && k.sentAt >= typedAt - 50 && k.echoedAt !== null
+            ? `${typed} echoed back in ${k.echoedAt - k.sentAt} ms, on the same connection.`
+            : `${typed} has not come back after ${seconds(at - typedAt)} (same connection, not reset).`;
+      } else if (f.lastReceived > settledAt)
+        text = `carried on, on the same ${f.proto === 'tcp' ? 'connection' : 'socket'}; the longest pause was ${seconds(pause?.ms ?? longest)}.`;
       else text = `nothing came back for ${seconds(at - f.lastReceived)} (same connection, not reset: stuck).`;
       this.line(`  ${f.name.padEnd(9)} ${text}`);
     }
@@ -284,8 +357,12 @@ export class Narrator {
     this.line(`States on ${newMaster} for these flows now:`);
     for (const f of now.flows) {
       const mine = statesOf(f, states.states);
-      const made = mine.map((s) => (info && s.creator === info.hostid ? `made by ${newMaster}` : `copied (creator ${s.creator})`));
-      this.line(`  ${f.name.padEnd(9)} ${mine.length ? `${plural(mine.length, 'state')}, ${[...new Set(made)].join(', ')}` : 'none'}`);
+      const made = mine.map((s) =>
+        info && s.creator === info.hostid ? `made by ${newMaster}` : `copied (creator ${s.creator})`,
+      );
+      this.line(
+        `  ${f.name.padEnd(9)} ${mine.length ? `${plural(mine.length, 'state')}, ${[...new Set(made)].join(', ')}` : 'none'}`,
+      );
     }
   }
 
@@ -293,9 +370,13 @@ export class Narrator {
   private async explainStuck(r: RouterName, before: ShowRulesResult | null): Promise<void> {
     const after = await this.view.rules(r);
     if (!before || !after) return;
-    const blocked = (x: ShowRulesResult) => x.rules.filter((y) => y.action === 'block').reduce((n, y) => n + y.packets, 0);
+    const blocked = (x: ShowRulesResult) =>
+      x.rules.filter((y) => y.action === 'block').reduce((n, y) => n + y.packets, 0);
     const n = blocked(after) - blocked(before);
-    if (n > 0) this.line(`${r}'s block rules refused ${plural(n, 'packet')} since the kill: a TCP packet in mid-connection matches no pass rule (they want a SYN, flags S/SA), so without a state it meets \`block log all\`.`);
+    if (n > 0)
+      this.line(
+        `${r}'s block rules refused ${plural(n, 'packet')} since the kill: a TCP packet in mid-connection matches no pass rule (they want a SYN, flags S/SA), so without a state it meets \`block log all\`.`,
+      );
   }
 }
 

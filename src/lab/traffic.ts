@@ -47,7 +47,19 @@ const clock = systemClock();
 const status: TrafficStatus = { pid: process.pid, startedAt: epochMs(clock), updatedAt: epochMs(clock), flows: [] };
 
 function flow(name: FlowName, proto: 'tcp' | 'udp', port: number): FlowStatus {
-  const f: FlowStatus = { name, proto, local: null, remote: { address: server, port }, connected: false, connections: 0, breaks: [], sent: 0, received: 0, lastReceived: 0, gaps: [] };
+  const f: FlowStatus = {
+    name,
+    proto,
+    local: null,
+    remote: { address: server, port },
+    connected: false,
+    connections: 0,
+    breaks: [],
+    sent: 0,
+    received: 0,
+    lastReceived: 0,
+    gaps: [],
+  };
   status.flows.push(f);
   return f;
 }
@@ -70,7 +82,11 @@ function broke(f: FlowStatus, why: string): void {
 }
 
 /** A TCP connection that is made again whenever it breaks; `onUp` starts its traffic. */
-function tcpFlow(f: FlowStatus, onUp: (s: Socket, alive: () => boolean) => void, stalled: (since: number) => boolean): void {
+function tcpFlow(
+  f: FlowStatus,
+  onUp: (s: Socket, alive: () => boolean) => void,
+  stalled: (since: number) => boolean,
+): void {
   let current: { end(why: string): void; madeAt: number } | null = null;
   const open = () => {
     const s = connect({ host: server, port: f.remote.port });
@@ -101,7 +117,8 @@ function tcpFlow(f: FlowStatus, onUp: (s: Socket, alive: () => boolean) => void,
   };
   open();
   setInterval(() => {
-    if (current && f.connected && stalled(Math.max(current.madeAt, f.lastReceived))) current.end(`nothing came back for ${STALL_MS / 1000} s`);
+    if (current && f.connected && stalled(Math.max(current.madeAt, f.lastReceived)))
+      current.end(`nothing came back for ${STALL_MS / 1000} s`);
   }, 1000);
 }
 

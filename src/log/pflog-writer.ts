@@ -11,9 +11,23 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { fileHeader, PCAP_FILE_HEADER_LENGTH, PCAP_RECORD_HEADER_LENGTH, PcapReader, splitMicros, writeRecordHeader } from '../packet/pcap.js';
+import {
+  fileHeader,
+  PCAP_FILE_HEADER_LENGTH,
+  PCAP_RECORD_HEADER_LENGTH,
+  PcapReader,
+  splitMicros,
+  writeRecordHeader,
+} from '../packet/pcap.js';
 import * as pflog from '../packet/pflog.js';
-import { LINKTYPE_PFLOG, PFLOG_HEADER_LENGTH_OPENBSD, PFLOG_IFNAMSIZ, PFLOG_NO_RULE, pflogAf, type PflogHeader } from '../packet/pflog.js';
+import {
+  LINKTYPE_PFLOG,
+  PFLOG_HEADER_LENGTH_OPENBSD,
+  PFLOG_IFNAMSIZ,
+  PFLOG_NO_RULE,
+  pflogAf,
+  type PflogHeader,
+} from '../packet/pflog.js';
 
 /** Where the datapath and replay hand the packets their rules log. */
 export interface PacketLogSink {
@@ -22,7 +36,16 @@ export interface PacketLogSink {
    * `direction` 1 in / 2 out, `rule` -1 for pf's default rule, `action` and
    * `reason` pf's numbers (PfAction, PfReason), `time` seconds since the epoch.
    */
-  logPacket(time: number, packet: Uint8Array, ipVersion: number, direction: number, ifname: string, rule: number, action: number, reason: number): void;
+  logPacket(
+    time: number,
+    packet: Uint8Array,
+    ipVersion: number,
+    direction: number,
+    ifname: string,
+    rule: number,
+    action: number,
+    reason: number,
+  ): void;
 }
 
 export interface PflogQueueOptions {
@@ -79,7 +102,8 @@ export class PflogQueue {
     this.maxBuffered = opts.maxBufferedBytes ?? 8 * 1024 * 1024;
     this.snaplen = Math.min(opts.snaplen ?? SNAPLEN, SNAPLEN - RECORD_OVERHEAD);
     this.chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK;
-    if (!(this.maxFileBytes > PCAP_FILE_HEADER_LENGTH + RECORD_OVERHEAD)) throw new RangeError(`pflog: a file must hold more than ${PCAP_FILE_HEADER_LENGTH + RECORD_OVERHEAD} bytes`);
+    if (!(this.maxFileBytes > PCAP_FILE_HEADER_LENGTH + RECORD_OVERHEAD))
+      throw new RangeError(`pflog: a file must hold more than ${PCAP_FILE_HEADER_LENGTH + RECORD_OVERHEAD} bytes`);
   }
 
   /** Bytes of memory held for the disk. */
@@ -109,7 +133,16 @@ export class PflogQueue {
   }
 
   /** Encodes one record; false when it was dropped (the buffer is full). No allocation unless a new chunk is needed. */
-  add(time: number, packet: Uint8Array, ipVersion: number, direction: number, ifname: string, rule: number, action: number, reason: number): boolean {
+  add(
+    time: number,
+    packet: Uint8Array,
+    ipVersion: number,
+    direction: number,
+    ifname: string,
+    rule: number,
+    action: number,
+    reason: number,
+  ): boolean {
     if (!this.started) throw new Error('pflog: beginFile() first');
     const caplen = Math.min(packet.length, this.snaplen);
     const len = RECORD_OVERHEAD + caplen;
@@ -131,7 +164,15 @@ export class PflogQueue {
     const buf = this.chunk!;
     const o = this.fill;
     splitMicros(time, this.time);
-    writeRecordHeader(buf, o, this.time.sec, this.time.frac, PFLOG_HEADER_LENGTH_OPENBSD + caplen, PFLOG_HEADER_LENGTH_OPENBSD + packet.length, true);
+    writeRecordHeader(
+      buf,
+      o,
+      this.time.sec,
+      this.time.frac,
+      PFLOG_HEADER_LENGTH_OPENBSD + caplen,
+      PFLOG_HEADER_LENGTH_OPENBSD + packet.length,
+      true,
+    );
     pflog.encode(h, buf, o + PCAP_RECORD_HEADER_LENGTH);
     buf.set(caplen === packet.length ? packet : packet.subarray(0, caplen), o + RECORD_OVERHEAD);
     this.fill = o + len;
@@ -164,7 +205,8 @@ export class PflogQueue {
       this.counters.written += op.records;
       this.counters.bytesWritten += op.bytes.length;
     } else this.counters.dropped += op.records;
-    if (op.capacity === this.chunkBytes && this.free.length < 4) this.free.push(new Uint8Array(op.bytes.buffer, op.bytes.byteOffset, op.capacity));
+    if (op.capacity === this.chunkBytes && this.free.length < 4)
+      this.free.push(new Uint8Array(op.bytes.buffer, op.bytes.byteOffset, op.capacity));
   }
 
   /** Abandons everything not yet written (the file failed); the records count as dropped. */
@@ -248,7 +290,8 @@ export class PflogFile implements PacketLogSink {
     }
     if (size > 0) {
       const old = new Uint8Array(await readFile(path));
-      if (!isOurHeader(old)) throw new Error(`${path} exists and is not a pflog capture tunpf can append to; not touching it`);
+      if (!isOurHeader(old))
+        throw new Error(`${path} exists and is not a pflog capture tunpf can append to; not touching it`);
       size = completeLength(old);
     }
     const fh = await open(path, 'a', 0o600);
@@ -269,7 +312,16 @@ export class PflogFile implements PacketLogSink {
     return this.queue.counters;
   }
 
-  logPacket(time: number, packet: Uint8Array, ipVersion: number, direction: number, ifname: string, rule: number, action: number, reason: number): void {
+  logPacket(
+    time: number,
+    packet: Uint8Array,
+    ipVersion: number,
+    direction: number,
+    ifname: string,
+    rule: number,
+    action: number,
+    reason: number,
+  ): void {
     if (this.failed || this.closed) {
       this.queue.counters.dropped++;
       return;
@@ -310,7 +362,7 @@ export class PflogFile implements PacketLogSink {
         if (op === null) break;
         if (op.rotate) await this.rotateFiles();
         else {
-          for (let off = 0; off < op.bytes.length; ) off += (await this.fh.write(op.bytes, off)).bytesWritten;
+          for (let off = 0; off < op.bytes.length;) off += (await this.fh.write(op.bytes, off)).bytesWritten;
           q.release(op);
         }
       }
@@ -370,7 +422,16 @@ export class PflogSyncFile implements PacketLogSink {
     return this.queue.counters;
   }
 
-  logPacket(time: number, packet: Uint8Array, ipVersion: number, direction: number, ifname: string, rule: number, action: number, reason: number): void {
+  logPacket(
+    time: number,
+    packet: Uint8Array,
+    ipVersion: number,
+    direction: number,
+    ifname: string,
+    rule: number,
+    action: number,
+    reason: number,
+  ): void {
     this.queue.add(time, packet, ipVersion, direction, ifname, rule, action, reason);
     this.writeOut();
   }
@@ -386,7 +447,7 @@ export class PflogSyncFile implements PacketLogSink {
   private writeOut(): void {
     for (let op = this.queue.take(); op !== null; op = this.queue.take()) {
       if (op.rotate) continue; // never: no size limit
-      for (let off = 0; off < op.bytes.length; ) off += writeSync(this.fd, op.bytes, off);
+      for (let off = 0; off < op.bytes.length;) off += writeSync(this.fd, op.bytes, off);
       this.queue.release(op);
     }
   }

@@ -46,7 +46,10 @@ export class Kernel {
     try {
       execFileSync('ip', ['-batch', '-'], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (e) {
-      throw new KernelError(`ip -batch (${commands.map((c) => c.join(' ')).join('; ')})`, String((e as { stderr?: string }).stderr ?? (e as Error).message));
+      throw new KernelError(
+        `ip -batch (${commands.map((c) => c.join(' ')).join('; ')})`,
+        String((e as { stderr?: string }).stderr ?? (e as Error).message),
+      );
     }
   }
 
@@ -98,11 +101,14 @@ export class Kernel {
 
   /** The interface's addresses (`ip -json addr show dev NAME`). */
   addresses(name: string): InterfaceAddress[] {
-    const list = JSON.parse(this.ip('-json', 'addr', 'show', 'dev', name) || '[]') as { addr_info?: { family: string; local: string; prefixlen: number; scope: string }[] }[];
+    const list = JSON.parse(this.ip('-json', 'addr', 'show', 'dev', name) || '[]') as {
+      addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
+    }[];
     const out: InterfaceAddress[] = [];
     for (const l of list) {
       for (const a of l.addr_info ?? []) {
-        if (a.family === 'inet' || a.family === 'inet6') out.push({ af: a.family === 'inet' ? 4 : 6, address: a.local, bits: a.prefixlen, scope: a.scope });
+        if (a.family === 'inet' || a.family === 'inet6')
+          out.push({ af: a.family === 'inet' ? 4 : 6, address: a.local, bits: a.prefixlen, scope: a.scope });
       }
     }
     return out;

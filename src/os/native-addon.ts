@@ -50,9 +50,14 @@ export function loadNativeAddon(): NativeAddon {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
   // src/os (tsx) or dist/src/os (compiled): the build folder is at the package root
-  const candidates = ['../../build/Release/tunpf.node', '../../../build/Release/tunpf.node'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const candidates = ['../../build/Release/tunpf.node', '../../../build/Release/tunpf.node'].map((p) =>
+    fileURLToPath(new URL(p, import.meta.url)),
+  );
   const path = candidates.find((p) => existsSync(p));
-  if (!path) throw new Error(`the native addon is not built (looked for ${candidates.join(', ')}); run 'npm ci' or 'npm rebuild'`);
+  if (!path)
+    throw new Error(
+      `the native addon is not built (looked for ${candidates.join(', ')}); run 'npm ci' or 'npm rebuild'`,
+    );
   cached = require(path) as NativeAddon;
   return cached;
 }

@@ -76,11 +76,22 @@ export class RawSocket {
   }
 
   send(destination: string, data: Uint8Array, ifname?: string): number {
-    return this.native.rawSend(this.fd, this.af, addressBytes(destination, this.af), data, ifname ? this.native.ifIndex(ifname) : 0);
+    return this.native.rawSend(
+      this.fd,
+      this.af,
+      addressBytes(destination, this.af),
+      data,
+      ifname ? this.native.ifIndex(ifname) : 0,
+    );
   }
 
   /** Calls onPacket for every packet received (data is valid only during the call). */
-  start(onPacket: (data: Uint8Array, info: RawReceived) => void, onError: (e: Error) => void = (e) => { throw e; }): void {
+  start(
+    onPacket: (data: Uint8Array, info: RawReceived) => void,
+    onError: (e: Error) => void = (e) => {
+      throw e;
+    },
+  ): void {
     if (this.watcher) return;
     this.watcher = this.native.watch(this.fd, () => {
       try {
@@ -88,8 +99,18 @@ export class RawSocket {
           const n = this.native.rawRecv(this.fd, this.buf, this.meta, this.src);
           if (n < 0) break;
           const words = new Uint32Array(4);
-          for (let i = 0; i < this.meta[2]! / 4; i++) words[i] = ((this.src[i * 4]! << 24) | (this.src[i * 4 + 1]! << 16) | (this.src[i * 4 + 2]! << 8) | this.src[i * 4 + 3]!) >>> 0;
-          onPacket(this.buf.subarray(0, n), { ttl: this.meta[0]!, ifindex: this.meta[1]!, source: formatAddress(this.af, words) });
+          for (let i = 0; i < this.meta[2]! / 4; i++)
+            words[i] =
+              ((this.src[i * 4]! << 24) |
+                (this.src[i * 4 + 1]! << 16) |
+                (this.src[i * 4 + 2]! << 8) |
+                this.src[i * 4 + 3]!) >>>
+              0;
+          onPacket(this.buf.subarray(0, n), {
+            ttl: this.meta[0]!,
+            ifindex: this.meta[1]!,
+            source: formatAddress(this.af, words),
+          });
         }
       } catch (e) {
         onError(e as Error);

@@ -164,14 +164,24 @@ function formatIpv6(words: ArrayLike<number>): string {
   // longest run of two or more zero groups; the first one on a tie
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
-  const hex = (a: number, b: number): string => g.slice(a, b).map((x) => x.toString(16)).join(':');
+  const hex = (a: number, b: number): string =>
+    g
+      .slice(a, b)
+      .map((x) => x.toString(16))
+      .join(':');
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }

@@ -100,19 +100,32 @@ export function familyOf(src: string, dst: string): 4 | 6 {
  * false). The L4 checksum of a packet that is itself a fragment would be wrong: build whole packets and split them
  * with fragmentPacket.
  */
-export function buildIpPacket(f: IpFields & { protocol: number; payload: Uint8Array; fixChecksum?: boolean }): Uint8Array {
+export function buildIpPacket(
+  f: IpFields & { protocol: number; payload: Uint8Array; fixChecksum?: boolean },
+): Uint8Array {
   const af = familyOf(f.src, f.dst);
   let pkt: Uint8Array;
   if (af === 4) {
     pkt = ipv4.encode({
-      src: f.src, dst: f.dst, protocol: f.protocol, payload: f.payload,
-      ttl: f.ttl ?? 64, tos: f.tos ?? 0, id: f.ipId ?? 0, flags: f.df ? ipv4.IPV4_FLAG_DF : 0,
+      src: f.src,
+      dst: f.dst,
+      protocol: f.protocol,
+      payload: f.payload,
+      ttl: f.ttl ?? 64,
+      tos: f.tos ?? 0,
+      id: f.ipId ?? 0,
+      flags: f.df ? ipv4.IPV4_FLAG_DF : 0,
       options: f.ipOptions,
     });
   } else {
     pkt = ipv6.encode({
-      src: f.src, dst: f.dst, protocol: f.protocol, payload: f.payload,
-      hopLimit: f.ttl ?? 64, trafficClass: f.tos ?? 0, flowLabel: f.flowLabel ?? 0,
+      src: f.src,
+      dst: f.dst,
+      protocol: f.protocol,
+      payload: f.payload,
+      hopLimit: f.ttl ?? 64,
+      trafficClass: f.tos ?? 0,
+      flowLabel: f.flowLabel ?? 0,
       extensions: f.extensions,
     });
   }
@@ -152,9 +165,15 @@ export function tcpFlags(flags: string | number | undefined): number {
 
 export function buildTcp(f: TcpFields): Uint8Array {
   const seg = tcp.encode({
-    srcPort: f.sport, dstPort: f.dport, seq: (f.seq ?? 0) >>> 0, ack: (f.ack ?? 0) >>> 0,
-    flags: tcpFlags(f.flags), window: f.window ?? 65535, urgentPointer: f.urgentPointer ?? 0,
-    options: tcpOptionList(f.options), payload: f.payload,
+    srcPort: f.sport,
+    dstPort: f.dport,
+    seq: (f.seq ?? 0) >>> 0,
+    ack: (f.ack ?? 0) >>> 0,
+    flags: tcpFlags(f.flags),
+    window: f.window ?? 65535,
+    urgentPointer: f.urgentPointer ?? 0,
+    options: tcpOptionList(f.options),
+    payload: f.payload,
   });
   return buildIpPacket({ ...f, protocol: P_TCP, payload: seg });
 }
@@ -174,7 +193,14 @@ export function buildIcmp(f: IcmpFields): Uint8Array {
 
 export function buildIcmpEcho(f: IcmpEchoFields): Uint8Array {
   const af = familyOf(f.src, f.dst);
-  const type = af === 4 ? (f.reply ? icmp.ICMP_ECHO_REPLY : icmp.ICMP_ECHO) : (f.reply ? icmp.ICMP6_ECHO_REPLY : icmp.ICMP6_ECHO_REQUEST);
+  const type =
+    af === 4
+      ? f.reply
+        ? icmp.ICMP_ECHO_REPLY
+        : icmp.ICMP_ECHO
+      : f.reply
+        ? icmp.ICMP6_ECHO_REPLY
+        : icmp.ICMP6_ECHO_REQUEST;
   const rest = (((f.id & 0xffff) << 16) | ((f.seq ?? 0) & 0xffff)) >>> 0;
   return buildIcmp({ ...f, type, code: 0, rest, payload: f.payload });
 }
@@ -209,7 +235,15 @@ export function buildIcmpErrorFor(
   const claimed = af === 4 ? (offending[2]! << 8) | offending[3]! : 40 + ((offending[4]! << 8) | offending[5]!);
   if (claimed < len) len = claimed;
   if (len > maxIcmpQuote(af)) len = maxIcmpQuote(af);
-  return buildIcmpError({ src: f.src, dst, type: f.type, code: f.code, rest: f.rest, ttl: f.ttl, quoted: offending.subarray(0, len) });
+  return buildIcmpError({
+    src: f.src,
+    dst,
+    type: f.type,
+    code: f.code,
+    rest: f.rest,
+    ttl: f.ttl,
+    quoted: offending.subarray(0, len),
+  });
 }
 
 /**
@@ -217,7 +251,8 @@ export function buildIcmpErrorFor(
  * it): to the sender, from the address it wrote to. Null if meta is not a TCP packet or is itself a RST.
  */
 export function buildTcpResetFor(meta: PacketMeta, f: { ttl?: number } = {}): Uint8Array | null {
-  if (meta.error !== 0 || meta.proto !== P_TCP || meta.isLaterFragment || (meta.tcpFlags & TCPFlag.RST) !== 0) return null;
+  if (meta.error !== 0 || meta.proto !== P_TCP || meta.isLaterFragment || (meta.tcpFlags & TCPFlag.RST) !== 0)
+    return null;
   const src = formatAddress(meta.af, meta.dst);
   const dst = formatAddress(meta.af, meta.src);
   const base = { src, dst, sport: meta.dstPort, dport: meta.srcPort, window: 0, ttl: f.ttl ?? 64 };
@@ -276,7 +311,10 @@ function fragment6(packet: Uint8Array, step: number, id: number): Uint8Array[] {
   let nh = packet[6]!;
   while (nh === 0 || nh === 43 || nh === 60) {
     const len = (packet[p + 1]! + 1) * 8;
-    if (nh === 0 || nh === 43) { nhAt = p; unfragEnd = p + len; }
+    if (nh === 0 || nh === 43) {
+      nhAt = p;
+      unfragEnd = p + len;
+    }
     nh = packet[p]!;
     p += len;
   }

@@ -52,7 +52,14 @@ export function readCapture(buf: Uint8Array): CaptureRecord[] {
   const r = new PcapReader(buf);
   const linkType = r.header.linkType;
   while (r.next()) {
-    out.push({ time: r.time, linkType, data: buf.subarray(r.dataOffset, r.dataOffset + r.capLength), origLength: r.origLength, interfaceName: null, direction: null });
+    out.push({
+      time: r.time,
+      linkType,
+      data: buf.subarray(r.dataOffset, r.dataOffset + r.capLength),
+      origLength: r.origLength,
+      interfaceName: null,
+      direction: null,
+    });
   }
   return out;
 }

@@ -18,8 +18,11 @@ export function sum16(buf: Uint8Array, offset: number, length: number, acc: numb
   let i = offset;
   // four words per round: fewer loop tests
   for (; i + 8 <= end; i += 8) {
-    s += ((buf[i]! << 8) | buf[i + 1]!) + ((buf[i + 2]! << 8) | buf[i + 3]!) +
-      ((buf[i + 4]! << 8) | buf[i + 5]!) + ((buf[i + 6]! << 8) | buf[i + 7]!);
+    s +=
+      ((buf[i]! << 8) | buf[i + 1]!) +
+      ((buf[i + 2]! << 8) | buf[i + 3]!) +
+      ((buf[i + 4]! << 8) | buf[i + 5]!) +
+      ((buf[i + 6]! << 8) | buf[i + 7]!);
   }
   for (; i < end; i += 2) s += (buf[i]! << 8) | buf[i + 1]!;
   if (length & 1) s += buf[end]! << 8;
@@ -39,14 +42,24 @@ export function internetChecksum(buf: Uint8Array, offset: number, length: number
 }
 
 /** Pseudo-header sum read from the IP header in buf (af 4 or 6). */
-export function pseudoHeaderSum(buf: Uint8Array, l3Offset: number, af: number, proto: number, l4Length: number): number {
+export function pseudoHeaderSum(
+  buf: Uint8Array,
+  l3Offset: number,
+  af: number,
+  proto: number,
+  l4Length: number,
+): number {
   const addrSum = af === 4 ? sum16(buf, l3Offset + 12, 8) : sum16(buf, l3Offset + 8, 32);
   return addrSum + proto + (l4Length >>> 16) + (l4Length & 0xffff);
 }
 
 /** Pseudo-header sum from address words (IPv4: word 0 only). */
 export function pseudoHeaderSumWords(
-  af: number, src: ArrayLike<number>, dst: ArrayLike<number>, proto: number, l4Length: number,
+  af: number,
+  src: ArrayLike<number>,
+  dst: ArrayLike<number>,
+  proto: number,
+  l4Length: number,
 ): number {
   const n = af === 4 ? 1 : 4;
   let s = proto + (l4Length >>> 16) + (l4Length & 0xffff);
@@ -80,11 +93,16 @@ export function writeIpv4HeaderChecksum(buf: Uint8Array, l3Offset: number): void
 /** Offset of the checksum field inside the upper-layer header, or -1 for a protocol without one we handle. */
 export function l4ChecksumFieldOffset(proto: number): number {
   switch (proto) {
-    case TCP: return 16;
-    case UDP: return 6;
-    case ICMP: return 2;
-    case ICMPV6: return 2;
-    default: return -1;
+    case TCP:
+      return 16;
+    case UDP:
+      return 6;
+    case ICMP:
+      return 2;
+    case ICMPV6:
+      return 2;
+    default:
+      return -1;
   }
 }
 
@@ -103,7 +121,14 @@ function coveredLength(buf: Uint8Array, proto: number, l4Offset: number, l4Lengt
  * -1 for another protocol or a message too short to hold the field. A computed UDP checksum of 0 is returned
  * as 0xffff (0 means "no checksum" on the wire).
  */
-export function l4Checksum(buf: Uint8Array, l3Offset: number, af: number, proto: number, l4Offset: number, l4Length: number): number {
+export function l4Checksum(
+  buf: Uint8Array,
+  l3Offset: number,
+  af: number,
+  proto: number,
+  l4Offset: number,
+  l4Length: number,
+): number {
   const fo = l4ChecksumFieldOffset(proto);
   if (fo < 0 || l4Length < fo + 2) return -1;
   const len = coveredLength(buf, proto, l4Offset, l4Length);
@@ -115,7 +140,14 @@ export function l4Checksum(buf: Uint8Array, l3Offset: number, af: number, proto:
 }
 
 /** Computes and stores the upper-layer checksum; false if the protocol has none we handle. */
-export function writeL4Checksum(buf: Uint8Array, l3Offset: number, af: number, proto: number, l4Offset: number, l4Length: number): boolean {
+export function writeL4Checksum(
+  buf: Uint8Array,
+  l3Offset: number,
+  af: number,
+  proto: number,
+  l4Offset: number,
+  l4Length: number,
+): boolean {
   const c = l4Checksum(buf, l3Offset, af, proto, l4Offset, l4Length);
   if (c < 0) return false;
   const fo = l4Offset + l4ChecksumFieldOffset(proto);
@@ -128,7 +160,14 @@ export function writeL4Checksum(buf: Uint8Array, l3Offset: number, af: number, p
  * True if the upper-layer checksum is right. IPv4 UDP with checksum 0 carries none and passes; IPv6 UDP with 0
  * fails (RFC 8200 8.1). False for a protocol without a checksum we handle.
  */
-export function verifyL4Checksum(buf: Uint8Array, l3Offset: number, af: number, proto: number, l4Offset: number, l4Length: number): boolean {
+export function verifyL4Checksum(
+  buf: Uint8Array,
+  l3Offset: number,
+  af: number,
+  proto: number,
+  l4Offset: number,
+  l4Length: number,
+): boolean {
   const fo = l4ChecksumFieldOffset(proto);
   if (fo < 0 || l4Length < fo + 2) return false;
   if (proto === UDP && buf[l4Offset + 6] === 0 && buf[l4Offset + 7] === 0) return af === 4;
@@ -154,15 +193,24 @@ export function checksumAdjust16(oldCsum: number, oldWord: number, newWord: numb
 
 /** As checksumAdjust16 for a 32-bit field (a TCP sequence number, an IPv4 address). */
 export function checksumAdjust32(oldCsum: number, oldValue: number, newValue: number): number {
-  let s = (~oldCsum & 0xffff) + (~oldValue >>> 16 & 0xffff) + (~oldValue & 0xffff) +
-    ((newValue >>> 16) & 0xffff) + (newValue & 0xffff);
+  let s =
+    (~oldCsum & 0xffff) +
+    ((~oldValue >>> 16) & 0xffff) +
+    (~oldValue & 0xffff) +
+    ((newValue >>> 16) & 0xffff) +
+    (newValue & 0xffff);
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   return ~s & 0xffff;
 }
 
 /** As checksumAdjust16 for a whole address (af 4: word 0; af 6: words 0..3). */
-export function checksumAdjustAddress(oldCsum: number, af: number, oldWords: ArrayLike<number>, newWords: ArrayLike<number>): number {
+export function checksumAdjustAddress(
+  oldCsum: number,
+  af: number,
+  oldWords: ArrayLike<number>,
+  newWords: ArrayLike<number>,
+): number {
   const n = af === 4 ? 1 : 4;
   let c = oldCsum;
   for (let i = 0; i < n; i++) c = checksumAdjust32(c, oldWords[i]!, newWords[i]!);

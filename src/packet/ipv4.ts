@@ -61,7 +61,8 @@ export function encode(obj: Ipv4Packet, buf?: Uint8Array, offset: number = 0): U
   const hl = 20 + optLen;
   const payload = obj.payload ?? EMPTY;
   const frag = obj.fragmentOffset ?? 0;
-  if (frag % 8 !== 0 || frag > 0xfff8) throw new RangeError('ipv4: fragment offset must be a multiple of 8 below 65536');
+  if (frag % 8 !== 0 || frag > 0xfff8)
+    throw new RangeError('ipv4: fragment offset must be a multiple of 8 below 65536');
   const tot = obj.totalLength ?? hl + payload.length;
   const o = offset;
   out[o] = 0x40 | (hl >> 2);

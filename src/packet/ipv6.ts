@@ -190,7 +190,11 @@ export function encodeOptionsData(options: ReadonlyArray<{ type: number; value?:
     out.set(v, p);
     p += v.length;
   }
-  if (pad === 1) out[p] = 0; // Pad1
-  else if (pad > 1) { out[p] = 1; out[p + 1] = pad - 2; } // PadN
+  if (pad === 1)
+    out[p] = 0; // Pad1
+  else if (pad > 1) {
+    out[p] = 1;
+    out[p + 1] = pad - 2;
+  } // PadN
   return out;
 }

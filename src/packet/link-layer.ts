@@ -40,8 +40,16 @@ function none(reason: string): LinkInfo {
   return { ipOffset: -1, direction: null, ifindex: -1, ifname: null, reason };
 }
 
-function ipAt(buf: Uint8Array, off: number, len: number, ethertype: number, direction: 'in' | 'out' | null, ifindex: number): LinkInfo {
-  if (ethertype !== ETH_IPV4 && ethertype !== ETH_IPV6) return none(`not IP (ethertype 0x${ethertype.toString(16).padStart(4, '0')})`);
+function ipAt(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  ethertype: number,
+  direction: 'in' | 'out' | null,
+  ifindex: number,
+): LinkInfo {
+  if (ethertype !== ETH_IPV4 && ethertype !== ETH_IPV6)
+    return none(`not IP (ethertype 0x${ethertype.toString(16).padStart(4, '0')})`);
   if (off >= len) return none('frame ends before the IP header');
   void buf;
   return { ipOffset: off, direction, ifindex, ifname: null, reason: '' };
@@ -66,7 +74,9 @@ export function decodeLinkLayer(linkType: number, buf: Uint8Array, offset: numbe
     case LinkType.RAW_OPENBSD:
     case LinkType.IPV4:
     case LinkType.IPV6:
-      return length > 0 ? { ipOffset: offset, direction: null, ifindex: -1, ifname: null, reason: '' } : none('empty frame');
+      return length > 0
+        ? { ipOffset: offset, direction: null, ifindex: -1, ifname: null, reason: '' }
+        : none('empty frame');
     case LinkType.ETHERNET: {
       if (length < 14) return none('short Ethernet header');
       let o = offset + 12;
@@ -85,7 +95,8 @@ export function decodeLinkLayer(linkType: number, buf: Uint8Array, offset: numbe
     }
     case LinkType.LINUX_SLL2: {
       if (length < 20) return none('short SLL2 header');
-      const ifindex = ((buf[offset + 4]! << 24) | (buf[offset + 5]! << 16) | (buf[offset + 6]! << 8) | buf[offset + 7]!) >>> 0;
+      const ifindex =
+        ((buf[offset + 4]! << 24) | (buf[offset + 5]! << 16) | (buf[offset + 6]! << 8) | buf[offset + 7]!) >>> 0;
       return ipAt(buf, offset + 20, end, u16(offset), sllDirection(buf[offset + 10]!), ifindex);
     }
     case LinkType.NULL:
@@ -108,7 +119,13 @@ export function decodeLinkLayer(linkType: number, buf: Uint8Array, offset: numbe
       if (!isInetFamily(h.af)) return none(`not IP (address family ${h.af})`);
       const at = offset + pflog.decode.bytes;
       if (at >= end) return none('frame ends before the IP header');
-      return { ipOffset: at, direction: h.dir === pflog.PfDirection.IN ? 'in' : h.dir === pflog.PfDirection.OUT ? 'out' : null, ifindex: -1, ifname: h.ifname || null, reason: '' };
+      return {
+        ipOffset: at,
+        direction: h.dir === pflog.PfDirection.IN ? 'in' : h.dir === pflog.PfDirection.OUT ? 'out' : null,
+        ifindex: -1,
+        ifname: h.ifname || null,
+        reason: '',
+      };
     }
     default:
       return none(`unsupported link type ${linkType}`);

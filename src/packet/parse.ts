@@ -164,7 +164,10 @@ function walkIpv4Options(buf: Uint8Array, p: number, end: number): number {
   while (p < end) {
     const type = buf[p]!;
     if (type === 0) break; // end of options
-    if (type === 1) { p++; continue; } // no-op
+    if (type === 1) {
+      p++;
+      continue;
+    } // no-op
     if (p + 2 > end) return -1;
     const len = buf[p + 1]!;
     if (len < 2 || p + len > end) return -1;
@@ -267,7 +270,10 @@ function walkIpv6Options(buf: Uint8Array, p: number, end: number): number {
   let mask = 0;
   while (p < end) {
     const type = buf[p]!;
-    if (type === 0) { p++; continue; } // Pad1
+    if (type === 0) {
+      p++;
+      continue;
+    } // Pad1
     if (p + 2 > end) return -1;
     const next = p + 2 + buf[p + 1]!;
     if (next > end) return -1;
@@ -320,7 +326,10 @@ function parseTcp(buf: Uint8Array, meta: PacketMeta, l4: number, l4End: number):
   while (p < oend) {
     const kind = buf[p]!;
     if (kind === 0) break; // end of option list
-    if (kind === 1) { p++; continue; } // no-op
+    if (kind === 1) {
+      p++;
+      continue;
+    } // no-op
     if (p + 2 > oend) return fail(meta, E_TCP_OPT);
     const olen = buf[p + 1]!;
     if (olen < 2 || p + olen > oend) return fail(meta, E_TCP_OPT);
@@ -420,7 +429,8 @@ function parseInner(buf: Uint8Array, meta: PacketMeta, q: number, qend: number):
     proto = buf[q + 6]!;
     let p = q + 40;
     for (let n = 0; ; n++) {
-      if (proto !== P_HOPOPTS && proto !== P_ROUTING && proto !== P_FRAGMENT && proto !== P_DSTOPTS && proto !== P_AH) break;
+      if (proto !== P_HOPOPTS && proto !== P_ROUTING && proto !== P_FRAGMENT && proto !== P_DSTOPTS && proto !== P_AH)
+        break;
       meta.innerProto = proto;
       if (n >= MAX_EXTENSION_HEADERS || p + 8 > qend) return OK;
       let len = (buf[p + 1]! + 1) << 3;

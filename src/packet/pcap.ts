@@ -135,9 +135,15 @@ function recordHeaderLength(_h?: PcapRecordHeader): number {
 }
 
 /** The byte order comes from the file header. */
-function encodeRecordHeader(h: PcapRecordHeader, buf?: Uint8Array, offset: number = 0, littleEndian: boolean = true): Uint8Array {
+function encodeRecordHeader(
+  h: PcapRecordHeader,
+  buf?: Uint8Array,
+  offset: number = 0,
+  littleEndian: boolean = true,
+): Uint8Array {
   const out = buf ?? new Uint8Array(PCAP_RECORD_HEADER_LENGTH);
-  if (offset + PCAP_RECORD_HEADER_LENGTH > out.length) throw new RangeError('pcap: buffer too small for a record header');
+  if (offset + PCAP_RECORD_HEADER_LENGTH > out.length)
+    throw new RangeError('pcap: buffer too small for a record header');
   writeRecordHeader(out, offset, h.sec, h.frac, h.inclLength, h.origLength, littleEndian);
   encodeRecordHeader.bytes = PCAP_RECORD_HEADER_LENGTH;
   return out;
@@ -156,10 +162,22 @@ function decodeRecordHeader(buf: Uint8Array, offset: number = 0, littleEndian: b
 }
 decodeRecordHeader.bytes = 0;
 
-export const recordHeader = { encodingLength: recordHeaderLength, encode: encodeRecordHeader, decode: decodeRecordHeader };
+export const recordHeader = {
+  encodingLength: recordHeaderLength,
+  encode: encodeRecordHeader,
+  decode: decodeRecordHeader,
+};
 
 /** The record header from plain numbers, for writers that fill a buffer of many records (no object per record). */
-export function writeRecordHeader(buf: Uint8Array, offset: number, sec: number, frac: number, inclLength: number, origLength: number, le: boolean): void {
+export function writeRecordHeader(
+  buf: Uint8Array,
+  offset: number,
+  sec: number,
+  frac: number,
+  inclLength: number,
+  origLength: number,
+  le: boolean,
+): void {
   writeU32(buf, offset, sec, le);
   writeU32(buf, offset + 4, frac, le);
   writeU32(buf, offset + 8, inclLength, le);
@@ -217,8 +235,10 @@ export class PcapReader {
     if (o + PCAP_RECORD_HEADER_LENGTH > buf.length) throw new CaptureFormatError('truncated record header', o);
     const le = this.le;
     const incl = readU32(buf, o + 8, le);
-    if (incl > this.maxRecord) throw new CaptureFormatError(`record of ${incl} bytes exceeds the snapshot length ${this.header.snaplen}`, o + 8);
-    if (o + PCAP_RECORD_HEADER_LENGTH + incl > buf.length) throw new CaptureFormatError(`truncated record (${incl} bytes announced)`, o);
+    if (incl > this.maxRecord)
+      throw new CaptureFormatError(`record of ${incl} bytes exceeds the snapshot length ${this.header.snaplen}`, o + 8);
+    if (o + PCAP_RECORD_HEADER_LENGTH + incl > buf.length)
+      throw new CaptureFormatError(`truncated record (${incl} bytes announced)`, o);
     this.sec = readU32(buf, o, le);
     // a sloppy writer may put a whole second into the fraction: carry it
     const ns = readU32(buf, o + 4, le) * this.fracToNs;

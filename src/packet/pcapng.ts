@@ -40,7 +40,8 @@ function optionString(buf: Uint8Array, at: number, len: number): string {
 function nextOption(buf: Uint8Array, o: number, end: number, le: boolean): number {
   if (o + 4 > end || readU16(buf, o, le) === OPT_ENDOFOPT) return -1;
   const len = readU16(buf, o + 2, le);
-  if (o + 4 + len > end) throw new CaptureFormatError(`option ${readU16(buf, o, le)} of ${len} bytes overruns its block`, o);
+  if (o + 4 + len > end)
+    throw new CaptureFormatError(`option ${readU16(buf, o, le)} of ${len} bytes overruns its block`, o);
   return o;
 }
 
@@ -73,13 +74,15 @@ function checkFrame(buf: Uint8Array, offset: number, le: boolean, minLength: num
   if (len < minLength || len % 4 !== 0) throw new CaptureFormatError(`bad block length ${len}`, offset + 4);
   if (buf.length - offset < len) throw new CaptureFormatError(`truncated block (${len} bytes announced)`, offset);
   const trailer = readU32(buf, offset + len - 4, le);
-  if (trailer !== len) throw new CaptureFormatError(`trailing block length ${trailer} differs from ${len}`, offset + len - 4);
+  if (trailer !== len)
+    throw new CaptureFormatError(`trailing block length ${trailer} differs from ${len}`, offset + len - 4);
   return len;
 }
 
 function checkType(buf: Uint8Array, offset: number, le: boolean, type: number): void {
   const t = readU32(buf, offset, le);
-  if (t !== type) throw new CaptureFormatError(`block type 0x${t.toString(16)}, expected 0x${type.toString(16)}`, offset);
+  if (t !== type)
+    throw new CaptureFormatError(`block type 0x${t.toString(16)}, expected 0x${type.toString(16)}`, offset);
 }
 
 // --- section header block ---
@@ -137,7 +140,12 @@ function decodeShb(buf: Uint8Array, offset: number = 0): Required<SectionHeaderB
   const major = readU16(buf, offset + 12, le);
   if (major !== 1) throw new CaptureFormatError(`pcapng version ${major} (only 1 is known)`, offset + 12);
   decodeShb.bytes = len;
-  return { littleEndian: le, versionMajor: major, versionMinor: readU16(buf, offset + 14, le), sectionLength: readInt64(buf, offset + 16, le) };
+  return {
+    littleEndian: le,
+    versionMajor: major,
+    versionMinor: readU16(buf, offset + 14, le),
+    sectionLength: readInt64(buf, offset + 16, le),
+  };
 }
 decodeShb.bytes = 0;
 
@@ -165,7 +173,12 @@ function idbLength(b: InterfaceDescriptionBlock): number {
   return 20 + idbOptionsLength(b);
 }
 
-function encodeIdb(b: InterfaceDescriptionBlock, buf?: Uint8Array, offset: number = 0, littleEndian: boolean = true): Uint8Array {
+function encodeIdb(
+  b: InterfaceDescriptionBlock,
+  buf?: Uint8Array,
+  offset: number = 0,
+  littleEndian: boolean = true,
+): Uint8Array {
   const le = littleEndian;
   const total = idbLength(b);
   const out = target(buf, offset, total, 'an interface description');
@@ -182,13 +195,26 @@ function encodeIdb(b: InterfaceDescriptionBlock, buf?: Uint8Array, offset: numbe
 }
 encodeIdb.bytes = 0;
 
-function decodeIdb(buf: Uint8Array, offset: number = 0, littleEndian: boolean = true): Required<InterfaceDescriptionBlock> {
+function decodeIdb(
+  buf: Uint8Array,
+  offset: number = 0,
+  littleEndian: boolean = true,
+): Required<InterfaceDescriptionBlock> {
   const le = littleEndian;
   checkType(buf, offset, le, BlockType.IDB);
   const len = checkFrame(buf, offset, le, 20);
-  const r: Required<InterfaceDescriptionBlock> = { linkType: readU16(buf, offset + 8, le), snaplen: readU32(buf, offset + 12, le), name: null, tsresol: 6 };
+  const r: Required<InterfaceDescriptionBlock> = {
+    linkType: readU16(buf, offset + 8, le),
+    snaplen: readU32(buf, offset + 12, le),
+    name: null,
+    tsresol: 6,
+  };
   const end = offset + len - 4;
-  for (let o = nextOption(buf, offset + 16, end, le); o >= 0; o = nextOption(buf, o + 4 + pad4(readU16(buf, o + 2, le)), end, le)) {
+  for (
+    let o = nextOption(buf, offset + 16, end, le);
+    o >= 0;
+    o = nextOption(buf, o + 4 + pad4(readU16(buf, o + 2, le)), end, le)
+  ) {
     const code = readU16(buf, o, le);
     const n = readU16(buf, o + 2, le);
     if (code === IF_NAME) r.name = optionString(buf, o + 4, n);
@@ -219,7 +245,12 @@ function epbLength(b: EnhancedPacketBlock): number {
   return 32 + pad4(b.data.length) + (b.flags === null || b.flags === undefined ? 0 : 12);
 }
 
-function encodeEpb(b: EnhancedPacketBlock, buf?: Uint8Array, offset: number = 0, littleEndian: boolean = true): Uint8Array {
+function encodeEpb(
+  b: EnhancedPacketBlock,
+  buf?: Uint8Array,
+  offset: number = 0,
+  littleEndian: boolean = true,
+): Uint8Array {
   const le = littleEndian;
   const total = epbLength(b);
   const out = target(buf, offset, total, 'an enhanced packet');
@@ -248,7 +279,11 @@ encodeEpb.bytes = 0;
 /** epb_flags in the options from `start`, or -1 when absent (a loop, no closure: this runs per packet). */
 function packetFlags(buf: Uint8Array, start: number, end: number, le: boolean): number {
   let flags = -1;
-  for (let o = nextOption(buf, start, end, le); o >= 0; o = nextOption(buf, o + 4 + pad4(readU16(buf, o + 2, le)), end, le)) {
+  for (
+    let o = nextOption(buf, start, end, le);
+    o >= 0;
+    o = nextOption(buf, o + 4 + pad4(readU16(buf, o + 2, le)), end, le)
+  ) {
     if (readU16(buf, o, le) === EPB_FLAGS && readU16(buf, o + 2, le) >= 4) flags = readU32(buf, o + 4, le);
   }
   return flags;
@@ -309,7 +344,8 @@ export class PcapngReader {
   private le = true;
 
   constructor(private readonly buf: Uint8Array) {
-    if (buf.length < 4 || readU32(buf, 0, false) !== BlockType.SHB) throw new CaptureFormatError('not a pcapng file (no section header)', 0);
+    if (buf.length < 4 || readU32(buf, 0, false) !== BlockType.SHB)
+      throw new CaptureFormatError('not a pcapng file (no section header)', 0);
   }
 
   /** Reads up to the next packet; false at the end of the file. */
@@ -339,7 +375,8 @@ export class PcapngReader {
         const iface = this.interfaces[id];
         if (iface === undefined) throw new CaptureFormatError(`packet on undeclared interface ${id}`, body);
         const caplen = readU32(buf, body + 12, le);
-        if (body + 20 + caplen > at + len - 4) throw new CaptureFormatError('packet data overruns its block', body + 12);
+        if (body + 20 + caplen > at + len - 4)
+          throw new CaptureFormatError('packet data overruns its block', body + 12);
         this.interfaceId = id;
         this.time = ticksToSeconds(readU32(buf, body + 4, le), readU32(buf, body + 8, le), iface.tsresol);
         this.capLength = caplen;
@@ -400,8 +437,15 @@ export class PcapngWriter {
   }
 
   /** One packet at `time` (seconds since the epoch, fractional) with an optional direction. */
-  write(interfaceId: number, time: number, data: Uint8Array, direction: 'in' | 'out' | null = null, origLength: number = data.length): void {
-    if (!(interfaceId >= 0 && interfaceId < this.interfaceCount)) throw new RangeError(`pcapng: interface ${interfaceId} was not added`);
+  write(
+    interfaceId: number,
+    time: number,
+    data: Uint8Array,
+    direction: 'in' | 'out' | null = null,
+    origLength: number = data.length,
+  ): void {
+    if (!(interfaceId >= 0 && interfaceId < this.interfaceCount))
+      throw new RangeError(`pcapng: interface ${interfaceId} was not added`);
     const micros = Math.round(time * 1e6);
     const high = Math.floor(micros / 4294967296);
     this.emit(

@@ -53,7 +53,24 @@ export const PfAction = {
   RT: 14,
   AFRT: 15,
 } as const;
-export const PfActionName: readonly string[] = ['pass', 'block', 'scrub', 'noscrub', 'nat', 'nonat', 'binat', 'nobinat', 'rdr', 'nordr', 'synproxy-drop', 'defer', 'match', 'divert', 'rt', 'afrt'];
+export const PfActionName: readonly string[] = [
+  'pass',
+  'block',
+  'scrub',
+  'noscrub',
+  'nat',
+  'nonat',
+  'binat',
+  'nobinat',
+  'rdr',
+  'nordr',
+  'synproxy-drop',
+  'defer',
+  'match',
+  'divert',
+  'rt',
+  'afrt',
+];
 
 /** Why pf logged or dropped a packet (PFRES_*, OpenBSD numbering). */
 export const PfReason = {
@@ -76,7 +93,25 @@ export const PfReason = {
   NOROUTE: 16, // no route for a route-to action
 } as const;
 /** As tcpdump prints them (it adds the number: "10(state-mismatch)"). */
-export const PfReasonName: readonly string[] = ['match', 'bad-offset', 'fragment', 'short', 'normalize', 'memory', 'bad-timestamp', 'congestion', 'ip-option', 'proto-cksum', 'state-mismatch', 'state-insert', 'state-limit', 'src-limit', 'synproxy', 'translate', 'no-route'];
+export const PfReasonName: readonly string[] = [
+  'match',
+  'bad-offset',
+  'fragment',
+  'short',
+  'normalize',
+  'memory',
+  'bad-timestamp',
+  'congestion',
+  'ip-option',
+  'proto-cksum',
+  'state-mismatch',
+  'state-insert',
+  'state-limit',
+  'src-limit',
+  'synproxy',
+  'translate',
+  'no-route',
+];
 
 /** The header's dir field on the wire: PF_INOUT, PF_IN, PF_OUT (Direction's numbers) and OpenBSD's PF_FWD. */
 export const PfDirection = { INOUT: ANY_DIRECTION, IN: Direction.IN, OUT: Direction.OUT, FWD: 3 } as const;
@@ -158,7 +193,8 @@ function readName(buf: Uint8Array, o: number, size: number): string {
 
 export function encode(h: PflogHeader, buf?: Uint8Array, offset: number = 0): Uint8Array {
   const length = h.length ?? PFLOG_HEADER_LENGTH_OPENBSD;
-  if (length !== PFLOG_HEADER_LENGTH_OPENBSD && length !== PFLOG_HEADER_LENGTH_MIN) throw new RangeError(`pflog: header length ${length} (61 or 100)`);
+  if (length !== PFLOG_HEADER_LENGTH_OPENBSD && length !== PFLOG_HEADER_LENGTH_MIN)
+    throw new RangeError(`pflog: header length ${length} (61 or 100)`);
   const n = wireLength(length);
   const out = buf ?? new Uint8Array(n);
   if (offset + n > out.length) throw new RangeError('pflog: buffer too small');
@@ -199,7 +235,8 @@ export function decode(buf: Uint8Array, offset: number = 0): Required<PflogHeade
   const o = offset;
   if (buf.length - o < 1) throw new RangeError('pflog: empty');
   const length = buf[o]!;
-  if (length < PFLOG_HEADER_LENGTH_MIN || length > PFLOG_HEADER_LENGTH_MAX) throw new RangeError(`pflog: header length ${length} (61..100)`);
+  if (length < PFLOG_HEADER_LENGTH_MIN || length > PFLOG_HEADER_LENGTH_MAX)
+    throw new RangeError(`pflog: header length ${length} (61..100)`);
   const n = wireLength(length);
   if (buf.length - o < n) throw new RangeError(`pflog: header of ${n} bytes, ${buf.length - o} present`);
   const openbsd = length === PFLOG_HEADER_LENGTH_OPENBSD;

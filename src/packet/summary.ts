@@ -9,33 +9,85 @@ import { ParseErrorName, TCPFlag, type PacketMeta } from './meta.js';
 import { tcpFlagsToString } from './tcp.js';
 
 const PROTO_NAMES: Record<number, string> = {
-  1: 'icmp', 2: 'igmp', 4: 'ipencap', 6: 'tcp', 17: 'udp', 41: 'ipv6', 47: 'gre', 50: 'esp', 51: 'ah',
-  58: 'icmp6', 59: 'ipv6-nonxt', 103: 'pim', 112: 'carp', 132: 'sctp', 240: 'pfsync',
+  1: 'icmp',
+  2: 'igmp',
+  4: 'ipencap',
+  6: 'tcp',
+  17: 'udp',
+  41: 'ipv6',
+  47: 'gre',
+  50: 'esp',
+  51: 'ah',
+  58: 'icmp6',
+  59: 'ipv6-nonxt',
+  103: 'pim',
+  112: 'carp',
+  132: 'sctp',
+  240: 'pfsync',
 };
 
 const ICMP4_TYPES: Record<number, string> = {
-  0: 'echo reply', 3: 'unreachable', 4: 'source quench', 5: 'redirect', 8: 'echo request',
-  9: 'router advertisement', 10: 'router solicitation', 11: 'time exceeded', 12: 'parameter problem',
-  13: 'timestamp request', 14: 'timestamp reply', 15: 'info request', 16: 'info reply',
-  17: 'mask request', 18: 'mask reply',
+  0: 'echo reply',
+  3: 'unreachable',
+  4: 'source quench',
+  5: 'redirect',
+  8: 'echo request',
+  9: 'router advertisement',
+  10: 'router solicitation',
+  11: 'time exceeded',
+  12: 'parameter problem',
+  13: 'timestamp request',
+  14: 'timestamp reply',
+  15: 'info request',
+  16: 'info reply',
+  17: 'mask request',
+  18: 'mask reply',
 };
 
 // pf's names for the codes (pfctl icmpcode)
 const ICMP4_UNREACH_CODES: Record<number, string> = {
-  0: 'net-unr', 1: 'host-unr', 2: 'proto-unr', 3: 'port-unr', 4: 'needfrag', 5: 'srcfail', 6: 'net-unk',
-  7: 'host-unk', 8: 'isolate', 9: 'net-prohib', 10: 'host-prohib', 11: 'net-tos', 12: 'host-tos',
-  13: 'filter-prohib', 14: 'host-preced', 15: 'cutoff-preced',
+  0: 'net-unr',
+  1: 'host-unr',
+  2: 'proto-unr',
+  3: 'port-unr',
+  4: 'needfrag',
+  5: 'srcfail',
+  6: 'net-unk',
+  7: 'host-unk',
+  8: 'isolate',
+  9: 'net-prohib',
+  10: 'host-prohib',
+  11: 'net-tos',
+  12: 'host-tos',
+  13: 'filter-prohib',
+  14: 'host-preced',
+  15: 'cutoff-preced',
 };
 
 const ICMP6_TYPES: Record<number, string> = {
-  1: 'unreachable', 2: 'packet too big', 3: 'time exceeded', 4: 'parameter problem',
-  128: 'echo request', 129: 'echo reply', 130: 'listener query', 131: 'listener report', 132: 'listener done',
-  133: 'router solicitation', 134: 'router advertisement', 135: 'neighbor solicitation',
-  136: 'neighbor advertisement', 137: 'redirect', 143: 'listener report v2',
+  1: 'unreachable',
+  2: 'packet too big',
+  3: 'time exceeded',
+  4: 'parameter problem',
+  128: 'echo request',
+  129: 'echo reply',
+  130: 'listener query',
+  131: 'listener report',
+  132: 'listener done',
+  133: 'router solicitation',
+  134: 'router advertisement',
+  135: 'neighbor solicitation',
+  136: 'neighbor advertisement',
+  137: 'redirect',
+  143: 'listener report v2',
 };
 
 const ICMP6_UNREACH_CODES: Record<number, string> = {
-  0: 'noroute-unr', 1: 'admin-unr', 2: 'beyond-unr', 3: 'addr-unr', 4: 'port-unr',
+  0: 'noroute-unr',
+  1: 'admin-unr',
+  2: 'beyond-unr',
+  3: 'addr-unr',
+  4: 'port-unr',
 };
 
 export function protoName(proto: number): string {

@@ -50,13 +50,20 @@ function optionLength(opt: TcpOption): number {
   if ('data' in opt) return 2 + opt.data.length;
   switch (opt.kind) {
     case 0:
-    case 1: return 1;
-    case 2: return 4;
-    case 3: return 3;
-    case 4: return 2;
-    case 5: return 2 + 8 * (opt as { blocks: Array<[number, number]> }).blocks.length;
-    case 8: return 10;
-    default: throw new RangeError(`tcp: option kind ${(opt as { kind: number }).kind} needs data`);
+    case 1:
+      return 1;
+    case 2:
+      return 4;
+    case 3:
+      return 3;
+    case 4:
+      return 2;
+    case 5:
+      return 2 + 8 * (opt as { blocks: Array<[number, number]> }).blocks.length;
+    case 8:
+      return 10;
+    default:
+      throw new RangeError(`tcp: option kind ${(opt as { kind: number }).kind} needs data`);
   }
 }
 
@@ -157,8 +164,15 @@ export function decode(buf: Uint8Array, offset: number = 0, length: number = buf
   let p = o + 20;
   while (p < oend) {
     const kind = buf[p]!;
-    if (kind === 0) { options.push({ kind: 0 }); break; }
-    if (kind === 1) { options.push({ kind: 1 }); p++; continue; }
+    if (kind === 0) {
+      options.push({ kind: 0 });
+      break;
+    }
+    if (kind === 1) {
+      options.push({ kind: 1 });
+      p++;
+      continue;
+    }
     if (p + 2 > oend) throw new RangeError('tcp: truncated option');
     const olen = buf[p + 1]!;
     if (olen < 2 || p + olen > oend) throw new RangeError('tcp: bad option length');

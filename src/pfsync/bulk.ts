@@ -73,7 +73,10 @@ export class BulkRequester {
 
   /** BUS from the peer: START opens the bulk, END (after a START) completes it. */
   status(status: number, now: number): void {
-    if (status === 1 && (this.state === BulkState.START || this.state === BulkState.SENT || this.state === BulkState.BULK)) {
+    if (
+      status === 1 &&
+      (this.state === BulkState.START || this.state === BulkState.SENT || this.state === BulkState.BULK)
+    ) {
       this.state = BulkState.BULK;
       const t = Math.max(1, Math.ceil(this.o.stateLimit / this.o.statesPerPacket / BULK.OPENBSD_RATE));
       this.deadline = now + 4 * t;
@@ -105,7 +108,10 @@ export class BulkRequester {
     this.outcome = outcome;
     if (this.demoted) this.o.demote(-BULK.DEMOTE);
     this.demoted = false;
-    this.o.log?.(outcome === 'complete' ? 'bulk update received' : 'bulk update given up', { outcome, seconds: Math.round((now - (this.startedAt ?? now)) * 1000) / 1000 });
+    this.o.log?.(outcome === 'complete' ? 'bulk update received' : 'bulk update given up', {
+      outcome,
+      seconds: Math.round((now - (this.startedAt ?? now)) * 1000) / 1000,
+    });
   }
 }
 

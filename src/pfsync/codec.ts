@@ -18,11 +18,43 @@
 //    than the MTU.
 
 import {
-  ACTION_MAX, ActionHandled, BusOffset, BusStatus, ClrOffset, HeaderOffset, MessageLength, PFSYNC, PfsyncAction, PfsyncDrop,
-  STATE_LENGTH, SubheaderOffset, TDB_SOCKADDR_LENGTH, TdbOffset,
+  ACTION_MAX,
+  ActionHandled,
+  BusOffset,
+  BusStatus,
+  ClrOffset,
+  HeaderOffset,
+  MessageLength,
+  PFSYNC,
+  PfsyncAction,
+  PfsyncDrop,
+  STATE_LENGTH,
+  SubheaderOffset,
+  TDB_SOCKADDR_LENGTH,
+  TdbOffset,
 } from './constants.js';
-import { delC, insAck, state, updC, updReq, type IdMessage, type StateRecord, type UpdCompressed } from './state-record.js';
-import { fixed, readName, readU16, readU32, readU64, writeName, writeU16, writeU32, writeU64, type Codec } from './wire.js';
+import {
+  delC,
+  insAck,
+  state,
+  updC,
+  updReq,
+  type IdMessage,
+  type StateRecord,
+  type UpdCompressed,
+} from './state-record.js';
+import {
+  fixed,
+  readName,
+  readU16,
+  readU32,
+  readU64,
+  writeName,
+  writeU16,
+  writeU32,
+  writeU64,
+  type Codec,
+} from './wire.js';
 
 export interface PfsyncHeader {
   version: number;
@@ -62,12 +94,17 @@ export interface TdbMessage {
   rdomain: number;
 }
 
-export type PfsyncMessage = StateRecord | UpdCompressed | IdMessage | ClrMessage | BusMessage | TdbMessage | Record<string, never>;
+export type PfsyncMessage =
+  StateRecord | UpdCompressed | IdMessage | ClrMessage | BusMessage | TdbMessage | Record<string, never>;
 
 export const header: Codec<PfsyncHeader> = fixed(
   PFSYNC.HEADER_LENGTH,
   'header',
-  (b, o) => ({ version: b[o + HeaderOffset.VERSION]!, len: readU16(b, o + HeaderOffset.LEN), pfcksum: b.slice(o + HeaderOffset.PFCKSUM, o + PFSYNC.HEADER_LENGTH) }),
+  (b, o) => ({
+    version: b[o + HeaderOffset.VERSION]!,
+    len: readU16(b, o + HeaderOffset.LEN),
+    pfcksum: b.slice(o + HeaderOffset.PFCKSUM, o + PFSYNC.HEADER_LENGTH),
+  }),
   (h, b, o) => {
     b[o + HeaderOffset.VERSION] = h.version;
     b[o + HeaderOffset.VERSION + 1] = 0;
@@ -82,7 +119,11 @@ export const header: Codec<PfsyncHeader> = fixed(
 export const subheader: Codec<PfsyncSubheader> = fixed(
   PFSYNC.SUBHEADER_LENGTH,
   'subheader',
-  (b, o) => ({ action: b[o + SubheaderOffset.ACTION]!, len: b[o + SubheaderOffset.LEN]!, count: readU16(b, o + SubheaderOffset.COUNT) }),
+  (b, o) => ({
+    action: b[o + SubheaderOffset.ACTION]!,
+    len: b[o + SubheaderOffset.LEN]!,
+    count: readU16(b, o + SubheaderOffset.COUNT),
+  }),
   (s, b, o) => writeSubheaderFields(b, o, s.action, s.len, s.count),
 );
 
@@ -109,7 +150,11 @@ export function writeBus(buf: Uint8Array, off: number, creatorid: number, endtim
 export const bus: Codec<BusMessage> = fixed(
   MessageLength[PfsyncAction.BUS]!,
   'BUS',
-  (b, o) => ({ creatorid: readU32(b, o + BusOffset.CREATORID), endtime: readU32(b, o + BusOffset.ENDTIME), status: b[o + BusOffset.STATUS]! }),
+  (b, o) => ({
+    creatorid: readU32(b, o + BusOffset.CREATORID),
+    endtime: readU32(b, o + BusOffset.ENDTIME),
+    status: b[o + BusOffset.STATUS]!,
+  }),
   (m, b, o) => writeBus(b, o, m.creatorid, m.endtime, m.status),
 );
 
@@ -138,11 +183,31 @@ export const tdb: Codec<TdbMessage> = fixed(
 );
 
 /** EOF carries no message. */
-export const eof: Codec<Record<string, never>> = fixed(0, 'EOF', () => ({}), () => {});
+export const eof: Codec<Record<string, never>> = fixed(
+  0,
+  'EOF',
+  () => ({}),
+  () => {},
+);
 
 /** The codec of each action's message; null for actions without a layout. */
 export const MessageCodec: readonly (Codec<PfsyncMessage> | null)[] = [
-  clr, null, insAck, null, updC, updReq, state, delC, null, null, bus, null, eof, state, state, tdb,
+  clr,
+  null,
+  insAck,
+  null,
+  updC,
+  updReq,
+  state,
+  delC,
+  null,
+  null,
+  bus,
+  null,
+  eof,
+  state,
+  state,
+  tdb,
 ] as unknown as readonly (Codec<PfsyncMessage> | null)[];
 
 /** Writes the 20-byte header in place (pfcksum zero). */
@@ -248,14 +313,26 @@ export function decodePacket(buf: Uint8Array, offset = 0, length = buf.length - 
       sections.push({ action, offset: o, stride, count, skipped: true, messages: [] });
     },
   });
-  const hdr = length >= PFSYNC.HEADER_LENGTH && offset + PFSYNC.HEADER_LENGTH <= buf.length ? header.decode(buf, offset) : null;
+  const hdr =
+    length >= PFSYNC.HEADER_LENGTH && offset + PFSYNC.HEADER_LENGTH <= buf.length ? header.decode(buf, offset) : null;
   return { drop, header: hdr, sections };
 }
 
 // -- the sender's packet builder --------------------------------------------
 
 /** Actions the builder can carry: those with a message layout. */
-const BUILDABLE = [PfsyncAction.CLR, PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.UPD_REQ, PfsyncAction.DEL, PfsyncAction.DEL_C, PfsyncAction.BUS, PfsyncAction.INS, PfsyncAction.UPD, PfsyncAction.TDB];
+const BUILDABLE = [
+  PfsyncAction.CLR,
+  PfsyncAction.INS_ACK,
+  PfsyncAction.UPD_C,
+  PfsyncAction.UPD_REQ,
+  PfsyncAction.DEL,
+  PfsyncAction.DEL_C,
+  PfsyncAction.BUS,
+  PfsyncAction.INS,
+  PfsyncAction.UPD,
+  PfsyncAction.TDB,
+];
 
 /**
  * Layout order: BUS START opens a packet (a bulk's first packet), BUS END
@@ -263,7 +340,17 @@ const BUILDABLE = [PfsyncAction.CLR, PfsyncAction.INS_ACK, PfsyncAction.UPD_C, P
  * between them OpenBSD's queue order, with CLR and UPD_REQ (which OpenBSD
  * sends alone) first and DEL (which it never sends) after UPD.
  */
-const LAYOUT_ORDER = [PfsyncAction.CLR, PfsyncAction.UPD_REQ, PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.DEL_C, PfsyncAction.INS, PfsyncAction.UPD, PfsyncAction.DEL, PfsyncAction.TDB];
+const LAYOUT_ORDER = [
+  PfsyncAction.CLR,
+  PfsyncAction.UPD_REQ,
+  PfsyncAction.INS_ACK,
+  PfsyncAction.UPD_C,
+  PfsyncAction.DEL_C,
+  PfsyncAction.INS,
+  PfsyncAction.UPD,
+  PfsyncAction.DEL,
+  PfsyncAction.TDB,
+];
 
 /**
  * Assembles one pfsync packet of at most `mtu` bytes including the 20-byte
@@ -287,13 +374,15 @@ export class PacketBuilder {
 
   constructor(mtu: number = PFSYNC.DEFAULT_MTU) {
     const min = PFSYNC.IP_HEADER_LENGTH + PFSYNC.HEADER_LENGTH + PFSYNC.SUBHEADER_LENGTH + STATE_LENGTH;
-    if (!(Number.isInteger(mtu) && mtu >= min && mtu <= 0xffff)) throw new RangeError(`pfsync MTU must be ${min}..65535 (a full state must fit)`);
+    if (!(Number.isInteger(mtu) && mtu >= min && mtu <= 0xffff))
+      throw new RangeError(`pfsync MTU must be ${min}..65535 (a full state must fit)`);
     this.mtu = mtu;
     const space = this.space;
     let size = 0;
     for (const a of BUILDABLE) {
       this.base[a] = size;
-      size += Math.floor((space - PFSYNC.HEADER_LENGTH - PFSYNC.SUBHEADER_LENGTH) / MessageLength[a]!) * MessageLength[a]!;
+      size +=
+        Math.floor((space - PFSYNC.HEADER_LENGTH - PFSYNC.SUBHEADER_LENGTH) / MessageLength[a]!) * MessageLength[a]!;
     }
     this.buf = new Uint8Array(size);
     this.out = new Uint8Array(space);
@@ -352,7 +441,9 @@ export class PacketBuilder {
     if (offset + this.length > out.length) throw new RangeError(`pfsync packet needs ${this.length} bytes`);
     writeHeader(out, offset, this.length);
     let o = offset + PFSYNC.HEADER_LENGTH;
-    const busFirst = this.counts[PfsyncAction.BUS]! > 0 && this.buf[this.base[PfsyncAction.BUS]! + BusOffset.STATUS] === BusStatus.START;
+    const busFirst =
+      this.counts[PfsyncAction.BUS]! > 0 &&
+      this.buf[this.base[PfsyncAction.BUS]! + BusOffset.STATUS] === BusStatus.START;
     if (busFirst) o = this.section(PfsyncAction.BUS, out, o);
     for (const a of LAYOUT_ORDER) o = this.section(a, out, o);
     if (!busFirst) o = this.section(PfsyncAction.BUS, out, o);

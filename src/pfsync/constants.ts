@@ -51,8 +51,22 @@ export const PfsyncAction = {
 export const ACTION_MAX = 16;
 
 export const PfsyncActionName = [
-  'CLR', 'OINS', 'INS_ACK', 'OUPD', 'UPD_C', 'UPD_REQ', 'DEL', 'DEL_C',
-  'INS_F', 'DEL_F', 'BUS', 'OTDB', 'EOF', 'INS', 'UPD', 'TDB',
+  'CLR',
+  'OINS',
+  'INS_ACK',
+  'OUPD',
+  'UPD_C',
+  'UPD_REQ',
+  'DEL',
+  'DEL_C',
+  'INS_F',
+  'DEL_F',
+  'BUS',
+  'OTDB',
+  'EOF',
+  'INS',
+  'UPD',
+  'TDB',
 ];
 
 /**
@@ -80,10 +94,34 @@ export const MessageLength = [
 ];
 
 /** Whether OpenBSD has a handler for the action; the others are skipped. */
-export const ActionHandled = [true, false, true, false, true, true, true, true, false, false, true, false, false, true, true, true];
+export const ActionHandled = [
+  true,
+  false,
+  true,
+  false,
+  true,
+  true,
+  true,
+  true,
+  false,
+  false,
+  true,
+  false,
+  false,
+  true,
+  true,
+  true,
+];
 
 /** Section order in OpenBSD-built packets (pfsync_qs, then TDB); CLR, UPD_REQ and BUS travel on their own. */
-export const SECTION_ORDER: readonly number[] = [PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.DEL_C, PfsyncAction.INS, PfsyncAction.UPD, PfsyncAction.TDB];
+export const SECTION_ORDER: readonly number[] = [
+  PfsyncAction.INS_ACK,
+  PfsyncAction.UPD_C,
+  PfsyncAction.DEL_C,
+  PfsyncAction.INS,
+  PfsyncAction.UPD,
+  PfsyncAction.TDB,
+];
 
 /** OpenBSD's address family numbers on the wire. */
 export const WireAf = { INET: 2, INET6: 24 } as const;
@@ -136,7 +174,19 @@ export const PfsyncDrop = {
   BADSRC: 10, // tunpf: the source is not a configured peer
 } as const;
 
-export const PfsyncDropName = ['ok', 'badif', 'badttl', 'hdrops', 'badver', 'badlen', 'badact', 'badval', 'badstate', 'stale', 'badsrc'];
+export const PfsyncDropName = [
+  'ok',
+  'badif',
+  'badttl',
+  'hdrops',
+  'badver',
+  'badlen',
+  'badact',
+  'badval',
+  'badstate',
+  'stale',
+  'badsrc',
+];
 export const PFSYNC_DROP_CODES = PfsyncDropName.length;
 
 /**
@@ -157,11 +207,30 @@ export const ImportError = {
   ID_EXISTS: 9, // a state of this identity exists
 } as const;
 
-export const ImportErrorName = ['ok', 'bad-timeout', 'bad-peer-state', 'bad-direction', 'bad-af', 'no-creator', 'af-translation', 'table-full', 'flow-exists', 'id-exists'];
+export const ImportErrorName = [
+  'ok',
+  'bad-timeout',
+  'bad-peer-state',
+  'bad-direction',
+  'bad-af',
+  'no-creator',
+  'af-translation',
+  'table-full',
+  'flow-exists',
+  'id-exists',
+];
 
 export const ImportErrorCounter = [
-  PfsyncDrop.OK, PfsyncDrop.BADVAL, PfsyncDrop.BADVAL, PfsyncDrop.BADVAL, PfsyncDrop.BADVAL,
-  PfsyncDrop.BADSTATE, PfsyncDrop.BADSTATE, PfsyncDrop.BADSTATE, PfsyncDrop.BADSTATE, PfsyncDrop.BADSTATE,
+  PfsyncDrop.OK,
+  PfsyncDrop.BADVAL,
+  PfsyncDrop.BADVAL,
+  PfsyncDrop.BADVAL,
+  PfsyncDrop.BADVAL,
+  PfsyncDrop.BADSTATE,
+  PfsyncDrop.BADSTATE,
+  PfsyncDrop.BADSTATE,
+  PfsyncDrop.BADSTATE,
+  PfsyncDrop.BADSTATE,
 ];
 
 // -- message layouts: the byte offsets every reader and writer uses --------
@@ -232,7 +301,20 @@ export const TDB_SOCKADDR_LENGTH = 28;
 
 /** Offset of the creatorid in a message of each action, -1 when it has none. The id is at 0 where there is one. */
 export const CreatorOffset = [
-  ClrOffset.CREATORID, -1, IdMessageOffset.CREATORID, -1, UpdCOffset.CREATORID, IdMessageOffset.CREATORID,
-  StateOffset.CREATORID, IdMessageOffset.CREATORID, -1, -1, BusOffset.CREATORID, -1, -1,
-  StateOffset.CREATORID, StateOffset.CREATORID, -1,
+  ClrOffset.CREATORID,
+  -1,
+  IdMessageOffset.CREATORID,
+  -1,
+  UpdCOffset.CREATORID,
+  IdMessageOffset.CREATORID,
+  StateOffset.CREATORID,
+  IdMessageOffset.CREATORID,
+  -1,
+  -1,
+  BusOffset.CREATORID,
+  -1,
+  -1,
+  StateOffset.CREATORID,
+  StateOffset.CREATORID,
+  -1,
 ];

@@ -16,8 +16,16 @@ import { StateImage } from '../state/state-image.js';
 import type { StateTable } from '../state/state-table.js';
 import { walkPacket } from './codec.js';
 import {
-  BusOffset, ClrOffset, IdMessageOffset, ImportErrorCounter, PFSYNC_DROP_CODES, PeerOffset, PfsyncAction, PfsyncDrop,
-  StateOffset, UpdCOffset,
+  BusOffset,
+  ClrOffset,
+  IdMessageOffset,
+  ImportErrorCounter,
+  PFSYNC_DROP_CODES,
+  PeerOffset,
+  PfsyncAction,
+  PfsyncDrop,
+  StateOffset,
+  UpdCOffset,
 } from './constants.js';
 import type { PfsyncOutbound } from './outbound.js';
 import { findStateOf, readPeer, validateUpdate, validateUpdC, type StateImporter } from './state-record.js';
@@ -172,7 +180,11 @@ export class PfsyncInbound {
     const i = this.find(PfsyncAction.UPD_C, buf, off);
     if (i < 0) {
       this.drop(PfsyncDrop.BADSTATE);
-      this.outbound.requestState(readU32(buf, off + UpdCOffset.ID), readU32(buf, off + UpdCOffset.ID + 4), readU32(buf, off + UpdCOffset.CREATORID));
+      this.outbound.requestState(
+        readU32(buf, off + UpdCOffset.ID),
+        readU32(buf, off + UpdCOffset.ID + 4),
+        readU32(buf, off + UpdCOffset.CREATORID),
+      );
       return;
     }
     this.merge(i, buf, off + UpdCOffset.SRC, off + UpdCOffset.DST, buf[off + UpdCOffset.TIMEOUT]!);

@@ -115,7 +115,15 @@ export class PfsyncOutbound implements StateHooks {
     this.book = new SyncBook(o.table.capacity);
     this.builder = new PacketBuilder(o.mtu);
     // a queue never holds more than a packet's worth: it is sent before it would overflow
-    const most = Math.ceil(o.mtu / Math.min(...[PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.INS, PfsyncAction.UPD].map((a) => MessageLength[a]!))) + 1;
+    const most =
+      Math.ceil(
+        o.mtu /
+          Math.min(
+            ...[PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.INS, PfsyncAction.UPD].map(
+              (a) => MessageLength[a]!,
+            ),
+          ),
+      ) + 1;
     this.queues = QUEUE_ACTION.map(() => new StateQueue(new Int32Array(most), new Uint32Array(most)));
     const ids = Math.ceil(o.mtu / MessageLength[PfsyncAction.DEL_C]!) + 1;
     this.dels = new IdQueue(ids);
@@ -134,7 +142,13 @@ export class PfsyncOutbound implements StateHooks {
       for (let k = 0; k < sq.n; k++) if (this.current(sq, k, q) >= 0) n++;
       return n;
     };
-    return { ins: live(SyncQueue.INS), upd: live(SyncQueue.UPD), updc: live(SyncQueue.UPD_C), del: this.dels.n, iack: live(SyncQueue.IACK) };
+    return {
+      ins: live(SyncQueue.INS),
+      upd: live(SyncQueue.UPD),
+      updc: live(SyncQueue.UPD_C),
+      del: this.dels.n,
+      iack: live(SyncQueue.IACK),
+    };
   }
 
   // -- state hooks (the state engine calls these for every change) ------------
@@ -282,8 +296,10 @@ export class PfsyncOutbound implements StateHooks {
     const b = this.builder;
     const now = this.o.clock();
     b.reset();
-    for (let k = 0; k < this.reqs.n; k++) writeIdMessage(b.buf, b.add(PfsyncAction.UPD_REQ), this.reqs.hi[k]!, this.reqs.lo[k]!, this.reqs.creator[k]!);
-    for (let k = 0; k < this.dels.n; k++) writeIdMessage(b.buf, b.add(PfsyncAction.DEL_C), this.dels.hi[k]!, this.dels.lo[k]!, this.dels.creator[k]!);
+    for (let k = 0; k < this.reqs.n; k++)
+      writeIdMessage(b.buf, b.add(PfsyncAction.UPD_REQ), this.reqs.hi[k]!, this.reqs.lo[k]!, this.reqs.creator[k]!);
+    for (let k = 0; k < this.dels.n; k++)
+      writeIdMessage(b.buf, b.add(PfsyncAction.DEL_C), this.dels.hi[k]!, this.dels.lo[k]!, this.dels.creator[k]!);
     for (let n = 0; n < QUEUES.length; n++) {
       const q = QUEUES[n]!;
       const sq = this.queues[q]!;
@@ -381,6 +397,10 @@ export class PfsyncOutbound implements StateHooks {
     if (n === 0) return { last: null, p50: null, p99: null };
     const xs = Array.from(this.lags.subarray(0, n)).sort((a, b) => a - b);
     const ms = (x: number) => Math.round(x * 10000) / 10;
-    return { last: ms(this.lags[(this.lagCount - 1) % this.lags.length]!), p50: ms(xs[Math.floor(n / 2)]!), p99: ms(xs[Math.min(n - 1, Math.floor(n * 0.99))]!) };
+    return {
+      last: ms(this.lags[(this.lagCount - 1) % this.lags.length]!),
+      p50: ms(xs[Math.floor(n / 2)]!),
+      p99: ms(xs[Math.min(n - 1, Math.floor(n * 0.99))]!),
+    };
   }
 }

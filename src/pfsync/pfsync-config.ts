@@ -36,7 +36,8 @@ export function parsePfsyncBlock(r: BlockReader, loc: SourceLocation): PfsyncCon
         const p = r.word('a peer address');
         const a = parseAddress(p.text);
         if (!a) throw new ConfigError(p.loc, `invalid syncpeer '${p.text}'`);
-        if (a.af !== 4) throw new ConfigError(p.loc, 'pfsync travels over IPv4 (as OpenBSD\'s): syncpeer must be an IPv4 address');
+        if (a.af !== 4)
+          throw new ConfigError(p.loc, "pfsync travels over IPv4 (as OpenBSD's): syncpeer must be an IPv4 address");
         c.syncpeer = p.text;
         break;
       }

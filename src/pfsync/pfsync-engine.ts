@@ -76,13 +76,29 @@ export class PfsyncEngine {
     const t = o.states.table;
     this.hostid = t.hostid;
     const exporter = StateExporter.forEngine(o.states, o.ifName);
-    this.outbound = new PfsyncOutbound({ table: t, exporter, mtu: o.mtu, maxupd: o.config.maxupd, clock: o.clock, send: o.send });
-    this.inbound = new PfsyncInbound(o.states, new StateImporter(o.states, o.ifId), this.outbound, {
-      bulkRequested: () => this.bulkRequested(),
-      bulkStatus: (status) => this.requester.status(status, o.clock()),
-      acknowledged: (i) => this.deferral.acknowledged(i, t.idLo[i]!),
-    }, this.hostid, (ifId) => (ifId === FLOATING ? PFSYNC.IFNAME_FLOATING : o.ifName(ifId)));
-    const statesPerPacket = Math.floor((o.mtu - PFSYNC.IP_HEADER_LENGTH - PFSYNC.HEADER_LENGTH - PFSYNC.SUBHEADER_LENGTH) / STATE_LENGTH);
+    this.outbound = new PfsyncOutbound({
+      table: t,
+      exporter,
+      mtu: o.mtu,
+      maxupd: o.config.maxupd,
+      clock: o.clock,
+      send: o.send,
+    });
+    this.inbound = new PfsyncInbound(
+      o.states,
+      new StateImporter(o.states, o.ifId),
+      this.outbound,
+      {
+        bulkRequested: () => this.bulkRequested(),
+        bulkStatus: (status) => this.requester.status(status, o.clock()),
+        acknowledged: (i) => this.deferral.acknowledged(i, t.idLo[i]!),
+      },
+      this.hostid,
+      (ifId) => (ifId === FLOATING ? PFSYNC.IFNAME_FLOATING : o.ifName(ifId)),
+    );
+    const statesPerPacket = Math.floor(
+      (o.mtu - PFSYNC.IP_HEADER_LENGTH - PFSYNC.HEADER_LENGTH - PFSYNC.SUBHEADER_LENGTH) / STATE_LENGTH,
+    );
     this.requester = new BulkRequester({
       demote: o.demote,
       request: () => this.outbound.sendBulkRequest(),
@@ -90,7 +106,10 @@ export class PfsyncEngine {
       statesPerPacket,
       log: (msg, d) => o.log?.('info', msg, d),
     });
-    this.responder = new BulkResponder(() => t.extent, (i) => t.live(i) && !(t.flags[i]! & StateFlag.NOSYNC));
+    this.responder = new BulkResponder(
+      () => t.extent,
+      (i) => t.live(i) && !(t.flags[i]! & StateFlag.NOSYNC),
+    );
     o.states.hooks = this.outbound;
   }
 
@@ -130,7 +149,13 @@ export class PfsyncEngine {
   }
 
   nextTimerAt(): number {
-    return Math.min(this.outbound.deadline, this.requester.nextTimerAt(), this.bulkTurnAt, this.deferral.nextTimerAt(), this.outbound.urgent ? this.o.clock() : Infinity);
+    return Math.min(
+      this.outbound.deadline,
+      this.requester.nextTimerAt(),
+      this.bulkTurnAt,
+      this.deferral.nextTimerAt(),
+      this.outbound.urgent ? this.o.clock() : Infinity,
+    );
   }
 
   tick(): void {
@@ -146,7 +171,9 @@ export class PfsyncEngine {
     const fresh = !this.responder.active;
     this.responder.begin();
     this.bulkTurnAt = this.o.clock();
-    this.o.log?.('info', fresh ? 'sending a bulk update' : 'bulk update requested again: starting over', { states: this.o.states.table.count });
+    this.o.log?.('info', fresh ? 'sending a bulk update' : 'bulk update requested again: starting over', {
+      states: this.o.states.table.count,
+    });
   }
 
   /** One paced turn of the bulk answer: BUS START, the states, BUS END. */
@@ -179,7 +206,8 @@ export class PfsyncEngine {
     const c = this.o.config;
     const out = this.outbound.counters;
     const inc = this.inbound.counters;
-    const byAction = (m: Float64Array) => Object.fromEntries(PfsyncActionName.map((n, a) => [n, m[a]!] as const).filter(([, v]) => v > 0));
+    const byAction = (m: Float64Array) =>
+      Object.fromEntries(PfsyncActionName.map((n, a) => [n, m[a]!] as const).filter(([, v]) => v > 0));
     const rq = this.requester;
     return {
       syncdev: c.syncdev,
@@ -191,7 +219,9 @@ export class PfsyncEngine {
       queued: this.outbound.queued(),
       sent: { packets: out.packets, bytes: out.bytes, messages: byAction(out.messages), changes: out.changes },
       received: { packets: inc.packets, bytes: inc.bytes, messages: byAction(inc.messages) },
-      dropped: Object.fromEntries(PfsyncDropName.map((n, k) => [n, inc.dropped[k]!] as const).filter(([n, v]) => n !== 'ok' && v > 0)),
+      dropped: Object.fromEntries(
+        PfsyncDropName.map((n, k) => [n, inc.dropped[k]!] as const).filter(([n, v]) => n !== 'ok' && v > 0),
+      ),
       lagMs: this.outbound.lagStats(),
     };
   }

@@ -83,7 +83,10 @@ export class PfsyncService {
     this.engine.start(up);
     this.schedule();
     const hostid = this.o.states.table.hostid.toString(16).padStart(8, '0');
-    log.info({ syncdev: c.syncdev, syncpeer: c.syncpeer ?? PFSYNC.GROUP_V4, maxupd: c.maxupd, defer: c.defer, hostid }, 'pfsync started');
+    log.info(
+      { syncdev: c.syncdev, syncpeer: c.syncpeer ?? PFSYNC.GROUP_V4, maxupd: c.maxupd, defer: c.defer, hostid },
+      'pfsync started',
+    );
   }
 
   private receive(data: Uint8Array, info: RawReceived): void {
@@ -123,12 +126,15 @@ export class PfsyncService {
     this.timer = null;
     this.timerAt = next;
     if (next === Infinity) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerAt = Infinity;
-      this.engine.tick();
-      this.schedule();
-    }, Math.max(0, (next - this.o.clock()) * 1000));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.timerAt = Infinity;
+        this.engine.tick();
+        this.schedule();
+      },
+      Math.max(0, (next - this.o.clock()) * 1000),
+    );
   }
 
   /** `defer`: holds the packet that created state i until the peer has the state (see PfsyncEngine.defer). */

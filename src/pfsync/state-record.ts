@@ -33,11 +33,36 @@ import type { StateEngine } from '../state/state-engine.js';
 import { StateImage, type PeerImage } from '../state/state-image.js';
 import { KEY_WORDS, type StateTable } from '../state/state-table.js';
 import {
-  CreatorOffset, IdMessageOffset, ImportError, KEY_LENGTH, KeyOffset, MessageLength, PEER_LENGTH, PFSYNC, PeerOffset,
-  PfsyncAction, STATE_LENGTH, StateOffset, SyncFlag, UpdCOffset, WireAf, WireStateFlag,
+  CreatorOffset,
+  IdMessageOffset,
+  ImportError,
+  KEY_LENGTH,
+  KeyOffset,
+  MessageLength,
+  PEER_LENGTH,
+  PFSYNC,
+  PeerOffset,
+  PfsyncAction,
+  STATE_LENGTH,
+  StateOffset,
+  SyncFlag,
+  UpdCOffset,
+  WireAf,
+  WireStateFlag,
 } from './constants.js';
 import {
-  fixed, need, readAddress, readName, readU16, readU32, readU64, writeAddress, writeName, writeU16, writeU32, writeU64,
+  fixed,
+  need,
+  readAddress,
+  readName,
+  readU16,
+  readU32,
+  readU64,
+  writeAddress,
+  writeName,
+  writeU16,
+  writeU32,
+  writeU64,
   type Codec,
 } from './wire.js';
 
@@ -129,7 +154,6 @@ export interface IdMessage {
   creatorid: number;
 }
 
-
 export const statePeer: Codec<StatePeer> = fixed(
   PEER_LENGTH,
   'state peer',
@@ -158,7 +182,16 @@ export const statePeer: Codec<StatePeer> = fixed(
 );
 
 /** The fields of a peer that tunpf tracks (the rest: scrub data and mss, which tunpf leaves 0). */
-function writePeerTracking(b: Uint8Array, o: number, seqlo: number, seqhi: number, seqdiff: number, maxWin: number, state: number, wscale: number): void {
+function writePeerTracking(
+  b: Uint8Array,
+  o: number,
+  seqlo: number,
+  seqhi: number,
+  seqdiff: number,
+  maxWin: number,
+  state: number,
+  wscale: number,
+): void {
   writeU32(b, o + P.SEQLO, seqlo);
   writeU32(b, o + P.SEQHI, seqhi);
   writeU32(b, o + P.SEQDIFF, seqdiff);
@@ -309,7 +342,11 @@ function idCodec(what: string): Codec<IdMessage> {
   return fixed(
     ID_MESSAGE_LENGTH,
     what,
-    (b, o) => ({ idHi: readU32(b, o + IdMessageOffset.ID), idLo: readU32(b, o + IdMessageOffset.ID + 4), creatorid: readU32(b, o + IdMessageOffset.CREATORID) }),
+    (b, o) => ({
+      idHi: readU32(b, o + IdMessageOffset.ID),
+      idLo: readU32(b, o + IdMessageOffset.ID + 4),
+      creatorid: readU32(b, o + IdMessageOffset.CREATORID),
+    }),
     (m, b, o) => writeIdMessage(b, o, m.idHi, m.idLo, m.creatorid),
   );
 }
@@ -371,7 +408,8 @@ export class StateExporter {
     this.writeWireKey(i, wireAf, buf, off + StateOffset.KEY_WIRE);
     const stack = t.stackKeys.get(i);
     if (stack) this.writeStackKey(i, stack, wireAf, buf, off + StateOffset.KEY_STACK);
-    else buf.copyWithin(off + StateOffset.KEY_STACK, off + StateOffset.KEY_WIRE, off + StateOffset.KEY_WIRE + KEY_LENGTH);
+    else
+      buf.copyWithin(off + StateOffset.KEY_STACK, off + StateOffset.KEY_WIRE, off + StateOffset.KEY_WIRE + KEY_LENGTH);
     const seqDiff = t.seqDiff.get(i);
     writePeer(t, i * 2, seqDiff ? seqDiff[0]! : 0, buf, off + StateOffset.SRC);
     writePeer(t, i * 2 + 1, seqDiff ? seqDiff[1]! : 0, buf, off + StateOffset.DST);
@@ -442,7 +480,13 @@ export class StateExporter {
     buf[o + KeyOffset.AF] = wireAf;
   }
 
-  private writeStackKey(i: number, sk: { addr: Uint32Array; port: Uint16Array }, wireAf: number, buf: Uint8Array, o: number): void {
+  private writeStackKey(
+    i: number,
+    sk: { addr: Uint32Array; port: Uint16Array },
+    wireAf: number,
+    buf: Uint8Array,
+    o: number,
+  ): void {
     const first = this.table.direction[i] === Direction.OUT ? 1 : 0;
     for (let w = 0; w < 4; w++) {
       writeU32(buf, o + KeyOffset.ADDR0 + 4 * w, sk.addr[first * 4 + w]!);
@@ -482,11 +526,13 @@ function badPeerStates(src: number, dst: number): boolean {
  */
 export function validateStateRecord(buf: Uint8Array, off: number): number {
   if (buf[off + StateOffset.TIMEOUT]! >= TIMEOUT_CLASSES) return ImportError.BAD_TIMEOUT;
-  if (badPeerStates(buf[off + StateOffset.SRC + PeerOffset.STATE]!, buf[off + StateOffset.DST + PeerOffset.STATE]!)) return ImportError.BAD_PEER_STATE;
+  if (badPeerStates(buf[off + StateOffset.SRC + PeerOffset.STATE]!, buf[off + StateOffset.DST + PeerOffset.STATE]!))
+    return ImportError.BAD_PEER_STATE;
   if (buf[off + StateOffset.DIRECTION]! > Direction.OUT) return ImportError.BAD_DIRECTION;
   const af1 = buf[off + StateOffset.KEY_WIRE + KeyOffset.AF]!;
   const af2 = buf[off + StateOffset.KEY_STACK + KeyOffset.AF]!;
-  if (((af1 || af2) && (!validAf(af1) || !validAf(af2))) || !validAf(buf[off + StateOffset.AF]!)) return ImportError.BAD_AF;
+  if (((af1 || af2) && (!validAf(af1) || !validAf(af2))) || !validAf(buf[off + StateOffset.AF]!))
+    return ImportError.BAD_AF;
   if (readU32(buf, off + StateOffset.CREATORID) === 0) return ImportError.NO_CREATOR;
   return 0;
 }
@@ -497,14 +543,16 @@ export function validateStateRecord(buf: Uint8Array, off: number): number {
  */
 export function validateUpdC(buf: Uint8Array, off: number): number {
   if (buf[off + UpdCOffset.TIMEOUT]! >= TIMEOUT_CLASSES) return ImportError.BAD_TIMEOUT;
-  if (badPeerStates(buf[off + UpdCOffset.SRC + PeerOffset.STATE]!, buf[off + UpdCOffset.DST + PeerOffset.STATE]!)) return ImportError.BAD_PEER_STATE;
+  if (badPeerStates(buf[off + UpdCOffset.SRC + PeerOffset.STATE]!, buf[off + UpdCOffset.DST + PeerOffset.STATE]!))
+    return ImportError.BAD_PEER_STATE;
   return 0;
 }
 
 /** The same checks on a full record that updates a known state (UPD). */
 export function validateUpdate(buf: Uint8Array, off: number): number {
   if (buf[off + StateOffset.TIMEOUT]! >= TIMEOUT_CLASSES) return ImportError.BAD_TIMEOUT;
-  if (badPeerStates(buf[off + StateOffset.SRC + PeerOffset.STATE]!, buf[off + StateOffset.DST + PeerOffset.STATE]!)) return ImportError.BAD_PEER_STATE;
+  if (badPeerStates(buf[off + StateOffset.SRC + PeerOffset.STATE]!, buf[off + StateOffset.DST + PeerOffset.STATE]!))
+    return ImportError.BAD_PEER_STATE;
   return 0;
 }
 
@@ -602,7 +650,15 @@ export class StateImporter {
  * a state made outbound), 4 words each (IPv4: word 0, the rest zero whatever
  * the slot holds), into side0[0..4] and side1[at..at + 4].
  */
-function readSides(buf: Uint8Array, k: number, af: number, out: boolean, side0: Uint32Array, side1: Uint32Array, at = 0): void {
+function readSides(
+  buf: Uint8Array,
+  k: number,
+  af: number,
+  out: boolean,
+  side0: Uint32Array,
+  side1: Uint32Array,
+  at = 0,
+): void {
   const a0 = k + (out ? K.ADDR1 : K.ADDR0);
   const a1 = k + (out ? K.ADDR0 : K.ADDR1);
   for (let w = 0; w < 4; w++) {

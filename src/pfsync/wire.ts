@@ -62,7 +62,12 @@ export function readName(buf: Uint8Array, off: number, size: number = PFSYNC.IFN
 }
 
 /** Writes a name NUL-padded to `size` bytes (at most size - 1 of it, so it stays terminated). */
-export function writeName(buf: Uint8Array, off: number, name: string | Uint8Array, size: number = PFSYNC.IFNAME_LENGTH): void {
+export function writeName(
+  buf: Uint8Array,
+  off: number,
+  name: string | Uint8Array,
+  size: number = PFSYNC.IFNAME_LENGTH,
+): void {
   const bytes = typeof name === 'string' ? textEncoder.encode(name) : name;
   const n = Math.min(bytes.length, size - 1);
   for (let k = 0; k < n; k++) buf[off + k] = bytes[k]!;
@@ -70,7 +75,8 @@ export function writeName(buf: Uint8Array, off: number, name: string | Uint8Arra
 }
 
 export function need(buf: Uint8Array, offset: number, len: number, what: string): void {
-  if (!(offset >= 0) || offset + len > buf.length) throw new RangeError(`a pfsync ${what} needs ${len} bytes at offset ${offset}`);
+  if (!(offset >= 0) || offset + len > buf.length)
+    throw new RangeError(`a pfsync ${what} needs ${len} bytes at offset ${offset}`);
 }
 
 export interface Codec<T> {
@@ -80,7 +86,12 @@ export interface Codec<T> {
 }
 
 /** A codec of a fixed-size message, with bounds checks. */
-export function fixed<T>(size: number, what: string, dec: (buf: Uint8Array, o: number) => T, enc: (obj: T, buf: Uint8Array, o: number) => void): Codec<T> {
+export function fixed<T>(
+  size: number,
+  what: string,
+  dec: (buf: Uint8Array, o: number) => T,
+  enc: (obj: T, buf: Uint8Array, o: number) => void,
+): Codec<T> {
   return {
     decode(buf: Uint8Array, offset = 0): T {
       need(buf, offset, size, what);

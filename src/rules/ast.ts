@@ -22,7 +22,13 @@ export type AddressSpec =
   | { kind: 'range'; from: Prefix; to: Prefix; neg: boolean } // 10.0.0.1 - 10.0.0.9
   | { kind: 'table'; name: string; neg: boolean } // <name>
   | { kind: 'self'; neg: boolean } // the router's own addresses (kept dynamic)
-  | { kind: 'dynamic'; ifname: string; mode: 'address' | 'network' | 'broadcast' | 'peer'; noAlias: boolean; neg: boolean } // (em0), (em0:network)
+  | {
+      kind: 'dynamic';
+      ifname: string;
+      mode: 'address' | 'network' | 'broadcast' | 'peer';
+      noAlias: boolean;
+      neg: boolean;
+    } // (em0), (em0:network)
   | { kind: 'urpf-failed'; neg: boolean }
   | { kind: 'no-route'; neg: boolean };
 

@@ -58,7 +58,8 @@ export class BlockReader implements TokenCursor {
 
   expectPunct(text: string, context: string): Token {
     const t = this.next();
-    if (t.kind !== 'punct' || t.text !== text) throw new ConfigError(t.loc, `expected '${text}' ${context}, found ${describeToken(t)}`);
+    if (t.kind !== 'punct' || t.text !== text)
+      throw new ConfigError(t.loc, `expected '${text}' ${context}, found ${describeToken(t)}`);
     return t;
   }
 

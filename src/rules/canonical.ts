@@ -5,7 +5,16 @@
 
 import { formatAddress } from '../packet/address.js';
 import { tcpFlagsToString } from '../packet/tcp.js';
-import { DEFAULT_LIMITS, type AddressSpec, type Options, type PortSpec, type Rule, type Ruleset, type StateOptions, type TableDef } from './ast.js';
+import {
+  DEFAULT_LIMITS,
+  type AddressSpec,
+  type Options,
+  type PortSpec,
+  type Rule,
+  type Ruleset,
+  type StateOptions,
+  type TableDef,
+} from './ast.js';
 import { icmpCodeName, icmpTypeName, protocolName } from './names.js';
 
 export function formatAddressSpecCanonical(a: AddressSpec): string {
@@ -59,7 +68,8 @@ export function stateOptionsText(o: StateOptions): string[] {
   if (o.maxSrcStates !== null) out.push(`max-src-states ${o.maxSrcStates}`);
   if (o.maxSrcConn !== null) out.push(`max-src-conn ${o.maxSrcConn}`);
   if (o.maxSrcConnRate !== null) out.push(`max-src-conn-rate ${o.maxSrcConnRate.count}/${o.maxSrcConnRate.seconds}`);
-  if (o.overload !== null) out.push(`overload <${o.overload.table}>${o.overload.flush ? ' flush' : ''}${o.overload.global ? ' global' : ''}`);
+  if (o.overload !== null)
+    out.push(`overload <${o.overload.table}>${o.overload.flush ? ' flush' : ''}${o.overload.global ? ' global' : ''}`);
   if (o.sourceTrack !== 'none') out.push(`source-track ${o.sourceTrack}`);
   if (o.sloppy) out.push('sloppy');
   if (o.noSync) out.push('no-sync');
@@ -98,7 +108,9 @@ export function formatRule(r: Rule): string {
     s += ` to ${formatAddressSpecCanonical(r.to.addr)}`;
     if (r.to.port) s += ` ${formatPort(r.to.port)}`;
   }
-  if (r.flags) s += r.flags.mask === 0 ? ' flags any' : ` flags ${tcpFlagsToString(r.flags.set)}/${tcpFlagsToString(r.flags.mask)}`;
+  if (r.flags)
+    s +=
+      r.flags.mask === 0 ? ' flags any' : ` flags ${tcpFlagsToString(r.flags.set)}/${tcpFlagsToString(r.flags.mask)}`;
   if (r.icmp) {
     s += ` ${r.icmp.family === 4 ? 'icmp-type' : 'icmp6-type'} ${icmpTypeName(r.icmp.family, r.icmp.type)}`;
     if (r.icmp.code !== null) s += ` code ${icmpCodeName(r.icmp.family, r.icmp.type, r.icmp.code)}`;
@@ -122,7 +134,9 @@ export function formatTable(t: TableDef): string {
   if (t.persist) s += ' persist';
   if (t.const) s += ' const';
   if (t.counters) s += ' counters';
-  const entries = t.entries.map((e) => (e.neg ? '!' : '') + formatPrefixShort(e.prefix.af, e.prefix.words, e.prefix.bits));
+  const entries = t.entries.map(
+    (e) => (e.neg ? '!' : '') + formatPrefixShort(e.prefix.af, e.prefix.words, e.prefix.bits),
+  );
   if (entries.length) s += ` { ${entries.join(' ')} }`;
   return s;
 }
@@ -145,7 +159,11 @@ export function formatOptions(o: Options, set: readonly string[]): string[] {
         break;
       case 'limit': {
         const names: [keyof Options['limits'], string][] = [
-          ['states', 'states'], ['srcNodes', 'src-nodes'], ['frags', 'frags'], ['tables', 'tables'], ['tableEntries', 'table-entries'],
+          ['states', 'states'],
+          ['srcNodes', 'src-nodes'],
+          ['frags', 'frags'],
+          ['tables', 'tables'],
+          ['tableEntries', 'table-entries'],
         ];
         for (const [k, n] of names) if (o.limits[k] !== DEFAULT_LIMITS[k]) out.push(`set limit ${n} ${o.limits[k]}`);
         break;
@@ -172,6 +190,10 @@ export function formatOptions(o: Options, set: readonly string[]): string[] {
 
 /** The whole ruleset as `tunpf check -v` prints it. */
 export function formatRuleset(rs: Ruleset): string {
-  const lines = [...formatOptions(rs.options, rs.optionsSet), ...rs.tables.map(formatTable), ...rs.rules.map((r) => `@${r.nr} ${formatRule(r)}`)];
+  const lines = [
+    ...formatOptions(rs.options, rs.optionsSet),
+    ...rs.tables.map(formatTable),
+    ...rs.rules.map((r) => `@${r.nr} ${formatRule(r)}`),
+  ];
   return lines.join('\n') + (lines.length ? '\n' : '');
 }

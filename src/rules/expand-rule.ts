@@ -61,7 +61,10 @@ export interface RuleSpec {
 const ANY_HOST: HostItem = { addr: { kind: 'any' }, af: 0, loc: { file: '', line: 0, col: 0 } };
 const FLAGS_S_SA = { set: 0x02, mask: 0x12 };
 
-export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]; errors: { loc: SourceLocation; message: string }[] } {
+export function expandRuleSpec(
+  spec: RuleSpec,
+  firstNr: number,
+): { rules: Rule[]; errors: { loc: SourceLocation; message: string }[] } {
   const errors: { loc: SourceLocation; message: string }[] = [];
   const seen = new Set<string>();
   const fail = (loc: SourceLocation, message: string) => {
@@ -83,14 +86,16 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
   for (const p of spec.protos) {
     if (hasPorts && !protocolHasPorts(p))
       fail(spec.portLoc ?? spec.loc, `port only applies to tcp, udp or sctp, not to proto ${protocolName(p)}`);
-    if (spec.flags && p !== 6) fail(spec.flagsLoc ?? spec.loc, `flags only apply to tcp, not to proto ${protocolName(p)}`);
+    if (spec.flags && p !== 6)
+      fail(spec.flagsLoc ?? spec.loc, `flags only apply to tcp, not to proto ${protocolName(p)}`);
   }
   for (const i of spec.icmp) {
     const want = i.family === 4 ? 1 : 58;
     const keyword = i.family === 4 ? 'icmp-type' : 'icmp6-type';
     if (spec.protos.length === 0 || spec.protos.some((p) => p !== want))
       fail(spec.icmpLoc ?? spec.loc, `${keyword} needs proto ${i.family === 4 ? 'icmp' : 'icmp6'}`);
-    if (spec.af !== 0 && spec.af !== i.family) fail(spec.icmpLoc ?? spec.loc, `${keyword} on an ${spec.af === 4 ? 'inet' : 'inet6'} rule`);
+    if (spec.af !== 0 && spec.af !== i.family)
+      fail(spec.icmpLoc ?? spec.loc, `${keyword} on an ${spec.af === 4 ? 'inet' : 'inet6'} rule`);
   }
   if (spec.state === 'none' && spec.hasStateOptions) fail(spec.loc, 'state options on a no state rule');
 
@@ -141,7 +146,7 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
                 rules.push(rule);
               }
   if (rules.length === 0 && errors.length === 0)
-    fail(spec.loc, 'no combination of the rule\'s addresses has one address family: the rule matches nothing');
+    fail(spec.loc, "no combination of the rule's addresses has one address family: the rule matches nothing");
   return { rules: errors.length ? [] : rules, errors };
 }
 

@@ -21,7 +21,7 @@ export function hostPrefix(a: Address): Prefix {
 
 /** fe80::/10: such addresses need a scope, so rules skip them. */
 export function isLinkLocal6(a: Address): boolean {
-  return a.af === 6 && (a.words[0]! >>> 22) === 0x3fa;
+  return a.af === 6 && a.words[0]! >>> 22 === 0x3fa;
 }
 
 /** `all`, or `from HOSTS [port PORTS]` and/or `to HOSTS [port PORTS]`. */
@@ -148,7 +148,10 @@ function hostItem(ctx: ParserContext, spec: RuleSpec): HostItem[] {
 
 function checkFamily(spec: RuleSpec, af: 4 | 6, text: string, loc: SourceLocation): void {
   if (spec.af !== 0 && spec.af !== af)
-    throw new RuleSyntaxError(loc, `address ${text} is ${af === 4 ? 'IPv4' : 'IPv6'} but the rule is ${spec.af === 4 ? 'inet' : 'inet6'}`);
+    throw new RuleSyntaxError(
+      loc,
+      `address ${text} is ${af === 4 ? 'IPv4' : 'IPv6'} but the rule is ${spec.af === 4 ? 'inet' : 'inet6'}`,
+    );
 }
 
 const PORT_OPS: readonly string[] = ['=', '!=', '<', '<=', '>', '>='];
@@ -186,6 +189,9 @@ function portValue(ctx: ParserContext): number {
 function portText(text: string, loc: SourceLocation): number {
   const n = portNumber(text);
   if (n === undefined)
-    throw new RuleSyntaxError(loc, /^[0-9]+$/.test(text) ? `port ${text} out of range (0..65535)` : `unknown port name '${text}'`);
+    throw new RuleSyntaxError(
+      loc,
+      /^[0-9]+$/.test(text) ? `port ${text} out of range (0..65535)` : `unknown port name '${text}'`,
+    );
   return n;
 }

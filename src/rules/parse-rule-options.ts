@@ -18,9 +18,32 @@ import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 
 /** pf rule options tunpf does not implement: named in the error rather than a syntax error. */
 const UNSUPPORTED = new Set([
-  'nat-to', 'rdr-to', 'binat-to', 'af-to', 'route-to', 'reply-to', 'dup-to', 'divert-to', 'divert-packet',
-  'divert-reply', 'rtable', 'rdomain', 'queue', 'prio', 'set', 'probability', 'user', 'group', 'os', 'once',
-  'received-on', 'scrub', 'fragment', 'tos', 'max-pkt-rate', 'divert',
+  'nat-to',
+  'rdr-to',
+  'binat-to',
+  'af-to',
+  'route-to',
+  'reply-to',
+  'dup-to',
+  'divert-to',
+  'divert-packet',
+  'divert-reply',
+  'rtable',
+  'rdomain',
+  'queue',
+  'prio',
+  'set',
+  'probability',
+  'user',
+  'group',
+  'os',
+  'once',
+  'received-on',
+  'scrub',
+  'fragment',
+  'tos',
+  'max-pkt-rate',
+  'divert',
 ]);
 
 /** `log [(all, matches, user, to pflogN)]`, at `log`. */
@@ -59,7 +82,10 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec): void {
         if (set < 0 || mask < 0)
           throw new RuleSyntaxError(t.loc, `invalid TCP flags '${setText}/${maskText}' (letters FSRPAUEW)`);
         if ((set & mask) !== set)
-          throw new RuleSyntaxError(t.loc, `flags ${setText}/${maskText}: flags set are outside the mask, so the rule never matches`);
+          throw new RuleSyntaxError(
+            t.loc,
+            `flags ${setText}/${maskText}: flags set are outside the mask, so the rule never matches`,
+          );
         spec.flags = { set, mask };
       }
     } else if (ctx.is('icmp-type') || ctx.is('icmp6-type')) {

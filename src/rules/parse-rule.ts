@@ -3,13 +3,7 @@
 // for two block rules per interface. A rule is read with its lists intact
 // (RuleSpec) and expanded into single-valued Rules as pfctl does.
 
-import {
-  defaultStateOptions,
-  type BlockMode,
-  type LogOptions,
-  type RuleAction,
-  type SourceLocation,
-} from './ast.js';
+import { defaultStateOptions, type BlockMode, type LogOptions, type RuleAction, type SourceLocation } from './ast.js';
 import { expandRuleSpec, type HostItem, type RuleSpec } from './expand-rule.js';
 import { protocolNumber } from './names.js';
 import { hostPrefix, interfaceItem, isLinkLocal6, networkPrefix, parseHosts } from './parse-hosts.js';
@@ -63,7 +57,15 @@ export function parseAntispoof(ctx: ParserContext, loc: SourceLocation): void {
     }
     if (nets.length === 0) throw new RuleSyntaxError(t.loc, `antispoof: interface '${t.text}' has no usable address`);
     const notOn = newRuleSpec('block', loc);
-    Object.assign(notOn, { block: 'drop', direction: 'in', log, quick, ifaces: [{ name: t.text, neg: true }], af, label });
+    Object.assign(notOn, {
+      block: 'drop',
+      direction: 'in',
+      log,
+      quick,
+      ifaces: [{ name: t.text, neg: true }],
+      af,
+      label,
+    });
     notOn.fromHosts = nets;
     emitRule(ctx, notOn);
     const own = newRuleSpec('block', loc);
@@ -77,7 +79,13 @@ function blockMode(ctx: ParserContext, spec: RuleSpec): void {
   const t = ctx.peek();
   const mode = t.text as BlockMode;
   if (t.kind !== 'word') return;
-  if (mode === 'drop' || mode === 'return' || mode === 'return-rst' || mode === 'return-icmp' || mode === 'return-icmp6') {
+  if (
+    mode === 'drop' ||
+    mode === 'return' ||
+    mode === 'return-rst' ||
+    mode === 'return-icmp' ||
+    mode === 'return-icmp6'
+  ) {
     ctx.next();
     spec.block = mode;
     if (mode === 'return-rst' && ctx.accept('(')) {

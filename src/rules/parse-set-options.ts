@@ -53,7 +53,10 @@ export function parseSetOption(ctx: ParserContext): void {
         const n = ctx.word('a limit name');
         const key = LIMIT_NAMES[n.text];
         if (!key)
-          throw new RuleSyntaxError(n.loc, `unknown limit '${n.text}' (states, src-nodes, frags, tables, table-entries)`);
+          throw new RuleSyntaxError(
+            n.loc,
+            `unknown limit '${n.text}' (states, src-nodes, frags, tables, table-entries)`,
+          );
         return { key, value: ctx.number('a limit', 1, 2 ** 31 - 1) };
       });
       for (const { key, value } of pairs) options.limits[key] = value;

@@ -16,7 +16,13 @@ export function parseTable(ctx: ParserContext): void {
     throw new RuleSyntaxError(name.loc, `invalid table name '${name.text}'`);
   if (ctx.tables.has(name.text)) throw new RuleSyntaxError(name.loc, `table <${name.text}> is already defined`);
   const def: TableDef = {
-    name: name.text, persist: false, const: false, counters: false, entries: [], files: [], loc: name.loc,
+    name: name.text,
+    persist: false,
+    const: false,
+    counters: false,
+    entries: [],
+    files: [],
+    loc: name.loc,
   };
   while (!ctx.atEndOfStatement()) {
     const t = ctx.peek();
@@ -70,7 +76,10 @@ function tableFile(ctx: ParserContext, def: TableDef, tok: Token): void {
       const text = neg ? item.slice(1) : item;
       const p = parsePrefix(text);
       if (!p) {
-        ctx.error({ file: tok.text, line: i + 1, col: lines[i]!.indexOf(item) + 1 }, `invalid address '${text}' in table file`);
+        ctx.error(
+          { file: tok.text, line: i + 1, col: lines[i]!.indexOf(item) + 1 },
+          `invalid address '${text}' in table file`,
+        );
         continue;
       }
       def.entries.push({ prefix: networkPrefix(p), neg });

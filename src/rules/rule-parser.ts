@@ -104,7 +104,13 @@ function finish(ctx: ParserContext): ParseResult {
         message: `table <${use.name}> is used but not defined; it is created empty`,
       });
       ctx.tables.set(use.name, {
-        name: use.name, persist: false, const: false, counters: false, entries: [], files: [], loc: use.loc,
+        name: use.name,
+        persist: false,
+        const: false,
+        counters: false,
+        entries: [],
+        files: [],
+        loc: use.loc,
       });
     }
   }

@@ -18,7 +18,17 @@ export const TcpState = {
 } as const;
 
 export const TcpStateName = [
-  'CLOSED', 'LISTEN', 'SYN_SENT', 'SYN_RCVD', 'ESTABLISHED', 'CLOSE_WAIT', 'FIN_WAIT_1', 'CLOSING', 'LAST_ACK', 'FIN_WAIT_2', 'TIME_WAIT',
+  'CLOSED',
+  'LISTEN',
+  'SYN_SENT',
+  'SYN_RCVD',
+  'ESTABLISHED',
+  'CLOSE_WAIT',
+  'FIN_WAIT_1',
+  'CLOSING',
+  'LAST_ACK',
+  'FIN_WAIT_2',
+  'TIME_WAIT',
 ];
 
 /** UDP and other protocols: per-peer progress. */
@@ -45,9 +55,20 @@ export const Timeout = {
 
 /** `set timeout` names by class. */
 export const TimeoutName = [
-  'tcp.first', 'tcp.opening', 'tcp.established', 'tcp.closing', 'tcp.finwait', 'tcp.closed',
-  'udp.first', 'udp.single', 'udp.multiple', 'icmp.first', 'icmp.error',
-  'other.first', 'other.single', 'other.multiple',
+  'tcp.first',
+  'tcp.opening',
+  'tcp.established',
+  'tcp.closing',
+  'tcp.finwait',
+  'tcp.closed',
+  'udp.first',
+  'udp.single',
+  'udp.multiple',
+  'icmp.first',
+  'icmp.error',
+  'other.first',
+  'other.single',
+  'other.multiple',
 ];
 export const TIMEOUT_CLASSES = TimeoutName.length;
 
@@ -91,7 +112,15 @@ export const StateReason = {
   UNRELATED_ICMP: 6, // an ICMP error that quotes no known state
 } as const;
 
-export const StateReasonName = ['pass', 'bad-state', 'state-limit', 'rule-limit', 'src-limit', 'state-insert', 'unrelated-icmp'];
+export const StateReasonName = [
+  'pass',
+  'bad-state',
+  'state-limit',
+  'rule-limit',
+  'src-limit',
+  'state-insert',
+  'unrelated-icmp',
+];
 
 export const NO_RULE = 0xffff;
 export const FLOATING = 0xff;

@@ -61,7 +61,13 @@ export class SourceTracker {
   private same(id: number, af: number, w: ArrayLike<number>): boolean {
     const o = id * 4;
     const ws = this.words;
-    return this.af[id] === af && ws[o] === w[0]! >>> 0 && ws[o + 1] === w[1]! >>> 0 && ws[o + 2] === w[2]! >>> 0 && ws[o + 3] === w[3]! >>> 0;
+    return (
+      this.af[id] === af &&
+      ws[o] === w[0]! >>> 0 &&
+      ws[o + 1] === w[1]! >>> 0 &&
+      ws[o + 2] === w[2]! >>> 0 &&
+      ws[o + 3] === w[3]! >>> 0
+    );
   }
 
   /** The node id for a source address, created on first use; -1 when every node is taken. */

@@ -4,9 +4,28 @@
 // limits (set limit states, max, max-src-*), timeouts and a bounded purge.
 // The clock is an input (seconds), so tests drive it deterministically.
 
-import { ANY_DIRECTION, IPPROTO, reverse, TCPFlag, type Direction, type DirectionOrAny, type PacketMeta } from '../packet/meta.js';
+import {
+  ANY_DIRECTION,
+  IPPROTO,
+  reverse,
+  TCPFlag,
+  type Direction,
+  type DirectionOrAny,
+  type PacketMeta,
+} from '../packet/meta.js';
 import type { Prefix, Rule, Ruleset } from '../rules/ast.js';
-import { FLOATING, NO_RULE, Origin, PeerState, RESYNC, StateFlag, StateReason, TcpState, Timeout, type OriginValue } from './constants.js';
+import {
+  FLOATING,
+  NO_RULE,
+  Origin,
+  PeerState,
+  RESYNC,
+  StateFlag,
+  StateReason,
+  TcpState,
+  Timeout,
+  type OriginValue,
+} from './constants.js';
 import { SourceTracker } from './source-tracker.js';
 import type { PeerImage, StateImage } from './state-image.js';
 import { StateTable, type StateTableOptions } from './state-table.js';
@@ -85,7 +104,11 @@ export class StateEngine {
 
   /** A state engine sized by the ruleset's `set limit states`. */
   static forRuleset(ruleset: Ruleset, opts: StateTableSetup): StateEngine {
-    return new StateEngine({ ...opts, limit: ruleset.options.limits.states, hostid: ruleset.options.hostid ?? opts.hostid });
+    return new StateEngine({
+      ...opts,
+      limit: ruleset.options.limits.states,
+      hostid: ruleset.options.hostid ?? opts.hostid,
+    });
   }
 
   /**
@@ -150,7 +173,16 @@ export class StateEngine {
       const iproto = m.innerProto;
       const ip = isIcmp(iproto);
       // ... and so in the other direction than the error travels
-      i = this.findFlow(m.af, iproto, m.innerSrc, ip ? m.innerIcmpId : m.innerSrcPort, m.innerDst, ip ? m.innerIcmpId : m.innerDstPort, ifId, direction === ANY_DIRECTION ? ANY_DIRECTION : reverse(direction));
+      i = this.findFlow(
+        m.af,
+        iproto,
+        m.innerSrc,
+        ip ? m.innerIcmpId : m.innerSrcPort,
+        m.innerDst,
+        ip ? m.innerIcmpId : m.innerDstPort,
+        ifId,
+        direction === ANY_DIRECTION ? ANY_DIRECTION : reverse(direction),
+      );
       if (i < 0) return -1;
       if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, t.forward, m.innerSeq)) {
         this.counters.byReason[StateReason.BAD_STATE]!++;
@@ -174,7 +206,16 @@ export class StateEngine {
   private boundStates = 0;
 
   /** A floating state of the flow, else one bound to this interface (pf looks up both). */
-  private findFlow(af: number, proto: number, a: Uint32Array, ap: number, b: Uint32Array, bp: number, ifId: number, dir: DirectionOrAny): number {
+  private findFlow(
+    af: number,
+    proto: number,
+    a: Uint32Array,
+    ap: number,
+    b: Uint32Array,
+    bp: number,
+    ifId: number,
+    dir: DirectionOrAny,
+  ): number {
     const t = this.table;
     const i = t.find(af, proto, a, ap, b, bp, FLOATING, dir);
     if (i >= 0 || this.boundStates === 0 || ifId < 0 || ifId >= FLOATING) return i;
@@ -204,7 +245,12 @@ export class StateEngine {
         reason = tcpTrackResync(t, i, m, fwd);
         t.flags[i] = f & ~(fwd ? StateFlag.RESYNC_SRC : StateFlag.RESYNC_DST);
       } else reason = tcpTrack(t, i, m, fwd);
-      if (reason === StateReason.PASS && wasOpening && t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED)
+      if (
+        reason === StateReason.PASS &&
+        wasOpening &&
+        t.peerState[i * 2]! >= TcpState.ESTABLISHED &&
+        t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED
+      )
         reason = this.established(i, now);
     } else {
       const src = fwd ? i * 2 : i * 2 + 1;
@@ -213,7 +259,8 @@ export class StateEngine {
       if (t.peerState[dst] === PeerState.SINGLE) t.peerState[dst] = PeerState.MULTIPLE;
       const both = t.peerState[src] === PeerState.MULTIPLE && t.peerState[dst] === PeerState.MULTIPLE;
       if (proto === IPPROTO.UDP) t.timeoutClass[i] = both ? Timeout.UDP_MULTIPLE : Timeout.UDP_SINGLE;
-      else if (isIcmp(proto)) t.timeoutClass[i] = Timeout.ICMP_ERROR; // pf: replies and later echoes
+      else if (isIcmp(proto))
+        t.timeoutClass[i] = Timeout.ICMP_ERROR; // pf: replies and later echoes
       else t.timeoutClass[i] = both ? Timeout.OTHER_MULTIPLE : Timeout.OTHER_SINGLE;
     }
     if (reason !== StateReason.PASS) {
@@ -251,7 +298,8 @@ export class StateEngine {
     const src = this.sources;
     const conns = ++src.conns[node]!;
     let over = o.maxSrcConn !== null && conns > o.maxSrcConn;
-    if (o.maxSrcConnRate && this.sources.addConnection(node, now, o.maxSrcConnRate.count, o.maxSrcConnRate.seconds)) over = true;
+    if (o.maxSrcConnRate && this.sources.addConnection(node, now, o.maxSrcConnRate.count, o.maxSrcConnRate.seconds))
+      over = true;
     if (!over) return StateReason.PASS;
     if (o.overload) {
       const table = this.overloadTable(o.overload.table);
@@ -287,14 +335,23 @@ export class StateEngine {
     const o = rule.stateOptions;
     if (o.max !== null && this.perRule[rule.nr]! >= o.max) return this.refuse(StateReason.RULE_LIMIT);
     let node = -1;
-    if (o.maxSrcStates !== null || o.maxSrcNodes !== null || o.maxSrcConn !== null || o.maxSrcConnRate !== null || o.sourceTrack !== 'none') {
+    if (
+      o.maxSrcStates !== null ||
+      o.maxSrcNodes !== null ||
+      o.maxSrcConn !== null ||
+      o.maxSrcConnRate !== null ||
+      o.sourceTrack !== 'none'
+    ) {
       node = this.sources.acquire(m.af, m.src);
       if (node < 0) return this.refuse(StateReason.SRC_LIMIT);
       const held = this.sources.states[node]!;
       const fresh = held === 0;
       // max-src-nodes: how many distinct sources may hold states of this rule at once
       const nodes = this.sourcesPerRule[rule.nr]!;
-      if ((o.maxSrcStates !== null && held >= o.maxSrcStates) || (o.maxSrcNodes !== null && fresh && nodes >= o.maxSrcNodes)) {
+      if (
+        (o.maxSrcStates !== null && held >= o.maxSrcStates) ||
+        (o.maxSrcNodes !== null && fresh && nodes >= o.maxSrcNodes)
+      ) {
         this.sources.release(node);
         return this.refuse(StateReason.SRC_LIMIT);
       }
@@ -303,7 +360,16 @@ export class StateEngine {
     const icmp = isIcmp(m.proto);
     const ifBound = o.ifBound ?? this.statePolicyIfBound;
     const bound = ifBound && ifId >= 0 && ifId < FLOATING ? ifId : FLOATING;
-    const i = t.insert(m.af, m.proto, m.src, icmp ? m.icmpId : m.srcPort, m.dst, icmp ? m.icmpId : m.dstPort, bound, direction);
+    const i = t.insert(
+      m.af,
+      m.proto,
+      m.src,
+      icmp ? m.icmpId : m.srcPort,
+      m.dst,
+      icmp ? m.icmpId : m.dstPort,
+      bound,
+      direction,
+    );
     if (i < 0) {
       if (node >= 0) this.sources.release(node);
       return this.refuse(i === -1 ? StateReason.STATE_LIMIT : StateReason.STATE_INSERT);
@@ -348,7 +414,19 @@ export class StateEngine {
    */
   insertImage(img: StateImage, origin: OriginValue): number {
     const t = this.table;
-    const i = t.insertWithId(img.af, img.proto, img.addr0, img.port0, img.addr1, img.port1, img.bound, img.creator, img.idHi, img.idLo, img.direction);
+    const i = t.insertWithId(
+      img.af,
+      img.proto,
+      img.addr0,
+      img.port0,
+      img.addr1,
+      img.port1,
+      img.bound,
+      img.creator,
+      img.idHi,
+      img.idLo,
+      img.direction,
+    );
     if (i < 0) return i;
     if (img.bound !== FLOATING) this.boundStates++;
     this.counters.inserts++;
@@ -363,7 +441,8 @@ export class StateEngine {
     t.bytes[i * 2 + 1] = img.bytes[1]!;
     this.setPeer(i, 0, img.peer[0]);
     this.setPeer(i, 1, img.peer[1]);
-    if (img.hasStackKey) t.stackKeys.set(i, { addr: Uint32Array.from(img.stackAddr), port: Uint16Array.from(img.stackPort) });
+    if (img.hasStackKey)
+      t.stackKeys.set(i, { addr: Uint32Array.from(img.stackAddr), port: Uint16Array.from(img.stackPort) });
     t.flags[i] = origin === Origin.PEER ? img.flags | StateFlag.FROM_PEER : img.flags;
     if (this.hooks) this.hooks.onInsert(i, origin);
     return i;
@@ -428,7 +507,8 @@ export class StateEngine {
         const r = t.rule[i]!;
         if (this.sourcesPerRule[r]! > 0) this.sourcesPerRule[r]!--;
       }
-      const established = t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED;
+      const established =
+        t.peerState[i * 2]! >= TcpState.ESTABLISHED && t.peerState[i * 2 + 1]! >= TcpState.ESTABLISHED;
       if (t.protoOf(i) === IPPROTO.TCP && established && src.conns[node]! > 0) src.conns[node]!--;
       src.release(node);
     }

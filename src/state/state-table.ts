@@ -138,7 +138,8 @@ export class StateTable {
   lastIdProbes = 0;
 
   constructor(opts: StateTableOptions) {
-    if (!(opts.capacity >= 1 && opts.capacity <= MAX_CAPACITY)) throw new RangeError(`state table capacity must be 1..${MAX_CAPACITY}`);
+    if (!(opts.capacity >= 1 && opts.capacity <= MAX_CAPACITY))
+      throw new RangeError(`state table capacity must be 1..${MAX_CAPACITY}`);
     const cap = (this.capacity = Math.floor(opts.capacity));
     this.slots = Math.max(16, Math.ceil(cap / MAX_LOAD));
     this.index = new Int32Array(this.slots).fill(-1);
@@ -181,7 +182,30 @@ export class StateTable {
 
   /** Bytes of typed-array memory the table holds (the index included). */
   get memoryBytes(): number {
-    const arrays = [this.index, this.idIndex, this.key, this.seqlo, this.seqhi, this.maxWin, this.wscale, this.peerState, this.rule, this.creation, this.lastActive, this.timeoutClass, this.packets, this.bytes, this.ifId, this.direction, this.flags, this.log, this.idHi, this.idLo, this.creator, this.srcNode];
+    const arrays = [
+      this.index,
+      this.idIndex,
+      this.key,
+      this.seqlo,
+      this.seqhi,
+      this.maxWin,
+      this.wscale,
+      this.peerState,
+      this.rule,
+      this.creation,
+      this.lastActive,
+      this.timeoutClass,
+      this.packets,
+      this.bytes,
+      this.ifId,
+      this.direction,
+      this.flags,
+      this.log,
+      this.idHi,
+      this.idLo,
+      this.creator,
+      this.srcNode,
+    ];
     return arrays.reduce((n, a) => n + a.byteLength, 0);
   }
 
@@ -201,7 +225,17 @@ export class StateTable {
   }
 
   /** Symmetric in the two sides: (a, b) and (b, a) hash alike. */
-  hash(af: number, proto: number, a: ArrayLike<number>, ao: number, aport: number, b: ArrayLike<number>, bo: number, bport: number, bound: number = FLOATING): number {
+  hash(
+    af: number,
+    proto: number,
+    a: ArrayLike<number>,
+    ao: number,
+    aport: number,
+    b: ArrayLike<number>,
+    bo: number,
+    bport: number,
+    bound: number = FLOATING,
+  ): number {
     const sum = (this.sideHash(a, ao, aport) + this.sideHash(b, bo, bport)) | 0;
     return fmix(sum ^ Math.imul(proto | (af << 8) | (bound << 16), 0x9e3779b1) ^ this.s2);
   }
@@ -228,8 +262,27 @@ export class StateTable {
    * on each side, as in pf: `in on lan` and `out on wan` each decide once.
    * ANY_DIRECTION matches a state of either direction.
    */
-  find(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir: DirectionOrAny = ANY_DIRECTION): number {
-    return this.findHashed(this.hash(af, proto, src, 0, sport, dst, 0, dport, bound), af, proto, src, sport, dst, dport, bound, dir);
+  find(
+    af: number,
+    proto: number,
+    src: ArrayLike<number>,
+    sport: number,
+    dst: ArrayLike<number>,
+    dport: number,
+    bound: number = FLOATING,
+    dir: DirectionOrAny = ANY_DIRECTION,
+  ): number {
+    return this.findHashed(
+      this.hash(af, proto, src, 0, sport, dst, 0, dport, bound),
+      af,
+      proto,
+      src,
+      sport,
+      dst,
+      dport,
+      bound,
+      dir,
+    );
   }
 
   /**
@@ -250,7 +303,17 @@ export class StateTable {
   }
 
   /** find() with the hash already computed (by hash(), for a warmed batch). */
-  findHashed(h: number, af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir: DirectionOrAny = ANY_DIRECTION): number {
+  findHashed(
+    h: number,
+    af: number,
+    proto: number,
+    src: ArrayLike<number>,
+    sport: number,
+    dst: ArrayLike<number>,
+    dport: number,
+    bound: number = FLOATING,
+    dir: DirectionOrAny = ANY_DIRECTION,
+  ): number {
     const fp = h & 0xff;
     const ap = ((bound << 16) | (af << 8) | proto) >>> 0;
     const back = dir === ANY_DIRECTION ? ANY_DIRECTION : reverse(dir); // a reply travels the other way
@@ -274,12 +337,34 @@ export class StateTable {
         if ((kw & 0xffffff) === ap) {
           const ports = k[o + 8];
           const made = kw >>> 24; // the direction that made the state, 0 for none
-          if ((dir === ANY_DIRECTION || made === ANY_DIRECTION || made === dir) && ports === fwdPorts && k[o] === src[0] && k[o + 1] === src[1] && k[o + 2] === src[2] && k[o + 3] === src[3] && k[o + 4] === dst[0] && k[o + 5] === dst[1] && k[o + 6] === dst[2] && k[o + 7] === dst[3]) {
+          if (
+            (dir === ANY_DIRECTION || made === ANY_DIRECTION || made === dir) &&
+            ports === fwdPorts &&
+            k[o] === src[0] &&
+            k[o + 1] === src[1] &&
+            k[o + 2] === src[2] &&
+            k[o + 3] === src[3] &&
+            k[o + 4] === dst[0] &&
+            k[o + 5] === dst[1] &&
+            k[o + 6] === dst[2] &&
+            k[o + 7] === dst[3]
+          ) {
             this.forward = true;
             this.lastProbes = probes;
             return i;
           }
-          if ((dir === ANY_DIRECTION || made === ANY_DIRECTION || made === back) && ports === revPorts && k[o] === dst[0] && k[o + 1] === dst[1] && k[o + 2] === dst[2] && k[o + 3] === dst[3] && k[o + 4] === src[0] && k[o + 5] === src[1] && k[o + 6] === src[2] && k[o + 7] === src[3]) {
+          if (
+            (dir === ANY_DIRECTION || made === ANY_DIRECTION || made === back) &&
+            ports === revPorts &&
+            k[o] === dst[0] &&
+            k[o + 1] === dst[1] &&
+            k[o + 2] === dst[2] &&
+            k[o + 3] === dst[3] &&
+            k[o + 4] === src[0] &&
+            k[o + 5] === src[1] &&
+            k[o + 6] === src[2] &&
+            k[o + 7] === src[3]
+          ) {
             this.forward = false;
             this.lastProbes = probes;
             return i;
@@ -316,7 +401,16 @@ export class StateTable {
    * with zeroed fields. Returns its index, -1 when the table is full, -2 when
    * the flow has a state already.
    */
-  insert(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number = FLOATING, dir: DirectionOrAny = ANY_DIRECTION): number {
+  insert(
+    af: number,
+    proto: number,
+    src: ArrayLike<number>,
+    sport: number,
+    dst: ArrayLike<number>,
+    dport: number,
+    bound: number = FLOATING,
+    dir: DirectionOrAny = ANY_DIRECTION,
+  ): number {
     if (this.count >= this.capacity) return -1;
     if (this.find(af, proto, src, sport, dst, dport, bound, dir) >= 0) return -2;
     const i = this.place(af, proto, src, sport, dst, dport, bound, dir);
@@ -336,7 +430,19 @@ export class StateTable {
    * identity. Returns the index, -1 when the table is full, -2 when the flow
    * has a state already, -3 when a state has this identity already.
    */
-  insertWithId(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, creator: number, idHi: number, idLo: number, dir: DirectionOrAny = ANY_DIRECTION): number {
+  insertWithId(
+    af: number,
+    proto: number,
+    src: ArrayLike<number>,
+    sport: number,
+    dst: ArrayLike<number>,
+    dport: number,
+    bound: number,
+    creator: number,
+    idHi: number,
+    idLo: number,
+    dir: DirectionOrAny = ANY_DIRECTION,
+  ): number {
     if (this.count >= this.capacity) return -1;
     if (this.findById(creator, idHi, idLo) >= 0) return -3;
     if (this.find(af, proto, src, sport, dst, dport, bound, dir) >= 0) return -2;
@@ -349,7 +455,16 @@ export class StateTable {
   }
 
   /** Takes a free slot for a new state, fills its key, zeroes the rest and indexes the flow. */
-  private place(af: number, proto: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number, bound: number, dir: DirectionOrAny): number {
+  private place(
+    af: number,
+    proto: number,
+    src: ArrayLike<number>,
+    sport: number,
+    dst: ArrayLike<number>,
+    dport: number,
+    bound: number,
+    dir: DirectionOrAny,
+  ): number {
     let i: number;
     if (this.freeHead >= 0) {
       i = this.freeHead;

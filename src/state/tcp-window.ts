@@ -64,7 +64,15 @@ function timeoutFor(s: number, d: number): number {
 }
 
 /** An accepted packet moves the windows: the sender's max window and seqlo, and what the other end may send. */
-function advanceWindows(t: StateTable, src: number, dst: number, win: number, end: number, ack: number, sws: number): void {
+function advanceWindows(
+  t: StateTable,
+  src: number,
+  dst: number,
+  win: number,
+  end: number,
+  ack: number,
+  sws: number,
+): void {
   if (t.maxWin[src]! < win) t.maxWin[src] = Math.min(win, 0xffff);
   if (seqGt(end, t.seqlo[src]!)) t.seqlo[src] = end;
   if (seqGeq((ack + (win << sws)) >>> 0, t.seqhi[dst]!)) t.seqhi[dst] = (ack + Math.max(win << sws, 1)) >>> 0;
@@ -126,8 +134,12 @@ export function tcpTrack(t: StateTable, i: number, m: PacketMeta, forward: boole
   }
   const origSeq = seq;
   ack = m.ack;
-  if ((flags & TCPFlag.ACK) === 0) ack = t.seqlo[dst]!; // let it through the ack skew check
-  else if ((ack === 0 && (flags & (TCPFlag.ACK | TCPFlag.RST)) === (TCPFlag.ACK | TCPFlag.RST)) || t.peerState[dst]! < TcpState.SYN_SENT)
+  if ((flags & TCPFlag.ACK) === 0)
+    ack = t.seqlo[dst]!; // let it through the ack skew check
+  else if (
+    (ack === 0 && (flags & (TCPFlag.ACK | TCPFlag.RST)) === (TCPFlag.ACK | TCPFlag.RST)) ||
+    t.peerState[dst]! < TcpState.SYN_SENT
+  )
     ack = t.seqlo[dst]!; // broken stacks send RST+ACK with ack 0
   if (seq === end) {
     // ease sequencing restrictions on packets without data
@@ -142,7 +154,10 @@ export function tcpTrack(t: StateTable, i: number, m: PacketMeta, forward: boole
     seqGeq(seq, (srcSeqlo - (t.maxWin[dst]! << dws)) >>> 0) && // a retransmission no more than a window back
     ackskew >= -MAXACKWINDOW &&
     ackskew <= MAXACKWINDOW << sws && // acking no more than a window forward
-    ((flags & TCPFlag.RST) === 0 || origSeq === srcSeqlo || origSeq === ((srcSeqlo + 1) >>> 0) || ((origSeq + 1) >>> 0) === srcSeqlo) // a reset must match exactly
+    ((flags & TCPFlag.RST) === 0 ||
+      origSeq === srcSeqlo ||
+      origSeq === (srcSeqlo + 1) >>> 0 ||
+      (origSeq + 1) >>> 0 === srcSeqlo) // a reset must match exactly
   ) {
     advanceWindows(t, src, dst, win, end, ack, sws);
     if (flags & TCPFlag.SYN && t.peerState[src]! < TcpState.SYN_SENT) t.peerState[src] = TcpState.SYN_SENT;
@@ -156,7 +171,9 @@ export function tcpTrack(t: StateTable, i: number, m: PacketMeta, forward: boole
     return StateReason.PASS;
   }
   if (
-    (t.peerState[dst]! < TcpState.SYN_SENT || t.peerState[dst]! >= TcpState.FIN_WAIT_2 || t.peerState[src]! >= TcpState.FIN_WAIT_2) &&
+    (t.peerState[dst]! < TcpState.SYN_SENT ||
+      t.peerState[dst]! >= TcpState.FIN_WAIT_2 ||
+      t.peerState[src]! >= TcpState.FIN_WAIT_2) &&
     seqGeq((t.seqhi[src]! + MAXACKWINDOW) >>> 0, dataEnd) &&
     seqGeq(seq, (srcSeqlo - MAXACKWINDOW) >>> 0)
   ) {
@@ -223,7 +240,8 @@ export function tcpTrackSloppy(t: StateTable, i: number, m: PacketMeta, forward:
     }
   }
   if (flags & TCPFlag.RST) ps[src] = ps[dst] = TcpState.TIME_WAIT;
-  if (seqGt((m.seq + m.payloadLength) >>> 0, t.seqlo[src]!) || t.seqlo[src] === 0) t.seqlo[src] = (m.seq + m.payloadLength) >>> 0;
+  if (seqGt((m.seq + m.payloadLength) >>> 0, t.seqlo[src]!) || t.seqlo[src] === 0)
+    t.seqlo[src] = (m.seq + m.payloadLength) >>> 0;
   t.timeoutClass[i] = timeoutFor(ps[src]!, ps[dst]!);
   return StateReason.PASS;
 }

@@ -36,16 +36,56 @@ after(async () => {
 test('tshark decodes the advertisements as CARP with the fields that were sent', { skip: skip ?? false }, async () => {
   // vhid 1 lives on the LAN, vhid 2 on the WAN
   const files = [join(t.dir, 'lan.pcap'), join(t.dir, 'wan.pcap')];
-  const caps = [t.lanSw, t.wanSw].map((sw, k) => t.spawnIn(sw, 'tcpdump', ['-i', 'br0', '-n', '-p', '-U', '-w', files[k]!, 'ip proto 112 or ip6 proto 112']));
+  const caps = [t.lanSw, t.wanSw].map((sw, k) =>
+    t.spawnIn(sw, 'tcpdump', ['-i', 'br0', '-n', '-p', '-U', '-w', files[k]!, 'ip proto 112 or ip6 proto 112']),
+  );
   for (const cap of caps) await waitForOutput(cap, /listening on/, 5000);
   await sleep(4000);
   for (const cap of caps) {
     cap.kill('SIGINT');
     await new Promise((r) => cap.once('close', r));
   }
-  const fields = ['eth.src', 'ip.ttl', 'ipv6.hlim', 'ip.dst', 'ipv6.dst', 'carp.version', 'carp.type', 'carp.vhid', 'carp.adver_int', 'carp.advskew', 'carp.demotion', 'carp.authlen', 'carp.counter', 'carp.checksum.status', '_ws.malformed', '_ws.expert.severity'];
-  const out = files.map((file) => execFileSync('tshark', ['-r', file, '-d', 'ip.proto==112,carp', '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8' }).trim()).join('\n');
-  const rows = out.trim().split('\n').map((l) => Object.fromEntries(l.split('|').map((v, k) => [fields[k]!, v])));
+  const fields = [
+    'eth.src',
+    'ip.ttl',
+    'ipv6.hlim',
+    'ip.dst',
+    'ipv6.dst',
+    'carp.version',
+    'carp.type',
+    'carp.vhid',
+    'carp.adver_int',
+    'carp.advskew',
+    'carp.demotion',
+    'carp.authlen',
+    'carp.counter',
+    'carp.checksum.status',
+    '_ws.malformed',
+    '_ws.expert.severity',
+  ];
+  const out = files
+    .map((file) =>
+      execFileSync(
+        'tshark',
+        [
+          '-r',
+          file,
+          '-d',
+          'ip.proto==112,carp',
+          '-T',
+          'fields',
+          '-E',
+          'separator=|',
+          ...fields.flatMap((f) => ['-e', f]),
+        ],
+        { encoding: 'utf8' },
+      ).trim(),
+    )
+    .join('\n');
+  const rows = out
+    .trim()
+    .split('\n')
+    .map((l) => Object.fromEntries(l.split('|').map((v, k) => [fields[k]!, v])));
   const v4 = rows.filter((r) => r['ip.dst'] === '224.0.0.18');
   const v6 = rows.filter((r) => r['ipv6.dst'] === 'ff02::12');
   assert.ok(v4.length >= 3 && v6.length >= 3, `advertisements of both families were captured:\n${out}`);
@@ -57,9 +97,12 @@ test('tshark decodes the advertisements as CARP with the fields that were sent',
     assert.equal(r['carp.adver_int'], '1');
     assert.equal(r['carp.advskew'], '40');
     assert.equal(r['carp.demotion'], '0');
-    assert.equal(r['carp.checksum.status'], '1', 'checksum Good (1 in tshark\'s status numbering)');
+    assert.equal(r['carp.checksum.status'], '1', "checksum Good (1 in tshark's status numbering)");
     assert.equal(r['_ws.malformed'], '', 'no malformed packet');
-    assert.ok(!['1', '2'].includes(r['_ws.expert.severity']!) || r['_ws.expert.severity'] === '', 'no warning or error from the dissector');
+    assert.ok(
+      !['1', '2'].includes(r['_ws.expert.severity']!) || r['_ws.expert.severity'] === '',
+      'no warning or error from the dissector',
+    );
     assert.ok(r['ip.ttl'] === '255' || r['ipv6.hlim'] === '255', 'TTL / hop limit 255');
     assert.match(r['eth.src']!, /^00:00:5e:00:01:0[12]$/, 'sent from the virtual MAC');
     counters.add(`${r['carp.vhid']}:${r['carp.counter']}`);

@@ -16,7 +16,9 @@ let rules: string;
 before(async () => {
   if (skip) return;
   topo = await Topology.create();
-  rules = topo.writeRules('block all\npass in on lan proto tcp from 10.1.0.0/24 to any port 7000 label "web"\npass out on wan all\n');
+  rules = topo.writeRules(
+    'block all\npass in on lan proto tcp from 10.1.0.0/24 to any port 7000 label "web"\npass out on wan all\n',
+  );
   await topo.startDaemon(rules, ['--metrics', '127.0.0.1:9180']);
 });
 
@@ -24,7 +26,10 @@ after(async () => {
   await topo?.destroy();
 });
 
-async function scrape(ns = topo?.router, url = 'http://127.0.0.1:9180/metrics'): Promise<{ status?: number; type?: string; body?: string; error?: string }> {
+async function scrape(
+  ns = topo?.router,
+  url = 'http://127.0.0.1:9180/metrics',
+): Promise<{ status?: number; type?: string; body?: string; error?: string }> {
   return JSON.parse((await runInNetns(ns, 'http-get', [url])).stdout.trim());
 }
 
@@ -69,7 +74,10 @@ test('the endpoint is not reachable from another namespace', { skip: skip ?? fal
 test('a non-loopback address is refused unless --metrics-public', { skip: skip ?? false }, async () => {
   const r = await tunpfIn(topo.router, ['run', '-f', rules, '--interfaces', 'lan,wan', '--metrics', '0.0.0.0:9181']);
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, 'tunpf run: --metrics: 0.0.0.0 is not a loopback address; add --metrics-public to serve metrics beyond this host\n');
+  assert.equal(
+    r.stderr,
+    'tunpf run: --metrics: 0.0.0.0 is not a loopback address; add --metrics-public to serve metrics beyond this host\n',
+  );
 });
 
 test('without --metrics nothing listens', { skip: skip ?? false }, async () => {

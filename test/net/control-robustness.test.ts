@@ -20,7 +20,9 @@ let socket: string;
 before(async () => {
   if (skip) return;
   topo = await Topology.create();
-  await topo.startDaemon(topo.writeRules('block all\npass in on lan proto tcp from 10.1.0.0/24 to any port 7000\npass out on wan all\n'));
+  await topo.startDaemon(
+    topo.writeRules('block all\npass in on lan proto tcp from 10.1.0.0/24 to any port 7000\npass out on wan all\n'),
+  );
   socket = defaultSocketOf(topo.router);
 });
 
@@ -62,60 +64,94 @@ const stillServes = async () => {
   assert.equal((await ctlJson(topo.router, 'show', 'info')).rules, 3, 'and answers');
 };
 
-test('malformed, oversized and wrong requests get clear errors; the daemon keeps running', { skip: skip ?? false }, async () => {
-  const big = Buffer.alloc(200 * 1024, 0x7b);
-  const replies = await exchange(
-    Buffer.concat([
-      Buffer.from('this is not json\n'),
-      Buffer.from('{"id":1}\n'),
-      big,
-      Buffer.from(
-        '\n{"id":2,"command":"no such thing"}\n' +
-          '{"id":3,"command":"show states","args":{"sort":"colour"}}\n' +
-          '{"id":4,"command":"show info"}\n',
-      ),
-    ]),
-    5,
-  );
-  assert.equal(replies[0].error?.code, 'malformed');
-  assert.match(replies[0].error?.message ?? '', /not valid JSON/);
-  assert.deepEqual(replies[1], { id: 1, ok: false, error: { code: 'malformed', message: 'the request needs a "command" (a string)' } });
-  assert.deepEqual(replies[2], { id: null, ok: false, error: { code: 'too-large', message: 'request over 65536 bytes refused' } });
-  assert.deepEqual(replies[3], { id: 2, ok: false, error: { code: 'unknown-command', message: "unknown command 'no such thing'" } });
-  assert.equal(replies[4].id, 3);
-  assert.equal(replies[4].error?.code, 'bad-args');
-  const last = await exchange('{"id":4,"command":"show info"}\n', 1);
-  assert.equal(last[0].ok, true);
-  await stillServes();
-});
+test(
+  'malformed, oversized and wrong requests get clear errors; the daemon keeps running',
+  { skip: skip ?? false },
+  async () => {
+    const big = Buffer.alloc(200 * 1024, 0x7b);
+    const replies = await exchange(
+      Buffer.concat([
+        Buffer.from('this is not json\n'),
+        Buffer.from('{"id":1}\n'),
+        big,
+        Buffer.from(
+          '\n{"id":2,"command":"no such thing"}\n' +
+            '{"id":3,"command":"show states","args":{"sort":"colour"}}\n' +
+            '{"id":4,"command":"show info"}\n',
+        ),
+      ]),
+      5,
+    );
+    assert.equal(replies[0].error?.code, 'malformed');
+    assert.match(replies[0].error?.message ?? '', /not valid JSON/);
+    assert.deepEqual(replies[1], {
+      id: 1,
+      ok: false,
+      error: { code: 'malformed', message: 'the request needs a "command" (a string)' },
+    });
+    assert.deepEqual(replies[2], {
+      id: null,
+      ok: false,
+      error: { code: 'too-large', message: 'request over 65536 bytes refused' },
+    });
+    assert.deepEqual(replies[3], {
+      id: 2,
+      ok: false,
+      error: { code: 'unknown-command', message: "unknown command 'no such thing'" },
+    });
+    assert.equal(replies[4].id, 3);
+    assert.equal(replies[4].error?.code, 'bad-args');
+    const last = await exchange('{"id":4,"command":"show info"}\n', 1);
+    assert.equal(last[0].ok, true);
+    await stillServes();
+  },
+);
 
 test('clients that leave mid-request or before the answer do no harm', { skip: skip ?? false }, async () => {
-  for (const data of ['{"id":1,"command":"show st', '{"id":2,"command":"show states"}\n{"id":3,"command":"show rules"}\n', Buffer.alloc(100 * 1024, 0x20)]) {
+  for (const data of [
+    '{"id":1,"command":"show st',
+    '{"id":2,"command":"show states"}\n{"id":3,"command":"show rules"}\n',
+    Buffer.alloc(100 * 1024, 0x20),
+  ]) {
     const s = connect(socket);
     await new Promise((r) => s.once('connect', r));
     s.write(data);
     s.destroy();
   }
-  for (let k = 0; k < 20; k++) connect(socket).on('connect', function (this: ReturnType<typeof connect>) {
-    this.end('{"id":9,"command":"show info"}\n'); // half-close right after the request
-  });
+  for (let k = 0; k < 20; k++)
+    connect(socket).on('connect', function (this: ReturnType<typeof connect>) {
+      this.end('{"id":9,"command":"show info"}\n'); // half-close right after the request
+    });
   await sleep(500);
   await stillServes();
   assert.doesNotMatch(topo.daemonLog.join(''), /"level":50|uncaught|EPIPE/i, 'nothing went wrong in the daemon');
 });
 
-test('a second daemon in the namespace is refused before it touches the kernel, and says to use --socket', { skip: skip ?? false }, async () => {
-  topo.router.exec('ip', 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
-  const rules = topo.writeRules('pass all\n', 'second.conf');
-  const before_ = topo.routerSnapshot();
-  const node = [...(mainPath.endsWith('.ts') ? ['--import', 'tsx'] : []), mainPath];
-  const refused = spawn('ip', ['netns', 'exec', topo.router.name, process.execPath, ...node, 'run', '-f', rules, '--interfaces', 'd0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = await waitForOutput(refused, /served by another tunpf/);
-  assert.match(out, new RegExp(`tunpf run: control socket ${socket} is served by another tunpf \\(pid \\d+\\); give this one --socket PATH`));
-  assert.equal(await new Promise((r) => refused.once('exit', r)), 1);
-  assert.deepEqual(topo.routerSnapshot(), before_, 'no rule, route or TUN of the refused one');
-  await stillServes();
-});
+test(
+  'a second daemon in the namespace is refused before it touches the kernel, and says to use --socket',
+  { skip: skip ?? false },
+  async () => {
+    topo.router.exec('ip', 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
+    const rules = topo.writeRules('pass all\n', 'second.conf');
+    const before_ = topo.routerSnapshot();
+    const node = [...(mainPath.endsWith('.ts') ? ['--import', 'tsx'] : []), mainPath];
+    const refused = spawn(
+      'ip',
+      ['netns', 'exec', topo.router.name, process.execPath, ...node, 'run', '-f', rules, '--interfaces', 'd0'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const out = await waitForOutput(refused, /served by another tunpf/);
+    assert.match(
+      out,
+      new RegExp(
+        `tunpf run: control socket ${socket} is served by another tunpf \\(pid \\d+\\); give this one --socket PATH`,
+      ),
+    );
+    assert.equal(await new Promise((r) => refused.once('exit', r)), 1);
+    assert.deepEqual(topo.routerSnapshot(), before_, 'no rule, route or TUN of the refused one');
+    await stillServes();
+  },
+);
 
 test('--socket PATH on both sides', { skip: skip ?? false }, async () => {
   assert.equal(await topo.stopDaemon(), 0);

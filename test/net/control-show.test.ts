@@ -34,20 +34,30 @@ after(async () => {
   await topo?.destroy();
 });
 
-test('the socket is root-only, in the router namespace\'s folder; another namespace has no daemon', { skip: skip ?? false }, async () => {
-  const path = defaultSocketOf(topo.router);
-  assert.equal(statSync(path).mode & 0o777, 0o600);
-  assert.equal(statSync(path).uid, 0);
-  assert.equal(statSync(dirname(path)).mode & 0o777, 0o700);
-  const r = await ctl(topo.client, 'show', 'info');
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /^tunpf ctl: no tunpf daemon is running \(nothing listens on \/run\/tunpf\/net-\d+\/control\.sock\)\n$/);
-  assert.notEqual(defaultSocketOf(topo.client), path);
-});
+test(
+  "the socket is root-only, in the router namespace's folder; another namespace has no daemon",
+  { skip: skip ?? false },
+  async () => {
+    const path = defaultSocketOf(topo.router);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(statSync(path).uid, 0);
+    assert.equal(statSync(dirname(path)).mode & 0o777, 0o700);
+    const r = await ctl(topo.client, 'show', 'info');
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^tunpf ctl: no tunpf daemon is running \(nothing listens on \/run\/tunpf\/net-\d+\/control\.sock\)\n$/,
+    );
+    assert.notEqual(defaultSocketOf(topo.client), path);
+  },
+);
 
 test('show rules: the counters of the deciding rule move after traffic', { skip: skip ?? false }, async () => {
   const before_ = (await ctlJson(topo.router, 'show', 'rules')).rules;
-  assert.equal(before_[1].text, 'pass in on lan inet proto tcp from 10.1.0.0/24 to <web> port = 7000 flags S/SA label "to-server"');
+  assert.equal(
+    before_[1].text,
+    'pass in on lan inet proto tcp from 10.1.0.0/24 to <web> port = 7000 flags S/SA label "to-server"',
+  );
   assert.equal(before_[1].label, 'to-server');
   assert.deepEqual(await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '5000'), { ok: true, received: 5000 });
   assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7005', '10')).ok, false);
@@ -69,7 +79,9 @@ test('show rules: the counters of the deciding rule move after traffic', { skip:
 });
 
 test('show states: a live TCP connection with its addresses, and the filters', { skip: skip ?? false }, async () => {
-  const stream = runInNetns(topo.client, 'probe', ['stream', '10.2.0.2', '7001', '3'], 20000, { PROBE_LOCAL_PORT: '45678' });
+  const stream = runInNetns(topo.client, 'probe', ['stream', '10.2.0.2', '7001', '3'], 20000, {
+    PROBE_LOCAL_PORT: '45678',
+  });
   await sleep(1000);
   const all = await ctlJson<ShowStatesResult>(topo.router, 'show', 'states');
   // a state on each side, as pf keeps them: in on lan (the one checked here) and out on wan
@@ -78,8 +90,24 @@ test('show states: a live TCP connection with its addresses, and the filters', {
   assert.ok(outbound, 'and its outbound twin');
   assert.ok(s, JSON.stringify(all));
   assert.deepEqual(
-    { interface: s.interface, proto: s.proto, direction: s.direction, src: s.src, dst: s.dst, peers: s.peers, rule: s.rule },
-    { interface: 'all', proto: 'tcp', direction: 'in', src: { address: '10.1.0.2', port: 45678 }, dst: { address: '10.2.0.2', port: 7001 }, peers: ['ESTABLISHED', 'ESTABLISHED'], rule: 2 },
+    {
+      interface: s.interface,
+      proto: s.proto,
+      direction: s.direction,
+      src: s.src,
+      dst: s.dst,
+      peers: s.peers,
+      rule: s.rule,
+    },
+    {
+      interface: 'all',
+      proto: 'tcp',
+      direction: 'in',
+      src: { address: '10.1.0.2', port: 45678 },
+      dst: { address: '10.2.0.2', port: 7001 },
+      peers: ['ESTABLISHED', 'ESTABLISHED'],
+      rule: 2,
+    },
   );
   assert.ok(s.packets[0] > 10 && s.bytes[1] > 10000, JSON.stringify(s));
   assert.ok(s.expires > 7000, 'set timeout tcp.established 7200');
@@ -93,7 +121,10 @@ test('show states: a live TCP connection with its addresses, and the filters', {
   assert.deepEqual(await ids('-i', 'lan', '--port', '45678'), [], 'floating, so bound to no interface');
   const text = await ctl(topo.router, 'show', 'states', '--port', '45678', '-vv');
   assert.equal(text.code, 0);
-  assert.equal(text.stdout.split('\n')[0], `${'all tcp 10.2.0.2:7001 <- 10.1.0.2:45678'.padEnd(56)} ESTABLISHED:ESTABLISHED`);
+  assert.equal(
+    text.stdout.split('\n')[0],
+    `${'all tcp 10.2.0.2:7001 <- 10.1.0.2:45678'.padEnd(56)} ESTABLISHED:ESTABLISHED`,
+  );
   assert.match(text.stdout, /^ {3}age 00:00:0\d, expires in 0[12]:\d\d:\d\d, \d+:\d+ pkts, \d+:\d+ bytes, rule 2$/m);
   assert.match(text.stdout, new RegExp(`^   id: ${s.id} creatorid: [0-9a-f]{8}$`, 'm'));
   const top = await tunpfIn(topo.router, ['top', '--once', '--width', '160']);
@@ -118,12 +149,19 @@ test('show info, timeouts, limits, tables, table', { skip: skip ?? false }, asyn
   assert.deepEqual((await ctlJson(topo.router, 'show', 'limits')).limits.states.limit, 100000);
   assert.match((await ctl(topo.router, 'show', 'limits')).stdout, /^states +hard limit +100000$/m);
   const tables = await ctlJson<ShowTablesResult>(topo.router, 'show', 'tables');
-  assert.deepEqual(tables.tables.map((t) => [t.name, t.count, t.referenced]), [['web', 1, true]]);
+  assert.deepEqual(
+    tables.tables.map((t) => [t.name, t.count, t.referenced]),
+    [['web', 1, true]],
+  );
   assert.equal((await ctl(topo.router, 'show', 'table', 'web')).stdout, '   10.2.0.0/24\n');
 });
 
 test('CARP and pfsync commands say they are not configured', { skip: skip ?? false }, async () => {
-  for (const [args, what] of [[['show', 'carp'], 'CARP'], [['carp', 'promote'], 'CARP'], [['show', 'pfsync'], 'pfsync']] as const) {
+  for (const [args, what] of [
+    [['show', 'carp'], 'CARP'],
+    [['carp', 'promote'], 'CARP'],
+    [['show', 'pfsync'], 'pfsync'],
+  ] as const) {
     const r = await ctl(topo.router, ...args);
     assert.deepEqual([r.code, r.stderr], [1, `tunpf ctl: ${what} is not configured\n`]);
   }

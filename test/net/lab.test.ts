@@ -24,8 +24,14 @@ function tunpf(args: string[], timeoutMs = 45_000) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const inNs = (node: string, ...argv: string[]) => execFileSync('ip', ['netns', 'exec', netnsOf(node as never), ...argv], { encoding: 'utf8' });
-const rootLinks = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').filter(Boolean).map((l) => l.split(':')[1]!.trim().split('@')[0]).sort();
+const inNs = (node: string, ...argv: string[]) =>
+  execFileSync('ip', ['netns', 'exec', netnsOf(node as never), ...argv], { encoding: 'utf8' });
+const rootLinks = () =>
+  execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(':')[1]!.trim().split('@')[0])
+    .sort();
 const readState = (): LabState => JSON.parse(readFileSync(join(LAB_DIR, 'state.json'), 'utf8')) as LabState;
 
 function labProcessesRunning(): string[] {
@@ -37,18 +43,24 @@ function labProcessesRunning(): string[] {
     } catch {
       continue;
     }
-    if (cmd.includes(LAB_DIR) || /lab\/(echo-server|traffic)\.[jt]s/.test(cmd) || cmd.includes('tpflab-')) found.push(`${pid}: ${cmd}`);
+    if (cmd.includes(LAB_DIR) || /lab\/(echo-server|traffic)\.[jt]s/.test(cmd) || cmd.includes('tpflab-'))
+      found.push(`${pid}: ${cmd}`);
   }
   return found;
 }
 
 /** Nothing of the lab is left: namespaces, processes (recorded or not), files, daemon folders, host links. */
 function assertNothingLeft(state: LabState, linksBefore: string[]): void {
-  assert.deepEqual(readdirSync('/run/netns').filter((n) => n.startsWith('tpflab-')), [], 'no lab namespace');
+  assert.deepEqual(
+    readdirSync('/run/netns').filter((n) => n.startsWith('tpflab-')),
+    [],
+    'no lab namespace',
+  );
   for (const p of state.processes) assert.ok(!alive(p.pid), `${p.role} on ${p.node} (pid ${p.pid}) still runs`);
   assert.deepEqual(labProcessesRunning(), [], 'no lab process');
   assert.ok(!existsSync(LAB_DIR), `${LAB_DIR} is gone`);
-  for (const n of state.namespaces) assert.ok(!existsSync(`/run/tunpf/net-${n.inode}`), `the daemon folder of ${n.name} is gone`);
+  for (const n of state.namespaces)
+    assert.ok(!existsSync(`/run/tunpf/net-${n.inode}`), `the daemon folder of ${n.name} is gone`);
   assert.deepEqual(rootLinks(), linksBefore, 'the host has the links it had');
 }
 
@@ -58,7 +70,11 @@ after(() => {
 });
 
 test('as a user, tunpf lab says in one line that it needs root, and creates nothing', { skip: skip ?? false }, () => {
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...nodeArgs, 'lab'], { encoding: 'utf8' });
+  const r = spawnSync(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...nodeArgs, 'lab'],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 1, r.stderr);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^tunpf lab: needs root \(.*\): run it with sudo\n$/);
@@ -68,36 +84,42 @@ test('as a user, tunpf lab says in one line that it needs root, and creates noth
 let linksBefore: string[] = [];
 let state: LabState;
 
-test('up --quick: one master per group, the client reaches the server through the virtual addresses', { skip: skip ?? false }, async () => {
-  linksBefore = rootLinks();
-  const t0 = Date.now();
-  const r = tunpf(['lab', 'up', '--quick', '--fast']);
-  const took = Date.now() - t0;
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.match(r.stdout, /tunpf lab: up in [\d.]+ s: r\d is master of carp-lan and carp-wan/);
-  assert.match(r.stdout, /lab down +remove everything/);
-  assert.ok(took < 30_000, `up took ${took} ms`);
-  state = readState();
-  assert.equal(state.phase, 'up');
-  assert.deepEqual(state.namespaces.map((n) => n.name), NODES.map(netnsOf));
+test(
+  'up --quick: one master per group, the client reaches the server through the virtual addresses',
+  { skip: skip ?? false },
+  async () => {
+    linksBefore = rootLinks();
+    const t0 = Date.now();
+    const r = tunpf(['lab', 'up', '--quick', '--fast']);
+    const took = Date.now() - t0;
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /tunpf lab: up in [\d.]+ s: r\d is master of carp-lan and carp-wan/);
+    assert.match(r.stdout, /lab down +remove everything/);
+    assert.ok(took < 30_000, `up took ${took} ms`);
+    state = readState();
+    assert.equal(state.phase, 'up');
+    assert.deepEqual(
+      state.namespaces.map((n) => n.name),
+      NODES.map(netnsOf),
+    );
 
-  // through each router's default socket, as `ip netns exec tpflab-rN tunpf ctl` finds it, and through `lab ctl`
-  const carp1 = JSON.parse(inNs('r1', process.execPath, ...nodeArgs, 'ctl', '--json', 'show', 'carp'));
-  const carp2 = JSON.parse(tunpf(['lab', 'ctl', 'r2', '--json', 'show', 'carp']).stdout);
-  for (const group of ['carp-lan', 'carp-wan']) {
-    const roles = [carp1, carp2].map((c) => c.groups.find((g: { name: string }) => g.name === group).state).sort();
-    assert.deepEqual(roles, ['BACKUP', 'MASTER'], `${group}: one master, one backup`);
-  }
-  const master = carp1.groups[0].state === 'MASTER' ? 'r1' : 'r2';
-  const backup = master === 'r1' ? 'r2' : 'r1';
-  const addrs = (n: string) => inNs(n, 'ip', '-o', 'addr', 'show');
-  for (const vip of [LAB.lan.vip4, LAB.lan.vip6, LAB.wan.vip4, LAB.wan.vip6]) {
-    assert.ok(addrs(master).includes(` ${vip}/`), `${master} holds ${vip}`);
-    assert.ok(!addrs(backup).includes(` ${vip}/`), `${backup} does not hold ${vip}`);
-  }
+    // through each router's default socket, as `ip netns exec tpflab-rN tunpf ctl` finds it, and through `lab ctl`
+    const carp1 = JSON.parse(inNs('r1', process.execPath, ...nodeArgs, 'ctl', '--json', 'show', 'carp'));
+    const carp2 = JSON.parse(tunpf(['lab', 'ctl', 'r2', '--json', 'show', 'carp']).stdout);
+    for (const group of ['carp-lan', 'carp-wan']) {
+      const roles = [carp1, carp2].map((c) => c.groups.find((g: { name: string }) => g.name === group).state).sort();
+      assert.deepEqual(roles, ['BACKUP', 'MASTER'], `${group}: one master, one backup`);
+    }
+    const master = carp1.groups[0].state === 'MASTER' ? 'r1' : 'r2';
+    const backup = master === 'r1' ? 'r2' : 'r1';
+    const addrs = (n: string) => inNs(n, 'ip', '-o', 'addr', 'show');
+    for (const vip of [LAB.lan.vip4, LAB.lan.vip6, LAB.wan.vip4, LAB.wan.vip6]) {
+      assert.ok(addrs(master).includes(` ${vip}/`), `${master} holds ${vip}`);
+      assert.ok(!addrs(backup).includes(` ${vip}/`), `${backup} does not hold ${vip}`);
+    }
 
-  // a probe of our own from the client, both families, through the gateways
-  const probe = `
+    // a probe of our own from the client, both families, through the gateways
+    const probe = `
     const net = require('node:net'), dgram = require('node:dgram');
     const tcp = () => new Promise((ok, no) => { const s = net.connect(7, '${LAB.server.v4}'); let n = 0;
       s.on('connect', () => s.write(Buffer.alloc(65536, 1)));
@@ -108,22 +130,28 @@ test('up --quick: one master per group, the client reaches the server through th
     const t = setTimeout(() => { console.log(JSON.stringify({ timeout: true })); process.exit(1); }, 5000);
     Promise.all([tcp(), udp6()]).then(([n, m]) => {
       clearTimeout(t); console.log(JSON.stringify({ tcp: n, udp6: m })); });`;
-  const out = JSON.parse(inNs('client', process.execPath, '-e', probe));
-  assert.deepEqual(out, { tcp: 65536, udp6: 'hello6' });
-  // the client reached the gateway address at CARP's virtual MAC
-  assert.match(inNs('client', 'ip', 'neigh', 'show', LAB.lan.vip4), /lladdr 00:00:5e:00:01:01/);
-  // and the master's tunpf made the states (the backup forwarded nothing)
-  const states = (n: string) => JSON.parse(inNs(n, process.execPath, ...nodeArgs, 'ctl', '--json', 'show', 'states', '--address', LAB.client.v4));
-  assert.ok(states(master).states.some((s: { dst: { port: number } }) => s.dst.port === 7), 'a state for the echo flows on the master');
+    const out = JSON.parse(inNs('client', process.execPath, '-e', probe));
+    assert.deepEqual(out, { tcp: 65536, udp6: 'hello6' });
+    // the client reached the gateway address at CARP's virtual MAC
+    assert.match(inNs('client', 'ip', 'neigh', 'show', LAB.lan.vip4), /lladdr 00:00:5e:00:01:01/);
+    // and the master's tunpf made the states (the backup forwarded nothing)
+    const states = (n: string) =>
+      JSON.parse(inNs(n, process.execPath, ...nodeArgs, 'ctl', '--json', 'show', 'states', '--address', LAB.client.v4));
+    assert.ok(
+      states(master).states.some((s: { dst: { port: number } }) => s.dst.port === 7),
+      'a state for the echo flows on the master',
+    );
 
-  const st = JSON.parse(tunpf(['lab', 'status', '--json']).stdout);
-  assert.equal(st.up, true);
-  assert.equal(st.processes.filter((p: { running: boolean }) => p.running).length, 4);
-  await sleep(500);
-  const flows = JSON.parse(tunpf(['lab', 'status', '--json']).stdout).flows;
-  assert.deepEqual(flows.map((f: { name: string }) => f.name).sort(), ['session', 'stream', 'transfer']);
-  for (const f of flows) assert.ok(f.connected && f.received > 0, `flow ${f.name} gets its echo: ${JSON.stringify(f)}`);
-});
+    const st = JSON.parse(tunpf(['lab', 'status', '--json']).stdout);
+    assert.equal(st.up, true);
+    assert.equal(st.processes.filter((p: { running: boolean }) => p.running).length, 4);
+    await sleep(500);
+    const flows = JSON.parse(tunpf(['lab', 'status', '--json']).stdout).flows;
+    assert.deepEqual(flows.map((f: { name: string }) => f.name).sort(), ['session', 'stream', 'transfer']);
+    for (const f of flows)
+      assert.ok(f.connected && f.received > 0, `flow ${f.name} gets its echo: ${JSON.stringify(f)}`);
+  },
+);
 
 test('down: no namespace, process, file or link is left', { skip: skip ?? false }, () => {
   const r = tunpf(['lab', 'down']);

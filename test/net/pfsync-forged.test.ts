@@ -31,24 +31,42 @@ after(async () => {
 
 /** Sends pfsync bytes from r2's namespace to r1 with a chosen TTL and source (python3's raw socket). */
 function send(bytes: Uint8Array, ttl: number, src: string): void {
-  const py = 'import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_RAW,240)\ns.setsockopt(socket.IPPROTO_IP,socket.IP_TTL,int(sys.argv[1]))\ns.bind((sys.argv[2],0))\ns.sendto(bytes.fromhex(sys.argv[3]),("10.9.0.1",0))';
-  execFileSync('ip', ['netns', 'exec', t.r2.ns.name, 'python3', '-c', py, String(ttl), src, Buffer.from(bytes).toString('hex')]);
+  const py =
+    'import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_RAW,240)\ns.setsockopt(socket.IPPROTO_IP,socket.IP_TTL,int(sys.argv[1]))\ns.bind((sys.argv[2],0))\ns.sendto(bytes.fromhex(sys.argv[3]),("10.9.0.1",0))';
+  execFileSync('ip', [
+    'netns',
+    'exec',
+    t.r2.ns.name,
+    'python3',
+    '-c',
+    py,
+    String(ttl),
+    src,
+    Buffer.from(bytes).toString('hex'),
+  ]);
 }
 
-const hasVectorState = async () => (await ctlJson(t.r1.ns, 'show', 'states')).states.some((s: { id: string; creator: string }) => s.id === '6744d0a100000007' && s.creator === '1d2c3b4a');
+const hasVectorState = async () =>
+  (await ctlJson(t.r1.ns, 'show', 'states')).states.some(
+    (s: { id: string; creator: string }) => s.id === '6744d0a100000007' && s.creator === '1d2c3b4a',
+  );
 
-test('inserts with the wrong TTL, from a stranger, or of another version are dropped and counted', { skip: skip ?? false }, async () => {
-  send(VECTOR_PFSYNC, 64, '10.9.0.2');
-  send(VECTOR_PFSYNC, 255, '10.9.0.99');
-  const v5 = Uint8Array.from(VECTOR_PFSYNC);
-  v5[0] = 5; // FreeBSD's dialect
-  send(v5, 255, '10.9.0.2');
-  send(VECTOR_PFSYNC.subarray(0, 12), 255, '10.9.0.2'); // shorter than a header
-  await sleep(300);
-  assert.equal(await hasVectorState(), false, 'none of them made a state');
-  const s = await ctlJson(t.r1.ns, 'show', 'pfsync');
-  assert.deepEqual(s.dropped, { badttl: 1, badsrc: 1, hdrops: 1, badver: 1 });
-});
+test(
+  'inserts with the wrong TTL, from a stranger, or of another version are dropped and counted',
+  { skip: skip ?? false },
+  async () => {
+    send(VECTOR_PFSYNC, 64, '10.9.0.2');
+    send(VECTOR_PFSYNC, 255, '10.9.0.99');
+    const v5 = Uint8Array.from(VECTOR_PFSYNC);
+    v5[0] = 5; // FreeBSD's dialect
+    send(v5, 255, '10.9.0.2');
+    send(VECTOR_PFSYNC.subarray(0, 12), 255, '10.9.0.2'); // shorter than a header
+    await sleep(300);
+    assert.equal(await hasVectorState(), false, 'none of them made a state');
+    const s = await ctlJson(t.r1.ns, 'show', 'pfsync');
+    assert.deepEqual(s.dropped, { badttl: 1, badsrc: 1, hdrops: 1, badver: 1 });
+  },
+);
 
 test('the same insert from the peer with TTL 255 makes the state', { skip: skip ?? false }, async () => {
   send(VECTOR_PFSYNC, 255, '10.9.0.2');

@@ -65,7 +65,9 @@ after(async () => {
  */
 async function captureArrivals(dev: string, file: string): Promise<ChildProcess> {
   const args = ['-i', dev, '-Q', 'in', '--immediate-mode', '-U', '-n', '-w', file, BETWEEN_HOSTS];
-  const p = spawn('ip', ['netns', 'exec', topo.router.name, 'tcpdump', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn('ip', ['netns', 'exec', topo.router.name, 'tcpdump', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   await waitForOutput(p, 'listening on');
   return p;
 }

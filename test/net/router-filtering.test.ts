@@ -39,11 +39,22 @@ test('TCP to an allowed port passes both ways (the replies through state)', { sk
   assert.deepEqual(await topo.probe(topo.client, 'tcp', '10.2.0.2', '7001', '1000'), { ok: true, received: 1000 });
 });
 
-test('TCP to a port the rules do not allow is blocked; block return answers with a RST', { skip: skip ?? false }, async () => {
-  // the server listens on 7002, so a refusal can only come from tunpf's RST
-  assert.deepEqual(await topo.probe(topo.client, 'tcp', '10.2.0.2', '7002', '10'), { ok: false, reason: 'ECONNREFUSED' });
-  assert.deepEqual(await topo.probe(topo.client, 'tcp', '10.2.0.2', '7010', '10'), { ok: false, reason: 'timeout' }, 'block all drops quietly');
-});
+test(
+  'TCP to a port the rules do not allow is blocked; block return answers with a RST',
+  { skip: skip ?? false },
+  async () => {
+    // the server listens on 7002, so a refusal can only come from tunpf's RST
+    assert.deepEqual(await topo.probe(topo.client, 'tcp', '10.2.0.2', '7002', '10'), {
+      ok: false,
+      reason: 'ECONNREFUSED',
+    });
+    assert.deepEqual(
+      await topo.probe(topo.client, 'tcp', '10.2.0.2', '7010', '10'),
+      { ok: false, reason: 'timeout' },
+      'block all drops quietly',
+    );
+  },
+);
 
 test('UDP passes where allowed', { skip: skip ?? false }, async () => {
   assert.equal((await topo.probe(topo.client, 'udp', '10.2.0.2', '7000')).ok, true);
@@ -64,12 +75,16 @@ function pings(from: Topology['client'], host: string): boolean {
   }
 }
 
-test('ICMP echo passes out and its replies come back through state; echo from outside is blocked', { skip: skip ?? false }, () => {
-  assert.equal(pings(topo.client, '10.2.0.2'), true);
-  assert.equal(pings(topo.client, 'fd02::2'), true);
-  assert.equal(pings(topo.server, '10.1.0.2'), false);
-  assert.equal(pings(topo.server, 'fd01::2'), false);
-});
+test(
+  'ICMP echo passes out and its replies come back through state; echo from outside is blocked',
+  { skip: skip ?? false },
+  () => {
+    assert.equal(pings(topo.client, '10.2.0.2'), true);
+    assert.equal(pings(topo.client, 'fd02::2'), true);
+    assert.equal(pings(topo.server, '10.1.0.2'), false);
+    assert.equal(pings(topo.server, 'fd01::2'), false);
+  },
+);
 
 test('an unsolicited connection from outside is blocked', { skip: skip ?? false }, async () => {
   assert.equal((await topo.probe(topo.server, 'tcp', '10.1.0.2', '7000', '10')).ok, false);

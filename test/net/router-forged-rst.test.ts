@@ -28,7 +28,9 @@ for _ in range(3):
 before(async () => {
   if (skip) return;
   topo = await Topology.create();
-  await topo.startDaemon(topo.writeRules('block all\npass in on lan proto tcp from 10.1.0.0/24 to any port 7000\npass out on wan all\n'));
+  await topo.startDaemon(
+    topo.writeRules('block all\npass in on lan proto tcp from 10.1.0.0/24 to any port 7000\npass out on wan all\n'),
+  );
 });
 
 after(async () => {
@@ -36,7 +38,9 @@ after(async () => {
 });
 
 test('a forged RST outside the window is blocked and the transfer completes', { skip: skip ?? false }, async () => {
-  const stream = runInNetns(topo.client, 'probe', ['stream', '10.2.0.2', '7000', '3'], 20000, { PROBE_LOCAL_PORT: '45678' });
+  const stream = runInNetns(topo.client, 'probe', ['stream', '10.2.0.2', '7000', '3'], 20000, {
+    PROBE_LOCAL_PORT: '45678',
+  });
   await sleep(1000);
   topo.server.exec('python3', '-c', forge(45678));
   const result = JSON.parse((await stream).stdout.trim().split('\n').pop()!);

@@ -19,9 +19,13 @@ after(async () => {
   await topo?.destroy();
 });
 
-test('a packet with TTL 2 crosses the router, one with TTL 1 does not (as with a plain router)', { skip: skip ?? false }, async () => {
-  assert.equal((await topo.probe(topo.client, 'udp', '10.2.0.2', '7000', '2')).ok, true);
-  assert.equal((await topo.probe(topo.client, 'udp', '10.2.0.2', '7000', '1')).ok, false);
-  assert.equal((await topo.probe(topo.client, 'udp', 'fd02::2', '7000', '2')).ok, true, 'IPv6 hop limit too');
-  assert.equal((await topo.probe(topo.client, 'udp', 'fd02::2', '7000', '1')).ok, false);
-});
+test(
+  'a packet with TTL 2 crosses the router, one with TTL 1 does not (as with a plain router)',
+  { skip: skip ?? false },
+  async () => {
+    assert.equal((await topo.probe(topo.client, 'udp', '10.2.0.2', '7000', '2')).ok, true);
+    assert.equal((await topo.probe(topo.client, 'udp', '10.2.0.2', '7000', '1')).ok, false);
+    assert.equal((await topo.probe(topo.client, 'udp', 'fd02::2', '7000', '2')).ok, true, 'IPv6 hop limit too');
+    assert.equal((await topo.probe(topo.client, 'udp', 'fd02::2', '7000', '1')).ok, false);
+  },
+);

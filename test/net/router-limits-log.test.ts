@@ -23,9 +23,16 @@ after(async () => {
 test('refused states are logged with their reason', { skip: skip ?? false }, async () => {
   const results = [];
   for (let k = 0; k < 6; k++) results.push((await topo.probe(topo.client, 'udp', '10.2.0.2', '7000')).ok);
-  assert.deepEqual(results.filter(Boolean).length, 3, `three flows fit the limit (a state in on lan and one out on wan each): ${results}`);
+  assert.deepEqual(
+    results.filter(Boolean).length,
+    3,
+    `three flows fit the limit (a state in on lan and one out on wan each): ${results}`,
+  );
   await sleep(1500);
-  const lines = topo.daemonLog.join('').split('\n').filter((l) => l.includes('state limits reached'));
+  const lines = topo.daemonLog
+    .join('')
+    .split('\n')
+    .filter((l) => l.includes('state limits reached'));
   assert.ok(lines.length > 0, `the limit is logged:\n${topo.daemonLog.join('').slice(-2000)}`);
   const logged = lines.map((l) => JSON.parse(l) as { level: number; refused: Record<string, number>; limit: number });
   const j = logged[0]!;

@@ -78,7 +78,16 @@ function readLogs(): { lines: Line[]; files: number } {
       // 1733000000.123456 rule 2/0(match): pass in on lan: 10.1.0.2.41234 > 10.2.0.2.7000: Flags [S], ...
       const m = /^\d+\.\d{6} rule (\d+)\/(\S+): (\S+) (in|out) on (\S+): (\S+) > (\S+?):? /.exec(text);
       assert.ok(m, `not a pflog line: ${text}`);
-      lines.push({ rule: Number(m[1]), reason: m[2]!, action: m[3]!, dir: m[4]!, ifname: m[5]!, src: m[6]!, dst: m[7]!, text });
+      lines.push({
+        rule: Number(m[1]),
+        reason: m[2]!,
+        action: m[3]!,
+        dir: m[4]!,
+        ifname: m[5]!,
+        src: m[6]!,
+        dst: m[7]!,
+        text,
+      });
     }
   }
   return { lines, files: files.length };
@@ -97,8 +106,14 @@ test('tcpdump shows each logged packet with rule, action, direction and interfac
   // (@2, no log) made, as in pf, which keeps a state on each side of a forwarded flow
   assert.equal(count('4 pass in lan 10.2.0.2:7000'), 1);
   assert.equal(count('4 pass out wan 10.2.0.2:7000'), 0);
-  assert.equal(lines.filter((l) => l.rule === 4 && l.src === '10.2.0.2.7000' && l.dir === 'in' && l.ifname === 'wan').length, 0);
-  assert.equal(lines.filter((l) => l.rule === 4 && l.src === '10.2.0.2.7000' && l.dir === 'out' && l.ifname === 'lan').length, 1);
+  assert.equal(
+    lines.filter((l) => l.rule === 4 && l.src === '10.2.0.2.7000' && l.dir === 'in' && l.ifname === 'wan').length,
+    0,
+  );
+  assert.equal(
+    lines.filter((l) => l.rule === 4 && l.src === '10.2.0.2.7000' && l.dir === 'out' && l.ifname === 'lan').length,
+    1,
+  );
   // IPv6 (pflog af 24)
   assert.equal(count('5 pass in lan fd02::2:7000'), 1);
   // an out rule: the if-bound state on lan does not cover wan, so the out check logs
@@ -108,7 +123,12 @@ test('tcpdump shows each logged packet with rule, action, direction and interfac
   assert.ok(count('0 block in lan 10.2.0.2:7003') >= 1);
   // and nothing else: every line is one of these
   for (const l of lines) {
-    assert.ok(['3 pass in lan', '4 pass', '5 pass in lan', '7 pass out wan', '9 block out wan', '0 block in lan'].some((p) => key(l).startsWith(p)), `unexpected: ${l.text}`);
+    assert.ok(
+      ['3 pass in lan', '4 pass', '5 pass in lan', '7 pass out wan', '9 block out wan', '0 block in lan'].some((p) =>
+        key(l).startsWith(p),
+      ),
+      `unexpected: ${l.text}`,
+    );
     assert.equal(l.reason, '0(match)', l.text);
   }
 });

@@ -14,7 +14,9 @@ let rules: string;
 before(async () => {
   if (skip) return;
   topo = await Topology.create();
-  rules = topo.writeRules('block all\npass in on lan proto tcp from 10.1.0.0/24 to any port { 7000 7001 }\npass out on wan all\n');
+  rules = topo.writeRules(
+    'block all\npass in on lan proto tcp from 10.1.0.0/24 to any port { 7000 7001 }\npass out on wan all\n',
+  );
   await topo.startDaemon(rules);
 });
 
@@ -22,24 +24,35 @@ after(async () => {
   await topo?.destroy();
 });
 
-test('a reload keeps established flows and applies to new ones; a bad reload changes nothing', { skip: skip ?? false }, async () => {
-  const stream = runInNetns(topo.client, 'probe', ['stream', '10.2.0.2', '7000', '4']);
-  await sleep(1000);
-  // the new ruleset no longer allows port 7000
-  writeFileSync(rules, 'block all\npass in on lan proto tcp from 10.1.0.0/24 to any port 7001\npass out on wan all\n');
-  const reloaded = waitForOutput(topo.daemon!, 'ruleset reloaded');
-  topo.daemon!.kill('SIGHUP');
-  await reloaded;
-  assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '10')).ok, false, 'new flows to 7000 are blocked');
-  assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7001', '10')).ok, true);
-  const result = JSON.parse((await stream).stdout.trim().split('\n').pop()!);
-  assert.equal(result.ok, true, `the established transfer went on: ${JSON.stringify(result)}`);
-  assert.ok(result.received >= 100 * 1024, `received ${result.received}`);
+test(
+  'a reload keeps established flows and applies to new ones; a bad reload changes nothing',
+  { skip: skip ?? false },
+  async () => {
+    const stream = runInNetns(topo.client, 'probe', ['stream', '10.2.0.2', '7000', '4']);
+    await sleep(1000);
+    // the new ruleset no longer allows port 7000
+    writeFileSync(
+      rules,
+      'block all\npass in on lan proto tcp from 10.1.0.0/24 to any port 7001\npass out on wan all\n',
+    );
+    const reloaded = waitForOutput(topo.daemon!, 'ruleset reloaded');
+    topo.daemon!.kill('SIGHUP');
+    await reloaded;
+    assert.equal(
+      (await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '10')).ok,
+      false,
+      'new flows to 7000 are blocked',
+    );
+    assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7001', '10')).ok, true);
+    const result = JSON.parse((await stream).stdout.trim().split('\n').pop()!);
+    assert.equal(result.ok, true, `the established transfer went on: ${JSON.stringify(result)}`);
+    assert.ok(result.received >= 100 * 1024, `received ${result.received}`);
 
-  writeFileSync(rules, 'block all\npass in on lan proto tcp to port nonsense\n');
-  const refused = waitForOutput(topo.daemon!, 'reload refused');
-  topo.daemon!.kill('SIGHUP');
-  const log = await refused;
-  assert.match(log, /rules\.conf:2:34: error: unknown port name 'nonsense'/);
-  assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7001', '10')).ok, true, 'the old rules still run');
-});
+    writeFileSync(rules, 'block all\npass in on lan proto tcp to port nonsense\n');
+    const refused = waitForOutput(topo.daemon!, 'reload refused');
+    topo.daemon!.kill('SIGHUP');
+    const log = await refused;
+    assert.match(log, /rules\.conf:2:34: error: unknown port name 'nonsense'/);
+    assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7001', '10')).ok, true, 'the old rules still run');
+  },
+);

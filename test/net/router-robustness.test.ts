@@ -50,20 +50,44 @@ test('malformed packets are dropped and counted, and forwarding goes on', { skip
 });
 
 test('a second instance on the same interfaces refuses to start', { skip: skip ?? false }, async () => {
-  const second = spawn('ip', ['netns', 'exec', topo.router.name, process.execPath, ...(mainPath.endsWith('.ts') ? ['--import', 'tsx'] : []), mainPath, 'run', '-f', rules, '--interfaces', 'lan,wan'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const second = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      topo.router.name,
+      process.execPath,
+      ...(mainPath.endsWith('.ts') ? ['--import', 'tsx'] : []),
+      mainPath,
+      'run',
+      '-f',
+      rules,
+      '--interfaces',
+      'lan,wan',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const out = await waitForOutput(second, /filtered by another tunpf \(pid \d+\)/);
   assert.match(out, /interface lan is filtered by another tunpf/);
   const code = await new Promise((r) => second.once('exit', r));
   assert.equal(code, 1);
-  assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '100')).ok, true, 'the first instance still forwards');
+  assert.equal(
+    (await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '100')).ok,
+    true,
+    'the first instance still forwards',
+  );
 });
 
-test('after a crash (SIGKILL) the next start cleans up, and its stop leaves the router clean', { skip: skip ?? false }, async () => {
-  await topo.stopDaemon('SIGKILL');
-  assert.match(topo.router.exec('ip', 'rule', 'show'), /iif lan lookup 17000/, 'the dead instance left its rules');
-  await topo.startDaemon(rules);
-  assert.equal((topo.router.exec('ip', 'rule', 'show').match(/iif lan/g) ?? []).length, 1, 'no duplicate rules');
-  assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '100')).ok, true);
-  assert.equal(await topo.stopDaemon('SIGTERM'), 0);
-  assert.deepEqual(topo.routerSnapshot(), clean);
-});
+test(
+  'after a crash (SIGKILL) the next start cleans up, and its stop leaves the router clean',
+  { skip: skip ?? false },
+  async () => {
+    await topo.stopDaemon('SIGKILL');
+    assert.match(topo.router.exec('ip', 'rule', 'show'), /iif lan lookup 17000/, 'the dead instance left its rules');
+    await topo.startDaemon(rules);
+    assert.equal((topo.router.exec('ip', 'rule', 'show').match(/iif lan/g) ?? []).length, 1, 'no duplicate rules');
+    assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '100')).ok, true);
+    assert.equal(await topo.stopDaemon('SIGTERM'), 0);
+    assert.deepEqual(topo.routerSnapshot(), clean);
+  },
+);

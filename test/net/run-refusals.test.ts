@@ -26,7 +26,10 @@ test('a bad ruleset: check-style errors, exit 1, no kernel change', { skip: skip
     writeFileSync(bad, 'pass in on lan proto tcp to port nosuch\n');
     const r = run(ns.name, '-f', bad, '--interfaces', 'lan');
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /bad\.conf:1:34: error: unknown port name 'nosuch'\n {2}pass in on lan proto tcp to port nosuch\n {35}\^/);
+    assert.match(
+      r.stderr,
+      /bad\.conf:1:34: error: unknown port name 'nosuch'\n {2}pass in on lan proto tcp to port nosuch\n {35}\^/,
+    );
     assert.match(r.stderr, /ruleset not loaded; tunpf not started/);
     assert.equal(ns.exec('ip', 'rule', 'show'), before);
     assert.doesNotMatch(ns.exec('ip', 'link', 'show'), /tpf-/);
@@ -54,7 +57,16 @@ test('set skip on an interface: it gets no TUN and no steering rule', { skip: sk
     const f = join(dir, 'skip.conf');
     writeFileSync(f, 'set skip on mgmt\npass all\n');
     const { spawn } = await import('node:child_process');
-    const node = [...(mainPath.endsWith('.ts') ? ['--import', 'tsx'] : []), mainPath, 'run', '-f', f, '--interfaces', 'lan,mgmt', '--json-logs'];
+    const node = [
+      ...(mainPath.endsWith('.ts') ? ['--import', 'tsx'] : []),
+      mainPath,
+      'run',
+      '-f',
+      f,
+      '--interfaces',
+      'lan,mgmt',
+      '--json-logs',
+    ];
     const d = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...node], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     await new Promise<void>((resolve, reject) => {

@@ -28,7 +28,14 @@ test('TUN: read a routed datagram in a batch, write a reply that gets delivered'
 test('errors carry the errno name and the operation', { skip: skip ?? false }, async () => {
   const { loadNativeAddon } = await import('../../src/os/native-addon.js');
   const native = loadNativeAddon();
-  assert.throws(() => native.ifconfig('tpf-no-such', 1500, true), (e: NodeJS.ErrnoException) => e.code === 'ENODEV' && e.syscall === 'SIOCSIFMTU' && /SIOCSIFMTU tpf-no-such: No such device/.test(e.message));
-  assert.throws(() => native.readBatch(-1, Buffer.alloc(10), 10, 1, new Uint32Array(1)), (e: NodeJS.ErrnoException) => e.code === 'EBADF' && e.syscall === 'read');
+  assert.throws(
+    () => native.ifconfig('tpf-no-such', 1500, true),
+    (e: NodeJS.ErrnoException) =>
+      e.code === 'ENODEV' && e.syscall === 'SIOCSIFMTU' && /SIOCSIFMTU tpf-no-such: No such device/.test(e.message),
+  );
+  assert.throws(
+    () => native.readBatch(-1, Buffer.alloc(10), 10, 1, new Uint32Array(1)),
+    (e: NodeJS.ErrnoException) => e.code === 'EBADF' && e.syscall === 'read',
+  );
   assert.throws(() => native.readBatch(0, Buffer.alloc(10), 10, 2, new Uint32Array(2)), RangeError);
 });

@@ -4,7 +4,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CaptureFormatError, fileHeader, PcapReader, recordHeader, type PcapFileHeader, type PcapRecordHeader } from '../../src/packet/pcap.js';
+import {
+  CaptureFormatError,
+  fileHeader,
+  PcapReader,
+  recordHeader,
+  type PcapFileHeader,
+  type PcapRecordHeader,
+} from '../../src/packet/pcap.js';
 import { enhancedPacket, interfaceDescription, PcapngReader, sectionHeader } from '../../src/packet/pcapng.js';
 import { randomSource } from './helpers/random.js';
 
@@ -39,7 +46,14 @@ function roundTrip<T, D>(codec: Codec<T, D>, obj: T, ...rest: ByteOrderArg): D {
 
 test('pcap file header: randomised round trip', () => {
   for (let k = 0; k < 500; k++) {
-    const h: PcapFileHeader = { littleEndian: rnd() < 0.5, nanosecond: rnd() < 0.5, versionMajor: 2, versionMinor: int(65536), snaplen: u32(), linkType: int(65536) };
+    const h: PcapFileHeader = {
+      littleEndian: rnd() < 0.5,
+      nanosecond: rnd() < 0.5,
+      versionMajor: 2,
+      versionMinor: int(65536),
+      snaplen: u32(),
+      linkType: int(65536),
+    };
     assert.deepEqual(roundTrip(fileHeader, h), h);
   }
 });
@@ -54,7 +68,12 @@ test('pcap record header: randomised round trip in both byte orders', () => {
 
 test('pcapng section header: randomised round trip', () => {
   for (let k = 0; k < 300; k++) {
-    const b = { littleEndian: rnd() < 0.5, versionMajor: 1, versionMinor: int(65536), sectionLength: rnd() < 0.3 ? -1 : int(2 ** 40) };
+    const b = {
+      littleEndian: rnd() < 0.5,
+      versionMajor: 1,
+      versionMinor: int(65536),
+      sectionLength: rnd() < 0.3 ? -1 : int(2 ** 40),
+    };
     assert.deepEqual(roundTrip(sectionHeader, b), b);
   }
 });
@@ -72,7 +91,14 @@ test('pcapng interface description: randomised round trip', () => {
 test('pcapng enhanced packet: randomised round trip', () => {
   for (let k = 0; k < 300; k++) {
     const data = bytes(int(200));
-    const b = { interfaceId: u32(), timestampHigh: u32(), timestampLow: u32(), data, origLength: data.length + int(1000), flags: rnd() < 0.4 ? null : u32() };
+    const b = {
+      interfaceId: u32(),
+      timestampHigh: u32(),
+      timestampLow: u32(),
+      data,
+      origLength: data.length + int(1000),
+      flags: rnd() < 0.4 ? null : u32(),
+    };
     const le = rnd() < 0.5;
     assert.deepEqual(roundTrip(enhancedPacket, b, le), b);
   }
@@ -82,10 +108,22 @@ test('pcap reader over random files of either byte order and precision', () => {
   for (let round = 0; round < 50; round++) {
     const le = rnd() < 0.5;
     const nano = rnd() < 0.5;
-    const recs = Array.from({ length: int(20) }, () => ({ sec: u32(), frac: int(nano ? 1e9 : 1e6), data: bytes(int(100)) }));
+    const recs = Array.from({ length: int(20) }, () => ({
+      sec: u32(),
+      frac: int(nano ? 1e9 : 1e6),
+      data: bytes(int(100)),
+    }));
     const file = concat([
       fileHeader.encode({ linkType: 101, littleEndian: le, nanosecond: nano, snaplen: 65535 }),
-      ...recs.flatMap((r) => [recordHeader.encode({ sec: r.sec, frac: r.frac, inclLength: r.data.length, origLength: r.data.length + 7 }, undefined, 0, le), r.data]),
+      ...recs.flatMap((r) => [
+        recordHeader.encode(
+          { sec: r.sec, frac: r.frac, inclLength: r.data.length, origLength: r.data.length + 7 },
+          undefined,
+          0,
+          le,
+        ),
+        r.data,
+      ]),
     ]);
     const rd = new PcapReader(file);
     assert.deepEqual([rd.header.littleEndian, rd.header.nanosecond, rd.header.linkType], [le, nano, 101]);
@@ -105,7 +143,11 @@ test('pcapng reader: sections of either byte order, interfaces, directions, unkn
     for (let s = 0; s < 1 + int(3); s++) {
       const le = rnd() < 0.5;
       parts.push(sectionHeader.encode({ littleEndian: le }));
-      const ifaces = Array.from({ length: 1 + int(3) }, (_, i) => ({ name: rnd() < 0.3 ? null : `if${s}.${i}`, linkType: [1, 101, 113][int(3)]!, tsresol: [6, 9, 3][int(3)]! }));
+      const ifaces = Array.from({ length: 1 + int(3) }, (_, i) => ({
+        name: rnd() < 0.3 ? null : `if${s}.${i}`,
+        linkType: [1, 101, 113][int(3)]!,
+        tsresol: [6, 9, 3][int(3)]!,
+      }));
       for (const i of ifaces) parts.push(interfaceDescription.encode(i, undefined, 0, le));
       for (let p = 0; p < int(10); p++) {
         if (rnd() < 0.2) {
@@ -121,7 +163,20 @@ test('pcapng reader: sections of either byte order, interfaces, directions, unkn
         const data = bytes(int(120));
         const direction = int(3);
         const high = Math.floor(ticks / 2 ** 32);
-        parts.push(enhancedPacket.encode({ interfaceId: id, timestampHigh: high, timestampLow: ticks - high * 2 ** 32, data, flags: direction === 0 && rnd() < 0.5 ? null : direction }, undefined, 0, le));
+        parts.push(
+          enhancedPacket.encode(
+            {
+              interfaceId: id,
+              timestampHigh: high,
+              timestampLow: ticks - high * 2 ** 32,
+              data,
+              flags: direction === 0 && rnd() < 0.5 ? null : direction,
+            },
+            undefined,
+            0,
+            le,
+          ),
+        );
         expect.push({ ...ifaces[id]!, data, direction, time: ticks / 10 ** ifaces[id]!.tsresol });
       }
     }
@@ -148,7 +203,11 @@ function throwsAt(fn: () => unknown, message: RegExp, offset: number): void {
 }
 
 test('damaged pcap files: the error names the byte', () => {
-  const good = concat([fileHeader.encode({ linkType: 101, snaplen: 100 }), recordHeader.encode({ sec: 1, frac: 0, inclLength: 4, origLength: 4 }), bytes(4)]);
+  const good = concat([
+    fileHeader.encode({ linkType: 101, snaplen: 100 }),
+    recordHeader.encode({ sec: 1, frac: 0, inclLength: 4, origLength: 4 }),
+    bytes(4),
+  ]);
   throwsAt(() => new PcapReader(good.subarray(0, 20)), /truncated pcap header/, 20);
   const v3 = good.slice();
   v3[4] = 3;

@@ -14,7 +14,9 @@ const concat = (c: Uint8Array[]) => new Uint8Array(Buffer.concat(c));
 test('randomised round trip: pcap and pcapng writers, then the reader', () => {
   const rnd = randomSource('capture');
   for (let round = 0; round < 20; round++) {
-    const pkts = Array.from({ length: 1 + Math.floor(rnd() * 30) }, () => Uint8Array.from({ length: 1 + Math.floor(rnd() * 300) }, () => Math.floor(rnd() * 256)));
+    const pkts = Array.from({ length: 1 + Math.floor(rnd() * 30) }, () =>
+      Uint8Array.from({ length: 1 + Math.floor(rnd() * 300) }, () => Math.floor(rnd() * 256)),
+    );
     const times = pkts.map((_, k) => 1600000000 + k * 0.25 + Math.floor(rnd() * 1000) / 1e6);
     const a: Uint8Array[] = [];
     const pw = new PcapWriter((b) => a.push(b), LinkType.RAW);
@@ -45,15 +47,28 @@ test('randomised round trip: pcap and pcapng writers, then the reader', () => {
 
 test('big-endian, nanosecond pcap from a hand-built vector', () => {
   const hex =
-    'a1b23c4d' + '0002' + '0004' + '00000000' + '00000000' + '0000ffff' + '00000065' + // header, LINKTYPE_RAW
-    '00000064' + '1dcd6500' + '00000004' + '00000004' + 'deadbeef'; // 100.5 s, 4 bytes
+    'a1b23c4d' +
+    '0002' +
+    '0004' +
+    '00000000' +
+    '00000000' +
+    '0000ffff' +
+    '00000065' + // header, LINKTYPE_RAW
+    '00000064' +
+    '1dcd6500' +
+    '00000004' +
+    '00000004' +
+    'deadbeef'; // 100.5 s, 4 bytes
   const [r] = readCapture(Uint8Array.from(Buffer.from(hex, 'hex')));
   assert.equal(r!.time, 100.5);
   assert.deepEqual([...r!.data], [0xde, 0xad, 0xbe, 0xef]);
 });
 
 test('damaged files give an error with the byte offset', () => {
-  assert.throws(() => readCapture(Uint8Array.from([1, 2, 3, 4, 5])), (e) => e instanceof CaptureFormatError && /bad magic\) at byte 0/.test(e.message));
+  assert.throws(
+    () => readCapture(Uint8Array.from([1, 2, 3, 4, 5])),
+    (e) => e instanceof CaptureFormatError && /bad magic\) at byte 0/.test(e.message),
+  );
   const a: Uint8Array[] = [];
   new PcapWriter((b) => a.push(b), LinkType.RAW).write(1, new Uint8Array(40));
   const cut = concat(a).subarray(0, 50);

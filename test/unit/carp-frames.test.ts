@@ -6,7 +6,17 @@ import { test } from 'node:test';
 import { FRAME_13_1, hex } from './helpers/carp-vectors.js';
 import assert from 'node:assert/strict';
 import { encode } from '../../src/carp/advertisement.js';
-import { advertisementFrame, encodeGratuitousArp, encodeUnsolicitedNa, formatMac, multicastMac, parseMac, virtualMac, ARP_FRAME_LENGTH, NA_FRAME_LENGTH } from '../../src/carp/frames.js';
+import {
+  advertisementFrame,
+  encodeGratuitousArp,
+  encodeUnsolicitedNa,
+  formatMac,
+  multicastMac,
+  parseMac,
+  virtualMac,
+  ARP_FRAME_LENGTH,
+  NA_FRAME_LENGTH,
+} from '../../src/carp/frames.js';
 import { carpHmac } from '../../src/carp/hmac.js';
 import { verifyL4Checksum } from '../../src/packet/checksum.js';
 import * as ipv6 from '../../src/packet/ipv6.js';
@@ -14,11 +24,27 @@ import * as ipv6 from '../../src/packet/ipv6.js';
 function carpHeader(vhid: number, addresses: string[]): Uint8Array {
   const counter = hex('0123456789abcdef');
   const hmac = carpHmac({ vhid, addresses, passphrase: 'tunpf-secret' }, counter);
-  return encode({ version: 2, type: 1, vhid, advskew: 0, authlen: 7, demote: 0, advbase: 1, counter: 0x0123456789abcdefn, hmac });
+  return encode({
+    version: 2,
+    type: 1,
+    vhid,
+    advskew: 0,
+    authlen: 7,
+    demote: 0,
+    advbase: 1,
+    counter: 0x0123456789abcdefn,
+    hmac,
+  });
 }
 
 test('§13.1: the whole 70-byte advertisement frame, from the virtual MAC', () => {
-  const frame = advertisementFrame.encode({ srcMac: virtualMac(1), src: '192.0.2.2', dst: '224.0.0.18', ipId: 0x1c46, carp: carpHeader(1, ['192.0.2.1']) });
+  const frame = advertisementFrame.encode({
+    srcMac: virtualMac(1),
+    src: '192.0.2.2',
+    dst: '224.0.0.18',
+    ipId: 0x1c46,
+    carp: carpHeader(1, ['192.0.2.1']),
+  });
   assert.equal(frame.length, 70);
   assert.equal(advertisementFrame.encodingLength({ dst: '224.0.0.18' }), 70);
   assert.deepEqual(frame, FRAME_13_1);
@@ -46,7 +72,18 @@ test('gratuitous ARP request: broadcast, sender = target = the address, target M
   assert.equal(f.length, ARP_FRAME_LENGTH);
   assert.equal(
     Buffer.from(f).toString('hex'),
-    'ffffffffffff' + '00005e000107' + '0806' + '0001' + '0800' + '06' + '04' + '0001' + '00005e000107' + '0a010001' + '000000000000' + '0a010001',
+    'ffffffffffff' +
+      '00005e000107' +
+      '0806' +
+      '0001' +
+      '0800' +
+      '06' +
+      '04' +
+      '0001' +
+      '00005e000107' +
+      '0a010001' +
+      '000000000000' +
+      '0a010001',
   );
   assert.throws(() => encodeGratuitousArp(virtualMac(7), 'fd01::1'), /IPv4/);
 });

@@ -4,7 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CarpMachine, CarpState, type CarpMachineConfig } from '../../src/carp/machine.js';
 
-const cfg = (over: Partial<CarpMachineConfig> = {}): CarpMachineConfig => ({ vhid: 1, advbase: 1, advskew: 0, preempt: false, families: [4], ...over });
+const cfg = (over: Partial<CarpMachineConfig> = {}): CarpMachineConfig => ({
+  vhid: 1,
+  advbase: 1,
+  advskew: 0,
+  preempt: false,
+  families: [4],
+  ...over,
+});
 const kinds = (m: CarpMachine) => m.drain().map((a) => a.kind);
 
 function master(over: Partial<CarpMachineConfig> = {}): CarpMachine {
@@ -27,7 +34,11 @@ test('INIT → BACKUP at start, → MASTER when the master-down time (3 × inter
   m.tick(4.5);
   assert.equal(m.state, CarpState.MASTER);
   const acts = m.drain();
-  assert.deepEqual(acts.map((a) => a.kind), ['master', 'advertise'], 'the first advertisement goes out at once');
+  assert.deepEqual(
+    acts.map((a) => a.kind),
+    ['master', 'advertise'],
+    'the first advertisement goes out at once',
+  );
   assert.match((acts[0] as { reason: string }).reason, /no advertisement for 4\.500 s/);
 });
 
@@ -115,7 +126,10 @@ test('a demoted master steps down before a less demoted peer; demotion advertise
   const m = master();
   m.setDemote(1, 3.2);
   const acts = m.drain();
-  assert.deepEqual(acts.map((a) => a.kind), ['advertise']);
+  assert.deepEqual(
+    acts.map((a) => a.kind),
+    ['advertise'],
+  );
   assert.equal((acts[0] as { demote: number }).demote, 1);
   m.receive({ advbase: 1, advskew: 200, demote: 0 }, 4, 3.5);
   assert.equal(m.state, CarpState.BACKUP);
@@ -134,9 +148,19 @@ test('bow-out: a master going down sends 255/255 once and gives its addresses up
   const m = master({ families: [4, 6] });
   m.shutdown(5);
   const acts = m.drain();
-  assert.deepEqual(acts.map((a) => a.kind), ['advertise', 'advertise', 'backup', 'init']);
-  assert.deepEqual(acts.slice(0, 2).map((a) => (a as { advbase: number; advskew: number; family: number }).family), [4, 6]);
-  assert.ok(acts.slice(0, 2).every((a) => (a as { advbase: number }).advbase === 255 && (a as { advskew: number }).advskew === 255));
+  assert.deepEqual(
+    acts.map((a) => a.kind),
+    ['advertise', 'advertise', 'backup', 'init'],
+  );
+  assert.deepEqual(
+    acts.slice(0, 2).map((a) => (a as { advbase: number; advskew: number; family: number }).family),
+    [4, 6],
+  );
+  assert.ok(
+    acts
+      .slice(0, 2)
+      .every((a) => (a as { advbase: number }).advbase === 255 && (a as { advskew: number }).advskew === 255),
+  );
   assert.equal(m.nextTimerAt(), Infinity);
   // and a backup hearing it takes over at once ("will time out")
   const b = new CarpMachine(cfg());
@@ -176,7 +200,10 @@ test('IPv4 and IPv6: an advertisement per family, a master-down timer per family
   m.tick(3);
   assert.equal(m.state, CarpState.MASTER, 'the IPv6 master-down timer ran out');
   const ads = m.drain().filter((a) => a.kind === 'advertise');
-  assert.deepEqual(ads.map((a) => (a as { family: number }).family), [4, 6]);
+  assert.deepEqual(
+    ads.map((a) => (a as { family: number }).family),
+    [4, 6],
+  );
 });
 
 test('forced transitions and configuration checks', () => {

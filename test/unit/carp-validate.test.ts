@@ -17,7 +17,17 @@ function ad(over: Partial<{ vhid: number; version: number; passphrase: string; c
   const cbytes = Buffer.alloc(8);
   cbytes.writeBigUInt64BE(counter);
   const hmac = carpHmac({ ...cfg, vhid: over.vhid ?? 3, passphrase: over.passphrase ?? 'pw' }, cbytes);
-  return encode({ version: over.version ?? 2, type: 1, vhid: over.vhid ?? 3, advskew: 0, authlen: 7, demote: 0, advbase: 1, counter, hmac });
+  return encode({
+    version: over.version ?? 2,
+    type: 1,
+    vhid: over.vhid ?? 3,
+    advskew: 0,
+    authlen: 7,
+    demote: 0,
+    advbase: 1,
+    counter,
+    hmac,
+  });
 }
 
 test('a good advertisement is accepted', () => {
@@ -33,13 +43,23 @@ test('each forgery or fault is dropped with its reason and counted', () => {
   const cases: [number, Uint8Array, number, bigint | null][] = [
     [CarpDrop.BAD_TTL, ad(), 254, null],
     [CarpDrop.BAD_LENGTH, ad().subarray(0, 35), 255, null],
-    [CarpDrop.BAD_CHECKSUM, (() => { const b = ad(); b[5] = 9; return b; })(), 255, null],
+    [
+      CarpDrop.BAD_CHECKSUM,
+      (() => {
+        const b = ad();
+        b[5] = 9;
+        return b;
+      })(),
+      255,
+      null,
+    ],
     [CarpDrop.BAD_VHID, ad({ vhid: 4 }), 255, null],
     [CarpDrop.BAD_VERSION, ad({ version: 3 }), 255, null],
     [CarpDrop.BAD_AUTH, ad({ passphrase: 'wrong' }), 255, null],
     [CarpDrop.OWN_COUNTER, ad(), 255, COUNTER],
   ];
-  for (const [code, bytes, ttl, own] of cases) assert.equal(validateAdvertisement(bytes, ttl, withCookie(own), c).drop, code);
+  for (const [code, bytes, ttl, own] of cases)
+    assert.equal(validateAdvertisement(bytes, ttl, withCookie(own), c).drop, code);
   for (const [code] of cases) assert.equal(c.dropped[code], 1);
   assert.equal(c.accepted, 0);
   assert.equal(c.received, cases.length);

@@ -12,7 +12,9 @@ const compiled = import.meta.url.endsWith('.js');
 const mainPath = fileURLToPath(new URL(`../../src/cli/main.${compiled ? 'js' : 'ts'}`, import.meta.url));
 
 function tunpf(...args: string[]) {
-  const r = spawnSync(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), mainPath, ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), mainPath, ...args], {
+    encoding: 'utf8',
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -21,7 +21,9 @@ const mainPath = fileURLToPath(new URL(`../../src/cli/main.${compiled ? 'js' : '
 
 function tunpf(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), mainPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), mainPath, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -33,7 +35,8 @@ function tunpf(...args: string[]): Promise<{ code: number | null; stdout: string
 const dir = mkdtempSync(join(tmpdir(), 'tunpf-cli-ctl-'));
 const socket = join(dir, 'control.sock');
 const rulesFile = join(dir, 'rules.conf');
-const RULES = 'table <bad> persist\nblock all\nblock in quick from <bad>\npass in on lan proto tcp from 192.168.1.0/24 to any label "web"\npass in on lan proto udp all\n';
+const RULES =
+  'table <bad> persist\nblock all\nblock in quick from <bad>\npass in on lan proto tcp from 192.168.1.0/24 to any label "web"\npass in on lan proto udp all\n';
 let flow: Flow;
 let server: ControlServer;
 
@@ -69,7 +72,13 @@ test('no daemon: one line, exit 1', async () => {
 });
 
 test('usage errors: exit 2 with the usage', async () => {
-  for (const args of [['show', 'colours'], ['show', 'states', '--sort', 'colour'], ['kill', 'states'], ['table', 'bad', 'frobnicate'], []]) {
+  for (const args of [
+    ['show', 'colours'],
+    ['show', 'states', '--sort', 'colour'],
+    ['kill', 'states'],
+    ['table', 'bad', 'frobnicate'],
+    [],
+  ]) {
     const r = await tunpf('ctl', '--socket', socket, ...args);
     assert.equal(r.code, 2, args.join(' '));
     assert.match(r.stderr, /^tunpf ctl: .*\nusage: tunpf ctl/, args.join(' '));
@@ -89,24 +98,42 @@ test('show rules and show states, human and --json', async () => {
   );
   const states = await tunpf('ctl', '--socket', socket, 'show', 'states', '--proto', 'tcp', '-v');
   assert.equal(states.code, 0, states.stderr);
-  assert.equal(states.stdout.split('\n')[0], `${'all tcp 198.51.100.80:443 <- 192.168.1.10:40000'.padEnd(56)} ESTABLISHED:ESTABLISHED`);
+  assert.equal(
+    states.stdout.split('\n')[0],
+    `${'all tcp 198.51.100.80:443 <- 192.168.1.10:40000'.padEnd(56)} ESTABLISHED:ESTABLISHED`,
+  );
   assert.match(states.stdout, /^ {3}age 00:00:00, expires in 24:00:00, 2:1 pkts, 180:40 bytes, rule 2$/m);
-  const json = JSON.parse((await tunpf('ctl', '--socket', socket, '--json', 'show', 'states', '--address', '9.9.9.9')).stdout);
+  const json = JSON.parse(
+    (await tunpf('ctl', '--socket', socket, '--json', 'show', 'states', '--address', '9.9.9.9')).stdout,
+  );
   assert.equal(json.total, 2);
-  assert.deepEqual(json.states.map((s: { dst: unknown }) => s.dst), [{ address: '9.9.9.9', port: 53 }]);
+  assert.deepEqual(
+    json.states.map((s: { dst: unknown }) => s.dst),
+    [{ address: '9.9.9.9', port: 53 }],
+  );
 });
 
 test('tables through the CLI, and an error answer exits 1', async () => {
   const add = await tunpf('ctl', '--socket', socket, 'table', 'bad', 'add', '10.0.0.1', '10.9.0.0/16');
   assert.deepEqual([add.code, add.stdout], [0, '2/2 addresses added.\n']);
-  assert.equal((await tunpf('ctl', '--socket', socket, 'table', 'bad', 'show')).stdout, '   10.0.0.1\n   10.9.0.0/16\n');
+  assert.equal(
+    (await tunpf('ctl', '--socket', socket, 'table', 'bad', 'show')).stdout,
+    '   10.0.0.1\n   10.9.0.0/16\n',
+  );
   const bad = await tunpf('ctl', '--socket', socket, 'table', 'bad', 'add', 'nonsense');
-  assert.deepEqual([bad.code, bad.stderr], [1, 'tunpf ctl: not an address or network: nonsense; the table is unchanged\n']);
+  assert.deepEqual(
+    [bad.code, bad.stderr],
+    [1, 'tunpf ctl: not an address or network: nonsense; the table is unchanged\n'],
+  );
   assert.equal((await tunpf('ctl', '--socket', socket, 'table', 'bad', 'flush')).stdout, '2 addresses deleted.\n');
 });
 
 test('CARP and pfsync commands on a daemon without them say so', async () => {
-  for (const [args, what] of [[['show', 'carp'], 'CARP'], [['carp', 'demote', '5'], 'CARP'], [['show', 'pfsync'], 'pfsync']] as const) {
+  for (const [args, what] of [
+    [['show', 'carp'], 'CARP'],
+    [['carp', 'demote', '5'], 'CARP'],
+    [['show', 'pfsync'], 'pfsync'],
+  ] as const) {
     const r = await tunpf('ctl', '--socket', socket, ...args);
     assert.deepEqual([r.code, r.stderr], [1, `tunpf ctl: ${what} is not configured\n`]);
   }
@@ -117,7 +144,10 @@ test('reload: a bad file prints check diagnostics and exits 1; a good one reload
   writeFileSync(bad, 'block all\npass in proto tcp to port nonsense\n');
   const r = await tunpf('ctl', '--socket', socket, 'reload', '-f', bad);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /bad\.conf:2:27: error: unknown port name 'nonsense'\n {2}pass in proto tcp to port nonsense\n {28}\^\ntunpf ctl: .*bad\.conf: 1 error, ruleset not loaded; the running ruleset stays\n$/);
+  assert.match(
+    r.stderr,
+    /bad\.conf:2:27: error: unknown port name 'nonsense'\n {2}pass in proto tcp to port nonsense\n {28}\^\ntunpf ctl: .*bad\.conf: 1 error, ruleset not loaded; the running ruleset stays\n$/,
+  );
   assert.equal(flow.filter.rules.count, 4);
   const ok = await tunpf('ctl', '--socket', socket, 'reload');
   assert.deepEqual([ok.code, ok.stdout], [0, `reloaded ${rulesFile}: 4 rules, 2 states kept\n`]);

@@ -12,7 +12,16 @@ function io() {
   return { out, err, io: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) } };
 }
 
-for (const argv of [[], ['up', '--quick'], ['down'], ['status'], ['failover'], ['exec', 'r1', '--', 'true'], ['ctl', 'r1', 'show', 'carp'], ['top', 'r2']]) {
+for (const argv of [
+  [],
+  ['up', '--quick'],
+  ['down'],
+  ['status'],
+  ['failover'],
+  ['exec', 'r1', '--', 'true'],
+  ['ctl', 'r1', 'show', 'carp'],
+  ['top', 'r2'],
+]) {
   test(`tunpf lab ${argv.join(' ')} as a user: one line saying it needs root, exit 1`, async () => {
     const before = labNamespaces();
     const c = io();
@@ -28,7 +37,8 @@ for (const argv of [[], ['up', '--quick'], ['down'], ['status'], ['failover'], [
 test('--help needs no root and names every subcommand', async () => {
   const c = io();
   assert.equal(await labCommand(['--help'], c.io, { uid: 1000 }), 0);
-  for (const w of ['up', '--quick', '--fast', 'down', 'status', 'failover', 'ctl', 'top', 'exec']) assert.match(c.out.join('\n'), new RegExp(`\\s${w}\\b`));
+  for (const w of ['up', '--quick', '--fast', 'down', 'status', 'failover', 'ctl', 'top', 'exec'])
+    assert.match(c.out.join('\n'), new RegExp(`\\s${w}\\b`));
 });
 
 test('usage errors: an unknown subcommand, ctl without a router, a bad rate', async () => {

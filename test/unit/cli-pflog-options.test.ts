@@ -16,8 +16,16 @@ test('sizes with K, M, G suffixes', () => {
 
 test('settings: defaults, and each mistake named', () => {
   assert.equal(pflogSettings({}), null);
-  assert.deepEqual(pflogSettings({ pflog: '/var/log/pflog' }), { file: '/var/log/pflog', maxFileBytes: 10 * 1024 * 1024, keep: 3 });
-  assert.deepEqual(pflogSettings({ pflog: 'f', 'pflog-size': '2M', 'pflog-keep': '0' }), { file: 'f', maxFileBytes: 2 * 1024 * 1024, keep: 0 });
+  assert.deepEqual(pflogSettings({ pflog: '/var/log/pflog' }), {
+    file: '/var/log/pflog',
+    maxFileBytes: 10 * 1024 * 1024,
+    keep: 3,
+  });
+  assert.deepEqual(pflogSettings({ pflog: 'f', 'pflog-size': '2M', 'pflog-keep': '0' }), {
+    file: 'f',
+    maxFileBytes: 2 * 1024 * 1024,
+    keep: 0,
+  });
   assert.match(String(pflogSettings({ 'pflog-keep': '2' })), /need --pflog FILE/);
   assert.match(String(pflogSettings({ pflog: 'f', 'pflog-size': '100' })), /at least 1K/);
   assert.match(String(pflogSettings({ pflog: 'f', 'pflog-keep': 'many' })), /--pflog-keep must be 0\.\.1000/);
@@ -25,7 +33,10 @@ test('settings: defaults, and each mistake named', () => {
 
 test('tunpf run refuses bad --pflog options before touching anything', async () => {
   const err: string[] = [];
-  const code = await main(['run', '-f', 'rules.conf', '--interfaces', 'lan', '--pflog', 'x', '--pflog-size', 'lots'], { out: () => {}, err: (t) => err.push(t) });
+  const code = await main(['run', '-f', 'rules.conf', '--interfaces', 'lan', '--pflog', 'x', '--pflog-size', 'lots'], {
+    out: () => {},
+    err: (t) => err.push(t),
+  });
   assert.equal(code, 2);
   assert.match(err.join('\n'), /tunpf run: --pflog-size must be a size/);
 });

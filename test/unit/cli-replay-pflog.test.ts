@@ -56,7 +56,10 @@ async function replayToPflog(): Promise<{ file: string; lines: ReplayLine[] }> {
   const file = join(dir, 'out.pflog');
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(['replay', '-f', rules, '--json', '--pflog', file, capture], { out: (t) => out.push(t), err: (t) => err.push(t) });
+  const code = await main(['replay', '-f', rules, '--json', '--pflog', file, capture], {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+  });
   assert.equal(code, 0, err.join('\n'));
   return { file, lines: out.map((l) => JSON.parse(l) as ReplayLine) };
 }
@@ -79,7 +82,11 @@ test('replay writes one pflog record per logging rule, read back with our own de
   const got = recs.map((r) => {
     const h = pflog.decode(r.data);
     const link = decodeLinkLayer(r.linkType, r.data, 0, r.data.length);
-    assert.deepEqual(r.data.subarray(link.ipOffset), packets[r.time - 1700000000]!.pkt, 'the logged bytes are the packet');
+    assert.deepEqual(
+      r.data.subarray(link.ipOffset),
+      packets[r.time - 1700000000]!.pkt,
+      'the logged bytes are the packet',
+    );
     return [r.time - 1700000000, h.rulenr, pflog.PfActionName[h.action], pflog.PfDirectionName[h.dir], h.ifname];
   });
   assert.deepEqual(got, EXPECTED);

@@ -14,7 +14,10 @@ import type { ReplayLine } from './helpers/replay-json.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tunpf-replay-'));
 const rules = join(dir, 'rules.conf');
-writeFileSync(rules, 'block all\npass in on lan proto tcp from 192.168.1.0/24 to any port 80 label "web"\npass in on lan proto udp from 192.168.1.0/24 to any port 53\n');
+writeFileSync(
+  rules,
+  'block all\npass in on lan proto tcp from 192.168.1.0/24 to any port 80 label "web"\npass in on lan proto udp from 192.168.1.0/24 to any port 53\n',
+);
 
 function collect(chunks: Uint8Array[]): Uint8Array {
   return Buffer.concat(chunks);
@@ -33,9 +36,24 @@ function conversation(): { pkt: Uint8Array; dir: 'in' | 'out'; ifname: string }[
     { pkt: c.c('S'), dir: 'in', ifname: 'lan' },
     { pkt: c.s('SA'), dir: 'out', ifname: 'wan' },
     { pkt: c.c('A'), dir: 'in', ifname: 'lan' },
-    { pkt: buildTcp({ src: c.server, dst: c.client, sport: 80, dport: 40000, seq: (c.sseq + 9_000_000) >>> 0, flags: 'R' }), dir: 'out', ifname: 'wan' },
+    {
+      pkt: buildTcp({
+        src: c.server,
+        dst: c.client,
+        sport: 80,
+        dport: 40000,
+        seq: (c.sseq + 9_000_000) >>> 0,
+        flags: 'R',
+      }),
+      dir: 'out',
+      ifname: 'wan',
+    },
     { pkt: c.c('PA', 100), dir: 'in', ifname: 'lan' },
-    { pkt: buildTcp({ src: '198.51.100.9', dst: '192.168.1.10', sport: 5555, dport: 22, flags: 'S' }), dir: 'in', ifname: 'wan' },
+    {
+      pkt: buildTcp({ src: '198.51.100.9', dst: '192.168.1.10', sport: 5555, dport: 22, flags: 'S' }),
+      dir: 'in',
+      ifname: 'wan',
+    },
     { pkt: buildUdp({ src: '192.168.1.10', dst: '9.9.9.9', sport: 5353, dport: 53 }), dir: 'in', ifname: 'lan' },
     { pkt: new Uint8Array([0x45, 0, 0, 99, 0, 0]), dir: 'in', ifname: 'lan' },
   ];
@@ -43,13 +61,33 @@ function conversation(): { pkt: Uint8Array; dir: 'in' | 'out'; ifname: string }[
 
 function check(lines: ReplayLine[]) {
   const verdicts = lines.slice(0, 8).map((l) => `${l.verdict}:${l.why}${l.stateCreated ? ':new' : ''}`);
-  assert.deepEqual(verdicts, ['pass:rule:new', 'pass:state', 'pass:state', 'block:bad-state', 'pass:state', 'block:rule', 'pass:rule:new', 'block:malformed']);
+  assert.deepEqual(verdicts, [
+    'pass:rule:new',
+    'pass:state',
+    'pass:state',
+    'block:bad-state',
+    'pass:state',
+    'block:rule',
+    'pass:rule:new',
+    'block:malformed',
+  ]);
   assert.equal(lines[0].rule, 1);
   assert.equal(lines[0].label, 'web');
-  assert.match(lines[0].ruleText ?? '', /^pass in on lan inet proto tcp from 192\.168\.1\.0\/24 to any port = 80 flags S\/SA label "web"$/);
+  assert.match(
+    lines[0].ruleText ?? '',
+    /^pass in on lan inet proto tcp from 192\.168\.1\.0\/24 to any port = 80 flags S\/SA label "web"$/,
+  );
   assert.match(lines[2].state ?? '', /tcp 203\.0\.113\.5:80 <- 192\.168\.1\.10:40000 ESTABLISHED:ESTABLISHED/);
   assert.equal(lines[5].rule, 0);
-  assert.deepEqual(lines[8].summary, { packets: 8, passed: 5, blocked: 3, blockedBy: { rule: 1, malformed: 1, 'bad-state': 1 }, skipped: 0, statesCreated: 2, statesAtEnd: 2 });
+  assert.deepEqual(lines[8].summary, {
+    packets: 8,
+    passed: 5,
+    blocked: 3,
+    blockedBy: { rule: 1, malformed: 1, 'bad-state': 1 },
+    skipped: 0,
+    statesCreated: 2,
+    statesAtEnd: 2,
+  });
 }
 
 test('pcapng: interfaces and directions come from the capture', async () => {
@@ -114,12 +152,18 @@ test('the human output says why each packet passed or not', async () => {
   assert.match(text, /PASS {2}rule @1: pass in on lan .* label "web"; state created/);
   assert.match(text, /BLOCK bad-state: outside the TCP window/);
   assert.match(text, /BLOCK rule @0: block all/);
-  assert.match(text, /8 packets: 5 passed, 3 blocked \(rule 1, malformed 1, bad-state 1\); 2 states created, 2 at the end/);
+  assert.match(
+    text,
+    /8 packets: 5 passed, 3 blocked \(rule 1, malformed 1, bad-state 1\); 2 states created, 2 at the end/,
+  );
 });
 
 test('a damaged capture is one clear error', async () => {
   const file = join(dir, 'bad.pcap');
-  writeFileSync(file, Buffer.from('d4c3b2a1020004000000000000000000ffff000001000000' + '00000000000000000010000000100000', 'hex'));
+  writeFileSync(
+    file,
+    Buffer.from('d4c3b2a1020004000000000000000000ffff000001000000' + '00000000000000000010000000100000', 'hex'),
+  );
   const err: string[] = [];
   const code = await main(['replay', '-f', rules, file], { out: () => {}, err: (t) => err.push(t) });
   assert.equal(code, 1);

@@ -21,7 +21,14 @@ import { TEST_INTERFACES } from './helpers/filter-harness.js';
 import { Flow, TcpPair } from './helpers/flow.js';
 
 function ctxOf(f: Flow, extra: Partial<cmd.FilterContext> = {}): cmd.FilterContext {
-  return { filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: f.now - 100, ...extra };
+  return {
+    filter: () => f.filter,
+    states: f.states,
+    forwardCounters: () => null,
+    now: () => f.now,
+    startedAt: f.now - 100,
+    ...extra,
+  };
 }
 
 const RULES = `set timeout tcp.established 3600
@@ -46,16 +53,26 @@ function handshake(f: Flow, c: TcpPair, bytes = 100): number {
   return i;
 }
 
-const refusal = (code: string, message: RegExp) => (e: unknown) => e instanceof ControlError && e.code === code && message.test(e.message);
+const refusal = (code: string, message: RegExp) => (e: unknown) =>
+  e instanceof ControlError && e.code === code && message.test(e.message);
 
 test('show rules: canonical text, label and the counters of each rule', () => {
   const f = new Flow(RULES);
   const ctx = ctxOf(f);
   handshake(f, new TcpPair());
-  assert.equal(f.outcome(buildTcp({ src: '10.9.9.9', dst: '192.168.1.10', sport: 1, dport: 2, flags: 'S' }), Direction.IN, 'wan'), 'block:rule');
+  assert.equal(
+    f.outcome(buildTcp({ src: '10.9.9.9', dst: '192.168.1.10', sport: 1, dport: 2, flags: 'S' }), Direction.IN, 'wan'),
+    'block:rule',
+  );
   const r = cmd.showRules(ctx);
-  assert.deepEqual(r.rules.map((x) => x.text), f.filter.rules.ruleset.rules.map(formatRule));
-  assert.deepEqual(r.rules.map((x) => x.nr), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    r.rules.map((x) => x.text),
+    f.filter.rules.ruleset.rules.map(formatRule),
+  );
+  assert.deepEqual(
+    r.rules.map((x) => x.nr),
+    [0, 1, 2, 3, 4, 5],
+  );
   const web = r.rules[2]!;
   assert.equal(web.label, 'web');
   assert.equal(web.action, 'pass');
@@ -80,15 +97,30 @@ test('show states: fields, pf line, filters, sorting and limit', () => {
   assert.deepEqual(
     { ...tcp, id: '', creator: '' },
     {
-      id: '', creator: '', interface: 'all', af: 4, proto: 'tcp', direction: 'in',
-      src: { address: '192.168.1.10', port: 40000 }, dst: { address: '198.51.100.80', port: 443 },
-      peers: ['ESTABLISHED', 'ESTABLISHED'], rule: 2, age: 15, expires: 3600 - 15,
-      packets: [2, 2], bytes: [40 + 540, 40 + 1540], rate: Math.round(2160 / 15),
+      id: '',
+      creator: '',
+      interface: 'all',
+      af: 4,
+      proto: 'tcp',
+      direction: 'in',
+      src: { address: '192.168.1.10', port: 40000 },
+      dst: { address: '198.51.100.80', port: 443 },
+      peers: ['ESTABLISHED', 'ESTABLISHED'],
+      rule: 2,
+      age: 15,
+      expires: 3600 - 15,
+      packets: [2, 2],
+      bytes: [40 + 540, 40 + 1540],
+      rate: Math.round(2160 / 15),
     },
   );
   assert.match(tcp.id, /^[0-9a-f]{16}$/);
   assert.equal(tcp.creator, '1d2c3b4a');
-  assert.equal(stateLine(tcp), describeState(f.states.table, tcpI, (id) => f.filter.interfaces.name(id)), 'the same line as tunpf replay');
+  assert.equal(
+    stateLine(tcp),
+    describeState(f.states.table, tcpI, (id) => f.filter.interfaces.name(id)),
+    'the same line as tunpf replay',
+  );
   const q = (a: object) => queryStates(f.states, f.filter.interfaces, a, f.now).states.map((s) => s.proto);
   assert.deepEqual(q({ address: '198.51.100.80' }), ['tcp'], 'the responder side');
   assert.deepEqual(q({ address: '192.168.1.0/24' }).sort(), ['tcp', 'udp'], 'a network');
@@ -132,7 +164,14 @@ test('show info: pf counters mapped from the filter, state and parse counters', 
   const info = cmd.showInfo(ctx);
   assert.equal(info.uptime, 100);
   assert.equal(info.hostid, '1d2c3b4a');
-  assert.deepEqual(info.states, { current: 2, limit: 1000, searches: info.states.searches, inserts: 2, removals: 0, expired: 0 });
+  assert.deepEqual(info.states, {
+    current: 2,
+    limit: 1000,
+    searches: info.states.searches,
+    inserts: 2,
+    removals: 0,
+    expired: 0,
+  });
   assert.ok(info.states.searches >= 9);
   assert.equal(info.counters.match, 3, 'two SYNs passed and one blocked by rules');
   assert.equal(info.counters['bad-offset'], 1);
@@ -165,24 +204,70 @@ test('table add makes a block from <t> rule bite at once; delete lifts it; repla
   const ctx = ctxOf(f);
   const syn = () => new TcpPair('192.168.1.66', '198.51.100.1', 41000 + Math.floor(f.now++), 80).c('S');
   assert.equal(f.outcome(syn()), 'pass:new');
-  assert.deepEqual(cmd.tableAdd(ctx, { table: 'blocked', addresses: ['192.168.1.66', '10.0.0.0/8', '!10.1.0.0/16'] }), { table: 'blocked', created: false, added: 3, deleted: 0, count: 3 });
+  assert.deepEqual(cmd.tableAdd(ctx, { table: 'blocked', addresses: ['192.168.1.66', '10.0.0.0/8', '!10.1.0.0/16'] }), {
+    table: 'blocked',
+    created: false,
+    added: 3,
+    deleted: 0,
+    count: 3,
+  });
   assert.equal(f.outcome(syn()), 'block:rule');
   assert.deepEqual(cmd.tableAdd(ctx, { table: 'blocked', addresses: ['192.168.1.66'] }).added, 0, 'already there');
   const shown = cmd.showTable(ctx, { table: 'blocked' });
   assert.deepEqual(shown.addresses, ['192.168.1.66', '10.0.0.0/8', '!10.1.0.0/16']);
   assert.equal(shown.referenced, true);
   assert.ok(shown.matches >= 1);
-  assert.deepEqual(cmd.tableDelete(ctx, { table: 'blocked', addresses: ['192.168.1.66'] }), { table: 'blocked', created: false, added: 0, deleted: 1, count: 2 });
+  assert.deepEqual(cmd.tableDelete(ctx, { table: 'blocked', addresses: ['192.168.1.66'] }), {
+    table: 'blocked',
+    created: false,
+    added: 0,
+    deleted: 1,
+    count: 2,
+  });
   assert.equal(f.outcome(syn()), 'pass:new', 'delete lifts the block');
-  assert.deepEqual(cmd.tableReplace(ctx, { table: 'blocked', addresses: ['10.0.0.0/8', '172.16.0.0/12'] }), { table: 'blocked', created: false, added: 1, deleted: 1, count: 2 });
-  assert.deepEqual(cmd.tableFlush(ctx, { table: 'blocked' }), { table: 'blocked', created: false, added: 0, deleted: 2, count: 0 });
-  assert.deepEqual(cmd.tableAdd(ctx, { table: 'fresh', addresses: ['2001:db8::/32'] }), { table: 'fresh', created: true, added: 1, deleted: 0, count: 1 });
+  assert.deepEqual(cmd.tableReplace(ctx, { table: 'blocked', addresses: ['10.0.0.0/8', '172.16.0.0/12'] }), {
+    table: 'blocked',
+    created: false,
+    added: 1,
+    deleted: 1,
+    count: 2,
+  });
+  assert.deepEqual(cmd.tableFlush(ctx, { table: 'blocked' }), {
+    table: 'blocked',
+    created: false,
+    added: 0,
+    deleted: 2,
+    count: 0,
+  });
+  assert.deepEqual(cmd.tableAdd(ctx, { table: 'fresh', addresses: ['2001:db8::/32'] }), {
+    table: 'fresh',
+    created: true,
+    added: 1,
+    deleted: 0,
+    count: 1,
+  });
   const tables = cmd.showTables(ctx).tables;
-  assert.deepEqual(tables.map((t) => [t.name, t.count, t.persist, t.const, t.referenced]), [['blocked', 0, true, false, true], ['fixed', 1, false, true, true], ['fresh', 1, false, false, false]]);
-  assert.throws(() => cmd.tableAdd(ctx, { table: 'blocked', addresses: ['10.0.0.1', 'bogus', '300.1.1.1'] }), refusal('bad-args', /not an address or network: bogus, 300\.1\.1\.1; the table is unchanged/));
+  assert.deepEqual(
+    tables.map((t) => [t.name, t.count, t.persist, t.const, t.referenced]),
+    [
+      ['blocked', 0, true, false, true],
+      ['fixed', 1, false, true, true],
+      ['fresh', 1, false, false, false],
+    ],
+  );
+  assert.throws(
+    () => cmd.tableAdd(ctx, { table: 'blocked', addresses: ['10.0.0.1', 'bogus', '300.1.1.1'] }),
+    refusal('bad-args', /not an address or network: bogus, 300\.1\.1\.1; the table is unchanged/),
+  );
   assert.equal(cmd.showTable(ctx, { table: 'blocked' }).count, 0, 'nothing was added');
-  assert.throws(() => cmd.tableAdd(ctx, { table: 'fixed', addresses: ['10.0.0.1'] }), refusal('refused', /<fixed> is const/));
-  assert.throws(() => cmd.tableDelete(ctx, { table: 'nosuch', addresses: ['10.0.0.1'] }), refusal('not-found', /<nosuch> does not exist/));
+  assert.throws(
+    () => cmd.tableAdd(ctx, { table: 'fixed', addresses: ['10.0.0.1'] }),
+    refusal('refused', /<fixed> is const/),
+  );
+  assert.throws(
+    () => cmd.tableDelete(ctx, { table: 'nosuch', addresses: ['10.0.0.1'] }),
+    refusal('not-found', /<nosuch> does not exist/),
+  );
   assert.throws(() => cmd.showTable(ctx, { table: '../etc' }), refusal('bad-args', /not a table name/));
 });
 
@@ -196,9 +281,17 @@ test('kill states: by host, host to host, network, id, label; flush', () => {
     f.outcome(buildUdp({ src: '192.168.1.12', dst: '9.9.9.9', sport: 5353, dport: 53 }));
   };
   mk();
-  assert.deepEqual(cmd.killStates(ctx, { hosts: ['198.51.100.1'] }), { killed: 0 }, 'states originate from the initiator');
+  assert.deepEqual(
+    cmd.killStates(ctx, { hosts: ['198.51.100.1'] }),
+    { killed: 0 },
+    'states originate from the initiator',
+  );
   assert.deepEqual(cmd.killStates(ctx, { hosts: ['192.168.1.10', '198.51.100.2'] }), { killed: 1 });
-  assert.deepEqual(cmd.killStates(ctx, { hosts: ['0.0.0.0/0', '198.51.100.1'] }), { killed: 2 }, 'from anywhere to a host');
+  assert.deepEqual(
+    cmd.killStates(ctx, { hosts: ['0.0.0.0/0', '198.51.100.1'] }),
+    { killed: 2 },
+    'from anywhere to a host',
+  );
   assert.equal(f.states.table.count, 1);
   assert.deepEqual(cmd.flushStates(ctx), { flushed: 1 });
   mk();
@@ -231,18 +324,32 @@ test('reload: the same loader as run, states kept; a bad file changes nothing an
   const c = new TcpPair();
   handshake(f, c);
   const next = join(dir, 'next.conf');
-  writeFileSync(next, 'block all\npass in on lan proto udp all\npass in on lan proto tcp from 192.168.1.0/24 to any port 443\n');
+  writeFileSync(
+    next,
+    'block all\npass in on lan proto udp all\npass in on lan proto tcp from 192.168.1.0/24 to any port 443\n',
+  );
   const r = cmd.reload(ctx, { file: next });
   assert.deepEqual(r, { file: next, rules: 3, states: 1, warnings: [] });
   assert.equal(f.outcome(c.c('A', 5)), 'pass:state', 'the established connection keeps its state');
-  assert.equal(f.outcome(new TcpPair('192.168.1.10', '203.0.113.5', 40100, 80).c('S')), 'block:rule', 'new rules apply');
+  assert.equal(
+    f.outcome(new TcpPair('192.168.1.10', '203.0.113.5', 40100, 80).c('S')),
+    'block:rule',
+    'new rules apply',
+  );
   writeFileSync(next, 'block all\npass in on lan proto tcp to port nonsense\n');
   assert.throws(
     () => cmd.reload(ctx, { file: next }),
-    (e: unknown) => e instanceof ControlError && e.code === 'refused' && /1 error, ruleset not loaded; the running ruleset stays/.test(e.message) && /next\.conf:2:34: error: unknown port name 'nonsense'/.test(e.details![0]!),
+    (e: unknown) =>
+      e instanceof ControlError &&
+      e.code === 'refused' &&
+      /1 error, ruleset not loaded; the running ruleset stays/.test(e.message) &&
+      /next\.conf:2:34: error: unknown port name 'nonsense'/.test(e.details![0]!),
   );
   assert.equal(cmd.showRules(ctx).rules.length, 3, 'the running ruleset stays');
-  assert.throws(() => cmd.reload(ctx, { file: join(dir, 'missing.conf') }), refusal('refused', /cannot read .*missing\.conf: ENOENT; the running ruleset stays/));
+  assert.throws(
+    () => cmd.reload(ctx, { file: join(dir, 'missing.conf') }),
+    refusal('refused', /cannot read .*missing\.conf: ENOENT; the running ruleset stays/),
+  );
   assert.equal(cmd.reload(ctx, {}).file, file, 'without -f: the file the daemon was started with');
   assert.throws(() => cmd.reload(ctxOf(f), {}), refusal('refused', /cannot reload/));
 });

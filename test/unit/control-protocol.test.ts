@@ -3,7 +3,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeRequest, decodeResponse, encode, encodingLength, LineFramer, MAX_REQUEST_BYTES, type Request, type Response } from '../../src/control/protocol.js';
+import {
+  decodeRequest,
+  decodeResponse,
+  encode,
+  encodingLength,
+  LineFramer,
+  MAX_REQUEST_BYTES,
+  type Request,
+  type Response,
+} from '../../src/control/protocol.js';
 import { randomSource } from './helpers/random.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -30,16 +39,27 @@ function randomValue(rnd: () => number, depth = 0): unknown {
     case 4:
       return Array.from({ length: Math.floor(rnd() * 4) }, () => randomValue(rnd, depth + 1));
     default:
-      return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 4) }, () => [randomString(rnd, 8), randomValue(rnd, depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(rnd() * 4) }, () => [randomString(rnd, 8), randomValue(rnd, depth + 1)]),
+      );
   }
 }
 
 function randomMessage(rnd: () => number): Request | Response {
   const id = rnd() < 0.5 ? Math.floor(rnd() * 1e9) : randomString(rnd, 10);
   const r = rnd();
-  if (r < 0.4) return { id, command: randomString(rnd, 12) || 'show info', args: randomValue(rnd, 5) as Record<string, unknown> ?? {} };
+  if (r < 0.4)
+    return {
+      id,
+      command: randomString(rnd, 12) || 'show info',
+      args: (randomValue(rnd, 5) as Record<string, unknown>) ?? {},
+    };
   if (r < 0.7) return { id, ok: true, result: randomValue(rnd) };
-  return { id, ok: false, error: { code: 'bad-args', message: randomString(rnd), details: [randomString(rnd), randomString(rnd)] } };
+  return {
+    id,
+    ok: false,
+    error: { code: 'bad-args', message: randomString(rnd), details: [randomString(rnd), randomString(rnd)] },
+  };
 }
 
 test('messages round-trip through encode, any cut of the stream, and decode', () => {
@@ -51,10 +71,13 @@ test('messages round-trip through encode, any cut of the stream, and decode', ()
       return m;
     });
     const stream = Buffer.concat(msgs.map((m) => encode(m)));
-    assert.equal(stream.length, msgs.reduce((n, m) => n + encodingLength(m), 0));
+    assert.equal(
+      stream.length,
+      msgs.reduce((n, m) => n + encodingLength(m), 0),
+    );
     const framer = new LineFramer(1 << 20);
     const lines: Uint8Array[] = [];
-    for (let at = 0; at < stream.length; ) {
+    for (let at = 0; at < stream.length;) {
       const n = 1 + Math.floor(rnd() * 40);
       for (const f of framer.push(stream.subarray(at, at + n))) {
         assert.ok('line' in f);
@@ -112,7 +135,10 @@ test('an oversized request: too-large, reported once, its bytes dropped, the nex
   const framer = new LineFramer(MAX_REQUEST_BYTES);
   const big = Buffer.alloc(MAX_REQUEST_BYTES + 10, 0x61);
   const frames = [...framer.push(big.subarray(0, 40000)), ...framer.push(big.subarray(40000))];
-  assert.deepEqual(frames.map((f) => 'oversized' in f), [true]);
+  assert.deepEqual(
+    frames.map((f) => 'oversized' in f),
+    [true],
+  );
   assert.ok(framer.pending > MAX_REQUEST_BYTES, 'counts what it dropped');
   const next = framer.push(bytes('more of it\n{"id":2,"command":"show info"}\n'));
   assert.equal(next.length, 1);
@@ -122,14 +148,26 @@ test('an oversized request: too-large, reported once, its bytes dropped, the nex
   assert.ok(!d.ok && d.error.code === 'too-large' && /limit is 65536/.test(d.error.message));
   // exactly at the limit is fine
   const edge = new LineFramer(10);
-  assert.deepEqual(edge.push(bytes('0123456789\n')).map((f) => 'line' in f), [true]);
-  assert.deepEqual(edge.push(bytes('0123456789A\n')).map((f) => 'oversized' in f), [true]);
+  assert.deepEqual(
+    edge.push(bytes('0123456789\n')).map((f) => 'line' in f),
+    [true],
+  );
+  assert.deepEqual(
+    edge.push(bytes('0123456789A\n')).map((f) => 'oversized' in f),
+    [true],
+  );
 });
 
 test('responses: error bodies are checked, unknown codes read as internal', () => {
   const d = decodeResponse(bytes('{"id":1,"ok":false,"error":{"code":"weird","message":"m","details":["a",2]}}'));
-  assert.deepEqual(d, { ok: true, value: { id: 1, ok: false, error: { code: 'internal', message: 'm', details: ['a', '2'] } } });
+  assert.deepEqual(d, {
+    ok: true,
+    value: { id: 1, ok: false, error: { code: 'internal', message: 'm', details: ['a', '2'] } },
+  });
   assert.equal(decodeResponse(bytes('{"id":1,"ok":false}')).ok, false);
   assert.equal(decodeResponse(bytes('{"id":1}')).ok, false);
-  assert.deepEqual(decodeResponse(bytes('{"id":null,"ok":true}')), { ok: true, value: { id: null, ok: true, result: null } });
+  assert.deepEqual(decodeResponse(bytes('{"id":null,"ok":true}')), {
+    ok: true,
+    value: { id: null, ok: true, result: null },
+  });
 });

@@ -60,7 +60,9 @@ test('a command answers through the client; the socket is 0600 in a 0700 folder'
     assert.equal(statSync(server.path).mode & 0o777, 0o600);
     assert.equal(statSync(join(server.path, '..')).mode & 0o777, 0o700);
     assert.deepEqual(await requestOnce('echo', { a: [1, 'x'] }, { path: server.path }), { a: [1, 'x'] });
-    const list = (await requestOnce<{ commands: { name: string }[] }>('commands', {}, { path: server.path })).commands.map((c) => c.name);
+    const list = (
+      await requestOnce<{ commands: { name: string }[] }>('commands', {}, { path: server.path })
+    ).commands.map((c) => c.name);
     assert.deepEqual(list.sort(), ['boom', 'commands', 'echo', 'refuse', 'slow']);
   } finally {
     server.close();
@@ -73,9 +75,19 @@ test('handler failures become error responses; the server keeps serving', async 
   const server = started();
   const c = await ControlClient.connect({ path: server.path });
   try {
-    await assert.rejects(c.request('boom'), (e: unknown) => e instanceof CommandError && e.code === 'internal' && /boom: kaput/.test(e.message));
-    await assert.rejects(c.request('refuse'), (e: unknown) => e instanceof CommandError && e.code === 'refused' && e.details.join('|') === 'line 1|line 2');
-    await assert.rejects(c.request('nope'), (e: unknown) => e instanceof CommandError && e.code === 'unknown-command' && /unknown command 'nope'/.test(e.message));
+    await assert.rejects(
+      c.request('boom'),
+      (e: unknown) => e instanceof CommandError && e.code === 'internal' && /boom: kaput/.test(e.message),
+    );
+    await assert.rejects(
+      c.request('refuse'),
+      (e: unknown) => e instanceof CommandError && e.code === 'refused' && e.details.join('|') === 'line 1|line 2',
+    );
+    await assert.rejects(
+      c.request('nope'),
+      (e: unknown) =>
+        e instanceof CommandError && e.code === 'unknown-command' && /unknown command 'nope'/.test(e.message),
+    );
     assert.deepEqual(await c.request('echo', { ok: 1 }), { ok: 1 });
   } finally {
     c.close();
@@ -87,8 +99,16 @@ test('malformed and oversized lines get error responses on the same connection, 
   const server = started();
   try {
     const big = Buffer.alloc(MAX_REQUEST_BYTES + 100, 0x61);
-    const replies = await raw(server.path, Buffer.concat([Buffer.from('garbage\n'), big, Buffer.from('\n\n{"id":9,"command":"echo","args":{"x":1}}\n')]), 3);
-    assert.deepEqual(replies[0], { id: null, ok: false, error: { code: 'malformed', message: (replies[0] as { error: { message: string } }).error.message } });
+    const replies = await raw(
+      server.path,
+      Buffer.concat([Buffer.from('garbage\n'), big, Buffer.from('\n\n{"id":9,"command":"echo","args":{"x":1}}\n')]),
+      3,
+    );
+    assert.deepEqual(replies[0], {
+      id: null,
+      ok: false,
+      error: { code: 'malformed', message: (replies[0] as { error: { message: string } }).error.message },
+    });
     assert.match((replies[0] as { error: { message: string } }).error.message, /not valid JSON/);
     assert.equal((replies[1] as { error: { code: string } }).error.code, 'too-large');
     assert.deepEqual(replies[2], { id: 9, ok: true, result: { x: 1 } });
@@ -134,7 +154,14 @@ test('mutating commands run one at a time, in order', async () => {
   const c = await ControlClient.connect({ path: server.path });
   try {
     assert.deepEqual(await Promise.all([1, 2, 3].map((n) => c.request('mutate', { n }))), [1, 2, 3]);
-    assert.deepEqual(log, ['start 1 (1 running)', 'end 1', 'start 2 (1 running)', 'end 2', 'start 3 (1 running)', 'end 3']);
+    assert.deepEqual(log, [
+      'start 1 (1 running)',
+      'end 1',
+      'start 2 (1 running)',
+      'end 2',
+      'start 3 (1 running)',
+      'end 3',
+    ]);
   } finally {
     c.close();
     server.close();
@@ -145,7 +172,10 @@ test('mutating commands run one at a time, in order', async () => {
 test('an unsafe folder is refused with the reason', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tunpf-ctl-'));
   chmodSync(dir, 0o777);
-  assert.throws(() => new ControlServer({ path: join(dir, 'c.sock') }).listen(), /control socket not started: .* is world-writable \(mode 777\)/);
+  assert.throws(
+    () => new ControlServer({ path: join(dir, 'c.sock') }).listen(),
+    /control socket not started: .* is world-writable \(mode 777\)/,
+  );
   chmodSync(dir, 0o770);
   assert.throws(() => new ControlServer({ path: join(dir, 'c.sock') }).listen(), /is group-writable/);
   const file = join(dir, 'file');
@@ -166,7 +196,10 @@ test("a dead daemon's leftover socket is replaced; a live one's is not", async (
   try {
     writeFileSync(path, '');
     writeFileSync(`${path}.pid`, `${other.pid}\n`);
-    assert.throws(() => new ControlServer({ path }).listen(), new RegExp(`served by another tunpf \\(pid ${other.pid}\\)`));
+    assert.throws(
+      () => new ControlServer({ path }).listen(),
+      new RegExp(`served by another tunpf \\(pid ${other.pid}\\)`),
+    );
   } finally {
     other.kill();
   }
@@ -174,12 +207,18 @@ test("a dead daemon's leftover socket is replaced; a live one's is not", async (
 
 test('the client says clearly when no daemon listens, and times out', async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'tunpf-ctl-')), 'none.sock');
-  await assert.rejects(ControlClient.connect({ path }), (e: unknown) => e instanceof ConnectError && e.code === 'no-daemon' && e.message.includes(path));
+  await assert.rejects(
+    ControlClient.connect({ path }),
+    (e: unknown) => e instanceof ConnectError && e.code === 'no-daemon' && e.message.includes(path),
+  );
   const server = new ControlServer({ path: socketIn() });
   server.register('hang', () => new Promise(() => {}));
   server.listen();
   try {
-    await assert.rejects(requestOnce('hang', {}, { path: server.path, timeoutMs: 100 }), (e: unknown) => e instanceof ConnectError && e.code === 'timeout');
+    await assert.rejects(
+      requestOnce('hang', {}, { path: server.path, timeoutMs: 100 }),
+      (e: unknown) => e instanceof ConnectError && e.code === 'timeout',
+    );
   } finally {
     server.close();
   }

@@ -8,16 +8,41 @@ import { applyKey, renderFrame, stateRates, type TopSample, type TopUi } from '.
 
 function state(id: string, src: string, dst: string, bytes: number, age: number): StateInfo {
   return {
-    id, creator: '00000001', interface: 'all', af: 4, proto: 'tcp', direction: 'in',
-    src: { address: src, port: 40000 }, dst: { address: dst, port: 80 }, peers: ['ESTABLISHED', 'ESTABLISHED'],
-    rule: 0, age, expires: 100 - age, packets: [1, 1], bytes: [bytes, 0], rate: Math.round(bytes / Math.max(1, age)),
+    id,
+    creator: '00000001',
+    interface: 'all',
+    af: 4,
+    proto: 'tcp',
+    direction: 'in',
+    src: { address: src, port: 40000 },
+    dst: { address: dst, port: 80 },
+    peers: ['ESTABLISHED', 'ESTABLISHED'],
+    rule: 0,
+    age,
+    expires: 100 - age,
+    packets: [1, 1],
+    bytes: [bytes, 0],
+    rate: Math.round(bytes / Math.max(1, age)),
   };
 }
 
-const info = { uptime: 10, states: { current: 2, limit: 100, searches: 0, inserts: 0, removals: 0, expired: 0 }, filter: { blocked: 0 }, forward: null } as unknown as ShowInfoResult;
+const info = {
+  uptime: 10,
+  states: { current: 2, limit: 100, searches: 0, inserts: 0, removals: 0, expired: 0 },
+  filter: { blocked: 0 },
+  forward: null,
+} as unknown as ShowInfoResult;
 
 function sample(at: number, states: StateInfo[], extra: Partial<TopSample> = {}): TopSample {
-  return { at, info, states: { total: states.length, matched: states.length, states }, rules: { rules: [], default: { packets: 0, bytes: 0 } }, carp: null, pfsync: null, ...extra };
+  return {
+    at,
+    info,
+    states: { total: states.length, matched: states.length, states },
+    rules: { rules: [], default: { packets: 0, bytes: 0 } },
+    carp: null,
+    pfsync: null,
+    ...extra,
+  };
 }
 
 test('rates are the bytes between two refreshes over their interval; a new state gets its average', () => {
@@ -35,7 +60,14 @@ test('keys switch the sort (again: reverse), the view, and quit', () => {
   assert.deepEqual([ui.sort, ui.reverse], ['rate', false]);
   applyKey(ui, 'r');
   assert.deepEqual([ui.sort, ui.reverse], ['rate', true]);
-  for (const [k, s] of [['s', 'source'], ['d', 'destination'], ['a', 'age'], ['e', 'expiry'], ['b', 'bytes'], ['p', 'packets']] as const) {
+  for (const [k, s] of [
+    ['s', 'source'],
+    ['d', 'destination'],
+    ['a', 'age'],
+    ['e', 'expiry'],
+    ['b', 'bytes'],
+    ['p', 'packets'],
+  ] as const) {
     applyKey(ui, k);
     assert.equal(ui.sort, s);
   }
@@ -66,11 +98,26 @@ test('the states view orders by rate between refreshes, and fits the terminal', 
 test('the header shows CARP roles and the pfsync queue and lag when present', () => {
   const ui: TopUi = { view: 'states', sort: 'bytes', reverse: false, socket: '/s' };
   const s = sample(0, [], {
-    carp: { demote: 0, demoteReasons: {}, groups: [{ name: 'carp0', carpdev: 'lan', vhid: 1, state: 'MASTER' } as never, { name: 'carp1', carpdev: 'wan', vhid: 2, state: 'BACKUP' } as never] },
-    pfsync: { syncdev: 'sync0', queued: { ins: 1, upd: 2, updc: 0, del: 3, iack: 0 }, lagMs: { last: 2, p50: 1.5, p99: 9 }, bulk: { state: 'done' } } as never,
+    carp: {
+      demote: 0,
+      demoteReasons: {},
+      groups: [
+        { name: 'carp0', carpdev: 'lan', vhid: 1, state: 'MASTER' } as never,
+        { name: 'carp1', carpdev: 'wan', vhid: 2, state: 'BACKUP' } as never,
+      ],
+    },
+    pfsync: {
+      syncdev: 'sync0',
+      queued: { ins: 1, upd: 2, updc: 0, del: 3, iack: 0 },
+      lagMs: { last: 2, p50: 1.5, p99: 9 },
+      bulk: { state: 'done' },
+    } as never,
   });
   const text = renderFrame(s, null, ui, 200).join('\n');
   assert.match(text, /^carp: carp0 MASTER \(lan vhid 1\) {2}carp1 BACKUP \(wan vhid 2\) {2}demote 0$/m);
-  assert.match(text, /^pfsync: sync0 {2}queued ins 1 upd 2 updc 0 del 3 iack 0 {2}lag ms last 2\.0 p50 1\.5 p99 9\.0 {2}bulk done$/m);
+  assert.match(
+    text,
+    /^pfsync: sync0 {2}queued ins 1 upd 2 updc 0 del 3 iack 0 {2}lag ms last 2\.0 p50 1\.5 p99 9\.0 {2}bulk done$/m,
+  );
   assert.doesNotMatch(renderFrame(sample(0, []), null, ui, 200).join('\n'), /carp|pfsync/);
 });

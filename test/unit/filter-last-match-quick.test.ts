@@ -4,7 +4,8 @@ import { buildTcp, buildUdp } from '../../src/packet/build.js';
 import { Harness } from './helpers/filter-harness.js';
 import { Direction } from '../../src/packet/meta.js';
 
-const syn = (dport: number, src = '192.168.1.10', dst = '203.0.113.5') => buildTcp({ src, dst, sport: 40000, dport, flags: 'S' });
+const syn = (dport: number, src = '192.168.1.10', dst = '203.0.113.5') =>
+  buildTcp({ src, dst, sport: 40000, dport, flags: 'S' });
 
 test('the last matching rule wins', () => {
   const h = new Harness('block all\npass in proto tcp to port 80\nblock in proto tcp from 192.168.1.66 to port 80');
@@ -42,7 +43,10 @@ test('match rules apply options but do not decide', () => {
 test('! tagged matches packets without the tag', () => {
   const h = new Harness('match proto tcp tag T\nblock ! tagged T');
   assert.equal(h.test(syn(80), Direction.IN, 'lan').action, 'pass');
-  assert.equal(h.test(buildUdp({ src: '192.168.1.10', dst: '203.0.113.5', sport: 1, dport: 2 }), Direction.IN, 'lan').action, 'block');
+  assert.equal(
+    h.test(buildUdp({ src: '192.168.1.10', dst: '203.0.113.5', sport: 1, dport: 2 }), Direction.IN, 'lan').action,
+    'block',
+  );
 });
 
 test('block-policy decides how a plain block answers', () => {
@@ -50,7 +54,12 @@ test('block-policy decides how a plain block answers', () => {
   assert.equal(drop.test(syn(80), Direction.IN, 'lan').result.reply, 0);
   const ret = new Harness('set block-policy return\nblock all');
   assert.equal(ret.test(syn(80), Direction.IN, 'lan').result.reply, 2, 'RST for TCP');
-  assert.equal(ret.test(buildUdp({ src: '192.168.1.10', dst: '203.0.113.5', sport: 1, dport: 2 }), Direction.IN, 'lan').result.reply, 3, 'ICMP for UDP');
+  assert.equal(
+    ret.test(buildUdp({ src: '192.168.1.10', dst: '203.0.113.5', sport: 1, dport: 2 }), Direction.IN, 'lan').result
+      .reply,
+    3,
+    'ICMP for UDP',
+  );
   const explicit = new Harness('set block-policy return\nblock drop all');
   assert.equal(explicit.test(syn(80), Direction.IN, 'lan').result.reply, 0);
 });

@@ -16,7 +16,10 @@ import { TEST_INTERFACES } from './helpers/filter-harness.js';
 /** The verdict's log records as "rule:action:reason". */
 function records(v: Verdict): string[] {
   assert.equal(v.log, v.logs.count > 0, 'the flag says whether there are records');
-  return Array.from({ length: v.logs.count }, (_, k) => `${v.logs.rule[k]}:${PfActionName[v.logs.action[k]!]}:${PfReasonName[v.logs.reason[k]!]}`);
+  return Array.from(
+    { length: v.logs.count },
+    (_, k) => `${v.logs.rule[k]}:${PfActionName[v.logs.action[k]!]}:${PfReasonName[v.logs.reason[k]!]}`,
+  );
 }
 
 const udp = (sport: number, dport = 53, src = '192.168.1.10') => buildUdp({ src, dst: '203.0.113.5', sport, dport });
@@ -64,11 +67,17 @@ test('match log logs when the match rule matches; the deciding rule logs on its 
 });
 
 test('log (matches): every later matching rule logs the packet, overridden ones included', () => {
-  const f = new Flow('pass in proto udp\nmatch in log (matches) proto udp\nblock in proto udp\nmatch in proto udp to port 53\npass in proto udp to port 53\nblock in proto tcp\n');
+  const f = new Flow(
+    'pass in proto udp\nmatch in log (matches) proto udp\nblock in proto udp\nmatch in proto udp to port 53\npass in proto udp to port 53\nblock in proto tcp\n',
+  );
   assert.deepEqual(records(f.send(udp(1000))), ['1:match:match', '2:block:match', '3:match:match', '4:pass:match']);
   assert.deepEqual(records(f.send(udp(1000, 54))), ['1:match:match', '2:block:match'], 'the deciding block rule once');
   const g = new Flow('match in log (matches) proto udp\n');
-  assert.deepEqual(records(g.send(udp(1000))), ['0:match:match', '-1:pass:match'], "pf's default rule when nothing decides");
+  assert.deepEqual(
+    records(g.send(udp(1000))),
+    ['0:match:match', '-1:pass:match'],
+    "pf's default rule when nothing decides",
+  );
 });
 
 test('log (all) on a match rule: the state logs its packets under its own rule', () => {

@@ -25,7 +25,9 @@ test('address family and protocol', () => {
 });
 
 test('addresses: hosts, networks, ranges and negation', () => {
-  const h = new Harness('block all\npass from 10.0.0.0/8 to ! 10.1.0.0/16\npass from 192.0.2.10 - 192.0.2.20\npass to 2001:db8::/32');
+  const h = new Harness(
+    'block all\npass from 10.0.0.0/8 to ! 10.1.0.0/16\npass from 192.0.2.10 - 192.0.2.20\npass to 2001:db8::/32',
+  );
   assert.equal(h.test(tcp('10.5.5.5', '8.8.8.8'), Direction.IN, 'lan').action, 'pass');
   assert.equal(h.test(tcp('10.5.5.5', '10.1.2.3'), Direction.IN, 'lan').action, 'block');
   assert.equal(h.test(tcp('192.0.2.10', '8.8.8.8'), Direction.IN, 'lan').action, 'pass');
@@ -36,7 +38,9 @@ test('addresses: hosts, networks, ranges and negation', () => {
 });
 
 test('tables: longest prefix match with negated entries, and run-time changes', () => {
-  const h = new Harness('table <t> { 10.0.0.0/8, !10.9.0.0/16, 2001:db8::/32 }\nblock all\npass from <t>\nblock in from ! <t> to 192.0.2.1');
+  const h = new Harness(
+    'table <t> { 10.0.0.0/8, !10.9.0.0/16, 2001:db8::/32 }\nblock all\npass from <t>\nblock in from ! <t> to 192.0.2.1',
+  );
   assert.equal(h.test(tcp('10.1.1.1', '8.8.8.8'), Direction.IN, 'lan').action, 'pass');
   assert.equal(h.test(tcp('10.9.1.1', '8.8.8.8'), Direction.IN, 'lan').action, 'block');
   assert.equal(h.test(tcp('2001:db8::7', '2001:db9::1'), Direction.IN, 'lan').action, 'pass');
@@ -72,8 +76,18 @@ test('every port operator at its boundaries', () => {
   ];
   for (const [spec, yes, no] of cases) {
     const h = new Harness(`block all\npass proto tcp to port ${spec} flags any`);
-    for (const p of yes) assert.equal(h.test(tcp('1.1.1.1', '2.2.2.2', p), Direction.IN, 'lan').action, 'pass', `${spec} should match ${p}`);
-    for (const p of no) assert.equal(h.test(tcp('1.1.1.1', '2.2.2.2', p), Direction.IN, 'lan').action, 'block', `${spec} should not match ${p}`);
+    for (const p of yes)
+      assert.equal(
+        h.test(tcp('1.1.1.1', '2.2.2.2', p), Direction.IN, 'lan').action,
+        'pass',
+        `${spec} should match ${p}`,
+      );
+    for (const p of no)
+      assert.equal(
+        h.test(tcp('1.1.1.1', '2.2.2.2', p), Direction.IN, 'lan').action,
+        'block',
+        `${spec} should not match ${p}`,
+      );
   }
 });
 
@@ -83,27 +97,55 @@ test('a port rule never matches a packet without ports', () => {
 });
 
 test('flags: S/SA, any, and non-TCP packets', () => {
-  const h = new Harness('block all\npass proto tcp to port 80 flags S/SA\npass proto tcp to port 81 flags any\npass all');
+  const h = new Harness(
+    'block all\npass proto tcp to port 80 flags S/SA\npass proto tcp to port 81 flags any\npass all',
+  );
   assert.equal(h.test(tcp('1.1.1.1', '2.2.2.2', 80, 'S'), Direction.IN, 'lan').rule, 3);
-  assert.equal(h.test(tcp('1.1.1.1', '2.2.2.2', 80, 'SA'), Direction.IN, 'lan').rule, 0, 'a SYN+ACK matches neither S/SA rule');
+  assert.equal(
+    h.test(tcp('1.1.1.1', '2.2.2.2', 80, 'SA'), Direction.IN, 'lan').rule,
+    0,
+    'a SYN+ACK matches neither S/SA rule',
+  );
   const h2 = new Harness('block all\npass proto tcp to port 80 flags S/SA\npass proto tcp to port 81 flags any');
   assert.equal(h2.test(tcp('1.1.1.1', '2.2.2.2', 80, 'S'), Direction.IN, 'lan').action, 'pass');
   assert.equal(h2.test(tcp('1.1.1.1', '2.2.2.2', 80, 'SA'), Direction.IN, 'lan').action, 'block');
   assert.equal(h2.test(tcp('1.1.1.1', '2.2.2.2', 80, 'A'), Direction.IN, 'lan').action, 'block');
   assert.equal(h2.test(tcp('1.1.1.1', '2.2.2.2', 81, 'A'), Direction.IN, 'lan').action, 'pass');
   const h3 = new Harness('block all\npass all');
-  assert.equal(h3.test(udp('1.1.1.1', '2.2.2.2'), Direction.IN, 'lan').action, 'pass', 'flags S/SA does not apply to UDP');
-  assert.equal(h3.test(tcp('1.1.1.1', '2.2.2.2', 80, 'A'), Direction.IN, 'lan').action, 'block', 'a bare ACK does not match the implied flags S/SA');
+  assert.equal(
+    h3.test(udp('1.1.1.1', '2.2.2.2'), Direction.IN, 'lan').action,
+    'pass',
+    'flags S/SA does not apply to UDP',
+  );
+  assert.equal(
+    h3.test(tcp('1.1.1.1', '2.2.2.2', 80, 'A'), Direction.IN, 'lan').action,
+    'block',
+    'a bare ACK does not match the implied flags S/SA',
+  );
 });
 
 test('icmp-type and code, both families', () => {
-  const h = new Harness('block all\npass inet proto icmp icmp-type echoreq\npass inet proto icmp icmp-type unreach code needfrag\npass inet6 proto icmp6 icmp6-type echoreq');
+  const h = new Harness(
+    'block all\npass inet proto icmp icmp-type echoreq\npass inet proto icmp icmp-type unreach code needfrag\npass inet6 proto icmp6 icmp6-type echoreq',
+  );
   assert.equal(h.test(buildIcmpEcho({ src: '1.1.1.1', dst: '2.2.2.2', id: 1 }), Direction.IN, 'lan').action, 'pass');
-  assert.equal(h.test(buildIcmpEcho({ src: '1.1.1.1', dst: '2.2.2.2', id: 1, reply: true }), Direction.IN, 'lan').action, 'block');
+  assert.equal(
+    h.test(buildIcmpEcho({ src: '1.1.1.1', dst: '2.2.2.2', id: 1, reply: true }), Direction.IN, 'lan').action,
+    'block',
+  );
   const offending = tcp('2.2.2.2', '3.3.3.3');
-  assert.equal(h.test(buildIcmpErrorFor(offending, { type: 3, code: 4, src: '1.1.1.1' }), Direction.IN, 'lan').action, 'pass');
-  assert.equal(h.test(buildIcmpErrorFor(offending, { type: 3, code: 1, src: '1.1.1.1' }), Direction.IN, 'lan').action, 'block');
-  assert.equal(h.test(buildIcmpEcho({ src: '2001:db8::1', dst: '2001:db8::2', id: 1 }), Direction.IN, 'lan').action, 'pass');
+  assert.equal(
+    h.test(buildIcmpErrorFor(offending, { type: 3, code: 4, src: '1.1.1.1' }), Direction.IN, 'lan').action,
+    'pass',
+  );
+  assert.equal(
+    h.test(buildIcmpErrorFor(offending, { type: 3, code: 1, src: '1.1.1.1' }), Direction.IN, 'lan').action,
+    'block',
+  );
+  assert.equal(
+    h.test(buildIcmpEcho({ src: '2001:db8::1', dst: '2001:db8::2', id: 1 }), Direction.IN, 'lan').action,
+    'pass',
+  );
 });
 
 test('later fragments do not match rules that need the L4 header', () => {
@@ -113,5 +155,9 @@ test('later fragments do not match rules that need the L4 header', () => {
   assert.equal(h.test(first!, Direction.IN, 'lan').action, 'pass');
   assert.equal(h.test(second!, Direction.IN, 'lan').action, 'block', 'no ports in a later fragment');
   const bigFrom = buildUdp({ src: '10.0.0.1', dst: '2.2.2.2', sport: 1, dport: 99, payload: new Uint8Array(3000) });
-  assert.equal(h.test(fragmentPacket(bigFrom, 1480)[1]!, Direction.IN, 'lan').action, 'pass', 'address-only rules still match');
+  assert.equal(
+    h.test(fragmentPacket(bigFrom, 1480)[1]!, Direction.IN, 'lan').action,
+    'pass',
+    'address-only rules still match',
+  );
 });

@@ -26,7 +26,9 @@ test('longest prefix decides, negation excludes', () => {
 });
 
 test('edges of the address space, both families', () => {
-  const s = new PrefixSet(['0.0.0.0/1', '255.255.255.255', '::/1', '!::1', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'].map(entry));
+  const s = new PrefixSet(
+    ['0.0.0.0/1', '255.255.255.255', '::/1', '!::1', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'].map(entry),
+  );
   assert.equal(has(s, '0.0.0.0'), true);
   assert.equal(has(s, '127.255.255.255'), true);
   assert.equal(has(s, '128.0.0.0'), false);
@@ -51,7 +53,7 @@ function bruteForce(entries: PrefixEntry[], af: 4 | 6, words: Uint32Array): bool
   for (const e of entries) {
     if (e.af !== af) continue;
     const m = maskAddress(words, e.bits);
-    if (m.every((w, i) => w === (e.words[i]! >>> 0)) && e.bits >= best) {
+    if (m.every((w, i) => w === e.words[i]! >>> 0) && e.bits >= best) {
       best = e.bits;
       inside = !e.neg;
     }
@@ -67,7 +69,12 @@ test('randomised: agrees with a brute-force longest-prefix match', () => {
     for (let i = 0; i < n; i++) {
       const af: 4 | 6 = rnd() < 0.5 ? 4 : 6;
       // a few short top words so prefixes nest often
-      const words = new Uint32Array([af === 4 ? (0x0a000000 | Math.floor(rnd() * 0x3ff) << 14) >>> 0 : 0x20010db8, Math.floor(rnd() * 4), 0, Math.floor(rnd() * 8)]);
+      const words = new Uint32Array([
+        af === 4 ? (0x0a000000 | (Math.floor(rnd() * 0x3ff) << 14)) >>> 0 : 0x20010db8,
+        Math.floor(rnd() * 4),
+        0,
+        Math.floor(rnd() * 8),
+      ]);
       if (af === 4) words.fill(0, 1);
       const bits = af === 4 ? 8 + Math.floor(rnd() * 25) : 32 + Math.floor(rnd() * 97);
       entries.push({ af, words: maskAddress(words, bits), bits, neg: rnd() < 0.3 });
@@ -82,7 +89,11 @@ test('randomised: agrees with a brute-force longest-prefix match', () => {
       const af = probe.af;
       const flip = Math.floor(rnd() * (af === 4 ? 32 : 128));
       if (rnd() < 0.7) words[flip >>> 5] = (words[flip >>> 5]! ^ (1 << (31 - (flip & 31)))) >>> 0;
-      assert.equal(set.contains(af, words), bruteForce([...dedup.values()], af, words), `round ${round} probe ${Array.from(words)}`);
+      assert.equal(
+        set.contains(af, words),
+        bruteForce([...dedup.values()], af, words),
+        `round ${round} probe ${Array.from(words)}`,
+      );
     }
   }
 });

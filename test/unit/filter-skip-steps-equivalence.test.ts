@@ -19,9 +19,28 @@ const IFACES = ['', 'on lan', 'on wan', 'on ! lan', 'on egress', 'on dmz'];
 const DIRS = ['', 'in', 'out'];
 const AFS = ['', 'inet', 'inet6'];
 const PROTOS = ['', 'proto tcp', 'proto udp', 'proto icmp', 'proto { tcp udp }'];
-const ADDRS4 = ['any', '10.0.0.0/8', '! 10.1.0.0/16', '10.1.2.3', '<t>', '! <t>', 'self', '192.0.2.10 - 192.0.2.20', '(lan:network)'];
+const ADDRS4 = [
+  'any',
+  '10.0.0.0/8',
+  '! 10.1.0.0/16',
+  '10.1.2.3',
+  '<t>',
+  '! <t>',
+  'self',
+  '192.0.2.10 - 192.0.2.20',
+  '(lan:network)',
+];
 const ADDRS6 = ['any', '2001:db8::/32', '! 2001:db8:1::/48', '<t>'];
-const PORTS = ['', 'port 80', 'port != 80', 'port < 1024', 'port 1000:2000', 'port 1000 >< 2000', 'port 1000 <> 2000', 'port { 53 80 443 }'];
+const PORTS = [
+  '',
+  'port 80',
+  'port != 80',
+  'port < 1024',
+  'port 1000:2000',
+  'port 1000 >< 2000',
+  'port 1000 <> 2000',
+  'port { 53 80 443 }',
+];
 
 function randomRule(): string {
   const action = pick(['pass', 'pass', 'block', 'block drop', 'match']);
@@ -29,9 +48,11 @@ function randomRule(): string {
   let proto = pick(PROTOS);
   const addrs = af === 'inet6' ? ADDRS6 : af === 'inet' ? ADDRS4 : ['any', '<t>', '! <t>', 'self'];
   let ports = ['', ''];
-  if (proto === 'proto tcp' || proto === 'proto udp' || proto === 'proto { tcp udp }') ports = [pick(PORTS), pick(PORTS)];
+  if (proto === 'proto tcp' || proto === 'proto udp' || proto === 'proto { tcp udp }')
+    ports = [pick(PORTS), pick(PORTS)];
   let extra = '';
-  if (proto === 'proto icmp' && af !== 'inet6') extra = pick(['', 'icmp-type echoreq', 'icmp-type { echoreq echorep }']);
+  if (proto === 'proto icmp' && af !== 'inet6')
+    extra = pick(['', 'icmp-type echoreq', 'icmp-type { echoreq echorep }']);
   if (proto === 'proto icmp' && af === 'inet6') proto = 'proto icmp6';
   if (proto === 'proto tcp' && rnd() < 0.3) extra = pick(['flags S/SA', 'flags any', 'flags A/A']);
   if (rnd() < 0.1) extra += ' tag T1';
@@ -47,10 +68,27 @@ function randomPacket(): Uint8Array {
   const addr = () =>
     v6
       ? pick(['2001:db8::1', '2001:db8:1::5', '2001:db9::1', '2001:db8:1::1'])
-      : pick(['10.1.2.3', '10.1.9.9', '10.200.0.1', '192.0.2.15', '192.0.2.30', '192.168.1.1', '192.168.1.50', '8.8.8.8', '198.51.100.2']);
+      : pick([
+          '10.1.2.3',
+          '10.1.9.9',
+          '10.200.0.1',
+          '192.0.2.15',
+          '192.0.2.30',
+          '192.168.1.1',
+          '192.168.1.50',
+          '8.8.8.8',
+          '198.51.100.2',
+        ]);
   const port = () => pick([22, 53, 80, 443, 999, 1000, 1500, 2000, 2001, 40000]);
   const kind = rnd();
-  if (kind < 0.5) return buildTcp({ src: addr(), dst: addr(), sport: port(), dport: port(), flags: pick(['S', 'SA', 'A', 'FA', 'R']) });
+  if (kind < 0.5)
+    return buildTcp({
+      src: addr(),
+      dst: addr(),
+      sport: port(),
+      dport: port(),
+      flags: pick(['S', 'SA', 'A', 'FA', 'R']),
+    });
   if (kind < 0.85) return buildUdp({ src: addr(), dst: addr(), sport: port(), dport: port() });
   return buildIcmpEcho({ src: addr(), dst: addr(), id: port(), reply: rnd() < 0.5 });
 }
@@ -75,7 +113,11 @@ test('randomised: skip steps decide exactly like a linear walk', () => {
       evaluate(h.rs, h.meta, dir, h.interfaces.id(ifname), h.result);
       const ref = evaluateLinear(h.rs.ruleset, h.rs.env, h.meta, dir, ifname);
       const got = { action: h.result.action === 0 ? 'pass' : 'block', rule: h.result.ruleIndex };
-      assert.deepEqual(got, { action: ref.action, rule: ref.rule }, `ruleset:\n${text}\npacket dir ${dir} on ${ifname}`);
+      assert.deepEqual(
+        got,
+        { action: ref.action, rule: ref.rule },
+        `ruleset:\n${text}\npacket dir ${dir} on ${ifname}`,
+      );
       compared++;
     }
   }

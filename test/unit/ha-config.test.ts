@@ -26,11 +26,41 @@ test('a complete file: groups with their options and defaults, the pfsync block'
   assert.deepEqual(r.diagnostics, []);
   const [lan, wan] = r.config!.carp;
   assert.deepEqual(
-    { name: lan!.name, carpdev: lan!.carpdev, vhid: lan!.vhid, advbase: lan!.advbase, advskew: lan!.advskew, preempt: lan!.preempt, lladdr: lan!.lladdr, addresses: lan!.addresses },
-    { name: 'carp-lan', carpdev: 'lan', vhid: 1, advbase: 1, advskew: 100, preempt: true, lladdr: 'virtual', addresses: [{ af: 4, address: '10.1.0.1', bits: 24 }, { af: 6, address: 'fd01::1', bits: 64 }] },
+    {
+      name: lan!.name,
+      carpdev: lan!.carpdev,
+      vhid: lan!.vhid,
+      advbase: lan!.advbase,
+      advskew: lan!.advskew,
+      preempt: lan!.preempt,
+      lladdr: lan!.lladdr,
+      addresses: lan!.addresses,
+    },
+    {
+      name: 'carp-lan',
+      carpdev: 'lan',
+      vhid: 1,
+      advbase: 1,
+      advskew: 100,
+      preempt: true,
+      lladdr: 'virtual',
+      addresses: [
+        { af: 4, address: '10.1.0.1', bits: 24 },
+        { af: 6, address: 'fd01::1', bits: 64 },
+      ],
+    },
   );
   assert.equal(lan!.pass.reveal(), 'lan-secret');
-  assert.deepEqual({ advbase: wan!.advbase, advskew: wan!.advskew, preempt: wan!.preempt, lladdr: wan!.lladdr, pass: wan!.pass.reveal() }, { advbase: 0, advskew: 20, preempt: false, lladdr: 'real', pass: 'wan-secret' });
+  assert.deepEqual(
+    {
+      advbase: wan!.advbase,
+      advskew: wan!.advskew,
+      preempt: wan!.preempt,
+      lladdr: wan!.lladdr,
+      pass: wan!.pass.reveal(),
+    },
+    { advbase: 0, advskew: 20, preempt: false, lladdr: 'real', pass: 'wan-secret' },
+  );
   const { loc: _loc, ...pfsync } = r.config!.pfsync!;
   assert.deepEqual(pfsync, { syncdev: 'sync0', syncpeer: '10.9.0.2', maxupd: 64, defer: true });
 });
@@ -74,7 +104,10 @@ test('missing pieces: carpdev, vhid, addresses, a closing brace', () => {
     ['carp a { carpdev lan vhid 1 }', /no address/],
     ['carp a { carpdev lan vhid 1 address 10.0.0.1/24', /missing '}'/],
     ['carp lan { carpdev lan vhid 1 address 10.0.0.1/24 }', /needs a name of its own/],
-    ['carp a { carpdev lan vhid 1 peer fd00::9 address 10.0.0.1/24 }', /peer fd00::9 is IPv6, but the group has no IPv6 address/],
+    [
+      'carp a { carpdev lan vhid 1 peer fd00::9 address 10.0.0.1/24 }',
+      /peer fd00::9 is IPv6, but the group has no IPv6 address/,
+    ],
     ['pfsync { maxupd 12 }', /syncdev is missing/],
     ['pfsync { syncdev s maxupd 256 }', /maxupd must be 0\.\.255/],
   ];
@@ -89,12 +122,18 @@ test('ucarp: one IPv4 address, no IPv6, a passphrase; the ucarp option makes a m
   const ok = parseHaConfig('carp a { carpdev lan vhid 1 pass p ucarp address 10.0.0.1/24 }', 'f');
   assert.deepEqual(ok.diagnostics, []);
   assert.deepEqual(ucarpCompatibility(ok.config!.carp[0]!), []);
-  const dual = parseHaConfig('carp a { carpdev lan vhid 1 pass p address 10.0.0.1/24 address fd00::1/64 address 10.0.0.9/24 }', 'f');
+  const dual = parseHaConfig(
+    'carp a { carpdev lan vhid 1 pass p address 10.0.0.1/24 address fd00::1/64 address 10.0.0.9/24 }',
+    'f',
+  );
   const why = ucarpCompatibility(dual.config!.carp[0]!);
   assert.equal(why.length, 2);
   assert.match(why[0]!, /exactly one IPv4 address; this group has 2/);
   assert.match(why[1]!, /no IPv6/);
-  assert.match(ucarpCompatibility(parseHaConfig('carp a { carpdev lan vhid 1 address 10.0.0.1/24 }', 'f').config!.carp[0]!)[0]!, /no passphrase/);
+  assert.match(
+    ucarpCompatibility(parseHaConfig('carp a { carpdev lan vhid 1 address 10.0.0.1/24 }', 'f').config!.carp[0]!)[0]!,
+    /no passphrase/,
+  );
   const strict = parseHaConfig('carp a { carpdev lan vhid 1 ucarp address 10.0.0.1/24 }', 'f');
   assert.equal(strict.config, null);
   assert.match(strict.diagnostics[0]!.message, /no passphrase.*\(the group says ucarp\)/);

@@ -12,8 +12,26 @@ const GROUPS = ['carp-lan', 'carp-wan'];
 
 function node(state: string | [string, string], advskew: number, demote = 0, preempt = true): ShowCarpResult {
   const [lan, wan] = Array.isArray(state) ? state : [state, state];
-  const g = (name: string, s: string) => ({ name, carpdev: name.slice(5), vhid: name === 'carp-lan' ? 1 : 2, state: s, advbase: 0, advskew, preempt, lladdr: 'virtual', addresses: [], since: '', reason: '', counters: { received: 0, accepted: 0, sent: 0, dropped: {} } }) as ShowCarpResult['groups'][number];
-  return { demote, demoteReasons: demote ? { 'pfsync bulk': demote } : {}, groups: [g('carp-lan', lan), g('carp-wan', wan)] };
+  const g = (name: string, s: string) =>
+    ({
+      name,
+      carpdev: name.slice(5),
+      vhid: name === 'carp-lan' ? 1 : 2,
+      state: s,
+      advbase: 0,
+      advskew,
+      preempt,
+      lladdr: 'virtual',
+      addresses: [],
+      since: '',
+      reason: '',
+      counters: { received: 0, accepted: 0, sent: 0, dropped: {} },
+    }) as ShowCarpResult['groups'][number];
+  return {
+    demote,
+    demoteReasons: demote ? { 'pfsync bulk': demote } : {},
+    groups: [g('carp-lan', lan), g('carp-wan', wan)],
+  };
 }
 
 test('the preferred router master of both groups, the other backup, nobody demoted: settled', () => {
@@ -39,5 +57,8 @@ test('both backup, both master, or a router that does not answer: not settled', 
 
 test('equal intervals: whoever holds the group keeps it; groups may have different masters', () => {
   assert.equal(settledMaster({ r1: node('BACKUP', 100), r2: node('MASTER', 100) }, GROUPS), 'r2');
-  assert.equal(settledMaster({ r1: node(['MASTER', 'BACKUP'], 100), r2: node(['BACKUP', 'MASTER'], 100) }, GROUPS), 'r1');
+  assert.equal(
+    settledMaster({ r1: node(['MASTER', 'BACKUP'], 100), r2: node(['BACKUP', 'MASTER'], 100) }, GROUPS),
+    'r1',
+  );
 });

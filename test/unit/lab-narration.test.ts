@@ -5,7 +5,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ShowCarpResult, ShowPfsyncResult, ShowRulesResult, ShowStatesResult, StateInfo } from '../../src/control/results.js';
+import type {
+  ShowCarpResult,
+  ShowPfsyncResult,
+  ShowRulesResult,
+  ShowStatesResult,
+  StateInfo,
+} from '../../src/control/results.js';
 import { TIMINGS, type RouterName } from '../../src/lab/lab-plan.js';
 import { Narrator, type LabView } from '../../src/lab/narrator.js';
 import type { FlowStatus, TrafficStatus } from '../../src/lab/traffic-status.js';
@@ -48,13 +54,39 @@ class FakeLab implements LabView {
   async carp(r: RouterName): Promise<ShowCarpResult | null> {
     if (!this.alive(r)) return null;
     const state = this.master() === r ? 'MASTER' : 'BACKUP';
-    const g = (name: string) => ({ name, carpdev: name.slice(5), vhid: 1, state, advbase: 0, advskew: 0, preempt: true, addresses: [], since: '', reason: '', counters: { received: 0, accepted: 0, sent: 0, dropped: {} } }) as ShowCarpResult['groups'][number];
+    const g = (name: string) =>
+      ({
+        name,
+        carpdev: name.slice(5),
+        vhid: 1,
+        state,
+        advbase: 0,
+        advskew: 0,
+        preempt: true,
+        addresses: [],
+        since: '',
+        reason: '',
+        counters: { received: 0, accepted: 0, sent: 0, dropped: {} },
+      }) as ShowCarpResult['groups'][number];
     return { demote: 0, demoteReasons: {}, groups: [g('carp-lan'), g('carp-wan')] };
   }
   private state(f: (typeof FLOWS)[number], creator: RouterName): StateInfo {
     return {
-      id: `00000000000000${f.port - 39990}`, creator: HOSTID[creator], interface: 'all', af: 4, proto: f.proto, direction: 'in',
-      src: { address: CLIENT, port: f.port }, dst: { address: SERVER, port: f.dport }, peers: ['ESTABLISHED', 'ESTABLISHED'], rule: 4, age: 1, expires: 86400, packets: [1, 1], bytes: [1, 1], rate: 1,
+      id: `00000000000000${f.port - 39990}`,
+      creator: HOSTID[creator],
+      interface: 'all',
+      af: 4,
+      proto: f.proto,
+      direction: 'in',
+      src: { address: CLIENT, port: f.port },
+      dst: { address: SERVER, port: f.dport },
+      peers: ['ESTABLISHED', 'ESTABLISHED'],
+      rule: 4,
+      age: 1,
+      expires: 86400,
+      packets: [1, 1],
+      bytes: [1, 1],
+      rate: 1,
     };
   }
   async states(r: RouterName): Promise<ShowStatesResult | null> {
@@ -70,18 +102,60 @@ class FakeLab implements LabView {
     return { hostid: HOSTID[r] } as never;
   }
   async rules(r: RouterName): Promise<ShowRulesResult | null> {
-    const blocked = r === 'r2' && !this.s.replicates && this.killedAt !== null && this.now > this.killedAt + this.s.takeoverMs ? 10 : 0;
-    return { rules: [{ nr: 0, text: 'block log all', label: null, action: 'block', evaluations: 0, packets: blocked, bytes: 0, states: 0, stateCreations: 0 }], default: { packets: 0, bytes: 0 } };
+    const blocked =
+      r === 'r2' && !this.s.replicates && this.killedAt !== null && this.now > this.killedAt + this.s.takeoverMs
+        ? 10
+        : 0;
+    return {
+      rules: [
+        {
+          nr: 0,
+          text: 'block log all',
+          label: null,
+          action: 'block',
+          evaluations: 0,
+          packets: blocked,
+          bytes: 0,
+          states: 0,
+          stateCreations: 0,
+        },
+      ],
+      default: { packets: 0, bytes: 0 },
+    };
   }
   async pfsync(): Promise<ShowPfsyncResult | 'absent'> {
     if (!this.s.replicates) return 'absent';
-    return { syncdev: 'sync', syncpeer: '10.99.0.2', maxupd: 128, defer: false, hostid: HOSTID.r1, bulk: { state: 'done', started: null, ended: null }, queued: { ins: 0, upd: 0, updc: 0, del: 0, iack: 0 }, sent: { packets: 42, bytes: 0, messages: {} }, received: { packets: 7, bytes: 0, messages: { upd_c: 7 } }, dropped: {}, lagMs: { last: 1, p50: 1, p99: 2 } };
+    return {
+      syncdev: 'sync',
+      syncpeer: '10.99.0.2',
+      maxupd: 128,
+      defer: false,
+      hostid: HOSTID.r1,
+      bulk: { state: 'done', started: null, ended: null },
+      queued: { ins: 0, upd: 0, updc: 0, del: 0, iack: 0 },
+      sent: { packets: 42, bytes: 0, messages: {} },
+      received: { packets: 7, bytes: 0, messages: { upd_c: 7 } },
+      dropped: {},
+      lagMs: { last: 1, p50: 1, p99: 2 },
+    };
   }
   /** Flows stop at the kill; the stream (and, with replication, the TCP flows) come back 100 ms after the takeover. */
   traffic(): TrafficStatus {
     const flows: FlowStatus[] = FLOWS.map((f) => {
       const resumes = f.name === 'stream' || this.s.replicates;
-      const out: FlowStatus = { name: f.name, proto: f.proto, local: { address: CLIENT, port: f.port }, remote: { address: SERVER, port: f.dport }, connected: true, connections: 1, breaks: [], sent: 1, received: 1, lastReceived: this.now - 10, gaps: [] };
+      const out: FlowStatus = {
+        name: f.name,
+        proto: f.proto,
+        local: { address: CLIENT, port: f.port },
+        remote: { address: SERVER, port: f.dport },
+        connected: true,
+        connections: 1,
+        breaks: [],
+        sent: 1,
+        received: 1,
+        lastReceived: this.now - 10,
+        gaps: [],
+      };
       if (this.killedAt !== null) {
         const back = this.killedAt + this.s.takeoverMs + 100;
         if (resumes && this.now >= back) out.gaps.push({ at: this.killedAt, ms: back - this.killedAt });

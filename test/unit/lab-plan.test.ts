@@ -7,7 +7,20 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseHaConfig } from '../../src/daemon/ha-config.js';
-import { advertInterval, buildCommands, CARP_GROUPS, commandNamespace, LAB, LAB_PREFIX, labHaConfig, masterDown, netnsOf, NODES, ROUTERS, TIMINGS } from '../../src/lab/lab-plan.js';
+import {
+  advertInterval,
+  buildCommands,
+  CARP_GROUPS,
+  commandNamespace,
+  LAB,
+  LAB_PREFIX,
+  labHaConfig,
+  masterDown,
+  netnsOf,
+  NODES,
+  ROUTERS,
+  TIMINGS,
+} from '../../src/lab/lab-plan.js';
 
 const root = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? '../../../' : '../../', import.meta.url));
 
@@ -19,7 +32,8 @@ test('every command acts inside a lab namespace, and a veth peer goes into one t
     const ns = commandNamespace(c);
     assert.ok(ns && ns.startsWith(LAB_PREFIX), `runs outside the lab: ${c.join(' ')}`);
     const peer = c.indexOf('netns', 2);
-    if (c.includes('veth')) assert.ok(peer > 0 && c[peer + 1]!.startsWith(LAB_PREFIX), `a veth end outside the lab: ${c.join(' ')}`);
+    if (c.includes('veth'))
+      assert.ok(peer > 0 && c[peer + 1]!.startsWith(LAB_PREFIX), `a veth end outside the lab: ${c.join(' ')}`);
   }
 });
 
@@ -33,18 +47,24 @@ test('the namespaces are made first, one per node, before anything uses them', (
 
 test('the client and the server route through the gateway (CARP) addresses, nobody holds them statically', () => {
   const cmds = buildCommands().map((c) => c.join(' '));
-  for (const [node, side] of [['client', 'lan'], ['server', 'wan']] as const) {
+  for (const [node, side] of [
+    ['client', 'lan'],
+    ['server', 'wan'],
+  ] as const) {
     assert.ok(cmds.includes(`ip -n ${netnsOf(node)} route add default via ${LAB[side].vip4}`));
     assert.ok(cmds.includes(`ip -n ${netnsOf(node)} -6 route add default via ${LAB[side].vip6}`));
   }
   for (const side of ['lan', 'wan'] as const) {
-    for (const vip of [LAB[side].vip4, LAB[side].vip6]) assert.ok(!cmds.some((c) => c.includes(`addr add ${vip}/`)), `${vip} is CARP's to install`);
+    for (const vip of [LAB[side].vip4, LAB[side].vip6])
+      assert.ok(!cmds.some((c) => c.includes(`addr add ${vip}/`)), `${vip} is CARP's to install`);
   }
 });
 
 test('routers keep their IPv6 addresses across a link flap (keep_addr_on_down)', () => {
   const cmds = buildCommands().map((c) => c.join(' '));
-  for (const r of ROUTERS) for (const dev of ['lan', 'wan']) assert.ok(cmds.some((c) => c.includes(netnsOf(r)) && c.includes(`net/ipv6/conf/${dev}/keep_addr_on_down`)));
+  for (const r of ROUTERS)
+    for (const dev of ['lan', 'wan'])
+      assert.ok(cmds.some((c) => c.includes(netnsOf(r)) && c.includes(`net/ipv6/conf/${dev}/keep_addr_on_down`)));
 });
 
 for (const [name, t] of Object.entries(TIMINGS)) {
@@ -60,7 +80,10 @@ for (const [name, t] of Object.entries(TIMINGS)) {
       assert.equal(g1.vhid, g2.vhid);
       assert.equal(g1.carpdev, g.carpdev);
       assert.equal(g1.pass.reveal(), g2.pass.reveal(), 'the same passphrase, or the HMACs differ');
-      assert.deepEqual(g1.addresses.map((a) => a.address), [LAB[g.side].vip4, LAB[g.side].vip6]);
+      assert.deepEqual(
+        g1.addresses.map((a) => a.address),
+        [LAB[g.side].vip4, LAB[g.side].vip6],
+      );
       assert.deepEqual(g1.addresses, g2.addresses);
       assert.ok(g1.preempt && g2.preempt);
       assert.ok(g1.advskew < g2.advskew, 'r1 is the preferred master');
@@ -74,5 +97,10 @@ for (const [name, t] of Object.entries(TIMINGS)) {
 }
 
 test('the shipped rules/lab-r1.ha and lab-r2.ha are what the lab writes (normal timing)', () => {
-  for (const r of ROUTERS) assert.equal(readFileSync(`${root}rules/lab-${r}.ha`, 'utf8'), labHaConfig(r, TIMINGS.normal), `rules/lab-${r}.ha is stale`);
+  for (const r of ROUTERS)
+    assert.equal(
+      readFileSync(`${root}rules/lab-${r}.ha`, 'utf8'),
+      labHaConfig(r, TIMINGS.normal),
+      `rules/lab-${r}.ha is stale`,
+    );
 });

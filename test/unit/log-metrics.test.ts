@@ -13,9 +13,14 @@ import { randomSource } from './helpers/random.js';
 import { Direction } from '../../src/packet/meta.js';
 
 /** A reader of the exposition format, written from its grammar (not from the renderer). */
-function parseExposition(text: string): Map<string, { type: string; help: string; samples: { labels: Record<string, string>; value: number }[] }> {
+function parseExposition(
+  text: string,
+): Map<string, { type: string; help: string; samples: { labels: Record<string, string>; value: number }[] }> {
   assert.ok(text === '' || text.endsWith('\n'), 'the last line ends with a newline');
-  const out = new Map<string, { type: string; help: string; samples: { labels: Record<string, string>; value: number }[] }>();
+  const out = new Map<
+    string,
+    { type: string; help: string; samples: { labels: Record<string, string>; value: number }[] }
+  >();
   let current = '';
   for (const line of text.split('\n').slice(0, -1)) {
     let m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
@@ -57,8 +62,22 @@ function parseExposition(text: string): Map<string, { type: string; help: string
 test('rendering: HELP and TYPE once per family, labels, special values, exactly', () => {
   const text = renderMetrics([
     { name: 'x_total', help: 'Some "things"\\n and\na newline.', type: 'counter', samples: [{ value: 3 }] },
-    { name: 'y', help: 'Gauge.', type: 'gauge', samples: [{ labels: { a: 'q"uo\\te\nnl', b: 7 }, value: 1.5 }, { labels: { a: 'z' }, value: NaN }, { value: Infinity }] },
-    { name: 'x_total', help: 'ignored: the first HELP wins', type: 'counter', samples: [{ labels: { k: 'v' }, value: 0 }] },
+    {
+      name: 'y',
+      help: 'Gauge.',
+      type: 'gauge',
+      samples: [
+        { labels: { a: 'q"uo\\te\nnl', b: 7 }, value: 1.5 },
+        { labels: { a: 'z' }, value: NaN },
+        { value: Infinity },
+      ],
+    },
+    {
+      name: 'x_total',
+      help: 'ignored: the first HELP wins',
+      type: 'counter',
+      samples: [{ labels: { k: 'v' }, value: 0 }],
+    },
   ]);
   assert.equal(
     text,
@@ -72,18 +91,47 @@ test('rendering: HELP and TYPE once per family, labels, special values, exactly'
 test('rendering refuses what a scraper would reject', () => {
   const fam = (f: Partial<MetricFamily>): MetricFamily => ({ name: 'ok', help: 'h', type: 'gauge', samples: [], ...f });
   assert.throws(() => renderMetrics([fam({ name: '1bad' })]), /invalid metric name/);
-  assert.throws(() => renderMetrics([fam({ samples: [{ labels: { 'bad-label': 'x' }, value: 1 }] })]), /invalid label name 'bad-label'/);
-  assert.throws(() => renderMetrics([fam({ samples: [{ labels: { __reserved: 'x' }, value: 1 }] })]), /invalid label name/);
-  assert.throws(() => renderMetrics([fam({ samples: [{ labels: { a: '1' }, value: 1 }, { labels: { a: '1' }, value: 2 }] })]), /duplicate sample \{a="1"\}/);
+  assert.throws(
+    () => renderMetrics([fam({ samples: [{ labels: { 'bad-label': 'x' }, value: 1 }] })]),
+    /invalid label name 'bad-label'/,
+  );
+  assert.throws(
+    () => renderMetrics([fam({ samples: [{ labels: { __reserved: 'x' }, value: 1 }] })]),
+    /invalid label name/,
+  );
+  assert.throws(
+    () =>
+      renderMetrics([
+        fam({
+          samples: [
+            { labels: { a: '1' }, value: 1 },
+            { labels: { a: '1' }, value: 2 },
+          ],
+        }),
+      ]),
+    /duplicate sample \{a="1"\}/,
+  );
   assert.throws(() => renderMetrics([fam({}), fam({ type: 'counter' })]), /both gauge and counter/);
 });
 
 test('label values of any text survive escaping (read back by the grammar)', () => {
   const rnd = randomSource('metrics-labels');
   const alphabet = ['a', '"', '\\', '\n', 'n', '{', '}', ',', '=', ' ', 'é', '😀'];
-  const values = Array.from({ length: 200 }, (_, i) => `${i}:` + Array.from({ length: Math.floor(rnd() * 12) }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join(''));
-  const parsed = parseExposition(renderMetrics([{ name: 'm', help: 'h', type: 'gauge', samples: values.map((v, i) => ({ labels: { v, i }, value: i })) }]));
-  assert.deepEqual(parsed.get('m')!.samples.map((s) => s.labels.v), values);
+  const values = Array.from(
+    { length: 200 },
+    (_, i) =>
+      `${i}:` +
+      Array.from({ length: Math.floor(rnd() * 12) }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join(''),
+  );
+  const parsed = parseExposition(
+    renderMetrics([
+      { name: 'm', help: 'h', type: 'gauge', samples: values.map((v, i) => ({ labels: { v, i }, value: i })) },
+    ]),
+  );
+  assert.deepEqual(
+    parsed.get('m')!.samples.map((s) => s.labels.v),
+    values,
+  );
 });
 
 test("the filter's metrics after traffic: packets, verdicts, states, per-rule counters with labels", () => {
@@ -94,7 +142,16 @@ test("the filter's metrics after traffic: packets, verdicts, states, per-rule co
   f.send(c.c('A', 10));
   f.send(new TcpPair('10.0.0.1').c('S'), Direction.IN, 'wan');
   const registry = new MetricsRegistry();
-  registry.register('filter', filterMetrics({ filter: () => f.filter, states: f.states, forwardCounters: () => null, now: () => f.now, startedAt: 5 }));
+  registry.register(
+    'filter',
+    filterMetrics({
+      filter: () => f.filter,
+      states: f.states,
+      forwardCounters: () => null,
+      now: () => f.now,
+      startedAt: 5,
+    }),
+  );
   const m = parseExposition(registry.render());
   const value = (name: string, labels: Record<string, string> = {}) => {
     const fam = m.get(name);
@@ -128,7 +185,9 @@ test('a failing provider is left out and counted; the others still render', () =
   });
   const m = parseExposition(r.render());
   assert.equal(m.get('good')!.samples[0]!.value, 1);
-  assert.deepEqual(m.get('tunpf_metrics_provider_failures_total')!.samples, [{ labels: { provider: 'bad' }, value: 1 }]);
+  assert.deepEqual(m.get('tunpf_metrics_provider_failures_total')!.samples, [
+    { labels: { provider: 'bad' }, value: 1 },
+  ]);
   assert.throws(() => r.register('good', () => []), /registered twice/);
 });
 

@@ -17,5 +17,8 @@ test('the system clock reads epoch seconds, never going backwards', () => {
 });
 
 test('epochMs: a reading in whole ms', () => {
-  assert.equal(epochMs(() => 1700000000.0125), 1700000000013);
+  assert.equal(
+    epochMs(() => 1700000000.0125),
+    1700000000013,
+  );
 });

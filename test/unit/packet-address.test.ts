@@ -3,8 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  addressEquals, formatAddress, formatPrefix, maskAddress, parseAddress, parsePrefix, prefixMaskWord,
-  wordsFromBytes, wordsToBytes,
+  addressEquals,
+  formatAddress,
+  formatPrefix,
+  maskAddress,
+  parseAddress,
+  parsePrefix,
+  prefixMaskWord,
+  wordsFromBytes,
+  wordsToBytes,
 } from '../../src/packet/address.js';
 
 const w = (text: string): number[] => {
@@ -21,8 +28,22 @@ test('IPv4: dotted quads parse into word 0', () => {
 });
 
 test('IPv4: everything else is rejected', () => {
-  for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1.2.3.-1', '01.2.3.4', '1.2.3.4 ', ' 1.2.3.4', '1..2.3',
-    'a.b.c.d', '1.2.3.4/8', '0x1.2.3.4', '1.2.3.1000', '1e2.1.1.1']) {
+  for (const bad of [
+    '',
+    '1.2.3',
+    '1.2.3.4.5',
+    '256.1.1.1',
+    '1.2.3.-1',
+    '01.2.3.4',
+    '1.2.3.4 ',
+    ' 1.2.3.4',
+    '1..2.3',
+    'a.b.c.d',
+    '1.2.3.4/8',
+    '0x1.2.3.4',
+    '1.2.3.1000',
+    '1e2.1.1.1',
+  ]) {
     assert.equal(parseAddress(bad), null, JSON.stringify(bad));
   }
 });
@@ -44,9 +65,29 @@ test('IPv6: the forms RFC 4291 allows', () => {
 });
 
 test('IPv6: malformed text is rejected', () => {
-  for (const bad of ['1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '1::2::3', ':::', ':1::2', '1::2:', '12345::', 'g::1',
-    '1:2:3:4:5:6:7:8::', '::1:2:3:4:5:6:7:8', '1.2.3.4::', '::1.2.3', '::1.2.3.4.5', '::256.1.1.1', '1:2:3:4:5:6:7:1.2.3.4',
-    'fe80::1%eth0', ':', '1:', ':1', '::-1', ' ::1']) {
+  for (const bad of [
+    '1:2:3:4:5:6:7',
+    '1:2:3:4:5:6:7:8:9',
+    '1::2::3',
+    ':::',
+    ':1::2',
+    '1::2:',
+    '12345::',
+    'g::1',
+    '1:2:3:4:5:6:7:8::',
+    '::1:2:3:4:5:6:7:8',
+    '1.2.3.4::',
+    '::1.2.3',
+    '::1.2.3.4.5',
+    '::256.1.1.1',
+    '1:2:3:4:5:6:7:1.2.3.4',
+    'fe80::1%eth0',
+    ':',
+    '1:',
+    ':1',
+    '::-1',
+    ' ::1',
+  ]) {
     assert.equal(parseAddress(bad), null, JSON.stringify(bad));
   }
 });
@@ -74,7 +115,11 @@ test('randomised: format(parse(x)) is canonical and parse(format(words)) gives t
   const seed = Number(process.env.TEST_SEED ?? Math.floor(Math.random() * 0x7fffffff));
   let s = seed || 1;
   const rand = (): number => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s;
   };
   for (let i = 0; i < 5000; i++) {
@@ -95,7 +140,9 @@ test('randomised: format(parse(x)) is canonical and parse(format(words)) gives t
       assert.ok(!/(^|:)0[0-9a-f]/.test(text), `leading zero in ${text}`);
       assert.ok(!/::.*::/.test(text), `two '::' in ${text}`);
       // the uncompressed form parses to the same words
-      const full = Array.from({ length: 8 }, (_, g) => ((words[g >> 1]! >>> (g % 2 === 0 ? 16 : 0)) & 0xffff).toString(16)).join(':');
+      const full = Array.from({ length: 8 }, (_, g) =>
+        ((words[g >> 1]! >>> (g % 2 === 0 ? 16 : 0)) & 0xffff).toString(16),
+      ).join(':');
       assert.deepEqual([...parseAddress(full)!.words], [...words]);
     }
   }
@@ -113,7 +160,18 @@ test('prefixes: parse, keep host bits, mask', () => {
   const six = parsePrefix('2001:db8:aaaa:bbbb::1/36')!;
   assert.deepEqual([...maskAddress(six.words, six.bits)], [0x20010db8, 0xa0000000, 0, 0]);
   assert.equal(formatPrefix(six.af, maskAddress(six.words, six.bits), six.bits), '2001:db8:a000::/36');
-  for (const bad of ['10.0.0.0/33', '::/129', '10.0.0.0/', '/8', '10.0.0.0/-1', '10.0.0.0/8/8', '10.0.0.0/ 8', '10.0.0.0/0x8', 'x/8', '10.0.0.0/1000']) {
+  for (const bad of [
+    '10.0.0.0/33',
+    '::/129',
+    '10.0.0.0/',
+    '/8',
+    '10.0.0.0/-1',
+    '10.0.0.0/8/8',
+    '10.0.0.0/ 8',
+    '10.0.0.0/0x8',
+    'x/8',
+    '10.0.0.0/1000',
+  ]) {
     assert.equal(parsePrefix(bad), null, bad);
   }
 });

@@ -4,7 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PacketMeta, ParseError, TCPFlag } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
-import { buildIcmpEcho, buildTcp, buildTcpResetFor, buildUdp, familyOf, fragmentPacket, tcpFlags } from '../../src/packet/build.js';
+import {
+  buildIcmpEcho,
+  buildTcp,
+  buildTcpResetFor,
+  buildUdp,
+  familyOf,
+  fragmentPacket,
+  tcpFlags,
+} from '../../src/packet/build.js';
 import { verifyL4Checksum } from '../../src/packet/checksum.js';
 
 function parse(pkt: Uint8Array): PacketMeta {
@@ -30,7 +38,18 @@ test('TCP flags from letters or bits; ACK by default', () => {
 });
 
 test('RST for a segment with ACK: seq = its ack, no ACK of ours (pf_send_tcp for return-rst)', () => {
-  const seg = parse(buildTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 23, seq: 500, ack: 9000, flags: 'PA', payload: new Uint8Array(10) }));
+  const seg = parse(
+    buildTcp({
+      src: '10.0.0.1',
+      dst: '10.0.0.2',
+      sport: 40000,
+      dport: 23,
+      seq: 500,
+      ack: 9000,
+      flags: 'PA',
+      payload: new Uint8Array(10),
+    }),
+  );
   const rst = buildTcpResetFor(seg, { ttl: 128 })!;
   const m = parse(rst);
   assert.equal(m.tcpFlags, TCPFlag.RST);
@@ -44,7 +63,17 @@ test('RST for a segment with ACK: seq = its ack, no ACK of ours (pf_send_tcp for
 });
 
 test('RST for a SYN: seq 0, ack = seq + length + SYN + FIN', () => {
-  const syn = parse(buildTcp({ src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 2, seq: 0xffffffff, flags: 'SF', payload: new Uint8Array(3) }));
+  const syn = parse(
+    buildTcp({
+      src: '2001:db8::1',
+      dst: '2001:db8::2',
+      sport: 1,
+      dport: 2,
+      seq: 0xffffffff,
+      flags: 'SF',
+      payload: new Uint8Array(3),
+    }),
+  );
   const m = parse(buildTcpResetFor(syn)!);
   assert.equal(m.tcpFlags, TCPFlag.RST | TCPFlag.ACK);
   assert.equal(m.seq, 0);
@@ -53,9 +82,15 @@ test('RST for a SYN: seq 0, ack = seq + length + SYN + FIN', () => {
 });
 
 test('no RST for a RST, a non-TCP packet or a later fragment', () => {
-  assert.equal(buildTcpResetFor(parse(buildTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, flags: 'R' }))), null);
+  assert.equal(
+    buildTcpResetFor(parse(buildTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, flags: 'R' }))),
+    null,
+  );
   assert.equal(buildTcpResetFor(parse(buildUdp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2 }))), null);
-  const frags = fragmentPacket(buildTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, payload: new Uint8Array(64) }), 32);
+  const frags = fragmentPacket(
+    buildTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, payload: new Uint8Array(64) }),
+    32,
+  );
   assert.equal(buildTcpResetFor(parse(frags[1]!)), null);
 });
 
@@ -63,10 +98,19 @@ test('fragmenting: sizes round down to 8, a fragment fragments again, bad input 
   const whole = buildIcmpEcho({ src: '10.0.0.1', dst: '10.0.0.2', id: 1, payload: new Uint8Array(92), ipId: 77 });
   const frags = fragmentPacket(whole, 30); // 24 bytes per fragment
   assert.equal(frags.length, 5);
-  assert.deepEqual(frags.map((f) => parse(f).fragmentOffset), [0, 24, 48, 72, 96]);
+  assert.deepEqual(
+    frags.map((f) => parse(f).fragmentOffset),
+    [0, 24, 48, 72, 96],
+  );
   // split the middle fragment again: the last piece keeps MF
   const again = fragmentPacket(frags[1]!, 16);
-  assert.deepEqual(again.map((f) => [parse(f).fragmentOffset, parse(f).moreFragments]), [[24, true], [40, true]]);
+  assert.deepEqual(
+    again.map((f) => [parse(f).fragmentOffset, parse(f).moreFragments]),
+    [
+      [24, true],
+      [40, true],
+    ],
+  );
   assert.throws(() => fragmentPacket(whole, 7), RangeError);
   assert.throws(() => fragmentPacket(Uint8Array.from([0x50, 0, 0, 0]), 8), RangeError);
   // a packet that fits makes one "fragment": an IPv4 packet with no MF and offset 0, i.e. whole

@@ -4,9 +4,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  checksumAdjust16, checksumAdjust32, checksumAdjustAddress, fold16, incrementIpv4Ttl, incrementIpv6HopLimit,
-  internetChecksum, ipv4HeaderChecksum, l4Checksum, l4ChecksumFieldOffset, pseudoHeaderSum, pseudoHeaderSumWords,
-  sum16, verifyIpv4HeaderChecksum, verifyL4Checksum, writeIpv4HeaderChecksum, writeL4Checksum,
+  checksumAdjust16,
+  checksumAdjust32,
+  checksumAdjustAddress,
+  fold16,
+  incrementIpv4Ttl,
+  incrementIpv6HopLimit,
+  internetChecksum,
+  ipv4HeaderChecksum,
+  l4Checksum,
+  l4ChecksumFieldOffset,
+  pseudoHeaderSum,
+  pseudoHeaderSumWords,
+  sum16,
+  verifyIpv4HeaderChecksum,
+  verifyL4Checksum,
+  writeIpv4HeaderChecksum,
+  writeL4Checksum,
 } from '../../src/packet/checksum.js';
 import { buildIcmpEcho, buildTcp, buildUdp } from '../../src/packet/build.js';
 import { PacketMeta } from '../../src/packet/meta.js';
@@ -32,9 +46,17 @@ const VECTORS: Array<[string, Uint8Array]> = [
     ),
   ],
   ['udp4', hex('45000020beef0000 3f11398ac0a80102 c0a8010114e90035 000c543012340100')],
-  ['udp6', hex('60000000000b1101 fe80000000000000 0000000000000001 ff02000000000000 0000000000010002 02220223000bfa09 010203')],
+  [
+    'udp6',
+    hex('60000000000b1101 fe80000000000000 0000000000000001 ff02000000000000 0000000000010002 02220223000bfa09 010203'),
+  ],
   ['icmp4', hex('4500002000010000 400163d70a010101 0a02020208003331 0007000161626364')],
-  ['icmp6', hex('60000000000c3a40 20010db800000000 000000000000000a 20010db800000000 000000000000000b 8000332412340009 70696e67')],
+  [
+    'icmp6',
+    hex(
+      '60000000000c3a40 20010db800000000 000000000000000a 20010db800000000 000000000000000b 8000332412340009 70696e67',
+    ),
+  ],
 ];
 
 function l4Of(pkt: Uint8Array): { af: number; proto: number; l4: number; len: number } {
@@ -209,8 +231,12 @@ test('incremental 32-bit and address updates equal recomputation (TCP sequence n
   for (let i = 0; i < 500; i++) {
     const v6 = rand() < 0.5;
     const pkt = buildTcp({
-      src: v6 ? '2001:db8::1' : '10.0.0.1', dst: v6 ? '2001:db8::2' : '10.0.0.2', sport: 1, dport: 2,
-      seq: Math.floor(rand() * 2 ** 32), payload: randBytes(Math.floor(rand() * 40)),
+      src: v6 ? '2001:db8::1' : '10.0.0.1',
+      dst: v6 ? '2001:db8::2' : '10.0.0.2',
+      sport: 1,
+      dport: 2,
+      seq: Math.floor(rand() * 2 ** 32),
+      payload: randBytes(Math.floor(rand() * 40)),
     });
     const m = new PacketMeta();
     parsePacket(pkt, 0, pkt.length, m);
@@ -246,7 +272,15 @@ test('incremental 32-bit and address updates equal recomputation (TCP sequence n
 
 test('giving a hop back: IPv4 TTL + 1 with a valid header checksum, IPv6 hop limit + 1', () => {
   for (let ttl = 0; ttl < 255; ttl++) {
-    const p = buildUdp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, ttl, tos: Math.floor(rand() * 256), ipId: Math.floor(rand() * 65536) });
+    const p = buildUdp({
+      src: '10.0.0.1',
+      dst: '10.0.0.2',
+      sport: 1,
+      dport: 2,
+      ttl,
+      tos: Math.floor(rand() * 256),
+      ipId: Math.floor(rand() * 65536),
+    });
     assert.equal(incrementIpv4Ttl(p, 0), true);
     assert.equal(p[8], ttl + 1);
     assert.ok(verifyIpv4HeaderChecksum(p, 0), `ttl ${ttl}`);

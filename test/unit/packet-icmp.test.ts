@@ -5,7 +5,17 @@ import assert from 'node:assert/strict';
 import { PacketMeta, ParseError } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
 import * as icmp from '../../src/packet/icmp.js';
-import { buildIcmp, buildIcmpEcho, buildIcmpError, buildIcmpErrorFor, buildIpPacket, buildTcp, buildUdp, fragmentPacket, maxIcmpQuote } from '../../src/packet/build.js';
+import {
+  buildIcmp,
+  buildIcmpEcho,
+  buildIcmpError,
+  buildIcmpErrorFor,
+  buildIpPacket,
+  buildTcp,
+  buildUdp,
+  fragmentPacket,
+  maxIcmpQuote,
+} from '../../src/packet/build.js';
 import { parseAddress } from '../../src/packet/address.js';
 import { encodeOptionsData } from '../../src/packet/ipv6.js';
 import { verifyL4Checksum } from '../../src/packet/checksum.js';
@@ -48,10 +58,22 @@ test('ICMP echo vector: type, code, id in icmpId and both ports', () => {
 });
 
 test('the builders reproduce the ICMP vectors byte for byte', () => {
-  assert.deepEqual(buildIcmpEcho({ src: '10.1.1.1', dst: '10.2.2.2', ipId: 1, id: 7, seq: 1, payload: hex('61626364') }), ECHO4);
-  assert.deepEqual(buildIcmpEcho({ src: '2001:db8::a', dst: '2001:db8::b', id: 0x1234, seq: 9, payload: hex('70696e67') }), ECHO6);
-  assert.deepEqual(buildIcmpError({ src: '10.0.0.2', dst: '10.0.0.1', tos: 0xc0, type: 3, code: 3, quoted: UNREACH4.subarray(28) }), UNREACH4);
-  assert.deepEqual(buildIcmpError({ src: '2001:db8::fe', dst: '2001:db8::1', type: 3, code: 0, quoted: TIMEX6.subarray(48) }), TIMEX6);
+  assert.deepEqual(
+    buildIcmpEcho({ src: '10.1.1.1', dst: '10.2.2.2', ipId: 1, id: 7, seq: 1, payload: hex('61626364') }),
+    ECHO4,
+  );
+  assert.deepEqual(
+    buildIcmpEcho({ src: '2001:db8::a', dst: '2001:db8::b', id: 0x1234, seq: 9, payload: hex('70696e67') }),
+    ECHO6,
+  );
+  assert.deepEqual(
+    buildIcmpError({ src: '10.0.0.2', dst: '10.0.0.1', tos: 0xc0, type: 3, code: 3, quoted: UNREACH4.subarray(28) }),
+    UNREACH4,
+  );
+  assert.deepEqual(
+    buildIcmpError({ src: '2001:db8::fe', dst: '2001:db8::1', type: 3, code: 0, quoted: TIMEX6.subarray(48) }),
+    TIMEX6,
+  );
 });
 
 test('ICMPv6 echo vector', () => {
@@ -68,9 +90,13 @@ test('ICMPv6 echo vector', () => {
 test('echo replies and the other id-carrying queries; other informational types carry no id', () => {
   assert.equal(parse(buildIcmpEcho({ src: '10.0.0.1', dst: '10.0.0.2', id: 99, reply: true })).icmpId, 99);
   assert.equal(parse(buildIcmpEcho({ src: '::1', dst: '::2', id: 98, reply: true })).srcPort, 98);
-  const ts = parse(buildIcmp({ src: '10.0.0.1', dst: '10.0.0.2', type: 13, rest: 0x00420001, payload: new Uint8Array(12) }));
+  const ts = parse(
+    buildIcmp({ src: '10.0.0.1', dst: '10.0.0.2', type: 13, rest: 0x00420001, payload: new Uint8Array(12) }),
+  );
   assert.equal(ts.icmpId, 0x42);
-  const ra = parse(buildIcmp({ src: 'fe80::1', dst: 'ff02::1', type: 134, rest: 0x40000708, payload: new Uint8Array(8) }));
+  const ra = parse(
+    buildIcmp({ src: 'fe80::1', dst: 'ff02::1', type: 134, rest: 0x40000708, payload: new Uint8Array(8) }),
+  );
   assert.equal(ra.error, ParseError.OK);
   assert.equal(ra.icmpType, 134);
   assert.equal(ra.icmpId, 0);
@@ -138,10 +164,16 @@ test('an error about an echo: the quoted ICMP type and id', () => {
   assert.equal(m6.innerIcmpId, 77);
 });
 
-test('ICMPv6 error: the quoted packet\'s extension headers are walked', () => {
+test("ICMPv6 error: the quoted packet's extension headers are walked", () => {
   const offending = buildUdp({
-    src: '2001:db8::1', dst: '2001:db8::2', sport: 3000, dport: 4000,
-    extensions: [{ type: 0, data: encodeOptionsData([]) }, { type: 44, fragmentOffset: 0, more: true, id: 1 }],
+    src: '2001:db8::1',
+    dst: '2001:db8::2',
+    sport: 3000,
+    dport: 4000,
+    extensions: [
+      { type: 0, data: encodeOptionsData([]) },
+      { type: 44, fragmentOffset: 0, more: true, id: 1 },
+    ],
   });
   const m = parse(buildIcmpErrorFor(offending, { type: 2, code: 0, src: '2001:db8::fe', rest: 1280 }));
   assert.equal(m.error, ParseError.OK);
@@ -153,7 +185,9 @@ test('ICMPv6 error: the quoted packet\'s extension headers are walked', () => {
 
 test('a quote too short for the L4 header leaves innerValid false, the packet OK', () => {
   const offending = buildTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, seq: 9 });
-  const m = parse(buildIcmpError({ src: '10.0.0.2', dst: '10.0.0.1', type: 3, code: 1, quoted: offending.subarray(0, 24) }));
+  const m = parse(
+    buildIcmpError({ src: '10.0.0.2', dst: '10.0.0.1', type: 3, code: 1, quoted: offending.subarray(0, 24) }),
+  );
   assert.equal(m.error, ParseError.OK);
   assert.equal(m.icmpIsError, true);
   assert.equal(m.innerValid, false);
@@ -161,19 +195,33 @@ test('a quote too short for the L4 header leaves innerValid false, the packet OK
   assert.deepEqual([...m.innerSrc], words('10.0.0.1'));
   assert.equal(m.innerSrcPort, 0);
 
-  const offending6 = buildUdp({ src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 2, extensions: [{ type: 60, data: encodeOptionsData([]) }] });
-  const m6 = parse(buildIcmpError({ src: '2001:db8::2', dst: '2001:db8::1', type: 1, code: 0, quoted: offending6.subarray(0, 44) }));
+  const offending6 = buildUdp({
+    src: '2001:db8::1',
+    dst: '2001:db8::2',
+    sport: 1,
+    dport: 2,
+    extensions: [{ type: 60, data: encodeOptionsData([]) }],
+  });
+  const m6 = parse(
+    buildIcmpError({ src: '2001:db8::2', dst: '2001:db8::1', type: 1, code: 0, quoted: offending6.subarray(0, 44) }),
+  );
   assert.equal(m6.error, ParseError.OK);
   assert.equal(m6.innerValid, false, 'extension chain cut short');
 });
 
 test('an error about a later fragment quotes no L4 header: innerValid false', () => {
-  const frags = fragmentPacket(buildUdp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, payload: new Uint8Array(64) }), 32);
+  const frags = fragmentPacket(
+    buildUdp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, payload: new Uint8Array(64) }),
+    32,
+  );
   const m = parse(buildIcmpErrorFor(frags[1]!, { type: 11, code: 1, src: '10.0.0.2' }));
   assert.equal(m.error, ParseError.OK);
   assert.equal(m.innerProto, 17);
   assert.equal(m.innerValid, false);
-  const frags6 = fragmentPacket(buildUdp({ src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 2, payload: new Uint8Array(64) }), 32);
+  const frags6 = fragmentPacket(
+    buildUdp({ src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 2, payload: new Uint8Array(64) }),
+    32,
+  );
   const m6 = parse(buildIcmpErrorFor(frags6[1]!, { type: 3, code: 1, src: '2001:db8::2' }));
   assert.equal(m6.error, ParseError.OK);
   assert.equal(m6.innerProto, 17);
@@ -189,7 +237,9 @@ test('a quoted protocol without ports needs only the IP header', () => {
 });
 
 test('ICMP in IPv6 and ICMPv6 in IPv4 are opaque protocols', () => {
-  const m = parse(buildIpPacket({ src: '2001:db8::1', dst: '2001:db8::2', protocol: 1, payload: hex('0800000000010001') }));
+  const m = parse(
+    buildIpPacket({ src: '2001:db8::1', dst: '2001:db8::2', protocol: 1, payload: hex('0800000000010001') }),
+  );
   assert.equal(m.error, ParseError.OK);
   assert.equal(m.proto, 1);
   assert.equal(m.icmpType, -1);
@@ -211,7 +261,11 @@ test('buildIcmpErrorFor quotes at most what fits 576 (IPv4) / 1280 (IPv6) bytes'
   const small = buildUdp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2 });
   const padded = new Uint8Array(small.length + 6);
   padded.set(small);
-  assert.equal(buildIcmpErrorFor(padded, { type: 3, code: 3, src: '10.0.0.2' }).length, 28 + small.length, 'trailing bytes are not quoted');
+  assert.equal(
+    buildIcmpErrorFor(padded, { type: 3, code: 3, src: '10.0.0.2' }).length,
+    28 + small.length,
+    'trailing bytes are not quoted',
+  );
 });
 
 test('codec: decode the vectors, and encode(decode(x)) is x', () => {
@@ -224,7 +278,12 @@ test('codec: decode the vectors, and encode(decode(x)) is x', () => {
   assert.equal(e.sequence, 1);
   assert.equal(e.rest, 0x00070001);
   assert.deepEqual([...e.payload], [0x61, 0x62, 0x63, 0x64]);
-  for (const [v, off] of [[ECHO4, 20], [ECHO6, 40], [UNREACH4, 20], [TIMEX6, 40]] as const) {
+  for (const [v, off] of [
+    [ECHO4, 20],
+    [ECHO6, 40],
+    [UNREACH4, 20],
+    [TIMEX6, 40],
+  ] as const) {
     assert.deepEqual(icmp.encode(icmp.decode(v, off)), v.subarray(off));
   }
   assert.deepEqual(icmp.encode({ type: 0, id: 0x0102, sequence: 0x0304 }), hex('00000000 01020304'));

@@ -46,8 +46,16 @@ test('the IPv4 header fields of a TCP SYN vector', () => {
 
 test('the builder reproduces the independently computed vector byte for byte', () => {
   const built = buildTcp({
-    src: '10.0.0.1', dst: '10.0.0.2', sport: 1234, dport: 80, seq: 1000, flags: 'S', window: 64240,
-    ipId: 0x1c46, df: true, options: { mss: 1460, sackOk: true, ts: [1, 0], wscale: 7 },
+    src: '10.0.0.1',
+    dst: '10.0.0.2',
+    sport: 1234,
+    dport: 80,
+    seq: 1000,
+    flags: 'S',
+    window: 64240,
+    ipId: 0x1c46,
+    df: true,
+    options: { mss: 1460, sackOk: true, ts: [1, 0], wscale: 7 },
   });
   assert.deepEqual(built, TCP4_SYN);
 });
@@ -88,7 +96,14 @@ test('IP options: validated, hasIpOptions set (padding alone counts, as in pf)',
 
 test('a router alert alone is allowed for IGMP, not for other protocols', () => {
   const ra = hex('94040000'); // router alert, length 4
-  const igmp = buildIpPacket({ src: '10.0.0.1', dst: '224.0.0.22', protocol: 2, payload: new Uint8Array(8), ipOptions: ra, ttl: 1 });
+  const igmp = buildIpPacket({
+    src: '10.0.0.1',
+    dst: '224.0.0.22',
+    protocol: 2,
+    payload: new Uint8Array(8),
+    ipOptions: ra,
+    ttl: 1,
+  });
   const m = parse(igmp);
   assert.equal(m.error, ParseError.OK);
   assert.equal(m.proto, 2);
@@ -96,12 +111,25 @@ test('a router alert alone is allowed for IGMP, not for other protocols', () => 
   const udp = buildUdp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2, ipOptions: ra });
   assert.equal(parse(udp).hasIpOptions, true);
   // router alert plus another option: not only a router alert
-  const both = buildIpPacket({ src: '10.0.0.1', dst: '224.0.0.22', protocol: 2, payload: new Uint8Array(8), ipOptions: hex('94040000 07030400') });
+  const both = buildIpPacket({
+    src: '10.0.0.1',
+    dst: '224.0.0.22',
+    protocol: 2,
+    payload: new Uint8Array(8),
+    ipOptions: hex('94040000 07030400'),
+  });
   assert.equal(parse(both).hasIpOptions, true);
 });
 
 test('fragments: the first is parsed to L4, later ones are not', () => {
-  const whole = buildUdp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 4000, dport: 53, payload: new Uint8Array(100).fill(7), ipId: 0x4242 });
+  const whole = buildUdp({
+    src: '10.0.0.1',
+    dst: '10.0.0.2',
+    sport: 4000,
+    dport: 53,
+    payload: new Uint8Array(100).fill(7),
+    ipId: 0x4242,
+  });
   const frags = fragmentPacket(whole, 48);
   assert.equal(frags.length, 3); // 108 bytes of UDP: 48 + 48 + 12
   const first = parse(frags[0]!);

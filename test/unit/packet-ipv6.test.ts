@@ -29,7 +29,10 @@ const words = (text: string): number[] => [...parseAddress(text)!.words];
 const SRC = '2001:db8::1';
 const DST = '2001:db8::2';
 const padOnly = (): ipv6.Ipv6Extension => ({ type: 0, data: ipv6.encodeOptionsData([]) });
-const dstOpts = (): ipv6.Ipv6Extension => ({ type: 60, data: ipv6.encodeOptionsData([{ type: 0x1e, value: new Uint8Array(3) }]) });
+const dstOpts = (): ipv6.Ipv6Extension => ({
+  type: 60,
+  data: ipv6.encodeOptionsData([{ type: 0x1e, value: new Uint8Array(3) }]),
+});
 
 test('the fixed header fields of a TCP vector', () => {
   const m = parse(TCP6);
@@ -55,15 +58,30 @@ test('the fixed header fields of a TCP vector', () => {
 
 test('the builder reproduces the IPv6 vector byte for byte', () => {
   const built = buildTcp({
-    src: SRC, dst: DST, sport: 443, dport: 51000, seq: 0xfffffff0, ack: 0x80000001, flags: 'PA', window: 501,
-    ttl: 57, tos: 0x28, flowLabel: 0xabcde, options: { ts: [3000000000, 123] }, payload: new TextEncoder().encode('hello'),
+    src: SRC,
+    dst: DST,
+    sport: 443,
+    dport: 51000,
+    seq: 0xfffffff0,
+    ack: 0x80000001,
+    flags: 'PA',
+    window: 501,
+    ttl: 57,
+    tos: 0x28,
+    flowLabel: 0xabcde,
+    options: { ts: [3000000000, 123] },
+    payload: new TextEncoder().encode('hello'),
   });
   assert.deepEqual(built, TCP6);
 });
 
 test('a long extension chain is walked to TCP', () => {
   const pkt = buildTcp({
-    src: SRC, dst: DST, sport: 1, dport: 2, seq: 99,
+    src: SRC,
+    dst: DST,
+    sport: 1,
+    dport: 2,
+    seq: 99,
     extensions: [
       padOnly(),
       dstOpts(),
@@ -83,7 +101,8 @@ test('a long extension chain is walked to TCP', () => {
 });
 
 test('hasIpOptions: which extension headers count (pf allow-opts)', () => {
-  const udp = (extensions: ipv6.Ipv6Extension[]): PacketMeta => parse(buildUdp({ src: SRC, dst: DST, sport: 1, dport: 2, extensions }));
+  const udp = (extensions: ipv6.Ipv6Extension[]): PacketMeta =>
+    parse(buildUdp({ src: SRC, dst: DST, sport: 1, dport: 2, extensions }));
   assert.equal(udp([]).hasIpOptions, false);
   assert.equal(udp([padOnly()]).hasIpOptions, true, 'hop-by-hop with padding only is suspect');
   assert.equal(udp([dstOpts()]).hasIpOptions, true);
@@ -115,19 +134,30 @@ test('at most 8 extension headers', () => {
 });
 
 test('ESP and No Next Header stop the walk with that protocol', () => {
-  const esp = parse(buildIpPacket({ src: SRC, dst: DST, protocol: 50, payload: new Uint8Array(24), extensions: [padOnly()] }));
+  const esp = parse(
+    buildIpPacket({ src: SRC, dst: DST, protocol: 50, payload: new Uint8Array(24), extensions: [padOnly()] }),
+  );
   assert.equal(esp.error, ParseError.OK);
   assert.equal(esp.proto, 50);
   assert.equal(esp.l4Offset, 48);
   assert.equal(esp.l4Length, 24);
-  const none = parse(buildIpPacket({ src: SRC, dst: DST, protocol: 59, payload: new Uint8Array(0), extensions: [dstOpts()] }));
+  const none = parse(
+    buildIpPacket({ src: SRC, dst: DST, protocol: 59, payload: new Uint8Array(0), extensions: [dstOpts()] }),
+  );
   assert.equal(none.error, ParseError.OK);
   assert.equal(none.proto, 59);
   assert.equal(none.l4Length, 0);
 });
 
 test('fragments: first parsed to L4, later ones stop at the fragment header', () => {
-  const whole = buildUdp({ src: SRC, dst: DST, sport: 7, dport: 9, payload: new Uint8Array(200), extensions: [padOnly()] });
+  const whole = buildUdp({
+    src: SRC,
+    dst: DST,
+    sport: 7,
+    dport: 9,
+    payload: new Uint8Array(200),
+    extensions: [padOnly()],
+  });
   const frags = fragmentPacket(whole, 104, 0x89abcdef);
   assert.equal(frags.length, 2);
   const first = parse(frags[0]!);
@@ -183,17 +213,32 @@ test('codec: decode the vector and the extension chain', () => {
 test('codec: encode(decode(x)) is x', () => {
   for (const v of [TCP6, MLD]) assert.deepEqual(ipv6.encode(ipv6.decode(v)), v);
   const chained = buildTcp({
-    src: SRC, dst: DST, sport: 1, dport: 2,
-    extensions: [padOnly(), dstOpts(), { type: 44, fragmentOffset: 0, more: true, id: 5 }, { type: 51, data: new Uint8Array(10) }],
+    src: SRC,
+    dst: DST,
+    sport: 1,
+    dport: 2,
+    extensions: [
+      padOnly(),
+      dstOpts(),
+      { type: 44, fragmentOffset: 0, more: true, id: 5 },
+      { type: 51, data: new Uint8Array(10) },
+    ],
   });
   const d = ipv6.decode(chained);
-  assert.deepEqual(d.extensions.map((e) => e.type), [0, 60, 44, 51]);
+  assert.deepEqual(
+    d.extensions.map((e) => e.type),
+    [0, 60, 44, 51],
+  );
   assert.deepEqual(ipv6.encode(d), chained);
   assert.equal(ipv6.encodingLength(d), chained.length);
 });
 
 test('codec: a later fragment decodes with its data as payload', () => {
-  const frags = fragmentPacket(buildUdp({ src: SRC, dst: DST, sport: 1, dport: 2, payload: new Uint8Array(40) }), 16, 3);
+  const frags = fragmentPacket(
+    buildUdp({ src: SRC, dst: DST, sport: 1, dport: 2, payload: new Uint8Array(40) }),
+    16,
+    3,
+  );
   const d = ipv6.decode(frags[1]!);
   assert.deepEqual(d.extensions, [{ type: 44, fragmentOffset: 16, more: true, id: 3 }]);
   assert.equal(d.protocol, 17);
@@ -215,5 +260,8 @@ test('codec: malformed input throws RangeError', () => {
   assert.throws(() => ipv6.decode(TCP6.subarray(0, 39)), RangeError);
   assert.throws(() => ipv6.decode(TCP6.subarray(0, 60)), RangeError);
   assert.throws(() => ipv6.encode({ src: '10.0.0.1', dst: DST, protocol: 6 }), RangeError);
-  assert.throws(() => ipv6.encode({ src: SRC, dst: DST, protocol: 6, extensions: [{ type: 0, data: new Uint8Array(5) }] }), RangeError);
+  assert.throws(
+    () => ipv6.encode({ src: SRC, dst: DST, protocol: 6, extensions: [{ type: 0, data: new Uint8Array(5) }] }),
+    RangeError,
+  );
 });

@@ -19,16 +19,57 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 // OpenBSD form (length 100): block in on lan, rule 2, IPv4
 const BLOCK_IN_LAN =
-  '64' + '02' + '01' + '00' + '6c616e00000000000000000000000000' + '00'.repeat(16) +
-  '00000002' + 'ffffffff' + 'ffffffff' + 'ffffffff' + '00000000' + 'ffffffff' + '01' +
-  '00' + '02' + '00' + '00'.repeat(36);
+  '64' +
+  '02' +
+  '01' +
+  '00' +
+  '6c616e00000000000000000000000000' +
+  '00'.repeat(16) +
+  '00000002' +
+  'ffffffff' +
+  'ffffffff' +
+  'ffffffff' +
+  '00000000' +
+  'ffffffff' +
+  '01' +
+  '00' +
+  '02' +
+  '00' +
+  '00'.repeat(36);
 // minimal form (length 61, 64 bytes): pass out on wan, rule 7, state-mismatch, IPv6 (af 24)
 const PASS_OUT_WAN =
-  '3d' + '18' + '00' + '0a' + '77616e00000000000000000000000000' + '00'.repeat(16) +
-  '00000007' + 'ffffffff' + 'ffffffff' + 'ffffffff' + '00000000' + 'ffffffff' + '02' + '000000';
+  '3d' +
+  '18' +
+  '00' +
+  '0a' +
+  '77616e00000000000000000000000000' +
+  '00'.repeat(16) +
+  '00000007' +
+  'ffffffff' +
+  'ffffffff' +
+  'ffffffff' +
+  '00000000' +
+  'ffffffff' +
+  '02' +
+  '000000';
 
-const blockIn = { af: PflogAf.INET, action: PfAction.DROP, reason: PfReason.MATCH, ifname: 'lan', rulenr: 2, dir: PfDirection.IN };
-const passOut = { length: 61, af: PflogAf.INET6, action: PfAction.PASS, reason: PfReason.BADSTATE, ifname: 'wan', rulenr: 7, dir: PfDirection.OUT };
+const blockIn = {
+  af: PflogAf.INET,
+  action: PfAction.DROP,
+  reason: PfReason.MATCH,
+  ifname: 'lan',
+  rulenr: 2,
+  dir: PfDirection.IN,
+};
+const passOut = {
+  length: 61,
+  af: PflogAf.INET6,
+  action: PfAction.PASS,
+  reason: PfReason.BADSTATE,
+  ifname: 'wan',
+  rulenr: 7,
+  dir: PfDirection.OUT,
+};
 
 test('vectors: both header forms encode to the bytes tcpdump reads', () => {
   assert.equal(hex(pflog.encode(blockIn)), BLOCK_IN_LAN);
@@ -36,7 +77,10 @@ test('vectors: both header forms encode to the bytes tcpdump reads', () => {
   assert.equal(hex(pflog.encode(passOut)), PASS_OUT_WAN);
   assert.equal(pflog.encode.bytes, 64);
   const d = pflog.decode(Buffer.from(PASS_OUT_WAN, 'hex'));
-  assert.deepEqual([d.length, d.af, d.action, d.reason, d.ifname, d.rulenr, d.subrulenr, d.uid, d.pid, d.dir, d.naf], [61, 24, 0, 10, 'wan', 7, pflog.PFLOG_NO_RULE, pflog.PFLOG_NO_UID, -1, 2, 24]);
+  assert.deepEqual(
+    [d.length, d.af, d.action, d.reason, d.ifname, d.rulenr, d.subrulenr, d.uid, d.pid, d.dir, d.naf],
+    [61, 24, 0, 10, 'wan', 7, pflog.PFLOG_NO_RULE, pflog.PFLOG_NO_UID, -1, 2, 24],
+  );
   assert.equal(pflog.decode.bytes, 64);
 });
 
@@ -87,22 +131,39 @@ test('randomised round trip of both header forms', () => {
       sport: int(65536),
       dport: int(65536),
     };
-    if (!openbsd) Object.assign(h, { rewritten: false, naf: h.af, saddr: new Uint8Array(16), daddr: new Uint8Array(16), sport: 0, dport: 0 });
+    if (!openbsd)
+      Object.assign(h, {
+        rewritten: false,
+        naf: h.af,
+        saddr: new Uint8Array(16),
+        daddr: new Uint8Array(16),
+        sport: 0,
+        dport: 0,
+      });
     const at = int(8);
     const buf = Uint8Array.from({ length: at + pflog.encodingLength(h) + int(8) }, () => int(256));
     pflog.encode(h, buf, at);
     assert.equal(pflog.encode.bytes, pflog.encodingLength(h));
     const back = pflog.decode(buf, at);
     assert.equal(pflog.decode.bytes, pflog.encodingLength(h));
-    assert.deepEqual({ ...back, saddr: [...back.saddr], daddr: [...back.daddr] }, { ...h, saddr: [...h.saddr], daddr: [...h.daddr] });
+    assert.deepEqual(
+      { ...back, saddr: [...back.saddr], daddr: [...back.daddr] },
+      { ...h, saddr: [...h.saddr], daddr: [...h.daddr] },
+    );
   }
 });
 
 test('bad headers are refused with a reason', () => {
   assert.throws(() => pflog.decode(new Uint8Array(0)), /empty/);
   assert.throws(() => pflog.decode(Uint8Array.of(45, ...new Uint8Array(63))), /header length 45 \(61\.\.100\)/);
-  assert.throws(() => pflog.decode(Buffer.from(BLOCK_IN_LAN, 'hex').subarray(0, 80)), /header of 100 bytes, 80 present/);
-  assert.throws(() => pflog.encode({ ...blockIn, ifname: 'a-name-of-16-chr' }), /interface name 'a-name-of-16-chr' longer than 15 bytes/);
+  assert.throws(
+    () => pflog.decode(Buffer.from(BLOCK_IN_LAN, 'hex').subarray(0, 80)),
+    /header of 100 bytes, 80 present/,
+  );
+  assert.throws(
+    () => pflog.encode({ ...blockIn, ifname: 'a-name-of-16-chr' }),
+    /interface name 'a-name-of-16-chr' longer than 15 bytes/,
+  );
   assert.throws(() => pflog.encode({ ...blockIn, length: 69 }), /header length 69/);
   // a FreeBSD header (length 69): the shared fields are read, the wire length is rounded up
   const fbsd = new Uint8Array(72);
@@ -114,7 +175,10 @@ test('bad headers are refused with a reason', () => {
 
 test('replay reads pflog frames: the IP packet after the header, direction and interface from it', () => {
   const ip = buildUdp({ src: '10.1.0.2', dst: '10.2.0.2', sport: 1, dport: 2 });
-  for (const [head, at, dir, ifname] of [[BLOCK_IN_LAN, 100, 'in', 'lan'], [PASS_OUT_WAN, 64, 'out', 'wan']] as const) {
+  for (const [head, at, dir, ifname] of [
+    [BLOCK_IN_LAN, 100, 'in', 'lan'],
+    [PASS_OUT_WAN, 64, 'out', 'wan'],
+  ] as const) {
     const frame = Buffer.concat([Buffer.from(head, 'hex'), ip]);
     const l = decodeLinkLayer(LinkType.PFLOG, frame, 0, frame.length);
     assert.deepEqual([l.ipOffset, l.direction, l.ifname], [at, dir, ifname]);

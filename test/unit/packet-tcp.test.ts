@@ -126,7 +126,11 @@ test('codec: decode the vector', () => {
   assert.equal(seg.window, 64240);
   assert.equal(seg.checksum, 0x3002);
   assert.deepEqual(seg.options, [
-    { kind: 2, mss: 1460 }, { kind: 4 }, { kind: 8, tsVal: 1, tsEcr: 0 }, { kind: 1 }, { kind: 3, shift: 7 },
+    { kind: 2, mss: 1460 },
+    { kind: 4 },
+    { kind: 8, tsVal: 1, tsEcr: 0 },
+    { kind: 1 },
+    { kind: 3, shift: 7 },
   ]);
   assert.equal(seg.payload.length, 0);
 });
@@ -134,14 +138,36 @@ test('codec: decode the vector', () => {
 test('codec: encode(decode(x)) is x, including padding and a larger data offset', () => {
   const seg = TCP4_SYN.subarray(20);
   assert.deepEqual(tcp.encode(tcp.decode(seg)), seg);
-  const padded = tcp.encode({ srcPort: 1, dstPort: 2, dataOffset: 8, options: [{ kind: 2, mss: 1200 }, { kind: 0 }], payload: hex('aabb') });
+  const padded = tcp.encode({
+    srcPort: 1,
+    dstPort: 2,
+    dataOffset: 8,
+    options: [{ kind: 2, mss: 1200 }, { kind: 0 }],
+    payload: hex('aabb'),
+  });
   assert.equal(padded.length, 34);
   const d = tcp.decode(padded);
   assert.equal(d.dataOffset, 8);
   assert.deepEqual(d.options, [{ kind: 2, mss: 1200 }, { kind: 0 }]);
   assert.deepEqual(tcp.encode(d), padded);
-  assert.deepEqual(tcp.encode({ srcPort: 1, dstPort: 2, options: [{ kind: 5, blocks: [[1, 2], [3, 4]] }] }).subarray(20, 38),
-    hex('05 12 00000001 00000002 00000003 00000004'));
+  assert.deepEqual(
+    tcp
+      .encode({
+        srcPort: 1,
+        dstPort: 2,
+        options: [
+          {
+            kind: 5,
+            blocks: [
+              [1, 2],
+              [3, 4],
+            ],
+          },
+        ],
+      })
+      .subarray(20, 38),
+    hex('05 12 00000001 00000002 00000003 00000004'),
+  );
 });
 
 test('codec: malformed input throws RangeError', () => {
@@ -153,7 +179,10 @@ test('codec: malformed input throws RangeError', () => {
   const badOpt = seg.slice();
   badOpt[21] = 1; // MSS length 1
   assert.throws(() => tcp.decode(badOpt), RangeError);
-  assert.throws(() => tcp.encode({ srcPort: 1, dstPort: 2, dataOffset: 5, options: [{ kind: 2, mss: 1 }] }), RangeError);
+  assert.throws(
+    () => tcp.encode({ srcPort: 1, dstPort: 2, dataOffset: 5, options: [{ kind: 2, mss: 1 }] }),
+    RangeError,
+  );
 });
 
 test('flag letters as pf writes them', () => {

@@ -33,7 +33,18 @@ test('IPv4 UDP vector', () => {
   assert.equal(m.l4Length, 12);
   assert.equal(m.ttl, 63);
   assert.equal(m.fragmentId, 0xbeef);
-  assert.deepEqual(buildUdp({ src: '192.168.1.2', dst: '192.168.1.1', sport: 5353, dport: 53, ttl: 63, ipId: 0xbeef, payload: hex('12340100') }), UDP4);
+  assert.deepEqual(
+    buildUdp({
+      src: '192.168.1.2',
+      dst: '192.168.1.1',
+      sport: 5353,
+      dport: 53,
+      ttl: 63,
+      ipId: 0xbeef,
+      payload: hex('12340100'),
+    }),
+    UDP4,
+  );
 });
 
 test('IPv6 UDP vector', () => {
@@ -43,7 +54,10 @@ test('IPv6 UDP vector', () => {
   assert.equal(m.srcPort, 546);
   assert.equal(m.dstPort, 547);
   assert.equal(m.payloadLength, 3);
-  assert.deepEqual(buildUdp({ src: 'fe80::1', dst: 'ff02::1:2', sport: 546, dport: 547, ttl: 1, payload: hex('010203') }), UDP6);
+  assert.deepEqual(
+    buildUdp({ src: 'fe80::1', dst: 'ff02::1:2', sport: 546, dport: 547, ttl: 1, payload: hex('010203') }),
+    UDP6,
+  );
 });
 
 test('a UDP length shorter than the IP payload: the rest is not datagram', () => {
@@ -65,7 +79,9 @@ test('a first fragment may announce more datagram than it holds', () => {
 
 test('a zero-length payload and the largest one', () => {
   assert.equal(parse(buildUdp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 1, dport: 2 })).payloadLength, 0);
-  const big = parse(buildUdp({ src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 2, payload: new Uint8Array(65535 - 8) }));
+  const big = parse(
+    buildUdp({ src: '2001:db8::1', dst: '2001:db8::2', sport: 1, dport: 2, payload: new Uint8Array(65535 - 8) }),
+  );
   assert.equal(big.error, ParseError.OK);
   assert.equal(big.payloadLength, 65535 - 8);
   assert.equal(big.totalLength, 40 + 65535);
@@ -84,7 +100,10 @@ test('an IPv4 datagram may go without a checksum; IPv6 always gets one', () => {
 test('codec: decode, and encode(decode(x)) is x', () => {
   const d = udp.decode(UDP4, 20);
   assert.equal(udp.decode.bytes, 12);
-  assert.deepEqual({ ...d, payload: [...d.payload] }, { srcPort: 5353, dstPort: 53, length: 12, checksum: 0x5430, payload: [0x12, 0x34, 1, 0] });
+  assert.deepEqual(
+    { ...d, payload: [...d.payload] },
+    { srcPort: 5353, dstPort: 53, length: 12, checksum: 0x5430, payload: [0x12, 0x34, 1, 0] },
+  );
   assert.deepEqual(udp.encode(d), UDP4.subarray(20));
   assert.deepEqual(udp.encode(udp.decode(UDP6, 40)), UDP6.subarray(40));
   const out = new Uint8Array(20);

@@ -37,7 +37,17 @@ function readPflog(file: Uint8Array): Rec[] {
   while (r.next()) {
     const h = pflog.decode(file, r.dataOffset);
     const ip = r.dataOffset + pflog.decode.bytes;
-    out.push({ time: r.time, sport: (file[ip + 20]! << 8) | file[ip + 21]!, rule: h.rulenr, action: h.action, dir: h.dir, ifname: h.ifname, af: h.af, incl: r.capLength, orig: r.origLength });
+    out.push({
+      time: r.time,
+      sport: (file[ip + 20]! << 8) | file[ip + 21]!,
+      rule: h.rulenr,
+      action: h.action,
+      dir: h.dir,
+      ifname: h.ifname,
+      af: h.af,
+      incl: r.capLength,
+      orig: r.origLength,
+    });
   }
   return out;
 }
@@ -91,7 +101,10 @@ test('rotation by size: no file grows beyond the limit, every record lands once,
     assert.ok(bytes.length <= max, `a file of ${bytes.length} bytes`);
     return readPflog(bytes).map((r) => r.sport - 1000);
   });
-  assert.deepEqual(all, Array.from({ length: 40 }, (_, k) => k));
+  assert.deepEqual(
+    all,
+    Array.from({ length: 40 }, (_, k) => k),
+  );
 });
 
 test('a disk that cannot keep up: memory stays bounded, the rest is dropped and counted', () => {
@@ -157,10 +170,19 @@ test('PflogFile: appends to its own file, cuts a torn record, refuses any other 
   const b = await PflogFile.open(path);
   b.logPacket(3, packet(3), 6, 2, 'wan', 7, 1, 0);
   await b.close();
-  assert.deepEqual(readPflog(new Uint8Array(readFileSync(path))).map((r) => [r.sport, r.ifname]), [[1001, 'lan'], [1003, 'wan']]);
+  assert.deepEqual(
+    readPflog(new Uint8Array(readFileSync(path))).map((r) => [r.sport, r.ifname]),
+    [
+      [1001, 'lan'],
+      [1003, 'wan'],
+    ],
+  );
   const other = join(dir, 'notes.txt');
   writeFileSync(other, 'precious notes, not a capture\n');
-  await assert.rejects(PflogFile.open(other), /notes\.txt exists and is not a pflog capture tunpf can append to; not touching it/);
+  await assert.rejects(
+    PflogFile.open(other),
+    /notes\.txt exists and is not a pflog capture tunpf can append to; not touching it/,
+  );
   assert.equal(readFileSync(other, 'utf8'), 'precious notes, not a capture\n');
 });
 
@@ -188,7 +210,10 @@ test('PflogSyncFile: replaces the file, writes every record', () => {
   s.close();
   const recs = readPflog(new Uint8Array(readFileSync(path)));
   assert.equal(recs.length, 1000);
-  assert.deepEqual(recs.slice(0, 3).map((r) => r.rule), [0, 1, 2]);
+  assert.deepEqual(
+    recs.slice(0, 3).map((r) => r.rule),
+    [0, 1, 2],
+  );
 });
 
 test('PflogFile: an existing file that is full already is rotated before the first record', async () => {

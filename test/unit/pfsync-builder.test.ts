@@ -22,7 +22,16 @@ test('capacity at MTU 1500 (spec §6.2): 5 full states, 17 UPD_C, 121 DEL_C', ()
 
 test('records added in any order come out in OpenBSD order, each section with its count and len', () => {
   const b = new PacketBuilder(1500);
-  const order = [PfsyncAction.UPD, PfsyncAction.DEL_C, PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.DEL_C, PfsyncAction.INS, PfsyncAction.UPD_C, PfsyncAction.INS_ACK];
+  const order = [
+    PfsyncAction.UPD,
+    PfsyncAction.DEL_C,
+    PfsyncAction.INS_ACK,
+    PfsyncAction.UPD_C,
+    PfsyncAction.DEL_C,
+    PfsyncAction.INS,
+    PfsyncAction.UPD_C,
+    PfsyncAction.INS_ACK,
+  ];
   order.forEach((a, k) => {
     const off = b.add(a);
     writeU32(b.buf, off, 0xabc00000 + k); // tag each record in its first word
@@ -34,16 +43,33 @@ test('records added in any order come out in OpenBSD order, each section with it
   assert.equal(d.drop, PfsyncDrop.OK);
   assert.deepEqual(
     d.sections.map((s) => [s.action, s.count, s.stride]),
-    [[PfsyncAction.INS_ACK, 2, 12], [PfsyncAction.UPD_C, 2, 84], [PfsyncAction.DEL_C, 2, 12], [PfsyncAction.INS, 1, 264], [PfsyncAction.UPD, 1, 264]],
+    [
+      [PfsyncAction.INS_ACK, 2, 12],
+      [PfsyncAction.UPD_C, 2, 84],
+      [PfsyncAction.DEL_C, 2, 12],
+      [PfsyncAction.INS, 1, 264],
+      [PfsyncAction.UPD, 1, 264],
+    ],
   );
-  const tags = d.sections.flatMap((s) => Array.from({ length: s.count }, (_, k) => readU32(p, s.offset + k * s.stride) - 0xabc00000));
+  const tags = d.sections.flatMap((s) =>
+    Array.from({ length: s.count }, (_, k) => readU32(p, s.offset + k * s.stride) - 0xabc00000),
+  );
   assert.deepEqual(tags, [2, 7, 3, 6, 1, 4, 5, 0], 'records keep their order within a section');
   assert.equal(p.length, 20 + 5 * 4 + 2 * 12 + 2 * 84 + 2 * 12 + 264 * 2);
 });
 
 test('filling to the MTU: room is exact, add refuses past it, the packet never exceeds mtu - 20', () => {
   const rnd = randomSource('pfsync builder fill');
-  const kinds = [PfsyncAction.INS_ACK, PfsyncAction.UPD_C, PfsyncAction.DEL_C, PfsyncAction.INS, PfsyncAction.UPD, PfsyncAction.UPD_REQ, PfsyncAction.CLR, PfsyncAction.TDB];
+  const kinds = [
+    PfsyncAction.INS_ACK,
+    PfsyncAction.UPD_C,
+    PfsyncAction.DEL_C,
+    PfsyncAction.INS,
+    PfsyncAction.UPD,
+    PfsyncAction.UPD_REQ,
+    PfsyncAction.CLR,
+    PfsyncAction.TDB,
+  ];
   for (let round = 0; round < 200; round++) {
     const mtu = 308 + ((rnd() * 9000) | 0);
     const b = new PacketBuilder(mtu);
@@ -55,7 +81,8 @@ test('filling to the MTU: room is exact, add refuses past it, the packet never e
       const cost = MessageLength[a]! + (n === 0 ? 4 : 0);
       const fits = expected + cost <= mtu - 20;
       assert.equal(b.room(a) > 0, fits, `room(${a}) at ${expected}/${mtu - 20}`);
-      if (b.room(a) > 0) assert.equal(b.room(a), Math.floor((mtu - 20 - expected - (n === 0 ? 4 : 0)) / MessageLength[a]!));
+      if (b.room(a) > 0)
+        assert.equal(b.room(a), Math.floor((mtu - 20 - expected - (n === 0 ? 4 : 0)) / MessageLength[a]!));
       const off = b.add(a);
       if (!fits) {
         assert.equal(off, -1);
@@ -73,7 +100,8 @@ test('filling to the MTU: room is exact, add refuses past it, the packet never e
     assert.equal(d.drop, PfsyncDrop.OK);
     for (const s of d.sections) {
       assert.equal(s.count, counts.get(s.action));
-      for (let k = 0; k < s.count; k++) assert.deepEqual([readU32(p, s.offset + k * s.stride), readU32(p, s.offset + k * s.stride + 4)], [s.action, k]);
+      for (let k = 0; k < s.count; k++)
+        assert.deepEqual([readU32(p, s.offset + k * s.stride), readU32(p, s.offset + k * s.stride + 4)], [s.action, k]);
     }
   }
 });
@@ -83,12 +111,18 @@ test('a bulk packet: BUS START opens it, BUS END closes it after the UPDs', () =
   b.add(PfsyncAction.UPD);
   bus.encode({ creatorid: 0x11223344, endtime: 0, status: BusStatus.START }, b.buf, b.add(PfsyncAction.BUS));
   b.add(PfsyncAction.UPD);
-  assert.deepEqual(decodePacket(b.finish()).sections.map((s) => s.action), [PfsyncAction.BUS, PfsyncAction.UPD]);
+  assert.deepEqual(
+    decodePacket(b.finish()).sections.map((s) => s.action),
+    [PfsyncAction.BUS, PfsyncAction.UPD],
+  );
   b.reset();
   b.add(PfsyncAction.UPD);
   bus.encode({ creatorid: 0x11223344, endtime: 0, status: BusStatus.END }, b.buf, b.add(PfsyncAction.BUS));
   const d = decodePacket(b.finish());
-  assert.deepEqual(d.sections.map((s) => s.action), [PfsyncAction.UPD, PfsyncAction.BUS]);
+  assert.deepEqual(
+    d.sections.map((s) => s.action),
+    [PfsyncAction.UPD, PfsyncAction.BUS],
+  );
   assert.deepEqual(d.sections[1]!.messages[0], { creatorid: 0x11223344, endtime: 0, status: BusStatus.END });
 });
 
@@ -111,7 +145,10 @@ test('reset empties it; records are zeroed when added; finish into a caller buff
   assert.equal(b.count(PfsyncAction.DEL_C), 0);
   assert.equal(b.finish().length, PFSYNC.HEADER_LENGTH);
   insAck.encode({ idHi: 9, idLo: 9, creatorid: 9 }, b.buf, b.add(PfsyncAction.INS_ACK));
-  assert.deepEqual(decodePacket(b.finish()).sections.map((s) => s.action), [PfsyncAction.INS_ACK]);
+  assert.deepEqual(
+    decodePacket(b.finish()).sections.map((s) => s.action),
+    [PfsyncAction.INS_ACK],
+  );
 });
 
 test('MTU must hold a full state; actions without a layout cannot be added', () => {

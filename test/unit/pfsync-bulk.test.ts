@@ -14,7 +14,12 @@ import { Pair } from './helpers/pfsync-pair.js';
 test('the requester machine: demote, ask, retry every 2 s, give up after 12 tries', () => {
   let demote = 0;
   let asked = 0;
-  const r = new BulkRequester({ demote: (d) => (demote += d), request: () => asked++, stateLimit: 10000, statesPerPacket: 5 });
+  const r = new BulkRequester({
+    demote: (d) => (demote += d),
+    request: () => asked++,
+    stateLimit: 10000,
+    statesPerPacket: 5,
+  });
   r.start(0, true);
   assert.deepEqual([r.state, demote, asked], [BulkState.SENT, 32, 1]);
   for (let k = 1; k < 12; k++) {
@@ -31,7 +36,12 @@ test('the requester machine: demote, ask, retry every 2 s, give up after 12 trie
 test('the requester: waits for the sync link up to 30 s; a BUS START then END completes; END alone does not', () => {
   let demote = 0;
   let asked = 0;
-  const r = new BulkRequester({ demote: (d) => (demote += d), request: () => asked++, stateLimit: 10000, statesPerPacket: 5 });
+  const r = new BulkRequester({
+    demote: (d) => (demote += d),
+    request: () => asked++,
+    stateLimit: 10000,
+    statesPerPacket: 5,
+  });
   r.start(0, false);
   assert.deepEqual([r.state, asked], [BulkState.START, 0]);
   r.linkUp(5);
@@ -54,7 +64,8 @@ test('two nodes: the new one gets the whole table in paced turns, then un-demote
   const p = new Pair();
   const a = p.a;
   const N = 600;
-  for (let k = 0; k < N; k++) assert.ok(a.flow.send(new TcpPair('192.168.1.10', '203.0.113.5', 20000 + k).c('S')).created);
+  for (let k = 0; k < N; k++)
+    assert.ok(a.flow.send(new TcpPair('192.168.1.10', '203.0.113.5', 20000 + k).c('S')).created);
   p.advance(1);
   a.take(); // b was not there for the inserts
   a.engine.outbound.flush();
@@ -72,8 +83,16 @@ test('two nodes: the new one gets the whole table in paced turns, then un-demote
     turns++;
   }
   assert.equal(b.demote, 0, 'the bulk completed');
-  assert.equal(turns, Math.ceil(N / 5 / BULK_PACKETS_PER_TURN), `paced over several turns by a packet budget (${turns})`);
-  assert.equal(packets, N / 5, `five states a packet, BUS START in the first, BUS END in the last (${packets} packets)`);
+  assert.equal(
+    turns,
+    Math.ceil(N / 5 / BULK_PACKETS_PER_TURN),
+    `paced over several turns by a packet budget (${turns})`,
+  );
+  assert.equal(
+    packets,
+    N / 5,
+    `five states a packet, BUS START in the first, BUS END in the last (${packets} packets)`,
+  );
   assert.equal(b.table.count, N);
   const t = a.table;
   for (let i = 0; i < N; i++) {

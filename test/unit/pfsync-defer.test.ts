@@ -20,7 +20,10 @@ test('held until the peer acknowledges: the INS goes at once with the ACK flag, 
   const p = new Pair({ defer: true });
   const { state, packet } = newFlow(p, 40000);
   const released: Uint8Array[] = [];
-  assert.equal(p.a.engine.defer(state, packet, 0, packet.length, (x) => released.push(x)), true);
+  assert.equal(
+    p.a.engine.defer(state, packet, 0, packet.length, (x) => released.push(x)),
+    true,
+  );
   p.a.engine.afterBatch();
   const [ins] = p.a.take();
   assert.equal(ins!.sections[0]!.action, PfsyncAction.INS);
@@ -59,5 +62,8 @@ test('with no answer the packet goes after 20 ms; more than 128 held: the oldest
 test('without defer nothing is held', () => {
   const p = new Pair();
   const { state, packet } = newFlow(p, 42000);
-  assert.equal(p.a.engine.defer(state, packet, 0, packet.length, () => assert.fail('not held')), false);
+  assert.equal(
+    p.a.engine.defer(state, packet, 0, packet.length, () => assert.fail('not held')),
+    false,
+  );
 });

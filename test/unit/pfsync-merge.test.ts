@@ -67,7 +67,7 @@ test('a stale update is ignored, counted, and answered with our newer copy', () 
   assert.equal(p.b.engine.inbound.counters.dropped[PfsyncDrop.STALE], 1);
   p.advance(1);
   p.deliver();
-  assert.equal(p.a.table.seqlo[i * 2], bAhead, 'a learned b\'s newer copy: the two converge');
+  assert.equal(p.a.table.seqlo[i * 2], bAhead, "a learned b's newer copy: the two converge");
 });
 
 test('an update for a state we do not know asks for it (UPD_REQ), and the full state comes back', () => {

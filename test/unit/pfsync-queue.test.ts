@@ -35,7 +35,11 @@ test('an insert waits 100 ms, then goes as one INS with the latest values', () =
   p.advance(0.06);
   const [pkt, ...rest] = p.a.take();
   assert.equal(rest.length, 0);
-  assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[PfsyncAction.INS, 1]], 'one insert, the updates folded into it');
+  assert.deepEqual(
+    pkt!.sections.map((s) => [s.action, s.count]),
+    [[PfsyncAction.INS, 1]],
+    'one insert, the updates folded into it',
+  );
   const r = pkt!.sections[0]!.messages[0] as StateRecord;
   const t = p.a.table;
   assert.equal(r.src.seqlo, t.seqlo[i * 2]);
@@ -57,7 +61,10 @@ test('updates of a known state wait the 1-second timer: one UPD_C per state per 
   assert.equal(p.a.wire.length, 0, 'updates are not inserts: they wait the second');
   p.advance(0.1);
   const [pkt] = p.a.take();
-  assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[PfsyncAction.UPD_C, 1]]);
+  assert.deepEqual(
+    pkt!.sections.map((s) => [s.action, s.count]),
+    [[PfsyncAction.UPD_C, 1]],
+  );
   const u = pkt!.sections[0]!.messages[0] as UpdCompressed;
   assert.equal(u.src.seqlo, p.a.table.seqlo[i * 2]);
 });
@@ -112,7 +119,10 @@ test('a state made and removed before the send is never heard of; a known one is
   p.a.flow.states.remove(i2);
   p.advance(1);
   const [pkt] = p.a.take();
-  assert.deepEqual(pkt!.sections.map((s) => [s.action, s.count]), [[PfsyncAction.DEL_C, 1]]);
+  assert.deepEqual(
+    pkt!.sections.map((s) => [s.action, s.count]),
+    [[PfsyncAction.DEL_C, 1]],
+  );
   assert.deepEqual(pkt!.sections[0]!.messages[0], { idHi: id[0], idLo: id[1], creatorid: p.a.table.hostid });
 });
 
@@ -144,7 +154,10 @@ test('a full packet goes before the one that would overflow it: the MTU holds', 
   for (const n of sent) assert.ok(n <= 1500 && n > 1500 - 264, `packets are filled to the MTU: ${n}`);
   p.advance(1);
   const all = p.a.take();
-  assert.deepEqual(all.map((x) => x.sections[0]!.count), [5, 5, 5, 5, 3]);
+  assert.deepEqual(
+    all.map((x) => x.sections[0]!.count),
+    [5, 5, 5, 5, 3],
+  );
 });
 
 test('states marked no-sync (pfsync traffic itself, or no-sync rules) never leave', () => {
@@ -168,7 +181,7 @@ test('flush states: one CLR, the peer removes what we made (and only that)', () 
   assert.equal(p.a.engine.flushStates(), 2);
   assert.deepEqual(p.a.sections(), ['CLRx1'], 'one CLR, no DEL_C per state');
   p.deliver();
-  assert.equal(p.b.table.count, 1, "b keeps its own state");
+  assert.equal(p.b.table.count, 1, 'b keeps its own state');
 });
 
 test('changes with origin PEER are never queued: inserts, merged updates and deletes the peer sent', () => {
@@ -213,7 +226,7 @@ test('a flush sends exactly one CLR and no deletes, queued inserts and known sta
   connect(p, new TcpPair('192.168.1.10', '203.0.113.5', 40002)); // its INS still queued
   const out = p.a.engine.outbound;
   const changes = out.counters.changes;
-  assert.equal(p.a.flow.states.flush(), 2, 'the state engine\'s own flush tells pfsync too');
+  assert.equal(p.a.flow.states.flush(), 2, "the state engine's own flush tells pfsync too");
   assert.deepEqual(p.a.sections(), ['CLRx1']);
   assert.ok(out.empty, 'the queued insert went with its state');
   assert.equal(out.counters.changes, changes, 'a flush is not a delete per state');

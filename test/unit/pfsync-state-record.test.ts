@@ -10,12 +10,29 @@ import { buildIcmpEcho, buildTcp, buildUdp } from '../../src/packet/build.js';
 import { Direction, PacketMeta } from '../../src/packet/meta.js';
 import { parsePacket } from '../../src/packet/parse.js';
 import {
-  StateExporter, StateImporter, findStateOf, readPeer, state, updC, validateStateRecord, validateUpdC, validateUpdate,
-  type StateKey, type StatePeer, type StateRecord,
+  StateExporter,
+  StateImporter,
+  findStateOf,
+  readPeer,
+  state,
+  updC,
+  validateStateRecord,
+  validateUpdC,
+  validateUpdate,
+  type StateKey,
+  type StatePeer,
+  type StateRecord,
 } from '../../src/pfsync/state-record.js';
 import { writeU16, writeU32 } from '../../src/pfsync/wire.js';
 import {
-  ImportError, ImportErrorCounter, PfsyncAction, PfsyncDrop, STATE_LENGTH, StateOffset, UpdCOffset, WireStateFlag,
+  ImportError,
+  ImportErrorCounter,
+  PfsyncAction,
+  PfsyncDrop,
+  STATE_LENGTH,
+  StateOffset,
+  UpdCOffset,
+  WireStateFlag,
 } from '../../src/pfsync/constants.js';
 import { FLOATING, NO_RULE, Origin, StateFlag, TcpState, Timeout } from '../../src/state/constants.js';
 import { StateImage } from '../../src/state/state-image.js';
@@ -37,7 +54,16 @@ const addrText = (af: number, w: Uint32Array) => formatAddress(af === 24 ? 6 : 4
 const keyText = (k: StateKey) => `${addrText(k.af, k.addr[0])}:${k.port[0]} ${addrText(k.af, k.addr[1])}:${k.port[1]}`;
 
 /** The §14 SYN: 10.0.0.5:51234 -> 192.0.2.80:443, ISN 1000000, window 64240, wscale 7, 60 bytes. */
-const SYN_14 = buildTcp({ src: '10.0.0.5', dst: '192.0.2.80', sport: 51234, dport: 443, seq: 1000000, flags: 'S', window: 64240, options: { mss: 1460, sackOk: true, ts: [4242, 0], wscale: 7 } });
+const SYN_14 = buildTcp({
+  src: '10.0.0.5',
+  dst: '192.0.2.80',
+  sport: 51234,
+  dport: 443,
+  seq: 1000000,
+  flags: 'S',
+  window: 64240,
+  options: { mss: 1460, sackOk: true, ts: [4242, 0], wscale: 7 },
+});
 const RULES_14 = 'block all\npass out all\npass in proto udp\npass in on lan proto tcp to port 443';
 
 test('export: the state a real SYN made (spec §14) carries every field as the spec means it', () => {
@@ -62,8 +88,17 @@ test('export: the state a real SYN made (spec §14) carries every field as the s
   assert.deepEqual([r.dst.seqlo, r.dst.seqhi, r.dst.maxWin, r.dst.state, r.dst.wscale], [0, 1, 1, TcpState.CLOSED, 0]);
   assert.deepEqual([r.rule, r.anchor, r.natRule], [3, 0xffffffff, 0xffffffff]);
   assert.deepEqual([r.creation, r.expire, r.timeout], [0, 120, Timeout.TCP_FIRST]);
-  assert.deepEqual([r.packets, r.bytes], [[1, 0], [60, 0]]);
-  assert.deepEqual([r.rtableid, r.maxMss, r.log, r.rt, r.syncFlags, r.updates, r.minTtl, r.setTos, r.stateFlags, r.setPrio], [[-1, -1], 0, 0, 0, 0, 0, 0, 0, 0, [0, 0]]);
+  assert.deepEqual(
+    [r.packets, r.bytes],
+    [
+      [1, 0],
+      [60, 0],
+    ],
+  );
+  assert.deepEqual(
+    [r.rtableid, r.maxMss, r.log, r.rt, r.syncFlags, r.updates, r.minTtl, r.setTos, r.stateFlags, r.setPrio],
+    [[-1, -1], 0, 0, 0, 0, 0, 0, 0, 0, [0, 0]],
+  );
   assert.deepEqual([...r.rtAddr], [0, 0, 0, 0]);
 
   // Byte for byte against §14, but for two bytes of meaning: our id, and
@@ -81,11 +116,31 @@ test('export: the state a real SYN made (spec §14) carries every field as the s
   f.now += 30;
   assert.equal(exportRecord(f, i).creation, 30);
   assert.equal(exportRecord(f, i).expire, 90);
-  const synack = buildTcp({ src: '192.0.2.80', dst: '10.0.0.5', sport: 443, dport: 51234, seq: 7000000, ack: 1000001, flags: 'SA', window: 65160, options: { mss: 1460, wscale: 7 } });
+  const synack = buildTcp({
+    src: '192.0.2.80',
+    dst: '10.0.0.5',
+    sport: 443,
+    dport: 51234,
+    seq: 7000000,
+    ack: 1000001,
+    flags: 'SA',
+    window: 65160,
+    options: { mss: 1460, wscale: 7 },
+  });
   assert.equal(f.outcome(synack, Direction.OUT, 'lan'), 'pass:state');
   const r2 = exportRecord(f, i);
-  assert.deepEqual([r2.dst.seqlo, r2.dst.state, r2.dst.wscale], [7000001, TcpState.SYN_SENT, 0x87], "seqlo: the end of what it sent (ISN + SYN)");
-  assert.deepEqual([r2.packets, r2.bytes], [[1, 1], [60, synack.length]]);
+  assert.deepEqual(
+    [r2.dst.seqlo, r2.dst.state, r2.dst.wscale],
+    [7000001, TcpState.SYN_SENT, 0x87],
+    'seqlo: the end of what it sent (ISN + SYN)',
+  );
+  assert.deepEqual(
+    [r2.packets, r2.bytes],
+    [
+      [1, 1],
+      [60, synack.length],
+    ],
+  );
   assert.deepEqual([r2.timeout, r2.expire], [Timeout.TCP_OPENING, 30]);
   f.now += 31;
   assert.equal(exportRecord(f, i).expire, 0, 'past due: 0 seconds left');
@@ -93,7 +148,15 @@ test('export: the state a real SYN made (spec §14) carries every field as the s
 
 test('export: a state made by an outbound packet has the responder in key slot 0, the initiator as src peer', () => {
   const f = new Flow('block all\npass out on wan proto tcp');
-  const syn = buildTcp({ src: '198.51.100.2', dst: '203.0.113.5', sport: 40000, dport: 80, seq: 123456, flags: 'S', window: 29200 });
+  const syn = buildTcp({
+    src: '198.51.100.2',
+    dst: '203.0.113.5',
+    sport: 40000,
+    dport: 80,
+    seq: 123456,
+    flags: 'S',
+    window: 29200,
+  });
   const v = f.send(syn, Direction.OUT, 'wan');
   assert.ok(v.created);
   const r = exportRecord(f, v.state);
@@ -106,23 +169,47 @@ test('export: a state made by an outbound packet has the responder in key slot 0
 
 test('export: if-bound states name their interface; UDP, ICMP echo and IPv6 states', () => {
   const f = new Flow('block all\npass in on lan keep state (if-bound)\npass in on wan\npass out all');
-  const udp = f.send(buildUdp({ src: '192.168.1.20', dst: '9.9.9.9', sport: 5353, dport: 53, payload: new Uint8Array(20) }), Direction.IN, 'lan');
+  const udp = f.send(
+    buildUdp({ src: '192.168.1.20', dst: '9.9.9.9', sport: 5353, dport: 53, payload: new Uint8Array(20) }),
+    Direction.IN,
+    'lan',
+  );
   let r = exportRecord(f, udp.state);
   assert.equal(r.ifname, 'lan');
   assert.equal(keyText(r.key[0]), '192.168.1.20:5353 9.9.9.9:53');
   assert.deepEqual([r.proto, r.timeout, r.src.state, r.dst.state, r.bytes[0]], [17, Timeout.UDP_FIRST, 1, 0, 48]);
 
-  const ping = f.send(buildIcmpEcho({ src: '198.51.100.9', dst: '192.168.1.20', id: 0x1234, seq: 1 }), Direction.IN, 'wan');
+  const ping = f.send(
+    buildIcmpEcho({ src: '198.51.100.9', dst: '192.168.1.20', id: 0x1234, seq: 1 }),
+    Direction.IN,
+    'wan',
+  );
   r = exportRecord(f, ping.state);
   assert.equal(r.ifname, 'all');
-  assert.deepEqual([r.key[0].port, r.proto, r.timeout], [[0x1234, 8], 1, Timeout.ICMP_FIRST], 'pf keys echo by id and the request type');
+  assert.deepEqual(
+    [r.key[0].port, r.proto, r.timeout],
+    [[0x1234, 8], 1, Timeout.ICMP_FIRST],
+    'pf keys echo by id and the request type',
+  );
 
-  const ping6 = f.send(buildIcmpEcho({ src: '2001:db8:1::1', dst: '2001:db8:ff::99', id: 77, seq: 1 }), Direction.OUT, 'wan');
+  const ping6 = f.send(
+    buildIcmpEcho({ src: '2001:db8:1::1', dst: '2001:db8:ff::99', id: 77, seq: 1 }),
+    Direction.OUT,
+    'wan',
+  );
   r = exportRecord(f, ping6.state);
   assert.deepEqual([r.af, r.key[0].af, r.proto, r.direction], [24, 24, 58, 2]);
-  assert.equal(keyText(r.key[0]), '2001:db8:ff::99:128 2001:db8:1::1:77', 'outbound: responder first, its slot holds the type');
+  assert.equal(
+    keyText(r.key[0]),
+    '2001:db8:ff::99:128 2001:db8:1::1:77',
+    'outbound: responder first, its slot holds the type',
+  );
 
-  const tcp6 = f.send(buildTcp({ src: '2001:db8:ff::5', dst: '2001:db8:1::80', sport: 1111, dport: 22, seq: 9, flags: 'S' }), Direction.IN, 'wan');
+  const tcp6 = f.send(
+    buildTcp({ src: '2001:db8:ff::5', dst: '2001:db8:1::80', sport: 1111, dport: 22, seq: 9, flags: 'S' }),
+    Direction.IN,
+    'wan',
+  );
   r = exportRecord(f, tcp6.state);
   assert.deepEqual([...r.key[0].addr[0]], [...words('2001:db8:ff::5')]);
   assert.deepEqual([...r.key[0].addr[1]], [...words('2001:db8:1::80')]);
@@ -135,7 +222,10 @@ test('export: flags map to state_flags, FROM_PEER never leaves, the caller may a
   const t = f.states.table;
   t.flags[v.state] |= StateFlag.FROM_PEER;
   assert.equal(exportRecord(f, v.state).stateFlags, WireStateFlag.SLOPPY | WireStateFlag.NOSYNC);
-  assert.equal(exportRecord(f, v.state, WireStateFlag.ACK).stateFlags, WireStateFlag.SLOPPY | WireStateFlag.NOSYNC | WireStateFlag.ACK);
+  assert.equal(
+    exportRecord(f, v.state, WireStateFlag.ACK).stateFlags,
+    WireStateFlag.SLOPPY | WireStateFlag.NOSYNC | WireStateFlag.ACK,
+  );
 });
 
 test('import: the §14 record becomes the state it describes, and traffic of the flow passes through it', () => {
@@ -153,8 +243,14 @@ test('import: the §14 record becomes the state it describes, and traffic of the
   assert.equal(formatAddress(4, t.addressOf(i, 0)), '10.0.0.5', 'side 0: the initiator');
   assert.equal(formatAddress(4, t.addressOf(i, 1)), '192.0.2.80');
   assert.deepEqual([t.portOf(i, 0), t.portOf(i, 1)], [51234, 443]);
-  assert.deepEqual([t.seqlo[i * 2], t.seqhi[i * 2], t.maxWin[i * 2], t.wscale[i * 2], t.peerState[i * 2]], [1000000, 1000002, 64240, 0x87, 2]);
-  assert.deepEqual([t.seqlo[i * 2 + 1], t.seqhi[i * 2 + 1], t.maxWin[i * 2 + 1], t.wscale[i * 2 + 1], t.peerState[i * 2 + 1]], [0, 1, 1, 0, 0]);
+  assert.deepEqual(
+    [t.seqlo[i * 2], t.seqhi[i * 2], t.maxWin[i * 2], t.wscale[i * 2], t.peerState[i * 2]],
+    [1000000, 1000002, 64240, 0x87, 2],
+  );
+  assert.deepEqual(
+    [t.seqlo[i * 2 + 1], t.seqhi[i * 2 + 1], t.maxWin[i * 2 + 1], t.wscale[i * 2 + 1], t.peerState[i * 2 + 1]],
+    [0, 1, 1, 0, 0],
+  );
   assert.equal(t.rule[i], NO_RULE, 'received rule numbers are not trusted');
   assert.deepEqual([t.timeoutClass[i], t.creation[i], t.lastActive[i], e.expiresIn(i, f.now)], [0, 5000, 5000, 120]);
   assert.deepEqual([t.packets[i * 2], t.packets[i * 2 + 1], t.bytes[i * 2], t.bytes[i * 2 + 1]], [1, 0, 60, 0]);
@@ -164,8 +260,22 @@ test('import: the §14 record becomes the state it describes, and traffic of the
   assert.equal(t.stackKeys.has(i), false);
   // the reply is tracked by the imported state; the ruleset (block all) is never asked
   f.now += 1;
-  const synack = buildTcp({ src: '192.0.2.80', dst: '10.0.0.5', sport: 443, dport: 51234, seq: 7000000, ack: 1000001, flags: 'SA', window: 65160, options: { wscale: 7 } });
-  assert.equal(f.outcome(synack, Direction.OUT, 'lan'), 'pass:state', 'the reply leaving for the client (the state was made inbound)');
+  const synack = buildTcp({
+    src: '192.0.2.80',
+    dst: '10.0.0.5',
+    sport: 443,
+    dport: 51234,
+    seq: 7000000,
+    ack: 1000001,
+    flags: 'SA',
+    window: 65160,
+    options: { wscale: 7 },
+  });
+  assert.equal(
+    f.outcome(synack, Direction.OUT, 'lan'),
+    'pass:state',
+    'the reply leaving for the client (the state was made inbound)',
+  );
   assert.equal(t.peerState[i * 2 + 1], TcpState.SYN_SENT);
 });
 
@@ -181,13 +291,47 @@ test('import: times are rebuilt from age and seconds left against our timeout fo
   const e = f.states;
   const imp = importerOf(f);
   const now = 100000;
-  const a = imp.import(record14((r) => { r.creation = 30; r.expire = 100; r.timeout = Timeout.TCP_ESTABLISHED; r.idLo = 1; r.key[0].port[0] = r.key[1].port[0] = 1; }), 0, now);
+  const a = imp.import(
+    record14((r) => {
+      r.creation = 30;
+      r.expire = 100;
+      r.timeout = Timeout.TCP_ESTABLISHED;
+      r.idLo = 1;
+      r.key[0].port[0] = r.key[1].port[0] = 1;
+    }),
+    0,
+    now,
+  );
   assert.deepEqual([e.table.creation[a], e.expiresIn(a, now), e.expiresIn(a, now + 60)], [now - 30, 100, 40]);
-  const b = imp.import(record14((r) => { r.expire = 500; r.idLo = 2; r.key[0].port[0] = r.key[1].port[0] = 2; }), 0, now);
+  const b = imp.import(
+    record14((r) => {
+      r.expire = 500;
+      r.idLo = 2;
+      r.key[0].port[0] = r.key[1].port[0] = 2;
+    }),
+    0,
+    now,
+  );
   assert.equal(e.expiresIn(b, now), 500, 'more left than our timeout: kept');
-  const c = imp.import(record14((r) => { r.expire = 0; r.idLo = 3; r.key[0].port[0] = r.key[1].port[0] = 3; }), 0, now);
+  const c = imp.import(
+    record14((r) => {
+      r.expire = 0;
+      r.idLo = 3;
+      r.key[0].port[0] = r.key[1].port[0] = 3;
+    }),
+    0,
+    now,
+  );
   assert.equal(e.expiresIn(c, now), 120, 'expire 0: a full timeout, as OpenBSD does');
-  const d = imp.import(record14((r) => { r.creation = 0xffffffff; r.idLo = 4; r.key[0].port[0] = r.key[1].port[0] = 4; }), 0, now);
+  const d = imp.import(
+    record14((r) => {
+      r.creation = 0xffffffff;
+      r.idLo = 4;
+      r.key[0].port[0] = r.key[1].port[0] = 4;
+    }),
+    0,
+    now,
+  );
   assert.equal(e.table.creation[d], 0, 'an age beyond our clock clamps');
 });
 
@@ -212,17 +356,54 @@ test('import then export gives the record back (random records tunpf can hold)',
     if (icmp) ports = direction === 1 ? [ports[0], v6 ? 128 : 8] : [v6 ? 128 : 8, ports[1]];
     const wire: StateKey = { addr: [addr(), addr()], port: ports, rdomain: 0, af };
     const nat = !icmp && rnd() < 0.2;
-    const stack: StateKey = nat ? { addr: [addr(), addr()], port: [u16(), u16()], rdomain: 0, af } : { addr: [wire.addr[0].slice(), wire.addr[1].slice()], port: [...ports], rdomain: 0, af };
-    const peer = (): StatePeer => ({ scrubFlags: 0, scrubTtl: 0, scrubFlag: 0, scrubTsMod: 0, seqlo: u32(), seqhi: u32(), seqdiff: rnd() < 0.2 ? u32() : 0, maxWin: u16(), mss: 0, state: (rnd() * 13) | 0, wscale: (rnd() * 256) | 0 });
+    const stack: StateKey = nat
+      ? { addr: [addr(), addr()], port: [u16(), u16()], rdomain: 0, af }
+      : { addr: [wire.addr[0].slice(), wire.addr[1].slice()], port: [...ports], rdomain: 0, af };
+    const peer = (): StatePeer => ({
+      scrubFlags: 0,
+      scrubTtl: 0,
+      scrubFlag: 0,
+      scrubTsMod: 0,
+      seqlo: u32(),
+      seqhi: u32(),
+      seqdiff: rnd() < 0.2 ? u32() : 0,
+      maxWin: u16(),
+      mss: 0,
+      state: (rnd() * 13) | 0,
+      wscale: (rnd() * 256) | 0,
+    });
     const timeout = (rnd() * 14) | 0;
     const full = timeouts.timeout(NO_RULE, timeout, 0);
     const rec: StateRecord = {
-      idHi: u32(), idLo: u32(), ifname: ['all', 'lan', 'wan'][(rnd() * 3) | 0]!, key: [wire, stack], src: peer(), dst: peer(),
-      rtAddr: new Uint32Array(4), rule: 0xffffffff, anchor: 0xffffffff, natRule: 0xffffffff,
-      creation: (rnd() * now) | 0, expire: 1 + ((rnd() * 2 * full) | 0),
-      packets: [u32(), u32()], bytes: [Math.floor(rnd() * 2 ** 53), u32()], creatorid: u32() || 1, rtableid: [-1, -1],
-      maxMss: 0, af, proto, direction, log: 0, rt: 0, timeout, syncFlags: 0, updates: 0, minTtl: 0, setTos: 0,
-      stateFlags: (rnd() * 16) | 0, setPrio: [0, 0],
+      idHi: u32(),
+      idLo: u32(),
+      ifname: ['all', 'lan', 'wan'][(rnd() * 3) | 0]!,
+      key: [wire, stack],
+      src: peer(),
+      dst: peer(),
+      rtAddr: new Uint32Array(4),
+      rule: 0xffffffff,
+      anchor: 0xffffffff,
+      natRule: 0xffffffff,
+      creation: (rnd() * now) | 0,
+      expire: 1 + ((rnd() * 2 * full) | 0),
+      packets: [u32(), u32()],
+      bytes: [Math.floor(rnd() * 2 ** 53), u32()],
+      creatorid: u32() || 1,
+      rtableid: [-1, -1],
+      maxMss: 0,
+      af,
+      proto,
+      direction,
+      log: 0,
+      rt: 0,
+      timeout,
+      syncFlags: 0,
+      updates: 0,
+      minTtl: 0,
+      setTos: 0,
+      stateFlags: (rnd() * 16) | 0,
+      setPrio: [0, 0],
     };
     const bytes = state.encode(rec);
     const i = imp.import(bytes, 0, now);
@@ -259,11 +440,54 @@ test('import refuses bad records with their reason, and nothing is inserted', ()
   assert.equal(ImportErrorCounter[ImportError.BAD_AF], PfsyncDrop.BADVAL);
   assert.equal(ImportErrorCounter[ImportError.NO_CREATOR], PfsyncDrop.BADSTATE);
   // key afs of 0 mean "the state's af"
-  assert.ok(imp.import(record14((r) => (r.key[0].af = r.key[1].af = 0)), 0, 1000) >= 0);
-  assert.equal(imp.import(record14((r) => (r.idLo = 99)), 0, 1000), -ImportError.FLOW_EXISTS, 'the same flow under another id');
-  assert.equal(imp.import(record14((r) => { r.key[0].port[0] = r.key[1].port[0] = 1; }), 0, 1000), -ImportError.ID_EXISTS, 'the same id for another flow');
-  assert.ok(imp.import(record14((r) => { r.idLo = 8; r.key[0].port[0] = r.key[1].port[0] = 2; }), 0, 1000) >= 0);
-  assert.equal(imp.import(record14((r) => { r.idLo = 9; r.key[0].port[0] = r.key[1].port[0] = 3; }), 0, 1000), -ImportError.TABLE_FULL);
+  assert.ok(
+    imp.import(
+      record14((r) => (r.key[0].af = r.key[1].af = 0)),
+      0,
+      1000,
+    ) >= 0,
+  );
+  assert.equal(
+    imp.import(
+      record14((r) => (r.idLo = 99)),
+      0,
+      1000,
+    ),
+    -ImportError.FLOW_EXISTS,
+    'the same flow under another id',
+  );
+  assert.equal(
+    imp.import(
+      record14((r) => {
+        r.key[0].port[0] = r.key[1].port[0] = 1;
+      }),
+      0,
+      1000,
+    ),
+    -ImportError.ID_EXISTS,
+    'the same id for another flow',
+  );
+  assert.ok(
+    imp.import(
+      record14((r) => {
+        r.idLo = 8;
+        r.key[0].port[0] = r.key[1].port[0] = 2;
+      }),
+      0,
+      1000,
+    ) >= 0,
+  );
+  assert.equal(
+    imp.import(
+      record14((r) => {
+        r.idLo = 9;
+        r.key[0].port[0] = r.key[1].port[0] = 3;
+      }),
+      0,
+      1000,
+    ),
+    -ImportError.TABLE_FULL,
+  );
   assert.equal(t.count, 2);
 });
 
@@ -271,12 +495,34 @@ test('import: a known interface binds the state to it, an unknown one leaves it 
   const f = new Flow('block all');
   const imp = importerOf(f);
   const t = f.states.table;
-  const lan = imp.import(record14((r) => (r.ifname = 'lan')), 0, f.now);
+  const lan = imp.import(
+    record14((r) => (r.ifname = 'lan')),
+    0,
+    f.now,
+  );
   assert.equal(t.ifId[lan], f.filter.interfaces.id('lan'));
-  const other = imp.import(record14((r) => { r.ifname = 'em7'; r.idLo = 2; r.key[0].port[0] = r.key[1].port[0] = 2; }), 0, f.now);
+  const other = imp.import(
+    record14((r) => {
+      r.ifname = 'em7';
+      r.idLo = 2;
+      r.key[0].port[0] = r.key[1].port[0] = 2;
+    }),
+    0,
+    f.now,
+  );
   assert.equal(t.ifId[other], FLOATING);
   // the bound state serves its interface only
-  const data = (sport: number) => buildTcp({ src: '10.0.0.5', dst: '192.0.2.80', sport, dport: 443, seq: 1000001, ack: 0, flags: 'S', window: 64240 });
+  const data = (sport: number) =>
+    buildTcp({
+      src: '10.0.0.5',
+      dst: '192.0.2.80',
+      sport,
+      dport: 443,
+      seq: 1000001,
+      ack: 0,
+      flags: 'S',
+      window: 64240,
+    });
   const m = new PacketMeta();
   parsePacket(data(51234), 0, 60, m);
   assert.equal(f.states.lookup(m, 0, f.filter.interfaces.id('lan'), f.now), lan);
@@ -286,11 +532,22 @@ test('import: a known interface binds the state to it, an unknown one leaves it 
 test('import: the ACK flag asks for an INS_ACK and is not kept; other flags are', () => {
   const f = new Flow('block all');
   const imp = importerOf(f);
-  const i = imp.import(record14((r) => (r.stateFlags = WireStateFlag.ACK | WireStateFlag.SLOPPY | WireStateFlag.SETTOS)), 0, f.now);
+  const i = imp.import(
+    record14((r) => (r.stateFlags = WireStateFlag.ACK | WireStateFlag.SLOPPY | WireStateFlag.SETTOS)),
+    0,
+    f.now,
+  );
   assert.equal(imp.ackRequested, true);
   assert.equal(f.states.table.flags[i], StateFlag.SLOPPY | StateFlag.FROM_PEER);
   assert.equal(exportRecord(f, i).stateFlags, WireStateFlag.SLOPPY, 'and FROM_PEER is not echoed');
-  imp.import(record14((r) => { r.idLo = 2; r.key[0].port[0] = r.key[1].port[0] = 2; }), 0, f.now);
+  imp.import(
+    record14((r) => {
+      r.idLo = 2;
+      r.key[0].port[0] = r.key[1].port[0] = 2;
+    }),
+    0,
+    f.now,
+  );
   assert.equal(imp.ackRequested, false);
 });
 
@@ -303,8 +560,14 @@ test('UPD_C and identities written from the table; readPeer into the engine; val
   const buf = new Uint8Array(400);
   exp.writeUpdC(i, buf, 16);
   const u = updC.decode(buf, 16);
-  assert.deepEqual([u.idHi, u.idLo, u.creatorid, u.expire, u.timeout, u.stateFlags], [t.idHi[i], t.idLo[i], 0x1d2c3b4a, 0, 0, 0]);
-  assert.deepEqual([u.src.seqlo, u.src.seqhi, u.src.maxWin, u.src.state, u.src.wscale, u.dst.seqhi], [1000000, 1000002, 502, 2, 0x87, 1]);
+  assert.deepEqual(
+    [u.idHi, u.idLo, u.creatorid, u.expire, u.timeout, u.stateFlags],
+    [t.idHi[i], t.idLo[i], 0x1d2c3b4a, 0, 0, 0],
+  );
+  assert.deepEqual(
+    [u.src.seqlo, u.src.seqhi, u.src.maxWin, u.src.state, u.src.wscale, u.dst.seqhi],
+    [1000000, 1000002, 502, 2, 0x87, 1],
+  );
   assert.equal(findStateOf(t, PfsyncAction.UPD_C, buf, 16), i);
   exp.writeIdentity(i, buf, 200);
   assert.equal(findStateOf(t, PfsyncAction.DEL_C, buf, 200), i);
@@ -316,8 +579,29 @@ test('UPD_C and identities written from the table; readPeer into the engine; val
   assert.equal(findStateOf(t, PfsyncAction.UPD, buf, 100), -1);
 
   // a peer's newer view of both sides, as merge code would apply it
-  const peer = (seqlo: number, st: number, seqdiff: number): StatePeer => ({ scrubFlags: 0, scrubTtl: 0, scrubFlag: 0, scrubTsMod: 0, seqlo, seqhi: seqlo + 1000, seqdiff, maxWin: 4000, mss: 0, state: st, wscale: 0x83 });
-  const msg = updC.encode({ idHi: t.idHi[i]!, idLo: t.idLo[i]!, src: peer(1000001, 4, 0), dst: peer(7000001, 4, 0xdead), creatorid: t.creator[i]!, expire: 0, timeout: 2, stateFlags: 0 });
+  const peer = (seqlo: number, st: number, seqdiff: number): StatePeer => ({
+    scrubFlags: 0,
+    scrubTtl: 0,
+    scrubFlag: 0,
+    scrubTsMod: 0,
+    seqlo,
+    seqhi: seqlo + 1000,
+    seqdiff,
+    maxWin: 4000,
+    mss: 0,
+    state: st,
+    wscale: 0x83,
+  });
+  const msg = updC.encode({
+    idHi: t.idHi[i]!,
+    idLo: t.idLo[i]!,
+    src: peer(1000001, 4, 0),
+    dst: peer(7000001, 4, 0xdead),
+    creatorid: t.creator[i]!,
+    expire: 0,
+    timeout: 2,
+    stateFlags: 0,
+  });
   assert.equal(validateUpdC(msg, 0), 0);
   const img = new StateImage();
   const apply = (b: Uint8Array, sides: number) => {
@@ -327,7 +611,10 @@ test('UPD_C and identities written from the table; readPeer into the engine; val
     f.states.updateFromImage(i, img, sides, f.now, Origin.PEER);
   };
   apply(msg, 3);
-  assert.deepEqual([t.seqlo[i * 2], t.seqhi[i * 2], t.maxWin[i * 2], t.wscale[i * 2], t.peerState[i * 2]], [1000001, 1001001, 4000, 0x83, 4]);
+  assert.deepEqual(
+    [t.seqlo[i * 2], t.seqhi[i * 2], t.maxWin[i * 2], t.wscale[i * 2], t.peerState[i * 2]],
+    [1000001, 1001001, 4000, 0x83, 4],
+  );
   assert.deepEqual([t.seqlo[i * 2 + 1], t.peerState[i * 2 + 1]], [7000001, 4]);
   assert.deepEqual([...t.seqDiff.get(i)!], [0, 0xdead]);
   const off = exportRecord(f, i);
@@ -338,6 +625,19 @@ test('UPD_C and identities written from the table; readPeer into the engine; val
 
   assert.equal(validateUpdC(updC.encode({ ...updC.decode(msg), timeout: 14 }), 0), ImportError.BAD_TIMEOUT);
   assert.equal(validateUpdC(updC.encode({ ...updC.decode(msg), src: peer(1, 13, 0) }), 0), ImportError.BAD_PEER_STATE);
-  assert.equal(validateUpdate(record14((r) => (r.dst.state = 13)), 0), ImportError.BAD_PEER_STATE);
-  assert.equal(validateUpdate(record14((r) => (r.direction = 9)), 0), 0, 'updates are not checked for direction (OpenBSD)');
+  assert.equal(
+    validateUpdate(
+      record14((r) => (r.dst.state = 13)),
+      0,
+    ),
+    ImportError.BAD_PEER_STATE,
+  );
+  assert.equal(
+    validateUpdate(
+      record14((r) => (r.direction = 9)),
+      0,
+    ),
+    0,
+    'updates are not checked for direction (OpenBSD)',
+  );
 });

@@ -38,7 +38,11 @@ test('the new master lets the connection go on although its copy lags by 300 KB'
     assert.equal(b.outcome(c.c('A', 1448)), 'pass:state', `client segment ${k}`);
     assert.equal(b.outcome(c.s('A')), 'pass:state', `server ack ${k}`);
   }
-  assert.equal(p.b.table.flags[j]! & (StateFlag.RESYNC_SRC | StateFlag.RESYNC_DST), 0, 'both ends seen: full tracking again');
+  assert.equal(
+    p.b.table.flags[j]! & (StateFlag.RESYNC_SRC | StateFlag.RESYNC_DST),
+    0,
+    'both ends seen: full tracking again',
+  );
   // and full tracking bites: a segment far outside the window is blocked
   const rogue = new TcpPair(c.client, c.server, c.cport, c.sport, (c.cseq + 50_000_000) >>> 0, c.sseq);
   assert.equal(b.outcome(rogue.c('A', 100)), 'block:bad-state');

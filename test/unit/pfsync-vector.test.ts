@@ -13,11 +13,29 @@ import { Direction } from '../../src/packet/meta.js';
 import { VECTOR_FRAME, VECTOR_PFSYNC, VECTOR_RECORD } from './helpers/pfsync-vector.js';
 
 const addr = (s: string) => parseAddress(s)!.words;
-const peer = (p: Partial<StatePeer>): StatePeer => ({ scrubFlags: 0, scrubTtl: 0, scrubFlag: 0, scrubTsMod: 0, seqlo: 0, seqhi: 0, seqdiff: 0, maxWin: 0, mss: 0, state: 0, wscale: 0, ...p });
+const peer = (p: Partial<StatePeer>): StatePeer => ({
+  scrubFlags: 0,
+  scrubTtl: 0,
+  scrubFlag: 0,
+  scrubTsMod: 0,
+  seqlo: 0,
+  seqhi: 0,
+  seqdiff: 0,
+  maxWin: 0,
+  mss: 0,
+  state: 0,
+  wscale: 0,
+  ...p,
+});
 
 /** The record of §14, written down from the spec's field table. */
 function vectorFields(): StateRecord {
-  const key = () => ({ addr: [addr('10.0.0.5'), addr('192.0.2.80')] as [Uint32Array, Uint32Array], port: [51234, 443] as [number, number], rdomain: 0, af: WireAf.INET });
+  const key = () => ({
+    addr: [addr('10.0.0.5'), addr('192.0.2.80')] as [Uint32Array, Uint32Array],
+    port: [51234, 443] as [number, number],
+    rdomain: 0,
+    af: WireAf.INET,
+  });
   return {
     idHi: 0x6744d0a1,
     idLo: 0x00000007,

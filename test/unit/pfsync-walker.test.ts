@@ -14,7 +14,9 @@ type Section = { action: number; words: number; count: number; body?: Uint8Array
 
 /** A packet from raw sections; `len` overrides the header's length field, `extra` adds bytes after it. */
 function packet(sections: Section[], o: { version?: number; len?: number; extra?: number } = {}): Uint8Array {
-  const bodies = sections.map((s) => s.body ?? new Uint8Array(s.words * 4 * s.count).map((_, k) => (k * 7 + s.action) & 0xff));
+  const bodies = sections.map(
+    (s) => s.body ?? new Uint8Array(s.words * 4 * s.count).map((_, k) => (k * 7 + s.action) & 0xff),
+  );
   const total = 20 + sections.reduce((n, s, k) => n + 4 + bodies[k]!.length, 0);
   const buf = new Uint8Array(total + (o.extra ?? 0)).fill(0x5a);
   buf[0] = o.version ?? 6;
@@ -90,8 +92,15 @@ test('badlen: a section running past the header length, after the sections befor
 test('badact: a section that cannot be skipped (unknown or too short, with count or len 0)', () => {
   assert.equal(walk(packet([{ action: 16, words: 3, count: 0 }])).drop, 'badact');
   assert.equal(walk(packet([{ action: 200, words: 0, count: 4, body: new Uint8Array(0) }])).drop, 'badact');
-  assert.equal(walk(packet([{ action: PfsyncAction.UPD_C, words: 20, count: 0 }])).drop, 'badact', 'too short for UPD_C and count 0');
-  assert.equal(walk(packet([{ action: PfsyncAction.INS, words: 0, count: 1, body: new Uint8Array(0) }])).drop, 'badact');
+  assert.equal(
+    walk(packet([{ action: PfsyncAction.UPD_C, words: 20, count: 0 }])).drop,
+    'badact',
+    'too short for UPD_C and count 0',
+  );
+  assert.equal(
+    walk(packet([{ action: PfsyncAction.INS, words: 0, count: 1, body: new Uint8Array(0) }])).drop,
+    'badact',
+  );
   // what came before is kept
   const p = packet([delCs(1), { action: 77, words: 0, count: 0 }, delCs(1)]);
   assert.deepEqual(walk(p), { drop: 'badact', seen: ['7@24x12*1'] });
@@ -103,9 +112,24 @@ test('unknown actions and records shorter than known are skipped by len x count,
 });
 
 test('obsolete actions (OINS, OUPD, INS_F, DEL_F, OTDB) and EOF are skipped, even with len 0', () => {
-  for (const a of [PfsyncAction.OINS, PfsyncAction.OUPD, PfsyncAction.INS_F, PfsyncAction.DEL_F, PfsyncAction.OTDB, PfsyncAction.EOF]) {
-    const p = packet([{ action: a, words: 5, count: 2 }, { action: a, words: 0, count: 1, body: new Uint8Array(0) }, delCs(1)]);
-    assert.deepEqual(walk(p), { drop: 'ok', seen: [`skip ${a}@24x20*2`, `skip ${a}@68x0*1`, '7@72x12*1'] }, `action ${a}`);
+  for (const a of [
+    PfsyncAction.OINS,
+    PfsyncAction.OUPD,
+    PfsyncAction.INS_F,
+    PfsyncAction.DEL_F,
+    PfsyncAction.OTDB,
+    PfsyncAction.EOF,
+  ]) {
+    const p = packet([
+      { action: a, words: 5, count: 2 },
+      { action: a, words: 0, count: 1, body: new Uint8Array(0) },
+      delCs(1),
+    ]);
+    assert.deepEqual(
+      walk(p),
+      { drop: 'ok', seen: [`skip ${a}@24x20*2`, `skip ${a}@68x0*1`, '7@72x12*1'] },
+      `action ${a}`,
+    );
   }
 });
 
@@ -119,8 +143,21 @@ test('a known action with count 0 is passed over; bytes after len and a short ta
 });
 
 test('longer records than known: handed over with their stride, the known prefix decodes', () => {
-  const peer: StatePeer = { scrubFlags: 0, scrubTtl: 0, scrubFlag: 0, scrubTsMod: 0, seqlo: 5, seqhi: 6, seqdiff: 0, maxWin: 7, mss: 0, state: 4, wscale: 0 };
-  const rec = (lo: number) => updC.encode({ idHi: 1, idLo: lo, src: peer, dst: peer, creatorid: 9, expire: 0, timeout: 2, stateFlags: 0 });
+  const peer: StatePeer = {
+    scrubFlags: 0,
+    scrubTtl: 0,
+    scrubFlag: 0,
+    scrubTsMod: 0,
+    seqlo: 5,
+    seqhi: 6,
+    seqdiff: 0,
+    maxWin: 7,
+    mss: 0,
+    state: 4,
+    wscale: 0,
+  };
+  const rec = (lo: number) =>
+    updC.encode({ idHi: 1, idLo: lo, src: peer, dst: peer, creatorid: 9, expire: 0, timeout: 2, stateFlags: 0 });
   const body = new Uint8Array(2 * 92);
   body.set(rec(1), 0);
   body.set(rec(2), 92);

@@ -14,7 +14,10 @@ const args = readFileSync(join(dir, 'args'), 'utf8').trim().split(/\s+/);
 for (const name of readdirSync(dir).filter((f) => f.endsWith('.conf'))) {
   test(`canonical output of ${name}`, async () => {
     const out: string[] = [];
-    const code = await main(['check', '-v', '-q', ...args, join(dir, name)], { out: (t) => out.push(t), err: () => {} });
+    const code = await main(['check', '-v', '-q', ...args, join(dir, name)], {
+      out: (t) => out.push(t),
+      err: () => {},
+    });
     assert.equal(code, 0);
     assert.equal(out.join('\n') + '\n', readFileSync(join(dir, name.replace(/\.conf$/, '.expected')), 'utf8'));
   });

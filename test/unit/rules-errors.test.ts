@@ -20,9 +20,17 @@ const cases: [string, string, string][] = [
   ['unknown port name', 'pass proto tcp to port nosuch', "1:24: unknown port name 'nosuch'"],
   ['port out of range', 'pass proto tcp to port 70000', '1:24: port 70000 out of range (0..65535)'],
   ['unknown protocol', 'pass proto xyz', "1:12: unknown protocol 'xyz'"],
-  ['address family against inet', 'pass inet from 2001:db8::1', '1:16: address 2001:db8::1 is IPv6 but the rule is inet'],
+  [
+    'address family against inet',
+    'pass inet from 2001:db8::1',
+    '1:16: address 2001:db8::1 is IPv6 but the rule is inet',
+  ],
   ['address family against inet6', 'block inet6 to 10.0.0.1', '1:16: address 10.0.0.1 is IPv4 but the rule is inet6'],
-  ['port without ports', 'pass proto icmp to port 80', '1:20: port only applies to tcp, udp or sctp, not to proto icmp'],
+  [
+    'port without ports',
+    'pass proto icmp to port 80',
+    '1:20: port only applies to tcp, udp or sctp, not to proto icmp',
+  ],
   ['flags on udp', 'pass proto udp flags S/SA', '1:16: flags only apply to tcp, not to proto udp'],
   ['icmp-type without proto icmp', 'pass proto tcp icmp-type echoreq', '1:16: icmp-type needs proto icmp'],
   ['unknown icmp type', 'pass proto icmp icmp-type bogus', "1:27: unknown icmp-type 'bogus'"],
@@ -32,12 +40,20 @@ const cases: [string, string, string][] = [
   ['bad block-policy', 'set block-policy maybe', "1:18: block-policy must be drop or return, not 'maybe'"],
   ['duplicate table', 'table <a> { 10.0.0.1 }\ntable <a> { 10.0.0.2 }', '2:8: table <a> is already defined'],
   ['state options on no state', 'pass proto tcp no state (max 5)', '1:25: state options on a no state rule'],
-  ['syntax: to before from', 'pass to any from any', "1:13: syntax error: expected a rule option (flags, icmp-type, keep state, label, tag, ...), found 'from'"],
+  [
+    'syntax: to before from',
+    'pass to any from any',
+    "1:13: syntax error: expected a rule option (flags, icmp-type, keep state, label, tag, ...), found 'from'",
+  ],
   ['unterminated list', 'pass proto { tcp udp', "1:21: syntax error: expected '}', found end of line"],
   ['bad prefix length', 'pass from 10.0.0.0/33', "1:11: invalid prefix length in '10.0.0.0/33'"],
   ['unknown interface', 'pass from em9:network', "1:11: no such interface 'em9' (tunpf resolves no host names)"],
   ['unsupported nat', 'pass out on wan nat-to 1.2.3.4', "1:17: 'nat-to' is not supported by tunpf"],
-  ['unknown statement', 'allow everything', "1:1: syntax error: expected a rule, option, table or macro definition, found 'allow'"],
+  [
+    'unknown statement',
+    'allow everything',
+    "1:1: syntax error: expected a rule, option, table or macro definition, found 'allow'",
+  ],
   ['range reversed', 'pass proto tcp to port 2000:1000', '1:24: invalid port range 2000:1000: 2000 > 1000'],
 ];
 
@@ -68,7 +84,10 @@ test('a table used but not defined is a warning, and the ruleset loads', () => {
 test('diagnostics print with the line and a caret under the column', () => {
   const text = 'pass all\npass proto tcp to port nosuch\n';
   const { diagnostics } = parseRuleset(text, { file: 'x.conf' });
-  assert.equal(formatDiagnostic(diagnostics[0]!, text), "x.conf:2:24: error: unknown port name 'nosuch'\n  pass proto tcp to port nosuch\n                         ^");
+  assert.equal(
+    formatDiagnostic(diagnostics[0]!, text),
+    "x.conf:2:24: error: unknown port name 'nosuch'\n  pass proto tcp to port nosuch\n                         ^",
+  );
 });
 
 test('an error inside a macro body points at the macro reference', () => {

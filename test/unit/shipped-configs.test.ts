@@ -17,18 +17,33 @@ const mainPath = join(root, compiled ? 'dist/src/cli/main.js' : 'src/cli/main.ts
 const rules = join(root, 'rules');
 
 function tunpf(...args: string[]) {
-  const r = spawnSync(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), mainPath, ...args], { encoding: 'utf8', cwd: root });
+  const r = spawnSync(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), mainPath, ...args], {
+    encoding: 'utf8',
+    cwd: root,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 // the shipped rulesets name lan, wan and sync; described here so the result does not depend on the host
-const interfaces = ['--interface', 'lan=192.168.10.2/24,2001:db8:10::2/64', '--interface', 'wan=198.51.100.3/29,2001:db8:ffff::3/64', '--interface', 'sync=10.255.0.1/30'];
+const interfaces = [
+  '--interface',
+  'lan=192.168.10.2/24,2001:db8:10::2/64',
+  '--interface',
+  'wan=198.51.100.3/29,2001:db8:ffff::3/64',
+  '--interface',
+  'sync=10.255.0.1/30',
+];
 
-const rulesets = readdirSync(rules).filter((f) => f.endsWith('.conf')).sort();
-const haFiles = readdirSync(rules).filter((f) => f.endsWith('.ha')).sort();
+const rulesets = readdirSync(rules)
+  .filter((f) => f.endsWith('.conf'))
+  .sort();
+const haFiles = readdirSync(rules)
+  .filter((f) => f.endsWith('.ha'))
+  .sort();
 
 test('rules/ ships the lab, the two-router example and teaching rulesets', () => {
-  for (const f of ['lab.conf', 'gateway.conf', 'first-steps.conf', 'web-server.conf']) assert.ok(rulesets.includes(f), f);
+  for (const f of ['lab.conf', 'gateway.conf', 'first-steps.conf', 'web-server.conf'])
+    assert.ok(rulesets.includes(f), f);
   for (const f of ['lab-r1.ha', 'lab-r2.ha', 'gateway-r1.ha', 'gateway-r2.ha']) assert.ok(haFiles.includes(f), f);
 });
 
@@ -49,14 +64,24 @@ for (const f of haFiles) {
     assert.match(r.stdout, /^carp carp-lan: carpdev lan /m);
     assert.match(r.stdout, /^carp carp-wan: carpdev wan /m);
     assert.match(r.stdout, /^pfsync: syncdev sync syncpeer /m);
-    for (const m of readFileSync(join(rules, f), 'utf8').matchAll(/pass "([^"]+)"/g)) assert.ok(!r.stdout.includes(m[1]!), 'the passphrase stays secret');
+    for (const m of readFileSync(join(rules, f), 'utf8').matchAll(/pass "([^"]+)"/g))
+      assert.ok(!r.stdout.includes(m[1]!), 'the passphrase stays secret');
   });
 }
 
 test('the pairs agree: same groups, vhids, addresses and passphrases; each syncs to the other', () => {
-  for (const [a, b] of [['lab-r1.ha', 'lab-r2.ha'], ['gateway-r1.ha', 'gateway-r2.ha']] as const) {
+  for (const [a, b] of [
+    ['lab-r1.ha', 'lab-r2.ha'],
+    ['gateway-r1.ha', 'gateway-r2.ha'],
+  ] as const) {
     const [ta, tb] = [a, b].map((f) => readFileSync(join(rules, f), 'utf8'));
-    const groups = (t: string) => [...t.matchAll(/carpdev (\S+) vhid (\d+)[\s\S]*?pass "([^"]+)"([\s\S]*?)\}/g)].map((m) => [m[1], m[2], m[3], [...m[4]!.matchAll(/address (\S+)/g)].map((x) => x[1])]);
+    const groups = (t: string) =>
+      [...t.matchAll(/carpdev (\S+) vhid (\d+)[\s\S]*?pass "([^"]+)"([\s\S]*?)\}/g)].map((m) => [
+        m[1],
+        m[2],
+        m[3],
+        [...m[4]!.matchAll(/address (\S+)/g)].map((x) => x[1]),
+      ]);
     assert.deepEqual(groups(ta!), groups(tb!), `${a} and ${b}`);
     const skews = (t: string) => [...t.matchAll(/advskew (\d+)/g)].map((m) => Number(m[1]));
     assert.ok(Math.max(...skews(ta!)) < Math.min(...skews(tb!)), `${a} is the preferred master`);
@@ -72,13 +97,21 @@ test('the pairs agree: same groups, vhids, addresses and passphrases; each syncs
 
 test('the systemd unit runs tunpf with options tunpf has, and checks before it starts', () => {
   const unit = readFileSync(join(root, 'contrib/systemd/tunpf.service'), 'utf8');
-  const line = (key: string) => unit.split('\n').find((l) => l.startsWith(`${key}=`))!.slice(key.length + 1);
+  const line = (key: string) =>
+    unit
+      .split('\n')
+      .find((l) => l.startsWith(`${key}=`))!
+      .slice(key.length + 1);
   const start = line('ExecStart');
   const pre = line('ExecStartPre');
   assert.match(start, /main\.js run /);
   assert.match(pre, /main\.js check /);
-  for (const [cmd, usage] of [[start, runUsage], [pre, checkUsage]] as const) {
-    for (const opt of cmd.match(/ -{1,2}[a-z][a-z-]*/g) ?? []) assert.ok(usage.includes(opt.trim()), `${opt.trim()} is not an option of: ${cmd}`);
+  for (const [cmd, usage] of [
+    [start, runUsage],
+    [pre, checkUsage],
+  ] as const) {
+    for (const opt of cmd.match(/ -{1,2}[a-z][a-z-]*/g) ?? [])
+      assert.ok(usage.includes(opt.trim()), `${opt.trim()} is not an option of: ${cmd}`);
   }
   assert.match(unit, /^After=network-online\.target$/m);
   assert.match(unit, /^Wants=network-online\.target$/m);

@@ -34,7 +34,11 @@ test('insertWithId keeps the identity, refuses a taken identity, a known flow an
   assert.deepEqual([t.creator[a], t.idHi[a], t.idLo[a]], [0x1d2c3b4a, 0x6744d0a1, 7]);
   assert.equal(t.findById(0x1d2c3b4a, 0x6744d0a1, 7), a);
   assert.equal(t.insertWithId(4, 17, w(3), 53, w(4), 53, 0xff, 0x1d2c3b4a, 0x6744d0a1, 7), -3, 'identity taken');
-  assert.equal(t.insertWithId(4, 17, w(2), 53, w(1), 53, 0xff, 0x1d2c3b4a, 0x6744d0a1, 8), -2, 'flow known (reverse direction)');
+  assert.equal(
+    t.insertWithId(4, 17, w(2), 53, w(1), 53, 0xff, 0x1d2c3b4a, 0x6744d0a1, 8),
+    -2,
+    'flow known (reverse direction)',
+  );
   assert.equal(t.count, 1, 'refusals leave nothing behind');
   assert.ok(t.insertWithId(4, 17, w(3), 53, w(4), 53, 0xff, 0x1d2c3b4a, 0x6744d0a1, 8) >= 0);
   assert.equal(t.insertWithId(4, 17, w(5), 53, w(6), 53, 0xff, 0x1d2c3b4a, 0x6744d0a1, 9), -1, 'full');
@@ -84,7 +88,12 @@ test('identities that share a home slot (and wrap round the end) stay findable t
 test('random churn: the id index agrees with a reference map', () => {
   const rnd = randomSource('state-id-index churn');
   const cap = 2000;
-  const t = new StateTable({ capacity: cap, startSeconds: START, hostid: 0x42, seeds: Uint32Array.of(rnd() * 2 ** 32, rnd() * 2 ** 32, rnd() * 2 ** 32) });
+  const t = new StateTable({
+    capacity: cap,
+    startSeconds: START,
+    hostid: 0x42,
+    seeds: Uint32Array.of(rnd() * 2 ** 32, rnd() * 2 ** 32, rnd() * 2 ** 32),
+  });
   const model = new Map<bigint, number>();
   let flow = 0;
   for (let step = 0; step < 30000; step++) {
@@ -93,7 +102,18 @@ test('random churn: the id index agrees with a reference map', () => {
       // a peer's state with a random identity, or one of ours
       const i =
         rnd() < 0.5
-          ? t.insertWithId(4, 6, w(flow), 1, w(0xffff), 2, 0xff, (rnd() * 4) >>> 0 || 1, (rnd() * 3) >>> 0, (rnd() * 2 ** 32) >>> 0)
+          ? t.insertWithId(
+              4,
+              6,
+              w(flow),
+              1,
+              w(0xffff),
+              2,
+              0xff,
+              (rnd() * 4) >>> 0 || 1,
+              (rnd() * 3) >>> 0,
+              (rnd() * 2 ** 32) >>> 0,
+            )
           : t.insert(4, 6, w(flow), 1, w(0xffff), 2);
       flow++;
       if (i >= 0) model.set(key(t.creator[i]!, t.idHi[i]!, t.idLo[i]!), i);

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { Flow, TcpPair } from './helpers/flow.js';
 import { Direction } from '../../src/packet/meta.js';
 
-const RULES = 'set state-policy if-bound\nblock all\npass in on lan proto tcp from 192.168.1.0/24 to any\npass out on wan proto tcp all';
+const RULES =
+  'set state-policy if-bound\nblock all\npass in on lan proto tcp from 192.168.1.0/24 to any\npass out on wan proto tcp all';
 
 test('if-bound: a state per interface, and no match on another interface', () => {
   const f = new Flow(RULES);
@@ -27,15 +28,29 @@ test('floating (the default): a state per direction, as pf, and each matches on 
   const c = new TcpPair();
   const syn = c.c('S');
   assert.equal(f.outcome(syn, Direction.IN, 'lan'), 'pass:new');
-  assert.equal(f.outcome(syn, Direction.OUT, 'wan'), 'pass:new', 'the out check decides for itself: pass out on wan makes the second state');
+  assert.equal(
+    f.outcome(syn, Direction.OUT, 'wan'),
+    'pass:new',
+    'the out check decides for itself: pass out on wan makes the second state',
+  );
   assert.equal(f.states.table.count, 2);
   const synack = c.s('SA');
-  assert.equal(f.outcome(synack, Direction.IN, 'dmz'), 'pass:state', 'floating: the outbound state matches its reply on any interface');
-  assert.equal(f.outcome(synack, Direction.OUT, 'lan'), 'pass:state', 'and the inbound one the reply leaving for the client');
+  assert.equal(
+    f.outcome(synack, Direction.IN, 'dmz'),
+    'pass:state',
+    'floating: the outbound state matches its reply on any interface',
+  );
+  assert.equal(
+    f.outcome(synack, Direction.OUT, 'lan'),
+    'pass:state',
+    'and the inbound one the reply leaving for the client',
+  );
 });
 
 test('an out check is not passed by the state of the in check: block out on wan blocks a forwarded flow', () => {
-  const f = new Flow('block all\npass in on lan proto tcp all\npass out on wan proto tcp\nblock out on wan proto tcp to port 25');
+  const f = new Flow(
+    'block all\npass in on lan proto tcp all\npass out on wan proto tcp\nblock out on wan proto tcp to port 25',
+  );
   const smtp = new TcpPair('192.168.1.10', '203.0.113.5', 40000, 25).c('S');
   assert.equal(f.outcome(smtp, Direction.IN, 'lan'), 'pass:new');
   assert.equal(f.outcome(smtp, Direction.OUT, 'wan'), 'block:rule');

@@ -42,7 +42,9 @@ function connect(f: Flow, client: string, cport: number): TcpPair {
 }
 
 test('max-src-conn with overload <table> flush: the abuser is listed and its states go', () => {
-  const f = new Flow('table <abusers> persist\nblock quick from <abusers>\npass proto tcp to port 22 keep state (max-src-conn 2, overload <abusers> flush)');
+  const f = new Flow(
+    'table <abusers> persist\nblock quick from <abusers>\npass proto tcp to port 22 keep state (max-src-conn 2, overload <abusers> flush)',
+  );
   connect(f, '10.0.0.7', 1001);
   connect(f, '10.0.0.7', 1002);
   assert.equal(f.states.table.count, 2);
@@ -52,14 +54,20 @@ test('max-src-conn with overload <table> flush: the abuser is listed and its sta
   assert.equal(f.outcome(c3.c('A')), 'block:src-limit', 'the third established connection breaks the limit');
   const table = f.filter.tables.get('abusers')!;
   assert.equal(table.contains(4, parseAddress('10.0.0.7')!.words), true);
-  assert.equal(f.states.table.count, 0, 'flush removed the source\'s states');
-  assert.equal(f.outcome(new TcpPair('10.0.0.7', '10.9.9.9', 1004, 22).c('S')), 'block:rule', 'now blocked by the table');
+  assert.equal(f.states.table.count, 0, "flush removed the source's states");
+  assert.equal(
+    f.outcome(new TcpPair('10.0.0.7', '10.9.9.9', 1004, 22).c('S')),
+    'block:rule',
+    'now blocked by the table',
+  );
   connect(f, '10.0.0.8', 1001);
   assert.equal(f.states.table.count, 1, 'others are not affected');
 });
 
 test('max-src-conn-rate: too many connections in the period', () => {
-  const f = new Flow('table <fast> persist\npass proto tcp to port 22 keep state (max-src-conn-rate 3/10, overload <fast>)');
+  const f = new Flow(
+    'table <fast> persist\npass proto tcp to port 22 keep state (max-src-conn-rate 3/10, overload <fast>)',
+  );
   for (let k = 0; k < 3; k++) connect(f, '10.0.0.9', 2000 + k);
   assert.equal(f.states.table.count, 3);
   const c = new TcpPair('10.0.0.9', '10.9.9.9', 2010, 22);

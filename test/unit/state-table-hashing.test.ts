@@ -79,7 +79,8 @@ test('two tables hash the same flows differently (the seed is random)', () => {
   const a = new StateTable({ capacity: 16, startSeconds: START });
   const b = new StateTable({ capacity: 16, startSeconds: START });
   let same = 0;
-  for (let k = 0; k < 64; k++) if (a.hash(4, 6, w(k), 0, 1, w(k + 1), 0, 2) === b.hash(4, 6, w(k), 0, 1, w(k + 1), 0, 2)) same++;
+  for (let k = 0; k < 64; k++)
+    if (a.hash(4, 6, w(k), 0, 1, w(k + 1), 0, 2) === b.hash(4, 6, w(k), 0, 1, w(k + 1), 0, 2)) same++;
   assert.ok(same < 2);
 });
 

@@ -18,8 +18,16 @@ test('three-way handshake, data both ways, replies pass through state', () => {
   const i = f.verdict.state;
   assert.deepEqual(peers(f, i), [TcpState.SYN_SENT, TcpState.CLOSED]);
   assert.equal(f.states.table.timeoutClass[i], Timeout.TCP_FIRST);
-  assert.equal(f.outcome(c.s('SA'), Direction.OUT, 'wan'), 'pass:state', 'the SYN+ACK comes back through the state, not the rules');
-  assert.deepEqual(peers(f, i), [TcpState.ESTABLISHED, TcpState.SYN_SENT], 'the SYN+ACK acknowledges the client (pfctl: ESTABLISHED:SYN_SENT)');
+  assert.equal(
+    f.outcome(c.s('SA'), Direction.OUT, 'wan'),
+    'pass:state',
+    'the SYN+ACK comes back through the state, not the rules',
+  );
+  assert.deepEqual(
+    peers(f, i),
+    [TcpState.ESTABLISHED, TcpState.SYN_SENT],
+    'the SYN+ACK acknowledges the client (pfctl: ESTABLISHED:SYN_SENT)',
+  );
   assert.equal(f.outcome(c.c('A')), 'pass:state');
   assert.deepEqual(peers(f, i), [TcpState.ESTABLISHED, TcpState.ESTABLISHED]);
   assert.equal(f.states.table.timeoutClass[i], Timeout.TCP_ESTABLISHED);
@@ -80,19 +88,47 @@ test('a RST inside the window ends the connection (TIME_WAIT)', () => {
 
 test('a forged RST outside the window is blocked and the connection lives on', () => {
   const [f, c, i] = established();
-  const forged = replyOf(buildTcp({ src: c.server, dst: c.client, sport: c.sport, dport: c.cport, seq: (c.sseq + 5_000_000) >>> 0, flags: 'R' }));
+  const forged = replyOf(
+    buildTcp({
+      src: c.server,
+      dst: c.client,
+      sport: c.sport,
+      dport: c.cport,
+      seq: (c.sseq + 5_000_000) >>> 0,
+      flags: 'R',
+    }),
+  );
   assert.equal(f.outcome(forged), 'block:bad-state');
   assert.deepEqual(peers(f, i), [TcpState.ESTABLISHED, TcpState.ESTABLISHED]);
-  const nearMiss = replyOf(buildTcp({ src: c.server, dst: c.client, sport: c.sport, dport: c.cport, seq: (c.sseq + 100) >>> 0, flags: 'R' }));
+  const nearMiss = replyOf(
+    buildTcp({ src: c.server, dst: c.client, sport: c.sport, dport: c.cport, seq: (c.sseq + 100) >>> 0, flags: 'R' }),
+  );
   assert.equal(f.outcome(nearMiss), 'block:bad-state', 'a reset must match the sequence exactly');
   assert.equal(f.outcome(c.c('PA', 100)), 'pass:state');
 });
 
 test('data outside the window is blocked and counted', () => {
   const [f, c] = established();
-  const far = buildTcp({ src: c.client, dst: c.server, sport: c.cport, dport: c.sport, seq: (c.cseq + 200_000) >>> 0, ack: c.sseq, flags: 'PA', payload: new Uint8Array(100) });
+  const far = buildTcp({
+    src: c.client,
+    dst: c.server,
+    sport: c.cport,
+    dport: c.sport,
+    seq: (c.cseq + 200_000) >>> 0,
+    ack: c.sseq,
+    flags: 'PA',
+    payload: new Uint8Array(100),
+  });
   assert.equal(f.outcome(far), 'block:bad-state');
-  const ahead = buildTcp({ src: c.client, dst: c.server, sport: c.cport, dport: c.sport, seq: c.cseq, ack: (c.sseq + 300_000) >>> 0, flags: 'A' });
+  const ahead = buildTcp({
+    src: c.client,
+    dst: c.server,
+    sport: c.cport,
+    dport: c.sport,
+    seq: c.cseq,
+    ack: (c.sseq + 300_000) >>> 0,
+    flags: 'A',
+  });
   assert.equal(f.outcome(ahead), 'block:bad-state', 'acking data the server never sent');
   assert.equal(f.filter.counters.byWhy[3], 2);
 });
@@ -101,7 +137,16 @@ test('retransmissions within a window back are accepted', () => {
   const [f, c] = established();
   const seq = c.cseq;
   f.send(c.c('PA', 1000));
-  const again = buildTcp({ src: c.client, dst: c.server, sport: c.cport, dport: c.sport, seq, ack: c.sseq, flags: 'PA', payload: new Uint8Array(1000) });
+  const again = buildTcp({
+    src: c.client,
+    dst: c.server,
+    sport: c.cport,
+    dport: c.sport,
+    seq,
+    ack: c.sseq,
+    flags: 'PA',
+    payload: new Uint8Array(1000),
+  });
   assert.equal(f.outcome(again), 'pass:state');
 });
 
@@ -150,7 +195,15 @@ test('sloppy tracking passes what the window check would block', () => {
   const i = f.verdict.state;
   f.send(c.c('A')); // only one half of the connection is seen
   assert.deepEqual(peers(f, i), [TcpState.ESTABLISHED, TcpState.ESTABLISHED]);
-  const far = buildTcp({ src: c.client, dst: c.server, sport: c.cport, dport: c.sport, seq: (c.cseq + 9_000_000) >>> 0, ack: 1, flags: 'A' });
+  const far = buildTcp({
+    src: c.client,
+    dst: c.server,
+    sport: c.cport,
+    dport: c.sport,
+    seq: (c.cseq + 9_000_000) >>> 0,
+    ack: 1,
+    flags: 'A',
+  });
   assert.equal(f.outcome(far), 'pass:state');
 });
 

@@ -28,11 +28,56 @@ function parseOf(f: Flow, pkt: Uint8Array) {
 test('tcp.first, tcp.opening, tcp.established, tcp.closing, tcp.finwait, tcp.closed', () => {
   const stages: [string, (f: Flow, c: TcpPair) => void, number][] = [
     ['tcp.first', (f, c) => f.send(c.c('S')), Timeout.TCP_FIRST],
-    ['tcp.opening', (f, c) => { f.send(c.c('S')); f.send(c.s('SA')); }, Timeout.TCP_OPENING],
-    ['tcp.established', (f, c) => { f.send(c.c('S')); f.send(c.s('SA')); f.send(c.c('A')); }, Timeout.TCP_ESTABLISHED],
-    ['tcp.closing', (f, c) => { f.send(c.c('S')); f.send(c.s('SA')); f.send(c.c('A')); f.send(c.c('FA')); }, Timeout.TCP_CLOSING],
-    ['tcp.finwait', (f, c) => { f.send(c.c('S')); f.send(c.s('SA')); f.send(c.c('A')); f.send(c.c('FA')); f.send(c.s('FA')); }, Timeout.TCP_FIN_WAIT],
-    ['tcp.closed', (f, c) => { f.send(c.c('S')); f.send(c.s('SA')); f.send(c.c('A')); f.send(c.c('FA')); f.send(c.s('FA')); f.send(c.c('A')); }, Timeout.TCP_CLOSED],
+    [
+      'tcp.opening',
+      (f, c) => {
+        f.send(c.c('S'));
+        f.send(c.s('SA'));
+      },
+      Timeout.TCP_OPENING,
+    ],
+    [
+      'tcp.established',
+      (f, c) => {
+        f.send(c.c('S'));
+        f.send(c.s('SA'));
+        f.send(c.c('A'));
+      },
+      Timeout.TCP_ESTABLISHED,
+    ],
+    [
+      'tcp.closing',
+      (f, c) => {
+        f.send(c.c('S'));
+        f.send(c.s('SA'));
+        f.send(c.c('A'));
+        f.send(c.c('FA'));
+      },
+      Timeout.TCP_CLOSING,
+    ],
+    [
+      'tcp.finwait',
+      (f, c) => {
+        f.send(c.c('S'));
+        f.send(c.s('SA'));
+        f.send(c.c('A'));
+        f.send(c.c('FA'));
+        f.send(c.s('FA'));
+      },
+      Timeout.TCP_FIN_WAIT,
+    ],
+    [
+      'tcp.closed',
+      (f, c) => {
+        f.send(c.c('S'));
+        f.send(c.s('SA'));
+        f.send(c.c('A'));
+        f.send(c.c('FA'));
+        f.send(c.s('FA'));
+        f.send(c.c('A'));
+      },
+      Timeout.TCP_CLOSED,
+    ],
   ];
   for (const [name, drive, cls] of stages) {
     const f = new Flow(RULES);
@@ -40,7 +85,11 @@ test('tcp.first, tcp.opening, tcp.established, tcp.closing, tcp.finwait, tcp.clo
     drive(f, c);
     const i = f.verdict.state >= 0 ? f.verdict.state : 0;
     assert.equal(f.states.table.timeoutClass[i], cls, name);
-    expiresAfter(f, buildTcp({ src: c.client, dst: c.server, sport: c.cport, dport: c.sport, flags: 'A' }), DEFAULT_TIMEOUTS[name]!);
+    expiresAfter(
+      f,
+      buildTcp({ src: c.client, dst: c.server, sport: c.cport, dport: c.sport, flags: 'A' }),
+      DEFAULT_TIMEOUTS[name]!,
+    );
   }
 });
 
@@ -102,11 +151,21 @@ test('adaptive timeouts shrink as the table fills', () => {
   for (let k = 0; k < 90; k++) f.send(buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000 + k, dport: 53 }));
   const s = f.states;
   assert.equal(s.table.count, 90);
-  const i = s.lookup(parseOf(f, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), ANY_DIRECTION, -1, f.now);
+  const i = s.lookup(
+    parseOf(f, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })),
+    ANY_DIRECTION,
+    -1,
+    f.now,
+  );
   assert.equal(s.expiresIn(i, f.now), 30);
   const g = new Flow('set limit states 100\nset timeout { adaptive.start 10, adaptive.end 110 }\npass all');
   for (let k = 0; k < 60; k++) g.send(buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000 + k, dport: 53 }));
-  const j = g.states.lookup(parseOf(g, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })), ANY_DIRECTION, -1, g.now);
+  const j = g.states.lookup(
+    parseOf(g, buildUdp({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53 })),
+    ANY_DIRECTION,
+    -1,
+    g.now,
+  );
   assert.equal(g.states.expiresIn(j, g.now), 30, '60 * (110-60)/(110-10)');
 });
 

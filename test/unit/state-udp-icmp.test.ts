@@ -35,14 +35,35 @@ test('ICMP echo: the reply matches the request by id; another id does not', () =
   const f = new Flow(RULES);
   assert.equal(f.outcome(buildIcmpEcho({ src: '192.168.1.10', dst: '8.8.8.8', id: 77, seq: 1 })), 'pass:new');
   assert.equal(f.states.table.timeoutClass[f.verdict.state], Timeout.ICMP_FIRST);
-  assert.equal(f.outcome(buildIcmpEcho({ src: '8.8.8.8', dst: '192.168.1.10', id: 77, seq: 1, reply: true }), Direction.OUT, 'lan'), 'pass:state');
-  assert.equal(f.outcome(buildIcmpEcho({ src: '8.8.8.8', dst: '192.168.1.10', id: 78, seq: 1, reply: true }), Direction.OUT, 'lan'), 'block:rule');
+  assert.equal(
+    f.outcome(
+      buildIcmpEcho({ src: '8.8.8.8', dst: '192.168.1.10', id: 77, seq: 1, reply: true }),
+      Direction.OUT,
+      'lan',
+    ),
+    'pass:state',
+  );
+  assert.equal(
+    f.outcome(
+      buildIcmpEcho({ src: '8.8.8.8', dst: '192.168.1.10', id: 78, seq: 1, reply: true }),
+      Direction.OUT,
+      'lan',
+    ),
+    'block:rule',
+  );
 });
 
 test('ICMPv6 echo through state', () => {
   const f = new Flow(RULES);
   assert.equal(f.outcome(buildIcmpEcho({ src: '2001:db8:1::10', dst: '2001:db8:ff::9', id: 5 })), 'pass:new');
-  assert.equal(f.outcome(buildIcmpEcho({ src: '2001:db8:ff::9', dst: '2001:db8:1::10', id: 5, reply: true }), Direction.OUT, 'lan'), 'pass:state');
+  assert.equal(
+    f.outcome(
+      buildIcmpEcho({ src: '2001:db8:ff::9', dst: '2001:db8:1::10', id: 5, reply: true }),
+      Direction.OUT,
+      'lan',
+    ),
+    'pass:state',
+  );
 });
 
 test('ICMP errors pass when they quote a packet of a known state, and are matched to it', () => {
@@ -54,16 +75,27 @@ test('ICMP errors pass when they quote a packet of a known state, and are matche
   const err = buildIcmpErrorFor(syn, { type: 3, code: 3, src: '198.51.100.77' });
   assert.equal(f.outcome(err, Direction.OUT, 'lan'), 'pass:state', 'an error on its way back to the client');
   assert.equal(f.verdict.state, i);
-  assert.equal(f.outcome(err, Direction.IN, 'lan'), 'block:rule', 'the same error coming in on lan belongs to no state of that direction');
+  assert.equal(
+    f.outcome(err, Direction.IN, 'lan'),
+    'block:rule',
+    'the same error coming in on lan belongs to no state of that direction',
+  );
   const v6syn = buildTcp({ src: '2001:db8:1::10', dst: '2001:db8:ff::9', sport: 1234, dport: 80, flags: 'S', seq: 1 });
   f.send(v6syn);
-  assert.equal(f.outcome(buildIcmpErrorFor(v6syn, { type: 2, code: 0, src: '2001:db8:ff::1' }), Direction.OUT, 'lan'), 'pass:state', 'packet too big');
+  assert.equal(
+    f.outcome(buildIcmpErrorFor(v6syn, { type: 2, code: 0, src: '2001:db8:ff::1' }), Direction.OUT, 'lan'),
+    'pass:state',
+    'packet too big',
+  );
 });
 
 test('ICMP errors that quote no known flow go to the rules (and are blocked here)', () => {
   const f = new Flow(RULES);
   const stranger = buildTcp({ src: '192.168.1.99', dst: '203.0.113.9', sport: 1, dport: 2, flags: 'S' });
-  assert.equal(f.outcome(buildIcmpErrorFor(stranger, { type: 3, code: 1, src: '198.51.100.77' }), Direction.IN, 'wan'), 'block:rule');
+  assert.equal(
+    f.outcome(buildIcmpErrorFor(stranger, { type: 3, code: 1, src: '198.51.100.77' }), Direction.IN, 'wan'),
+    'block:rule',
+  );
 });
 
 test('an ICMP error quoting a TCP sequence far outside the window is not related', () => {
@@ -71,7 +103,10 @@ test('an ICMP error quoting a TCP sequence far outside the window is not related
   const c = new TcpPair();
   f.send(c.c('S'));
   const forged = buildTcp({ src: c.client, dst: c.server, sport: c.cport, dport: c.sport, seq: 123456789, flags: 'S' });
-  assert.equal(f.outcome(buildIcmpErrorFor(forged, { type: 3, code: 3, src: '198.51.100.77' }), Direction.IN, 'wan'), 'block:rule');
+  assert.equal(
+    f.outcome(buildIcmpErrorFor(forged, { type: 3, code: 3, src: '198.51.100.77' }), Direction.IN, 'wan'),
+    'block:rule',
+  );
 });
 
 test('an ICMP error passed by a rule does not create a state', () => {

@@ -73,10 +73,13 @@ for (let k = 0; k < specs.length; k += 2) {
     let timer: NodeJS.Timeout;
     u.bind(0, () => {
       connected();
-      timer = setInterval(() => {
-        r.sent++;
-        u.send(Buffer.from(String(r.sent)), port, host);
-      }, Number(process.env.FLOWS_UDP_INTERVAL_MS ?? 10));
+      timer = setInterval(
+        () => {
+          r.sent++;
+          u.send(Buffer.from(String(r.sent)), port, host);
+        },
+        Number(process.env.FLOWS_UDP_INTERVAL_MS ?? 10),
+      );
     });
     finishers.push(() => {
       clearInterval(timer);
@@ -136,10 +139,13 @@ for (let k = 0; k < specs.length; k += 2) {
       r.error = (e as NodeJS.ErrnoException).code ?? e.message;
     });
     // the closing line goes out a second before the end, and must be echoed
-    setTimeout(() => {
-      s.write('bye\n');
-      r.sent += 4;
-    }, Math.max(0, seconds * 1000 - 1500));
+    setTimeout(
+      () => {
+        s.write('bye\n');
+        r.sent += 4;
+      },
+      Math.max(0, seconds * 1000 - 1500),
+    );
     finishers.push(() => {
       if (echoed !== 'hello\nbye\n') {
         r.ok = false;

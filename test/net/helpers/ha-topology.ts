@@ -125,7 +125,10 @@ export class HaTopology {
     for (const r of this.routers) {
       const ns = r.ns;
       ns.exec('ip', 'link', 'set', 'lo', 'up');
-      for (const [dev, v4, v6] of [['lan', `10.1.0.${r.index}/24`, `fd01::${r.index}/64`], ['wan', `10.2.0.${r.index}/24`, `fd02::${r.index}/64`]] as const) {
+      for (const [dev, v4, v6] of [
+        ['lan', `10.1.0.${r.index}/24`, `fd01::${r.index}/64`],
+        ['wan', `10.2.0.${r.index}/24`, `fd02::${r.index}/64`],
+      ] as const) {
         // a managed router's addresses come back with the link (Linux drops IPv6 ones on link down otherwise)
         ns.exec('sh', '-c', `echo 1 > /proc/sys/net/ipv6/conf/${dev}/keep_addr_on_down`);
         ns.exec('ip', 'addr', 'add', v4, 'dev', dev);
@@ -139,10 +142,16 @@ export class HaTopology {
     // link-local addresses (the IPv6 advertisements' source) appear a moment after link up, and
     // leave duplicate address detection a second or two later: a router has settled links when it starts
     for (const r of this.routers) {
-      for (let k = 0; k < 50 && !/fe80::/.test(r.ns.exec('ip', '-6', 'addr', 'show', 'dev', 'lan') + ''); k++) await sleep(100);
-      for (let k = 0; k < 50 && r.ns.exec('ip', '-6', '-o', 'addr', 'show', 'tentative').trim() !== ''; k++) await sleep(100);
+      for (let k = 0; k < 50 && !/fe80::/.test(r.ns.exec('ip', '-6', 'addr', 'show', 'dev', 'lan') + ''); k++)
+        await sleep(100);
+      for (let k = 0; k < 50 && r.ns.exec('ip', '-6', '-o', 'addr', 'show', 'tentative').trim() !== ''; k++)
+        await sleep(100);
     }
-    this.echo = spawn('ip', ['netns', 'exec', this.server.name, process.execPath, ...echoServerArgs(o.echoPorts ?? [7000])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.echo = spawn(
+      'ip',
+      ['netns', 'exec', this.server.name, process.execPath, ...echoServerArgs(o.echoPorts ?? [7000])],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.echo.stderr!.on('data', (d) => (this.echoErr = (this.echoErr + d).slice(-2000)));
     await waitForOutput(this.echo, 'ready');
   }
@@ -176,7 +185,19 @@ export class HaTopology {
 
   /** Starts tunpf run on a router and waits until it says it started. */
   async start(r: RouterNode, extra: string[] = []): Promise<void> {
-    r.daemon = await startTunpfRun(r.ns, ['-f', join(this.dir, `${r.name}.rules`), '--interfaces', 'lan,wan', '--ha', join(this.dir, `${r.name}.ha`), ...extra], r.log);
+    r.daemon = await startTunpfRun(
+      r.ns,
+      [
+        '-f',
+        join(this.dir, `${r.name}.rules`),
+        '--interfaces',
+        'lan,wan',
+        '--ha',
+        join(this.dir, `${r.name}.ha`),
+        ...extra,
+      ],
+      r.log,
+    );
   }
 
   /** Stops a router's daemon with a signal and waits for it to exit. */
@@ -191,7 +212,10 @@ export class HaTopology {
 
   /** Whether a router's namespace holds an address (on any interface). */
   owns(r: RouterNode, address: string): boolean {
-    return r.ns.exec('ip', '-o', 'addr', 'show').split('\n').some((l) => l.includes(` ${address}/`));
+    return r.ns
+      .exec('ip', '-o', 'addr', 'show')
+      .split('\n')
+      .some((l) => l.includes(` ${address}/`));
   }
 
   /** The CARP state a router last logged for a group ('MASTER', 'BACKUP', 'INIT'), or null. */
@@ -208,8 +232,16 @@ export class HaTopology {
   async counters(r: RouterNode): Promise<Record<string, any>> {
     const before = r.log.join('').split('"msg":"counters"').length;
     r.daemon!.kill('SIGUSR1');
-    await this.until(`${r.name} logs its counters`, () => r.log.join('').split('"msg":"counters"').length > before, 3000);
-    const line = r.log.join('').split('\n').filter((l) => l.includes('"msg":"counters"')).pop()!;
+    await this.until(
+      `${r.name} logs its counters`,
+      () => r.log.join('').split('"msg":"counters"').length > before,
+      3000,
+    );
+    const line = r.log
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"msg":"counters"'))
+      .pop()!;
     return JSON.parse(line) as Record<string, any>;
   }
 
@@ -229,8 +261,17 @@ export class HaTopology {
   }
 
   /** Starts the flows helper in the client namespace; resolves once its connections are up. */
-  async flows(seconds: number, specs: string[], env: Record<string, string> = {}, from: Netns = this.client): Promise<{ proc: ChildProcess; done: Promise<FlowResult[]> }> {
-    const proc = spawn('ip', ['netns', 'exec', from.name, process.execPath, ...nodeArgs(here('./flows')), String(seconds), ...specs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  async flows(
+    seconds: number,
+    specs: string[],
+    env: Record<string, string> = {},
+    from: Netns = this.client,
+  ): Promise<{ proc: ChildProcess; done: Promise<FlowResult[]> }> {
+    const proc = spawn(
+      'ip',
+      ['netns', 'exec', from.name, process.execPath, ...nodeArgs(here('./flows')), String(seconds), ...specs],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+    );
     this.procs.push(proc);
     let out = '';
     proc.stdout!.on('data', (d) => (out += d));
@@ -254,7 +295,9 @@ export class HaTopology {
 
   /** Starts the echo server in another namespace (UDP and TCP on the ports given). */
   async echoIn(ns: Netns, ports: number[] = [7000]): Promise<void> {
-    const p = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...echoServerArgs(ports)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...echoServerArgs(ports)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.procs.push(p);
     await waitForOutput(p, 'ready');
   }
@@ -271,10 +314,20 @@ export class HaTopology {
     for (const r of this.routers) r.daemon?.kill('SIGUSR1');
     await sleep(200);
     const out: string[] = [];
-    for (const [name, ns] of [['client', this.client], ['server', this.server], ['r1', this.r1.ns], ['r2', this.r2.ns]] as const) {
+    for (const [name, ns] of [
+      ['client', this.client],
+      ['server', this.server],
+      ['r1', this.r1.ns],
+      ['r2', this.r2.ns],
+    ] as const) {
       out.push(`== ${name}`, ns.exec('ip', 'neigh'), ns.exec('ip', '-6', 'neigh'), ns.exec('ip', '-br', 'addr'));
     }
-    out.push('== LAN switch', this.lanSw.exec('bridge', 'fdb', 'show', 'br', 'br0'), '== WAN switch', this.wanSw.exec('bridge', 'fdb', 'show', 'br', 'br0'));
+    out.push(
+      '== LAN switch',
+      this.lanSw.exec('bridge', 'fdb', 'show', 'br', 'br0'),
+      '== WAN switch',
+      this.wanSw.exec('bridge', 'fdb', 'show', 'br', 'br0'),
+    );
     for (const r of this.routers) out.push(`== ${r.name} log`, r.log.join('').split('\n').slice(-15).join('\n'));
     return out.join('\n');
   }
@@ -285,9 +338,18 @@ export class HaTopology {
    */
   cutCarpFrom(r: RouterNode): () => void {
     const undo: (() => void)[] = [];
-    for (const [sw, dev] of [[this.lanSw, 'lan'], [this.wanSw, 'wan']] as const) {
+    for (const [sw, dev] of [
+      [this.lanSw, 'lan'],
+      [this.wanSw, 'wan'],
+    ] as const) {
       const ifindex = r.ns.exec('ip', '-o', 'link', 'show', 'dev', dev).match(/@if(\d+)/)![1]!;
-      const port = sw.exec('ip', '-o', 'link', 'show').split('\n').find((l) => l.startsWith(`${ifindex}:`))!.split(':')[1]!.trim().split('@')[0]!;
+      const port = sw
+        .exec('ip', '-o', 'link', 'show')
+        .split('\n')
+        .find((l) => l.startsWith(`${ifindex}:`))!
+        .split(':')[1]!
+        .trim()
+        .split('@')[0]!;
       const table = `cut_${r.name}`;
       const rules =
         `table bridge ${table} {\n chain forward {\n  type filter hook forward priority 0;\n` +
@@ -302,7 +364,8 @@ export class HaTopology {
     for (const r of this.routers) await this.stop(r, 'SIGTERM').catch(() => {});
     for (const p of this.procs) p.kill('SIGKILL');
     this.echo?.kill('SIGKILL');
-    for (const ns of [this.lanSw, this.wanSw, this.client, this.server, this.r1.ns, this.r2.ns, ...this.extra]) ns.delete();
+    for (const ns of [this.lanSw, this.wanSw, this.client, this.server, this.r1.ns, this.r2.ns, ...this.extra])
+      ns.delete();
   }
 }
 

@@ -49,13 +49,22 @@ export async function withNetns<T>(count: number, fn: (...ns: Netns[]) => Promis
 }
 
 /** Runs a helper script from this folder (name without extension) inside a namespace. */
-export function runInNetns(ns: Netns, script: string, args: string[] = [], timeoutMs = 20000, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runInNetns(
+  ns: Netns,
+  script: string,
+  args: string[] = [],
+  timeoutMs = 20000,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const compiled = import.meta.url.endsWith('.js');
   const path = fileURLToPath(new URL(`./${script}.${compiled ? 'js' : 'ts'}`, import.meta.url));
   const node = [...(compiled ? [] : ['--import', 'tsx']), path, ...args];
   return new Promise((resolve) => {
     const env = { ...process.env, ...extraEnv, TUNPF_TEST_NETNS: ns.name };
-    const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...node], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...node], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -29,7 +29,10 @@ u.bind(0, () => {
       clearInterval(tick);
       setTimeout(() => {
         // a long line: exit once it is written, not before
-        process.stdout.write(JSON.stringify({ flows, sentAt: sentAt.map((x) => Math.round(x * 1000) / 1000) }) + '\n', () => process.exit(0));
+        process.stdout.write(
+          JSON.stringify({ flows, sentAt: sentAt.map((x) => Math.round(x * 1000) / 1000) }) + '\n',
+          () => process.exit(0),
+        );
       }, 200);
     }
   }, 1);

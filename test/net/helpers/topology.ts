@@ -13,7 +13,10 @@ const compiled = import.meta.url.endsWith('.js');
 const nodeArgs = (script: string) => [...(compiled ? [] : ['--import', 'tsx']), script];
 const here = (p: string) => fileURLToPath(new URL(`${p}.${compiled ? 'js' : 'ts'}`, import.meta.url));
 /** The server the tests talk to: the lab's echo service (TCP and UDP on each port given). */
-export const echoServerArgs = (ports: number[]): string[] => [...nodeArgs(here('../../../src/lab/echo-server')), ...ports.map(String)];
+export const echoServerArgs = (ports: number[]): string[] => [
+  ...nodeArgs(here('../../../src/lab/echo-server')),
+  ...ports.map(String),
+];
 export const mainPath = here('../../../src/cli/main');
 
 export function waitForOutput(proc: ChildProcess, text: string | RegExp, ms = 10000, sink?: string[]): Promise<string> {
@@ -77,13 +80,21 @@ export class Topology {
       ns.exec('ip', '-6', 'route', 'add', 'default', 'via', gw6);
     }
     router.exec('ip', 'link', 'set', 'lo', 'up');
-    for (const [dev, v4, v6] of [['lan', '10.1.0.1/24', 'fd01::1/64'], ['wan', '10.2.0.1/24', 'fd02::1/64']] as const) {
+    for (const [dev, v4, v6] of [
+      ['lan', '10.1.0.1/24', 'fd01::1/64'],
+      ['wan', '10.2.0.1/24', 'fd02::1/64'],
+    ] as const) {
       router.exec('ip', 'addr', 'add', v4, 'dev', dev);
       router.exec('ip', '-6', 'addr', 'add', v6, 'dev', dev, 'nodad');
       router.exec('ip', 'link', 'set', dev, 'up');
     }
     // the kernel adds link-local addresses and their routes a moment after link up: let it settle
-    for (let k = 0; k < 50 && (router.exec('ip', '-6', 'route', 'show', 'table', 'local').match(/fe80::/g) ?? []).length < 2; k++) await sleep(100);
+    for (
+      let k = 0;
+      k < 50 && (router.exec('ip', '-6', 'route', 'show', 'table', 'local').match(/fe80::/g) ?? []).length < 2;
+      k++
+    )
+      await sleep(100);
     await sleep(300);
     this.echo = spawn('ip', ['netns', 'exec', server.name, process.execPath, ...echoServerArgs(echoPorts)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,7 +109,13 @@ export class Topology {
     return {
       rules: r.exec('ip', 'rule', 'show') + r.exec('ip', '-6', 'rule', 'show'),
       routes: r.exec('ip', 'route', 'show', 'table', 'all') + r.exec('ip', '-6', 'route', 'show', 'table', 'all'),
-      links: r.exec('ip', '-o', 'link', 'show').replace(/^\d+: /gm, '').split('\n').map((l) => l.split(' ')[0]).sort().join(' '),
+      links: r
+        .exec('ip', '-o', 'link', 'show')
+        .replace(/^\d+: /gm, '')
+        .split('\n')
+        .map((l) => l.split(' ')[0])
+        .sort()
+        .join(' '),
     };
   }
 
@@ -110,7 +127,11 @@ export class Topology {
 
   /** Starts `tunpf run` on the router and waits until it says it started. */
   async startDaemon(rulesPath: string, extra: string[] = []): Promise<ChildProcess> {
-    this.daemon = await startTunpfRun(this.router, ['-f', rulesPath, '--interfaces', 'lan,wan', ...extra], this.daemonLog);
+    this.daemon = await startTunpfRun(
+      this.router,
+      ['-f', rulesPath, '--interfaces', 'lan,wan', ...extra],
+      this.daemonLog,
+    );
     return this.daemon;
   }
 
@@ -136,7 +157,11 @@ export class Topology {
 
 /** `tunpf run ARGS --json-logs` in a namespace, once it says it started; its output goes on into `log`. */
 export async function startTunpfRun(ns: Netns, args: string[], log: string[]): Promise<ChildProcess> {
-  const d = spawn('ip', ['netns', 'exec', ns.name, process.execPath, ...nodeArgs(mainPath), 'run', ...args, '--json-logs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const d = spawn(
+    'ip',
+    ['netns', 'exec', ns.name, process.execPath, ...nodeArgs(mainPath), 'run', ...args, '--json-logs'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   await waitForOutput(d, 'tunpf started', 15000, log);
   d.stdout!.on('data', (x) => log.push(String(x)));
   d.stderr!.on('data', (x) => log.push(String(x)));

@@ -55,7 +55,13 @@ sock.bind(0, '10.99.0.1', () => {
         // l4Offset is absolute in the batch buffer
         payload: Buffer.from(rx.buf.subarray(meta.l4Offset + 8, at + rx.lengths[k]!)).toString(),
       };
-      const reply = buildUdp({ src: '10.99.0.2', dst: '10.99.0.1', sport: 9999, dport: port, payload: Buffer.from('pong') });
+      const reply = buildUdp({
+        src: '10.99.0.2',
+        dst: '10.99.0.1',
+        sport: 9999,
+        dport: port,
+        payload: Buffer.from('pong'),
+      });
       const out = Buffer.alloc(VIRTIO_NET_HDR_LEN + reply.length);
       out.set(reply, VIRTIO_NET_HDR_LEN); // a zero header: no offload on this packet
       result.written = tun.write(out, Uint32Array.of(0), Uint32Array.of(out.length), 1);

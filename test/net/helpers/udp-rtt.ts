@@ -14,7 +14,13 @@ let timer: NodeJS.Timeout | null = null;
 function next() {
   if (rtts.length + lost >= count) {
     rtts.sort((a, b) => a - b);
-    console.log(JSON.stringify({ median: rtts[Math.floor(rtts.length / 2)] ?? null, p99: rtts[Math.floor(rtts.length * 0.99)] ?? null, lost }));
+    console.log(
+      JSON.stringify({
+        median: rtts[Math.floor(rtts.length / 2)] ?? null,
+        p99: rtts[Math.floor(rtts.length * 0.99)] ?? null,
+        lost,
+      }),
+    );
     process.exit(0);
   }
   sentAt = process.hrtime.bigint();

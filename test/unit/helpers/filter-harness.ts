@@ -44,7 +44,11 @@ export class Harness {
   }
 
   /** Evaluates a raw IP packet; returns 'pass' / 'block' and the deciding rule number. */
-  test(pkt: Uint8Array, dir: Direction, ifname: string): { action: 'pass' | 'block'; rule: number; result: FilterResult } {
+  test(
+    pkt: Uint8Array,
+    dir: Direction,
+    ifname: string,
+  ): { action: 'pass' | 'block'; rule: number; result: FilterResult } {
     assert.equal(parsePacket(pkt, 0, pkt.length, this.meta), 0, 'test packet must parse');
     evaluate(this.rs, this.meta, dir, this.interfaces.id(ifname), this.result);
     return { action: this.result.action === 0 ? 'pass' : 'block', rule: this.result.ruleIndex, result: this.result };

@@ -20,8 +20,15 @@ export class Flow {
   constructor(rules: string, opts: { hostid?: number } = {}) {
     const { ruleset, diagnostics } = parseRuleset(rules, { file: 'flow.conf', interfaces: TEST_INTERFACES });
     assert.ok(ruleset, diagnostics.map((d) => d.message).join('\n'));
-    this.states = StateEngine.forRuleset(ruleset, { seeds: Uint32Array.of(1, 2, 3), hostid: opts.hostid ?? 0x1d2c3b4a, startSeconds: this.now });
-    this.filter = new PacketFilter(ruleset, { states: this.states, interfaces: new InterfaceRegistry(TEST_INTERFACES) });
+    this.states = StateEngine.forRuleset(ruleset, {
+      seeds: Uint32Array.of(1, 2, 3),
+      hostid: opts.hostid ?? 0x1d2c3b4a,
+      startSeconds: this.now,
+    });
+    this.filter = new PacketFilter(ruleset, {
+      states: this.states,
+      interfaces: new InterfaceRegistry(TEST_INTERFACES),
+    });
   }
 
   /**
@@ -67,12 +74,34 @@ export class TcpPair {
     this.sseq = sisn;
   }
   c(flags: string, len = 0, extra: Partial<TcpFields> = {}): Uint8Array {
-    const pkt = buildTcp({ src: this.client, dst: this.server, sport: this.cport, dport: this.sport, seq: this.cseq, ack: flags.includes('A') ? this.sseq : 0, flags, window: 64000, payload: new Uint8Array(len), ...extra });
+    const pkt = buildTcp({
+      src: this.client,
+      dst: this.server,
+      sport: this.cport,
+      dport: this.sport,
+      seq: this.cseq,
+      ack: flags.includes('A') ? this.sseq : 0,
+      flags,
+      window: 64000,
+      payload: new Uint8Array(len),
+      ...extra,
+    });
     this.cseq = (this.cseq + len + (flags.includes('S') ? 1 : 0) + (flags.includes('F') ? 1 : 0)) >>> 0;
     return pkt;
   }
   s(flags: string, len = 0, extra: Partial<TcpFields> = {}): Uint8Array {
-    const pkt = buildTcp({ src: this.server, dst: this.client, sport: this.sport, dport: this.cport, seq: this.sseq, ack: flags.includes('A') ? this.cseq : 0, flags, window: 64000, payload: new Uint8Array(len), ...extra });
+    const pkt = buildTcp({
+      src: this.server,
+      dst: this.client,
+      sport: this.sport,
+      dport: this.cport,
+      seq: this.sseq,
+      ack: flags.includes('A') ? this.cseq : 0,
+      flags,
+      window: 64000,
+      payload: new Uint8Array(len),
+      ...extra,
+    });
     this.sseq = (this.sseq + len + (flags.includes('S') ? 1 : 0) + (flags.includes('F') ? 1 : 0)) >>> 0;
     return replyOf(pkt);
   }

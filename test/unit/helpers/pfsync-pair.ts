@@ -27,7 +27,14 @@ export class Node {
     Object.defineProperty(f, 'now', { get: () => clock.now, set: (v: number) => (clock.now = v) });
     this.engine = new PfsyncEngine({
       states: f.states,
-      config: { syncdev: 'sync0', syncpeer: null, maxupd: 128, defer: false, loc: { file: 't', line: 1, col: 1 }, ...config },
+      config: {
+        syncdev: 'sync0',
+        syncpeer: null,
+        maxupd: 128,
+        defer: false,
+        loc: { file: 't', line: 1, col: 1 },
+        ...config,
+      },
       mtu: 1500,
       clock: () => clock.now,
       send: (p) => this.wire.push(Uint8Array.from(p)),

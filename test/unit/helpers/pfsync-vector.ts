@@ -24,7 +24,11 @@ const FRAME_HEX = `
 ff ff 00 00 02 06 01 00 00 00 00 00 00 00 00 00
 00 00`;
 
-export const VECTOR_FRAME = Uint8Array.from(FRAME_HEX.trim().split(/\s+/).map((h) => parseInt(h, 16)));
+export const VECTOR_FRAME = Uint8Array.from(
+  FRAME_HEX.trim()
+    .split(/\s+/)
+    .map((h) => parseInt(h, 16)),
+);
 /** What follows the Ethernet and IPv4 headers: the 288 pfsync bytes. */
 export const VECTOR_PFSYNC = VECTOR_FRAME.subarray(34);
 /** The 264-byte state record. */
