@@ -152,7 +152,8 @@ export function parseCarpBlock(r: BlockReader): CarpGroupConfig {
       default:
         throw new ConfigError(
           opt.loc,
-          `unknown carp option '${opt.text}' (carpdev, vhid, advbase, advskew, pass, preempt, address, peer, lladdr, skew-demotion, ucarp)`,
+          `unknown carp option '${opt.text}' (carpdev, vhid, advbase, advskew, pass, preempt, address, peer, ` +
+            'lladdr, skew-demotion, ucarp)',
         );
     }
   }
@@ -183,11 +184,13 @@ export function ucarpCompatibility(g: CarpGroupConfig): string[] {
   const v4 = g.addresses.filter((a) => a.af === 4).length;
   if (v4 !== 1)
     out.push(
-      `carp ${g.name}: ucarp hashes exactly one IPv4 address; this group has ${v4}, so it cannot share vhid ${g.vhid} with ucarp`,
+      `carp ${g.name}: ucarp hashes exactly one IPv4 address; this group has ${v4}, ` +
+        `so it cannot share vhid ${g.vhid} with ucarp`,
     );
   if (g.addresses.some((a) => a.af === 6))
     out.push(
-      `carp ${g.name}: ucarp speaks no IPv6, and the IPv6 addresses change the HMAC: ucarp peers of vhid ${g.vhid} would reject it`,
+      `carp ${g.name}: ucarp speaks no IPv6, and the IPv6 addresses change the HMAC: ` +
+        `ucarp peers of vhid ${g.vhid} would reject it`,
     );
   if (g.pass.empty)
     out.push(`carp ${g.name}: no passphrase: OpenBSD accepts that, ucarp cannot be configured without one`);

@@ -112,7 +112,10 @@ class Group {
 /** The sockets of one carp parent interface, shared by its vhids. */
 class Parent {
   readonly groups = new Map<number, Group>();
-  /** What validation may match: vhids with a unicast peer take only unicast advertisements, the others only multicast (OpenBSD). */
+  /**
+   * What validation may match: vhids with a unicast peer take only unicast
+   * advertisements, the others only multicast (OpenBSD).
+   */
   readonly multicastVhids = new Map<number, ValidatingGroup>();
   readonly unicastVhids = new Map<number, ValidatingGroup>();
   readonly allVhids = new Map<number, ValidatingGroup>();

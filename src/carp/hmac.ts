@@ -23,7 +23,8 @@ function keyOf(passphrase: string): Buffer {
   const key = Buffer.from(passphrase, 'utf8');
   if (key.length > CARP.MAX_PASSPHRASE)
     throw new PassphraseError(
-      `a CARP passphrase is at most ${CARP.MAX_PASSPHRASE} bytes (OpenBSD would cut it, ucarp refuses it); this one has ${key.length}`,
+      `a CARP passphrase is at most ${CARP.MAX_PASSPHRASE} bytes (OpenBSD would cut it, ucarp refuses it); ` +
+        `this one has ${key.length}`,
     );
   return key;
 }

@@ -22,7 +22,10 @@ export interface CarpMachineConfig {
   preempt: boolean;
   /** Families that have addresses: each gets its own advertisements and master-down timer. */
   families: readonly (4 | 6)[];
-  /** While demoted, also advertise advskew 240, so FreeBSD and ucarp peers (which ignore the demote byte) prefer the other node. */
+  /**
+   * While demoted, also advertise advskew 240, so FreeBSD and ucarp peers
+   * (which ignore the demote byte) prefer the other node.
+   */
   skewDemotion?: boolean;
 }
 

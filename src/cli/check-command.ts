@@ -11,7 +11,8 @@ import { formatHaConfig } from '../daemon/ha-config-text.js';
 import { HaConfigReadError, loadHaConfigFile } from '../daemon/ha-config.js';
 import type { CommandIO } from './io.js';
 
-export const checkUsage = `usage: tunpf check [-v] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...] [--group GROUP=IF,...] [--ha HAFILE] [FILE]
+export const checkUsage = `usage: tunpf check [-v] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...]
+                   [--group GROUP=IF,...] [--ha HAFILE] [FILE]
   -v            print the loaded ruleset in pf's canonical form (and the HA file, with what ucarp can share)
   --ha          also check the HA file (carp and pfsync blocks); FILE may then be left out
   -q            print nothing but errors

@@ -32,7 +32,14 @@ const commands: Record<string, Command> = {
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
-  return `usage: tunpf <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'tunpf <command> --help' for a command's options.`;
+  return [
+    'usage: tunpf <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    "Run 'tunpf <command> --help' for a command's options.",
+  ].join('\n');
 }
 
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {

@@ -7,7 +7,8 @@ import { PflogFile } from '../log/pflog-writer.js';
 export const PFLOG_DEFAULT_SIZE = 10 * 1024 * 1024;
 export const PFLOG_DEFAULT_KEEP = 3;
 
-export const pflogUsage = `  --pflog FILE      write the packets that rules log to FILE (pcap, pflog headers; read with tcpdump -n -e -r)
+export const pflogUsage = `  --pflog FILE      write the packets that rules log to FILE (pcap, pflog headers;
+                    read with tcpdump -n -e -r)
   --pflog-size N    rotate FILE when it would grow beyond N bytes (K, M, G suffixes; default 10M)
   --pflog-keep N    rotated files kept, FILE.1 … FILE.N (default 3)`;
 

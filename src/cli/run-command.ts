@@ -25,7 +25,8 @@ export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--lo
   --log-level       trace, debug, info (default), warn, error
   --json-logs       JSON log lines even on a terminal
   --batch N         packets read per batch (default 64)
-  --wakeup MODE     poll (default: libuv polls the TUN on the main thread) or thread (a reader thread wakes the main loop)
+  --wakeup MODE     poll (default: libuv polls the TUN on the main thread)
+                    or thread (a reader thread wakes the main loop)
   --socket PATH     the control socket (default: /run/tunpf/net-<namespace>/control.sock; tunpf ctl finds it)
   --metrics ADDR    serve Prometheus metrics on http://ADDR/metrics (e.g. 127.0.0.1:9180; off by default)
   --metrics-public  allow a non-loopback --metrics address
@@ -135,9 +136,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   } catch (e) {
     await pflog?.close();
     const err = e as NodeJS.ErrnoException;
-    io.err(
-      `tunpf run: ${err.message}${err.code === 'EPERM' || err.code === 'EACCES' ? ' (tunpf run needs root, or CAP_NET_ADMIN)' : ''}`,
-    );
+    const needsRoot = err.code === 'EPERM' || err.code === 'EACCES';
+    io.err(`tunpf run: ${err.message}${needsRoot ? ' (tunpf run needs root, or CAP_NET_ADMIN)' : ''}`);
     return 1;
   }
   return new Promise<number>((resolve) => {

@@ -65,7 +65,9 @@ export function carpMetrics(carp: CarpService): () => MetricFamily[] {
       },
       {
         name: 'tunpf_carp_advertisements_dropped_total',
-        help: 'Advertisements dropped, by reason (bad-ttl, bad-length, bad-checksum, bad-vhid, bad-version, bad-auth, own-counter)',
+        help:
+          'Advertisements dropped, by reason ' +
+          '(bad-ttl, bad-length, bad-checksum, bad-vhid, bad-version, bad-auth, own-counter)',
         type: 'counter',
         samples: s.groups.flatMap((g) =>
           Object.entries(g.counters.dropped).map(([reason, n]) => ({ labels: { ...group(g), reason }, value: n })),

@@ -69,9 +69,8 @@ export function formatStates(r: ShowStatesResult, verbose = 0): string {
     out.push(stateLine(s));
     if (verbose >= 1) {
       const rule = s.rule >= 0 ? `, rule ${s.rule}` : '';
-      out.push(
-        `   age ${clock(s.age)}, expires in ${clock(s.expires)}, ${s.packets[0]}:${s.packets[1]} pkts, ${s.bytes[0]}:${s.bytes[1]} bytes${rule}`,
-      );
+      const traffic = `${s.packets[0]}:${s.packets[1]} pkts, ${s.bytes[0]}:${s.bytes[1]} bytes`;
+      out.push(`   age ${clock(s.age)}, expires in ${clock(s.expires)}, ${traffic}${rule}`);
     }
     if (verbose >= 2) out.push(`   id: ${s.id} creatorid: ${s.creator}`);
   }
@@ -83,9 +82,13 @@ export function formatRules(r: ShowRulesResult, verbose = 1): string {
   for (const x of r.rules) {
     out.push(`@${x.nr} ${x.text}`);
     if (verbose < 1) continue;
-    out.push(
-      `  [ Evaluations: ${String(x.evaluations).padEnd(8)}  Packets: ${String(x.packets).padEnd(8)}  Bytes: ${String(x.bytes).padEnd(10)}  States: ${String(x.states).padEnd(6)}]`,
-    );
+    const cells = [
+      `Evaluations: ${String(x.evaluations).padEnd(8)}`,
+      `Packets: ${String(x.packets).padEnd(8)}`,
+      `Bytes: ${String(x.bytes).padEnd(10)}`,
+      `States: ${String(x.states).padEnd(6)}`,
+    ];
+    out.push(`  [ ${cells.join('  ')}]`);
     out.push(`  [ State Creations: ${String(x.stateCreations).padEnd(6)}]`);
   }
   if (verbose >= 1 && r.default.packets > 0)
@@ -226,9 +229,8 @@ export function formatCarp(r: ShowCarpResult, now: number): string {
     `demotion ${r.demote}${Object.keys(r.demoteReasons ?? {}).length ? ` (${counts(r.demoteReasons)})` : ''}`,
   ];
   for (const g of r.groups ?? []) {
-    out.push(
-      `${g.name}: ${g.state} carpdev ${g.carpdev} vhid ${g.vhid} advbase ${g.advbase} advskew ${g.advskew} preempt ${g.preempt ? 'yes' : 'no'}`,
-    );
+    const timing = `advbase ${g.advbase} advskew ${g.advskew} preempt ${g.preempt ? 'yes' : 'no'}`;
+    out.push(`${g.name}: ${g.state} carpdev ${g.carpdev} vhid ${g.vhid} ${timing}`);
     out.push(`\taddresses ${g.addresses.join(' ') || '-'}`);
     out.push(`\tsince ${since(g.since, now)}, reason: ${g.reason || '-'}`);
     const c = g.counters;
@@ -245,8 +247,10 @@ function ms(v: number | null | undefined): string {
 export function formatPfsync(r: ShowPfsyncResult, now: number): string {
   const q = r.queued;
   return [
-    `pfsync: syncdev ${r.syncdev} syncpeer ${r.syncpeer ?? '-'} maxupd ${r.maxupd} defer ${r.defer ? 'on' : 'off'} hostid 0x${r.hostid}`,
-    `\tbulk update: ${r.bulk?.state ?? '-'}, started ${since(r.bulk?.started, now)}, ended ${since(r.bulk?.ended, now)}`,
+    `pfsync: syncdev ${r.syncdev} syncpeer ${r.syncpeer ?? '-'} maxupd ${r.maxupd} ` +
+      `defer ${r.defer ? 'on' : 'off'} hostid 0x${r.hostid}`,
+    `\tbulk update: ${r.bulk?.state ?? '-'}, ` +
+      `started ${since(r.bulk?.started, now)}, ended ${since(r.bulk?.ended, now)}`,
     `\tqueued: ins ${q.ins} upd ${q.upd} updc ${q.updc} del ${q.del} iack ${q.iack}`,
     `\tsent: ${r.sent.packets} packets, ${r.sent.bytes} bytes; messages: ${counts(r.sent.messages)}`,
     `\treceived: ${r.received.packets} packets, ${r.received.bytes} bytes; messages: ${counts(r.received.messages)}`,

@@ -26,9 +26,8 @@ export function formatHaConfig(c: HaConfig): string {
   }
   if (c.pfsync) {
     const p = c.pfsync;
-    out.push(
-      `pfsync: syncdev ${p.syncdev}${p.syncpeer ? ` syncpeer ${p.syncpeer}` : ' (group 224.0.0.240)'} maxupd ${p.maxupd}${p.defer ? ' defer' : ''}`,
-    );
+    const peer = p.syncpeer ? ` syncpeer ${p.syncpeer}` : ' (group 224.0.0.240)';
+    out.push(`pfsync: syncdev ${p.syncdev}${peer} maxupd ${p.maxupd}${p.defer ? ' defer' : ''}`);
   }
   return out.join('\n') + '\n';
 }

@@ -57,7 +57,9 @@ export function parseHaConfig(text: string, file: string): HaConfigResult {
     diagnostics.push({
       severity: 'warning',
       loc: config.pfsync.loc,
-      message: `pfsync: syncdev ${config.pfsync.syncdev} also carries CARP; pfsync has no authentication, so a dedicated link is safer`,
+      message:
+        `pfsync: syncdev ${config.pfsync.syncdev} also carries CARP; ` +
+        'pfsync has no authentication, so a dedicated link is safer',
     });
   const failed = diagnostics.some((d) => d.severity === 'error');
   return { config: failed ? null : config, diagnostics, source: text };

@@ -127,7 +127,10 @@ export class RawSocket {
   }
 }
 
-/** Sends whole Ethernet frames out of one interface (gratuitous ARP, neighbour advertisements, CARP from the virtual MAC). */
+/**
+ * Sends whole Ethernet frames out of one interface (gratuitous ARP, neighbour
+ * advertisements, CARP from the virtual MAC).
+ */
 export class PacketSocket {
   readonly fd: number;
   private closed = false;

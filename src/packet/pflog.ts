@@ -126,7 +126,10 @@ export function pflogAf(ipVersion: number): number {
 }
 
 export interface PflogHeader {
-  /** PFLOG_HEADER_LENGTH_OPENBSD (100, the default) or PFLOG_HEADER_LENGTH_MIN (61); a decoded header may carry another. */
+  /**
+   * PFLOG_HEADER_LENGTH_OPENBSD (100, the default) or PFLOG_HEADER_LENGTH_MIN
+   * (61); a decoded header may carry another.
+   */
   length?: number;
   af: number;
   action: number;
@@ -230,7 +233,10 @@ export function encode(h: PflogHeader, buf?: Uint8Array, offset: number = 0): Ui
 }
 encode.bytes = 0;
 
-/** Reads any header of length 61..100 (the fields every flavour shares; OpenBSD's tail at length 100). Names are copied, addresses alias buf. */
+/**
+ * Reads any header of length 61..100 (the fields every flavour shares;
+ * OpenBSD's tail at length 100). Names are copied, addresses alias buf.
+ */
 export function decode(buf: Uint8Array, offset: number = 0): Required<PflogHeader> {
   const o = offset;
   if (buf.length - o < 1) throw new RangeError('pflog: empty');

@@ -359,7 +359,8 @@ const LAYOUT_ORDER = [
  * finish() lays out the header and the sections. Nothing is allocated per
  * record (finish() returns a view per packet). Typical use:
  *
- *   while (queue.length && b.room(PfsyncAction.UPD_C) > 0) exportUpdC(t, queue.pop(), b.buf, b.add(PfsyncAction.UPD_C));
+ *   while (queue.length && b.room(PfsyncAction.UPD_C) > 0)
+ *     exportUpdC(t, queue.pop(), b.buf, b.add(PfsyncAction.UPD_C));
  *   send(b.finish()); b.reset();
  */
 export class PacketBuilder {

@@ -85,7 +85,10 @@ export class BlockReader implements TokenCursor {
     let opened = false;
     for (let k = start; k < this.pos; k++) {
       const t = this.tokens[k]!;
-      if (t.kind === 'punct' && t.text === '{') (depth++, (opened = true));
+      if (t.kind === 'punct' && t.text === '{') {
+        depth++;
+        opened = true;
+      }
       if (t.kind === 'punct' && t.text === '}') depth--;
     }
     if (opened && depth <= 0) return;
@@ -93,7 +96,10 @@ export class BlockReader implements TokenCursor {
       const t = this.peek();
       if (!opened && t.kind === 'newline') return;
       this.next();
-      if (t.kind === 'punct' && t.text === '{') (depth++, (opened = true));
+      if (t.kind === 'punct' && t.text === '{') {
+        depth++;
+        opened = true;
+      }
       if (t.kind === 'punct' && t.text === '}' && --depth <= 0 && opened) return;
     }
   }
