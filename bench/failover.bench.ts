@@ -17,6 +17,7 @@ import { walkPacket } from '../src/pfsync/codec.js';
 import { readU16 } from '../src/pfsync/wire.js';
 import { PfsyncAction, KeyOffset, StateOffset } from '../src/pfsync/constants.js';
 import { ctlJson } from '../test/net/helpers/ctl.js';
+import type { ShowInfoResult, ShowPfsyncResult } from '../src/control/results.js';
 import { netTestsUnavailable } from '../test/net/helpers/netns.js';
 import {
   HaTopology,
@@ -45,7 +46,7 @@ async function settled(t: HaTopology, master: RouterNode, backup: RouterNode, pf
   );
   if (!pfsync) return;
   for (const r of [master, backup])
-    while ((await ctlJson(r.ns, 'show', 'pfsync')).bulk.state !== 'done') await sleep(200);
+    while ((await ctlJson<ShowPfsyncResult>(r.ns, 'show', 'pfsync')).bulk.state !== 'done') await sleep(200);
 }
 
 interface GapRow {
@@ -127,8 +128,8 @@ async function lag(t: HaTopology, rate: number, seconds: number, basePort: numbe
     t.spawnIn(t.r2.ns, 'tcpdump', ['-i', 'sync', '-n', '-p', '-U', '-B', '16384', '-w', syncFile, 'ip proto 240']),
   ];
   for (const c of caps) await waitForOutput(c, /listening on/, 5000);
-  const before = (await ctlJson(t.r1.ns, 'show', 'pfsync')).sent;
-  const inserts0 = (await ctlJson(t.r1.ns, 'show', 'info')).states.inserts;
+  const before = (await ctlJson<ShowPfsyncResult>(t.r1.ns, 'show', 'pfsync')).sent;
+  const inserts0 = (await ctlJson<ShowInfoResult>(t.r1.ns, 'show', 'info')).states.inserts;
   const gen = t.spawnIn(t.client, process.execPath, [
     ...(compiled ? [] : ['--import', 'tsx']),
     helper('new-flows'),
@@ -143,12 +144,12 @@ async function lag(t: HaTopology, rate: number, seconds: number, basePort: numbe
   // how far behind the generator r1's datapath was: when its last state was made
   const genDone = Date.now();
   const want = inserts0 + 2 * Math.round(rate * seconds);
-  while ((await ctlJson(t.r1.ns, 'show', 'info')).states.inserts < want && Date.now() - genDone < 10000)
+  while ((await ctlJson<ShowInfoResult>(t.r1.ns, 'show', 'info')).states.inserts < want && Date.now() - genDone < 10000)
     await sleep(20);
   const behindMs = Date.now() - genDone;
   await sleep(1500); // the last inserts' timer
-  const sender = (await ctlJson(t.r1.ns, 'show', 'pfsync')).lagMs;
-  const after = (await ctlJson(t.r1.ns, 'show', 'pfsync')).sent;
+  const sender = (await ctlJson<ShowPfsyncResult>(t.r1.ns, 'show', 'pfsync')).lagMs;
+  const after = (await ctlJson<ShowPfsyncResult>(t.r1.ns, 'show', 'pfsync')).sent;
   for (const c of caps) {
     c.kill('SIGINT');
     await new Promise((r) => c.once('close', r));

@@ -168,7 +168,8 @@ async function up(argv: string[], io: CommandIO, clock: Clock): Promise<number> 
   if (why) return (io.err(`tunpf lab: ${why}`), 1);
   if (labExists()) {
     io.err(
-      `tunpf lab: a lab is already up (or left over): '${invocation()} lab status' shows it, '${invocation()} lab down' removes it`,
+      `tunpf lab: a lab is already up (or left over): '${invocation()} lab status' shows it, ` +
+        `'${invocation()} lab down' removes it`,
     );
     return 1;
   }
@@ -202,10 +203,12 @@ async function up(argv: string[], io: CommandIO, clock: Clock): Promise<number> 
     if (!quick) {
       say(`      ${NODES.length} namespaces (${NODES.map(netnsOf).join(', ')}), two bridges as switches, veth cables.`);
       say(
-        `      Each router runs: tunpf run -f rules/lab.conf --interfaces lan,wan --ha ${paths.ha('r1').replace('r1', 'rN')} --pflog ...`,
+        '      Each router runs: tunpf run -f rules/lab.conf --interfaces lan,wan ' +
+          `--ha ${paths.ha('r1').replace('r1', 'rN')} --pflog ...`,
       );
       say(
-        '      (rules/lab.conf is the ruleset, explained line by line; rules/lab-r1.ha and lab-r2.ha the CARP and pfsync settings.)',
+        '      (rules/lab.conf is the ruleset, explained line by line; ' +
+          'rules/lab-r1.ha and lab-r2.ha the CARP and pfsync settings.)',
       );
     }
     const startedAt = epochMs(clock);
@@ -213,7 +216,8 @@ async function up(argv: string[], io: CommandIO, clock: Clock): Promise<number> 
     await lab.startEcho();
     if (!quick)
       say(
-        `      Both answer on their control sockets after ${seconds(epochMs(clock) - startedAt)}; the server runs an echo service.`,
+        `      Both answer on their control sockets after ${seconds(epochMs(clock) - startedAt)}; ` +
+          'the server runs an echo service.',
       );
     const master = quick ? await settle(startedAt, clock) : await narrator.election(startedAt);
     if (!master)
@@ -224,7 +228,8 @@ async function up(argv: string[], io: CommandIO, clock: Clock): Promise<number> 
     building = false;
     if (quick) {
       say(
-        `tunpf lab: up in ${seconds(epochMs(clock) - t0)}: ${master} is master of ${CARP_GROUPS.map((g) => g.name).join(' and ')}, traffic is flowing.`,
+        `tunpf lab: up in ${seconds(epochMs(clock) - t0)}: ` +
+          `${master} is master of ${CARP_GROUPS.map((g) => g.name).join(' and ')}, traffic is flowing.`,
       );
     } else {
       await narrator.flowsAndStates(master);
@@ -289,7 +294,8 @@ function explore(say: (l: string) => void, quick: boolean): void {
   say(quick ? 'Look around:' : 'The lab stays up. Look around:');
   for (const [c, what] of lines) say(`  ${c.padEnd(w)}${what}`);
   say(
-    `Logs and files in ${LAB_DIR}/: r1.log, r2.log (tunpf's JSON logs), r1.pflog (tcpdump -n -e -r ${paths.pflog('r1')}).`,
+    `Logs and files in ${LAB_DIR}/: r1.log, r2.log (tunpf's JSON logs), ` +
+      `r1.pflog (tcpdump -n -e -r ${paths.pflog('r1')}).`,
   );
 }
 
@@ -300,7 +306,8 @@ async function down(io: CommandIO, clock: Clock): Promise<number> {
   }
   const r = await teardown(clock);
   io.out(
-    `tunpf lab: removed ${r.namespaces.length} namespaces, stopped ${r.processes} processes, removed ${r.files.length ? r.files.join(', ') : 'no files'}`,
+    `tunpf lab: removed ${r.namespaces.length} namespaces, stopped ${r.processes} processes, ` +
+      `removed ${r.files.length ? r.files.join(', ') : 'no files'}`,
   );
   for (const p of r.problems) io.err(`  ${p}`);
   return r.problems.length ? 1 : 0;
@@ -378,13 +385,14 @@ async function status(argv: string[], io: CommandIO, clock: Clock): Promise<numb
   const out: string[] = [];
   out.push(
     report.up
-      ? `tunpf lab is up since ${new Date(state!.startedAt).toLocaleTimeString()} (${state!.timing} CARP timing), in ${LAB_DIR}`
-      : `tunpf lab is not fully up (phase ${report.phase ?? 'unknown'}): '${invocation()} lab down' removes what is left`,
+      ? `tunpf lab is up since ${new Date(state!.startedAt).toLocaleTimeString()} ` +
+          `(${state!.timing} CARP timing), in ${LAB_DIR}`
+      : `tunpf lab is not fully up (phase ${report.phase ?? 'unknown'}): ` +
+          `'${invocation()} lab down' removes what is left`,
   );
   const missing = report.namespaces.filter((n) => !n.present).map((n) => n.name);
-  out.push(
-    `  namespaces: ${missing.length ? `missing ${missing.join(', ')}` : `all ${NODES.length} present (${netnsOf('client').replace('client', '*')})`}`,
-  );
+  const allPresent = `all ${NODES.length} present (${netnsOf('client').replace('client', '*')})`;
+  out.push(`  namespaces: ${missing.length ? `missing ${missing.join(', ')}` : allPresent}`);
   const order = (n: string) => (NODES as readonly string[]).indexOf(n);
   for (const p of [...report.processes].sort((a, b) => order(a.node) - order(b.node))) {
     const what = p.role === 'router' ? 'tunpf run' : p.role === 'echo' ? 'echo server' : 'client traffic';
@@ -398,13 +406,17 @@ async function status(argv: string[], io: CommandIO, clock: Clock): Promise<numb
         : '  not answering';
     }
     out.push(
-      `  ${p.node.padEnd(7)} ${what.padEnd(15)} pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'STOPPED'}${extra}`,
+      `  ${p.node.padEnd(7)} ${what.padEnd(15)} pid ${String(p.pid).padEnd(8)} ` +
+        `${p.running ? 'running' : 'STOPPED'}${extra}`,
     );
   }
   for (const f of tr?.flows ?? []) {
     const ago = f.lastReceived ? now - f.lastReceived : null;
     out.push(
-      `  flow ${f.name.padEnd(9)} ${f.connected ? 'up' : 'down'}, ${f.connections} connection${f.connections === 1 ? '' : 's'}, ${f.received} ${f.proto === 'udp' ? 'datagrams' : 'bytes'} echoed, last ${ago === null ? 'never' : `${seconds(ago)} ago`}`,
+      `  flow ${f.name.padEnd(9)} ${f.connected ? 'up' : 'down'}, ` +
+        `${f.connections} connection${f.connections === 1 ? '' : 's'}, ` +
+        `${f.received} ${f.proto === 'udp' ? 'datagrams' : 'bytes'} echoed, ` +
+        `last ${ago === null ? 'never' : `${seconds(ago)} ago`}`,
     );
   }
   io.out(out.join('\n'));
@@ -424,7 +436,8 @@ async function failover(argv: string[], io: CommandIO, clock: Clock): Promise<nu
   const b = lab.process('router', backup);
   if (!b || !alive(b.pid)) return (io.err(`tunpf lab: ${backup} is not running, so nobody would take over`), 1);
   io.out(
-    `${master} is master; ${backup} takes over after ${seconds(masterDown(TIMINGS[lab.state.timing], backup) * 1000)} of silence.`,
+    `${master} is master; ${backup} takes over after ` +
+      `${seconds(masterDown(TIMINGS[lab.state.timing], backup) * 1000)} of silence.`,
   );
   const newMaster = await narrator.takeover(master);
   if (newMaster && !argv.includes('--no-return')) await narrator.comeback(master);

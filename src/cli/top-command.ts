@@ -21,8 +21,9 @@ import { systemClock, type Clock } from '../os/clock.js';
 import { applyKey, renderFrame, type TopSample, type TopUi } from '../control/top-view.js';
 import type { CommandIO } from './io.js';
 
-export const topUsage = `usage: tunpf top [--socket PATH] [--sort KEY] [--rules] [--interval SECONDS] [--once [--width N] [--rows N]]
-  --socket PATH   the daemon's control socket (default: this network namespace's)
+export const topUsage =
+  'usage: tunpf top [--socket PATH] [--sort KEY] [--rules] [--interval SECONDS] [--once [--width N] [--rows N]]\n' +
+  `  --socket PATH   the daemon's control socket (default: this network namespace's)
   --sort KEY      ${STATE_SORT_KEYS.join(', ')} (default: bytes)
   --rules         start in the rules view
   --interval S    seconds between refreshes (default 1)
@@ -190,7 +191,8 @@ function runInteractive(
         if (r === 'quit') return finish(0);
         if (r === 'redraw') {
           draw();
-          if (ch !== 'v' && ch !== '\t' && ch !== '1' && ch !== '2') void refresh(); // the daemon picks states in the new order
+          // the daemon picks states in the new order
+          if (ch !== 'v' && ch !== '\t' && ch !== '1' && ch !== '2') void refresh();
         }
       }
     }

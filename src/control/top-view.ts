@@ -129,13 +129,17 @@ function header(now: TopSample, prev: TopSample | null, ui: TopUi): string[] {
     const lag = now.pfsync.lagMs;
     const ms = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${Number(v).toFixed(1)}`);
     lines.push(
-      `pfsync: ${now.pfsync.syncdev}  queued ins ${q.ins} upd ${q.upd} updc ${q.updc} del ${q.del} iack ${q.iack}  lag ms last ${ms(lag.last)} p50 ${ms(lag.p50)} p99 ${ms(lag.p99)}  bulk ${now.pfsync.bulk.state}`,
+      `pfsync: ${now.pfsync.syncdev}  ` +
+        `queued ins ${q.ins} upd ${q.upd} updc ${q.updc} del ${q.del} iack ${q.iack}  ` +
+        `lag ms last ${ms(lag.last)} p50 ${ms(lag.p50)} p99 ${ms(lag.p99)}  ` +
+        `bulk ${now.pfsync.bulk.state}`,
     );
   }
   const sortName = `${ui.sort}${ui.reverse ? ' (reversed)' : ''}`;
   lines.push(
     ui.view === 'states'
-      ? `view: states (${now.states.matched} shown of ${now.states.total})  sort: ${sortName}   keys: s d b r a e p sort, v rules, q quit`
+      ? `view: states (${now.states.matched} shown of ${now.states.total})  sort: ${sortName}   ` +
+          'keys: s d b r a e p sort, v rules, q quit'
       : `view: rules   keys: v states, q quit`,
   );
   return lines;
@@ -147,11 +151,33 @@ function statesView(now: TopSample, prev: TopSample | null, ui: TopUi, width: nu
   const list = [...now.states.states].sort(ui.reverse ? (a, b) => cmp(b, a) : cmp);
   const flowWidth = Math.max(24, width - 83); // what the fixed columns leave
   const lines = [
-    `${col('PR', 5)} ${col('IF', 6)} ${col('DIR', 3)} ${col('FLOW', flowWidth)} ${col('STATE', 23)} ${col('AGE', 8, true)} ${col('EXP', 8, true)} ${col('PKTS', 6, true)} ${col('BYTES', 6, true)} ${col('RATE', 8, true)}`,
+    [
+      col('PR', 5),
+      col('IF', 6),
+      col('DIR', 3),
+      col('FLOW', flowWidth),
+      col('STATE', 23),
+      col('AGE', 8, true),
+      col('EXP', 8, true),
+      col('PKTS', 6, true),
+      col('BYTES', 6, true),
+      col('RATE', 8, true),
+    ].join(' '),
   ];
   for (const s of list) {
     lines.push(
-      `${col(s.proto, 5)} ${col(s.interface, 6)} ${col(s.direction, 3)} ${col(stateFlow(s), flowWidth)} ${col(`${s.peers[0]}:${s.peers[1]}`, 23)} ${col(clock(s.age), 8, true)} ${col(clock(s.expires), 8, true)} ${col(humanCount(s.packets[0] + s.packets[1]), 6, true)} ${col(humanCount(s.bytes[0] + s.bytes[1]), 6, true)} ${col(rateText(rates.get(s.id) ?? 0), 8, true)}`,
+      [
+        col(s.proto, 5),
+        col(s.interface, 6),
+        col(s.direction, 3),
+        col(stateFlow(s), flowWidth),
+        col(`${s.peers[0]}:${s.peers[1]}`, 23),
+        col(clock(s.age), 8, true),
+        col(clock(s.expires), 8, true),
+        col(humanCount(s.packets[0] + s.packets[1]), 6, true),
+        col(humanCount(s.bytes[0] + s.bytes[1]), 6, true),
+        col(rateText(rates.get(s.id) ?? 0), 8, true),
+      ].join(' '),
     );
   }
   return lines;
@@ -161,10 +187,26 @@ function rulesView(now: TopSample, prev: TopSample | null, width: number): strin
   const before = new Map((prev?.rules?.rules ?? []).map((r) => [r.nr, r.packets]));
   const dt = prev ? now.at - prev.at : 0;
   const lines = [
-    `${col('RULE', 5)} ${col('EVALS', 7, true)} ${col('PKTS', 7, true)} ${col('BYTES', 7, true)} ${col('PKT/S', 7, true)} ${col('STATES', 6, true)}  TEXT`,
+    [
+      col('RULE', 5),
+      col('EVALS', 7, true),
+      col('PKTS', 7, true),
+      col('BYTES', 7, true),
+      col('PKT/S', 7, true),
+      col('STATES', 6, true),
+      ' TEXT',
+    ].join(' '),
   ];
   for (const r of now.rules?.rules ?? []) {
-    const text = `${col(`@${r.nr}`, 5)} ${col(humanCount(r.evaluations), 7, true)} ${col(humanCount(r.packets), 7, true)} ${col(humanCount(r.bytes), 7, true)} ${col(perSecond(r.packets, before.get(r.nr), dt).toFixed(0), 7, true)} ${col(r.states, 6, true)}  ${r.text}`;
+    const text = [
+      col(`@${r.nr}`, 5),
+      col(humanCount(r.evaluations), 7, true),
+      col(humanCount(r.packets), 7, true),
+      col(humanCount(r.bytes), 7, true),
+      col(perSecond(r.packets, before.get(r.nr), dt).toFixed(0), 7, true),
+      col(r.states, 6, true),
+      ` ${r.text}`,
+    ].join(' ');
     lines.push(fit(text, width));
   }
   return lines;

@@ -126,7 +126,7 @@ function run(argv: string[]): string {
     return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = String((e as { stderr?: string }).stderr ?? '').trim();
-    throw new Error(`${argv.join(' ')}: ${err || (e as Error).message}`);
+    throw new Error(`${argv.join(' ')}: ${err || (e as Error).message}`, { cause: e });
   }
 }
 
@@ -392,7 +392,10 @@ export class Lab {
               .filter((f) => !(f.connected && f.received > 0))
               .map(
                 (f) =>
-                  `${f.name} ${f.connected ? 'connected, nothing echoed' : `not connected (${f.breaks.at(-1)?.why ?? 'connecting'})`}`,
+                  `${f.name} ` +
+                  (f.connected
+                    ? 'connected, nothing echoed'
+                    : `not connected (${f.breaks.at(-1)?.why ?? 'connecting'})`),
               )
               .join('; ')
           : 'no status file';

@@ -122,7 +122,13 @@ export class Narrator {
     for (const g of CARP_GROUPS) {
       const s = LAB[g.side];
       this.line(
-        `${g.name.padEnd(9)} ${String(g.vhid).padEnd(5)} ${`${s.vip4}, ${s.vip6}`.padEnd(30)} ${roles[g.name]!.r1.padEnd(8)} ${roles[g.name]!.r2}`,
+        [
+          g.name.padEnd(9),
+          String(g.vhid).padEnd(5),
+          `${s.vip4}, ${s.vip6}`.padEnd(30),
+          roles[g.name]!.r1.padEnd(8),
+          roles[g.name]!.r2,
+        ].join(' '),
       );
     }
   }
@@ -132,10 +138,12 @@ export class Narrator {
     const t = this.view.timing;
     this.heading('Electing a master');
     this.line(
-      `Each router advertises each group on its side: r1 every ${seconds(advertInterval(t, 'r1') * 1000)} (advbase ${t.advbase}, advskew ${t.advskew.r1}),`,
+      `Each router advertises each group on its side: r1 every ${seconds(advertInterval(t, 'r1') * 1000)} ` +
+        `(advbase ${t.advbase}, advskew ${t.advskew.r1}),`,
     );
     this.line(
-      `r2 every ${seconds(advertInterval(t, 'r2') * 1000)} (advskew ${t.advskew.r2}). A router that hears no faster router for three of its`,
+      `r2 every ${seconds(advertInterval(t, 'r2') * 1000)} (advskew ${t.advskew.r2}). ` +
+        'A router that hears no faster router for three of its',
     );
     this.line('own intervals takes the group: it becomes MASTER, holds the gateway addresses, and answers for them.');
     this.line('A router starts demoted (it advertises as less preferred) until its pfsync bulk update is in and its');
@@ -162,7 +170,10 @@ export class Narrator {
     const both = CARP_GROUPS.every((g) => this.masterOf(roles, g.name) === lan);
     this.line('');
     this.line(
-      `Settled ${seconds(this.clock.now() - startedAt)} after the routers started${both ? `: ${lan} is master of both groups, ${other(lan)} is its backup.` : ': the groups have different masters.'}`,
+      `Settled ${seconds(this.clock.now() - startedAt)} after the routers started` +
+        (both
+          ? `: ${lan} is master of both groups, ${other(lan)} is its backup.`
+          : ': the groups have different masters.'),
     );
     return lan;
   }
@@ -193,7 +204,8 @@ export class Narrator {
     for (const s of ms.states) this.line(`  ${stateLine(s)}`);
     const seen = tr.flows.filter((f) => statesOf(f, ms.states).length > 0).length;
     this.line(
-      `  ${plural(ms.states.length, 'state')}, covering ${seen} of the ${plural(tr.flows.length, 'flow')}: the first packet of each flow passed a rule, which made the state;`,
+      `  ${plural(ms.states.length, 'state')}, covering ${seen} of the ${plural(tr.flows.length, 'flow')}: ` +
+        'the first packet of each flow passed a rule, which made the state;',
     );
     this.line('  every packet since, both ways, matched the state and went through without the rules.');
     this.line('');
@@ -211,12 +223,14 @@ export class Narrator {
     if (!bs) return this.line(`${backup} does not answer.`);
     const copies = copiesOf(bs, ms);
     this.line(
-      `${backup}, the backup, forwards nothing. What it knows of these flows is what pfsync sent it over the sync link:`,
+      `${backup}, the backup, forwards nothing. ` +
+        'What it knows of these flows is what pfsync sent it over the sync link:',
     );
     if (copies.length > 0) {
       for (const s of copies) this.line(`  ${stateLine(s)}`);
       this.line(
-        `  ${copies.length} of ${master}'s ${ms.states.length} states are here too, with the same ids (made by ${minfo ? `${master}, hostid ${minfo.hostid}` : master}).`,
+        `  ${copies.length} of ${master}'s ${ms.states.length} states are here too, with the same ids ` +
+          `(made by ${minfo ? `${master}, hostid ${minfo.hostid}` : master}).`,
       );
     } else
       this.line(
@@ -228,7 +242,9 @@ export class Narrator {
       );
     else if (pf)
       this.line(
-        `  show pfsync on the master: ${humanCount(pf.sent.packets)} packets sent, ${humanCount(pf.received.packets)} received; bulk update ${pf.bulk.state}; lag p50 ${pf.lagMs.p50 ?? '-'} ms.`,
+        `  show pfsync on the master: ${humanCount(pf.sent.packets)} packets sent, ` +
+          `${humanCount(pf.received.packets)} received; bulk update ${pf.bulk.state}; ` +
+          `lag p50 ${pf.lagMs.p50 ?? '-'} ms.`,
       );
   }
 
@@ -242,7 +258,8 @@ export class Narrator {
     const pid = await this.view.kill(master);
     this.line(`kill -KILL ${pid}: ${master}'s tunpf is gone at once, as in a crash or a power cut, with no goodbye.`);
     this.line(
-      `${backup} hears no more advertisements. ${seconds(masterDown(t, backup) * 1000)} (3 × its own interval) after the last one it heard,`,
+      `${backup} hears no more advertisements. ` +
+        `${seconds(masterDown(t, backup) * 1000)} (3 × its own interval) after the last one it heard,`,
     );
     this.line('which came up to one interval before the kill, it takes the group over.');
     const tookAt: Record<string, number> = {};
@@ -340,7 +357,9 @@ export class Narrator {
       const longest = longestPause(f, from, at);
       let text: string;
       if (broke.length)
-        text = `broke: ${broke[0]!.why}${f.connected ? `; a new connection (the ${ordinal(f.connections)}) is running` : ''}.`;
+        text =
+          `broke: ${broke[0]!.why}` +
+          `${f.connected ? `; a new connection (the ${ordinal(f.connections)}) is running` : ''}.`;
       else if (f.name === 'session') {
         const k = f.key;
         const typed = `a key typed once ${newMaster} held the gateway`;
@@ -349,7 +368,9 @@ export class Narrator {
             ? `${typed} echoed back in ${k.echoedAt - k.sentAt} ms, on the same connection.`
             : `${typed} has not come back after ${seconds(at - typedAt)} (same connection, not reset).`;
       } else if (f.lastReceived > settledAt)
-        text = `carried on, on the same ${f.proto === 'tcp' ? 'connection' : 'socket'}; the longest pause was ${seconds(pause?.ms ?? longest)}.`;
+        text =
+          `carried on, on the same ${f.proto === 'tcp' ? 'connection' : 'socket'}; ` +
+          `the longest pause was ${seconds(pause?.ms ?? longest)}.`;
       else text = `nothing came back for ${seconds(at - f.lastReceived)} (same connection, not reset: stuck).`;
       this.line(`  ${f.name.padEnd(9)} ${text}`);
     }
@@ -361,7 +382,8 @@ export class Narrator {
         info && s.creator === info.hostid ? `made by ${newMaster}` : `copied (creator ${s.creator})`,
       );
       this.line(
-        `  ${f.name.padEnd(9)} ${mine.length ? `${plural(mine.length, 'state')}, ${[...new Set(made)].join(', ')}` : 'none'}`,
+        `  ${f.name.padEnd(9)} ` +
+          (mine.length ? `${plural(mine.length, 'state')}, ${[...new Set(made)].join(', ')}` : 'none'),
       );
     }
   }
@@ -375,7 +397,9 @@ export class Narrator {
     const n = blocked(after) - blocked(before);
     if (n > 0)
       this.line(
-        `${r}'s block rules refused ${plural(n, 'packet')} since the kill: a TCP packet in mid-connection matches no pass rule (they want a SYN, flags S/SA), so without a state it meets \`block log all\`.`,
+        `${r}'s block rules refused ${plural(n, 'packet')} since the kill: ` +
+          'a TCP packet in mid-connection matches no pass rule (they want a SYN, flags S/SA), ' +
+          'so without a state it meets `block log all`.',
       );
   }
 }

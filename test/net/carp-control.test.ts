@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { netTestsUnavailable, runInNetns } from './helpers/netns.js';
 import { ctl, ctlJson } from './helpers/ctl.js';
+import type { CarpDemoteResult, ShowCarpResult } from '../../src/control/results.js';
 import { HaTopology, LAN_VIP, WAN_VIP, type RouterNode } from './helpers/ha-topology.js';
 import { sleep } from './helpers/topology.js';
 
@@ -26,18 +27,16 @@ after(async () => {
 });
 
 const roles = async (r: RouterNode) =>
-  Object.fromEntries(
-    (await ctlJson(r.ns, 'show', 'carp')).groups.map((g: { name: string; state: string }) => [g.name, g.state]),
-  );
+  Object.fromEntries((await ctlJson<ShowCarpResult>(r.ns, 'show', 'carp')).groups.map((g) => [g.name, g.state]));
 
 test(
   'show carp: roles, timers, addresses and counters, in a table and as JSON, without the passphrase',
   { skip: skip ?? false },
   async () => {
     await sleep(1500); // a few advertisements each way
-    const s = await ctlJson(t.r1.ns, 'show', 'carp');
+    const s = await ctlJson<ShowCarpResult>(t.r1.ns, 'show', 'carp');
     assert.equal(s.demote, 0);
-    const lan = s.groups.find((g: { name: string }) => g.name === 'carp-lan');
+    const lan = s.groups.find((g) => g.name === 'carp-lan')!;
     assert.deepEqual(
       {
         state: lan.state,
@@ -51,9 +50,9 @@ test(
       { state: 'MASTER', vhid: 1, carpdev: 'lan', advbase: 0, advskew: 50, preempt: true, addresses: ['10.1.0.1/24'] },
     );
     assert.ok(lan.counters.sent > 5, JSON.stringify(lan.counters));
-    const backupLan = (await ctlJson(t.r2.ns, 'show', 'carp')).groups.find(
-      (g: { name: string }) => g.name === 'carp-lan',
-    );
+    const backupLan = (await ctlJson<ShowCarpResult>(t.r2.ns, 'show', 'carp')).groups.find(
+      (g) => g.name === 'carp-lan',
+    )!;
     assert.ok(backupLan.counters.accepted > 5, `the backup hears the master: ${JSON.stringify(backupLan.counters)}`);
     assert.deepEqual(await roles(t.r2), { 'carp-lan': 'BACKUP', 'carp-wan': 'BACKUP' });
     const human = await ctl(t.r1.ns, 'show', 'carp');
@@ -68,7 +67,7 @@ test(
   'carp demote hands every group to the peer at once; carp promote takes them back',
   { skip: skip ?? false },
   async () => {
-    const d = await ctlJson(t.r1.ns, 'carp', 'demote');
+    const d = await ctlJson<CarpDemoteResult>(t.r1.ns, 'carp', 'demote');
     assert.equal(d.demote, 1);
     await t.until(
       'r2 takes both groups',
@@ -76,8 +75,8 @@ test(
       3000,
     );
     assert.deepEqual(await roles(t.r1), { 'carp-lan': 'BACKUP', 'carp-wan': 'BACKUP' });
-    assert.deepEqual((await ctlJson(t.r1.ns, 'show', 'carp')).demoteReasons, { admin: 1 });
-    const p = await ctlJson(t.r1.ns, 'carp', 'promote');
+    assert.deepEqual((await ctlJson<ShowCarpResult>(t.r1.ns, 'show', 'carp')).demoteReasons, { admin: 1 });
+    const p = await ctlJson<CarpDemoteResult>(t.r1.ns, 'carp', 'promote');
     assert.equal(p.demote, 0);
     await t.until(
       'r1 takes them back',

@@ -37,7 +37,8 @@ async function clientReachesServer(): Promise<void> {
     const [r] = await f.done;
     if (!(r!.ok && r!.received > 50))
       assert.fail(
-        `the client does not reach the server at ${target} through the virtual addresses: ${JSON.stringify(r)}\n${await t.diagnose()}`,
+        `the client does not reach the server at ${target} through the virtual addresses: ${JSON.stringify(r)}\n` +
+          (await t.diagnose()),
       );
   }
 }

@@ -44,7 +44,7 @@ test(
     assert.equal(t.lastState(t.r1, 'carp-lan'), 'MASTER');
     assert.ok(t.owns(t.r1, LAN_VIP));
     const c = await t.counters(t.r1);
-    const lan = c.carp.groups.find((g: { name: string }) => g.name === 'carp-lan');
+    const lan = c.carp!.groups.find((g) => g.name === 'carp-lan')!;
     assert.ok(
       lan.counters.dropped['bad-auth'] >= 5,
       `r2's advertisements are dropped as bad-auth: ${JSON.stringify(lan.counters)}`,
@@ -52,6 +52,6 @@ test(
     assert.equal(lan.counters.accepted, 0, 'none of them was acted on');
     // and r2 likewise drops r1's
     const c2 = await t.counters(t.r2);
-    assert.ok(c2.carp.groups[0].counters.dropped['bad-auth'] >= 5);
+    assert.ok(c2.carp!.groups[0].counters.dropped['bad-auth'] >= 5);
   },
 );

@@ -48,7 +48,7 @@ test(
     const afterC = await t.counters(t.r1);
     for (const f of floods) f.kill();
     capture.kill();
-    const forwarded = afterC.forward.packetsIn - before.forward.packetsIn;
+    const forwarded = afterC.forward!.packetsIn - before.forward!.packetsIn;
     const times = lines
       .split('\n')
       .filter((l) => l.includes('224.0.0.18'))

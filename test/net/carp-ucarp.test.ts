@@ -75,7 +75,7 @@ function startUcarp(advskew: number): void {
 }
 const ucarpState = () => (existsSync(stateFile) ? readFileSync(stateFile, 'utf8').trim().split('\n').pop() : undefined);
 const ucarpOwns = () => u.exec('ip', '-o', 'addr', 'show', 'dev', 'eth0').includes(` ${LAN_VIP}/`);
-const lanGroup = async () => (await t.counters(t.r1)).carp.groups.find((g: { name: string }) => g.name === 'carp-lan');
+const lanGroup = async () => (await t.counters(t.r1)).carp!.groups.find((g) => g.name === 'carp-lan')!;
 
 test(
   "ucarp master, tunpf backup: tunpf accepts ucarp's advertisements and stays backup; takes over when ucarp dies",
@@ -98,7 +98,8 @@ test(
       8000,
     );
     console.log(`# tunpf took over ${took} ms after ucarp was killed`);
-    u.exec('ip', 'addr', 'flush', 'dev', 'eth0', 'to', `${LAN_VIP}/32`); // a killed ucarp leaves its address, as a killed tunpf does
+    // a killed ucarp leaves its address, as a killed tunpf does
+    u.exec('ip', 'addr', 'flush', 'dev', 'eth0', 'to', `${LAN_VIP}/32`);
     const f = await t.flows(1, ['udp', `${SERVER}:7000`]);
     assert.ok((await f.done)[0]!.ok, 'the client reaches the server through tunpf');
   },

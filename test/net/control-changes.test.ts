@@ -10,6 +10,12 @@ import { join } from 'node:path';
 import { netTestsUnavailable, runInNetns } from './helpers/netns.js';
 import { sleep, Topology } from './helpers/topology.js';
 import { ctl, ctlJson } from './helpers/ctl.js';
+import type {
+  KillStatesResult,
+  ShowRulesResult,
+  ShowStatesResult,
+  TableChangeResult,
+} from '../../src/control/results.js';
 
 const skip = netTestsUnavailable();
 let topo: Topology;
@@ -41,7 +47,7 @@ test('kill states -k HOST ends that connection; -k id -k ID one state', { skip: 
   });
   await sleep(1000);
   assert.equal(
-    (await ctlJson(topo.router, 'show', 'states', '--port', '45001')).matched,
+    (await ctlJson<ShowStatesResult>(topo.router, 'show', 'states', '--port', '45001')).matched,
     2,
     'a state on each side of the router, as pf keeps them',
   );
@@ -49,7 +55,7 @@ test('kill states -k HOST ends that connection; -k id -k ID one state', { skip: 
   assert.deepEqual([none.code, none.stdout], [0, 'killed 0 states\n']);
   const r = await ctl(topo.router, 'kill', 'states', '-k', '10.1.0.2', '-k', '10.2.0.2');
   assert.deepEqual([r.code, r.stdout], [0, 'killed 2 states\n']);
-  assert.equal((await ctlJson(topo.router, 'show', 'states', '--port', '45001')).matched, 0);
+  assert.equal((await ctlJson<ShowStatesResult>(topo.router, 'show', 'states', '--port', '45001')).matched, 0);
   const result = lastJson((await stream).stdout);
   assert.equal(
     result.ok,
@@ -59,11 +65,13 @@ test('kill states -k HOST ends that connection; -k id -k ID one state', { skip: 
   assert.ok(result.received < result.sent);
 
   assert.equal((await topo.probe(topo.client, 'udp', '10.2.0.2', '7000')).ok, true);
-  const udp = (await ctlJson(topo.router, 'show', 'states', '--proto', 'udp')).states;
+  const udp = (await ctlJson<ShowStatesResult>(topo.router, 'show', 'states', '--proto', 'udp')).states;
   assert.equal(udp.length, 2, 'in on lan and out on wan');
-  assert.deepEqual(await ctlJson(topo.router, 'kill', 'states', '-k', 'id', '-k', udp[0].id), { killed: 1 });
+  assert.deepEqual(await ctlJson<KillStatesResult>(topo.router, 'kill', 'states', '-k', 'id', '-k', udp[0].id), {
+    killed: 1,
+  });
   assert.deepEqual(
-    (await ctlJson(topo.router, 'show', 'states', '--proto', 'udp')).states.map((x: { id: string }) => x.id),
+    (await ctlJson<ShowStatesResult>(topo.router, 'show', 'states', '--proto', 'udp')).states.map((x) => x.id),
     [udp[1].id],
     'the other one stays',
   );
@@ -75,11 +83,11 @@ test('kill states -k HOST ends that connection; -k id -k ID one state', { skip: 
 test('flush states removes every state', { skip: skip ?? false }, async () => {
   assert.equal(await tcpOk('7001'), true);
   assert.equal((await topo.probe(topo.client, 'udp', '10.2.0.2', '7000')).ok, true);
-  const n = (await ctlJson(topo.router, 'show', 'states')).total;
+  const n = (await ctlJson<ShowStatesResult>(topo.router, 'show', 'states')).total;
   assert.ok(n >= 2, `states before the flush: ${n}`);
   const r = await ctl(topo.router, 'flush', 'states');
   assert.deepEqual([r.code, r.stdout], [0, `${n} states cleared\n`]);
-  assert.equal((await ctlJson(topo.router, 'show', 'states')).total, 0);
+  assert.equal((await ctlJson<ShowStatesResult>(topo.router, 'show', 'states')).total, 0);
 });
 
 test(
@@ -94,15 +102,18 @@ test(
     const del = await ctl(topo.router, 'table', 'blocked', 'delete', '10.1.0.2');
     assert.deepEqual([del.code, del.stdout], [0, '1/1 addresses deleted.\n']);
     assert.equal(await tcpOk(), true, 'and lets go');
-    assert.deepEqual(await ctlJson(topo.router, 'table', 'blocked', 'replace', '10.1.0.0/24', '!10.1.0.2'), {
-      table: 'blocked',
-      created: false,
-      added: 2,
-      deleted: 0,
-      count: 2,
-    });
+    assert.deepEqual(
+      await ctlJson<TableChangeResult>(topo.router, 'table', 'blocked', 'replace', '10.1.0.0/24', '!10.1.0.2'),
+      {
+        table: 'blocked',
+        created: false,
+        added: 2,
+        deleted: 0,
+        count: 2,
+      },
+    );
     assert.equal(await tcpOk(), true, '!10.1.0.2 excludes the client');
-    assert.deepEqual(await ctlJson(topo.router, 'table', 'blocked', 'replace', '10.1.0.0/24'), {
+    assert.deepEqual(await ctlJson<TableChangeResult>(topo.router, 'table', 'blocked', 'replace', '10.1.0.0/24'), {
       table: 'blocked',
       created: false,
       added: 0,
@@ -143,7 +154,11 @@ test(
           `tunpf ctl: ${bad}: 1 error, ruleset not loaded; the running ruleset stays\\n$`,
       ),
     );
-    assert.equal((await ctlJson(topo.router, 'show', 'rules')).rules.length, 3, 'the running ruleset stays');
+    assert.equal(
+      (await ctlJson<ShowRulesResult>(topo.router, 'show', 'rules')).rules.length,
+      3,
+      'the running ruleset stays',
+    );
     assert.equal(await tcpOk('7001'), true);
     const missing = await ctl(topo.router, 'reload', '-f', join(topo.dir, 'missing.conf'));
     assert.equal(missing.code, 1);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { netTestsUnavailable } from './helpers/netns.js';
 import { mainPath, sleep, Topology, waitForOutput } from './helpers/topology.js';
 import { ctl, ctlJson, defaultSocketOf, tunpfIn } from './helpers/ctl.js';
+import type { ShowInfoResult, ShowRulesResult } from '../../src/control/results.js';
 import type { ErrorBody, RequestId } from '../../src/control/protocol.js';
 
 const skip = netTestsUnavailable();
@@ -61,7 +62,7 @@ function exchange(data: Buffer | string, count: number): Promise<Reply[]> {
 const stillServes = async () => {
   assert.equal(topo.daemon!.exitCode, null, 'the daemon runs');
   assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '1000')).ok, true, 'and forwards');
-  assert.equal((await ctlJson(topo.router, 'show', 'info')).rules, 3, 'and answers');
+  assert.equal((await ctlJson<ShowInfoResult>(topo.router, 'show', 'info')).rules, 3, 'and answers');
 };
 
 test(
@@ -157,7 +158,7 @@ test('--socket PATH on both sides', { skip: skip ?? false }, async () => {
   assert.equal(await topo.stopDaemon(), 0);
   const other = join(topo.dir, 'ctl', 'other.sock');
   await topo.startDaemon(topo.writeRules('pass all\n', 'pass.conf'), ['--socket', other]);
-  assert.equal((await ctlJson(topo.router, '--socket', other, 'show', 'rules')).rules.length, 1);
+  assert.equal((await ctlJson<ShowRulesResult>(topo.router, '--socket', other, 'show', 'rules')).rules.length, 1);
   const r = await ctl(topo.router, 'show', 'rules');
   assert.equal(r.code, 1);
   assert.match(r.stderr, /no tunpf daemon is running/);

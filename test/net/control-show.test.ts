@@ -11,7 +11,14 @@ import { dirname } from 'node:path';
 import { netTestsUnavailable, runInNetns } from './helpers/netns.js';
 import { sleep, Topology } from './helpers/topology.js';
 import { ctl, ctlJson, defaultSocketOf, tunpfIn } from './helpers/ctl.js';
-import type { ShowStatesResult, ShowTablesResult } from '../../src/control/results.js';
+import type {
+  ShowInfoResult,
+  ShowLimitsResult,
+  ShowRulesResult,
+  ShowStatesResult,
+  ShowTablesResult,
+  ShowTimeoutsResult,
+} from '../../src/control/results.js';
 
 const skip = netTestsUnavailable();
 let topo: Topology;
@@ -53,7 +60,7 @@ test(
 );
 
 test('show rules: the counters of the deciding rule move after traffic', { skip: skip ?? false }, async () => {
-  const before_ = (await ctlJson(topo.router, 'show', 'rules')).rules;
+  const before_ = (await ctlJson<ShowRulesResult>(topo.router, 'show', 'rules')).rules;
   assert.equal(
     before_[1].text,
     'pass in on lan inet proto tcp from 10.1.0.0/24 to <web> port = 7000 flags S/SA label "to-server"',
@@ -61,7 +68,7 @@ test('show rules: the counters of the deciding rule move after traffic', { skip:
   assert.equal(before_[1].label, 'to-server');
   assert.deepEqual(await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '5000'), { ok: true, received: 5000 });
   assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7005', '10')).ok, false);
-  const after_ = (await ctlJson(topo.router, 'show', 'rules')).rules;
+  const after_ = (await ctlJson<ShowRulesResult>(topo.router, 'show', 'rules')).rules;
   assert.equal(after_[1].packets - before_[1].packets, 1, 'the SYN; the rest went by state');
   assert.equal(after_[1].stateCreations - before_[1].stateCreations, 1);
   assert.ok(after_[1].evaluations > before_[1].evaluations);
@@ -136,17 +143,17 @@ test('show states: a live TCP connection with its addresses, and the filters', {
 });
 
 test('show info, timeouts, limits, tables, table', { skip: skip ?? false }, async () => {
-  const info = await ctlJson(topo.router, 'show', 'info');
-  assert.ok(info.forward.packetsIn > 0 && info.forward.packetsOut > 0);
+  const info = await ctlJson<ShowInfoResult>(topo.router, 'show', 'info');
+  assert.ok(info.forward!.packetsIn > 0 && info.forward!.packetsOut > 0);
   assert.ok(info.counters.match > 0);
   assert.ok(info.states.inserts >= 2);
   assert.equal(info.rules, 5);
   const text = await ctl(topo.router, 'show', 'info');
   assert.match(text.stdout, /^Status: Enabled for 0 days 00:0\d:\d\d +Hostid: 0x[0-9a-f]{8}$/m);
   assert.match(text.stdout, /^ {2}match +\d+ +\d+\.\d\/s$/m);
-  assert.equal((await ctlJson(topo.router, 'show', 'timeouts')).timeouts['tcp.established'], 7200);
+  assert.equal((await ctlJson<ShowTimeoutsResult>(topo.router, 'show', 'timeouts')).timeouts['tcp.established'], 7200);
   assert.match((await ctl(topo.router, 'show', 'timeouts')).stdout, /^tcp\.established +7200s$/m);
-  assert.deepEqual((await ctlJson(topo.router, 'show', 'limits')).limits.states.limit, 100000);
+  assert.deepEqual((await ctlJson<ShowLimitsResult>(topo.router, 'show', 'limits')).limits.states.limit, 100000);
   assert.match((await ctl(topo.router, 'show', 'limits')).stdout, /^states +hard limit +100000$/m);
   const tables = await ctlJson<ShowTablesResult>(topo.router, 'show', 'tables');
   assert.deepEqual(

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { netTestsUnavailable } from './helpers/netns.js';
 import { ctlJson } from './helpers/ctl.js';
+import type { ShowPfsyncResult, ShowStatesResult } from '../../src/control/results.js';
 import { HaTopology, LAN_VIP, SERVER, WAN_VIP, type FlowSummary, type RouterNode } from './helpers/ha-topology.js';
 import { sleep } from './helpers/topology.js';
 
@@ -46,7 +47,7 @@ async function settled(master: RouterNode, backup: RouterNode): Promise<void> {
   );
   for (const r of [master, backup]) {
     const start = Date.now();
-    while ((await ctlJson(r.ns, 'show', 'pfsync')).bulk.state !== 'done') {
+    while ((await ctlJson<ShowPfsyncResult>(r.ns, 'show', 'pfsync')).bulk.state !== 'done') {
       if (Date.now() - start > 40000) throw new Error(`${r.name}'s bulk update did not end`);
       await sleep(200);
     }
@@ -54,9 +55,7 @@ async function settled(master: RouterNode, backup: RouterNode): Promise<void> {
 }
 
 const ids = async (r: RouterNode) =>
-  new Set(
-    (await ctlJson(r.ns, 'show', 'states')).states.map((s: { id: string; creator: string }) => `${s.creator}/${s.id}`),
-  );
+  new Set((await ctlJson<ShowStatesResult>(r.ns, 'show', 'states')).states.map((s) => `${s.creator}/${s.id}`));
 
 function assertFlowsSurvived(results: FlowSummary[], what: string): number {
   for (const r of results) {
@@ -81,8 +80,8 @@ test(
     const b = await ids(t.r2);
     assert.ok(a.size >= 3, `the master has the flows' states: ${[...a]}`);
     assert.deepEqual(b, a, 'the backup has the same states, by creator and id');
-    const s = (await ctlJson(t.r2.ns, 'show', 'states', '--address', SERVER)).states;
-    assert.ok(s.some((x: { proto: string; dst: { port: number } }) => x.proto === 'tcp' && x.dst.port === 7000));
+    const s = (await ctlJson<ShowStatesResult>(t.r2.ns, 'show', 'states', '--address', SERVER)).states;
+    assert.ok(s.some((x) => x.proto === 'tcp' && x.dst.port === 7000));
     assertFlowsSurvived(await f.done, 'no takeover');
   },
 );
@@ -117,13 +116,14 @@ test(
     const results = await f.done;
     const gap = assertFlowsSurvived(results, 'old master returns');
     console.log(
-      `# preemption by the returning master: longest gap ${gap} ms ${JSON.stringify(results.map((r) => [r.kind, r.gaps]))}`,
+      `# preemption by the returning master: longest gap ${gap} ms ` +
+        JSON.stringify(results.map((r) => [r.kind, r.gaps])),
     );
     await sleep(1500);
     const [x, y] = [await ids(t.r1), await ids(t.r2)];
     if (JSON.stringify([...x].sort()) !== JSON.stringify([...y].sort())) {
-      console.log('# r1', JSON.stringify((await ctlJson(t.r1.ns, 'show', 'states')).states));
-      console.log('# r2', JSON.stringify((await ctlJson(t.r2.ns, 'show', 'states')).states));
+      console.log('# r1', JSON.stringify((await ctlJson<ShowStatesResult>(t.r1.ns, 'show', 'states')).states));
+      console.log('# r2', JSON.stringify((await ctlJson<ShowStatesResult>(t.r2.ns, 'show', 'states')).states));
     }
     assert.deepEqual(y, x);
   },

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { netTestsUnavailable } from './helpers/netns.js';
 import { ctlJson } from './helpers/ctl.js';
+import type { ShowPfsyncResult, ShowStatesResult } from '../../src/control/results.js';
 import { HaTopology } from './helpers/ha-topology.js';
 import { sleep } from './helpers/topology.js';
 import { VECTOR_PFSYNC } from '../unit/helpers/pfsync-vector.js';
@@ -31,8 +32,13 @@ after(async () => {
 
 /** Sends pfsync bytes from r2's namespace to r1 with a chosen TTL and source (python3's raw socket). */
 function send(bytes: Uint8Array, ttl: number, src: string): void {
-  const py =
-    'import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_RAW,240)\ns.setsockopt(socket.IPPROTO_IP,socket.IP_TTL,int(sys.argv[1]))\ns.bind((sys.argv[2],0))\ns.sendto(bytes.fromhex(sys.argv[3]),("10.9.0.1",0))';
+  const py = [
+    'import socket,sys',
+    's=socket.socket(socket.AF_INET,socket.SOCK_RAW,240)',
+    's.setsockopt(socket.IPPROTO_IP,socket.IP_TTL,int(sys.argv[1]))',
+    's.bind((sys.argv[2],0))',
+    's.sendto(bytes.fromhex(sys.argv[3]),("10.9.0.1",0))',
+  ].join('\n');
   execFileSync('ip', [
     'netns',
     'exec',
@@ -47,8 +53,8 @@ function send(bytes: Uint8Array, ttl: number, src: string): void {
 }
 
 const hasVectorState = async () =>
-  (await ctlJson(t.r1.ns, 'show', 'states')).states.some(
-    (s: { id: string; creator: string }) => s.id === '6744d0a100000007' && s.creator === '1d2c3b4a',
+  (await ctlJson<ShowStatesResult>(t.r1.ns, 'show', 'states')).states.some(
+    (s) => s.id === '6744d0a100000007' && s.creator === '1d2c3b4a',
   );
 
 test(
@@ -63,7 +69,7 @@ test(
     send(VECTOR_PFSYNC.subarray(0, 12), 255, '10.9.0.2'); // shorter than a header
     await sleep(300);
     assert.equal(await hasVectorState(), false, 'none of them made a state');
-    const s = await ctlJson(t.r1.ns, 'show', 'pfsync');
+    const s = await ctlJson<ShowPfsyncResult>(t.r1.ns, 'show', 'pfsync');
     assert.deepEqual(s.dropped, { badttl: 1, badsrc: 1, hdrops: 1, badver: 1 });
   },
 );
@@ -72,7 +78,7 @@ test('the same insert from the peer with TTL 255 makes the state', { skip: skip 
   send(VECTOR_PFSYNC, 255, '10.9.0.2');
   for (let k = 0; k < 20 && !(await hasVectorState()); k++) await sleep(100);
   assert.equal(await hasVectorState(), true);
-  const s = await ctlJson(t.r1.ns, 'show', 'pfsync');
+  const s = await ctlJson<ShowPfsyncResult>(t.r1.ns, 'show', 'pfsync');
   assert.equal(s.received.messages.INS, 1);
   assert.equal(t.r1.daemon!.exitCode, null, 'and the daemon runs on');
 });

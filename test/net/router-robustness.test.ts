@@ -19,7 +19,8 @@ import socket, struct
 def csum(b):
     s = sum(struct.unpack('!%dH' % (len(b)//2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16; return ~s & 0xffff
 tcp = struct.pack('!HHIIBBHHH', 40000, 7000, 1, 0, 0xf0, 0x02, 65535, 0, 0)
-ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, socket.inet_aton('10.1.0.2'), socket.inet_aton('10.2.0.2'))
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0,
+                 socket.inet_aton('10.1.0.2'), socket.inet_aton('10.2.0.2'))
 ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 for _ in range(5): s.sendto(ip + tcp, ('10.2.0.2', 0))

@@ -88,7 +88,7 @@ test('gratuitous ARP request: broadcast, sender = target = the address, target M
   assert.throws(() => encodeGratuitousArp(virtualMac(7), 'fd01::1'), /IPv4/);
 });
 
-test('unsolicited neighbour advertisement: to ff02::1, Override (+ Router), target link-layer option, valid checksum', () => {
+test('unsolicited neighbour advert: to ff02::1, Override (+ Router), target link-layer option, valid checksum', () => {
   const mac = parseMac('00:00:5e:00:01:03');
   for (const router of [true, false]) {
     const f = encodeUnsolicitedNa(mac, 'fd01::1', router);

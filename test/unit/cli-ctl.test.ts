@@ -36,7 +36,11 @@ const dir = mkdtempSync(join(tmpdir(), 'tunpf-cli-ctl-'));
 const socket = join(dir, 'control.sock');
 const rulesFile = join(dir, 'rules.conf');
 const RULES =
-  'table <bad> persist\nblock all\nblock in quick from <bad>\npass in on lan proto tcp from 192.168.1.0/24 to any label "web"\npass in on lan proto udp all\n';
+  'table <bad> persist\n' +
+  'block all\n' +
+  'block in quick from <bad>\n' +
+  'pass in on lan proto tcp from 192.168.1.0/24 to any label "web"\n' +
+  'pass in on lan proto udp all\n';
 let flow: Flow;
 let server: ControlServer;
 
@@ -146,7 +150,11 @@ test('reload: a bad file prints check diagnostics and exits 1; a good one reload
   assert.equal(r.code, 1);
   assert.match(
     r.stderr,
-    /bad\.conf:2:27: error: unknown port name 'nonsense'\n {2}pass in proto tcp to port nonsense\n {28}\^\ntunpf ctl: .*bad\.conf: 1 error, ruleset not loaded; the running ruleset stays\n$/,
+    new RegExp(
+      String.raw`bad\.conf:2:27: error: unknown port name 'nonsense'\n` +
+        String.raw` {2}pass in proto tcp to port nonsense\n {28}\^\n` +
+        String.raw`tunpf ctl: .*bad\.conf: 1 error, ruleset not loaded; the running ruleset stays\n$`,
+    ),
   );
   assert.equal(flow.filter.rules.count, 4);
   const ok = await tunpf('ctl', '--socket', socket, 'reload');

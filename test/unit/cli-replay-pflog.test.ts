@@ -38,7 +38,8 @@ const packets: { pkt: Uint8Array; dir: 'in' | 'out'; ifname: string }[] = [
   { pkt: web.c('S'), dir: 'out', ifname: 'wan' }, // @4 pass: not logged
   { pkt: web.s('SA'), dir: 'in', ifname: 'wan' }, // state: not logged
   { pkt: web.c('A'), dir: 'in', ifname: 'lan' }, // state: not logged
-  { pkt: new TcpPair('198.51.100.9', '192.168.1.10', 5555, 22).c('S'), dir: 'in', ifname: 'wan' }, // @3 match, then @0 block
+  // @3 match, then @0 block
+  { pkt: new TcpPair('198.51.100.9', '192.168.1.10', 5555, 22).c('S'), dir: 'in', ifname: 'wan' },
   { pkt: dnsQuery, dir: 'in', ifname: 'lan' }, // @2 pass in on lan
   { pkt: dnsQuery, dir: 'out', ifname: 'wan' }, // @4 pass: not logged
   { pkt: dnsReply, dir: 'in', ifname: 'wan' }, // the state @4 made: not logged

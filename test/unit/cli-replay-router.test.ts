@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
+import type { CheckView } from '../../src/cli/replay-command.js';
 import { buildUdp } from '../../src/packet/build.js';
 import { PcapngWriter, readCapture } from '../../src/packet/capture-file.js';
 import { decodeLinkLayer, LinkType } from '../../src/packet/link-layer.js';
@@ -81,7 +82,7 @@ async function replay(...args: string[]): Promise<{ code: number; out: string[];
   return { code, out, err: err.join('\n') };
 }
 
-const brief = (c: any) =>
+const brief = (c: CheckView | null) =>
   c ? `${c.direction} ${c.interface} ${c.verdict}:${c.why}@${c.rule}${c.stateCreated ? ':new' : ''}` : null;
 
 test('router mode: the in check on the arrival interface, the out check on the routed one, both in JSON', async () => {

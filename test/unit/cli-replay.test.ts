@@ -16,7 +16,9 @@ const dir = mkdtempSync(join(tmpdir(), 'tunpf-replay-'));
 const rules = join(dir, 'rules.conf');
 writeFileSync(
   rules,
-  'block all\npass in on lan proto tcp from 192.168.1.0/24 to any port 80 label "web"\npass in on lan proto udp from 192.168.1.0/24 to any port 53\n',
+  'block all\n' +
+    'pass in on lan proto tcp from 192.168.1.0/24 to any port 80 label "web"\n' +
+    'pass in on lan proto udp from 192.168.1.0/24 to any port 53\n',
 );
 
 function collect(chunks: Uint8Array[]): Uint8Array {
@@ -116,7 +118,8 @@ test('pcap with Ethernet frames: interfaces and directions from --in-on / --out-
   }
   const file = join(dir, 'conv.pcap');
   writeFileSync(file, collect(chunks));
-  // a capture on lan: LAN sources arrive on it, everything else leaves by it (replies meet the state made on the way in)
+  // a capture on lan: LAN sources arrive on it, everything else leaves by it
+  // (replies meet the state made on the way in)
   const r = await replay('-f', rules, '--json', '--in-on', 'lan=192.168.1.0/24', '--out-on', 'lan', file);
   assert.equal(r.code, 0);
   check(r.lines);

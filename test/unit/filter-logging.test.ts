@@ -68,7 +68,12 @@ test('match log logs when the match rule matches; the deciding rule logs on its 
 
 test('log (matches): every later matching rule logs the packet, overridden ones included', () => {
   const f = new Flow(
-    'pass in proto udp\nmatch in log (matches) proto udp\nblock in proto udp\nmatch in proto udp to port 53\npass in proto udp to port 53\nblock in proto tcp\n',
+    'pass in proto udp\n' +
+      'match in log (matches) proto udp\n' +
+      'block in proto udp\n' +
+      'match in proto udp to port 53\n' +
+      'pass in proto udp to port 53\n' +
+      'block in proto tcp\n',
   );
   assert.deepEqual(records(f.send(udp(1000))), ['1:match:match', '2:block:match', '3:match:match', '4:pass:match']);
   assert.deepEqual(records(f.send(udp(1000, 54))), ['1:match:match', '2:block:match'], 'the deciding block rule once');

@@ -126,7 +126,10 @@ test('flags: S/SA, any, and non-TCP packets', () => {
 
 test('icmp-type and code, both families', () => {
   const h = new Harness(
-    'block all\npass inet proto icmp icmp-type echoreq\npass inet proto icmp icmp-type unreach code needfrag\npass inet6 proto icmp6 icmp6-type echoreq',
+    'block all\n' +
+      'pass inet proto icmp icmp-type echoreq\n' +
+      'pass inet proto icmp icmp-type unreach code needfrag\n' +
+      'pass inet6 proto icmp6 icmp6-type echoreq',
   );
   assert.equal(h.test(buildIcmpEcho({ src: '1.1.1.1', dst: '2.2.2.2', id: 1 }), Direction.IN, 'lan').action, 'pass');
   assert.equal(

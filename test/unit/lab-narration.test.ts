@@ -208,7 +208,7 @@ test('with replication: copies on the backup, the measured takeover time, every 
   assert.match(text, /r1 is MASTER of both groups again 0\.90 s after it started/);
 });
 
-test('without replication: the backup has no copies, the TCP flows stick, its block rule counts their packets', async () => {
+test('without replication: no copies on the backup, TCP flows stick, its block rule counts their packets', async () => {
   const text = await tell({ replicates: false, takeoverMs: 2000, returnMs: 600 });
   assert.match(text, /none of the master's 3 states \(r2 holds 0 states in all\)/);
   assert.match(text, /show pfsync: unknown to this tunpf/);

@@ -551,7 +551,7 @@ test('import: the ACK flag asks for an INS_ACK and is not kept; other flags are'
   assert.equal(imp.ackRequested, false);
 });
 
-test('UPD_C and identities written from the table; readPeer into the engine; validation of updates; findStateOf', () => {
+test('UPD_C and identities written from the table; readPeer into the engine; update validation; findStateOf', () => {
   const f = new Flow(RULES_14);
   const v = f.send(SYN_14, Direction.IN, 'lan');
   const i = v.state;

@@ -8,7 +8,10 @@ import { Flow, TcpPair } from './helpers/flow.js';
 import { Direction } from '../../src/packet/meta.js';
 
 const RULES =
-  'set state-policy if-bound\nblock all\npass in on lan proto tcp from 192.168.1.0/24 to any\npass out on wan proto tcp all';
+  'set state-policy if-bound\n' +
+  'block all\n' +
+  'pass in on lan proto tcp from 192.168.1.0/24 to any\n' +
+  'pass out on wan proto tcp all';
 
 test('if-bound: a state per interface, and no match on another interface', () => {
   const f = new Flow(RULES);

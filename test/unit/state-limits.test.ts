@@ -43,7 +43,9 @@ function connect(f: Flow, client: string, cport: number): TcpPair {
 
 test('max-src-conn with overload <table> flush: the abuser is listed and its states go', () => {
   const f = new Flow(
-    'table <abusers> persist\nblock quick from <abusers>\npass proto tcp to port 22 keep state (max-src-conn 2, overload <abusers> flush)',
+    'table <abusers> persist\n' +
+      'block quick from <abusers>\n' +
+      'pass proto tcp to port 22 keep state (max-src-conn 2, overload <abusers> flush)',
   );
   connect(f, '10.0.0.7', 1001);
   connect(f, '10.0.0.7', 1002);

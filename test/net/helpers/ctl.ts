@@ -30,8 +30,8 @@ export function tunpfIn(ns: Netns, args: string[], timeoutMs = 20000): Promise<R
 
 export const ctl = (ns: Netns, ...args: string[]) => tunpfIn(ns, ['ctl', ...args]);
 
-/** `tunpf ctl --json ...`, which must succeed. */
-export async function ctlJson<T = any>(ns: Netns, ...args: string[]): Promise<T> {
+/** `tunpf ctl --json ...`, which must succeed; T is the command's result shape (src/control/results.ts). */
+export async function ctlJson<T>(ns: Netns, ...args: string[]): Promise<T> {
   const r = await ctl(ns, '--json', ...args);
   if (r.code !== 0) throw new Error(`tunpf ctl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout) as T;

@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { Netns } from './netns.js';
 import type { FlowResult } from './flows.js';
 import { echoServerArgs, sleep, startTunpfRun, waitForOutput } from './topology.js';
+import type { ShowCarpResult } from '../../../src/control/results.js';
+import type { ForwardCounters } from '../../../src/datapath/forwarder.js';
 
 const compiled = import.meta.url.endsWith('.js');
 const nodeArgs = (script: string) => [...(compiled ? [] : ['--import', 'tsx']), script];
@@ -47,6 +49,18 @@ export interface HaOptions {
   /** An extra pfsync block per router (its text, given the router's index). */
   pfsync?: (index: number) => string;
   echoPorts?: number[];
+}
+
+/** The daemon's SIGUSR1 `counters` log line (src/cli/run-command.ts): the parts these tests read. */
+export interface CountersLine {
+  packets: number;
+  passed: number;
+  blocked: number;
+  states: number;
+  /** Absent when the daemon does not forward (no TUN interfaces). */
+  forward?: ForwardCounters;
+  /** Absent without CARP. */
+  carp?: ShowCarpResult;
 }
 
 export const HA_RULES = `
@@ -229,7 +243,7 @@ export class HaTopology {
   }
 
   /** A router's counters (SIGUSR1 makes the daemon log them as one line). */
-  async counters(r: RouterNode): Promise<Record<string, any>> {
+  async counters(r: RouterNode): Promise<CountersLine> {
     const before = r.log.join('').split('"msg":"counters"').length;
     r.daemon!.kill('SIGUSR1');
     await this.until(
@@ -242,7 +256,7 @@ export class HaTopology {
       .split('\n')
       .filter((l) => l.includes('"msg":"counters"'))
       .pop()!;
-    return JSON.parse(line) as Record<string, any>;
+    return JSON.parse(line) as CountersLine;
   }
 
   /** Waits until fn() holds, polling; throws with `what` after ms. */
