@@ -2,6 +2,8 @@
 // tunpf top and the lab read. One place, so the daemon's handlers and the
 // client's formatters agree.
 
+import { PfReasonName } from '../packet/pflog.js';
+
 export interface RuleInfo {
   nr: number;
   /** The rule in pf's canonical form (tunpf check -v), without `@N`. */
@@ -78,26 +80,8 @@ export interface ShowStatesResult {
   states: StateInfo[];
 }
 
-/** pf's `pfctl -si` counters, in pf's order. */
-export const PF_COUNTERS = [
-  'match',
-  'bad-offset',
-  'fragment',
-  'short',
-  'normalize',
-  'memory',
-  'bad-timestamp',
-  'congestion',
-  'ip-option',
-  'proto-cksum',
-  'state-mismatch',
-  'state-insert',
-  'state-limit',
-  'src-limit',
-  'synproxy',
-  'translate',
-  'no-route',
-] as const;
+/** pf's `pfctl -si` counters, in pf's order: its reasons (PFRES_*), as pflog names them. */
+export const PF_COUNTERS = PfReasonName;
 
 export interface ForwardInfo {
   batches: number;

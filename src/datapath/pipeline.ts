@@ -104,15 +104,15 @@ export class PacketPipeline {
   ): PacketOutcome {
     const o = this.outcome;
     o.reset();
-    if (direction === Direction.IN) {
+    const inbound = direction === Direction.IN;
+    if (inbound) {
       o.inChecked = true;
       o.inIf = ifId;
-      this.check(m, buf, start, end, direction, ifId, now, o.inCheck);
     } else {
       o.outChecked = true;
       o.outIf = ifId;
-      this.check(m, buf, start, end, direction, ifId, now, o.outCheck);
     }
+    this.check(m, buf, start, end, direction, ifId, now, inbound ? o.inCheck : o.outCheck);
     return o;
   }
 
