@@ -3,7 +3,7 @@
 // says. A thin facade over the codecs in pcap.ts and pcapng.ts, which also
 // hold the writers.
 
-import { CaptureFormatError, isPcap, PcapReader, readU32 } from './pcap.js';
+import { CaptureFormatError, PcapReader, readU32 } from './pcap.js';
 import { BlockType, PcapngReader } from './pcapng.js';
 
 export { CaptureFormatError, PcapWriter } from './pcap.js';
@@ -24,10 +24,6 @@ export interface CaptureRecord {
 
 function isPcapng(buf: Uint8Array): boolean {
   return buf.length >= 4 && readU32(buf, 0, false) === BlockType.SHB;
-}
-
-export function isCapture(buf: Uint8Array): boolean {
-  return isPcap(buf) || isPcapng(buf);
 }
 
 /** Reads every record of a pcap or pcapng file. Throws CaptureFormatError on a damaged file. */

@@ -54,14 +54,6 @@ export function writeU32(buf: Uint8Array, o: number, v: number, le: boolean): vo
   }
 }
 
-/** Whether buf starts with a pcap magic number (either order, either precision). */
-export function isPcap(buf: Uint8Array, offset: number = 0): boolean {
-  if (buf.length - offset < 4) return false;
-  const be = readU32(buf, offset, false);
-  const le = readU32(buf, offset, true);
-  return be === PCAP_MAGIC_MICRO || be === PCAP_MAGIC_NANO || le === PCAP_MAGIC_MICRO || le === PCAP_MAGIC_NANO;
-}
-
 export interface PcapFileHeader {
   littleEndian: boolean;
   /** Nanosecond timestamps (magic 0xa1b23c4d) rather than microseconds. */
