@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Direction } from '../src/packet/meta.js';
 import { readCapture } from '../src/packet/capture-file.js';
 import { walkPacket } from '../src/pfsync/codec.js';
 import { readU16 } from '../src/pfsync/wire.js';
@@ -170,6 +171,8 @@ async function lag(t: HaTopology, rate: number, seconds: number, basePort: numbe
       section(action, buf, o, stride, count) {
         if (action !== PfsyncAction.INS) return;
         for (let k = 0; k < count; k++) {
+          // only inbound states: an outbound one's port[1] is the client's source port, which may fall in the range
+          if (buf[o + k * stride + StateOffset.DIRECTION] !== Direction.IN) continue;
           const key = o + k * stride + StateOffset.KEY_WIRE;
           const dport = readU16(buf, key + KeyOffset.PORT1); // inbound state: port[1] is the server's
           const t0 = firstSeen.get(dport);
