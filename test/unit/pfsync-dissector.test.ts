@@ -22,7 +22,6 @@ import {
   updC,
   updReq,
   type StateKey,
-  type StatePeer,
   type StateRecord,
   type UpdCompressed,
 } from '../../src/pfsync/state-record.js';
@@ -30,6 +29,7 @@ import { writeU16 } from '../../src/pfsync/wire.js';
 import { PfsyncAction, BusStatus, PFSYNC } from '../../src/pfsync/constants.js';
 import { repoRoot } from './helpers/paths.js';
 import { randomSource } from './helpers/random.js';
+import { peer } from './helpers/state-peer.js';
 
 const LUA = join(repoRoot, 'contrib/wireshark/pfsync.lua');
 const LINKTYPE_RAW = 101;
@@ -40,20 +40,6 @@ const words = (s: string) => parseAddress(s)!.words;
 const hex32 = (v: number) => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
 const hex64 = (hi: number, lo: number) =>
   `0x${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
-const peer = (p: Partial<StatePeer>): StatePeer => ({
-  scrubFlags: 0,
-  scrubTtl: 0,
-  scrubFlag: 0,
-  scrubTsMod: 0,
-  seqlo: 0,
-  seqhi: 0,
-  seqdiff: 0,
-  maxWin: 0,
-  mss: 0,
-  state: 0,
-  wscale: 0,
-  ...p,
-});
 const key = (a: string, ap: number, b: string, bp: number, af: number): StateKey => ({
   addr: [words(a), words(b)],
   port: [ap, bp],

@@ -7,26 +7,13 @@ import { test } from 'node:test';
 import { parseAddress } from '../../src/packet/address.js';
 import * as ipv4 from '../../src/packet/ipv4.js';
 import { PacketBuilder, decodePacket, header, subheader, walkPacket } from '../../src/pfsync/codec.js';
-import { state, type StateRecord, type StatePeer } from '../../src/pfsync/state-record.js';
+import { state, type StateRecord } from '../../src/pfsync/state-record.js';
 import { PfsyncAction, PFSYNC, PfsyncDrop, WireAf } from '../../src/pfsync/constants.js';
 import { Direction } from '../../src/packet/meta.js';
 import { VECTOR_FRAME, VECTOR_PFSYNC, VECTOR_RECORD } from './helpers/pfsync-vector.js';
+import { peer } from './helpers/state-peer.js';
 
 const addr = (s: string) => parseAddress(s)!.words;
-const peer = (p: Partial<StatePeer>): StatePeer => ({
-  scrubFlags: 0,
-  scrubTtl: 0,
-  scrubFlag: 0,
-  scrubTsMod: 0,
-  seqlo: 0,
-  seqhi: 0,
-  seqdiff: 0,
-  maxWin: 0,
-  mss: 0,
-  state: 0,
-  wscale: 0,
-  ...p,
-});
 
 /** The record of §14, written down from the spec's field table. */
 function vectorFields(): StateRecord {
