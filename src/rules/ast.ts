@@ -158,6 +158,9 @@ export interface Options {
   ruleset: string | null;
 }
 
+/** The most states a table can hold: state numbers live in 24 bits of its index (src/state/state-table.ts). */
+export const MAX_STATE_LIMIT = (1 << 24) - 1;
+
 export const DEFAULT_LIMITS = { states: 100000, srcNodes: 10000, frags: 65536, tables: 1000, tableEntries: 200000 };
 
 export function defaultOptions(): Options {

@@ -1,6 +1,6 @@
 // `set ...` statements: the ruleset's global options.
 
-import { DEFAULT_TIMEOUTS, type Options } from './ast.js';
+import { DEFAULT_TIMEOUTS, MAX_STATE_LIMIT, type Options } from './ast.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 
 const LIMIT_NAMES: Record<string, keyof Options['limits']> = {
@@ -57,7 +57,8 @@ export function parseSetOption(ctx: ParserContext): void {
             n.loc,
             `unknown limit '${n.text}' (states, src-nodes, frags, tables, table-entries)`,
           );
-        return { key, value: ctx.number('a limit', 1, 2 ** 31 - 1) };
+        // every value check accepts must also run: the state table's size has a ceiling
+        return { key, value: ctx.number('a limit', 1, key === 'states' ? MAX_STATE_LIMIT : 2 ** 31 - 1) };
       });
       for (const { key, value } of pairs) options.limits[key] = value;
       mark('limit');

@@ -34,12 +34,13 @@
 // keeps its own per-state bookkeeping beside the table.)
 
 import { randomBytes } from 'node:crypto';
+import { MAX_STATE_LIMIT } from '../rules/ast.js';
 import { ANY_DIRECTION, reverse, type DirectionOrAny } from '../packet/meta.js';
 import { FLOATING, NO_RULE } from './constants.js';
 
 export const MAX_LOAD = 0.75;
 /** State numbers live in the low 24 bits of an index slot, the fingerprint in the high 8. */
-export const MAX_CAPACITY = (1 << 24) - 1;
+export const MAX_CAPACITY = MAX_STATE_LIMIT;
 const IDX_MASK = 0xffffff;
 /** Words of key per state (see `key`). */
 export const KEY_WORDS = 10;

@@ -19,6 +19,11 @@ const cases: [string, string, string][] = [
   ['undefined macro starting a line', 'pass all\n$nope', "2:1: macro 'nope' not defined"],
   ['unknown port name', 'pass proto tcp to port nosuch', "1:24: unknown port name 'nosuch'"],
   ['port out of range', 'pass proto tcp to port 70000', '1:24: port 70000 out of range (0..65535)'],
+  [
+    'a state limit the table cannot hold',
+    'set limit states 100000000',
+    '1:18: a limit 100000000 out of range (1..16777215)',
+  ],
   ['unknown protocol', 'pass proto xyz', "1:12: unknown protocol 'xyz'"],
   [
     'address family against inet',
@@ -68,7 +73,7 @@ test('every error in a file is reported, in line order', () => {
   assert.deepEqual(got, [
     "1:12: macro 'a' not defined",
     "2:12: unknown protocol 'bogus'",
-    '3:18: a limit 0 out of range (1..2147483647)',
+    '3:18: a limit 0 out of range (1..16777215)',
     "5:12: invalid prefix length in '1.2.3.4/40'",
   ]);
 });
