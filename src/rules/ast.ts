@@ -106,9 +106,45 @@ export interface Rule {
   label: string | null; // with pf's $-macros already expanded for this rule
   tag: string | null;
   tagged: { name: string; neg: boolean } | null;
+  /** `nat-to`: the source is rewritten (binat-to is expanded into a nat-to and an rdr-to rule, as pfctl does). */
+  nat: Translation | null;
+  /** `rdr-to`: the destination is rewritten. */
+  rdr: Translation | null;
   /** Where the rule was written. */
   loc: SourceLocation;
 }
+
+/** pf's pool types (PF_POOL_*); 'none' uses the address as written. */
+export type PoolType = 'none' | 'bitmask' | 'random' | 'source-hash' | 'round-robin';
+
+/** One member of a translation pool. */
+export type PoolHost =
+  | { kind: 'prefix'; prefix: Prefix } // an address or network
+  | { kind: 'dynamic'; ifname: string; noAlias: boolean } // (em0), (em0:0): follows the interface's addresses
+  | { kind: 'table'; name: string }; // <name>
+
+/** A translation target: `nat-to`/`rdr-to` with its pool, ports and pool options. */
+export interface Translation {
+  af: 4 | 6;
+  hosts: PoolHost[];
+  type: PoolType;
+  /** source-hash key as four 32-bit words; null: a random key chosen when the ruleset loads (pfctl's default). */
+  hashKey: Uint32Array | null;
+  sticky: boolean;
+  /**
+   * Ports: nat-to, the range source ports are chosen from (0/0: pf's proxy range 50001-65535);
+   * rdr-to, the first and last port a destination port maps to (0/0: unchanged; `port N:*` is
+   * stored with the width of the rule's destination port range, as pfctl stores it).
+   */
+  portLow: number;
+  portHigh: number;
+  /** nat-to `static-port`: the source port is kept. */
+  staticPort: boolean;
+}
+
+/** pf's default range for nat-to source ports (pfctl's PF_NAT_PROXY_PORT_LOW/HIGH). */
+export const NAT_PROXY_PORT_LOW = 50001;
+export const NAT_PROXY_PORT_HIGH = 65535;
 
 export interface TableDef {
   name: string;

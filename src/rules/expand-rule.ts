@@ -16,6 +16,7 @@ import type {
   SourceLocation,
   StateMode,
   StateOptions,
+  Translation,
 } from './ast.js';
 import { formatPrefixShort } from './canonical.js';
 import { protocolHasPorts, protocolName } from './names.js';
@@ -55,6 +56,8 @@ export interface RuleSpec {
   label: string | null;
   tag: string | null;
   tagged: { name: string; neg: boolean } | null;
+  nat: Translation | null;
+  rdr: Translation | null;
   loc: SourceLocation;
 }
 
@@ -140,6 +143,8 @@ export function expandRuleSpec(
                   label: null,
                   tag: spec.tag,
                   tagged: spec.tagged,
+                  nat: spec.nat,
+                  rdr: spec.rdr,
                   loc: spec.loc,
                 };
                 rule.label = spec.label === null ? null : expandLabel(spec.label, rule);

@@ -141,6 +141,8 @@ function newRuleSpec(action: RuleAction, loc: SourceLocation): RuleSpec {
     label: null,
     tag: null,
     tagged: null,
+    nat: null,
+    rdr: null,
     loc,
   };
 }
