@@ -406,8 +406,7 @@ export class StateExporter {
     const af = t.afOf(i);
     const wireAf = af === 6 ? WireAf.INET6 : WireAf.INET;
     this.writeWireKey(i, wireAf, buf, off + StateOffset.KEY_WIRE);
-    const stack = t.stackKeys.get(i);
-    if (stack) this.writeStackKey(i, stack, wireAf, buf, off + StateOffset.KEY_STACK);
+    if (t.translated(i)) this.writeStackKey(i, wireAf, buf, off + StateOffset.KEY_STACK);
     else
       buf.copyWithin(off + StateOffset.KEY_STACK, off + StateOffset.KEY_WIRE, off + StateOffset.KEY_WIRE + KEY_LENGTH);
     const seqDiff = t.seqDiff.get(i);
@@ -480,20 +479,17 @@ export class StateExporter {
     buf[o + KeyOffset.AF] = wireAf;
   }
 
-  private writeStackKey(
-    i: number,
-    sk: { addr: Uint32Array; port: Uint16Array },
-    wireAf: number,
-    buf: Uint8Array,
-    o: number,
-  ): void {
-    const first = this.table.direction[i] === Direction.OUT ? 1 : 0;
+  private writeStackKey(i: number, wireAf: number, buf: Uint8Array, o: number): void {
+    const t = this.table;
+    const first = t.direction[i] === Direction.OUT ? 1 : 0;
+    const a = t.stackAddressOf(i, first);
+    const b = t.stackAddressOf(i, 1 - first);
     for (let w = 0; w < 4; w++) {
-      writeU32(buf, o + KeyOffset.ADDR0 + 4 * w, sk.addr[first * 4 + w]!);
-      writeU32(buf, o + KeyOffset.ADDR1 + 4 * w, sk.addr[(1 - first) * 4 + w]!);
+      writeU32(buf, o + KeyOffset.ADDR0 + 4 * w, a[w]!);
+      writeU32(buf, o + KeyOffset.ADDR1 + 4 * w, b[w]!);
     }
-    writeU16(buf, o + KeyOffset.PORT0, sk.port[first]!);
-    writeU16(buf, o + KeyOffset.PORT1, sk.port[1 - first]!);
+    writeU16(buf, o + KeyOffset.PORT0, t.stackPortOf(i, first));
+    writeU16(buf, o + KeyOffset.PORT1, t.stackPortOf(i, 1 - first));
     buf[o + KeyOffset.AF] = wireAf;
   }
 }

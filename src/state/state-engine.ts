@@ -5,9 +5,7 @@
 // The clock is an input (seconds), so tests drive it deterministically.
 
 import {
-  ANY_DIRECTION,
   IPPROTO,
-  reverse,
   TCPFlag,
   type Direction,
   type DirectionOrAny,
@@ -28,7 +26,7 @@ import {
 } from './constants.js';
 import { SourceTracker } from './source-tracker.js';
 import type { PeerImage, StateImage } from './state-image.js';
-import { StateTable, type StateTableOptions } from './state-table.js';
+import { KeyUse, StateTable, type StateTableOptions } from './state-table.js';
 import { tcpInitState, tcpSeqInWindow, tcpTrack, tcpTrackResync, tcpTrackSloppy } from './tcp-window.js';
 import { TimeoutTable } from './timeouts.js';
 
@@ -169,22 +167,23 @@ export class StateEngine {
     let i: number;
     if (m.icmpIsError && isIcmp(m.proto)) {
       if (!m.innerValid) return -1;
-      // the quoted packet travelled the other way: its source is our destination
+      // the quoted packet travelled the other way: looked up as the reply it quotes would be, in this
+      // direction (so a translated state's wire key serves an inbound error, as in pf)
       const iproto = m.innerProto;
       const ip = isIcmp(iproto);
-      // ... and so in the other direction than the error travels
       i = this.findFlow(
         m.af,
         iproto,
-        m.innerSrc,
-        ip ? m.innerIcmpId : m.innerSrcPort,
         m.innerDst,
         ip ? m.innerIcmpId : m.innerDstPort,
+        m.innerSrc,
+        ip ? m.innerIcmpId : m.innerSrcPort,
         ifId,
-        direction === ANY_DIRECTION ? ANY_DIRECTION : reverse(direction),
+        direction,
       );
       if (i < 0) return -1;
-      if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, t.forward, m.innerSeq)) {
+      // forward: the reply travels side 0 -> 1, so the quoted packet went side 1 -> 0
+      if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, !t.forward, m.innerSeq)) {
         this.counters.byReason[StateReason.BAD_STATE]!++;
         return -1;
       }
@@ -426,8 +425,16 @@ export class StateEngine {
       img.idHi,
       img.idLo,
       img.direction,
+      img.hasStackKey ? KeyUse.WIRE : KeyUse.BOTH,
     );
     if (i < 0) return i;
+    if (img.hasStackKey) {
+      const sa = img.stackAddr;
+      if (!t.setStackKey(i, sa.subarray(0, 4), img.stackPort[0]!, sa.subarray(4, 8), img.stackPort[1]!)) {
+        t.remove(i);
+        return -2;
+      }
+    }
     if (img.bound !== FLOATING) this.boundStates++;
     this.counters.inserts++;
     t.direction[i] = img.direction;
@@ -441,8 +448,6 @@ export class StateEngine {
     t.bytes[i * 2 + 1] = img.bytes[1]!;
     this.setPeer(i, 0, img.peer[0]);
     this.setPeer(i, 1, img.peer[1]);
-    if (img.hasStackKey)
-      t.stackKeys.set(i, { addr: Uint32Array.from(img.stackAddr), port: Uint16Array.from(img.stackPort) });
     t.flags[i] = origin === Origin.PEER ? img.flags | StateFlag.FROM_PEER : img.flags;
     if (this.hooks) this.hooks.onInsert(i, origin);
     return i;

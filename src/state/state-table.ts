@@ -9,9 +9,11 @@
 // of either direction finds the state with one probe sequence, and `forward`
 // says which way it went.
 //
-// Each state holds the wire key only; the stack key (what NAT would rewrite)
-// lives in a sparse side table that is empty without translation, so adding
-// NAT later adds entries there instead of 40 bytes to every state.
+// A translated state (nat-to, rdr-to) has two keys, as pf keeps them: the
+// wire key (what the interface's wire carries) and the stack key (what the
+// router's side sees). Both are indexed: an inbound packet matches a wire
+// key, an outbound one a stack key, and the state says how to rewrite it to
+// the other. An untranslated state has one key, matched from both sides.
 //
 // The hash is keyed with random seeds chosen at start: nobody outside can
 // compute which flows collide, so hash flooding cannot degrade the probes.
@@ -26,24 +28,33 @@
 // way. It is seeded too (a peer chooses the ids it sends), and only insert
 // and remove touch it, so the packet path pays nothing for it.
 //
-// Memory per state (bytes): key 40, peers 24 (seqlo, seqhi 4+4, max_win 2,
+// Memory per state (bytes): key 40, stack key 36, peers 24 (seqlo, seqhi 4+4, max_win 2,
 // wscale 1, state 1, times two), rule 2, creation+last activity 8, timeout
 // class 1, packets 8, bytes 16, interface and direction 2, flags 2, log 1,
 // id+creator 12, source node 4, and the two indexes at a load factor of at
-// most 0.75 (4 bytes a slot, 5.3 a state each): about 130 in all. (pfsync
+// most 0.75 (4 bytes a slot, 5.3 a state each): about 166 in all. (pfsync
 // keeps its own per-state bookkeeping beside the table.)
 
 import { randomBytes } from 'node:crypto';
 import { MAX_STATE_LIMIT } from '../rules/ast.js';
-import { ANY_DIRECTION, reverse, type DirectionOrAny } from '../packet/meta.js';
+import { ANY_DIRECTION, Direction, reverse, type DirectionOrAny } from '../packet/meta.js';
 import { FLOATING, NO_RULE } from './constants.js';
 
 export const MAX_LOAD = 0.75;
-/** State numbers live in the low 24 bits of an index slot, the fingerprint in the high 8. */
+/** State numbers live in the low 24 bits of an index slot, a 7-bit fingerprint above, the key's kind in the top bit. */
 export const MAX_CAPACITY = MAX_STATE_LIMIT;
 const IDX_MASK = 0xffffff;
 /** Words of key per state (see `key`). */
 export const KEY_WORDS = 10;
+/** Words of stack key per state (see `stackKey`). */
+export const STACK_WORDS = 9;
+/** In key word 9: the state is translated (its stack key differs and is indexed too). */
+const TRANSLATED = 0x40000000;
+/** In an index slot: the entry is a stack key. */
+const STACK_ENTRY = 0x80000000 | 0;
+
+/** Which packets a key serves (KeyUse): inbound ones read the wire key, outbound ones the stack key. */
+export const KeyUse = { WIRE: 1, STACK: 2, BOTH: 3 } as const;
 
 function fmix(h: number): number {
   h ^= h >>> 16;
@@ -67,7 +78,7 @@ export interface StateTableOptions {
 export class StateTable {
   readonly capacity: number;
   readonly slots: number;
-  /** Per slot: -1 empty, else fingerprint << 24 | state number. */
+  /** Per slot: -1 empty, else stack entry bit | fingerprint << 24 | state number. */
   readonly index: Int32Array;
   /** The same over (creator, idHi, idLo). */
   readonly idIndex: Int32Array;
@@ -80,8 +91,12 @@ export class StateTable {
    * if-bound state is another key than a floating one, as pf keeps them) and
    * `dir` the direction of the packet that made it (see find()); dir is not
    * hashed, so both states of a forwarded flow share one probe sequence.
+   * This is pf's wire key; TRANSLATED (bit 30) says the state has a stack
+   * key of its own.
    */
   readonly key: Uint32Array;
+  /** 9 words per state: the stack key's addresses and ports, oriented as `key` (meaningful when translated). */
+  readonly stackKey: Uint32Array;
   // peers: 2 per state, [0] = src (initiator), [1] = dst
   readonly seqlo: Uint32Array;
   readonly seqhi: Uint32Array;
@@ -109,11 +124,6 @@ export class StateTable {
   /** Source-tracking node, or -1. Free states chain the free list through it. */
   readonly srcNode: Int32Array;
 
-  /**
-   * Sparse: stack keys of translated states (none without NAT), oriented as
-   * the key: addr = side 0's 4 words then side 1's, port = [side 0, side 1].
-   */
-  readonly stackKeys = new Map<number, { addr: Uint32Array; port: Uint16Array }>();
   /** Sparse: sequence modulation offsets (modulate state), [src peer, dst peer]. */
   readonly seqDiff = new Map<number, Uint32Array>();
 
@@ -133,6 +143,8 @@ export class StateTable {
   private readonly t2: number;
   /** After find(): true when the packet travelled from side 0 to side 1. */
   forward = true;
+  /** After find(): the packet matched the state's stack key (else its wire key). */
+  matchedStack = false;
   /** Probes done by the last find() (the hash-flooding test reads it). */
   lastProbes = 0;
   /** Probes done by the last findById(). */
@@ -146,6 +158,7 @@ export class StateTable {
     this.index = new Int32Array(this.slots).fill(-1);
     this.idIndex = new Int32Array(this.slots).fill(-1);
     this.key = new Uint32Array(cap * KEY_WORDS);
+    this.stackKey = new Uint32Array(cap * STACK_WORDS);
     this.seqlo = new Uint32Array(cap * 2);
     this.seqhi = new Uint32Array(cap * 2);
     this.maxWin = new Uint16Array(cap * 2);
@@ -187,6 +200,7 @@ export class StateTable {
       this.index,
       this.idIndex,
       this.key,
+      this.stackKey,
       this.seqlo,
       this.seqhi,
       this.maxWin,
@@ -249,6 +263,19 @@ export class StateTable {
     return this.hash((ap >>> 8) & 0xff, ap & 0xff, k, o, ports >>> 16, k, o + 4, ports & 0xffff, (ap >>> 16) & 0xff);
   }
 
+  private stackHashOf(i: number): number {
+    const k = this.stackKey;
+    const o = i * STACK_WORDS;
+    const ports = k[o + 8]!;
+    const ap = this.key[i * KEY_WORDS + 9]!;
+    return this.hash((ap >>> 8) & 0xff, ap & 0xff, k, o, ports >>> 16, k, o + 4, ports & 0xffff, (ap >>> 16) & 0xff);
+  }
+
+  /** The hash of an index entry's key. */
+  private entryHash(e: number): number {
+    return (e & STACK_ENTRY) !== 0 ? this.stackHashOf(e & IDX_MASK) : this.hashOf(e & IDX_MASK);
+  }
+
   /** The home slot of a hash: multiply-shift range reduction (any table size works). */
   private home(h: number): number {
     return Math.floor((h / 4294967296) * this.slots);
@@ -261,7 +288,9 @@ export class StateTable {
    * its initiator and outbound ones from its responder, and the other way
    * round for a state made outbound. So a forwarded connection has a state
    * on each side, as in pf: `in on lan` and `out on wan` each decide once.
-   * ANY_DIRECTION matches a state of either direction.
+   * ANY_DIRECTION matches a state of either direction. Of a translated
+   * state, inbound packets match the wire key and outbound ones the stack
+   * key (pf's rule); `matchedStack` says which.
    */
   find(
     af: number,
@@ -315,29 +344,32 @@ export class StateTable {
     bound: number = FLOATING,
     dir: DirectionOrAny = ANY_DIRECTION,
   ): number {
-    const fp = h & 0xff;
+    const fp = h & 0x7f;
     const ap = ((bound << 16) | (af << 8) | proto) >>> 0;
     const back = dir === ANY_DIRECTION ? ANY_DIRECTION : reverse(dir); // a reply travels the other way
     const fwdPorts = ((sport << 16) | dport) >>> 0;
     const revPorts = ((dport << 16) | sport) >>> 0;
-    const k = this.key;
     const index = this.index;
     const slots = this.slots;
     let slot = this.home(h);
     let probes = 1;
-    for (;;) {
+    for (;; probes++) {
       const e = index[slot]!;
       if (e === -1) {
         this.lastProbes = probes;
         return -1;
       }
-      if (e >>> 24 === fp) {
+      if (((e >>> 24) & 0x7f) === fp) {
         const i = e & IDX_MASK;
-        const o = i * KEY_WORDS;
-        const kw = k[o + 9]!;
-        if ((kw & 0xffffff) === ap) {
+        const kw = this.key[i * KEY_WORDS + 9]!;
+        const stack = (e & STACK_ENTRY) !== 0;
+        // of a translated state, the stack key serves outbound packets and the wire key inbound ones
+        const serves = stack ? dir !== Direction.IN : (kw & TRANSLATED) === 0 || dir !== Direction.OUT;
+        if ((kw & 0xffffff) === ap && serves) {
+          const k = stack ? this.stackKey : this.key;
+          const o = stack ? i * STACK_WORDS : i * KEY_WORDS;
           const ports = k[o + 8];
-          const made = kw >>> 24; // the direction that made the state, 0 for none
+          const made = (kw >>> 24) & 3; // the direction that made the state, 0 for none
           if (
             (dir === ANY_DIRECTION || made === ANY_DIRECTION || made === dir) &&
             ports === fwdPorts &&
@@ -351,6 +383,7 @@ export class StateTable {
             k[o + 7] === dst[3]
           ) {
             this.forward = true;
+            this.matchedStack = stack;
             this.lastProbes = probes;
             return i;
           }
@@ -367,14 +400,97 @@ export class StateTable {
             k[o + 7] === src[3]
           ) {
             this.forward = false;
+            this.matchedStack = stack;
             this.lastProbes = probes;
             return i;
           }
         }
       }
       if (++slot === slots) slot = 0;
-      probes++;
     }
+  }
+
+  /** Whether state i has a stack key of its own (it is translated). */
+  translated(i: number): boolean {
+    return (this.key[i * KEY_WORDS + 9]! & TRANSLATED) !== 0;
+  }
+
+  /** Port (or ICMP id) of side 0 or 1 of the stack key (the wire key's when untranslated). */
+  stackPortOf(i: number, side: number): number {
+    const p = this.translated(i) ? this.stackKey[i * STACK_WORDS + 8]! : this.key[i * KEY_WORDS + 8]!;
+    return side === 0 ? p >>> 16 : p & 0xffff;
+  }
+
+  /** Side 0's or 1's address in the stack key (the wire key's when untranslated), as a view. */
+  stackAddressOf(i: number, side: number): Uint32Array {
+    if (!this.translated(i)) return this.addressOf(i, side);
+    const o = i * STACK_WORDS + side * 4;
+    return this.stackKey.subarray(o, o + 4);
+  }
+
+  /**
+   * Whether no state holds this key, oriented as a state made by a packet of
+   * direction `dir` holds it, for the packets the key would serve (`use`):
+   * KeyUse.WIRE inbound packets, STACK outbound ones, BOTH.
+   */
+  keyFree(
+    af: number,
+    proto: number,
+    src: ArrayLike<number>,
+    sport: number,
+    dst: ArrayLike<number>,
+    dport: number,
+    bound: number,
+    dir: DirectionOrAny,
+    use: number,
+  ): boolean {
+    if (dir === ANY_DIRECTION) return this.find(af, proto, src, sport, dst, dport, bound, ANY_DIRECTION) < 0;
+    // packets of the state's own direction carry the key as it is, replies carry it reversed
+    if ((use & KeyUse.WIRE) !== 0) {
+      const hit =
+        dir === Direction.IN
+          ? this.find(af, proto, src, sport, dst, dport, bound, Direction.IN)
+          : this.find(af, proto, dst, dport, src, sport, bound, Direction.IN);
+      if (hit >= 0) return false;
+    }
+    if ((use & KeyUse.STACK) !== 0) {
+      const hit =
+        dir === Direction.OUT
+          ? this.find(af, proto, src, sport, dst, dport, bound, Direction.OUT)
+          : this.find(af, proto, dst, dport, src, sport, bound, Direction.OUT);
+      if (hit >= 0) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Gives state i, inserted with its wire key (KeyUse.WIRE), a stack key
+   * oriented as the wire key, and indexes it. False, and nothing changed,
+   * when another state holds that key for outbound packets.
+   */
+  setStackKey(i: number, src: ArrayLike<number>, sport: number, dst: ArrayLike<number>, dport: number): boolean {
+    const kw = this.key[i * KEY_WORDS + 9]!;
+    if ((kw & TRANSLATED) !== 0) return false;
+    const af = (kw >>> 8) & 0xff;
+    const bound = (kw >>> 16) & 0xff;
+    const dir = ((kw >>> 24) & 3) as DirectionOrAny;
+    if (!this.keyFree(af, kw & 0xff, src, sport, dst, dport, bound, dir, KeyUse.STACK)) return false;
+    const o = i * STACK_WORDS;
+    for (let k = 0; k < 4; k++) {
+      this.stackKey[o + k] = src[k]!;
+      this.stackKey[o + 4 + k] = dst[k]!;
+    }
+    this.stackKey[o + 8] = ((sport << 16) | dport) >>> 0;
+    this.key[i * KEY_WORDS + 9] = (kw | TRANSLATED) >>> 0;
+    this.indexEntry(this.stackHashOf(i), i | STACK_ENTRY);
+    return true;
+  }
+
+  /** Puts an entry into the flow index at its hash's first free slot. */
+  private indexEntry(h: number, entry: number): void {
+    let slot = this.home(h);
+    while (this.index[slot] !== -1) if (++slot === this.slots) slot = 0;
+    this.index[slot] = entry | ((h & 0x7f) << 24);
   }
 
   afOf(i: number): number {
@@ -400,7 +516,8 @@ export class StateTable {
   /**
    * A new state for the flow src:sport -> dst:dport (the initiator first),
    * with zeroed fields. Returns its index, -1 when the table is full, -2 when
-   * the flow has a state already.
+   * the flow has a state already. `use`: KeyUse.WIRE when the state will be
+   * translated (setStackKey gives it the key outbound packets match).
    */
   insert(
     af: number,
@@ -411,9 +528,10 @@ export class StateTable {
     dport: number,
     bound: number = FLOATING,
     dir: DirectionOrAny = ANY_DIRECTION,
+    use: number = KeyUse.BOTH,
   ): number {
     if (this.count >= this.capacity) return -1;
-    if (this.find(af, proto, src, sport, dst, dport, bound, dir) >= 0) return -2;
+    if (!this.keyFree(af, proto, src, sport, dst, dport, bound, dir, use)) return -2;
     const i = this.place(af, proto, src, sport, dst, dport, bound, dir);
     this.creator[i] = this.hostid;
     // the next local id; one still held (the counter went round) is passed over
@@ -443,10 +561,11 @@ export class StateTable {
     idHi: number,
     idLo: number,
     dir: DirectionOrAny = ANY_DIRECTION,
+    use: number = KeyUse.BOTH,
   ): number {
     if (this.count >= this.capacity) return -1;
     if (this.findById(creator, idHi, idLo) >= 0) return -3;
-    if (this.find(af, proto, src, sport, dst, dport, bound, dir) >= 0) return -2;
+    if (!this.keyFree(af, proto, src, sport, dst, dport, bound, dir, use)) return -2;
     const i = this.place(af, proto, src, sport, dst, dport, bound, dir);
     this.creator[i] = creator >>> 0;
     this.idHi[i] = idHi >>> 0;
@@ -496,10 +615,7 @@ export class StateTable {
     this.flags[i] = 0;
     this.log[i] = 0;
     this.srcNode[i] = -1;
-    const h = this.hashOf(i);
-    let slot = this.home(h);
-    while (this.index[slot] !== -1) if (++slot === this.slots) slot = 0;
-    this.index[slot] = ((h & 0xff) << 24) | i;
+    this.indexEntry(this.hashOf(i), i);
     this.count++;
     return i;
   }
@@ -544,21 +660,28 @@ export class StateTable {
 
   /** Removes state i. Backward-shift deletion keeps every probe chain intact without tombstones. */
   remove(i: number): void {
+    if (this.translated(i)) this.unindex(this.index, i | STACK_ENTRY, false);
     this.unindex(this.index, i, false);
     this.unindex(this.idIndex, i, true);
     this.key[i * KEY_WORDS + 9] = 0;
-    this.stackKeys.delete(i);
     this.seqDiff.delete(i);
     this.srcNode[i] = this.freeHead;
     this.freeHead = i;
     this.count--;
   }
 
-  /** Takes state i out of one index (byId: the id index), shifting later entries of its chain back. */
-  private unindex(index: Int32Array, i: number, byId: boolean): void {
+  /**
+   * Takes an entry out of one index (byId: the id index; in the flow index
+   * `entry` is a state number, with STACK_ENTRY for its stack key), shifting
+   * later entries of its chain back.
+   */
+  private unindex(index: Int32Array, entry: number, byId: boolean): void {
     const slots = this.slots;
-    let slot = this.home(byId ? this.idHashOf(i) : this.hashOf(i));
-    while ((index[slot]! & IDX_MASK) !== i || index[slot] === -1) {
+    const i = entry & IDX_MASK;
+    const want = byId ? i : entry & (STACK_ENTRY | IDX_MASK);
+    const mask = byId ? IDX_MASK : STACK_ENTRY | IDX_MASK;
+    let slot = this.home(byId ? this.idHashOf(i) : this.entryHash(entry));
+    while ((index[slot]! & mask) !== want || index[slot] === -1) {
       if (index[slot] === -1) throw new Error(`state ${i} is not in the ${byId ? 'id ' : ''}index`);
       if (++slot === slots) slot = 0;
     }
@@ -567,8 +690,7 @@ export class StateTable {
     for (;;) {
       const e = index[next]!;
       if (e === -1) break;
-      const j = e & IDX_MASK;
-      const home = this.home(byId ? this.idHashOf(j) : this.hashOf(j));
+      const home = this.home(byId ? this.idHashOf(e & IDX_MASK) : this.entryHash(e));
       // the entry may move into the hole unless its home lies in (hole, next]
       const stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (!stays) {
@@ -601,7 +723,6 @@ export class StateTable {
     this.index.fill(-1);
     this.idIndex.fill(-1);
     this.key.fill(0);
-    this.stackKeys.clear();
     this.seqDiff.clear();
     this.freeHead = -1;
     this.highWater = 0;

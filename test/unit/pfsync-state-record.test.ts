@@ -257,7 +257,7 @@ test('import: the §14 record becomes the state it describes, and traffic of the
   assert.equal(t.flags[i], StateFlag.FROM_PEER);
   assert.equal(t.srcNode[i], -1);
   assert.equal(t.seqDiff.has(i), false);
-  assert.equal(t.stackKeys.has(i), false);
+  assert.equal(t.translated(i), false);
   // the reply is tracked by the imported state; the ruleset (block all) is never asked
   f.now += 1;
   const synack = buildTcp({
