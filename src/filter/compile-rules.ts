@@ -84,6 +84,8 @@ export class CompiledRule {
   blockPolicy = -1;
   /** LogFlag bits of `log (...)`; 0: the rule does not log. */
   log = 0;
+  /** nat-to or rdr-to. */
+  translates = false;
   // skip steps: index of the next rule that differs in that field
   skipIf = 0;
   skipDir = 0;
@@ -163,6 +165,7 @@ export function compileRuleset(ruleset: Ruleset, env: FilterEnv): CompiledRulese
     }
     c.needsL4 = c.sportOp !== 0 || c.dportOp !== 0 || c.flagsMask !== 0 || c.icmpType >= 0;
     if (r.tag) c.tagId = tagId(r.tag);
+    c.translates = r.nat !== null || r.rdr !== null;
     if (r.tagged) {
       c.taggedId = tagId(r.tagged.name);
       c.taggedNeg = r.tagged.neg;

@@ -11,6 +11,11 @@
 // overrides included, and pf's default rule when nothing decides); the
 // deciding rule logs it when it has `log`. A rule is written once per
 // packet even where pf would write it once per pflog interface.
+//
+// Translation as pf_match_rule applies it: a matching `match` rule's nat-to
+// or rdr-to rewrites the translator's view of the packet at once, and later
+// rules are tested against the view; the deciding rule's goes on top after
+// the walk (a pass rule that a later one overrides translates nothing).
 
 import { ANY_DIRECTION, IPPROTO, type Direction, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
@@ -25,6 +30,7 @@ import {
   type CompiledRuleset,
 } from './compile-rules.js';
 import { LogFlag, LogRecords } from './log-records.js';
+import type { Translator } from './translator.js';
 
 /** pf's action number of an Action. */
 export const pfActionOf = [PfAction.PASS, PfAction.DROP, PfAction.MATCH];
@@ -57,7 +63,9 @@ export function evaluate(
   direction: Direction,
   ifId: number,
   out: FilterResult,
+  xlat: Translator | null = null,
 ): FilterResult {
+  const packet = meta;
   const rules = rs.rules;
   const n = rs.count;
   const ifaces = rs.env.interfaces;
@@ -94,6 +102,7 @@ export function evaluate(
       if (r.action === Action.MATCH) {
         if (r.log !== 0 || logsAsMatch) logs.push(i, PfAction.MATCH, PfReason.MATCH);
         actLog |= r.log;
+        if (r.translates && xlat !== null) meta = xlat.apply(r.rule, meta);
       } else {
         decided = i;
         decidedRecord = logsAsMatch ? logs.push(i, pfActionOf[r.action]!, PfReason.MATCH) : -1;
@@ -115,7 +124,7 @@ export function evaluate(
     out.log = logs.count > 0;
     out.quick = false;
     rs.defaultPackets++;
-    rs.defaultBytes += meta.totalLength;
+    rs.defaultBytes += packet.totalLength;
     return out;
   }
   const r = rules[decided]!;
@@ -130,8 +139,9 @@ export function evaluate(
   out.log = logs.count > 0;
   out.state = r.action === Action.PASS ? r.state : StateKind.NONE;
   out.reply = r.action === Action.BLOCK ? resolveReply(r.blockReply, rs.blockPolicyReturn, proto) : BlockReply.DROP;
+  if (r.translates && xlat !== null && r.action === Action.PASS) xlat.apply(r.rule, meta);
   rs.packets[decided]!++;
-  rs.bytes[decided]! += meta.totalLength;
+  rs.bytes[decided]! += packet.totalLength;
   return out;
 }
 

@@ -71,6 +71,11 @@ export class InterfaceRegistry {
     this.self.build(all);
   }
 
+  /** The interface's addresses, primary first (empty for an unknown interface). */
+  addressesOf(ifname: string): InterfaceInfo['addresses'] {
+    return this.addresses.get(ifname) ?? [];
+  }
+
   /** The address set behind `(if)`, `(if:network)`, `(if:broadcast)`; empty for unknown interfaces. */
   dynamicSet(ifname: string, mode: 'address' | 'network' | 'broadcast' | 'peer'): PrefixSet {
     const key = `${ifname}:${mode}`;

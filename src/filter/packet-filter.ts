@@ -11,7 +11,7 @@
 // state (pf would log it as passed, then drop it). Malformed packets are
 // dropped unlogged (pf force-logs them with its default rule).
 
-import { ParseError, type Direction, type PacketMeta } from '../packet/meta.js';
+import { Direction, ParseError, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
 import type { Ruleset } from '../rules/ast.js';
 import { StateReason } from '../state/constants.js';
@@ -21,6 +21,7 @@ import { evaluate, FilterResult } from './evaluate-rules.js';
 import { InterfaceRegistry } from './interface-registry.js';
 import { LogFlag, LogRecords } from './log-records.js';
 import { TableStore } from './table-store.js';
+import { Translator } from './translator.js';
 
 /** Why a packet got its verdict. */
 export const Why = {
@@ -32,6 +33,7 @@ export const Why = {
   RULE_LIMIT: 5,
   SRC_LIMIT: 6,
   STATE_INSERT: 7,
+  TRANSLATE: 8, // nat-to found no free address and port
 } as const;
 export const WhyName = [
   'rule',
@@ -42,6 +44,7 @@ export const WhyName = [
   'rule-limit',
   'src-limit',
   'state-insert',
+  'translate',
 ];
 
 /** pf's reason (PFRES_*) for a verdict's Why; for MALFORMED, by the parse error. */
@@ -59,6 +62,8 @@ export function pfReasonOf(why: number, parseError: number = 0): number {
       return PfReason.SRCLIMIT;
     case Why.STATE_INSERT:
       return PfReason.STATEINS;
+    case Why.TRANSLATE:
+      return PfReason.TRANSLATE;
     default:
       break;
   }
@@ -80,6 +85,7 @@ const reasonToWhy: Record<number, number> = {
   [StateReason.RULE_LIMIT]: Why.RULE_LIMIT,
   [StateReason.SRC_LIMIT]: Why.SRC_LIMIT,
   [StateReason.STATE_INSERT]: Why.STATE_INSERT,
+  [StateReason.TRANSLATE]: Why.TRANSLATE,
 };
 
 export class Verdict {
@@ -91,6 +97,16 @@ export class Verdict {
   state = -1;
   /** The state was created by this packet. */
   created = false;
+  /**
+   * The state translates: the packet is to be rewritten to its other key
+   * (rewriteFromState) — to the stack key when it came in on the wire key —
+   * with `forward` saying which side sent it. Valid for a passed packet.
+   */
+  rewrite = false;
+  toStack = false;
+  forward = true;
+  /** The packet is an ICMP error about the state's connection (its quoted packet is what gets rewritten). */
+  viaIcmpError = false;
   /** For blocks: BlockReply. */
   reply: number = BlockReply.DROP;
   /** The packet is to be logged: `logs` holds one record per logging rule. The only field to test on the hot path. */
@@ -104,7 +120,7 @@ export class FilterCounters {
   blocked = 0;
   bytes = 0;
   /** By Why. */
-  readonly byWhy = new Float64Array(8);
+  readonly byWhy = new Float64Array(9);
   /** Malformed packets by ParseError code. */
   readonly malformed = new Float64Array(16);
   /** Log records beyond what one packet's record list holds. */
@@ -124,12 +140,14 @@ export class PacketFilter {
   tables: TableStore;
   readonly counters = new FilterCounters();
   private readonly result = new FilterResult();
+  private translator: Translator;
 
   constructor(ruleset: Ruleset, opts: PacketFilterOptions) {
     this.interfaces = opts.interfaces ?? new InterfaceRegistry();
     this.states = opts.states;
     this.tables = TableStore.forRuleset(ruleset.tables);
     this.rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables: this.tables });
+    this.translator = new Translator(this.interfaces, () => this.tables);
     this.states.setRules(ruleset, (name) => this.tables.get(name));
   }
 
@@ -142,6 +160,8 @@ export class PacketFilter {
     const rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables, tags: this.rules.tags });
     this.tables = tables;
     this.rules = rules;
+    // pools start over, with new source-hash keys where none is written (pfctl picks one per load)
+    this.translator = new Translator(this.interfaces, () => this.tables);
     this.states.setRules(ruleset, (name) => this.tables.get(name));
   }
 
@@ -151,6 +171,7 @@ export class PacketFilter {
     c.packets++;
     c.bytes += m.totalLength;
     v.created = false;
+    v.rewrite = false;
     v.state = -1;
     v.log = false;
     v.logs.count = 0;
@@ -176,6 +197,12 @@ export class PacketFilter {
         return v;
       }
       if (logAll !== 0) this.logState(v, PfAction.PASS, PfReason.MATCH);
+      if (states.table.translated(i)) {
+        v.rewrite = true;
+        v.toStack = !states.matchedStack;
+        v.forward = states.forward;
+        v.viaIcmpError = states.viaIcmpError;
+      }
       v.state = i;
       v.pass = true;
       v.why = Why.STATE;
@@ -183,7 +210,9 @@ export class PacketFilter {
       c.byWhy[Why.STATE]!++;
       return v;
     }
-    const r = evaluate(this.rules, m, direction, ifId, this.result);
+    const x = this.translator;
+    x.begin();
+    const r = evaluate(this.rules, m, direction, ifId, this.result, x);
     v.rule = r.ruleIndex;
     if (r.log) {
       v.log = true;
@@ -195,7 +224,7 @@ export class PacketFilter {
       return this.block(v, Why.RULE, r.ruleIndex);
     }
     if (r.state !== StateKind.NONE && r.rule && !(m.icmpIsError && m.icmpType >= 0)) {
-      const s = states.create(m, direction, ifId, r.rule, now, r.logFlags & LogFlag.ALL);
+      const s = states.create(m, direction, ifId, r.rule, now, r.logFlags & LogFlag.ALL, x.active ? x : null);
       if (s < 0) {
         this.block(v, reasonToWhy[-s] ?? Why.STATE_LIMIT, r.ruleIndex);
         if (r.logDecided >= 0) {
@@ -207,6 +236,13 @@ export class PacketFilter {
       this.rules.states[r.ruleIndex]!++;
       v.state = s;
       v.created = true;
+      if (x.active && states.table.translated(s)) {
+        // the first packet came in on the key it made: inbound the wire key, outbound the stack key
+        v.rewrite = true;
+        v.toStack = direction === Direction.IN;
+        v.forward = true;
+        v.viaIcmpError = false;
+      }
     }
     v.pass = true;
     v.why = Why.RULE;

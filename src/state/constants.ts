@@ -110,6 +110,7 @@ export const StateReason = {
   SRC_LIMIT: 4, // max-src-states, max-src-conn, max-src-conn-rate
   STATE_INSERT: 5, // a state with the same key exists already
   UNRELATED_ICMP: 6, // an ICMP error that quotes no known state
+  TRANSLATE: 7, // nat-to found no free address and port
 } as const;
 
 export const StateReasonName = [
@@ -120,6 +121,7 @@ export const StateReasonName = [
   'src-limit',
   'state-insert',
   'unrelated-icmp',
+  'translate',
 ];
 
 export const NO_RULE = 0xffff;

@@ -7,7 +7,7 @@
 import {
   IPPROTO,
   TCPFlag,
-  type Direction,
+  Direction,
   type DirectionOrAny,
   type PacketMeta,
 } from '../packet/meta.js';
@@ -62,6 +62,18 @@ export interface StateEngineOptions extends StateTableSetup {
 }
 
 /** What `overload <table>` needs of a pf table: the filter's tables satisfy it. */
+/**
+ * A translation to make a state with (the filter computes it from the
+ * rules): `view` is the packet as translated (pf's nsaddr/ndaddr), whose
+ * key becomes the state's wire key for an outbound packet and its stack key
+ * for an inbound one.
+ */
+export interface StateTranslation {
+  readonly view: PacketMeta;
+  /** Completes `view` (nat-to's source port) so that its key is free in `t`; false when none is. */
+  complete(t: StateTable, m: PacketMeta, direction: Direction, bound: number): boolean;
+}
+
 export interface OverloadTable {
   add(entries: Iterable<{ prefix: Prefix; neg: boolean }>): number;
 }
@@ -92,6 +104,8 @@ export class StateEngine {
   forward = true;
   /** After lookup(): the packet is an ICMP error matched through the packet it quotes. */
   viaIcmpError = false;
+  /** After lookup(): the packet (an error's quoted one: the reply it stands for) matched the stack key. */
+  matchedStack = false;
 
   constructor(opts: StateEngineOptions) {
     this.table = new StateTable({ ...opts, capacity: opts.limit });
@@ -197,7 +211,9 @@ export class StateEngine {
       this.counters.expired++;
       return -1;
     }
-    this.forward = this.table.forward;
+    // for an error, the quoted packet went the other way than the reply it was looked up as
+    this.forward = this.viaIcmpError ? !t.forward : t.forward;
+    this.matchedStack = t.matchedStack;
     return i;
   }
 
@@ -329,7 +345,15 @@ export class StateEngine {
    * `log` is pf's state log byte (PF_LOG_ALL: log every packet of the state).
    * Returns the state index, or minus a StateReason when a limit refuses it.
    */
-  create(m: PacketMeta, direction: Direction, ifId: number, rule: Rule, now: number, log: number = 0): number {
+  create(
+    m: PacketMeta,
+    direction: Direction,
+    ifId: number,
+    rule: Rule,
+    now: number,
+    log: number = 0,
+    xlat: StateTranslation | null = null,
+  ): number {
     const t = this.table;
     const o = rule.stateOptions;
     if (o.max !== null && this.perRule[rule.nr]! >= o.max) return this.refuse(StateReason.RULE_LIMIT);
@@ -359,19 +383,30 @@ export class StateEngine {
     const icmp = isIcmp(m.proto);
     const ifBound = o.ifBound ?? this.statePolicyIfBound;
     const bound = ifBound && ifId >= 0 && ifId < FLOATING ? ifId : FLOATING;
-    const i = t.insert(
-      m.af,
-      m.proto,
-      m.src,
-      icmp ? m.icmpId : m.srcPort,
-      m.dst,
-      icmp ? m.icmpId : m.dstPort,
-      bound,
-      direction,
-    );
+    const sport = icmp ? m.icmpId : m.srcPort;
+    const dport = icmp ? m.icmpId : m.dstPort;
+    let i: number;
+    if (xlat === null) i = t.insert(m.af, m.proto, m.src, sport, m.dst, dport, bound, direction);
+    else if (!xlat.complete(t, m, direction, bound)) i = -3;
+    else {
+      // pf: the packet as it is and as translated; inbound, the wire carries it as it is
+      const b = xlat.view;
+      const bs = icmp ? b.icmpId : b.srcPort;
+      const bd = icmp ? b.icmpId : b.dstPort;
+      const inbound = direction === Direction.IN;
+      i = inbound
+        ? t.insert(m.af, m.proto, m.src, sport, m.dst, dport, bound, direction, KeyUse.WIRE)
+        : t.insert(m.af, m.proto, b.src, bs, b.dst, bd, bound, direction, KeyUse.WIRE);
+      if (i >= 0 && !(inbound ? t.setStackKey(i, b.src, bs, b.dst, bd) : t.setStackKey(i, m.src, sport, m.dst, dport))) {
+        t.remove(i);
+        i = -2;
+      }
+    }
     if (i < 0) {
       if (node >= 0) this.sources.release(node);
-      return this.refuse(i === -1 ? StateReason.STATE_LIMIT : StateReason.STATE_INSERT);
+      return this.refuse(
+        i === -1 ? StateReason.STATE_LIMIT : i === -2 ? StateReason.STATE_INSERT : StateReason.TRANSLATE,
+      );
     }
     const sec = Math.floor(now);
     t.rule[i] = rule.nr;
