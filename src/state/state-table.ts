@@ -31,9 +31,10 @@
 // Memory per state (bytes): key 40, stack key 36, peers 24 (seqlo, seqhi 4+4, max_win 2,
 // wscale 1, state 1, times two), rule 2, creation+last activity 8, timeout
 // class 1, packets 8, bytes 16, interface and direction 2, flags 2, log 1,
-// id+creator 12, source node 4, and the two indexes at a load factor of at
-// most 0.75 (4 bytes a slot, 5.3 a state each): about 166 in all. (pfsync
-// keeps its own per-state bookkeeping beside the table.)
+// id+creator 12, source node 4, the flow index (4 bytes a slot, room for two
+// keys a state at a load factor of at most 0.75: 10.7) and the id index (5.3):
+// about 172 in all. (pfsync keeps its own per-state bookkeeping beside the
+// table.)
 
 import { randomBytes } from 'node:crypto';
 import { MAX_STATE_LIMIT } from '../rules/ast.js';
@@ -77,7 +78,10 @@ export interface StateTableOptions {
 
 export class StateTable {
   readonly capacity: number;
+  /** Slots of the flow index: room for two keys per state (a translated state has two). */
   readonly slots: number;
+  /** Slots of the id index: one identity per state. */
+  readonly idSlots: number;
   /** Per slot: -1 empty, else stack entry bit | fingerprint << 24 | state number. */
   readonly index: Int32Array;
   /** The same over (creator, idHi, idLo). */
@@ -154,9 +158,10 @@ export class StateTable {
     if (!(opts.capacity >= 1 && opts.capacity <= MAX_CAPACITY))
       throw new RangeError(`state table capacity must be 1..${MAX_CAPACITY}`);
     const cap = (this.capacity = Math.floor(opts.capacity));
-    this.slots = Math.max(16, Math.ceil(cap / MAX_LOAD));
+    this.slots = Math.max(16, Math.ceil((2 * cap) / MAX_LOAD));
+    this.idSlots = Math.max(16, Math.ceil(cap / MAX_LOAD));
     this.index = new Int32Array(this.slots).fill(-1);
-    this.idIndex = new Int32Array(this.slots).fill(-1);
+    this.idIndex = new Int32Array(this.idSlots).fill(-1);
     this.key = new Uint32Array(cap * KEY_WORDS);
     this.stackKey = new Uint32Array(cap * STACK_WORDS);
     this.seqlo = new Uint32Array(cap * 2);
@@ -277,8 +282,8 @@ export class StateTable {
   }
 
   /** The home slot of a hash: multiply-shift range reduction (any table size works). */
-  private home(h: number): number {
-    return Math.floor((h / 4294967296) * this.slots);
+  private home(h: number, slots: number = this.slots): number {
+    return Math.floor((h / 4294967296) * slots);
   }
 
   /**
@@ -644,7 +649,7 @@ export class StateTable {
     const h = this.idHash(creator, idHi, idLo);
     const fp = h & 0xff;
     const index = this.idIndex;
-    let slot = this.home(h);
+    let slot = this.home(h, this.idSlots);
     for (;;) {
       const e = index[slot]!;
       if (e === -1) break;
@@ -652,7 +657,7 @@ export class StateTable {
         const j = e & IDX_MASK;
         if (this.idLo[j] === idLo && this.idHi[j] === idHi && this.creator[j] === creator) return false;
       }
-      if (++slot === this.slots) slot = 0;
+      if (++slot === this.idSlots) slot = 0;
     }
     index[slot] = (fp << 24) | i;
     return true;
@@ -676,11 +681,11 @@ export class StateTable {
    * later entries of its chain back.
    */
   private unindex(index: Int32Array, entry: number, byId: boolean): void {
-    const slots = this.slots;
+    const slots = byId ? this.idSlots : this.slots;
     const i = entry & IDX_MASK;
     const want = byId ? i : entry & (STACK_ENTRY | IDX_MASK);
     const mask = byId ? IDX_MASK : STACK_ENTRY | IDX_MASK;
-    let slot = this.home(byId ? this.idHashOf(i) : this.entryHash(entry));
+    let slot = this.home(byId ? this.idHashOf(i) : this.entryHash(entry), slots);
     while ((index[slot]! & mask) !== want || index[slot] === -1) {
       if (index[slot] === -1) throw new Error(`state ${i} is not in the ${byId ? 'id ' : ''}index`);
       if (++slot === slots) slot = 0;
@@ -690,7 +695,7 @@ export class StateTable {
     for (;;) {
       const e = index[next]!;
       if (e === -1) break;
-      const home = this.home(byId ? this.idHashOf(e & IDX_MASK) : this.entryHash(e));
+      const home = this.home(byId ? this.idHashOf(e & IDX_MASK) : this.entryHash(e), slots);
       // the entry may move into the hole unless its home lies in (hole, next]
       const stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (!stays) {
@@ -738,7 +743,7 @@ export class StateTable {
     const h = this.idHash(creator, idHi, idLo);
     const fp = h & 0xff;
     const index = this.idIndex;
-    let slot = this.home(h);
+    let slot = this.home(h, this.idSlots);
     let probes = 1;
     for (;;) {
       const e = index[slot]!;
@@ -750,7 +755,7 @@ export class StateTable {
           return i;
         }
       }
-      if (++slot === this.slots) slot = 0;
+      if (++slot === this.idSlots) slot = 0;
       probes++;
     }
     this.lastIdProbes = probes;

@@ -66,10 +66,10 @@ test('remove and clear keep the id index exact', () => {
 
 test('identities that share a home slot (and wrap round the end) stay findable through removals', () => {
   const t = new StateTable({ capacity: 12, startSeconds: START, hostid: 5, seeds: SEEDS }); // 16 slots
-  const home = (c: number, hi: number, lo: number) => Math.floor((t.idHash(c, hi, lo) / 4294967296) * t.slots);
+  const home = (c: number, hi: number, lo: number) => Math.floor((t.idHash(c, hi, lo) / 4294967296) * t.idSlots);
   // ids whose home is the last slot, so their chain runs round to slot 0
   const last: number[] = [];
-  for (let lo = 0; last.length < 6; lo++) if (home(77, 0, lo) === t.slots - 1) last.push(lo);
+  for (let lo = 0; last.length < 6; lo++) if (home(77, 0, lo) === t.idSlots - 1) last.push(lo);
   const states = last.map((lo, k) => t.insertWithId(4, 6, w(k), 1, w(100), 2, 0xff, 77, 0, lo));
   assert.ok(states.every((i) => i >= 0));
   for (const [k, lo] of last.entries()) assert.equal(t.findById(77, 0, lo), states[k]);
