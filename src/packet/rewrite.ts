@@ -152,8 +152,9 @@ function rewriteEndpoint(buf: Uint8Array, m: PacketMeta, addr: ArrayLike<number>
 
 /**
  * For an ICMP error quoting a packet (m.icmpIsError and m.innerValid; otherwise nothing is done): sets the quoted
- * packet's source address and its TCP/UDP source port or quoted ICMP query id (port), and the outer destination
- * address to the same address, as pf_test_state_icmp does. m's inner and outer fields follow.
+ * packet's source address and its TCP/UDP source port or quoted ICMP query id (port) and, when any of these
+ * changed, the outer destination address to the same address, as pf_test_state_icmp does. m's inner and outer
+ * fields follow.
  */
 export function rewriteQuotedSource(buf: Uint8Array, m: PacketMeta, addr: ArrayLike<number>, port: number): void {
   rewriteQuotedEndpoint(buf, m, addr, port, true);
@@ -210,7 +211,10 @@ function rewriteQuotedEndpoint(
     m.innerIcmpId = p;
     m.innerSrcPort = p;
     m.innerDstPort = p;
+    quotedChanged = true;
   }
+  // pf moves the outer address only with the quoted one (spec §13.2: the router's own source stays)
+  if (!quotedChanged) return;
 
   // the quoted source travelled back as the outer destination, and the other way round
   const outerWords = source ? m.dst : m.src;
