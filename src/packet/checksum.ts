@@ -217,6 +217,38 @@ export function checksumAdjustAddress(
   return c;
 }
 
+/**
+ * The RFC 1624 difference term for a 16-bit word of the covered data changing from oldWord to newWord: ~m + m',
+ * unfolded. Terms for several changes add up; checksumApplyDelta applies the sum.
+ */
+export function wordDelta16(oldWord: number, newWord: number): number {
+  return (~oldWord & 0xffff) + (newWord & 0xffff);
+}
+
+/** As wordDelta16 for a 32-bit field (both of its 16-bit halves). */
+export function wordDelta32(oldValue: number, newValue: number): number {
+  return ((~oldValue >>> 16) & 0xffff) + (~oldValue & 0xffff) + (newValue >>> 16) + (newValue & 0xffff);
+}
+
+/** HC' = ~(~HC + delta), delta a sum of wordDelta terms below 2^31 (RFC 1624 eqn. 3). */
+export function checksumApplyDelta(oldCsum: number, delta: number): number {
+  let s = (~oldCsum & 0xffff) + delta;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+
+/**
+ * For a checksum field left for the device to finish (CHECKSUM_PARTIAL: it holds the pseudo-header sum, not
+ * inverted): S' = S + delta, folded, as Linux's inet_proto_csum_replace4 does for pseudo-header changes.
+ */
+export function partialChecksumApplyDelta(sum: number, delta: number): number {
+  let s = sum + delta;
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
 // -- giving a hop back (DESIGN.md: the kernel decrements twice around the TUN) ------------
 
 /** Adds 1 to the IPv4 TTL and fixes the header checksum incrementally. False (nothing changed) at TTL 255. */

@@ -134,6 +134,14 @@ export class PacketMeta {
   innerIcmpId: number = 0;
   /** Offset of the quoted IP header inside the buffer. */
   innerL3Offset: number = 0;
+  /** Offset of the quoted upper-layer header; meaningful only when innerValid (not reset: parseInner sets it). */
+  innerL4Offset: number = 0;
+
+  /**
+   * The L4 checksum is left for the device to finish (virtio-net NEEDS_CSUM, Linux CHECKSUM_PARTIAL): its field
+   * holds the pseudo-header sum, not inverted. parsePacket resets it; the datapath sets it from the virtio header.
+   */
+  checksumPartial: boolean = false;
 
   reset(): void {
     this.error = 0;
@@ -183,6 +191,7 @@ export class PacketMeta {
     this.innerIcmpType = -1;
     this.innerIcmpId = 0;
     this.innerL3Offset = 0;
+    this.checksumPartial = false;
   }
 }
 

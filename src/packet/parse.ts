@@ -369,7 +369,7 @@ function parseUdp(buf: Uint8Array, meta: PacketMeta, l4: number, l4End: number):
 }
 
 /** ICMP types whose rest-of-header starts with an identifier (pf's "query" types). */
-function icmpHasId(af: number, type: number): boolean {
+export function icmpHasId(af: number, type: number): boolean {
   if (af === 4) return type === 8 || type === 0 || (type >= 13 && type <= 18);
   return type === 128 || type === 129;
 }
@@ -448,6 +448,7 @@ function parseInner(buf: Uint8Array, meta: PacketMeta, q: number, qend: number):
     meta.innerProto = proto;
     l4 = p;
   }
+  meta.innerL4Offset = l4;
   if (proto === P_TCP || proto === P_UDP) {
     // RFC 792 promises 8 bytes: both ports, and the TCP sequence number
     if (l4 + 8 > qend) return OK;
