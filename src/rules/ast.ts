@@ -132,7 +132,9 @@ export interface Translation {
   hashKey: Uint32Array | null;
   sticky: boolean;
   /**
-   * Ports: nat-to, the range source ports are chosen from (0/0: pf's proxy range 50001-65535);
+   * Ports: nat-to, the range source ports are chosen from (the parser writes pf's proxy range
+   * 50001-65535 when the rule gives none, as pfctl does; 0/0 means that range too, and is what
+   * static-port stores);
    * rdr-to, the first and last port a destination port maps to (0/0: unchanged; `port N:*` is
    * stored with the width of the rule's destination port range, as pfctl stores it).
    */

@@ -7,13 +7,17 @@ import { formatAddress } from '../packet/address.js';
 import { tcpFlagsToString } from '../packet/tcp.js';
 import {
   DEFAULT_LIMITS,
+  NAT_PROXY_PORT_HIGH,
+  NAT_PROXY_PORT_LOW,
   type AddressSpec,
   type Options,
+  type PoolHost,
   type PortSpec,
   type Rule,
   type Ruleset,
   type StateOptions,
   type TableDef,
+  type Translation,
 } from './ast.js';
 import { icmpCodeName, icmpTypeName, protocolName } from './names.js';
 
@@ -126,6 +130,42 @@ export function formatRule(r: Rule): string {
   if (r.label !== null) s += ` label "${r.label}"`;
   if (r.tag) s += ` tag ${r.tag}`;
   if (r.tagged) s += `${r.tagged.neg ? ' !' : ''} tagged ${r.tagged.name}`;
+  // pfctl prints only one of the two when a rule has both; both are printed so that the line reads back the same
+  if (r.nat) s += ` nat-to ${formatTranslation(r.nat, false)}`;
+  if (r.rdr) s += ` rdr-to ${formatTranslation(r.rdr, true)}`;
+  return s;
+}
+
+/** A pool's members: one as is, several as a list. */
+export function formatPool(hosts: readonly PoolHost[]): string {
+  const text = hosts.map((h) => {
+    switch (h.kind) {
+      case 'prefix':
+        return formatPrefixShort(h.prefix.af, h.prefix.words, h.prefix.bits);
+      case 'dynamic':
+        return `(${h.ifname}${h.noAlias ? ':0' : ''})`;
+      case 'table':
+        return `<${h.name}>`;
+    }
+  });
+  return text.length === 1 ? text[0]! : `{ ${text.join(', ')} }`;
+}
+
+/** What follows `nat-to` / `rdr-to`, as pfctl's print_pool writes it. */
+export function formatTranslation(t: Translation, isRdr: boolean): string {
+  let s = formatPool(t.hosts);
+  const [low, high] = [t.portLow, t.portHigh];
+  if (isRdr) {
+    if (low) s += high && high !== low ? ` port ${low}:${high}` : ` port ${low}`;
+  } else if ((low !== NAT_PROXY_PORT_LOW || high !== NAT_PROXY_PORT_HIGH) && (low || high)) {
+    s += low === high ? ` port ${low}` : ` port ${low}:${high}`;
+  }
+  if (t.type === 'source-hash') {
+    s += ' source-hash';
+    if (t.hashKey) s += ' 0x' + Array.from(t.hashKey, (w) => w.toString(16).padStart(8, '0')).join('');
+  } else if (t.type !== 'none') s += ` ${t.type}`;
+  if (t.sticky) s += ' sticky-address';
+  if (!isRdr && t.staticPort) s += ' static-port';
   return s;
 }
 

@@ -68,7 +68,7 @@ export class ParserContext implements TokenCursor {
       }
       if (++guard > 64) throw new RuleSyntaxError(t.loc, `macro '${t.text}' expands recursively`);
       const errors: TokenizeError[] = [];
-      const inner = tokenize(body, this.opts.file, errors, { loc: t.loc, name: t.text }).filter(
+      const inner = tokenize(body + (t.suffix ?? ''), this.opts.file, errors, { loc: t.loc, name: t.text }).filter(
         (x) => x.kind !== 'eof' && x.kind !== 'newline',
       );
       for (const e of errors) this.error(e.loc, e.message);

@@ -14,6 +14,8 @@ export interface Token {
   loc: SourceLocation;
   /** Set when the token came from a macro's body: the macro's name. */
   fromMacro?: string;
+  /** A macro reference's text after the name (`$lan:network`): joined to the body, as pfctl's lexer does. */
+  suffix?: string;
 }
 
 // Characters that end a word, as in pfctl's lexer (':' '.' '-' are allowed inside words).
@@ -112,7 +114,9 @@ export function tokenize(
       advance(1);
     }
     if (w.startsWith('$') && w.length > 1) {
-      push('macro', w.slice(1), loc);
+      const named = /^\$([A-Za-z0-9_]+)(.*)$/s.exec(w);
+      push('macro', named ? named[1]! : w.slice(1), loc);
+      if (named?.[2]) out[out.length - 1]!.suffix = named[2];
       continue;
     }
     push('word', w, loc);

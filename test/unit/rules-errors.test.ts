@@ -53,7 +53,11 @@ const cases: [string, string, string][] = [
   ['unterminated list', 'pass proto { tcp udp', "1:21: syntax error: expected '}', found end of line"],
   ['bad prefix length', 'pass from 10.0.0.0/33', "1:11: invalid prefix length in '10.0.0.0/33'"],
   ['unknown interface', 'pass from em9:network', "1:11: no such interface 'em9' (tunpf resolves no host names)"],
-  ['unsupported nat', 'pass out on wan nat-to 1.2.3.4', "1:17: 'nat-to' is not supported by tunpf"],
+  [
+    'unsupported af-to',
+    'pass in on wan af-to inet6 from 2001:db8::1',
+    '1:16: af-to is not supported by tunpf (no NAT64/NAT46)',
+  ],
   [
     'unknown statement',
     'allow everything',

@@ -56,6 +56,23 @@ for (const f of rulesets) {
   });
 }
 
+test('rules/gateway.conf: NAT behind the WAN address, a port forward, ssh to the router, CARP and pfsync', () => {
+  const r = tunpf('check', '-v', ...interfaces, join('rules', 'gateway.conf'));
+  assert.equal(r.code, 0, r.stderr);
+  for (const line of [
+    'match out on wan inet from 192.168.10.0/24 to any nat-to (wan) round-robin',
+    'pass in on wan inet proto tcp from any to (wan) port = 443 flags S/SA keep state (max 5000, max-src-conn 100, ' +
+      'max-src-conn-rate 30/5, overload <bruteforce> flush global) label "web-443" rdr-to 192.168.10.80',
+    'pass out on lan inet proto tcp from any to 192.168.10.80 port = 443 flags S/SA',
+    'pass in quick on lan proto tcp from <admins> to (lan) port = 22 flags S/SA',
+    'pass quick on lan proto carp all keep state (no-sync)',
+    'pass quick on wan proto carp all keep state (no-sync)',
+    'pass quick on sync proto pfsync all keep state (no-sync)',
+  ])
+    assert.match(r.stdout, new RegExp(`^@\\d+ ${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), line);
+  assert.match(r.stdout, /^@0 block log all$/m, 'default deny, the router included');
+});
+
 for (const f of haFiles) {
   test(`tunpf check -v --ha rules/${f}: valid, no warnings, no passphrase printed`, () => {
     const r = tunpf('check', '-v', '--ha', join('rules', f));
