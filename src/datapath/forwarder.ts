@@ -18,7 +18,7 @@ import type { StateEngine } from '../state/state-engine.js';
 import { PacketPipeline } from './pipeline.js';
 import type { RouteLookup } from './route-table.js';
 import { SLOT_SIZE, type RxBatch, type TunDevice } from './tun-device.js';
-import { VIRTIO_NET_HDR_LEN } from './virtio-net.js';
+import { VIRTIO_NET_HDR_LEN, VirtioFlag } from './virtio-net.js';
 
 export class ForwardCounters {
   batches = 0;
@@ -94,7 +94,11 @@ export class Forwarder {
       const len = rx.lengths[k]!;
       const m = this.metas[k]!;
       if (len <= VIRTIO_NET_HDR_LEN) m.reset();
-      else parsePacket(rx.buf, k * SLOT_SIZE + VIRTIO_NET_HDR_LEN, len - VIRTIO_NET_HDR_LEN, m);
+      else {
+        parsePacket(rx.buf, k * SLOT_SIZE + VIRTIO_NET_HDR_LEN, len - VIRTIO_NET_HDR_LEN, m);
+        // the device completes this packet's L4 checksum: translation patches only its pseudo-header part
+        m.checksumPartial = (rx.buf[k * SLOT_SIZE]! & VirtioFlag.NEEDS_CSUM) !== 0;
+      }
     }
     pipeline.warm(this.metas, count);
     let n = 0;

@@ -11,6 +11,7 @@ import { BlockReply } from '../filter/compile-rules.js';
 import { type PacketFilter, Verdict } from '../filter/packet-filter.js';
 import type { PacketLogSink } from '../log/pflog-writer.js';
 import { Direction, type PacketMeta } from '../packet/meta.js';
+import { rewriteFromState } from '../state/rewrite-from-state.js';
 import type { StateEngine } from '../state/state-engine.js';
 import type { RouteLookup } from './route-table.js';
 
@@ -84,6 +85,8 @@ export class PacketPipeline {
     // the checks are written out here rather than through check(): the hot path stays one call deep into the filter
     const vin = filter.test(m, Direction.IN, ifIn, now, o.inCheck);
     if (vin.created) o.created = vin.state;
+    // rdr-to and replies to nat-to: rewritten before the route lookup, which then sees the new destination
+    if (vin.rewrite && vin.pass) this.rewrite(vin, buf, m);
     if (vin.log && this.logSink !== null) this.log(this.logSink, buf, start, end, m.af, Direction.IN, ifIn, now, vin);
     if (!vin.pass) {
       o.reply = vin.reply;
@@ -99,6 +102,7 @@ export class PacketPipeline {
     o.outIf = ifOut;
     const vout = filter.test(m, Direction.OUT, ifOut, now, o.outCheck);
     if (vout.created) o.created = vout.state;
+    if (vout.rewrite && vout.pass) this.rewrite(vout, buf, m);
     if (vout.log && this.logSink !== null)
       this.log(this.logSink, buf, start, end, m.af, Direction.OUT, ifOut, now, vout);
     if (!vout.pass) {
@@ -145,10 +149,16 @@ export class PacketPipeline {
     const o = this.outcome;
     this.filter.test(m, direction, ifId, now, v);
     if (v.created) o.created = v.state;
+    if (v.rewrite && v.pass) this.rewrite(v, buf, m);
     if (v.log && this.logSink !== null) this.log(this.logSink, buf, start, end, m.af, direction, ifId, now, v);
     o.pass = v.pass;
     if (!v.pass) o.reply = v.reply;
     return v.pass;
+  }
+
+  /** A translated state's packet, rewritten to its other key (nat-to, rdr-to). */
+  private rewrite(v: Verdict, buf: Uint8Array, m: PacketMeta): void {
+    rewriteFromState(this.states.table, v.state, v.toStack, v.forward, v.viaIcmpError, buf, m);
   }
 
   /** Hands one check's log records to the sink (logged packets are few: the view may allocate). */

@@ -131,6 +131,8 @@ export interface PacketFilterOptions {
   /** The state engine the filter tracks connections in: a peer, owned by whoever wires them. */
   states: StateEngine;
   interfaces?: InterfaceRegistry;
+  /** Uniform integer in [0, n) for translation pools and port search; crypto-strong by default. */
+  random?: (n: number) => number;
 }
 
 export class PacketFilter {
@@ -141,13 +143,15 @@ export class PacketFilter {
   readonly counters = new FilterCounters();
   private readonly result = new FilterResult();
   private translator: Translator;
+  private readonly random: ((n: number) => number) | undefined;
 
   constructor(ruleset: Ruleset, opts: PacketFilterOptions) {
     this.interfaces = opts.interfaces ?? new InterfaceRegistry();
     this.states = opts.states;
+    this.random = opts.random;
     this.tables = TableStore.forRuleset(ruleset.tables);
     this.rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables: this.tables });
-    this.translator = new Translator(this.interfaces, () => this.tables);
+    this.translator = new Translator(this.interfaces, () => this.tables, this.random);
     this.states.setRules(ruleset, (name) => this.tables.get(name));
   }
 
@@ -161,7 +165,7 @@ export class PacketFilter {
     this.tables = tables;
     this.rules = rules;
     // pools start over, with new source-hash keys where none is written (pfctl picks one per load)
-    this.translator = new Translator(this.interfaces, () => this.tables);
+    this.translator = new Translator(this.interfaces, () => this.tables, this.random);
     this.states.setRules(ruleset, (name) => this.tables.get(name));
   }
 

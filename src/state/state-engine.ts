@@ -4,13 +4,7 @@
 // limits (set limit states, max, max-src-*), timeouts and a bounded purge.
 // The clock is an input (seconds), so tests drive it deterministically.
 
-import {
-  IPPROTO,
-  TCPFlag,
-  Direction,
-  type DirectionOrAny,
-  type PacketMeta,
-} from '../packet/meta.js';
+import { IPPROTO, TCPFlag, Direction, type DirectionOrAny, type PacketMeta } from '../packet/meta.js';
 import type { Prefix, Rule, Ruleset } from '../rules/ast.js';
 import {
   FLOATING,
@@ -397,7 +391,10 @@ export class StateEngine {
       i = inbound
         ? t.insert(m.af, m.proto, m.src, sport, m.dst, dport, bound, direction, KeyUse.WIRE)
         : t.insert(m.af, m.proto, b.src, bs, b.dst, bd, bound, direction, KeyUse.WIRE);
-      if (i >= 0 && !(inbound ? t.setStackKey(i, b.src, bs, b.dst, bd) : t.setStackKey(i, m.src, sport, m.dst, dport))) {
+      if (
+        i >= 0 &&
+        !(inbound ? t.setStackKey(i, b.src, bs, b.dst, bd) : t.setStackKey(i, m.src, sport, m.dst, dport))
+      ) {
         t.remove(i);
         i = -2;
       }

@@ -358,7 +358,7 @@ export class StateTable {
     const slots = this.slots;
     let slot = this.home(h);
     let probes = 1;
-    for (;; probes++) {
+    for (; ; probes++) {
       const e = index[slot]!;
       if (e === -1) {
         this.lastProbes = probes;

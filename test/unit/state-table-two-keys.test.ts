@@ -26,7 +26,7 @@ function natState(t: StateTable): number {
   return i;
 }
 
-test('nat-to: the inside host\'s outbound packets match the stack key, the replies the wire key', () => {
+test("nat-to: the inside host's outbound packets match the stack key, the replies the wire key", () => {
   const t = new StateTable({ capacity: 16, startSeconds: START });
   const i = natState(t);
   assert.equal(t.translated(i), true);
@@ -42,7 +42,7 @@ test('nat-to: the inside host\'s outbound packets match the stack key, the repli
   assert.deepEqual([...t.addressOf(i, 0)], [...P]);
 });
 
-test('rdr-to: the client\'s inbound packets match the wire key, the server\'s replies the stack key', () => {
+test("rdr-to: the client's inbound packets match the wire key, the server's replies the stack key", () => {
   const t = new StateTable({ capacity: 16, startSeconds: START });
   const i = t.insert(4, TCP, C, 40000, P, 80, FLOATING, Direction.IN, KeyUse.WIRE);
   assert.ok(t.setStackKey(i, C, 40000, I, 8080));
@@ -52,7 +52,7 @@ test('rdr-to: the client\'s inbound packets match the wire key, the server\'s re
   assert.deepEqual([t.forward, t.matchedStack], [false, true]);
 });
 
-test('the forwarded flow\'s inbound state and the nat state share a tuple in different directions', () => {
+test("the forwarded flow's inbound state and the nat state share a tuple in different directions", () => {
   const t = new StateTable({ capacity: 16, startSeconds: START });
   const inLan = t.insert(4, TCP, H, 51234, S, 443, FLOATING, Direction.IN);
   assert.ok(inLan >= 0);
