@@ -176,7 +176,7 @@ export class Translator implements StateTranslation {
     return true;
   }
 
-  /** The pool's addresses of its family as prefixes, in order: as written, then interfaces' and tables' current ones. */
+  /** The pool's addresses of its family, in order: as written, then interfaces' and tables' current ones. */
   private collect(tr: Translation): Prefix[] {
     const c = this.candidates;
     c.length = 0;

@@ -66,8 +66,10 @@ export class Gateway {
     const out: string[] = [];
     t.forEach((i) => {
       const af = t.afOf(i);
-      const side = (stack: boolean, s: number) =>
-        `${formatAddress(af, stack ? t.stackAddressOf(i, s) : t.addressOf(i, s))}:${stack ? t.stackPortOf(i, s) : t.portOf(i, s)}`;
+      const side = (stack: boolean, s: number) => {
+        const a = stack ? t.stackAddressOf(i, s) : t.addressOf(i, s);
+        return `${formatAddress(af, a)}:${stack ? t.stackPortOf(i, s) : t.portOf(i, s)}`;
+      };
       const wire = `${side(false, 0)} -> ${side(false, 1)}`;
       out.push(t.translated(i) ? `${wire} (stack ${side(true, 0)} -> ${side(true, 1)})` : wire);
     });
