@@ -107,7 +107,7 @@ class Group {
   src4: string | null = null;
   src6: string | null = null;
   peerSocket: RawSocket | null = null;
-  /** Our own address on carpdev that a unicast peer's IPv6 advertisements are sent to (their header is not delivered). */
+  /** Our address on carpdev that a unicast peer's IPv6 advertisements go to (the socket does not say). */
   local6: string | null = null;
 
   constructor(

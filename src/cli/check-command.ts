@@ -119,8 +119,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     const severity = args.values['ha-warn'] ? 'warning' : 'error';
     const problems = haRuleProblems(result.ruleset, haConfig, interfaces);
     if (severity === 'error' && problems.length) haFailed = true;
-    if (severity === 'error' || !args.values.quiet)
-      for (const p of problems) io.err(formatHaRuleProblem(p, severity));
+    if (severity === 'error' || !args.values.quiet) for (const p of problems) io.err(formatHaRuleProblem(p, severity));
   }
   return haFailed ? 1 : 0;
 }

@@ -90,8 +90,8 @@ function carpProbes(ha: HaConfig, interfaces: readonly InterfaceInfo[]): Probe[]
       const other = g.peer ?? neighbourIn(own, [bare(own), ...virtual]);
       const group = af === 4 ? CARP.GROUP_V4 : CARP.GROUP_V6;
       const base = { proto: 'carp' as const, group: g.name, ifname: g.carpdev, af };
-      probes.push({ ...base, direction: 'in', src: other, dst: g.peer ? bare(own) : group });
       probes.push({ ...base, direction: 'out', src: bare(own), dst: g.peer ?? group });
+      probes.push({ ...base, direction: 'in', src: other, dst: g.peer ? bare(own) : group });
     }
   }
   return probes;
@@ -105,8 +105,8 @@ function pfsyncProbes(ha: HaConfig, interfaces: readonly InterfaceInfo[]): Probe
   const other = peer ?? (own.includes('/') ? neighbourIn(own, [bare(own)]) : own);
   const base = { proto: 'pfsync' as const, group: null, ifname: c.syncdev, af: 4 as const };
   return [
-    { ...base, direction: 'in', src: other, dst: peer ? bare(own) : PFSYNC.GROUP_V4 },
     { ...base, direction: 'out', src: bare(own), dst: peer ?? PFSYNC.GROUP_V4 },
+    { ...base, direction: 'in', src: other, dst: peer ? bare(own) : PFSYNC.GROUP_V4 },
   ];
 }
 
@@ -158,6 +158,7 @@ export function haRuleProblems(ruleset: Ruleset, ha: HaConfig, interfaces: reado
     if (same) {
       if (!same.families.includes(p.af)) same.families.push(p.af);
       if (!same.directions.includes(p.direction)) same.directions.push(p.direction);
+      same.directions.sort(); // in, out
       continue;
     }
     const quick = rule?.quick ?? false;
@@ -185,5 +186,6 @@ export function formatHaRuleProblem(p: HaRuleProblem, severity: 'error' | 'warni
   if (!p.rule) return `${severity}: ${what}\n\tadd: ${p.fix.line}`;
   const r = p.rule;
   const at = `${r.loc.file}:${r.loc.line}`;
-  return `${at}: ${severity}: ${what} by rule @${r.nr} "${formatRule(r)}"\n\tadd ${p.fix.where} line ${r.loc.line}: ${p.fix.line}`;
+  const add = `add ${p.fix.where} line ${r.loc.line}: ${p.fix.line}`;
+  return `${at}: ${severity}: ${what} by rule @${r.nr} "${formatRule(r)}"\n\t${add}`;
 }

@@ -69,6 +69,19 @@ for (const f of haFiles) {
   });
 }
 
+for (const [ruleset, ha] of [
+  ['lab.conf', 'lab-r1.ha'],
+  ['lab.conf', 'lab-r2.ha'],
+  ['gateway.conf', 'gateway-r1.ha'],
+  ['gateway.conf', 'gateway-r2.ha'],
+] as const) {
+  test(`tunpf check --ha rules/${ha} rules/${ruleset}: the ruleset lets CARP and pfsync through`, () => {
+    const r = tunpf('check', ...interfaces, '--ha', join('rules', ha), join('rules', ruleset));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+  });
+}
+
 test('the pairs agree: same groups, vhids, addresses and passphrases; each syncs to the other', () => {
   for (const [a, b] of [
     ['lab-r1.ha', 'lab-r2.ha'],
