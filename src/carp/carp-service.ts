@@ -6,7 +6,9 @@
 // and handed to the machine. The machines' actions become frames and address
 // changes here. Timers run on a monotonic clock as absolute deadlines, so a
 // busy datapath delays an advertisement by one event-loop turn at most and
-// never shifts the schedule.
+// never shifts the schedule. Like any packet, advertisements pass the
+// rules (the daemon's admission) on the way in and out: a blocked one is
+// counted and goes no further.
 
 import { randomBytes } from 'node:crypto';
 import type { Kernel } from '../os/kernel.js';
@@ -15,15 +17,30 @@ import { PacketSocket, RawSocket, type RawReceived } from '../os/raw-socket.js';
 import type { SysctlJournal } from '../os/sysctl-journal.js';
 import type { Clock } from '../os/clock.js';
 import type { Logger } from '../log/logger.js';
+import { buildIpPacket } from '../packet/build.js';
 import { encode as encodeAd } from './advertisement.js';
 import { AddressOwner } from './address-owner.js';
 import type { CarpGroupConfig } from './carp-config.js';
 import { CARP, CarpDrop, CarpDropName } from './constants.js';
 import type { Demotion } from './demotion.js';
-import { advertisementFrame, encodeGratuitousArp, encodeUnsolicitedNa } from './frames.js';
+import { advertisementFrame, encodeGratuitousArp, encodeUnsolicitedNa, ETHERNET_HEADER_LENGTH } from './frames.js';
 import { carpHmac } from './hmac.js';
 import { CarpMachine, CarpStateName, type CarpAction, type CarpStateLabel } from './machine.js';
 import { CarpCounters, validateAdvertisement, type ValidatingGroup } from './validate.js';
+
+/**
+ * The rules' say over CARP's own packets (the daemon checks them as the
+ * datapath checks its packets). Packets are whole IP packets.
+ */
+export interface CarpAdmission {
+  admitIn(packet: Uint8Array, ifname: string): boolean;
+  admitOut(packet: Uint8Array, ifname: string): boolean;
+}
+
+/** Blocked advertisements are logged once per this many (per group and direction), not each one. */
+export const BLOCKED_LOG_EVERY = 100;
+
+const IPV6_HEADER_LENGTH = 40;
 
 export interface CarpServiceOptions {
   groups: readonly CarpGroupConfig[];
@@ -35,6 +52,8 @@ export interface CarpServiceOptions {
   clock: Clock;
   /** Neighbour advertisements carry the Router flag when the node forwards. */
   router?: boolean;
+  /** The rules' check of every advertisement received and sent; none: all pass. */
+  admission?: CarpAdmission;
 }
 
 /** What `show carp` and the metrics are made of; times in the clock's seconds. */
@@ -51,7 +70,14 @@ export interface CarpGroupStatus {
   /** When the group entered its state (or was configured). */
   since: number;
   reason: string;
-  counters: { received: number; accepted: number; sent: number; dropped: Record<string, number> };
+  /** `blockedOut`: advertisements the rules kept from leaving (the ones kept out are dropped as `blocked`). */
+  counters: {
+    received: number;
+    accepted: number;
+    sent: number;
+    blockedOut: number;
+    dropped: Record<string, number>;
+  };
 }
 
 export interface CarpStatus {
@@ -73,6 +99,7 @@ class Group {
   readonly hmac: Uint8Array;
   readonly counters = new CarpCounters();
   sent = 0;
+  blockedOut = 0;
   sendErrors = 0;
   reason = 'configured';
   /** The state last reported, so one transition is logged once. */
@@ -80,6 +107,8 @@ class Group {
   src4: string | null = null;
   src6: string | null = null;
   peerSocket: RawSocket | null = null;
+  /** Our address on carpdev that a unicast peer's IPv6 advertisements go to (the socket does not say). */
+  local6: string | null = null;
 
   constructor(
     readonly cfg: CarpGroupConfig,
@@ -122,6 +151,8 @@ class Parent {
   recv4: RawSocket | null = null;
   recv6: RawSocket | null = null;
   frames: PacketSocket | null = null;
+  /** An IPv6 advertisement with the header the socket does not deliver, rebuilt for the rules' check. */
+  rebuilt6: Uint8Array | null = null;
   constructor(readonly ifname: string) {}
 }
 
@@ -184,6 +215,9 @@ export class CarpService {
         throw new Error(`carp ${c.name}: ${c.carpdev} has no IPv4 address to send advertisements from`);
       if (g.machine.cfg.families.includes(6) && !g.src6)
         throw new Error(`carp ${c.name}: ${c.carpdev} has no IPv6 address to send advertisements from`);
+      g.local6 =
+        own.find((a) => a.af === 6 && (a.scope === 'link') === (c.peer?.startsWith('fe80:') ?? false))?.address ??
+        g.src6;
     }
     for (const p of this.parents.values()) this.openParent(p);
     this.links = new LinkMonitor(kernel, this.parents.keys(), (name, up) => this.linkChanged(name, up));
@@ -234,6 +268,7 @@ export class CarpService {
   }
 
   private receive(p: Parent, af: 4 | 6, data: Uint8Array, info: RawReceived): void {
+    if (this.opts.admission && !this.admitIn(p, af, data, info)) return;
     let payload = data;
     let vhids = p.allVhids; // IPv6: the destination is not reported; either kind is taken
     if (af === 4) {
@@ -258,6 +293,48 @@ export class CarpService {
     const before = target.machine.state;
     target.machine.receive({ advbase: r.ad.advbase, advskew: r.ad.advskew, demote: r.ad.demote }, af, this.clock());
     if (target.machine.state !== before || target.machine.actions.length) this.runActions();
+  }
+
+  /**
+   * The rules' `in` check, before CARP's own (pf runs before carp_input).
+   * IPv6 raw sockets deliver no header: one is rebuilt from what the socket
+   * reports, to the group, or to our address for a vhid with a unicast peer.
+   */
+  private admitIn(p: Parent, af: 4 | 6, data: Uint8Array, info: RawReceived): boolean {
+    let packet = data;
+    let vhidAt = af === 4 && data.length >= 20 ? (data[0]! & 0x0f) * 4 + 1 : 1;
+    if (af === 6) {
+      const named = data.length > 1 ? p.groups.get(data[1]!) : undefined;
+      const dst = named?.cfg.peer ? named.local6 : CARP.GROUP_V6;
+      const length = IPV6_HEADER_LENGTH + data.length;
+      if (!p.rebuilt6 || p.rebuilt6.length < length) p.rebuilt6 = new Uint8Array(Math.max(length, 1500));
+      packet = p.rebuilt6.subarray(0, length);
+      packet.set(data, IPV6_HEADER_LENGTH);
+      packet.set(
+        buildIpPacket({
+          src: info.source,
+          dst: dst ?? CARP.GROUP_V6,
+          ttl: info.ttl,
+          protocol: CARP.PROTO,
+          payload: new Uint8Array(0),
+          fixChecksum: false,
+        }),
+      );
+      packet[4] = data.length >> 8;
+      packet[5] = data.length & 0xff;
+      vhidAt = IPV6_HEADER_LENGTH + 1;
+    }
+    if (this.opts.admission!.admitIn(packet, p.ifname)) return true;
+    const named = vhidAt < packet.length ? p.groups.get(packet[vhidAt]!) : undefined;
+    const g = named ?? p.groups.values().next().value!;
+    g.counters.received++;
+    const blocked = ++g.counters.dropped[CarpDrop.BLOCKED]!;
+    if (blocked % BLOCKED_LOG_EVERY === 1)
+      this.opts.log.warn(
+        { carp: g.cfg.name, interface: p.ifname, source: info.source, blocked },
+        'carp: the rules block advertisements in',
+      );
+    return false;
   }
 
   private linkChanged(name: string, up: boolean): void {
@@ -348,16 +425,28 @@ export class CarpService {
       hmac: g.hmac,
     });
     const p = this.parents.get(g.cfg.carpdev)!;
+    const admission = this.opts.admission;
     try {
       if (g.peerSocket) {
-        if ((g.cfg.peer!.includes(':') ? 6 : 4) === a.family) g.peerSocket.send(g.cfg.peer!, carp);
-        else return; // the unicast peer speaks one family
+        if ((g.cfg.peer!.includes(':') ? 6 : 4) !== a.family) return; // the unicast peer speaks one family
+        const src = (a.family === 4 ? g.src4 : g.src6)!;
+        const ip = { src, dst: g.cfg.peer!, ttl: CARP.TTL, tos: CARP.TOS, protocol: CARP.PROTO, payload: carp };
+        if (admission && !admission.admitOut(buildIpPacket({ ...ip, fixChecksum: false }), p.ifname))
+          return this.blockedOut(g);
+        g.peerSocket.send(g.cfg.peer!, carp);
       } else {
         const src = a.family === 4 ? g.src4! : g.src6!;
         const dst = a.family === 4 ? CARP.GROUP_V4 : CARP.GROUP_V6;
-        p.frames!.send(
-          advertisementFrame.encode({ srcMac: g.owner.mac, src, dst, ipId: randomBytes(2).readUInt16BE(0), carp }),
-        );
+        const frame = advertisementFrame.encode({
+          srcMac: g.owner.mac,
+          src,
+          dst,
+          ipId: randomBytes(2).readUInt16BE(0),
+          carp,
+        });
+        if (admission && !admission.admitOut(frame.subarray(ETHERNET_HEADER_LENGTH), p.ifname))
+          return this.blockedOut(g);
+        p.frames!.send(frame);
       }
       g.sent++;
       if (g.sendErrors >= SEND_ERRORS_TO_DEMOTE) this.opts.demotion.adjust(`send:${g.cfg.name}`, -1);
@@ -367,6 +456,21 @@ export class CarpService {
       if (g.sendErrors <= SEND_ERRORS_TO_DEMOTE)
         this.opts.log.warn({ carp: g.cfg.name, err: (e as Error).message }, 'carp advertisement not sent');
     }
+  }
+
+  /**
+   * An advertisement the rules kept in: not sent, counted, and a send error
+   * as OpenBSD counts it (pf's refusal fails ip_output), so a node that
+   * cannot advertise demotes itself after three.
+   */
+  private blockedOut(g: Group): void {
+    const n = ++g.blockedOut;
+    if (n % BLOCKED_LOG_EVERY === 1)
+      this.opts.log.warn(
+        { carp: g.cfg.name, interface: g.cfg.carpdev, blocked: n },
+        'carp: the rules block advertisements out; not sent',
+      );
+    if (++g.sendErrors === SEND_ERRORS_TO_DEMOTE) this.opts.demotion.adjust(`send:${g.cfg.name}`, 1);
   }
 
   /** Makes the neighbours learn where the addresses live: gratuitous ARP and unsolicited NA. */
@@ -431,6 +535,7 @@ export class CarpService {
           received: g.counters.received,
           accepted: g.counters.accepted,
           sent: g.sent,
+          blockedOut: g.blockedOut,
           dropped: Object.fromEntries(
             CarpDropName.map((n, k) => [n, g.counters.dropped[k]!] as const).filter(([n, v]) => n !== 'ok' && v > 0),
           ),

@@ -27,6 +27,7 @@ export const CarpDrop = {
   BAD_VERSION: 5,
   BAD_AUTH: 6,
   OWN_COUNTER: 7, // our own replay cookie: a looped packet
+  BLOCKED: 8, // tunpf: the rules did not let it in (pf's check comes before CARP's)
 } as const;
 
 export const CarpDropName = [
@@ -38,4 +39,5 @@ export const CarpDropName = [
   'bad-version',
   'bad-auth',
   'own-counter',
+  'blocked',
 ];

@@ -4,14 +4,14 @@
 // authlen are not checked, as OpenBSD does not. Each drop has a counter.
 
 import { decode, checksumValid, type CarpAdvertisement } from './advertisement.js';
-import { CARP, CarpDrop } from './constants.js';
+import { CARP, CarpDrop, CarpDropName } from './constants.js';
 import { carpHmacValid, type CarpAuthConfig } from './hmac.js';
 
 export class CarpCounters {
   received = 0;
   accepted = 0;
   /** By CarpDrop code. */
-  readonly dropped = new Float64Array(8);
+  readonly dropped = new Float64Array(CarpDropName.length);
 }
 
 /** A vhid configured on the receiving interface: its HMAC inputs and our own replay cookie. */

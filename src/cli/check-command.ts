@@ -1,5 +1,9 @@
 // `tunpf check [-v] [-q] FILE`: parse and validate a ruleset like `pfctl -nf`;
 // with -v print it in pf's canonical form. Exit 0 when valid, 1 otherwise.
+// With `--ha`, a ruleset that blocks the HA file's CARP or pfsync packets is
+// an error (the nodes would both be master, or lose the states at a
+// takeover), with the rule that blocks them and the line to add;
+// `--ha-warn` makes it a warning for those who mean it.
 
 import { parseArgs } from 'node:util';
 import type { InterfaceInfo } from '../rules/ast.js';
@@ -8,13 +12,16 @@ import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
 import { hostInterfaces, interfacesFromFlags } from './host-interfaces.js';
 import { formatHaConfig } from '../daemon/ha-config-text.js';
-import { HaConfigReadError, loadHaConfigFile } from '../daemon/ha-config.js';
+import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../daemon/ha-config.js';
+import { formatHaRuleProblem, haRuleProblems } from '../daemon/ha-rules.js';
 import type { CommandIO } from './io.js';
 
 export const checkUsage = `usage: tunpf check [-v] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...]
-                   [--group GROUP=IF,...] [--ha HAFILE] [FILE]
+                   [--group GROUP=IF,...] [--ha HAFILE [--ha-warn]] [FILE]
   -v            print the loaded ruleset in pf's canonical form (and the HA file, with what ucarp can share)
-  --ha          also check the HA file (carp and pfsync blocks); FILE may then be left out
+  --ha          also check the HA file (carp and pfsync blocks); FILE may then be left out. With FILE, CARP
+                or pfsync packets the ruleset blocks on their interfaces are errors, with the line to add
+  --ha-warn     report CARP and pfsync packets the ruleset blocks as warnings, not errors
   -q            print nothing but errors
   -D            define a macro, as pfctl -D
   --interface   describe an interface instead of reading the host's (repeatable)
@@ -33,6 +40,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
         interface: { type: 'string', multiple: true },
         group: { type: 'string', multiple: true },
         ha: { type: 'string' },
+        'ha-warn': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -50,6 +58,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     return 2;
   }
   let haFailed = false;
+  let haConfig: HaConfig | null = null;
   if (haFile) {
     let ha;
     try {
@@ -66,6 +75,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
       io.err(`${haFile}: ${n} error${n === 1 ? '' : 's'}, HA configuration not loaded`);
       haFailed = true;
     } else if (args.values.verbose) io.out(formatHaConfig(ha.config).trimEnd());
+    haConfig = ha.config;
     if (args.positionals.length === 0) return haFailed ? 1 : 0;
   }
   const defines: Record<string, string> = {};
@@ -105,5 +115,11 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     return 1;
   }
   if (args.values.verbose) io.out(formatRuleset(result.ruleset).trimEnd());
+  if (haConfig) {
+    const severity = args.values['ha-warn'] ? 'warning' : 'error';
+    const problems = haRuleProblems(result.ruleset, haConfig, interfaces);
+    if (severity === 'error' && problems.length) haFailed = true;
+    if (severity === 'error' || !args.values.quiet) for (const p of problems) io.err(formatHaRuleProblem(p, severity));
+  }
   return haFailed ? 1 : 0;
 }

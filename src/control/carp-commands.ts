@@ -64,10 +64,17 @@ export function carpMetrics(carp: CarpService): () => MetricFamily[] {
         samples: s.groups.map((g) => ({ labels: group(g), value: g.counters.accepted })),
       },
       {
+        name: 'tunpf_carp_advertisements_blocked_out_total',
+        help: 'Advertisements the rules kept from leaving (not sent)',
+        type: 'counter',
+        samples: s.groups.map((g) => ({ labels: group(g), value: g.counters.blockedOut })),
+      },
+      {
         name: 'tunpf_carp_advertisements_dropped_total',
         help:
           'Advertisements dropped, by reason ' +
-          '(bad-ttl, bad-length, bad-checksum, bad-vhid, bad-version, bad-auth, own-counter)',
+          '(bad-ttl, bad-length, bad-checksum, bad-vhid, bad-version, bad-auth, own-counter, ' +
+          'blocked: by the rules)',
         type: 'counter',
         samples: s.groups.flatMap((g) =>
           Object.entries(g.counters.dropped).map(([reason, n]) => ({ labels: { ...group(g), reason }, value: n })),

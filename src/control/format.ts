@@ -234,7 +234,11 @@ export function formatCarp(r: ShowCarpResult, now: number): string {
     out.push(`\taddresses ${g.addresses.join(' ') || '-'}`);
     out.push(`\tsince ${since(g.since, now)}, reason: ${g.reason || '-'}`);
     const c = g.counters;
-    if (c) out.push(`\treceived ${c.received}, accepted ${c.accepted}, sent ${c.sent}, dropped: ${counts(c.dropped)}`);
+    const blocked = c?.blockedOut ? ` (${c.blockedOut} more blocked out by the rules)` : '';
+    if (c)
+      out.push(
+        `\treceived ${c.received}, accepted ${c.accepted}, sent ${c.sent}${blocked}, dropped: ${counts(c.dropped)}`,
+      );
   }
   return out.join('\n');
 }
@@ -252,7 +256,8 @@ export function formatPfsync(r: ShowPfsyncResult, now: number): string {
     `\tbulk update: ${r.bulk?.state ?? '-'}, ` +
       `started ${since(r.bulk?.started, now)}, ended ${since(r.bulk?.ended, now)}`,
     `\tqueued: ins ${q.ins} upd ${q.upd} updc ${q.updc} del ${q.del} iack ${q.iack}`,
-    `\tsent: ${r.sent.packets} packets, ${r.sent.bytes} bytes; messages: ${counts(r.sent.messages)}`,
+    `\tsent: ${r.sent.packets} packets, ${r.sent.bytes} bytes; messages: ${counts(r.sent.messages)}` +
+      (r.blockedOut ? `; ${r.blockedOut} of the packets blocked out by the rules` : ''),
     `\treceived: ${r.received.packets} packets, ${r.received.bytes} bytes; messages: ${counts(r.received.messages)}`,
     `\tdropped: ${counts(r.dropped)}`,
     `\tlag ms: last ${ms(r.lagMs?.last)} p50 ${ms(r.lagMs?.p50)} p99 ${ms(r.lagMs?.p99)}`,

@@ -31,6 +31,7 @@ export function showPfsync(s: PfsyncStatus): ShowPfsyncResult {
     received: s.received,
     dropped: s.dropped,
     lagMs: s.lagMs,
+    blockedOut: s.blockedOut,
   };
 }
 
@@ -79,6 +80,12 @@ export function pfsyncMetrics(pfsync: PfsyncService): () => MetricFamily[] {
         help: 'pfsync messages received, by action',
         type: 'counter',
         samples: byAction(s.received.messages),
+      },
+      {
+        name: 'tunpf_pfsync_blocked_out_packets_total',
+        help: 'pfsync packets the rules kept from leaving (not sent)',
+        type: 'counter',
+        samples: [{ value: s.blockedOut }],
       },
       {
         name: 'tunpf_pfsync_dropped_total',

@@ -198,7 +198,8 @@ export interface CarpGroupInfo {
   addresses: string[];
   since: string;
   reason: string;
-  counters: { received: number; accepted: number; sent: number; dropped: Record<string, number> };
+  /** `blockedOut`: advertisements the rules kept from leaving; those kept out are dropped as `blocked`. */
+  counters: { received: number; accepted: number; sent: number; blockedOut?: number; dropped: Record<string, number> };
 }
 
 export interface ShowCarpResult {
@@ -227,6 +228,8 @@ export interface ShowPfsyncResult {
   received: PfsyncMessages;
   dropped: Record<string, number>;
   lagMs: { last: number | null; p50: number | null; p99: number | null };
+  /** pfsync packets the rules kept from leaving (counted in `sent` too: the engine made them). */
+  blockedOut?: number;
 }
 
 /** What `carp demote` / `carp promote` are expected to answer. */

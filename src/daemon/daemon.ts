@@ -30,6 +30,10 @@ import { filterMetrics } from '../control/filter-metrics.js';
 import { MetricsEndpoint, type ListenAddress } from '../control/metrics-http.js';
 import { MetricsRegistry } from '../control/metrics.js';
 import type { LoadResult } from '../rules/load-file.js';
+import { PacketPipeline } from '../datapath/pipeline.js';
+import { RouteTable } from '../datapath/route-table.js';
+import { HaAdmission } from './ha-admission.js';
+import { formatHaRuleProblem, haRuleProblems } from './ha-rules.js';
 
 export interface DaemonOptions {
   ruleset: Ruleset;
@@ -74,6 +78,8 @@ export class Daemon {
   readonly control: ControlServer;
   readonly metrics = new MetricsRegistry();
   private metricsEndpoint: MetricsEndpoint | null = null;
+  /** CARP's and pfsync's own packets through the rules (their sockets bypass the datapath). */
+  private readonly haAdmission: HaAdmission;
 
   constructor(private readonly opts: DaemonOptions) {
     this.kernel = new Kernel({ debug: (o, m) => opts.log.debug(o, m) });
@@ -82,6 +88,38 @@ export class Daemon {
     this.filter = new PacketFilter(opts.ruleset, { states: this.states, interfaces: this.registry });
     this.lock = new InstanceLock(opts.lockDir);
     this.control = new ControlServer({ path: opts.socket, log: opts.log });
+    // one check per packet, never a route: the pipeline's route table stays empty
+    const haPipeline = new PacketPipeline(this.filter, this.states, new RouteTable());
+    haPipeline.logTo(opts.pflog ?? null);
+    this.haAdmission = new HaAdmission({
+      pipeline: haPipeline,
+      interfaces: this.registry,
+      clock: this.clock,
+      skipped: () => this.filter.rules.ruleset.options.skip,
+      // nothing addressed to the router, or sent by it, goes through the datapath (yet): all is checked here
+      datapathUnicast: new Set(),
+    });
+  }
+
+  /** A warning per kind of CARP or pfsync packet the ruleset blocks (`tunpf check --ha` says the same). */
+  private warnHaRules(ruleset: Ruleset): void {
+    const ha = this.opts.ha;
+    if (!ha || (!ha.carp.length && !ha.pfsync)) return;
+    for (const p of haRuleProblems(ruleset, ha, this.opts.hostInterfaces))
+      this.opts.log.warn(
+        {
+          proto: p.proto,
+          carp: p.group ?? undefined,
+          interface: p.ifname,
+          directions: p.directions,
+          rule: p.rule ? `${p.rule.loc.file}:${p.rule.loc.line}` : undefined,
+          add: p.fix.line,
+          detail: formatHaRuleProblem(p, 'warning'),
+        },
+        p.proto === 'carp'
+          ? `the ruleset blocks CARP ${p.directions.join(' and ')} on ${p.ifname}: the peers cannot hear each other`
+          : `the ruleset blocks pfsync ${p.directions.join(' and ')} on ${p.ifname}: states are not replicated`,
+      );
   }
 
   private startOperatorInterface(): void {
@@ -114,6 +152,7 @@ export class Daemon {
       const stale = removeStale(this.kernel, journal);
       if (stale) log.warn({ rules: stale }, 'removed routing rules a previous tunpf left behind');
       this.sysctls = new SysctlJournal(this.kernel, journal);
+      this.warnHaRules(this.opts.ruleset);
       const carpGroups = this.opts.ha?.carp ?? [];
       if (carpGroups.length) {
         this.carp = new CarpService({
@@ -123,6 +162,7 @@ export class Daemon {
           log,
           demotion: this.demotion,
           clock: this.clock,
+          admission: this.haAdmission,
         });
         this.carp.prepare();
       }
@@ -177,6 +217,7 @@ export class Daemon {
           ifName: (id) => this.registry.name(id),
           ifId: (name) => this.registry.id(name),
           clock: this.clock,
+          admission: this.haAdmission,
         });
         this.pfsync.start();
         this.forwarder.syncWith(this.pfsync);
@@ -236,6 +277,7 @@ export class Daemon {
   reload(ruleset: Ruleset): void {
     this.filter.reload(ruleset);
     this.opts.log.info({ rules: ruleset.rules.length, states: this.states.table.count }, 'ruleset reloaded');
+    this.warnHaRules(ruleset);
   }
 
   get counters() {

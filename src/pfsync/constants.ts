@@ -172,6 +172,7 @@ export const PfsyncDrop = {
   BADSTATE: 8, // insert or lookup failed
   STALE: 9, // an update older than our copy
   BADSRC: 10, // tunpf: the source is not a configured peer
+  BLOCKED: 11, // tunpf: the rules did not let it in (pf's check comes before pfsync's)
 } as const;
 
 export const PfsyncDropName = [
@@ -186,6 +187,7 @@ export const PfsyncDropName = [
   'badstate',
   'stale',
   'badsrc',
+  'blocked',
 ];
 export const PFSYNC_DROP_CODES = PfsyncDropName.length;
 

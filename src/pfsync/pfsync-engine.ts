@@ -61,6 +61,8 @@ export interface PfsyncStatus {
   dropped: Record<string, number>;
   /** Replication lag (queued insert to sent), ms. */
   lagMs: { last: number | null; p50: number | null; p99: number | null };
+  /** Packets the rules kept from leaving (counted in `sent` too); the service counts them. */
+  blockedOut: number;
 }
 
 export class PfsyncEngine {
@@ -202,7 +204,7 @@ export class PfsyncEngine {
     if (this.o.states.hooks === this.outbound) this.o.states.hooks = null;
   }
 
-  status(): PfsyncStatus {
+  status(): Omit<PfsyncStatus, 'blockedOut'> {
     const c = this.o.config;
     const out = this.outbound.counters;
     const inc = this.inbound.counters;

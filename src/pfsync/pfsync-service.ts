@@ -3,12 +3,16 @@
 // and TOS 0x10 on send; the transport checks of OpenBSD on receive (the sync
 // interface, TTL 255, and with a syncpeer its source); the engine's timers;
 // the sync link's state (the node is demoted by 1 while it is down); and
-// the bulk update's demotion while the table is being fetched.
+// the bulk update's demotion while the table is being fetched. Like any
+// packet, pfsync's pass the rules (the daemon's admission) on the way in and
+// out: a blocked one is counted and goes no further.
 
 import type { Kernel } from '../os/kernel.js';
 import { LinkMonitor } from '../os/link-monitor.js';
 import { RawSocket, type RawReceived } from '../os/raw-socket.js';
 import type { Logger } from '../log/logger.js';
+import { parseAddress, wordsToBytes } from '../packet/address.js';
+import { writeIpv4HeaderChecksum } from '../packet/checksum.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { PFSYNC, PfsyncDrop } from './constants.js';
 import { PfsyncEngine, type PfsyncStatus } from './pfsync-engine.js';
@@ -22,6 +26,20 @@ export interface DemotionCounter {
   adjust(reason: string, delta: number): void;
 }
 
+/**
+ * The rules' say over pfsync's own packets (the daemon checks them as the
+ * datapath checks its packets). Packets are whole IP packets.
+ */
+export interface PfsyncAdmission {
+  admitIn(packet: Uint8Array, ifname: string): boolean;
+  admitOut(packet: Uint8Array, ifname: string): boolean;
+}
+
+/** Blocked packets are logged once per this many (per direction), not each one. */
+export const BLOCKED_LOG_EVERY = 100;
+
+const IPV4_HEADER_LENGTH = 20;
+
 export interface PfsyncServiceOptions {
   config: PfsyncConfig;
   states: StateEngine;
@@ -32,6 +50,8 @@ export interface PfsyncServiceOptions {
   ifId: (name: string) => number;
   /** Seconds, the daemon's clock (the state engine's). */
   clock: () => number;
+  /** The rules' check of every packet received and sent; none: all pass. */
+  admission?: PfsyncAdmission;
 }
 
 export class PfsyncService {
@@ -43,6 +63,9 @@ export class PfsyncService {
   private readonly destination: string;
   private sendErrors = 0;
   private stopped = false;
+  private blockedOut = 0;
+  /** What leaves, with the IP header the kernel will put in front of it, for the rules' `out` check. */
+  private framed: Uint8Array = new Uint8Array(0);
 
   constructor(private readonly o: PfsyncServiceOptions) {
     const c = o.config;
@@ -64,6 +87,7 @@ export class PfsyncService {
 
   start(): void {
     const { config: c, kernel, log, demotion } = this.o;
+    if (this.o.admission) this.framed = this.headerTemplate();
     const s = RawSocket.open(4, PFSYNC.PROTO).bindDevice(c.syncdev).tos(PFSYNC.TOS).multicastLoop(false);
     if (!c.syncpeer) s.join(PFSYNC.GROUP_V4, c.syncdev);
     s.start(
@@ -92,6 +116,16 @@ export class PfsyncService {
   private receive(data: Uint8Array, info: RawReceived): void {
     const e = this.engine;
     const dropped = e.inbound.counters.dropped;
+    // pf's check comes first (IPv4 raw sockets deliver the header)
+    if (this.o.admission && !this.o.admission.admitIn(data, this.o.config.syncdev)) {
+      const blocked = ++dropped[PfsyncDrop.BLOCKED]!;
+      if (blocked % BLOCKED_LOG_EVERY === 1)
+        this.o.log.warn(
+          { interface: this.o.config.syncdev, source: info.source, blocked },
+          'pfsync: the rules block pfsync in',
+        );
+      return;
+    }
     // OpenBSD's transport checks, then the engine's (spec §2)
     if (info.ttl !== PFSYNC.TTL) return void dropped[PfsyncDrop.BADTTL]!++;
     if (this.o.config.syncpeer && info.source !== this.o.config.syncpeer) return void dropped[PfsyncDrop.BADSRC]!++;
@@ -103,12 +137,54 @@ export class PfsyncService {
   }
 
   private send(packet: Uint8Array): void {
+    if (this.o.admission && !this.o.admission.admitOut(this.withHeader(packet), this.o.config.syncdev)) {
+      const blocked = ++this.blockedOut;
+      if (blocked % BLOCKED_LOG_EVERY === 1)
+        this.o.log.warn(
+          { interface: this.o.config.syncdev, destination: this.destination, blocked },
+          'pfsync: the rules block pfsync out; not sent',
+        );
+      return;
+    }
     try {
       this.socket?.send(this.destination, packet);
       this.sendErrors = 0;
     } catch (e) {
       if (++this.sendErrors <= 3) this.o.log.warn({ err: (e as Error).message }, 'pfsync packet not sent');
     }
+  }
+
+  /** The IPv4 header the socket puts in front of what it sends: TTL 255, TOS 0x10, from the sync interface. */
+  private headerTemplate(): Uint8Array {
+    const b = new Uint8Array(1500);
+    b[0] = 0x45;
+    b[1] = PFSYNC.TOS;
+    b[6] = 0x40; // DF: Linux sends raw packets with path-MTU discovery on
+    b[8] = PFSYNC.TTL;
+    b[9] = PFSYNC.PROTO;
+    const own = this.o.kernel.addresses(this.o.config.syncdev).find((a) => a.af === 4)?.address ?? '0.0.0.0';
+    wordsToBytes(parseAddress(own)!.words, 4, b, 12);
+    wordsToBytes(parseAddress(this.destination)!.words, 4, b, 16);
+    return b;
+  }
+
+  /**
+   * The packet as it will leave, the socket's IPv4 header in front, in one
+   * buffer reused for every packet.
+   */
+  private withHeader(packet: Uint8Array): Uint8Array {
+    const length = IPV4_HEADER_LENGTH + packet.length;
+    if (this.framed.length < length) {
+      const grown = new Uint8Array(length);
+      grown.set(this.framed.subarray(0, IPV4_HEADER_LENGTH));
+      this.framed = grown;
+    }
+    const b = this.framed;
+    b[2] = length >> 8;
+    b[3] = length & 0xff;
+    b.set(packet, IPV4_HEADER_LENGTH);
+    writeIpv4HeaderChecksum(b, 0);
+    return b.subarray(0, length);
   }
 
   /** The datapath calls this after each batch: urgent updates leave now, and the timer follows the queue. */
@@ -150,7 +226,7 @@ export class PfsyncService {
   }
 
   status(): PfsyncStatus {
-    return this.engine.status();
+    return { ...this.engine.status(), blockedOut: this.blockedOut };
   }
 
   stop(): void {

@@ -79,3 +79,29 @@ test('-D defines a macro, as pfctl -D', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '@0 pass in on em0 all flags S/SA\n');
 });
+
+test('--ha with a ruleset that blocks CARP or pfsync: an error with the rule and the line to add; --ha-warn', () => {
+  const haFile = join(dir, 'node.ha');
+  writeFileSync(haFile, 'carp c { carpdev lan vhid 1 pass "s" address 10.1.0.1/24 }\npfsync { syncdev sync }\n');
+  const ifs = ['--interface', 'lan=10.1.0.2/24', '--interface', 'sync=10.9.0.1/30'];
+  const blocking = join(dir, 'blocking.conf');
+  writeFileSync(blocking, 'block all\npass on sync proto pfsync\n');
+  const r = tunpf('check', ...ifs, '--ha', haFile, blocking);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    `${blocking}:1: error: carp c: advertisements (IPv4) are blocked in and out on lan by rule @0 "block all"\n` +
+      '\tadd after line 1: pass on lan proto carp no state\n',
+  );
+  const warned = tunpf('check', ...ifs, '--ha', haFile, '--ha-warn', blocking);
+  assert.equal(warned.code, 0);
+  assert.match(warned.stderr, /^.*blocking\.conf:1: warning: carp c: /);
+  assert.deepEqual(tunpf('check', '-q', ...ifs, '--ha', haFile, '--ha-warn', blocking), {
+    code: 0,
+    stdout: '',
+    stderr: '',
+  });
+  const passing = join(dir, 'passing.conf');
+  writeFileSync(passing, 'block all\npass on lan proto carp no state\npass on sync proto pfsync\n');
+  assert.deepEqual(tunpf('check', ...ifs, '--ha', haFile, passing), { code: 0, stdout: '', stderr: '' });
+});

@@ -22,7 +22,7 @@ test('show carp: the group keeps its fields, in order, with since as an ISO date
         addresses: ['10.1.0.1/24'],
         since: 1704067500.25,
         reason: 'preempt',
-        counters: { received: 3, accepted: 2, sent: 9, dropped: {} },
+        counters: { received: 3, accepted: 2, sent: 9, blockedOut: 0, dropped: {} },
       },
     ],
   };

@@ -232,6 +232,7 @@ test("show pfsync from the engine's plain status: hostid in hex, ISO times, the 
     received: { packets: 4, bytes: 5, messages: {} },
     dropped: { badttl: 1 },
     lagMs: { last: null, p50: null, p99: null },
+    blockedOut: 0,
   };
   const r = showPfsync(status);
   assert.deepEqual(

@@ -65,9 +65,9 @@ test('rules/gateway.conf: NAT behind the WAN address, a port forward, ssh to the
       'max-src-conn-rate 30/5, overload <bruteforce> flush global) label "web-443" rdr-to 192.168.10.80',
     'pass out on lan inet proto tcp from any to 192.168.10.80 port = 443 flags S/SA',
     'pass in quick on lan proto tcp from <admins> to (lan) port = 22 flags S/SA',
-    'pass quick on lan proto carp all keep state (no-sync)',
-    'pass quick on wan proto carp all keep state (no-sync)',
-    'pass quick on sync proto pfsync all keep state (no-sync)',
+    'pass quick on lan proto carp all no state',
+    'pass quick on wan proto carp all no state',
+    'pass quick on sync proto pfsync all no state',
   ])
     assert.match(r.stdout, new RegExp(`^@\\d+ ${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), line);
   assert.match(r.stdout, /^@0 block log all$/m, 'default deny, the router included');
@@ -83,6 +83,19 @@ for (const f of haFiles) {
     assert.match(r.stdout, /^pfsync: syncdev sync syncpeer /m);
     for (const m of readFileSync(join(rules, f), 'utf8').matchAll(/pass "([^"]+)"/g))
       assert.ok(!r.stdout.includes(m[1]!), 'the passphrase stays secret');
+  });
+}
+
+for (const [ruleset, ha] of [
+  ['lab.conf', 'lab-r1.ha'],
+  ['lab.conf', 'lab-r2.ha'],
+  ['gateway.conf', 'gateway-r1.ha'],
+  ['gateway.conf', 'gateway-r2.ha'],
+] as const) {
+  test(`tunpf check --ha rules/${ha} rules/${ruleset}: the ruleset lets CARP and pfsync through`, () => {
+    const r = tunpf('check', ...interfaces, '--ha', join('rules', ha), join('rules', ruleset));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
   });
 }
 

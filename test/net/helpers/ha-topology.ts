@@ -63,6 +63,12 @@ export interface CountersLine {
   carp?: ShowCarpResult;
 }
 
+/** The routers' own conversation: CARP and pfsync meet the rules like any packet (as in pf). */
+export const HA_PASS_OWN = `
+pass on { lan wan } proto carp no state
+pass on sync proto pfsync no state
+`;
+
 export const HA_RULES = `
 set block-policy drop
 block all
@@ -70,7 +76,7 @@ pass in on lan proto { tcp udp icmp } from 10.1.0.0/24
 pass in on lan inet6 proto { tcp udp ipv6-icmp } from fd01::/64
 pass out on wan
 pass in on wan inet6 proto ipv6-icmp icmp6-type { neighbrsol neighbradv }
-`;
+${HA_PASS_OWN}`;
 
 export class HaTopology {
   readonly lanSw = new Netns();
