@@ -22,8 +22,9 @@ import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
 import { formatRule } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
-import { describeState } from '../control/describe-state.js';
+import { describeState, endpointText, flowKeys, type FlowEnd } from '../control/describe-state.js';
 import { StateEngine } from '../state/state-engine.js';
+import type { StateTable } from '../state/state-table.js';
 import { PacketPipeline } from '../datapath/pipeline.js';
 import { routeTo, RouteTable } from '../datapath/route-table.js';
 import { interfacesFromFlags } from './host-interfaces.js';
@@ -93,7 +94,45 @@ export interface CheckView {
   label: string | null;
   state: string | null;
   stateCreated: boolean;
+  /** What the check rewrote, from the state's keys: nothing for an untranslated packet. */
+  translation: TranslationView[];
   logged: string[];
+}
+
+/**
+ * One rewritten field: `nat` the source of a packet in the state's own
+ * direction (or the destination of a reply, translated back), `rdr` the
+ * destination (or a reply's source); `quoted` for the packet an ICMP error
+ * quotes.
+ */
+export interface TranslationView {
+  kind: 'nat' | 'rdr';
+  field: 'src' | 'dst';
+  from: string;
+  to: string;
+  quoted: boolean;
+}
+
+/** The fields a passed check rewrote, from the key it came on to the other (as rewriteFromState does). */
+function translationOf(t: StateTable, v: Verdict): TranslationView[] {
+  if (!v.pass || !v.rewrite || v.state < 0 || !t.live(v.state)) return [];
+  const k = flowKeys(t, v.state);
+  const before = v.toStack ? k.wire : k.stack;
+  const after = v.toStack ? k.stack : k.wire;
+  const from = v.forward ? 0 : 1;
+  const out: TranslationView[] = [];
+  const add = (field: 'src' | 'dst', side: number) => {
+    const a = before[side]!;
+    const b = after[side]!;
+    if (a.address === b.address && a.port === b.port) return;
+    // the state's initiator side is the one nat-to rewrites, the responder side the one rdr-to does
+    const kind = side === 0 ? 'nat' : 'rdr';
+    const text = (e: FlowEnd) => endpointText(k.af, k.proto, e);
+    out.push({ kind, field, from: text(a), to: text(b), quoted: v.viaIcmpError });
+  };
+  add('src', from);
+  add('dst', 1 - from);
+  return out;
 }
 
 /** Tells one check's verdict in words: JSON fields, and the sentence the text output prints. */
@@ -119,6 +158,7 @@ class CheckDescriber {
       label: rule?.label ?? null,
       state: live ? describeState(this.states.table, v.state, ifName).replace(/\s+/g, ' ') : null,
       stateCreated: v.created,
+      translation: translationOf(this.states.table, v),
       logged: Array.from(
         { length: logs.count },
         (_, k) => `@${logs.rule[k]} ${PfActionName[logs.action[k]!]}/${PfReasonName[logs.reason[k]!]}`,
@@ -138,6 +178,7 @@ class CheckDescriber {
       why = `bad-state: outside the TCP window of its state${rule ? ` (rule @${rule.nr})` : ''}`;
     else why = `${WhyName[v.why]}${rule ? ` (rule @${rule.nr}${rule.label ? ` "${rule.label}"` : ''})` : ''}`;
     if (v.created) why += '; state created';
+    for (const x of c.translation) why += `; ${x.kind} ${x.quoted ? `quoted ${x.field} ` : ''}${x.from} -> ${x.to}`;
     if (c.logged.length) why += `; logged (${c.logged.join(', ')})`;
     return `${v.pass ? 'PASS ' : 'BLOCK'} ${why}`;
   }
@@ -274,6 +315,8 @@ export function replayCommand(argv: string[], io: CommandIO): number {
       return skip(`left the router on ${ifname ?? '?'} (router mode checks arriving packets)`);
     if (routerMode && !ifname) return skip('arrived on an unknown interface (say which with --in-on)');
     const ifId = ifname ? registry.intern(ifname) : -1;
+    // as it arrived: the checks may rewrite it (nat-to, rdr-to)
+    const packet = summarize(meta);
     const start = link.ipOffset;
     const end = rec.data.length;
     const o = routerMode
@@ -292,7 +335,6 @@ export function replayCommand(argv: string[], io: CommandIO): number {
       const view = (inView ?? outView)!;
       const v = o.inChecked ? o.inCheck : o.outCheck;
       const { interface: iface, direction, ...verdict } = view;
-      const packet = summarize(meta);
       const at = Number(time.toFixed(6));
       if (json) io.out(JSON.stringify({ n: n + 1, time: at, interface: iface, direction, packet, ...verdict }));
       else io.out(`${head} ${where(dir, ifname)} ${packet}\n        ${describer.text(v, view)}`);
@@ -304,7 +346,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
           n: n + 1,
           time: Number(time.toFixed(6)),
           interface: ifname,
-          packet: summarize(meta),
+          packet,
           verdict: o.pass ? 'pass' : 'block',
           in: inView,
           out: outView,
@@ -315,7 +357,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
       return;
     }
     const lines = [
-      `${head} ${where('in', ifname)} ${summarize(meta)}`,
+      `${head} ${where('in', ifname)} ${packet}`,
       `        ${where('in', ifname)} ${describer.text(o.inCheck, inView!)}`,
     ];
     if (outView) lines.push(`        ${where('out', outName)} ${describer.text(o.outCheck, outView)}`);

@@ -19,6 +19,8 @@ import type {
   StateInfo,
   TableChangeResult,
 } from './results.js';
+import { flowText } from './describe-state.js';
+import { protocolNumber } from '../rules/names.js';
 
 /** hh:mm:ss, hours unbounded (pf's state ages). */
 export function clock(seconds: number): string {
@@ -46,21 +48,18 @@ export function humanCount(n: number): string {
   return u === 0 ? String(Math.round(v)) : `${v < 10 ? v.toFixed(1) : Math.round(v)}${units[u]}`;
 }
 
-function endpoint(s: StateInfo, e: StateInfo['src']): string {
-  if (s.proto !== 'tcp' && s.proto !== 'udp' && s.proto !== 'sctp') return e.address;
-  return s.af === 6 ? `${e.address}[${e.port}]` : `${e.address}:${e.port}`;
-}
-
 /** The flow as pf prints it: an inbound state responder <- initiator, an outbound one initiator -> responder. */
 export function stateFlow(s: StateInfo): string {
-  const init = endpoint(s, s.src);
-  const resp = endpoint(s, s.dst);
-  return s.direction === 'out' ? `${init} -> ${resp}` : `${resp} <- ${init}`;
+  const wire = [s.src, s.dst] as const;
+  const stack = s.stack ? ([s.stack.src, s.stack.dst] as const) : wire;
+  return flowText({ af: s.af, proto: protocolNumber(s.proto) ?? -1, outbound: s.direction === 'out', wire, stack });
 }
 
 /** pfctl -ss's line (the same text `tunpf replay` prints for a state). */
 export function stateLine(s: StateInfo): string {
-  return `${s.interface} ${s.proto} ${stateFlow(s)}`.padEnd(56) + ` ${s.peers[0]}:${s.peers[1]}`;
+  // pf prints an inbound state's responder first, as its flow
+  const [a, b] = s.direction === 'out' ? s.peers : [s.peers[1], s.peers[0]];
+  return `${s.interface} ${s.proto} ${stateFlow(s)}`.padEnd(56) + ` ${a}:${b}`;
 }
 
 export function formatStates(r: ShowStatesResult, verbose = 0): string {

@@ -41,9 +41,11 @@ export interface StateInfo {
   proto: string;
   /** Direction of the packet that created it. */
   direction: 'in' | 'out';
-  /** The initiator and the responder. */
+  /** The initiator and the responder, as the wire key has them (pf's PF_SK_WIRE). */
   src: Endpoint;
   dst: Endpoint;
+  /** A translated state's stack key (pf's PF_SK_STACK), oriented as src/dst; absent when untranslated. */
+  stack?: { src: Endpoint; dst: Endpoint };
   /** Peer states, initiator's first: TCP state names, NO_TRAFFIC/SINGLE/MULTIPLE, or numbers for ICMP. */
   peers: [string, string];
   /** The rule that made it, -1 for none. */

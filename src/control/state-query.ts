@@ -38,6 +38,14 @@ export function stateInfo(engine: StateEngine, i: number, interfaces: InterfaceR
   const proto = t.protoOf(i);
   const age = Math.max(0, Math.floor(now) - t.creation[i]!);
   const bytes: [number, number] = [t.bytes[i * 2]!, t.bytes[i * 2 + 1]!];
+  const stack = t.translated(i)
+    ? {
+        stack: {
+          src: { address: formatAddress(af, t.stackAddressOf(i, 0)), port: t.stackPortOf(i, 0) },
+          dst: { address: formatAddress(af, t.stackAddressOf(i, 1)), port: t.stackPortOf(i, 1) },
+        },
+      }
+    : {};
   return {
     id: stateId(t, i),
     creator: hex(t.creator[i]!, 8),
@@ -47,6 +55,7 @@ export function stateInfo(engine: StateEngine, i: number, interfaces: InterfaceR
     direction: t.direction[i] === Direction.OUT ? 'out' : 'in',
     src: { address: formatAddress(af, t.addressOf(i, 0)), port: t.portOf(i, 0) },
     dst: { address: formatAddress(af, t.addressOf(i, 1)), port: t.portOf(i, 1) },
+    ...stack,
     peers: [peerName(proto, t.peerState[i * 2]!), peerName(proto, t.peerState[i * 2 + 1]!)],
     rule: t.rule[i] === NO_RULE ? -1 : t.rule[i]!,
     age,
@@ -63,10 +72,21 @@ function parseNet(text: unknown, what: string): ParsedPrefix {
   return { af: p.af, words: maskAddress(p.words, p.bits), bits: p.bits };
 }
 
-function inNet(t: StateTable, i: number, side: number, net: ParsedPrefix): boolean {
+function inNet(t: StateTable, i: number, side: number, net: ParsedPrefix, stack = false): boolean {
   if (t.afOf(i) !== net.af) return false;
-  const m = maskAddress(t.addressOf(i, side), net.bits);
+  const m = maskAddress(stack ? t.stackAddressOf(i, side) : t.addressOf(i, side), net.bits);
   return m[0] === net.words[0] && m[1] === net.words[1] && m[2] === net.words[2] && m[3] === net.words[3];
+}
+
+/** Either side of either key (a translated state is found by its inside and its outside addresses). */
+function anyKeyInNet(t: StateTable, i: number, net: ParsedPrefix): boolean {
+  if (inNet(t, i, 0, net) || inNet(t, i, 1, net)) return true;
+  return t.translated(i) && (inNet(t, i, 0, net, true) || inNet(t, i, 1, net, true));
+}
+
+function anyKeyHasPort(t: StateTable, i: number, port: number): boolean {
+  if (t.portOf(i, 0) === port || t.portOf(i, 1) === port) return true;
+  return t.translated(i) && (t.stackPortOf(i, 0) === port || t.stackPortOf(i, 1) === port);
 }
 
 function hasPorts(proto: number): boolean {
@@ -81,13 +101,13 @@ export function stateFilter(
   const tests: ((t: StateTable, i: number) => boolean)[] = [];
   if (args.address !== undefined) {
     const net = parseNet(args.address, 'address');
-    tests.push((t, i) => inNet(t, i, 0, net) || inNet(t, i, 1, net));
+    tests.push((t, i) => anyKeyInNet(t, i, net));
   }
   if (args.port !== undefined) {
     const port = Number(args.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new ControlError(ErrorCode.BAD_ARGS, `port: '${String(args.port)}' is not 0..65535`);
-    tests.push((t, i) => hasPorts(t.protoOf(i)) && (t.portOf(i, 0) === port || t.portOf(i, 1) === port));
+    tests.push((t, i) => hasPorts(t.protoOf(i)) && anyKeyHasPort(t, i, port));
   }
   if (args.proto !== undefined) {
     const nr = protocolNumber(String(args.proto));

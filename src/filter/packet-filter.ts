@@ -223,6 +223,14 @@ export class PacketFilter {
       v.logs.copyFrom(r.logs);
       c.logRecordsLost += r.logs.lost;
     }
+    if (x.failed) {
+      // pf_match_rule / pf_test_rule: a pool without an address drops the packet whatever the rules decide
+      if (r.logDecided >= 0) {
+        v.logs.action[r.logDecided] = PfAction.DROP;
+        v.logs.reason[r.logDecided] = PfReason.TRANSLATE;
+      }
+      return this.block(v, Why.TRANSLATE, r.ruleIndex);
+    }
     if (r.action !== Action.PASS) {
       v.reply = r.reply;
       return this.block(v, Why.RULE, r.ruleIndex);

@@ -26,6 +26,13 @@ import type { TableStore } from './table-store.js';
 /** Source addresses remembered by sticky-address pools at most (the oldest are forgotten first). */
 export const STICKY_ENTRIES = 65536;
 
+/**
+ * Pool addresses nat-to tries when the ports of one run out (pf tries until
+ * the first comes round again; a bound keeps a random pick over a big
+ * network from scanning the port range without end).
+ */
+export const MAX_NAT_ADDRESS_TRIES = 16;
+
 const ICMP_ECHO_REQUEST = 8;
 const ICMP_ECHO_REPLY = 0;
 const ICMP6_ECHO_REQUEST = 128;
@@ -45,12 +52,17 @@ export class Translator implements StateTranslation {
   readonly view = new PacketMeta();
   /** A rule translated the packet. */
   active = false;
+  /** A rule's pool had no address of the packet's family: pf drops the packet (reason translate). */
+  failed = false;
   /** The last rule whose nat-to / rdr-to applies (null: none). */
   natRule: Rule | null = null;
   rdrRule: Rule | null = null;
   private readonly pools = new Map<Translation, PoolState>();
   private readonly sticky = new LRUCache<string, Uint32Array>({ max: STICKY_ENTRIES });
   private readonly candidates: Prefix[] = [];
+  /** The source nat-to's pool picked for (its hash and sticky input), and its first pick. */
+  private readonly natSource = new Uint32Array(4);
+  private readonly firstAddress = new Uint32Array(4);
 
   constructor(
     private readonly interfaces: InterfaceRegistry,
@@ -62,6 +74,7 @@ export class Translator implements StateTranslation {
   /** Before a packet's rules are walked. */
   begin(): void {
     this.active = false;
+    this.failed = false;
     this.natRule = null;
     this.rdrRule = null;
   }
@@ -77,13 +90,14 @@ export class Translator implements StateTranslation {
         if (hasPorts(v.proto)) v.dstPort = p;
         this.rdrRule = rule;
         this.active = true;
-      }
+      } else this.failed = true;
     }
     if (rule.nat !== null && rule.nat.af === v.af) {
+      this.natSource.set(v.src);
       if (this.pick(rule, rule.nat, v.src, v.src, v.src)) {
         this.natRule = rule;
         this.active = true;
-      }
+      } else this.failed = true;
     }
     return v;
   }
@@ -91,23 +105,38 @@ export class Translator implements StateTranslation {
   /**
    * nat-to's source port (or ICMP echo id) for the view, searched as
    * pf_get_sport does: from a random start upwards, then downwards, the
-   * first for which no state holds the translated key. Without nat-to (or
-   * with static-port, or a protocol without ports) the key as it stands
-   * must be free.
+   * first for which no state holds the translated key. With static-port, or
+   * a protocol without ports, the key as it stands must be free. When a
+   * round-robin or random pool's address has no port left, the pool's next
+   * pick is tried, until the first address comes round again.
    */
   complete(t: StateTable, _m: PacketMeta, direction: Direction, bound: number): boolean {
+    const v = this.view;
+    const rule = this.natRule;
+    // without nat-to pf searches nothing: a taken key fails the state insert
+    if (rule === null) return true;
+    const nat = rule.nat!;
+    this.firstAddress.set(v.src);
+    for (let tries = 0; tries < MAX_NAT_ADDRESS_TRIES; tries++) {
+      if (this.searchPort(t, nat, direction, bound)) return true;
+      if (nat.type !== 'round-robin' && nat.type !== 'random') return false;
+      if (!this.pick(rule, nat, this.natSource, this.natSource, v.src)) return false;
+      if (sameAddress(v.src, this.firstAddress)) return false;
+    }
+    return false;
+  }
+
+  /** The source port search for the view's current address. */
+  private searchPort(t: StateTable, nat: Translation, direction: Direction, bound: number): boolean {
     const v = this.view;
     // the translated key is the wire key of an outbound state, the stack key of an inbound one
     const use = direction === Direction.OUT ? KeyUse.WIRE : KeyUse.STACK;
     const echo = isEcho(v);
-    const nat = this.natRule?.nat ?? null;
     const free = (port: number): boolean =>
       echo
         ? t.keyFree(v.af, v.proto, v.src, port, v.dst, port, bound, direction, use)
         : t.keyFree(v.af, v.proto, v.src, port, v.dst, v.dstPort, bound, direction, use);
-    if (nat === null || !(echo || hasPorts(v.proto)) || (nat.staticPort && !echo)) {
-      return free(echo ? v.icmpId : v.srcPort);
-    }
+    if (!(echo || hasPorts(v.proto)) || (nat.staticPort && !echo)) return free(echo ? v.icmpId : v.srcPort);
     let low = echo ? 1 : nat.portLow || NAT_PROXY_PORT_LOW;
     let high = echo ? 0xffff : nat.portHigh || NAT_PROXY_PORT_HIGH;
     if (low > high) [low, high] = [high, low];
@@ -154,7 +183,7 @@ export class Translator implements StateTranslation {
       case 'source-hash': {
         const h = keyedHash(pool.key, source);
         const p = c[h % c.length]!;
-        hostBits(h, tmp);
+        hostBits(tr.af, h, tmp);
         combine(p, tmp, tmp);
         break;
       }
@@ -163,7 +192,7 @@ export class Translator implements StateTranslation {
         if (c.length > 1) tmp.set(c[n % c.length]!.words);
         else {
           // one network: its addresses in turn, the network address first (pf's counter)
-          hostBits(n, tmp);
+          hostBits(tr.af, n, tmp);
           combine(c[0]!, tmp, tmp);
         }
         break;
@@ -219,12 +248,14 @@ function combine(p: Prefix, host: Uint32Array, out: Uint32Array): void {
   }
 }
 
-/** A 32-bit value as host bits: the low word of each family (IPv6 pools vary their last 32 bits). */
-function hostBits(h: number, out: Uint32Array): void {
-  out[0] = h >>> 0;
-  out[1] = 0;
-  out[2] = 0;
-  out[3] = h >>> 0;
+/** A 32-bit value as host bits of a family's address: the low word (IPv6 pools vary their last 32 bits). */
+function hostBits(af: 4 | 6, h: number, out: Uint32Array): void {
+  out.fill(0);
+  out[af === 4 ? 0 : 3] = h >>> 0;
+}
+
+function sameAddress(a: Uint32Array, b: Uint32Array): boolean {
+  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
 }
 
 function randomWords(random: (n: number) => number, out: Uint32Array): Uint32Array {
