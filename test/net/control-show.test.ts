@@ -86,7 +86,8 @@ test('show rules: the counters of the deciding rule move after traffic', { skip:
 });
 
 test('show states: a live TCP connection with its addresses, and the filters', { skip: skip ?? false }, async () => {
-  const stream = runInNetns(topo.client, 'probe', ['stream', '10.2.0.2', '7001', '3'], 20000, {
+  // long enough to outlast the ctl calls below on a loaded machine (each starts a process)
+  const stream = runInNetns(topo.client, 'probe', ['stream', '10.2.0.2', '7001', '8'], 20000, {
     PROBE_LOCAL_PORT: '45678',
   });
   await sleep(1000);
