@@ -608,13 +608,11 @@ export class StateImporter {
     const icmp = isIcmp(proto);
     img.port0 = readU16(buf, off + StateOffset.KEY_WIRE + (out ? K.PORT1 : K.PORT0));
     img.port1 = icmp ? img.port0 : readU16(buf, off + StateOffset.KEY_WIRE + (out ? K.PORT0 : K.PORT1));
-    img.hasStackKey = !sameKeys(buf, off, af);
-    if (img.hasStackKey) {
-      const k = off + StateOffset.KEY_STACK;
-      readSides(buf, k, af, out, img.stackAddr, img.stackAddr, 4);
-      img.stackPort[0] = readU16(buf, k + (out ? K.PORT1 : K.PORT0));
-      img.stackPort[1] = icmp ? img.stackPort[0]! : readU16(buf, k + (out ? K.PORT0 : K.PORT1));
-    }
+    const k = off + StateOffset.KEY_STACK;
+    readSides(buf, k, af, out, img.stackAddr, img.stackAddr, 4);
+    img.stackPort[0] = readU16(buf, k + (out ? K.PORT1 : K.PORT0));
+    img.stackPort[1] = icmp ? img.stackPort[0]! : readU16(buf, k + (out ? K.PORT0 : K.PORT1));
+    img.hasStackKey = !sameKeys(img);
     img.bound = this.boundOf(buf, off + StateOffset.IFNAME);
     img.creator = readU32(buf, off + StateOffset.CREATORID);
     img.idHi = readU32(buf, off + StateOffset.ID);
@@ -670,15 +668,11 @@ function readSides(
   }
 }
 
-/** Whether the stack key's addresses and ports equal the wire key's (rdomain is not kept by tunpf). */
-function sameKeys(buf: Uint8Array, off: number, af: number): boolean {
-  const a = off + StateOffset.KEY_WIRE;
-  const b = off + StateOffset.KEY_STACK;
-  const n = af === 4 ? 4 : 16;
-  for (let k = 0; k < n; k++) {
-    if (buf[a + K.ADDR0 + k] !== buf[b + K.ADDR0 + k] || buf[a + K.ADDR1 + k] !== buf[b + K.ADDR1 + k]) return false;
-  }
-  return readU32(buf, a + K.PORT0) === readU32(buf, b + K.PORT0); // both ports at once
+/** Whether the image's stack key equals its wire key as tunpf keeps them (rdomain and ICMP's type are not kept). */
+function sameKeys(img: StateImage): boolean {
+  const a = img.stackAddr;
+  for (let w = 0; w < 4; w++) if (a[w] !== img.addr0[w] || a[4 + w] !== img.addr1[w]) return false;
+  return img.stackPort[0] === img.port0 && img.stackPort[1] === img.port1;
 }
 
 function clampU32(v: number): number {

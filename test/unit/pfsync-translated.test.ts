@@ -257,7 +257,7 @@ for (const c of CASES) {
   });
 }
 
-test('an ICMP record whose keys differ only in the id is translated (each id from its initiator slot)', () => {
+test('ICMP keys that differ in the id make a translated state (ids from the initiator slots), in the type not', () => {
   const f = new Flow('block all');
   const i = importerOf(f).import(CASES[2]!.record, 0, f.now);
   const t = f.states.table;
@@ -265,6 +265,17 @@ test('an ICMP record whose keys differ only in the id is translated (each id fro
     [t.portOf(i, 0), t.portOf(i, 1), t.stackPortOf(i, 0), t.stackPortOf(i, 1)],
     [40000, 40000, 4660, 4660],
   );
+  // keys that differ in nothing tunpf keeps (here: the type slot) make an untranslated state
+  const same = translatedRecord(
+    `${v4('c6 33 64 07')} ${v4('c0 00 02 01')} 00 08 9c 40 00 00 02 00
+     ${v4('c6 33 64 07')} ${v4('c0 00 02 01')} 00 0d 9c 40 00 00 02 00`,
+    Direction.OUT,
+    nonTcp(1, 0, 9, 20),
+  );
+  const g = new Flow('block all');
+  const j = importerOf(g).import(same, 0, g.now);
+  assert.ok(j >= 0, `import refused: ${-j}`);
+  assert.equal(g.states.table.translated(j), false);
 });
 
 /** A pfsync packet (no IP header) of `action` carrying `messages`. */
