@@ -24,8 +24,9 @@
 //
 // ICMP. tunpf keys a query state by its id in both port slots; pf puts the
 // id in the initiator's slot and the query type (pf's "virtual type") in the
-// responder's. tunpf does not keep the type, so echo is assumed on export
-// (8, or 128 for ICMPv6); on import the initiator's slot gives the id.
+// responder's, in both keys (a nat-to'd ping has another id in each).
+// tunpf does not keep the type, so echo is assumed on export (8, or 128 for
+// ICMPv6); on import the initiator's slot of each key gives its id.
 
 import { Direction, IPPROTO, type DirectionOrAny } from '../packet/meta.js';
 import { FLOATING, NO_RULE, Origin, RESYNC, StateFlag, TIMEOUT_CLASSES } from '../state/constants.js';
@@ -471,11 +472,7 @@ export class StateExporter {
       writeU32(buf, o + KeyOffset.ADDR0 + 4 * w, k[base + first * 4 + w]!);
       writeU32(buf, o + KeyOffset.ADDR1 + 4 * w, k[base + (1 - first) * 4 + w]!);
     }
-    const proto = t.protoOf(i);
-    const p0 = t.portOf(i, 0);
-    const p1 = isIcmp(proto) ? (proto === IPPROTO.ICMPV6 ? ICMP6_ECHO_REQUEST : ICMP_ECHO) : t.portOf(i, 1);
-    writeU16(buf, o + KeyOffset.PORT0, first ? p1 : p0);
-    writeU16(buf, o + KeyOffset.PORT1, first ? p0 : p1);
+    writeKeyPorts(buf, o, first, t.protoOf(i), t.portOf(i, 0), t.portOf(i, 1));
     buf[o + KeyOffset.AF] = wireAf;
   }
 
@@ -488,10 +485,20 @@ export class StateExporter {
       writeU32(buf, o + KeyOffset.ADDR0 + 4 * w, a[w]!);
       writeU32(buf, o + KeyOffset.ADDR1 + 4 * w, b[w]!);
     }
-    writeU16(buf, o + KeyOffset.PORT0, t.stackPortOf(i, first));
-    writeU16(buf, o + KeyOffset.PORT1, t.stackPortOf(i, 1 - first));
+    writeKeyPorts(buf, o, first, t.protoOf(i), t.stackPortOf(i, 0), t.stackPortOf(i, 1));
     buf[o + KeyOffset.AF] = wireAf;
   }
+}
+
+/**
+ * A key's two ports from tunpf's sides (p0 the initiator's), slot 0 being
+ * side `first`. ICMP: the id stays in the initiator's slot and pf's virtual
+ * type (echo) takes the responder's.
+ */
+function writeKeyPorts(buf: Uint8Array, o: number, first: number, proto: number, p0: number, p1: number): void {
+  if (isIcmp(proto)) p1 = proto === IPPROTO.ICMPV6 ? ICMP6_ECHO_REQUEST : ICMP_ECHO;
+  writeU16(buf, o + KeyOffset.PORT0, first ? p1 : p0);
+  writeU16(buf, o + KeyOffset.PORT1, first ? p0 : p1);
 }
 
 /** One peer (p = state * 2 + side) as a 32-byte pfsync_state_peer (zeroed before); no scrub data. */
@@ -598,16 +605,14 @@ export class StateImporter {
     img.direction = direction;
     // side 0 is the initiator: addr[1] for a state made by an outbound packet
     readSides(buf, off + StateOffset.KEY_WIRE, af, out, img.addr0, img.addr1);
+    const icmp = isIcmp(proto);
     img.port0 = readU16(buf, off + StateOffset.KEY_WIRE + (out ? K.PORT1 : K.PORT0));
-    img.port1 = readU16(buf, off + StateOffset.KEY_WIRE + (out ? K.PORT0 : K.PORT1));
-    if (isIcmp(proto)) img.port1 = img.port0; // the id sits in the initiator's slot
-    img.hasStackKey = !isIcmp(proto) && !sameKeys(buf, off, af);
-    if (img.hasStackKey) {
-      const k = off + StateOffset.KEY_STACK;
-      readSides(buf, k, af, out, img.stackAddr, img.stackAddr, 4);
-      img.stackPort[0] = readU16(buf, k + (out ? K.PORT1 : K.PORT0));
-      img.stackPort[1] = readU16(buf, k + (out ? K.PORT0 : K.PORT1));
-    }
+    img.port1 = icmp ? img.port0 : readU16(buf, off + StateOffset.KEY_WIRE + (out ? K.PORT0 : K.PORT1));
+    const k = off + StateOffset.KEY_STACK;
+    readSides(buf, k, af, out, img.stackAddr, img.stackAddr, 4);
+    img.stackPort[0] = readU16(buf, k + (out ? K.PORT1 : K.PORT0));
+    img.stackPort[1] = icmp ? img.stackPort[0]! : readU16(buf, k + (out ? K.PORT0 : K.PORT1));
+    img.hasStackKey = !sameKeys(img);
     img.bound = this.boundOf(buf, off + StateOffset.IFNAME);
     img.creator = readU32(buf, off + StateOffset.CREATORID);
     img.idHi = readU32(buf, off + StateOffset.ID);
@@ -663,15 +668,11 @@ function readSides(
   }
 }
 
-/** Whether the stack key's addresses and ports equal the wire key's (rdomain is not kept by tunpf). */
-function sameKeys(buf: Uint8Array, off: number, af: number): boolean {
-  const a = off + StateOffset.KEY_WIRE;
-  const b = off + StateOffset.KEY_STACK;
-  const n = af === 4 ? 4 : 16;
-  for (let k = 0; k < n; k++) {
-    if (buf[a + K.ADDR0 + k] !== buf[b + K.ADDR0 + k] || buf[a + K.ADDR1 + k] !== buf[b + K.ADDR1 + k]) return false;
-  }
-  return readU32(buf, a + K.PORT0) === readU32(buf, b + K.PORT0); // both ports at once
+/** Whether the image's stack key equals its wire key as tunpf keeps them (rdomain and ICMP's type are not kept). */
+function sameKeys(img: StateImage): boolean {
+  const a = img.stackAddr;
+  for (let w = 0; w < 4; w++) if (a[w] !== img.addr0[w] || a[4 + w] !== img.addr1[w]) return false;
+  return img.stackPort[0] === img.port0 && img.stackPort[1] === img.port1;
 }
 
 function clampU32(v: number): number {

@@ -467,6 +467,57 @@ test('tshark with pfsync.lua decodes what the codec encoded', { skip }, () => {
   }
 });
 
+// translated states (shared/spec/pf-nat.md §13.1, §13.3, §13.4): the keys differ
+const NAT_TCP: StateRecord = record({
+  ...V4,
+  idLo: 21,
+  direction: 2,
+  key: [key('198.51.100.7', 443, '192.0.2.1', 54321, 2), key('198.51.100.7', 443, '10.0.0.5', 51234, 2)],
+});
+const NAT_PING: StateRecord = record({
+  idHi: 0x6744d0a1,
+  idLo: 22,
+  creatorid: 0x1d2c3b4a,
+  af: 2,
+  proto: 1,
+  direction: 2,
+  timeout: 9,
+  expire: 20,
+  key: [key('198.51.100.7', 8, '192.0.2.1', 40000, 2), key('198.51.100.7', 8, '10.0.0.5', 4660, 2)],
+});
+const RDR_TCP: StateRecord = record({
+  ...V4,
+  idLo: 23,
+  direction: 1,
+  key: [key('203.0.113.9', 40000, '192.0.2.1', 80, 2), key('203.0.113.9', 40000, '10.0.0.10', 8080, 2)],
+});
+
+test('tshark shows both keys of translated states (nat-to, ping through nat-to, rdr-to)', { skip }, () => {
+  const b = new PacketBuilder(1500);
+  for (const r of [NAT_TCP, NAT_PING, RDR_TCP]) state.encode(r, b.buf, b.add(PfsyncAction.INS));
+  const packet = ip(b.finish().slice());
+  const dir = mkdtempSync(join(tmpdir(), 'tunpf-pfsync-'));
+  try {
+    const file = writePcap(dir, [packet]);
+    const [row] = fields(file) as [Row];
+    expectState(NAT_TCP, row, { id: 0, peer: 0, tmo: 0, st: 0, key: 0, famKey: 0 });
+    expectState(NAT_PING, row, { id: 1, peer: 1, tmo: 1, st: 1, key: 2, famKey: 2 });
+    expectState(RDR_TCP, row, { id: 2, peer: 2, tmo: 2, st: 2, key: 4, famKey: 4 });
+    const tree = tshark(file, ['-V']);
+    const keyLines = tree.match(/^\s*(Wire|Stack) key: .*$/gm)?.map((l) => l.trim());
+    assert.deepEqual(keyLines, [
+      'Wire key: 198.51.100.7:443 - 192.0.2.1:54321',
+      'Stack key: 198.51.100.7:443 - 10.0.0.5:51234',
+      'Wire key: 198.51.100.7:8 - 192.0.2.1:40000',
+      'Stack key: 198.51.100.7:8 - 10.0.0.5:4660',
+      'Wire key: 203.0.113.9:40000 - 192.0.2.1:80',
+      'Stack key: 203.0.113.9:40000 - 10.0.0.10:8080',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('malformed pfsync gets expert info; a skipped section is noted and the walk goes on', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tunpf-pfsync-'));
   try {

@@ -355,9 +355,15 @@ test('import then export gives the record back (random records tunpf can hold)',
     // ICMP: the id in the initiator's slot (0 inbound, 1 outbound), the echo type in the other
     if (icmp) ports = direction === 1 ? [ports[0], v6 ? 128 : 8] : [v6 ? 128 : 8, ports[1]];
     const wire: StateKey = { addr: [addr(), addr()], port: ports, rdomain: 0, af };
-    const nat = !icmp && rnd() < 0.2;
+    const nat = rnd() < 0.2;
+    // a translated ping: another id, in the same slot beside the same type
+    const natPorts = (): [number, number] => {
+      const p: [number, number] = [u16(), u16()];
+      if (icmp) p[direction === 1 ? 1 : 0] = v6 ? 128 : 8;
+      return p;
+    };
     const stack: StateKey = nat
-      ? { addr: [addr(), addr()], port: [u16(), u16()], rdomain: 0, af }
+      ? { addr: [addr(), addr()], port: natPorts(), rdomain: 0, af }
       : { addr: [wire.addr[0].slice(), wire.addr[1].slice()], port: [...ports], rdomain: 0, af };
     const peer = (): StatePeer => ({
       scrubFlags: 0,

@@ -49,6 +49,8 @@ export interface HaOptions {
   /** An extra pfsync block per router (its text, given the router's index). */
   pfsync?: (index: number) => string;
   echoPorts?: number[];
+  /** The routers' rules (HA_RULES by default). */
+  rules?: string;
 }
 
 /** The daemon's SIGUSR1 `counters` log line (src/cli/run-command.ts): the parts these tests read. */
@@ -199,7 +201,7 @@ export class HaTopology {
   }
 
   writeConfig(r: RouterNode, o: HaOptions): void {
-    writeFileSync(join(this.dir, `${r.name}.rules`), HA_RULES);
+    writeFileSync(join(this.dir, `${r.name}.rules`), o.rules ?? HA_RULES);
     writeFileSync(join(this.dir, `${r.name}.ha`), this.haConfig(r, o));
   }
 

@@ -31,10 +31,14 @@ export class Gateway {
   readonly pipeline: PacketPipeline;
   now = 1000;
 
-  constructor(rules: string, opts: { random?: (n: number) => number } = {}) {
+  constructor(rules: string, opts: { random?: (n: number) => number; hostid?: number } = {}) {
     const { ruleset, diagnostics } = parseRuleset(rules, { file: 'gateway.conf', interfaces: TEST_INTERFACES });
     assert.ok(ruleset, diagnostics.map((d) => `${d.loc.line}:${d.loc.col} ${d.message}`).join('\n'));
-    this.states = StateEngine.forRuleset(ruleset, { seeds: Uint32Array.of(1, 2, 3), startSeconds: this.now });
+    this.states = StateEngine.forRuleset(ruleset, {
+      seeds: Uint32Array.of(1, 2, 3),
+      startSeconds: this.now,
+      hostid: opts.hostid,
+    });
     const interfaces = new InterfaceRegistry(TEST_INTERFACES);
     this.filter = new PacketFilter(ruleset, { states: this.states, interfaces, random: opts.random });
     const routes = new RouteTable();
