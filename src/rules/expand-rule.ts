@@ -13,6 +13,7 @@ import {
   type IcmpMatch,
   type LogOptions,
   type PoolHost,
+  type PoolType,
   type PortSpec,
   type Rule,
   type RuleAction,
@@ -23,7 +24,28 @@ import {
 } from './ast.js';
 import { formatPool, formatPrefixShort } from './canonical.js';
 import { protocolHasPorts, protocolName } from './names.js';
-import type { TranslationSpec } from './parse-translation.js';
+
+export type TranslationKeyword = 'nat-to' | 'rdr-to' | 'binat-to';
+
+/** One pool member as written, with its family (0 for tables and interfaces followed at run time). */
+export interface PoolItem {
+  host: PoolHost;
+  af: 0 | 4 | 6;
+  loc: SourceLocation;
+}
+
+/** A translation option before expansion. */
+export interface TranslationSpec {
+  keyword: TranslationKeyword;
+  loc: SourceLocation;
+  items: PoolItem[];
+  port: { low: number; high: number; star: boolean; loc: SourceLocation } | null;
+  type: PoolType;
+  hashKey: Uint32Array | null;
+  sticky: boolean;
+  staticPort: boolean;
+  staticPortLoc: SourceLocation | null;
+}
 
 export interface HostItem {
   addr: AddressSpec;

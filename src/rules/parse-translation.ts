@@ -1,39 +1,17 @@
 // Translation options of pass and match rules, as pfctl reads them:
 // `nat-to POOL [port P] [POOL OPTIONS]`, `rdr-to ...`, `binat-to ...`, and
 // `af-to`, which is recognised only to be refused clearly. The pool is kept as
-// written (TranslationSpec); expand-rule.ts fits it to each expanded rule's
+// written (TranslationSpec, in expand-rule.ts); expand-rule.ts fits it to each expanded rule's
 // address family and applies pfctl's checks and defaults.
 
 import { createHash } from 'node:crypto';
 import { parseAddress, parsePrefix } from '../packet/address.js';
-import type { PoolHost, PoolType, SourceLocation } from './ast.js';
-import type { RuleSpec } from './expand-rule.js';
+import type { SourceLocation } from './ast.js';
+import type { PoolItem, RuleSpec, TranslationKeyword, TranslationSpec } from './expand-rule.js';
 import { portNumber } from './names.js';
 import { interfaceAddresses, networkPrefix, tableReference } from './parse-hosts.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { readAddressText, type Token } from './tokenizer.js';
-
-export type TranslationKeyword = 'nat-to' | 'rdr-to' | 'binat-to';
-
-/** One pool member as written, with its family (0 for tables and interfaces followed at run time). */
-export interface PoolItem {
-  host: PoolHost;
-  af: 0 | 4 | 6;
-  loc: SourceLocation;
-}
-
-/** A translation option before expansion. */
-export interface TranslationSpec {
-  keyword: TranslationKeyword;
-  loc: SourceLocation;
-  items: PoolItem[];
-  port: { low: number; high: number; star: boolean; loc: SourceLocation } | null;
-  type: PoolType;
-  hashKey: Uint32Array | null;
-  sticky: boolean;
-  staticPort: boolean;
-  staticPortLoc: SourceLocation | null;
-}
 
 /** Words that end a pool's options (they start another rule option), so `source-hash` takes no key from them. */
 const OPTION_WORDS = new Set([
