@@ -14,6 +14,8 @@ export interface InterfaceAddress {
   bits: number;
   /** 'global', 'link', 'host'. */
   scope: string;
+  /** IPv4: an alias, not the subnet's primary address (the kernel never picks it as a source). */
+  secondary?: boolean;
 }
 
 export class KernelError extends Error {
@@ -74,7 +76,8 @@ export class Kernel {
   sysctlSet(name: string, value: string): void {
     this.log.debug({ sysctl: name, value }, 'kernel');
     try {
-      writeFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, value);
+      // an empty write changes nothing: a newline clears a list (ip_local_reserved_ports)
+      writeFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, value === '' ? '\n' : value);
     } catch (e) {
       throw new KernelError(`sysctl ${name}=${value}`, (e as Error).message);
     }
@@ -102,13 +105,19 @@ export class Kernel {
   /** The interface's addresses (`ip -json addr show dev NAME`). */
   addresses(name: string): InterfaceAddress[] {
     const list = JSON.parse(this.ip('-json', 'addr', 'show', 'dev', name) || '[]') as {
-      addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
+      addr_info?: { family: string; local: string; prefixlen: number; scope: string; secondary?: boolean }[];
     }[];
     const out: InterfaceAddress[] = [];
     for (const l of list) {
       for (const a of l.addr_info ?? []) {
         if (a.family === 'inet' || a.family === 'inet6')
-          out.push({ af: a.family === 'inet' ? 4 : 6, address: a.local, bits: a.prefixlen, scope: a.scope });
+          out.push({
+            af: a.family === 'inet' ? 4 : 6,
+            address: a.local,
+            bits: a.prefixlen,
+            scope: a.scope,
+            secondary: a.secondary === true,
+          });
       }
     }
     return out;
