@@ -36,15 +36,14 @@ export class FibMirror {
     const main = { 4: [] as MainRoute[], 6: [] as MainRoute[] };
     for (const af of [4, 6] as const) {
       const fam = af === 4 ? '-4' : '-6';
-      const list = JSON.parse(this.kernel.ip('-json', fam, 'route', 'show', 'table', 'main') || '[]') as MainRoute[];
+      const list = this.table(fam, 'main');
       main[af] = list;
       for (const r of list) {
         if (!r.dev || this.ignore.has(r.dev) || (r.type && r.type !== 'unicast')) continue;
         const route = routeTo(prefixText(af, r.dst), r.dev, this.intern(r.dev));
         if (route && route.af === af) next.push(route);
       }
-      const local = JSON.parse(this.kernel.ip('-json', fam, 'route', 'show', 'table', 'local') || '[]') as MainRoute[];
-      for (const r of local) {
+      for (const r of this.table(fam, 'local')) {
         if (!r.type || !DELIVERED.has(r.type)) continue;
         const route = routeTo(prefixText(af, r.dst), r.dev ?? '', LOCAL_DELIVERY);
         if (route && route.af === af) next.push(route);
@@ -52,6 +51,17 @@ export class FibMirror {
     }
     this.routes.replace(next);
     this.onLoad(main);
+  }
+
+  /** A table's routes; none when the kernel has no such table yet (no address, lo down). */
+  private table(fam: string, name: string): MainRoute[] {
+    let text: string;
+    try {
+      text = this.kernel.ip('-json', fam, 'route', 'show', 'table', name);
+    } catch {
+      return [];
+    }
+    return JSON.parse(text || '[]') as MainRoute[];
   }
 
   get size(): number {

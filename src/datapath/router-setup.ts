@@ -22,13 +22,19 @@ export const PRIORITY_ICMP6_LOCAL = 16990;
 export const PRIORITY_MCAST6_LOCAL = 16991;
 /** Where the kernel's `local` rule (priority 0) moves: after every `iif` rule. */
 export const PRIORITY_LOCAL = 17100;
+/**
+ * A socket bound to a device (SO_BINDTODEVICE) only takes routes through that device, and would find
+ * OWN_TABLE's blackholes: its traffic goes by the main table, unfiltered (a route cannot say "through tunpf,
+ * then out of DEV").
+ */
+export const PRIORITY_BOUND = 17101;
 /** The router's own traffic (`iif lo`), after the moved `local` rule: into tpf-local. */
-export const PRIORITY_OWN = 17101;
+export const PRIORITY_OWN = 17102;
 export const OWN_TABLE = 17100;
 export const OWN_TUN = 'tpf-local';
 /** Every rule tunpf adds has a priority in [RULE_PRIORITY_LOW, RULE_PRIORITY_HIGH). */
 export const RULE_PRIORITY_LOW = 16990;
-export const RULE_PRIORITY_HIGH = 17102;
+export const RULE_PRIORITY_HIGH = 17103;
 /** pf's proxy port range (nat-to): reserved from the kernel's ephemeral ports. */
 export const NAT_PORT_RANGE = '50001-65535';
 /** Fewer ephemeral ports than this left outside the reserved range, and the range is moved below it. */
@@ -83,6 +89,9 @@ export function planRules(plan: RouterPlan): PlannedRule[] {
   }
   for (const fam of ['-4', '-6'] as const) {
     out.push({ fam, args: ['lookup', 'local', 'priority', String(PRIORITY_LOCAL)] });
+    for (const i of plan.interfaces)
+      for (const dev of [i.ifname, ...i.aliases])
+        out.push({ fam, args: ['iif', 'lo', 'oif', dev, 'lookup', 'main', 'priority', String(PRIORITY_BOUND)] });
     if (plan.interfaces.length > 0)
       out.push({ fam, args: ['iif', 'lo', 'lookup', String(OWN_TABLE), 'priority', String(PRIORITY_OWN)] });
   }
