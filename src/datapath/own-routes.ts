@@ -27,13 +27,15 @@ const THROWN: Record<4 | 6, string[]> = { 4: ['224.0.0.0/4', '255.255.255.255/32
 
 /**
  * The source Linux gives a packet routed by `r` when the socket has none:
- * the route's preferred source; else (IPv4) the egress interface's primary
- * address in the gateway's subnet, else its first primary address; IPv6 and
- * an interface without one: null (the kernel's address selection decides).
+ * the route's preferred source; else, IPv4: the egress interface's primary
+ * address in the gateway's subnet, else its first primary address; IPv6:
+ * the interface's global address sharing the longest prefix with the route's
+ * destination (RFC 6724 rules 5 and 8: tpf-local has no address of its own,
+ * so the kernel would look at every interface's). Null: the kernel decides.
  */
 export function sourceFor(af: 4 | 6, r: MainRoute, addresses: readonly InterfaceAddress[]): string | null {
   if (r.prefsrc) return r.prefsrc;
-  if (af === 6) return null;
+  if (af === 6) return closestGlobal6(r.dst, addresses);
   const primary = addresses.filter((a) => a.af === 4 && !a.secondary && a.scope !== 'host');
   const gw = r.gateway ? parseAddress(r.gateway) : null;
   if (gw && gw.af === 4) {
@@ -45,6 +47,23 @@ export function sourceFor(af: 4 | 6, r: MainRoute, addresses: readonly Interface
   }
   return primary[0]?.address ?? null;
 }
+
+function closestGlobal6(dst: string, addresses: readonly InterfaceAddress[]): string | null {
+  const net = parsePrefix(dst === 'default' ? '::/0' : dst);
+  let best: string | null = null;
+  let bestBits = -1;
+  for (const a of addresses) {
+    if (a.af !== 6 || a.scope !== 'global') continue;
+    const w = parseAddress(a.address);
+    if (!w || !net) continue;
+    let bits = 0;
+    while (bits < net.bits && bitAt(w.words, bits) === bitAt(net.words, bits)) bits++;
+    if (bits > bestBits) [best, bestBits] = [a.address, bits];
+  }
+  return best;
+}
+
+const bitAt = (w: ArrayLike<number>, k: number) => (w[k >>> 5]! >>> (31 - (k & 31))) & 1;
 
 /** Whether the destination belongs to one link (link-local, multicast, limited broadcast). */
 function linkScoped(af: 4 | 6, dst: string): boolean {
@@ -136,15 +155,18 @@ export class OwnRoutes {
     const del = [...this.current]
       .filter(([key]) => !next.has(key))
       .map(([, [what, ...args]]) => [what!, 'del', ...args]);
-    if (add.length) this.kernel.ipBatch(add);
-    for (const d of del) this.kernel.ipQuiet(...d);
+    this.kernel.ipBatch(add);
+    this.kernel.ipBatch(del, { force: true });
     this.current = next;
   }
 
   /** Removes the proxy neighbours (the routes go with OWN_TABLE's flush). */
   clear(): void {
-    for (const [what, ...args] of this.current.values())
-      if (what === 'neigh') this.kernel.ipQuiet('neigh', 'del', ...args);
+    const neighbours = [...this.current.values()].filter(([what]) => what === 'neigh');
+    this.kernel.ipBatch(
+      neighbours.map(([, ...args]) => ['neigh', 'del', ...args]),
+      { force: true },
+    );
     this.current.clear();
   }
 }

@@ -196,7 +196,8 @@ function removeFile(path: string): void {
 }
 
 export class RouterSetup {
-  private readonly undoSteps: (() => void)[] = [];
+  /** What apply() did, undone last first: `ip` commands (batched by family) or other steps. */
+  private readonly undoSteps: ({ fam: Family; args: string[] } | (() => void))[] = [];
 
   /**
    * `sysctls` keeps the old values, so a stop or a start after a crash can
@@ -246,18 +247,24 @@ export class RouterSetup {
       this.setSysctl('net.ipv4.ip_early_demux', '0');
       this.reserveNatPorts();
     }
+    // one `ip -batch` per family: a CARP node's stop and start should not wait for a fork per rule
+    const steps: Record<Family, string[][]> = { '-4': [], '-6': [] };
+    const step = (fam: Family, args: string[], undo: string[]) => {
+      steps[fam].push(args);
+      this.undoSteps.push({ fam, args: undo });
+    };
     for (const i of this.plan.interfaces) {
-      for (const fam of ['-4', '-6']) {
+      for (const fam of ['-4', '-6'] as const) {
         // Fail closed: if tunpf dies, the kernel removes its TUN and the route
         // through it, and the blackhole keeps the traffic from bypassing the filter.
-        k.ip(fam, 'route', 'replace', 'blackhole', 'default', 'metric', '4294967295', 'table', String(i.table));
-        k.ip(fam, 'route', 'replace', 'default', 'dev', i.tun, 'table', String(i.table));
-        this.undoSteps.push(() => k.ipQuiet(fam, 'route', 'flush', 'table', String(i.table)));
+        const table = String(i.table);
+        steps[fam].push(['route', 'replace', 'blackhole', 'default', 'metric', '4294967295', 'table', table]);
+        step(fam, ['route', 'replace', 'default', 'dev', i.tun, 'table', table], ['route', 'flush', 'table', table]);
       }
     }
     if (own)
-      for (const fam of ['-4', '-6'])
-        this.undoSteps.push(() => k.ipQuiet(fam, 'route', 'flush', 'table', String(OWN_TABLE)));
+      for (const fam of ['-4', '-6'] as const)
+        this.undoSteps.push({ fam, args: ['route', 'flush', 'table', String(OWN_TABLE)] });
     const kernelLocal = new Map((['-4', '-6'] as const).map((fam) => [fam, localRulePriorities(readRules(k, fam))]));
     if (this.localRuleJournal) {
       writeFileSync(this.localRuleJournal, JSON.stringify(Object.fromEntries(kernelLocal)));
@@ -265,16 +272,17 @@ export class RouterSetup {
       this.undoSteps.push(() => removeFile(path));
     }
     for (const r of planRules(this.plan)) {
-      k.ip(r.fam, 'rule', 'add', ...r.args);
-      this.undoSteps.push(() => k.ipQuiet(r.fam, 'rule', 'del', ...r.args));
+      step(r.fam, ['rule', 'add', ...r.args], ['rule', 'del', ...r.args]);
       if (r.args[0] === 'lookup' && r.args[1] === 'local') {
-        // the moved `local` rule is in place: the kernel's goes (and comes back on undo)
+        // the moved `local` rule is in place: the kernel's goes (and comes back on undo; the kernel refuses a
+        // duplicate rule, so putting back one that was never removed changes nothing)
         for (const prio of kernelLocal.get(r.fam)!) {
-          k.ip(r.fam, 'rule', 'del', 'lookup', 'local', 'priority', String(prio));
-          this.undoSteps.push(() => k.ipQuiet(r.fam, 'rule', 'add', 'lookup', 'local', 'priority', String(prio)));
+          const kernels = ['lookup', 'local', 'priority', String(prio)];
+          step(r.fam, ['rule', 'del', ...kernels], ['rule', 'add', ...kernels]);
         }
       }
     }
+    for (const fam of ['-4', '-6'] as const) k.ipBatch(steps[fam], { family: fam });
   }
 
   /** nat-to's ports never collide with the router's own connections: the kernel leaves them alone. */
@@ -291,14 +299,25 @@ export class RouterSetup {
     this.sysctls.set(name, value);
   }
 
-  /** Undoes everything apply() did, last change first. */
+  /** Undoes everything apply() did, last change first (each family's `ip` commands in one batch). */
   undo(): void {
+    const batch: Record<Family, string[][]> = { '-4': [], '-6': [] };
+    const flush = () => {
+      for (const fam of ['-4', '-6'] as const) this.kernel.ipBatch(batch[fam].splice(0), { family: fam, force: true });
+    };
     while (this.undoSteps.length) {
+      const s = this.undoSteps.pop()!;
+      if (typeof s !== 'function') {
+        batch[s.fam].push(s.args);
+        continue;
+      }
+      flush();
       try {
-        this.undoSteps.pop()!();
+        s();
       } catch {
         // keep undoing the rest
       }
     }
+    flush();
   }
 }

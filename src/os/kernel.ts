@@ -40,14 +40,20 @@ export class Kernel {
     }
   }
 
-  /** Several `ip` commands in one process (`ip -batch -`): a takeover should not wait for one fork per address. */
-  ipBatch(commands: string[][]): void {
+  /**
+   * Several `ip` commands in one process (`ip -batch -`): a takeover should not wait for one fork per address.
+   * `family` applies to every line (a line cannot say it); `force` goes on past failures and ignores them (for
+   * removing what may not exist).
+   */
+  ipBatch(commands: string[][], opts: { family?: '-4' | '-6'; force?: boolean } = {}): void {
     if (commands.length === 0) return;
     const input = commands.map((c) => c.join(' ')).join('\n') + '\n';
     this.log.debug({ batch: input }, 'kernel');
+    const args = [...(opts.family ? [opts.family] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
     try {
-      execFileSync('ip', ['-batch', '-'], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+      execFileSync('ip', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (e) {
+      if (opts.force) return;
       throw new KernelError(
         `ip -batch (${commands.map((c) => c.join(' ')).join('; ')})`,
         String((e as { stderr?: string }).stderr ?? (e as Error).message),

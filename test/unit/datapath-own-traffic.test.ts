@@ -41,13 +41,25 @@ test('source for a route: its prefsrc, else the primary address in the gateway s
   assert.equal(sourceFor(4, { dst: 'default', dev: 'wan', gateway: '192.0.2.1' }, WAN), '198.51.100.2');
   assert.equal(sourceFor(4, { dst: 'default', dev: 'wan' }, [v4('203.0.113.9', 24, true)]), null, 'secondaries never');
   assert.equal(sourceFor(4, { dst: 'default', dev: 'wan' }, []), null);
-  assert.equal(sourceFor(6, { dst: '::/0', dev: 'wan', gateway: 'fe80::1' }, WAN), null, 'IPv6: the kernel picks');
   assert.equal(sourceFor(6, { dst: '::/0', dev: 'wan', prefsrc: '2001:db8::1' }, []), '2001:db8::1');
+  const wan6: InterfaceAddress[] = [
+    { af: 6, address: 'fe80::2', bits: 64, scope: 'link' },
+    { af: 6, address: '2001:db8:ff::2', bits: 64, scope: 'global' },
+    { af: 6, address: '2001:db8:ee::2', bits: 64, scope: 'global' },
+  ];
+  assert.equal(
+    sourceFor(6, { dst: 'default', dev: 'wan', gateway: 'fe80::1' }, wan6),
+    '2001:db8:ff::2',
+    'IPv6: the first',
+  );
+  assert.equal(sourceFor(6, { dst: '2001:db8:ee::/48', dev: 'wan' }, wan6), '2001:db8:ee::2', 'the longest prefix');
+  assert.equal(sourceFor(6, { dst: '::/0', dev: 'wan' }, [wan6[0]!]), null, 'never link-local: the kernel picks');
 });
 
 test("tpf-local's routes: the managed interfaces' unicast routes, a blackhole behind each, link scope thrown", () => {
   const managed = new Set(['lan', 'wan']);
-  const addrs = (dev: string) => (dev === 'wan' ? WAN : [v4('192.168.1.1', 24)]);
+  const addrs = (dev: string): InterfaceAddress[] =>
+    dev === 'wan' ? WAN : [v4('192.168.1.1', 24), { af: 6, address: '2001:db8:1::1', bits: 64, scope: 'global' }];
   const four = planOwnRoutes(
     4,
     [
@@ -82,7 +94,7 @@ test("tpf-local's routes: the managed interfaces' unicast routes, a blackhole be
     'throw fe80::/10 table 17100',
     'throw ff00::/8 table 17100',
     '::/0 dev tpf-local metric 1024 table 17100',
-    '2001:db8:1::/64 dev tpf-local metric 256 table 17100',
+    '2001:db8:1::/64 dev tpf-local src 2001:db8:1::1 metric 256 table 17100',
     'blackhole ::/0 metric 4294967295 table 17100',
     'blackhole 2001:db8:1::/64 metric 4294967295 table 17100',
   ]);
