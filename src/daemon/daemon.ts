@@ -7,13 +7,14 @@ import type { Logger } from '../log/logger.js';
 import type { PacketLogSink } from '../log/pflog-writer.js';
 import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
 import { FibMirror } from '../datapath/fib-mirror.js';
-import { Forwarder } from '../datapath/forwarder.js';
+import { Forwarder, FROM_ROUTER } from '../datapath/forwarder.js';
+import { OwnRoutes } from '../datapath/own-routes.js';
 import { join } from 'node:path';
 import { InstanceLock } from './instance-lock.js';
 import { RUN_DIR } from '../os/run-dir.js';
 import { systemClock } from '../os/clock.js';
 import { Kernel } from '../os/kernel.js';
-import { planRouter, removeStale, RouterSetup } from '../datapath/router-setup.js';
+import { OWN_TUN, planRouter, removeStale, RouterSetup } from '../datapath/router-setup.js';
 import { SysctlJournal } from '../os/sysctl-journal.js';
 import { CarpService } from '../carp/carp-service.js';
 import { Demotion } from '../carp/demotion.js';
@@ -65,6 +66,7 @@ export class Daemon {
   private readonly tuns: { tun: TunDevice; ifId: number; ifname: string }[] = [];
   private setup: RouterSetup | null = null;
   private fib: FibMirror | null = null;
+  private ownRoutes: OwnRoutes | null = null;
   private forwarder: Forwarder | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
   private readonly lock: InstanceLock;
@@ -80,6 +82,8 @@ export class Daemon {
   private metricsEndpoint: MetricsEndpoint | null = null;
   /** CARP's and pfsync's own packets through the rules (their sockets bypass the datapath). */
   private readonly haAdmission: HaAdmission;
+  /** The interfaces (and their macvlans) whose traffic to the router goes through the datapath. */
+  private readonly steered = new Set<string>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.kernel = new Kernel({ debug: (o, m) => opts.log.debug(o, m) });
@@ -96,8 +100,8 @@ export class Daemon {
       interfaces: this.registry,
       clock: this.clock,
       skipped: () => this.filter.rules.ruleset.options.skip,
-      // nothing addressed to the router, or sent by it, goes through the datapath (yet): all is checked here
-      datapathUnicast: new Set(),
+      // filled when the datapath starts: unicast arriving on a steered interface has its check there
+      datapathUnicast: this.steered,
     });
   }
 
@@ -149,7 +153,8 @@ export class Daemon {
     try {
       this.startOperatorInterface();
       const journal = join(this.opts.lockDir ?? RUN_DIR, 'sysctl-journal.json');
-      const stale = removeStale(this.kernel, journal);
+      const localRuleJournal = join(this.opts.lockDir ?? RUN_DIR, 'local-rule-journal.json');
+      const stale = removeStale(this.kernel, journal, localRuleJournal);
       if (stale) log.warn({ rules: stale }, 'removed routing rules a previous tunpf left behind');
       this.sysctls = new SysctlJournal(this.kernel, journal);
       this.warnHaRules(this.opts.ruleset);
@@ -170,32 +175,29 @@ export class Daemon {
       const plan = planRouter(interfaces, CarpService.virtualDevices(carpGroups));
       const mtu = Math.max(...interfaces.map((i) => this.kernel.mtu(i)));
       const skip = new Set(this.opts.ruleset.options.skip);
-      for (const i of plan.interfaces) {
-        if (skip.has(i.ifname)) continue; // set skip on: never steered into tunpf
-        const tun = TunDevice.open(i.tun, {
-          mtu,
-          batch: this.opts.batch ?? 64,
-          wakeup: this.opts.wakeup,
-          clock: this.clock,
-        });
-        this.tuns.push({ tun, ifId: this.registry.intern(i.ifname), ifname: i.ifname });
-      }
-      this.setup = new RouterSetup(
-        this.kernel,
-        { interfaces: plan.interfaces.filter((i) => !skip.has(i.ifname)) },
-        this.sysctls,
-      );
-      this.setup.apply();
+      const filtered = plan.interfaces.filter((i) => !skip.has(i.ifname)); // set skip on: never steered into tunpf
+      const openTun = (name: string) =>
+        TunDevice.open(name, { mtu, batch: this.opts.batch ?? 64, wakeup: this.opts.wakeup, clock: this.clock });
+      for (const i of filtered)
+        this.tuns.push({ tun: openTun(i.tun), ifId: this.registry.intern(i.ifname), ifname: i.ifname });
+      // what the router sends through a filtered interface comes to tunpf through tpf-local first
+      if (filtered.length) this.tuns.push({ tun: openTun(OWN_TUN), ifId: FROM_ROUTER, ifname: 'self' });
       // a route through a macvlan leaves through its carpdev, as far as `out on` rules go
       const parentOf = new Map(
         [...CarpService.virtualDevices(carpGroups)].flatMap(([dev, vs]) => vs.map((v) => [v, dev] as const)),
       );
+      for (const i of filtered) for (const name of [i.ifname, ...i.aliases]) this.steered.add(name);
+      const ownRoutes = (this.ownRoutes = new OwnRoutes(this.kernel, this.steered));
       this.fib = new FibMirror(
         this.kernel,
         (name) => this.registry.intern(parentOf.get(name) ?? name),
         this.tuns.map((t) => t.tun.name),
+        (main) => ownRoutes.sync(main),
       );
+      // the router's own routes are in place before the rule that leads its traffic to them
       this.fib.load();
+      this.setup = new RouterSetup(this.kernel, { interfaces: filtered }, this.sysctls, localRuleJournal);
+      this.setup.apply();
       this.fib.watch((e) => log.error({ err: e.message }, 'routing table mirror'));
       this.forwarder = new Forwarder({
         filter: this.filter,
@@ -302,6 +304,7 @@ export class Daemon {
       this.opts.log.error({ err: (e as Error).message }, 'pfsync stop failed');
     }
     this.fib?.stop();
+    this.ownRoutes?.clear();
     this.setup?.undo();
     this.sysctls?.restore();
     for (const t of this.tuns.splice(0)) t.tun.close();

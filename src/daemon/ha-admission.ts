@@ -1,6 +1,7 @@
 // CARP's and pfsync's own packets through the rules. Their raw sockets
 // bypass the datapath (IPv4 multicast input never consults the routing
-// rules that steer traffic into the TUNs), so the services ask here: each
+// rules that steer traffic into the TUNs, and sockets bound to a device send
+// around it), so the services ask here: each
 // packet is parsed and gets the packet pipeline's single check, `in` on the
 // interface its socket is bound to or `out` on the one it leaves by, with
 // the states, counters and pflog records any packet gets.
@@ -21,9 +22,11 @@ export interface HaAdmissionOptions {
   /** The `set skip on` interfaces of the ruleset in force: never checked, as in pf. */
   skipped: () => readonly string[];
   /**
-   * Interfaces where what is addressed to the router itself, or sent by it,
-   * goes through the datapath: a unicast CARP or pfsync packet there has its
-   * check in the datapath, and is not checked a second time here.
+   * Interfaces where what is addressed to the router itself goes through the
+   * datapath: a unicast CARP or pfsync packet received there had its check
+   * in the datapath, and is not checked a second time here. What the
+   * services send always is: their sockets are bound to a device, and bound
+   * sockets go around the datapath.
    */
   datapathUnicast: ReadonlySet<string>;
 }
@@ -50,7 +53,8 @@ export class HaAdmission implements CarpAdmission, PfsyncAdmission {
     if (this.o.skipped().includes(ifname)) return true;
     const m = this.meta;
     parsePacket(packet, 0, packet.length, m);
-    if (m.error === 0 && !isMulticast(m) && this.o.datapathUnicast.has(ifname)) return true;
+    if (direction === Direction.IN && m.error === 0 && !isMulticast(m) && this.o.datapathUnicast.has(ifname))
+      return true;
     const ifId = this.o.interfaces.intern(ifname);
     return this.o.pipeline.checkOnce(m, packet, 0, packet.length, direction, ifId, this.o.clock()).pass;
   }

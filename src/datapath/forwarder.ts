@@ -1,7 +1,8 @@
 // The batch loop of router mode: a batch read from an interface's TUN is
 // parsed, its states warmed, and every packet goes through the packet
 // pipeline (`in` on that interface, `out` on the egress the routing table
-// picks); passing packets get back the hop the kernel took twice and are
+// picks; from tpf-local, what the router sends, `out` only); passing
+// packets get back the hop the kernel took twice and are
 // written back to the same TUN in one batch, blocked ones are answered when
 // their rule says `block return`, and pfsync may hold the first packet of a
 // new state (defer). No allocation per packet.
@@ -19,6 +20,9 @@ import { PacketPipeline } from './pipeline.js';
 import type { RouteLookup } from './route-table.js';
 import { SLOT_SIZE, type RxBatch, type TunDevice } from './tun-device.js';
 import { VIRTIO_NET_HDR_LEN, VirtioFlag } from './virtio-net.js';
+
+/** The interface id onBatch() is given for tpf-local's batches: what the router itself sends. */
+export const FROM_ROUTER = -1;
 
 export class ForwardCounters {
   batches = 0;
@@ -82,7 +86,10 @@ export class Forwarder {
     this.pipeline.logTo(sink);
   }
 
-  /** Filters one batch read from `tun` (interface id `ifId`) and writes the passing packets back. */
+  /**
+   * Filters one batch read from `tun` (interface id `ifId`, or FROM_ROUTER
+   * for tpf-local) and writes the passing packets back.
+   */
   onBatch(tun: TunDevice, ifId: number, rx: RxBatch): void {
     const c = this.counters;
     const pipeline = this.pipeline;
@@ -113,7 +120,10 @@ export class Forwarder {
         c.dropped++;
         continue;
       }
-      const o = pipeline.forward(m, rx.buf, ip, at + len, ifId, now);
+      const o =
+        ifId !== FROM_ROUTER
+          ? pipeline.forward(m, rx.buf, ip, at + len, ifId, now)
+          : pipeline.send(m, rx.buf, ip, at + len, now);
       c.logged += o.logged;
       if (!o.pass) {
         c.dropped++;
@@ -121,6 +131,7 @@ export class Forwarder {
         continue;
       }
       if (o.noRoute) c.noRoute++; // the kernel will answer with an unreachable
+      // one hop back: taken forwarding into the TUN, or (what the router sends) forwarding it out of tpf-local
       if (m.af === 4) incrementIpv4Ttl(rx.buf, ip);
       else incrementIpv6HopLimit(rx.buf, ip);
       const sync = this.sync;

@@ -1,6 +1,7 @@
 // The work pf does for one packet, in one place for the datapath and for
 // `tunpf replay`: a forwarded packet is checked `in` on the interface it
 // arrived on, then `out` on the interface the routing table sends it to;
+// a packet to the router is checked `in` only, one the router sends `out` only;
 // the records of logging rules go to the pflog sink as each check saw the
 // packet. The outcome is one record, reused for every packet (no allocation
 // per packet): the caller writes, answers (`block return`) or defers
@@ -13,7 +14,7 @@ import type { PacketLogSink } from '../log/pflog-writer.js';
 import { Direction, type PacketMeta } from '../packet/meta.js';
 import { rewriteFromState } from '../state/rewrite-from-state.js';
 import type { StateEngine } from '../state/state-engine.js';
-import type { RouteLookup } from './route-table.js';
+import { LOCAL_DELIVERY, type RouteLookup } from './route-table.js';
 
 /** What the pipeline made of one packet. */
 export class PacketOutcome {
@@ -29,6 +30,8 @@ export class PacketOutcome {
   outIf = -1;
   /** A forwarded packet passed `in` but the route table has no route: no `out` check, the kernel answers. */
   noRoute = false;
+  /** The packet is addressed to the router itself: no `out` check, the kernel delivers it. */
+  local = false;
   /** The state a check created (the `out` check's when both did), -1 for none. */
   created = -1;
   /** The packet goes on. */
@@ -44,6 +47,7 @@ export class PacketOutcome {
     this.outChecked = false;
     this.outIf = -1;
     this.noRoute = false;
+    this.local = false;
     this.created = -1;
     this.pass = false;
     this.reply = BlockReply.DROP;
@@ -95,7 +99,8 @@ export class PacketPipeline {
     o.pass = true;
     const ifOut = this.routes.lookup(m.af, m.dst);
     if (ifOut < 0) {
-      o.noRoute = true;
+      if (ifOut === LOCAL_DELIVERY) o.local = true;
+      else o.noRoute = true;
       return o;
     }
     o.outChecked = true;
@@ -109,6 +114,27 @@ export class PacketPipeline {
       o.pass = false;
       o.reply = vout.reply;
     }
+    return o;
+  }
+
+  /**
+   * A packet the router sends itself: checked `out` on the interface the
+   * route table sends it to; without one (or to the router's own address)
+   * it passes unchecked, and the kernel answers or delivers.
+   */
+  send(m: PacketMeta, buf: Uint8Array, start: number, end: number, now: number): PacketOutcome {
+    const o = this.outcome;
+    o.reset();
+    const ifOut = this.routes.lookup(m.af, m.dst);
+    if (ifOut < 0) {
+      if (ifOut === LOCAL_DELIVERY) o.local = true;
+      else o.noRoute = true;
+      o.pass = true;
+      return o;
+    }
+    o.outChecked = true;
+    o.outIf = ifOut;
+    this.check(m, buf, start, end, Direction.OUT, ifOut, now, o.outCheck);
     return o;
   }
 

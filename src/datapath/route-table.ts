@@ -6,9 +6,12 @@
 
 import { maskAddress, parsePrefix } from '../packet/address.js';
 
+/** What lookup() answers for one of the router's own addresses (the kernel's local table): no egress. */
+export const LOCAL_DELIVERY = -2;
+
 /** What the packet pipeline asks of a routing table. */
 export interface RouteLookup {
-  /** The egress interface id for a destination, or -1 without a route. */
+  /** The egress interface id for a destination, LOCAL_DELIVERY for the router's own, or -1 without a route. */
   lookup(af: number, dst: Uint32Array): number;
 }
 
@@ -19,6 +22,7 @@ export interface Route {
   bits: number;
   mask: Uint32Array;
   dev: string;
+  /** The egress interface id, or LOCAL_DELIVERY. */
   ifId: number;
 }
 

@@ -14,6 +14,8 @@ export interface InterfaceAddress {
   bits: number;
   /** 'global', 'link', 'host'. */
   scope: string;
+  /** IPv4: an alias, not the subnet's primary address (the kernel never picks it as a source). */
+  secondary?: boolean;
 }
 
 export class KernelError extends Error {
@@ -38,14 +40,20 @@ export class Kernel {
     }
   }
 
-  /** Several `ip` commands in one process (`ip -batch -`): a takeover should not wait for one fork per address. */
-  ipBatch(commands: string[][]): void {
+  /**
+   * Several `ip` commands in one process (`ip -batch -`): a takeover should not wait for one fork per address.
+   * `family` applies to every line (a line cannot say it); `force` goes on past failures and ignores them (for
+   * removing what may not exist).
+   */
+  ipBatch(commands: string[][], opts: { family?: '-4' | '-6'; force?: boolean } = {}): void {
     if (commands.length === 0) return;
     const input = commands.map((c) => c.join(' ')).join('\n') + '\n';
     this.log.debug({ batch: input }, 'kernel');
+    const args = [...(opts.family ? [opts.family] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
     try {
-      execFileSync('ip', ['-batch', '-'], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+      execFileSync('ip', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (e) {
+      if (opts.force) return;
       throw new KernelError(
         `ip -batch (${commands.map((c) => c.join(' ')).join('; ')})`,
         String((e as { stderr?: string }).stderr ?? (e as Error).message),
@@ -74,7 +82,8 @@ export class Kernel {
   sysctlSet(name: string, value: string): void {
     this.log.debug({ sysctl: name, value }, 'kernel');
     try {
-      writeFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, value);
+      // an empty write changes nothing: a newline clears a list (ip_local_reserved_ports)
+      writeFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, value === '' ? '\n' : value);
     } catch (e) {
       throw new KernelError(`sysctl ${name}=${value}`, (e as Error).message);
     }
@@ -102,13 +111,19 @@ export class Kernel {
   /** The interface's addresses (`ip -json addr show dev NAME`). */
   addresses(name: string): InterfaceAddress[] {
     const list = JSON.parse(this.ip('-json', 'addr', 'show', 'dev', name) || '[]') as {
-      addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
+      addr_info?: { family: string; local: string; prefixlen: number; scope: string; secondary?: boolean }[];
     }[];
     const out: InterfaceAddress[] = [];
     for (const l of list) {
       for (const a of l.addr_info ?? []) {
         if (a.family === 'inet' || a.family === 'inet6')
-          out.push({ af: a.family === 'inet' ? 4 : 6, address: a.local, bits: a.prefixlen, scope: a.scope });
+          out.push({
+            af: a.family === 'inet' ? 4 : 6,
+            address: a.local,
+            bits: a.prefixlen,
+            scope: a.scope,
+            secondary: a.secondary === true,
+          });
       }
     }
     return out;

@@ -171,7 +171,7 @@ test('admission: a pass with keep state makes a state; a skipped interface is no
   assert.equal(filter.counters.packets, 1, 'wan is skipped: no check');
 });
 
-test('admission: unicast on an interface whose own traffic the datapath checks is not checked twice', () => {
+test("admission: unicast received where the datapath checks the router's traffic is not checked twice; sent is", () => {
   const { a, filter } = admission('block all\n', new Set(['sync']));
   const unicast = buildIpPacket({ src: '10.9.0.2', dst: '10.9.0.1', protocol: 240, payload: new Uint8Array(12) });
   const multicast = buildIpPacket({ src: '10.9.0.2', dst: '224.0.0.240', protocol: 240, payload: new Uint8Array(12) });
@@ -180,4 +180,8 @@ test('admission: unicast on an interface whose own traffic the datapath checks i
   assert.equal(a.admitIn(multicast, 'sync'), false, 'multicast never reaches the datapath');
   assert.equal(a.admitIn(unicast, 'lan'), false);
   assert.equal(filter.counters.packets, 2);
+  // what the service sends goes around the datapath (its socket is bound to the device): checked here
+  const reply = buildIpPacket({ src: '10.9.0.1', dst: '10.9.0.2', protocol: 240, payload: new Uint8Array(12) });
+  assert.equal(a.admitOut(reply, 'sync'), false);
+  assert.equal(filter.counters.packets, 3);
 });
