@@ -18,6 +18,7 @@ import {
   type Rule,
   type Translation,
 } from '../rules/ast.js';
+import { isLinkLocal6 } from '../rules/parse-hosts.js';
 import { KeyUse, type StateTable } from '../state/state-table.js';
 import type { StateTranslation } from '../state/state-engine.js';
 import type { InterfaceRegistry } from './interface-registry.js';
@@ -223,7 +224,8 @@ function addHost(h: PoolHost, af: 4 | 6, c: Prefix[], ifs: InterfaceRegistry, ta
       break;
     case 'dynamic':
       for (const a of ifs.addressesOf(h.ifname)) {
-        if (a.af !== af) continue;
+        // a link-local address needs its scope and routes nowhere: `(if)` in a pool skips it, as in the rules
+        if (a.af !== af || isLinkLocal6(a)) continue;
         c.push({ af, words: a.words, bits: af === 4 ? 32 : 128 });
         if (h.noAlias) break;
       }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { buildIcmpEcho, buildIcmpErrorFor, buildTcp, buildUdp } from '../../src/packet/build.js';
 import { formatAddress } from '../../src/packet/address.js';
 import { Gateway } from './helpers/gateway.js';
+import { iface } from './helpers/filter-harness.js';
 import { assertChecksums } from './helpers/rewrite-oracle.js';
 
 const NAT =
@@ -167,4 +168,17 @@ test('no state, no translation: pass ... no state after a match nat-to forwards 
   const g = new Gateway('match out on wan from 192.168.1.0/24 nat-to 198.51.100.2\npass no state');
   const u = g.forward(buildUdp({ src: '192.168.1.10', dst: '203.0.113.53', sport: 5353, dport: 53 }), 'lan');
   assert.deepEqual([u.pass, src(u), g.states.table.count], [true, '192.168.1.10', 0]);
+});
+
+test("nat-to (wan) over IPv6 takes the interface's global address, never its link-local one", () => {
+  const interfaces = [
+    iface('lan', ['192.168.1.1/24', '2001:db8:1::1/64']),
+    iface('wan', ['198.51.100.2/30', 'fe80::1/64', '2001:db8:ff::2/64']),
+  ];
+  const g = new Gateway('pass\nmatch out on wan inet6 from 2001:db8:1::/64 nat-to (wan)\n', { interfaces });
+  for (let sport = 40000; sport < 40004; sport++) {
+    const out = g.forward(buildUdp({ src: '2001:db8:1::10', dst: '2001:db8:9::1', sport, dport: 53 }), 'lan');
+    assert.equal(out.pass, true, out.why);
+    assert.equal(src(out), '2001:db8:ff::2');
+  }
 });

@@ -10,6 +10,7 @@ import { formatAddress } from '../../../src/packet/address.js';
 import { PacketMeta } from '../../../src/packet/meta.js';
 import { parsePacket } from '../../../src/packet/parse.js';
 import { parseRuleset } from '../../../src/rules/rule-parser.js';
+import type { InterfaceInfo } from '../../../src/rules/ast.js';
 import { StateEngine } from '../../../src/state/state-engine.js';
 import { PacketPipeline, type PacketOutcome } from '../../../src/datapath/pipeline.js';
 import { RouteTable, routeTo, type Route } from '../../../src/datapath/route-table.js';
@@ -31,15 +32,19 @@ export class Gateway {
   readonly pipeline: PacketPipeline;
   now = 1000;
 
-  constructor(rules: string, opts: { random?: (n: number) => number; hostid?: number } = {}) {
-    const { ruleset, diagnostics } = parseRuleset(rules, { file: 'gateway.conf', interfaces: TEST_INTERFACES });
+  constructor(
+    rules: string,
+    opts: { random?: (n: number) => number; hostid?: number; interfaces?: InterfaceInfo[] } = {},
+  ) {
+    const ifs = opts.interfaces ?? TEST_INTERFACES;
+    const { ruleset, diagnostics } = parseRuleset(rules, { file: 'gateway.conf', interfaces: ifs });
     assert.ok(ruleset, diagnostics.map((d) => `${d.loc.line}:${d.loc.col} ${d.message}`).join('\n'));
     this.states = StateEngine.forRuleset(ruleset, {
       seeds: Uint32Array.of(1, 2, 3),
       startSeconds: this.now,
       hostid: opts.hostid,
     });
-    const interfaces = new InterfaceRegistry(TEST_INTERFACES);
+    const interfaces = new InterfaceRegistry(ifs);
     this.filter = new PacketFilter(ruleset, { states: this.states, interfaces, random: opts.random });
     const routes = new RouteTable();
     const r = (p: string, dev: string): Route => routeTo(p, dev, interfaces.id(dev))!;
