@@ -10,7 +10,9 @@
 // The switches are bridges, each in a namespace of its own, so the host
 // sees none of it. The addresses come from the documentation ranges:
 // the office LAN 192.168.10.0/24 and 2001:db8:10::/64, "the internet"
-// 203.0.113.0/24 and 2001:db8:20::/64.
+// 203.0.113.0/24 and 2001:db8:20::/64. The office's IPv4 network is
+// private: the server has no IPv4 route to it, and the routers translate
+// it to the wan CARP address (rules/lab.conf); IPv6 is routed.
 
 export const LAB_PREFIX = 'tpflab-';
 /** Logs, the HA files, the state file; tmpfs, so a reboot clears it with the namespaces. */
@@ -173,9 +175,10 @@ export function buildCommands(): IpCommand[] {
       ip(ns[node], 'addr', 'add', `${h.v4}/${s.bits4}`, 'dev', 'eth0'),
       ip(ns[node], '-6', 'addr', 'add', `${h.v6}/${s.bits6}`, 'dev', 'eth0', 'nodad'),
       ip(ns[node], 'link', 'set', 'eth0', 'up'),
-      ip(ns[node], 'route', 'add', 'default', 'via', s.vip4),
       ip(ns[node], '-6', 'route', 'add', 'default', 'via', s.vip6),
     );
+    // the office's IPv4 network is private: "the internet" has no route to it, and sees the gateway's address (NAT)
+    if (node === 'client') out.push(ip(ns[node], 'route', 'add', 'default', 'via', s.vip4));
   }
   for (const r of ROUTERS) {
     for (const side of ['lan', 'wan'] as const) {

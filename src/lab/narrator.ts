@@ -64,18 +64,28 @@ export function flowLabel(f: FlowStatus): string {
   return `${f.proto} ${local} -> ${f.remote.address}:${f.remote.port}`;
 }
 
-/** The states that belong to a flow (one per side of the router: in on lan, out on wan). */
+/**
+ * The states that belong to a flow (one per side of the router: in on lan, out on wan). The one out on wan
+ * is translated (nat-to): the client is its stack key's source, the wire key has the gateway's address.
+ */
 export function statesOf(f: FlowStatus, states: StateInfo[]): StateInfo[] {
   if (!f.local) return [];
-  return states.filter(
-    (s) =>
+  const client = f.local;
+  return states.filter((s) => {
+    const { src, dst } = s.stack ?? s;
+    return (
       s.proto === f.proto &&
-      s.src.address === f.local!.address &&
-      s.src.port === f.local!.port &&
-      s.dst.address === f.remote.address &&
-      s.dst.port === f.remote.port,
-  );
+      src.address === client.address &&
+      src.port === client.port &&
+      dst.address === f.remote.address &&
+      dst.port === f.remote.port
+    );
+  });
 }
+
+/** A state's translated end as text: `address:port`, or the address alone where the protocol has no ports. */
+const endText = (proto: string, e: { address: string; port: number }) =>
+  proto === 'tcp' || proto === 'udp' ? `${e.address}:${e.port}` : e.address;
 
 type Roles = Record<string, Record<RouterName, string>>;
 
@@ -208,8 +218,22 @@ export class Narrator {
         'the first packet of each flow passed a rule, which made the state;',
     );
     this.line('  every packet since, both ways, matched the state and went through without the rules.');
+    this.describeTranslation(ms.states);
     this.line('');
     this.describeCopies(master, backup, bs, ms, minfo, pf);
+  }
+
+  /** What nat-to did, read from the translated states (the stack key is the client's, the wire key what left). */
+  private describeTranslation(states: StateInfo[]): void {
+    const translated = states.filter((s) => s.stack && s.stack.src.address !== s.src.address);
+    if (translated.length === 0) return;
+    this.line(
+      `  ${plural(translated.length, 'state')} out on wan ${translated.length === 1 ? 'is' : 'are'} translated ` +
+        '(nat-to): in parentheses, the address and port the client sent from; before them, what left the gateway.',
+    );
+    for (const s of translated)
+      this.line(`    ${s.proto} ${endText(s.proto, s.stack!.src)} leaves as ${endText(s.proto, s.src)}`);
+    this.line(`  The server has no route to ${LAB.lan.net4}: it sees only the gateway's CARP address ${LAB.wan.vip4}.`);
   }
 
   private describeCopies(

@@ -14,6 +14,7 @@ import { mainPath, sleep } from './helpers/topology.js';
 import { LAB, LAB_DIR, netnsOf, NODES } from '../../src/lab/lab-plan.js';
 import { labExists, type LabState } from '../../src/lab/lab-runtime.js';
 import { alive } from '../../src/os/process.js';
+import type { StateInfo } from '../../src/control/results.js';
 
 // a lab someone is using is not ours to take down
 const skip = netTestsUnavailable() ?? (labExists() ? 'a tunpf lab is already up on this machine' : null);
@@ -137,9 +138,16 @@ test(
     // and the master's tunpf made the states (the backup forwarded nothing)
     const states = (n: string) =>
       JSON.parse(inNs(n, process.execPath, ...nodeArgs, 'ctl', '--json', 'show', 'states', '--address', LAB.client.v4));
+    const mine: StateInfo[] = states(master).states;
     assert.ok(
-      states(master).states.some((s: { dst: { port: number } }) => s.dst.port === 7),
+      mine.some((s) => s.dst.port === 7),
       'a state for the echo flows on the master',
+    );
+    // the LAN is private: the server has no route to it, and the flows leave with the wan CARP address
+    assert.throws(() => inNs('server', 'ip', 'route', 'get', LAB.client.v4), /unreachable/);
+    assert.ok(
+      mine.some((s) => s.af === 4 && s.stack?.src.address === LAB.client.v4 && s.src.address === LAB.wan.vip4),
+      `a state translated to ${LAB.wan.vip4}: ${JSON.stringify(mine)}`,
     );
 
     const st = JSON.parse(tunpf(['lab', 'status', '--json']).stdout);

@@ -29,6 +29,7 @@ interface Story {
 const HOSTID: Record<RouterName, string> = { r1: 'aaaa0001', r2: 'bbbb0002' };
 const CLIENT = '192.168.10.10';
 const SERVER = '203.0.113.10';
+const GATEWAY = '203.0.113.1';
 const FLOWS = [
   { name: 'transfer', proto: 'tcp', port: 40001, dport: 7 },
   { name: 'session', proto: 'tcp', port: 40002, dport: 22 },
@@ -70,32 +71,42 @@ class FakeLab implements LabView {
       }) as ShowCarpResult['groups'][number];
     return { demote: 0, demoteReasons: {}, groups: [g('carp-lan'), g('carp-wan')] };
   }
-  private state(f: (typeof FLOWS)[number], creator: RouterName): StateInfo {
-    return {
-      id: `00000000000000${f.port - 39990}`,
+  /** A flow's two states: in on lan as the client sent it, out on wan translated to the gateway's address. */
+  private state(f: (typeof FLOWS)[number], creator: RouterName): StateInfo[] {
+    const inside = { src: { address: CLIENT, port: f.port }, dst: { address: SERVER, port: f.dport } };
+    const common: Omit<StateInfo, 'id' | 'direction' | 'src' | 'dst' | 'rule'> = {
       creator: HOSTID[creator],
       interface: 'all',
       af: 4,
       proto: f.proto,
-      direction: 'in',
-      src: { address: CLIENT, port: f.port },
-      dst: { address: SERVER, port: f.dport },
       peers: ['ESTABLISHED', 'ESTABLISHED'],
-      rule: 4,
       age: 1,
       expires: 86400,
       packets: [1, 1],
       bytes: [1, 1],
       rate: 1,
     };
+    return [
+      { ...common, id: `00000000000000${f.port - 39990}`, direction: 'in', ...inside, rule: 4 },
+      {
+        ...common,
+        id: `00000000000001${f.port - 39990}`,
+        direction: 'out',
+        src: { address: GATEWAY, port: f.port + 20000 },
+        dst: inside.dst,
+        stack: inside,
+        rule: 8,
+      },
+    ];
   }
   async states(r: RouterName): Promise<ShowStatesResult | null> {
     if (!this.alive(r)) return null;
     let states: StateInfo[] = [];
     const tookOver = this.killedAt !== null && this.now >= this.killedAt + this.s.takeoverMs;
-    if (r === 'r1' && (this.restartedAt === null || this.s.replicates)) states = FLOWS.map((f) => this.state(f, 'r1'));
-    else if (r === 'r2' && this.s.replicates) states = FLOWS.map((f) => this.state(f, 'r1'));
-    else if (r === 'r2' && tookOver) states = [this.state(FLOWS[2], 'r2')]; // the stream's next datagram made a new one
+    if (r === 'r1' && (this.restartedAt === null || this.s.replicates))
+      states = FLOWS.flatMap((f) => this.state(f, 'r1'));
+    else if (r === 'r2' && this.s.replicates) states = FLOWS.flatMap((f) => this.state(f, 'r1'));
+    else if (r === 'r2' && tookOver) states = this.state(FLOWS[2], 'r2'); // the stream's next datagram made new ones
     return { total: states.length, matched: states.length, states };
   }
   async info(r: RouterName) {
@@ -198,25 +209,25 @@ async function tell(s: Story): Promise<string> {
 
 test('with replication: copies on the backup, the measured takeover time, every flow carried on', async () => {
   const text = await tell({ replicates: true, takeoverMs: 1250, returnMs: 900 });
-  assert.match(text, /3 of r1's 3 states are here too, with the same ids \(made by r1, hostid aaaa0001\)/);
+  assert.match(text, /6 of r1's 6 states are here too, with the same ids \(made by r1, hostid aaaa0001\)/);
   assert.match(text, /carp-lan: r2 is MASTER 1\.25 s after the kill/);
   assert.match(text, /transfer +carried on, on the same connection; the longest pause was 1\.35 s/);
   assert.match(text, /stream +carried on, on the same socket; the longest pause was 1\.35 s/);
   assert.match(text, /session +a key typed once r2 held the gateway echoed back in 3 ms, on the same connection/);
-  assert.match(text, /transfer +1 state, copied \(creator aaaa0001\)/);
+  assert.match(text, /transfer +2 states, copied \(creator aaaa0001\)/);
   assert.doesNotMatch(text, /stuck|not come back|broke|refused/);
   assert.match(text, /r1 is MASTER of both groups again 0\.90 s after it started/);
 });
 
 test('without replication: no copies on the backup, TCP flows stick, its block rule counts their packets', async () => {
   const text = await tell({ replicates: false, takeoverMs: 2000, returnMs: 600 });
-  assert.match(text, /none of the master's 3 states \(r2 holds 0 states in all\)/);
+  assert.match(text, /none of the master's 6 states \(r2 holds 0 states in all\)/);
   assert.match(text, /show pfsync: unknown to this tunpf/);
   assert.match(text, /carp-wan: r2 is MASTER 2\.00 s after the kill/);
   assert.match(text, /transfer +nothing came back for \d+\.\d+ s \(same connection, not reset: stuck\)/);
   assert.match(text, /session +a key typed once r2 held the gateway has not come back/);
   assert.match(text, /stream +carried on, on the same socket; the longest pause was 2\.10 s/);
-  assert.match(text, /stream +1 state, made by r2/);
+  assert.match(text, /stream +2 states, made by r2/);
   assert.match(text, /transfer +none/);
   assert.match(text, /r2's block rules refused 10 packets since the kill/);
   assert.doesNotMatch(text, /states are here too/);
@@ -225,4 +236,17 @@ test('without replication: no copies on the backup, TCP flows stick, its block r
 test('a flow that is reset is reported as broken, with the error the client saw', async () => {
   const text = await tell({ replicates: false, takeoverMs: 1000, returnMs: 600, resetWith: 'ECONNRESET' });
   assert.match(text, /transfer +broke: ECONNRESET/);
+});
+
+test("the flows' states out on wan show the translation: the client's address and port, and what left", async () => {
+  const text = await tell({ replicates: true, takeoverMs: 1250, returnMs: 900 });
+  assert.match(text, /3 states out on wan are translated \(nat-to\)/);
+  assert.match(text, /all tcp 203\.0\.113\.1:60001 \(192\.168\.10\.10:40001\) -> 203\.0\.113\.10:7 /);
+  assert.match(text, /tcp 192\.168\.10\.10:40001 leaves as 203\.0\.113\.1:60001\n/);
+  assert.match(text, /udp 192\.168\.10\.10:40003 leaves as 203\.0\.113\.1:60003/);
+  assert.match(text, /covering 3 of the 3 flows/);
+  assert.match(
+    text,
+    /The server has no route to 192\.168\.10\.0\/24: it sees only the gateway's CARP address 203\.0\.113\.1/,
+  );
 });
