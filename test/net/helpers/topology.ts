@@ -125,12 +125,13 @@ export class Topology {
     return path;
   }
 
-  /** Starts `tunpf run` on the router and waits until it says it started. */
-  async startDaemon(rulesPath: string, extra: string[] = []): Promise<ChildProcess> {
+  /** Starts `tunpf run` on the router (node given `nodeFlags`) and waits until it says it started. */
+  async startDaemon(rulesPath: string, extra: string[] = [], nodeFlags: string[] = []): Promise<ChildProcess> {
     this.daemon = await startTunpfRun(
       this.router,
       ['-f', rulesPath, '--interfaces', 'lan,wan', ...extra],
       this.daemonLog,
+      nodeFlags,
     );
     return this.daemon;
   }
@@ -155,11 +156,16 @@ export class Topology {
   }
 }
 
-/** `tunpf run ARGS --json-logs` in a namespace, once it says it started; its output goes on into `log`. */
-export async function startTunpfRun(ns: Netns, args: string[], log: string[]): Promise<ChildProcess> {
+/** `tunpf run ARGS --json-logs` in a namespace (node given `nodeFlags`), once it says it started; output into `log`. */
+export async function startTunpfRun(
+  ns: Netns,
+  args: string[],
+  log: string[],
+  nodeFlags: string[] = [],
+): Promise<ChildProcess> {
   const d = spawn(
     'ip',
-    ['netns', 'exec', ns.name, process.execPath, ...nodeArgs(mainPath), 'run', ...args, '--json-logs'],
+    ['netns', 'exec', ns.name, process.execPath, ...nodeFlags, ...nodeArgs(mainPath), 'run', ...args, '--json-logs'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await waitForOutput(d, 'tunpf started', 15000, log);
