@@ -9,7 +9,7 @@ export interface RuleInfo {
   /** The rule in pf's canonical form (tunpf check -v), without `@N`. */
   text: string;
   label: string | null;
-  action: 'pass' | 'block' | 'match';
+  action: 'pass' | 'block' | 'match' | 'anchor';
   evaluations: number;
   packets: number;
   bytes: number;
