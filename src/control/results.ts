@@ -151,6 +151,20 @@ export interface ShowTableResult extends TableInfo {
   addresses: string[];
 }
 
+export interface AnchorLoadResult {
+  anchor: string;
+  file: string;
+  rules: number;
+  /** Warnings in `tunpf check` form. */
+  warnings: string[];
+}
+
+export interface AnchorFlushResult {
+  anchor: string;
+  /** Rules the anchor had. */
+  flushed: number;
+}
+
 export interface ReloadResult {
   file: string;
   rules: number;
