@@ -155,7 +155,8 @@ export function evaluate(
   out.logFlags = actLog | r.log;
   out.log = logs.count > 0;
   out.state = r.action === Action.PASS ? r.state : StateKind.NONE;
-  out.reply = r.action === Action.BLOCK ? resolveReply(r.blockReply, rs.blockPolicyReturn, meta.proto) : BlockReply.DROP;
+  out.reply =
+    r.action === Action.BLOCK ? resolveReply(r.blockReply, rs.blockPolicyReturn, meta.proto) : BlockReply.DROP;
   if (r.translates && xlat !== null && r.action === Action.PASS) xlat.apply(r.rule, meta);
   list.packets[decided]!++;
   list.bytes[decided]! += meta.totalLength;

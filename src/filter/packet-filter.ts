@@ -159,7 +159,11 @@ export class PacketFilter {
     this.states = opts.states;
     this.random = opts.random;
     this.tables = TableStore.forRuleset(ruleset.tables);
-    this.rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables: this.tables, anchors: new AnchorTree() });
+    this.rules = compileRuleset(ruleset, {
+      interfaces: this.interfaces,
+      tables: this.tables,
+      anchors: new AnchorTree(),
+    });
     this.translator = new Translator(this.interfaces, () => this.tables, this.random);
     this.setStateRules();
   }

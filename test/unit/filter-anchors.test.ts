@@ -33,7 +33,9 @@ test('quick inside an anchor ends the whole evaluation', () => {
 });
 
 test('a quick anchor rule stops after its anchor only when a rule in it decided', () => {
-  const h = new Harness('block all\nanchor "a" quick {\n  pass in proto tcp to port 22\n  match in tag X\n}\nblock in all\n');
+  const h = new Harness(
+    'block all\nanchor "a" quick {\n  pass in proto tcp to port 22\n  match in tag X\n}\nblock in all\n',
+  );
   assert.deepEqual(decide(h, 22), { action: 'pass', where: 'a@0' });
   // only a match rule matched inside: evaluation goes on
   assert.deepEqual(decide(h, 80), { action: 'block', where: '@2' });
