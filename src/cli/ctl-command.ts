@@ -21,6 +21,8 @@ commands:
   show timeouts | show limits     (pfctl -st, -sm)
   show tables | show table NAME   tables, a table's addresses (pfctl -sT, -T show)
   reload [-f FILE]                check and load a ruleset atomically; states stay (pfctl -f)
+  -a NAME load FILE               check and load FILE as anchor NAME's rules; the rest stays (pfctl -a NAME -f)
+  -a NAME show rules | flush rules   an anchor's rules, numbered from 0; empty it (pfctl -a NAME -sr, -F rules)
   kill states -k HOST [-k HOST]   states from a host or network (to another) (pfctl -k)
   kill states -k id -k ID         a state by id;  -k label -k LABEL: the states of labelled rules
   flush states                    every state (pfctl -F states)
@@ -45,6 +47,7 @@ interface Plan {
 type Values = {
   verbose?: boolean[];
   file?: string;
+  anchor?: string;
   kill?: string[];
   address?: string;
   port?: string;
@@ -60,6 +63,7 @@ function plan(words: string[], v: Values): Plan | string {
   const [a, b, ...rest] = words;
   const phrase = [a, b].filter(Boolean).join(' ');
   const none = (n: number) => (words.length > n ? `'${phrase}' takes no further arguments` : null);
+  if (v.anchor !== undefined) return anchorPlan(words, v.anchor);
   switch (phrase) {
     case 'show rules':
       return none(2) ?? { command: 'show rules', args: {}, format: (r) => fmt.formatRules(r as never) };
@@ -184,6 +188,24 @@ function plan(words: string[], v: Values): Plan | string {
   return words.length ? `unknown command '${words.join(' ')}'` : 'no command given';
 }
 
+/** Commands on one anchor (pfctl -a NAME ...). */
+function anchorPlan(words: string[], anchor: string): Plan | string {
+  const phrase = words.join(' ');
+  if (words[0] === 'load') {
+    if (words.length !== 2) return 'usage: ctl -a NAME load FILE';
+    return {
+      command: 'anchor load',
+      args: { anchor, file: resolve(words[1]!) },
+      format: (r) => fmt.formatAnchorLoad(r as never),
+    };
+  }
+  if (phrase === 'show rules')
+    return { command: 'anchor show rules', args: { anchor }, format: (r) => fmt.formatRules(r as never) };
+  if (phrase === 'flush rules')
+    return { command: 'anchor flush', args: { anchor }, format: (r) => fmt.formatAnchorFlush(r as never) };
+  return `-a ${anchor}: unknown command '${phrase}' (load FILE, show rules, flush rules)`;
+}
+
 export async function ctlCommand(argv: string[], io: CommandIO): Promise<number> {
   const clock = systemClock();
   let parsed;
@@ -198,6 +220,7 @@ export async function ctlCommand(argv: string[], io: CommandIO): Promise<number>
         timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         file: { type: 'string', short: 'f' },
+        anchor: { type: 'string', short: 'a' },
         kill: { type: 'string', short: 'k', multiple: true },
         address: { type: 'string' },
         port: { type: 'string' },

@@ -69,7 +69,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       ? undefined
       : parseListenAddress(args.values.metrics, args.values['metrics-public']);
   if (typeof metrics === 'string') return (io.err(`tunpf run: --metrics: ${metrics}`), 2);
-  const loadRuleset = (path: string) => loadRulesetFile(path, { interfaces: hostInterfaces() });
+  const loadRuleset = (path: string, anchor?: string) =>
+    loadRulesetFile(path, { interfaces: hostInterfaces(), anchorPath: anchor });
   const pflogOpts = pflogSettings(args.values);
   if (typeof pflogOpts === 'string') return (io.err(`tunpf run: ${pflogOpts}`), 2);
 

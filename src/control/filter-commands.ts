@@ -14,6 +14,7 @@ import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { StateReasonName } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
+import { registerAnchorCommands } from './anchor-commands.js';
 import { ErrorCode } from './protocol.js';
 import type {
   FlushStatesResult,
@@ -48,8 +49,8 @@ export interface FilterContext {
   startedAt: number;
   /** The file `tunpf run -f` loaded: the default for reload. */
   rulesFile?: string;
-  /** Loads and checks a ruleset the way `tunpf run` does. */
-  loadRuleset?(file: string): LoadResult;
+  /** Loads and checks a ruleset the way `tunpf run` does; with `anchor`, as that anchor's rules. */
+  loadRuleset?(file: string, anchor?: string): LoadResult;
   /** Installs a checked ruleset; states stay. */
   applyRuleset?(ruleset: Ruleset): void;
   /** Removes every state (the daemon tells its pfsync peer); the filter's own flush without it. */
@@ -324,6 +325,7 @@ export function reload(ctx: FilterContext, args: Record<string, unknown>): Reloa
 /** Registers the filter's commands on a control server. */
 export function registerFilterCommands(server: ControlServer, ctx: FilterContext): void {
   server.register('show rules', () => showRules(ctx));
+  registerAnchorCommands(server, ctx);
   server.register('show states', (a): ShowStatesResult =>
     queryStates(ctx.states, ctx.filter().interfaces, a as ShowStatesArgs, ctx.now()),
   );

@@ -3,6 +3,8 @@
 // spirit for CARP and pfsync. Pure functions of the result shapes.
 
 import type {
+  AnchorFlushResult,
+  AnchorLoadResult,
   CarpDemoteResult,
   FlushStatesResult,
   KillStatesResult,
@@ -185,6 +187,14 @@ export function formatTable(r: ShowTableResult, verbose = 0): string {
 
 export function formatReload(r: ReloadResult): string {
   return `reloaded ${r.file}: ${r.rules} rules, ${r.states} states kept`;
+}
+
+export function formatAnchorLoad(r: AnchorLoadResult): string {
+  return `loaded ${r.file} into anchor ${r.anchor}: ${r.rules} rules`;
+}
+
+export function formatAnchorFlush(r: AnchorFlushResult): string {
+  return `anchor ${r.anchor}: ${r.flushed} rules cleared`;
 }
 
 export function formatKill(r: KillStatesResult): string {

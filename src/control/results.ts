@@ -9,7 +9,7 @@ export interface RuleInfo {
   /** The rule in pf's canonical form (tunpf check -v), without `@N`. */
   text: string;
   label: string | null;
-  action: 'pass' | 'block' | 'match';
+  action: 'pass' | 'block' | 'match' | 'anchor';
   evaluations: number;
   packets: number;
   bytes: number;
@@ -149,6 +149,20 @@ export interface ShowTablesResult {
 export interface ShowTableResult extends TableInfo {
   /** Hosts without /32 or /128, negated entries with '!'. */
   addresses: string[];
+}
+
+export interface AnchorLoadResult {
+  anchor: string;
+  file: string;
+  rules: number;
+  /** Warnings in `tunpf check` form. */
+  warnings: string[];
+}
+
+export interface AnchorFlushResult {
+  anchor: string;
+  /** Rules the anchor had. */
+  flushed: number;
 }
 
 export interface ReloadResult {

@@ -50,7 +50,7 @@ export interface DaemonOptions {
   socket?: string;
   metrics?: ListenAddress;
   rulesFile?: string;
-  loadRuleset?: (file: string) => LoadResult;
+  loadRuleset?: (file: string, anchor?: string) => LoadResult;
   /** Where packets that rules log go (`--pflog`); none by default. */
   pflog?: PacketLogSink | null;
 }

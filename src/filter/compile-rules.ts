@@ -12,6 +12,7 @@
 
 import { ANY_DIRECTION, Direction, type DirectionOrAny } from '../packet/meta.js';
 import type { AddressSpec, PortSpec, Rule, Ruleset } from '../rules/ast.js';
+import { AnchorTree, type AnchorNode } from './anchors.js';
 import type { InterfaceRegistry } from './interface-registry.js';
 import { LogFlag } from './log-records.js';
 import type { TableStore } from './table-store.js';
@@ -95,7 +96,16 @@ export class CompiledRule {
   skipSrcPort = 0;
   skipDstAddr = 0;
   skipDstPort = 0;
-  constructor(readonly rule: Rule) {}
+  /** Anchor rules: the anchor evaluated in place (its children for `name/*`). */
+  anchor: AnchorNode | null = null;
+  anchorWildcard = false;
+  /** Number across the main ruleset and every anchor: what states and verdicts name the rule by. */
+  id = 0;
+  /** The rule as the state engine sees it: numbered by `id`. */
+  stateRule: Rule;
+  constructor(readonly rule: Rule) {
+    this.stateRule = rule;
+  }
 }
 
 export interface FilterEnv {
@@ -103,6 +113,8 @@ export interface FilterEnv {
   tables: TableStore;
   /** Tags by name -> small integer, shared across reloads. */
   tags?: Map<string, number>;
+  /** The anchors, kept across reloads: anchors the file does not fill keep their rules, as in pf. */
+  anchors?: AnchorTree;
 }
 
 export class CompiledRuleset {
@@ -116,11 +128,14 @@ export class CompiledRuleset {
   defaultPackets = 0;
   defaultBytes = 0;
   readonly blockPolicyReturn: boolean;
+  /** Every rule by its id (numberRules): the main ruleset's, then each anchor's. */
+  byId: Rule[] = [];
   constructor(
     readonly ruleset: Ruleset,
     readonly rules: CompiledRule[],
     readonly env: FilterEnv,
     readonly tags: Map<string, number>,
+    readonly anchors: AnchorTree,
   ) {
     this.count = rules.length;
     this.evaluations = new Float64Array(rules.length);
@@ -133,14 +148,33 @@ export class CompiledRuleset {
 
 export function compileRuleset(ruleset: Ruleset, env: FilterEnv): CompiledRuleset {
   const tags = env.tags ?? new Map<string, number>();
+  for (const t of ruleset.tables) if (!env.tables.get(t.name)) env.tables.ensure(t.name).add(t.entries);
+  const anchors = env.anchors ?? new AnchorTree();
+  const out = compileRules(ruleset.rules, env, tags, anchors);
+  for (const def of ruleset.anchors) anchors.ensure(def.path).load(compileRules(def.rules, env, tags, anchors));
+  const rs = new CompiledRuleset(ruleset, out, env, tags, anchors);
+  numberRules(rs);
+  return rs;
+}
+
+/** Compiles one rule list (the main ruleset's or an anchor's) with its skip steps. */
+export function compileRules(
+  rules: readonly Rule[],
+  env: FilterEnv,
+  tags: Map<string, number>,
+  anchors: AnchorTree,
+): CompiledRule[] {
   const tagId = (name: string) => {
     let id = tags.get(name);
     if (id === undefined) tags.set(name, (id = tags.size));
     return id;
   };
-  for (const t of ruleset.tables) if (!env.tables.get(t.name)) env.tables.ensure(t.name).add(t.entries);
-  const out = ruleset.rules.map((r) => {
+  const out = rules.map((r) => {
     const c = new CompiledRule(r);
+    if (r.anchor) {
+      c.anchor = anchors.ensure(r.anchor.path);
+      c.anchorWildcard = r.anchor.wildcard;
+    }
     c.nr = r.nr;
     c.action = r.action === 'pass' ? Action.PASS : r.action === 'block' ? Action.BLOCK : Action.MATCH;
     c.quick = r.quick;
@@ -193,7 +227,29 @@ export function compileRuleset(ruleset: Ruleset, env: FilterEnv): CompiledRulese
     return c;
   });
   computeSkipSteps(out);
-  return new CompiledRuleset(ruleset, out, env, tags);
+  return out;
+}
+
+/**
+ * Numbers every rule across the main ruleset and the anchors (main rules
+ * keep their own numbers), in that order: the rule list the
+ * state engine counts and times states by (`byId`). Anchor rules get a copy
+ * of their Rule carrying that number. Called again whenever an anchor changes.
+ */
+export function numberRules(rs: CompiledRuleset): void {
+  const flat: Rule[] = [];
+  for (const c of rs.rules) {
+    c.id = flat.length;
+    c.stateRule = c.rule;
+    flat.push(c.rule);
+  }
+  for (const node of rs.anchors.all())
+    for (const c of node.rules) {
+      c.id = flat.length;
+      c.stateRule = { ...c.rule, nr: c.id };
+      flat.push(c.stateRule);
+    }
+  rs.byId = flat;
 }
 
 function compilePort(p: PortSpec): [number, number, number] {

@@ -29,6 +29,8 @@ import {
   type CompiledRule,
   type CompiledRuleset,
 } from './compile-rules.js';
+import type { RuleList } from './anchors.js';
+import type { InterfaceRegistry } from './interface-registry.js';
 import { LogFlag, LogRecords } from './log-records.js';
 import type { Translator } from './translator.js';
 
@@ -38,8 +40,14 @@ export const pfActionOf = [PfAction.PASS, PfAction.DROP, PfAction.MATCH];
 export class FilterResult {
   /** Action.PASS or Action.BLOCK. */
   action: number = Action.PASS;
-  /** Index (= rule number) of the deciding rule; -1 for the implicit default. */
+  /** Index of the deciding rule in its list (= its number there); -1 for the implicit default. */
   ruleIndex = -1;
+  /** The list the deciding rule is in: the main ruleset or an anchor. */
+  list: RuleList | null = null;
+  /** The deciding rule's id (compile-rules.ts numberRules; its number for a main rule), -1 for the default. */
+  ruleId = -1;
+  /** The anchor rule whose anchor holds the deciding rule (pf's am), null in the main ruleset. */
+  anchorRule: CompiledRule | null = null;
   rule: Rule | null = null;
   /** For blocks: BlockReply.DROP, RETURN_RST or RETURN_ICMP (resolved for this packet). */
   reply: number = BlockReply.DROP;
@@ -57,6 +65,34 @@ export class FilterResult {
   quick = false;
 }
 
+/** pf's PF_ANCHOR_STACK_MAX: anchors calling anchors deeper than this are not entered. */
+export const MAX_ANCHOR_DEPTH = 64;
+
+/**
+ * The walk's state while it steps into anchors (pf's pf_test_ctx). One for
+ * the process: evaluation never re-enters itself, and nothing is allocated.
+ */
+class Walk {
+  meta: PacketMeta = null as unknown as PacketMeta;
+  direction: Direction = 0 as Direction;
+  ifId = 0;
+  ifaces: InterfaceRegistry = null as unknown as InterfaceRegistry;
+  xlat: Translator | null = null;
+  logs: LogRecords = null as unknown as LogRecords;
+  tag = -1;
+  actLog = 0;
+  /** The deciding rule: its list and index there (-1: none yet); its log record. */
+  list: RuleList | null = null;
+  index = -1;
+  record = -1;
+  /** The anchor rule the deciding rule's list was entered from (pf's am), and the one being walked (pf's a). */
+  decidedIn: CompiledRule | null = null;
+  inAnchor: CompiledRule | null = null;
+  depth = 0;
+}
+
+const walk = new Walk();
+
 export function evaluate(
   rs: CompiledRuleset,
   meta: PacketMeta,
@@ -65,25 +101,89 @@ export function evaluate(
   out: FilterResult,
   xlat: Translator | null = null,
 ): FilterResult {
-  const packet = meta;
-  const rules = rs.rules;
-  const n = rs.count;
-  const ifaces = rs.env.interfaces;
+  const w = walk;
+  w.meta = meta;
+  w.direction = direction;
+  w.ifId = ifId;
+  w.ifaces = rs.env.interfaces;
+  w.xlat = xlat;
+  w.logs = out.logs;
+  w.tag = -1;
+  w.actLog = 0;
+  w.list = null;
+  w.index = -1;
+  w.record = -1;
+  w.decidedIn = null;
+  w.inAnchor = null;
+  w.depth = 0;
+  out.logs.clear();
+  walkRules(rs, w);
+  meta = w.meta;
+  const logs = out.logs;
+  const actLog = w.actLog;
+  const list = w.list as RuleList | null; // set by the walk
+  out.tag = w.tag;
+  out.anchorRule = w.decidedIn;
+  if (list === null) {
+    out.action = Action.PASS;
+    out.ruleIndex = -1;
+    out.ruleId = -1;
+    out.list = null;
+    out.rule = null;
+    out.state = StateKind.NONE;
+    out.reply = BlockReply.DROP;
+    out.logDecided = (actLog & LogFlag.MATCHES) !== 0 ? logs.push(-1, PfAction.PASS, PfReason.MATCH) : -1;
+    out.logFlags = actLog;
+    out.log = logs.count > 0;
+    out.quick = false;
+    rs.defaultPackets++;
+    rs.defaultBytes += meta.totalLength;
+    return out;
+  }
+  const decided = w.index;
+  const r = list.rules[decided]!;
+  let decidedRecord = w.record;
+  out.action = r.action;
+  out.ruleIndex = decided;
+  out.ruleId = r.id;
+  out.list = list;
+  out.rule = r.stateRule;
+  out.quick = r.quick;
+  // pf logs the deciding rule again after the walk; once is enough
+  if (r.log !== 0 && decidedRecord < 0) decidedRecord = logs.push(r.id, pfActionOf[r.action]!, PfReason.MATCH);
+  out.logDecided = decidedRecord;
+  out.logFlags = actLog | r.log;
+  out.log = logs.count > 0;
+  out.state = r.action === Action.PASS ? r.state : StateKind.NONE;
+  out.reply =
+    r.action === Action.BLOCK ? resolveReply(r.blockReply, rs.blockPolicyReturn, meta.proto) : BlockReply.DROP;
+  if (r.translates && xlat !== null && r.action === Action.PASS) xlat.apply(r.rule, meta);
+  list.packets[decided]!++;
+  list.bytes[decided]! += meta.totalLength;
+  return out;
+}
+
+/** pf_match_rule: walks one list; true when a quick rule ended the whole evaluation. */
+function walkRules(list: RuleList, w: Walk): boolean {
+  const rules = list.rules;
+  const n = list.count;
+  const evaluations = list.evaluations;
+  const ifaces = w.ifaces;
+  let meta = w.meta;
+  const direction = w.direction;
+  const ifId = w.ifId;
   const af = meta.af;
   const proto = meta.proto;
   const later = meta.isLaterFragment;
   const hasPorts = !later && (proto === IPPROTO.TCP || proto === IPPROTO.UDP || proto === IPPROTO.SCTP);
   const isIcmp = !later && (proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6);
-  let decided = -1;
-  let tag = -1;
-  let actLog = 0;
-  let decidedRecord = -1;
-  const logs = out.logs;
-  logs.clear();
+  let tag = w.tag;
+  let actLog = w.actLog;
+  const logs = w.logs;
   let i = 0;
   while (i < n) {
     const r = rules[i]!;
-    rs.evaluations[i]!++;
+    evaluations[i]!++;
     if (r.ifId >= 0 && ifaces.matches(ifId, r.ifId) === r.ifNeg) i = r.skipIf;
     else if (r.dir !== ANY_DIRECTION && r.dir !== direction) i = r.skipDir;
     else if (r.af !== 0 && r.af !== af) i = r.skipAf;
@@ -97,52 +197,67 @@ export function evaluate(
     else if (!otherFieldsMatch(r, meta, later, isIcmp, tag)) i++;
     else {
       if (r.tagId >= 0) tag = r.tagId;
+      if (r.anchor !== null) {
+        w.tag = tag;
+        w.actLog = actLog;
+        w.meta = meta;
+        const quick = stepIntoAnchor(r, w);
+        if (quick) return true;
+        tag = w.tag;
+        actLog = w.actLog;
+        meta = w.meta;
+        i++;
+        continue;
+      }
       // after a log (matches) rule every matching rule logs, except one that has log (matches) itself
       const logsAsMatch = (actLog & LogFlag.MATCHES) !== 0 && (r.log & LogFlag.MATCHES) === 0;
       if (r.action === Action.MATCH) {
-        if (r.log !== 0 || logsAsMatch) logs.push(i, PfAction.MATCH, PfReason.MATCH);
+        if (r.log !== 0 || logsAsMatch) logs.push(r.id, PfAction.MATCH, PfReason.MATCH);
         actLog |= r.log;
-        if (r.translates && xlat !== null) meta = xlat.apply(r.rule, meta);
+        if (r.translates && w.xlat !== null) meta = w.xlat.apply(r.rule, meta);
       } else {
-        decided = i;
-        decidedRecord = logsAsMatch ? logs.push(i, pfActionOf[r.action]!, PfReason.MATCH) : -1;
-        if (r.quick) break;
+        w.list = list;
+        w.index = i;
+        w.decidedIn = w.inAnchor;
+        w.record = logsAsMatch ? logs.push(r.id, pfActionOf[r.action]!, PfReason.MATCH) : -1;
+        if (r.quick) {
+          w.tag = tag;
+          w.actLog = actLog;
+          w.meta = meta;
+          return true;
+        }
       }
       i++;
     }
   }
+  w.tag = tag;
+  w.actLog = actLog;
+  w.meta = meta;
+  return false;
+}
 
-  out.tag = tag;
-  if (decided < 0) {
-    out.action = Action.PASS;
-    out.ruleIndex = -1;
-    out.rule = null;
-    out.state = StateKind.NONE;
-    out.reply = BlockReply.DROP;
-    out.logDecided = (actLog & LogFlag.MATCHES) !== 0 ? logs.push(-1, PfAction.PASS, PfReason.MATCH) : -1;
-    out.logFlags = actLog;
-    out.log = logs.count > 0;
-    out.quick = false;
-    rs.defaultPackets++;
-    rs.defaultBytes += packet.totalLength;
-    return out;
+/**
+ * pf_step_into_anchor: the anchor's rules (or, for `name/*`, each child's in
+ * name order) evaluated in place. A quick rule inside ends everything; a
+ * `quick` anchor rule ends the walk when a rule directly in its anchor decided.
+ */
+function stepIntoAnchor(r: CompiledRule, w: Walk): boolean {
+  if (w.depth >= MAX_ANCHOR_DEPTH) return false;
+  w.depth++;
+  const outer = w.inAnchor;
+  w.inAnchor = r;
+  const node = r.anchor!;
+  let quick = false;
+  if (r.anchorWildcard) {
+    const children = node.children;
+    for (let k = 0; k < children.length && !quick; k++) quick = walkRules(children[k]!, w);
+  } else {
+    quick = walkRules(node, w);
+    if (!quick && r.quick && w.decidedIn === r) quick = true;
   }
-  const r = rules[decided]!;
-  out.action = r.action;
-  out.ruleIndex = decided;
-  out.rule = r.rule;
-  out.quick = r.quick;
-  // pf logs the deciding rule again after the walk; once is enough
-  if (r.log !== 0 && decidedRecord < 0) decidedRecord = logs.push(decided, pfActionOf[r.action]!, PfReason.MATCH);
-  out.logDecided = decidedRecord;
-  out.logFlags = actLog | r.log;
-  out.log = logs.count > 0;
-  out.state = r.action === Action.PASS ? r.state : StateKind.NONE;
-  out.reply = r.action === Action.BLOCK ? resolveReply(r.blockReply, rs.blockPolicyReturn, proto) : BlockReply.DROP;
-  if (r.translates && xlat !== null && r.action === Action.PASS) xlat.apply(r.rule, meta);
-  rs.packets[decided]!++;
-  rs.bytes[decided]! += packet.totalLength;
-  return out;
+  w.inAnchor = outer;
+  w.depth--;
+  return quick;
 }
 
 function resolveReply(reply: number, policyReturn: boolean, proto: number): number {

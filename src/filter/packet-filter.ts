@@ -13,10 +13,19 @@
 
 import { Direction, ParseError, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
-import type { Ruleset } from '../rules/ast.js';
 import { StateReason } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
-import { Action, BlockReply, StateKind, compileRuleset, type CompiledRuleset } from './compile-rules.js';
+import type { AnchorDef, Ruleset } from '../rules/ast.js';
+import { AnchorTree } from './anchors.js';
+import {
+  Action,
+  BlockReply,
+  StateKind,
+  compileRules,
+  compileRuleset,
+  numberRules,
+  type CompiledRuleset,
+} from './compile-rules.js';
 import { evaluate, FilterResult } from './evaluate-rules.js';
 import { InterfaceRegistry } from './interface-registry.js';
 import { LogFlag, LogRecords } from './log-records.js';
@@ -91,7 +100,7 @@ const reasonToWhy: Record<number, number> = {
 export class Verdict {
   pass = false;
   why: number = Why.RULE;
-  /** The deciding rule (-1: default or none); for state matches, the rule that created the state. */
+  /** The deciding rule by id (numberRules; a main rule keeps its number), -1: none; for states, their rule. */
   rule = -1;
   /** The state matched or created, -1 for none. */
   state = -1;
@@ -150,9 +159,43 @@ export class PacketFilter {
     this.states = opts.states;
     this.random = opts.random;
     this.tables = TableStore.forRuleset(ruleset.tables);
-    this.rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables: this.tables });
+    this.rules = compileRuleset(ruleset, {
+      interfaces: this.interfaces,
+      tables: this.tables,
+      anchors: new AnchorTree(),
+    });
     this.translator = new Translator(this.interfaces, () => this.tables, this.random);
-    this.states.setRules(ruleset, (name) => this.tables.get(name));
+    this.setStateRules();
+  }
+
+  /** The state engine counts and times states by rule id: the main rules, then every anchor's. */
+  private setStateRules(): void {
+    const rs: Ruleset = { ...this.rules.ruleset, rules: this.rules.byId };
+    this.states.setRules(rs, (name) => this.tables.get(name));
+  }
+
+  /**
+   * Replaces one anchor's rules (pfctl -a NAME -f FILE); the main ruleset
+   * and the other anchors stay. `def.rules` are numbered from 0; anchors
+   * nested in it come in `nested`. States the old rules made stay.
+   */
+  loadAnchor(def: AnchorDef, nested: readonly AnchorDef[] = []): void {
+    const rs = this.rules;
+    const env = { interfaces: this.interfaces, tables: this.tables };
+    const compiled = [def, ...nested].map((d) => compileRules(d.rules, env, rs.tags, rs.anchors));
+    [def, ...nested].forEach((d, k) => rs.anchors.ensure(d.path).load(compiled[k]!));
+    numberRules(rs);
+    this.setStateRules();
+  }
+
+  /** Empties one anchor (pfctl -a NAME -F rules); false when there is no such anchor. */
+  flushAnchor(path: string): boolean {
+    const node = this.rules.anchors.get(path);
+    if (!node) return false;
+    node.load([]);
+    numberRules(this.rules);
+    this.setStateRules();
+    return true;
   }
 
   /**
@@ -161,12 +204,17 @@ export class PacketFilter {
    */
   reload(ruleset: Ruleset): void {
     const tables = TableStore.forRuleset(ruleset.tables, this.tables);
-    const rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables, tags: this.rules.tags });
+    const rules = compileRuleset(ruleset, {
+      interfaces: this.interfaces,
+      tables,
+      tags: this.rules.tags,
+      anchors: this.rules.anchors,
+    });
     this.tables = tables;
     this.rules = rules;
     // pools start over, with new source-hash keys where none is written (pfctl picks one per load)
     this.translator = new Translator(this.interfaces, () => this.tables, this.random);
-    this.states.setRules(ruleset, (name) => this.tables.get(name));
+    this.setStateRules();
   }
 
   /** Decides one parsed packet. `now` is in seconds. */
@@ -217,7 +265,7 @@ export class PacketFilter {
     const x = this.translator;
     x.begin();
     const r = evaluate(this.rules, m, direction, ifId, this.result, x);
-    v.rule = r.ruleIndex;
+    v.rule = r.ruleId;
     if (r.log) {
       v.log = true;
       v.logs.copyFrom(r.logs);
@@ -229,23 +277,23 @@ export class PacketFilter {
         v.logs.action[r.logDecided] = PfAction.DROP;
         v.logs.reason[r.logDecided] = PfReason.TRANSLATE;
       }
-      return this.block(v, Why.TRANSLATE, r.ruleIndex);
+      return this.block(v, Why.TRANSLATE, r.ruleId);
     }
     if (r.action !== Action.PASS) {
       v.reply = r.reply;
-      return this.block(v, Why.RULE, r.ruleIndex);
+      return this.block(v, Why.RULE, r.ruleId);
     }
     if (r.state !== StateKind.NONE && r.rule && !(m.icmpIsError && m.icmpType >= 0)) {
       const s = states.create(m, direction, ifId, r.rule, now, r.logFlags & LogFlag.ALL, x.active ? x : null);
       if (s < 0) {
-        this.block(v, reasonToWhy[-s] ?? Why.STATE_LIMIT, r.ruleIndex);
+        this.block(v, reasonToWhy[-s] ?? Why.STATE_LIMIT, r.ruleId);
         if (r.logDecided >= 0) {
           v.logs.action[r.logDecided] = PfAction.DROP;
           v.logs.reason[r.logDecided] = pfReasonOf(v.why);
         }
         return v;
       }
-      this.rules.states[r.ruleIndex]!++;
+      r.list!.states[r.ruleIndex]!++;
       v.state = s;
       v.created = true;
       if (x.active && states.table.translated(s)) {

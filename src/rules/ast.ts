@@ -46,7 +46,7 @@ export interface Endpoint {
   port: PortSpec | null;
 }
 
-export type RuleAction = 'pass' | 'block' | 'match';
+export type RuleAction = 'pass' | 'block' | 'match' | 'anchor';
 
 /** How a block rule answers; 'policy' means "as `set block-policy` says". */
 export type BlockMode = 'policy' | 'drop' | 'return' | 'return-rst' | 'return-icmp' | 'return-icmp6';
@@ -111,6 +111,26 @@ export interface Rule {
   /** `rdr-to`: the destination is rewritten. */
   rdr: Translation | null;
   /** Where the rule was written. */
+  loc: SourceLocation;
+  /** Set on `anchor` rules: the ruleset evaluated in place when the rule's criteria match. */
+  anchor?: AnchorCall;
+}
+
+/** What an `anchor` rule calls. */
+export interface AnchorCall {
+  /** The name as written (printed back); '' for an unnamed inline anchor. */
+  written: string;
+  /** Full path from the main ruleset, without a leading '/': 'relayd/web'. */
+  path: string;
+  /** `name/*`: the children of `path`, in name order. */
+  wildcard: boolean;
+}
+
+/** A named ruleset (pf's anchor): from an inline body, `load anchor`, or loaded at run time. */
+export interface AnchorDef {
+  path: string;
+  /** Numbered from 0 within the anchor, as pf numbers them. */
+  rules: Rule[];
   loc: SourceLocation;
 }
 
@@ -240,6 +260,8 @@ export interface Ruleset {
   macros: Record<string, string>;
   tables: TableDef[];
   rules: Rule[];
+  /** Every anchor the file fills (inline bodies and `load anchor`), nested ones by full path. */
+  anchors: AnchorDef[];
 }
 
 export interface Diagnostic {

@@ -87,6 +87,7 @@ export function stateOptionsText(o: StateOptions): string[] {
 /** One rule in pfctl -nv form, without the `@N ` prefix. */
 export function formatRule(r: Rule): string {
   let s: string = r.action;
+  if (r.anchor && r.anchor.written !== '') s += ` "${r.anchor.written}"`;
   if (r.action === 'block') {
     if (r.block === 'return-rst') s += ' return-rst' + (r.returnTtl !== null ? ` (ttl ${r.returnTtl})` : '');
     else if (r.block !== 'policy') s += ` ${r.block}`;
@@ -233,7 +234,23 @@ export function formatRuleset(rs: Ruleset): string {
   const lines = [
     ...formatOptions(rs.options, rs.optionsSet),
     ...rs.tables.map(formatTable),
-    ...rs.rules.map((r) => `@${r.nr} ${formatRule(r)}`),
+    ...formatRules(rs.rules, new Map(rs.anchors.map((a) => [a.path, a.rules])), 0),
   ];
   return lines.join('\n') + (lines.length ? '\n' : '');
+}
+
+/**
+ * Rules as pfctl -nv prints them: an anchor rule whose anchor the file fills
+ * is followed by that anchor's rules in braces, indented two spaces a level.
+ */
+export function formatRules(rules: readonly Rule[], anchors: ReadonlyMap<string, readonly Rule[]>, depth: number) {
+  const indent = '  '.repeat(depth);
+  const lines: string[] = [];
+  for (const r of rules) {
+    const body = r.anchor && !r.anchor.wildcard ? anchors.get(r.anchor.path) : undefined;
+    lines.push(`${indent}@${r.nr} ${formatRule(r)}${body ? ' {' : ''}`);
+    if (!body) continue;
+    lines.push(...formatRules(body, anchors, depth + 1), `${indent}}`);
+  }
+  return lines;
 }

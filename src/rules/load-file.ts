@@ -22,7 +22,10 @@ export class RulesetReadError extends Error {
   }
 }
 
-export function loadRulesetFile(path: string, opts: Omit<ParseOptions, 'file' | 'readFile'> = {}): LoadResult {
+export function loadRulesetFile(
+  path: string,
+  opts: Omit<ParseOptions, 'file' | 'readFile' | 'readAnchorFile'> = {},
+): LoadResult {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -36,6 +39,12 @@ export function loadRulesetFile(path: string, opts: Omit<ParseOptions, 'file' | 
     sources.set(p, body);
     return body;
   };
-  const { ruleset, diagnostics } = parseRuleset(text, { ...opts, file: path, readFile });
+  // `load anchor` files are taken from the current directory, as pfctl opens them
+  const readAnchorFile = (p: string) => {
+    const body = readFileSync(resolve(p), 'utf8');
+    sources.set(p, body);
+    return body;
+  };
+  const { ruleset, diagnostics } = parseRuleset(text, { ...opts, file: path, readFile, readAnchorFile });
   return { ruleset, diagnostics, sources };
 }

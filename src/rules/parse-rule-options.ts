@@ -63,9 +63,9 @@ export function parseLogOptions(ctx: ParserContext): LogOptions {
   return log;
 }
 
-/** The options up to the end of the rule. */
-export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec): void {
-  while (!ctx.atEndOfStatement()) {
+/** Reads options to the end of the statement, or to a `{` when `untilBrace` (an inline anchor's body). */
+export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec, untilBrace = false): void {
+  while (!ctx.atEndOfStatement() && !(untilBrace && ctx.is('{'))) {
     const t = ctx.peek();
     if (t.kind !== 'word' && !(t.kind === 'punct' && t.text === '!')) throw ctx.unexpected(t, 'a rule option');
     if (ctx.accept('flags')) {

@@ -101,7 +101,7 @@ function blockMode(ctx: ParserContext, spec: RuleSpec): void {
   }
 }
 
-function protoItem(ctx: ParserContext): number {
+export function protoItem(ctx: ParserContext): number {
   const t = ctx.word('a protocol');
   const n = protocolNumber(t.text);
   if (n === undefined) throw new RuleSyntaxError(t.loc, `unknown protocol '${t.text}'`);
@@ -115,7 +115,7 @@ function emitRule(ctx: ParserContext, spec: RuleSpec): void {
   ctx.rules.push(...rules);
 }
 
-function newRuleSpec(action: RuleAction, loc: SourceLocation): RuleSpec {
+export function newRuleSpec(action: RuleAction, loc: SourceLocation): RuleSpec {
   return {
     action,
     block: 'policy',

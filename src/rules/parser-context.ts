@@ -4,6 +4,7 @@
 
 import {
   defaultOptions,
+  type AnchorDef,
   type Diagnostic,
   type InterfaceInfo,
   type Rule,
@@ -20,6 +21,10 @@ export interface ParseOptions {
   readFile?: (path: string) => string;
   /** Macros defined before the file is read (pfctl -D). */
   defines?: Record<string, string>;
+  /** Reads `load anchor ... from "path"`; without it, `load anchor` is an error. */
+  readAnchorFile?: (path: string) => string;
+  /** The anchor the text is loaded into ('' or absent: the main ruleset); anchor names are relative to it. */
+  anchorPath?: string;
 }
 
 /** A syntax or meaning error in pf.conf: it ends the statement, and parsing goes on at the next line. */
@@ -42,7 +47,13 @@ export class ParserContext implements TokenCursor {
   readonly tables = new Map<string, TableDef>();
   /** Every `<table>` a rule names, checked against the definitions at the end. */
   readonly tableUses: { name: string; loc: SourceLocation }[] = [];
-  readonly rules: Rule[] = [];
+  /** The rules of the ruleset being read: the main one, or an inline anchor's body while it is read. */
+  rules: Rule[] = [];
+  /** Path of the anchor `rules` belongs to ('' for the main ruleset). */
+  anchorPath: string;
+  readonly anchors = new Map<string, AnchorDef>();
+  /** Unnamed inline anchors so far (pfctl names them _1, _2, ...). */
+  unnamedAnchors = 0;
   readonly interfaces: Map<string, InterfaceInfo>;
 
   constructor(
@@ -54,6 +65,7 @@ export class ParserContext implements TokenCursor {
     for (const e of errors) this.error(e.loc, e.message);
     for (const [k, v] of Object.entries(opts.defines ?? {})) this.macros.set(k, v);
     this.interfaces = new Map((opts.interfaces ?? []).map((i) => [i.name, i]));
+    this.anchorPath = opts.anchorPath ?? '';
   }
 
   /** The current token, with `$macro` references substituted in place. */

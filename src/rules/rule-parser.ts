@@ -5,6 +5,7 @@
 // one ParserContext (parser-context.ts).
 
 import type { Diagnostic, Ruleset } from './ast.js';
+import { parseAnchorRule, parseLoadAnchor } from './parse-anchor.js';
 import { parseAntispoof, parseRule } from './parse-rule.js';
 import { parseSetOption } from './parse-set-options.js';
 import { parseTable } from './parse-tables.js';
@@ -51,6 +52,7 @@ function statement(ctx: ParserContext): void {
   }
   switch (t.text) {
     case 'set':
+      if (ctx.anchorPath !== '') throw new RuleSyntaxError(t.loc, 'set options are only allowed in the main ruleset');
       ctx.next();
       parseSetOption(ctx);
       return;
@@ -67,7 +69,11 @@ function statement(ctx: ParserContext): void {
       parseAntispoof(ctx, ctx.next().loc);
       return;
     case 'anchor':
+      parseAnchorRule(ctx, statement);
+      return;
     case 'load':
+      parseLoadAnchor(ctx);
+      return;
     case 'include':
     case 'queue':
     case 'scrub':
@@ -122,6 +128,7 @@ function finish(ctx: ParserContext): ParseResult {
     macros: Object.fromEntries(ctx.macros),
     tables: [...ctx.tables.values()],
     rules: ctx.rules,
+    anchors: [...ctx.anchors.values()],
   };
   return { ruleset: hasError ? null : ruleset, diagnostics: ctx.diagnostics };
 }

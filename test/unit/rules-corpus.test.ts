@@ -11,7 +11,9 @@ import { fixturesDir } from './helpers/paths.js';
 const dir = join(fixturesDir, 'rules');
 const args = readFileSync(join(dir, 'args'), 'utf8').trim().split(/\s+/);
 
-for (const name of readdirSync(dir).filter((f) => f.endsWith('.conf'))) {
+// each area's rulesets in a folder of its own; `load anchor` paths there are relative to the repository (the cwd)
+const confs = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.conf'));
+for (const name of confs) {
   test(`canonical output of ${name}`, async () => {
     const out: string[] = [];
     const code = await main(['check', '-v', '-q', ...args, join(dir, name)], {
