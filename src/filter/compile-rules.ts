@@ -294,8 +294,8 @@ function compileAddress(spec: AddressSpec, ruleAf: number, env: FilterEnv, t: Ad
       return;
     case 'dynamic':
       t.kind = AddrKind.SET;
-      t.set = env.interfaces.dynamicSet(spec.ifname, spec.mode);
-      t.key = `${t.neg ? '!' : ''}(${spec.ifname}:${spec.mode})`;
+      t.set = env.interfaces.dynamicSet(spec.ifname, spec.mode, spec.noAlias, spec.bits);
+      t.key = `${t.neg ? '!' : ''}(${spec.ifname}:${spec.mode}:${spec.noAlias}/${spec.bits})`;
       return;
     case 'no-route':
     case 'urpf-failed':

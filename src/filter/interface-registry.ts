@@ -15,7 +15,8 @@ export class InterfaceRegistry {
   /** membership[a * MAX + b] = 1 when name a is a member of name b (a group), or a === b. */
   private readonly membership = new Uint8Array(MAX_INTERFACE_NAMES * MAX_INTERFACE_NAMES);
   private readonly addresses = new Map<string, InterfaceInfo['addresses']>();
-  private readonly dynamic = new Map<string, PrefixSet>();
+  /** `(if)` address sets by their spec; compiled rules hold the sets, which are refilled in place. */
+  private readonly dynamic = new Map<string, { set: PrefixSet; spec: DynamicSpec }>();
   readonly self = new PrefixSet();
 
   constructor(interfaces: readonly InterfaceInfo[] = []) {
@@ -60,11 +61,9 @@ export class InterfaceRegistry {
   setAddresses(ifname: string, addresses: InterfaceInfo['addresses']): void {
     this.intern(ifname);
     this.addresses.set(ifname, addresses);
-    // Compiled rules hold these sets: refill them in place.
-    for (const [key, set] of this.dynamic) {
-      const [name, mode] = key.split(':') as [string, string];
-      if (name === ifname) this.fill(set, name, mode);
-    }
+    // Compiled rules hold these sets: refill them in place. `(self)` follows every interface.
+    for (const { set, spec } of this.dynamic.values())
+      if (spec.ifname === ifname || spec.ifname === 'self') this.fill(set, spec);
     const all: PrefixEntry[] = [];
     for (const list of this.addresses.values())
       for (const a of list) all.push({ af: a.af, words: a.words, bits: a.af === 4 ? 32 : 128, neg: false });
@@ -76,30 +75,54 @@ export class InterfaceRegistry {
     return this.addresses.get(ifname) ?? [];
   }
 
-  /** The address set behind `(if)`, `(if:network)`, `(if:broadcast)`; empty for unknown interfaces. */
-  dynamicSet(ifname: string, mode: 'address' | 'network' | 'broadcast' | 'peer'): PrefixSet {
-    const key = `${ifname}:${mode}`;
-    let set = this.dynamic.get(key);
-    if (!set) {
-      set = new PrefixSet();
-      this.fill(set, ifname, mode);
-      this.dynamic.set(key, set);
+  /**
+   * The address set behind `(if)`, `(if:network)`, `(if:broadcast)`, with `:0` (the first address
+   * of each family) and a mask (`(if)/24`); `(self)` covers every interface. Empty for unknown interfaces.
+   */
+  dynamicSet(ifname: string, mode: DynamicMode, noAlias = false, bits: number | null = null): PrefixSet {
+    const key = `${ifname}:${mode}:${noAlias}/${bits}`;
+    let entry = this.dynamic.get(key);
+    if (!entry) {
+      entry = { set: new PrefixSet(), spec: { ifname, mode, noAlias, bits } };
+      this.fill(entry.set, entry.spec);
+      this.dynamic.set(key, entry);
     }
-    return set;
+    return entry.set;
   }
 
-  private fill(set: PrefixSet, ifname: string, mode: string): void {
+  /** As pf's pfi_instance_add: link-local IPv6 left out, then the mode, `:0`, and the mask (IPv4 at most 32). */
+  private fill(set: PrefixSet, spec: DynamicSpec): void {
     const entries: PrefixEntry[] = [];
-    for (const a of this.addresses.get(ifname) ?? []) {
-      const host = a.af === 4 ? 32 : 128;
-      if (mode === 'network') entries.push({ af: a.af, words: maskAddress(a.words, a.bits), bits: a.bits, neg: false });
-      else if (mode === 'broadcast') {
-        if (a.af !== 4 || a.bits >= 31) continue;
-        const bc = new Uint32Array(4);
-        bc[0] = (a.words[0]! | (0xffffffff >>> a.bits)) >>> 0;
-        entries.push({ af: 4, words: bc, bits: 32, neg: false });
-      } else entries.push({ af: a.af, words: a.words, bits: host, neg: false });
+    const lists = spec.ifname === 'self' ? [...this.addresses.values()] : [this.addresses.get(spec.ifname) ?? []];
+    for (const list of lists) {
+      let got = 0; // bit 0: an IPv4 address taken, bit 1: an IPv6 one (for :0)
+      for (const a of list) {
+        if (a.af === 6 && a.words[0]! >>> 22 === 0x3fa) continue;
+        if (spec.mode === 'broadcast' && (a.af !== 4 || a.bits >= 31)) continue;
+        const famBit = a.af === 4 ? 1 : 2;
+        if (spec.noAlias && got & famBit) continue;
+        got |= famBit;
+        const host = a.af === 4 ? 32 : 128;
+        let bits = spec.bits ?? (spec.mode === 'network' ? a.bits : host);
+        if (bits > host) bits = host;
+        let words: ArrayLike<number> = a.words;
+        if (spec.mode === 'broadcast') {
+          const bc = new Uint32Array(4);
+          bc[0] = (a.words[0]! | (0xffffffff >>> a.bits)) >>> 0;
+          words = bc;
+        }
+        entries.push({ af: a.af, words: maskAddress(words, bits), bits, neg: false });
+      }
     }
     set.build(entries);
   }
+}
+
+type DynamicMode = 'address' | 'network' | 'broadcast' | 'peer';
+
+interface DynamicSpec {
+  ifname: string;
+  mode: DynamicMode;
+  noAlias: boolean;
+  bits: number | null;
 }

@@ -27,8 +27,10 @@ export type AddressSpec =
       ifname: string;
       mode: 'address' | 'network' | 'broadcast' | 'peer';
       noAlias: boolean;
+      /** `(em0)/24`: each address masked to this length at run time (IPv4 at most 32); null: none given. */
+      bits: number | null;
       neg: boolean;
-    } // (em0), (em0:network)
+    } // (em0), (em0:network), (em0)/24
   | { kind: 'urpf-failed'; neg: boolean }
   | { kind: 'no-route'; neg: boolean };
 

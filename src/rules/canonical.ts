@@ -27,6 +27,8 @@ export function formatAddressSpecCanonical(a: AddressSpec): string {
     case 'any':
       return 'any';
     case 'prefix':
+      // pfctl's print_addr: a zero address with a zero mask (`0/0`) is `any`
+      if (a.prefix.bits === 0 && a.prefix.words.every((w) => w === 0)) return `${neg}any`;
       return neg + formatPrefixShort(a.prefix.af, a.prefix.words, a.prefix.bits);
     case 'range':
       return `${neg}${formatAddress(a.from.af, a.from.words)} - ${formatAddress(a.to.af, a.to.words)}`;
@@ -35,12 +37,17 @@ export function formatAddressSpecCanonical(a: AddressSpec): string {
     case 'self':
       return `${neg}self`;
     case 'dynamic':
-      return `${neg}(${a.ifname}${a.mode === 'address' ? '' : ':' + a.mode}${a.noAlias ? ':0' : ''})`;
+      return `${neg}(${a.ifname}${a.mode === 'address' ? '' : ':' + a.mode}${a.noAlias ? ':0' : ''})${dynamicBits(a)}`;
     case 'no-route':
       return `${neg}no-route`;
     case 'urpf-failed':
       return `${neg}urpf-failed`;
   }
+}
+
+/** pfctl's print_addr: a dynamic address's mask when it is shorter than a host's. */
+function dynamicBits(a: Extract<AddressSpec, { kind: 'dynamic' }>): string {
+  return a.bits === null || a.bits >= 128 ? '' : `/${a.bits}`;
 }
 
 /** A prefix as pf prints it: a host address without its /32 or /128. */
@@ -62,7 +69,7 @@ export function formatPort(p: PortSpec): string {
 }
 
 function isAny(e: Rule['from']): boolean {
-  return e.addr.kind === 'any' && e.port === null;
+  return formatAddressSpecCanonical(e.addr) === 'any' && e.port === null;
 }
 
 export function stateOptionsText(o: StateOptions): string[] {

@@ -24,6 +24,7 @@ import {
 } from './ast.js';
 import { formatPool, formatPrefixShort } from './canonical.js';
 import { protocolHasPorts, protocolName } from './names.js';
+import { fitDynamicMask, ruleConsistent, scopedInterface, specConsistent } from './rule-consistent.js';
 
 export type TranslationKeyword = 'nat-to' | 'rdr-to' | 'binat-to';
 
@@ -51,6 +52,8 @@ export interface HostItem {
   addr: AddressSpec;
   af: 0 | 4 | 6;
   loc: SourceLocation;
+  /** `fe80::1%lan`: the interface the address's scope names; the rule applies on it only. */
+  scope?: string;
 }
 
 /** A rule as written: lists not yet expanded. Empty lists mean "any". */
@@ -64,6 +67,7 @@ export interface RuleSpec {
   ifaces: { name: string; neg: boolean }[];
   af: 0 | 4 | 6;
   protos: number[];
+  protoLoc?: SourceLocation;
   all: boolean;
   fromHosts: HostItem[];
   fromPorts: PortSpec[];
@@ -115,9 +119,8 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
   for (const p of spec.protos) {
     if (hasPorts && !protocolHasPorts(p))
       fail(spec.portLoc ?? spec.loc, `port only applies to tcp, udp or sctp, not to proto ${protocolName(p)}`);
-    if (spec.flags && p !== 6)
-      fail(spec.flagsLoc ?? spec.loc, `flags only apply to tcp, not to proto ${protocolName(p)}`);
   }
+  specConsistent(spec, fail);
   for (const i of spec.icmp) {
     const want = i.family === 4 ? 1 : 58;
     const keyword = i.family === 4 ? 'icmp-type' : 'icmp6-type';
@@ -131,6 +134,7 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
   // pfctl's decide_address_family: the family every source (else every destination) shares
   const ruleAf = spec.af || sharedFamily(spec.fromHosts) || sharedFamily(spec.toHosts);
   const rules: Rule[] = [];
+  let otherScope = false;
   for (const iface of ifaces)
     for (const proto of protos)
       for (const icmp of icmps)
@@ -138,6 +142,11 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
           for (const sport of fromPorts)
             for (const dst of toHosts)
               for (const dport of toPorts) {
+                const bound = scopedInterface(iface, src, dst);
+                if (!bound) {
+                  otherScope = true;
+                  continue;
+                }
                 // as pfctl: the pools are fitted to the rule's family first, and may decide it
                 let af: 0 | 4 | 6 = ruleAf;
                 const rdrPool = spec.rdr && fitPool(spec.rdr, af, fail);
@@ -165,6 +174,8 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
                 let flags = spec.flags;
                 if (!flags && spec.action === 'pass' && spec.state !== 'none' && tcpCapable) flags = FLAGS_S_SA;
                 if (proto !== null && proto !== 6) flags = null;
+                // as pfctl: modulate and synproxy are tcp's; the list's other protocols keep state
+                const state = proto !== null && proto !== 6 && spec.state !== 'none' ? 'keep' : spec.state;
                 const rule: Rule = {
                   nr: firstNr + rules.length,
                   action: spec.action,
@@ -173,15 +184,15 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
                   direction: spec.direction,
                   log: spec.log,
                   quick: spec.quick,
-                  iface,
+                  iface: bound.iface,
                   af,
                   proto,
-                  from: { addr: src.addr, port: sport },
-                  to: { addr: dst.addr, port: dport },
+                  from: { addr: fitDynamicMask(src.addr, af), port: sport },
+                  to: { addr: fitDynamicMask(dst.addr, af), port: dport },
                   all: spec.all,
                   flags,
                   icmp,
-                  state: spec.state,
+                  state,
                   stateOptions: spec.stateOptions,
                   allowOpts: spec.allowOpts,
                   label: null,
@@ -200,8 +211,11 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
                   continue;
                 }
                 translationConsistent(rule, spec, fail);
+                ruleConsistent(rule, spec, fail);
                 rules.push(rule);
               }
+  if (rules.length === 0 && errors.length === 0 && otherScope)
+    fail(spec.loc, "the address's scope names another interface than the rule's: the rule matches nothing");
   if (rules.length === 0 && errors.length === 0)
     fail(spec.loc, "no combination of the rule's addresses has one address family: the rule matches nothing");
   return { rules: errors.length ? [] : rules, errors };
@@ -351,7 +365,14 @@ function binatInbound(out: Rule, nr: number): Rule {
   const to: AddressSpec =
     pub.kind === 'prefix'
       ? { kind: 'prefix', prefix: pub.prefix, neg: false }
-      : { kind: 'dynamic', ifname: (pub as { ifname: string }).ifname, mode: 'address', noAlias: true, neg: false };
+      : {
+          kind: 'dynamic',
+          ifname: (pub as { ifname: string }).ifname,
+          mode: 'address',
+          noAlias: true,
+          bits: null,
+          neg: false,
+        };
   const target: PoolHost =
     inner.kind === 'prefix'
       ? { kind: 'prefix', prefix: inner.prefix }
@@ -404,7 +425,7 @@ function addressText(a: AddressSpec): string {
     case 'self':
       return neg + 'self';
     case 'dynamic':
-      return `${neg}(${a.ifname}${a.mode === 'address' ? '' : ':' + a.mode})`;
+      return `${neg}(${a.ifname}${a.mode === 'address' ? '' : ':' + a.mode})${a.bits === null ? '' : '/' + a.bits}`;
     default:
       return neg + a.kind;
   }

@@ -1,10 +1,12 @@
 // Reading a ruleset from disk: the file itself and any `table ... file "x"`
-// it names (relative paths are taken from the ruleset's folder).
+// it names (relative paths are taken from the ruleset's folder), and the
+// host's /etc/services for port names.
 
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Diagnostic, Ruleset } from './ast.js';
 import { parseRuleset, type ParseOptions } from './rule-parser.js';
+import { readHostServices } from './services.js';
 
 export interface LoadResult {
   ruleset: Ruleset | null;
@@ -45,6 +47,12 @@ export function loadRulesetFile(
     sources.set(p, body);
     return body;
   };
-  const { ruleset, diagnostics } = parseRuleset(text, { ...opts, file: path, readFile, readAnchorFile });
+  const { ruleset, diagnostics } = parseRuleset(text, {
+    ...opts,
+    services: opts.services ?? readHostServices(),
+    file: path,
+    readFile,
+    readAnchorFile,
+  });
   return { ruleset, diagnostics, sources };
 }

@@ -2,11 +2,13 @@
 // self, prefixes, ranges, <table> references, (em0) dynamic addresses,
 // interface names and groups), ports, and `on` interface items.
 
-import { maskAddress, parseAddress, parsePrefix, type Address, type ParsedPrefix } from '../packet/address.js';
+import { maskAddress, parseAddress, type Address, type ParsedPrefix } from '../packet/address.js';
+import { parseInterfaceRef, parseNetwork, parseScoped } from './address-forms.js';
 import type { AddressSpec, PortOp, PortSpec, Prefix, SourceLocation } from './ast.js';
 import type { HostItem, RuleSpec } from './expand-rule.js';
-import { portNumber } from './names.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
+import { byteLength, MAX_IFNAME_BYTES, MAX_TABLE_NAME_BYTES } from './rule-consistent.js';
+import { lookupPort, portError } from './services.js';
 import { readAddressText } from './tokenizer.js';
 
 /** The network a prefix lies in, host bits cleared. */
@@ -54,43 +56,85 @@ export function interfaceItem(ctx: ParserContext): { name: string; neg: boolean 
   const t = ctx.word('an interface name');
   if (t.text === 'any' || t.text === 'rdomain')
     throw new RuleSyntaxError(t.loc, `'on ${t.text}' is not supported by tunpf`);
+  if (byteLength(t.text) > MAX_IFNAME_BYTES) throw new RuleSyntaxError(t.loc, 'interface name too long');
   return { name: t.text, neg };
 }
 
 /** `NAME>` after a `<`: a table a rule uses, which must be defined by the end of the file. */
 export function tableReference(ctx: ParserContext): string {
   const name = ctx.word('a table name');
+  if (byteLength(name.text) > MAX_TABLE_NAME_BYTES)
+    throw new RuleSyntaxError(name.loc, `table name '${name.text}' too long`);
   ctx.expect('>');
   ctx.tableUses.push({ name: name.text, loc: name.loc });
   return name.text;
 }
 
-/** Addresses of an interface: `em0` (its addresses), `em0:network`, `em0:broadcast`. */
+/**
+ * Addresses of an interface or group now, as pfctl's host_if resolves them at load:
+ * `em0`, `em0:network`, `em0:broadcast`, `:0` (the first address of each family), `em0/24`.
+ */
 export function interfaceAddresses(ctx: ParserContext, text: string, loc: SourceLocation): Prefix[] {
-  const [ifname, mode, extra] = text.split(':');
-  if (extra !== undefined || !ifname) throw new RuleSyntaxError(loc, `invalid address '${text}'`);
+  const slash = text.indexOf('/');
+  const ref = parseInterfaceRef(slash < 0 ? text : text.slice(0, slash));
+  if (typeof ref === 'string') throw new RuleSyntaxError(loc, `invalid address '${text}': ${ref}`);
+  const { ifname, mode } = ref;
+  let mask: number | null = null;
+  if (slash >= 0) {
+    const lenText = text.slice(slash + 1);
+    if (!/^[0-9]{1,3}$/.test(lenText) || Number(lenText) > 128)
+      throw new RuleSyntaxError(loc, `invalid prefix length in '${text}'`);
+    if (mode === 'network' || mode === 'broadcast')
+      throw new RuleSyntaxError(loc, `${text}: network or broadcast lookup, but extra netmask given`);
+    mask = Number(lenText);
+  }
   const info = ctx.interfaces.get(ifname) ?? [...ctx.interfaces.values()].find((i) => i.groups.includes(ifname));
   if (!info) {
-    if (mode !== undefined || /^[a-z]+[0-9]+$/i.test(ifname))
+    if (text !== ifname || /^[a-z]+[0-9]+$/i.test(ifname))
       throw new RuleSyntaxError(loc, `no such interface '${ifname}' (tunpf resolves no host names)`);
     throw new RuleSyntaxError(loc, `invalid address '${text}': not an address, and no interface or group of that name`);
   }
+  if (mode === 'peer')
+    throw new RuleSyntaxError(loc, `'${ifname}:peer' is not supported by tunpf (it knows no point-to-point peers)`);
   const out: Prefix[] = [];
+  const seen = new Set<number>();
   for (const a of info.addresses) {
     if (isLinkLocal6(a)) continue;
-    if (mode === undefined) out.push(hostPrefix(a));
-    else if (mode === 'network') out.push(networkPrefix(a));
-    else if (mode === 'broadcast') {
-      if (a.af !== 4) continue;
+    if (ref.noAlias && seen.has(a.af)) continue;
+    seen.add(a.af);
+    if (mode === 'address') {
+      const bits = mask === null ? (a.af === 4 ? 32 : 128) : Math.min(mask, a.af === 4 ? 32 : 128);
+      out.push(networkPrefix({ af: a.af, words: a.words, bits }));
+    } else if (mode === 'network') out.push(networkPrefix(a));
+    else {
+      if (a.af !== 4 || a.bits >= 31) continue;
       const bc = Uint32Array.from(a.words);
-      bc[0] = (a.words[0]! | ~((0xffffffff << (32 - a.bits)) >>> 0)) >>> 0;
-      if (a.bits === 0) bc[0] = 0xffffffff;
+      bc[0] = (a.words[0]! | (0xffffffff >>> a.bits)) >>> 0;
       out.push({ af: 4, words: bc, bits: 32 });
-    } else if (mode === 'peer') throw new RuleSyntaxError(loc, `'${ifname}:peer' is not supported by tunpf`);
-    else throw new RuleSyntaxError(loc, `unknown interface modifier ':${mode}' (network, broadcast)`);
+    }
   }
   if (out.length === 0) throw new RuleSyntaxError(loc, `interface '${ifname}' has no usable address for '${text}'`);
   return out;
+}
+
+/** `(IF[:MOD])[/LEN]` after its `(`: an address that follows the interface at run time. */
+export function dynamicAddress(ctx: ParserContext, neg: boolean): AddressSpec {
+  const w = ctx.word('an interface name');
+  ctx.expect(')');
+  const ref = parseInterfaceRef(w.text);
+  if (typeof ref === 'string') throw new RuleSyntaxError(w.loc, ref);
+  if (byteLength(ref.ifname) > MAX_IFNAME_BYTES) throw new RuleSyntaxError(w.loc, 'interface name too long');
+  if (ref.mode === 'peer')
+    throw new RuleSyntaxError(w.loc, `'(${w.text})' is not supported by tunpf (it knows no point-to-point peers)`);
+  let bits: number | null = null;
+  if (ctx.is('/')) {
+    ctx.next();
+    const n = ctx.word('a prefix length');
+    if (!/^[0-9]+$/.test(n.text)) throw ctx.unexpected(n, 'a prefix length');
+    if (Number(n.text) > 128) throw new RuleSyntaxError(n.loc, 'bit number too big');
+    bits = Number(n.text);
+  }
+  return { kind: 'dynamic', ifname: ref.ifname, mode: ref.mode, noAlias: ref.noAlias, bits, neg };
 }
 
 function hostList(ctx: ParserContext, spec: RuleSpec): HostItem[] {
@@ -109,22 +153,12 @@ function hostItem(ctx: ParserContext, spec: RuleSpec): HostItem[] {
   if (ctx.accept('urpf-failed')) return [{ addr: { kind: 'urpf-failed', neg }, af: 0, loc }];
   if (ctx.accept('self')) return [{ addr: { kind: 'self', neg }, af: 0, loc }];
   if (ctx.accept('<')) return [{ addr: { kind: 'table', name: tableReference(ctx), neg }, af: 0, loc }];
-  if (ctx.accept('(')) {
-    const w = ctx.word('an interface name');
-    ctx.expect(')');
-    const parts = w.text.split(':');
-    const ifname = parts[0]!;
-    let mode: 'address' | 'network' | 'broadcast' | 'peer' = 'address';
-    let noAlias = false;
-    for (const m of parts.slice(1)) {
-      if (m === '0') noAlias = true;
-      else if (m === 'network' || m === 'broadcast' || m === 'peer') mode = m;
-      else throw new RuleSyntaxError(w.loc, `unknown interface modifier ':${m}'`);
-    }
-    return [{ addr: { kind: 'dynamic', ifname, mode, noAlias, neg }, af: 0, loc }];
-  }
+  if (ctx.accept('(')) return [{ addr: dynamicAddress(ctx, neg), af: 0, loc }];
   const text = readAddressText(ctx, 'an address').text;
-  const p = parsePrefix(text);
+  const scoped = parseScoped(text);
+  if (scoped === 'invalid') throw new RuleSyntaxError(loc, `invalid scoped address '${text}'`);
+  if (scoped) return [scopedHost(ctx, spec, scoped, text, neg, loc)];
+  const p = parseNetwork(text);
   if (p) {
     const prefix = networkPrefix(p);
     if (ctx.is('-')) {
@@ -138,12 +172,29 @@ function hostItem(ctx: ParserContext, spec: RuleSpec): HostItem[] {
     checkFamily(spec, p.af, text, loc);
     return [{ addr: { kind: 'prefix', prefix, neg }, af: p.af, loc }];
   }
-  if (text.includes('/') && parseAddress(text.slice(0, text.indexOf('/'))))
+  if (/^[0-9.]+\/[0-9]+$/.test(text) || (text.includes('/') && parseAddress(text.slice(0, text.indexOf('/')))))
     throw new RuleSyntaxError(loc, `invalid prefix length in '${text}'`);
   return interfaceAddresses(ctx, text, loc).map((prefix) => {
     const addr: AddressSpec = { kind: 'prefix', prefix, neg };
     return { addr, af: prefix.af, loc };
   });
+}
+
+/** `fe80::1%lan`: pfctl binds the rule to the interface the scope names (see expand-rule.ts). */
+function scopedHost(
+  ctx: ParserContext,
+  spec: RuleSpec,
+  scoped: { prefix: ParsedPrefix; scope: string },
+  text: string,
+  neg: boolean,
+  loc: SourceLocation,
+): HostItem {
+  if (/^[0-9]+$/.test(scoped.scope))
+    throw new RuleSyntaxError(loc, `${text}: numeric scopes are not supported by tunpf; name the interface`);
+  if (ctx.interfaces.size > 0 && !ctx.interfaces.has(scoped.scope))
+    throw new RuleSyntaxError(loc, `no such interface '${scoped.scope}' for the scope of ${text}`);
+  checkFamily(spec, 6, text, loc);
+  return { addr: { kind: 'prefix', prefix: networkPrefix(scoped.prefix), neg }, af: 6, loc, scope: scoped.scope };
 }
 
 function checkFamily(spec: RuleSpec, af: 4 | 6, text: string, loc: SourceLocation): void {
@@ -166,12 +217,12 @@ function portItem(ctx: ParserContext): PortSpec {
   const w = ctx.word('a port');
   if (w.text.includes(':')) {
     const [a, b] = w.text.split(':');
-    const low = portText(a!, w.loc);
-    const high = portText(b!, w.loc);
+    const low = portText(ctx, a!, w.loc);
+    const high = portText(ctx, b!, w.loc);
     if (low > high) throw new RuleSyntaxError(w.loc, `invalid port range ${w.text}: ${low} > ${high}`);
     return { op: ':', low, high };
   }
-  const low = portText(w.text, w.loc);
+  const low = portText(ctx, w.text, w.loc);
   if (ctx.is('><') || ctx.is('<>')) {
     const op = ctx.next().text as PortOp;
     const high = portValue(ctx);
@@ -183,15 +234,12 @@ function portItem(ctx: ParserContext): PortSpec {
 
 function portValue(ctx: ParserContext): number {
   const t = ctx.word('a port');
-  return portText(t.text, t.loc);
+  return portText(ctx, t.text, t.loc);
 }
 
-function portText(text: string, loc: SourceLocation): number {
-  const n = portNumber(text);
-  if (n === undefined)
-    throw new RuleSyntaxError(
-      loc,
-      /^[0-9]+$/.test(text) ? `port ${text} out of range (0..65535)` : `unknown port name '${text}'`,
-    );
+/** A port number or name, with the host's service names first (see services.ts). */
+export function portText(ctx: ParserContext, text: string, loc: SourceLocation): number {
+  const n = lookupPort(text, ctx.opts.services);
+  if (n === undefined) throw new RuleSyntaxError(loc, portError(text));
   return n;
 }

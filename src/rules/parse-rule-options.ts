@@ -16,6 +16,7 @@ import { icmpCodeNumber, icmpTypeNumber } from './names.js';
 import { tableReference } from './parse-hosts.js';
 import { parseTranslation } from './parse-translation.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
+import { byteLength, MAX_LABEL_BYTES, MAX_TAG_BYTES } from './rule-consistent.js';
 
 const TRANSLATIONS = new Set(['nat-to', 'rdr-to', 'binat-to', 'af-to']);
 
@@ -69,6 +70,7 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec, untilBrac
     const t = ctx.peek();
     if (t.kind !== 'word' && !(t.kind === 'punct' && t.text === '!')) throw ctx.unexpected(t, 'a rule option');
     if (ctx.accept('flags')) {
+      if (spec.flagsLoc) throw new RuleSyntaxError(t.loc, 'flags cannot be redefined');
       spec.flagsLoc = t.loc;
       if (ctx.accept('any')) spec.flags = { set: 0, mask: 0 };
       else {
@@ -89,6 +91,7 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec, untilBrac
       }
     } else if (ctx.is('icmp-type') || ctx.is('icmp6-type')) {
       const family: 4 | 6 = ctx.next().text === 'icmp-type' ? 4 : 6;
+      if (spec.icmpLoc) throw new RuleSyntaxError(t.loc, 'icmp-type cannot be redefined');
       spec.icmpLoc = t.loc;
       spec.icmp = ctx.list(() => icmpItem(ctx, family));
     } else if (ctx.accept('keep')) {
@@ -110,14 +113,18 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec, untilBrac
       const s = ctx.peek();
       if (s.kind !== 'string' && s.kind !== 'word') throw ctx.unexpected(s, 'a label');
       ctx.next();
-      if (s.text.length > 63) throw new RuleSyntaxError(s.loc, 'label is longer than 63 characters');
+      if (spec.label !== null) throw new RuleSyntaxError(t.loc, 'label cannot be redefined');
+      if (byteLength(s.text) > MAX_LABEL_BYTES)
+        throw new RuleSyntaxError(s.loc, `rule label too long (max ${MAX_LABEL_BYTES} chars)`);
       spec.label = s.text;
     } else if (ctx.accept('tag')) {
-      spec.tag = ctx.word('a tag name').text;
+      if (spec.tag !== null) throw new RuleSyntaxError(t.loc, 'tag cannot be redefined');
+      spec.tag = tagName(ctx);
     } else if (ctx.is('!') || ctx.is('tagged')) {
       const neg = ctx.accept('!');
       ctx.expect('tagged');
-      spec.tagged = { name: ctx.word('a tag name').text, neg };
+      if (spec.tagged !== null) throw new RuleSyntaxError(t.loc, 'tagged cannot be redefined');
+      spec.tagged = { name: tagName(ctx), neg };
     } else if (ctx.accept('allow-opts')) {
       spec.allowOpts = true;
     } else if (TRANSLATIONS.has(t.text)) {
@@ -126,6 +133,13 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec, untilBrac
       throw new RuleSyntaxError(t.loc, `'${t.text}' is not supported by tunpf`);
     } else throw ctx.unexpected(t, 'a rule option (flags, icmp-type, keep state, label, tag, ...)');
   }
+}
+
+/** A tag name, at most PF_TAG_NAME_SIZE - 1 bytes. */
+function tagName(ctx: ParserContext): string {
+  const t = ctx.word('a tag name');
+  if (byteLength(t.text) > MAX_TAG_BYTES) throw new RuleSyntaxError(t.loc, `tag too long, max ${MAX_TAG_BYTES} chars`);
+  return t.text;
 }
 
 function icmpItem(ctx: ParserContext, family: 4 | 6): IcmpMatch {
@@ -148,17 +162,50 @@ function stateMode(ctx: ParserContext, spec: RuleSpec, mode: StateMode, loc: Sou
   spec.state = mode;
   spec.stateExplicit = true;
   if (ctx.accept('(')) {
+    const seen = new Map<string, SourceLocation>();
     while (!ctx.accept(')')) {
       if (ctx.atEndOfStatement()) throw ctx.unexpected(ctx.peek(), "')'");
       if (ctx.accept(',')) continue;
-      stateOption(ctx, spec.stateOptions);
+      stateOption(ctx, spec.stateOptions, seen);
       spec.hasStateOptions = true;
     }
+    sourceTrackConsistent(spec.stateOptions, seen);
   }
 }
 
-function stateOption(ctx: ParserContext, o: StateOptions): void {
+/** pfctl's grammar action: per-source limits need per-rule source tracking. */
+function sourceTrackConsistent(o: StateOptions, seen: Map<string, SourceLocation>): void {
+  if (o.sourceTrack !== 'global') return;
+  for (const name of ['max-src-nodes', 'max-src-conn', 'max-src-conn-rate']) {
+    const loc = seen.get(name);
+    if (loc) throw new RuleSyntaxError(loc, `'${name}' is incompatible with 'source-track global'`);
+  }
+}
+
+/** State options pfctl refuses twice in one rule: the group they share, and pfctl's message. */
+const ONCE: Record<string, [group: string, message: string]> = {
+  max: ['max', "state option 'max' multiple definitions"],
+  'max-src-states': ['max-src-states', "state option 'max-src-states' multiple definitions"],
+  'max-src-nodes': ['max-src-nodes', "state option 'max-src-nodes' multiple definitions"],
+  'max-src-conn': ['max-src-conn', "state option 'max-src-conn' multiple definitions"],
+  'max-src-conn-rate': ['max-src-conn-rate', "state option 'max-src-conn-rate' multiple definitions"],
+  'source-track': ['source-track', "state option 'source-track' multiple definitions"],
+  overload: ['overload', "multiple 'overload' table definitions"],
+  'no-sync': ['no-sync', "state option 'sync' multiple definitions"],
+  sloppy: ['sloppy', 'state sloppy option: multiple definitions'],
+  pflow: ['pflow', 'state pflow option: multiple definitions'],
+  'if-bound': ['locking', 'state locking option: multiple definitions'],
+  floating: ['locking', 'state locking option: multiple definitions'],
+};
+
+function stateOption(ctx: ParserContext, o: StateOptions, seen: Map<string, SourceLocation>): void {
   const t = ctx.word('a state option');
+  const once =
+    ONCE[t.text] ?? (t.text in DEFAULT_TIMEOUTS ? [t.text, `state timeout ${t.text} multiple definitions`] : null);
+  if (once) {
+    if ([...seen.keys()].some((k) => (ONCE[k]?.[0] ?? k) === once[0])) throw new RuleSyntaxError(t.loc, once[1]);
+    seen.set(t.text, t.loc);
+  }
   switch (t.text) {
     case 'max':
       o.max = ctx.number('a state count', 1, 2 ** 31 - 1);

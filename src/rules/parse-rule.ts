@@ -9,6 +9,8 @@ import { protocolNumber } from './names.js';
 import { hostPrefix, interfaceItem, isLinkLocal6, networkPrefix, parseHosts } from './parse-hosts.js';
 import { parseFilterOptions, parseLogOptions } from './parse-rule-options.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
+import { byteLength, MAX_IFNAME_BYTES, MAX_LABEL_BYTES } from './rule-consistent.js';
+import type { Token } from './tokenizer.js';
 
 /** At `pass`, `block` or `match`. */
 export function parseRule(ctx: ParserContext): void {
@@ -22,7 +24,10 @@ export function parseRule(ctx: ParserContext): void {
   if (ctx.accept('on')) spec.ifaces = ctx.list(() => interfaceItem(ctx));
   if (ctx.accept('inet')) spec.af = 4;
   else if (ctx.accept('inet6')) spec.af = 6;
-  if (ctx.accept('proto')) spec.protos = ctx.list(() => protoItem(ctx));
+  if (ctx.is('proto')) {
+    spec.protoLoc = ctx.next().loc;
+    spec.protos = ctx.list(() => protoItem(ctx));
+  }
   parseHosts(ctx, spec);
   parseFilterOptions(ctx, spec);
   emitRule(ctx, spec);
@@ -38,24 +43,36 @@ export function parseAntispoof(ctx: ParserContext, loc: SourceLocation): void {
   if (ctx.is('log')) log = parseLogOptions(ctx);
   const quick = ctx.accept('quick');
   ctx.expect('for');
-  const ifaces = ctx.list(() => ctx.word('an interface name'));
+  const ifaces = ctx.list(() => antispoofInterface(ctx));
   let af: 0 | 4 | 6 = 0;
   if (ctx.accept('inet')) af = 4;
   else if (ctx.accept('inet6')) af = 6;
   let label: string | null = null;
-  if (ctx.accept('label')) label = ctx.next().text;
-  for (const t of ifaces) {
-    const info = ctx.interfaces.get(t.text);
-    if (!info) throw new RuleSyntaxError(t.loc, `antispoof: no such interface '${t.text}'`);
+  if (ctx.accept('label')) {
+    const l = ctx.next();
+    if (byteLength(l.text) > MAX_LABEL_BYTES)
+      throw new RuleSyntaxError(l.loc, `rule label too long (max ${MAX_LABEL_BYTES} chars)`);
+    label = l.text;
+  }
+  for (const { tok: t, dynamic } of ifaces) {
     const nets: HostItem[] = [];
     const hosts: HostItem[] = [];
-    for (const a of info.addresses) {
-      if (af !== 0 && a.af !== af) continue;
-      if (isLinkLocal6(a)) continue;
-      nets.push({ addr: { kind: 'prefix', prefix: networkPrefix(a), neg: false }, af: a.af, loc });
-      hosts.push({ addr: { kind: 'prefix', prefix: hostPrefix(a), neg: false }, af: a.af, loc });
+    if (dynamic) {
+      // `antispoof for (lan)`: the interface's networks and addresses followed at run time, as pfctl writes them
+      const dyn = { kind: 'dynamic', ifname: t.text, noAlias: false, bits: null, neg: false } as const;
+      nets.push({ addr: { ...dyn, mode: 'network' }, af: 0, loc });
+      hosts.push({ addr: { ...dyn, mode: 'address' }, af: 0, loc });
+    } else {
+      const info = ctx.interfaces.get(t.text);
+      if (!info) throw new RuleSyntaxError(t.loc, `antispoof: no such interface '${t.text}'`);
+      for (const a of info.addresses) {
+        if (af !== 0 && a.af !== af) continue;
+        if (isLinkLocal6(a)) continue;
+        nets.push({ addr: { kind: 'prefix', prefix: networkPrefix(a), neg: false }, af: a.af, loc });
+        hosts.push({ addr: { kind: 'prefix', prefix: hostPrefix(a), neg: false }, af: a.af, loc });
+      }
+      if (nets.length === 0) throw new RuleSyntaxError(t.loc, `antispoof: interface '${t.text}' has no usable address`);
     }
-    if (nets.length === 0) throw new RuleSyntaxError(t.loc, `antispoof: interface '${t.text}' has no usable address`);
     const notOn = newRuleSpec('block', loc);
     Object.assign(notOn, {
       block: 'drop',
@@ -73,6 +90,15 @@ export function parseAntispoof(ctx: ParserContext, loc: SourceLocation): void {
     own.fromHosts = hosts;
     emitRule(ctx, own);
   }
+}
+
+/** `IF` or `(IF)` after `antispoof for`. */
+function antispoofInterface(ctx: ParserContext): { tok: Token; dynamic: boolean } {
+  const dynamic = ctx.accept('(');
+  const tok = ctx.word('an interface name');
+  if (byteLength(tok.text) > MAX_IFNAME_BYTES) throw new RuleSyntaxError(tok.loc, 'interface name too long');
+  if (dynamic) ctx.expect(')');
+  return { tok, dynamic };
 }
 
 function blockMode(ctx: ParserContext, spec: RuleSpec): void {

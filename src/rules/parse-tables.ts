@@ -1,7 +1,7 @@
 // `table <name> [persist] [const] [counters] [{ entries }] [file "path"]`,
 // and the address files such a table names.
 
-import { parsePrefix } from '../packet/address.js';
+import { parseNetwork } from './address-forms.js';
 import type { Prefix, TableDef } from './ast.js';
 import { interfaceAddresses, networkPrefix } from './parse-hosts.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
@@ -50,7 +50,7 @@ export function parseTable(ctx: ParserContext): void {
 function tableEntry(ctx: ParserContext): { prefix: Prefix; neg: boolean }[] {
   const neg = ctx.accept('!');
   const a = readAddressText(ctx, 'an address');
-  const p = parsePrefix(a.text);
+  const p = parseNetwork(a.text);
   if (p) return [{ prefix: networkPrefix(p), neg }];
   return interfaceAddresses(ctx, a.text, a.loc).map((prefix) => ({ prefix, neg }));
 }
@@ -74,7 +74,7 @@ function tableFile(ctx: ParserContext, def: TableDef, tok: Token): void {
       if (!item) continue;
       const neg = item.startsWith('!');
       const text = neg ? item.slice(1) : item;
-      const p = parsePrefix(text);
+      const p = parseNetwork(text);
       if (!p) {
         ctx.error(
           { file: tok.text, line: i + 1, col: lines[i]!.indexOf(item) + 1 },

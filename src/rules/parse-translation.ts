@@ -5,11 +5,11 @@
 // address family and applies pfctl's checks and defaults.
 
 import { createHash } from 'node:crypto';
-import { parseAddress, parsePrefix } from '../packet/address.js';
+import { parseAddress } from '../packet/address.js';
+import { parseNetwork } from './address-forms.js';
 import type { SourceLocation } from './ast.js';
 import type { PoolItem, RuleSpec, TranslationKeyword, TranslationSpec } from './expand-rule.js';
-import { portNumber } from './names.js';
-import { interfaceAddresses, networkPrefix, tableReference } from './parse-hosts.js';
+import { interfaceAddresses, networkPrefix, portText, tableReference } from './parse-hosts.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { readAddressText, type Token } from './tokenizer.js';
 
@@ -91,7 +91,7 @@ function translationSpec(ctx: ParserContext, keyword: TranslationKeyword, loc: S
     const w = ctx.word('a port');
     if (keyword === 'binat-to')
       throw new RuleSyntaxError(w.loc, 'binat-to translates addresses only: it takes no port');
-    t.port = portStar(w);
+    t.port = portStar(ctx, w);
   }
   poolOptions(ctx, t);
   return t;
@@ -133,7 +133,7 @@ function poolItem(ctx: ParserContext): PoolItem[] {
   }
   const text = readAddressText(ctx, 'a translation address').text;
   if (ctx.is('-')) throw new RuleSyntaxError(ctx.peek().loc, 'address ranges are not supported in a translation pool');
-  const p = parsePrefix(text);
+  const p = parseNetwork(text);
   if (p) return [{ host: { kind: 'prefix', prefix: networkPrefix(p) }, af: p.af, loc }];
   if (text.includes('/') && parseAddress(text.slice(0, text.indexOf('/'))))
     throw new RuleSyntaxError(loc, `invalid prefix length in '${text}'`);
@@ -142,23 +142,13 @@ function poolItem(ctx: ParserContext): PoolItem[] {
 }
 
 /** pfctl's `port` after a pool: `N`, `LOW:HIGH` or `N:*` (names allowed). */
-function portStar(w: Token): { low: number; high: number; star: boolean; loc: SourceLocation } {
+function portStar(ctx: ParserContext, w: Token): { low: number; high: number; star: boolean; loc: SourceLocation } {
   const [a, b, extra] = w.text.split(':');
   if (extra !== undefined) throw new RuleSyntaxError(w.loc, `invalid port '${w.text}'`);
-  const low = portValue(a!, w);
+  const low = portText(ctx, a!, w.loc);
   if (b === undefined) return { low, high: low, star: false, loc: w.loc };
   if (b === '*') return { low, high: low, star: true, loc: w.loc };
-  return { low, high: portValue(b, w), star: false, loc: w.loc };
-}
-
-function portValue(text: string, w: Token): number {
-  const n = portNumber(text);
-  if (n === undefined)
-    throw new RuleSyntaxError(
-      w.loc,
-      /^[0-9]+$/.test(text) ? `port ${text} out of range (0..65535)` : `unknown port name '${text}'`,
-    );
-  return n;
+  return { low, high: portText(ctx, b, w.loc), star: false, loc: w.loc };
 }
 
 function poolOptions(ctx: ParserContext, t: TranslationSpec): void {

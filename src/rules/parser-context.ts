@@ -19,6 +19,8 @@ export interface ParseOptions {
   interfaces?: InterfaceInfo[];
   /** Reads `table <t> file "path"`; without it, file clauses are an error. */
   readFile?: (path: string) => string;
+  /** Port names from the host's /etc/services; names not there come from the built-in table. */
+  services?: ReadonlyMap<string, number>;
   /** Macros defined before the file is read (pfctl -D). */
   defines?: Record<string, string>;
   /** Reads `load anchor ... from "path"`; without it, `load anchor` is an error. */
