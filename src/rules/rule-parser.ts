@@ -110,6 +110,7 @@ function finish(ctx: ParserContext): ParseResult {
         counters: false,
         entries: [],
         files: [],
+        implicit: true,
         loc: use.loc,
       });
     }
