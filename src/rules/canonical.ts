@@ -197,6 +197,8 @@ export function formatRule(r: Rule, ctx: PrintContext = {}): string {
   // pfctl prints only one of the two when a rule has both; both are printed so that the line reads back the same
   if (r.nat) s += ` nat-to ${formatTranslation(r.nat, false)}`;
   if (r.rdr) s += ` rdr-to ${formatTranslation(r.rdr, true)}`;
+  // pf scales this rule's timeouts by its own state count; tunpf scales every state by the table's
+  if (opts.some((o) => o.startsWith('adaptive.'))) s += ' # tunpf: adaptive timeouts follow the whole state table';
   return s;
 }
 
