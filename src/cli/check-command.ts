@@ -1,5 +1,5 @@
 // `tunpf check [-v] [-q] FILE`: parse and validate a ruleset like `pfctl -nf`;
-// with -v print it in pf's canonical form. Exit 0 when valid, 1 otherwise.
+// with -v print it as pfctl -nv does (-vv: with rule numbers, as pfctl -nvv). Exit 0 when valid, 1 otherwise.
 // With `--ha`, a ruleset that blocks the HA file's CARP or pfsync packets is
 // an error (the nodes would both be master, or lose the states at a
 // takeover), with the rule that blocks them and the line to add;
@@ -16,9 +16,10 @@ import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../daemon/ha
 import { formatHaRuleProblem, haRuleProblems } from '../daemon/ha-rules.js';
 import type { CommandIO } from './io.js';
 
-export const checkUsage = `usage: tunpf check [-v] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...]
+export const checkUsage = `usage: tunpf check [-v[v]] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...]
                    [--group GROUP=IF,...] [--ha HAFILE [--ha-warn]] [FILE]
-  -v            print the loaded ruleset in pf's canonical form (and the HA file, with what ucarp can share)
+  -v            print the loaded ruleset as pfctl -nv does (and the HA file, with what ucarp can share);
+                -vv also numbers the rules (@N), as pfctl -nvv
   --ha          also check the HA file (carp and pfsync blocks); FILE may then be left out. With FILE, CARP
                 or pfsync packets the ruleset blocks on their interfaces are errors, with the line to add
   --ha-warn     report CARP and pfsync packets the ruleset blocks as warnings, not errors
@@ -34,7 +35,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
       args: argv,
       allowPositionals: true,
       options: {
-        verbose: { type: 'boolean', short: 'v' },
+        verbose: { type: 'boolean', short: 'v', multiple: true },
         quiet: { type: 'boolean', short: 'q' },
         define: { type: 'string', short: 'D', multiple: true },
         interface: { type: 'string', multiple: true },
@@ -52,6 +53,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     io.out(checkUsage);
     return 0;
   }
+  const verbose = args.values.verbose?.length ?? 0;
   const haFile = args.values.ha;
   if (args.positionals.length > 1 || (args.positionals.length === 0 && !haFile)) {
     io.err(`tunpf check: expected one rule file\n${checkUsage}`);
@@ -74,7 +76,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
       const n = ha.diagnostics.filter((d) => d.severity === 'error').length;
       io.err(`${haFile}: ${n} error${n === 1 ? '' : 's'}, HA configuration not loaded`);
       haFailed = true;
-    } else if (args.values.verbose) io.out(formatHaConfig(ha.config).trimEnd());
+    } else if (verbose) io.out(formatHaConfig(ha.config).trimEnd());
     haConfig = ha.config;
     if (args.positionals.length === 0) return haFailed ? 1 : 0;
   }
@@ -114,7 +116,10 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     io.err(`${file}: ${n} error${n === 1 ? '' : 's'}, ruleset not loaded`);
     return 1;
   }
-  if (args.values.verbose) io.out(formatRuleset(result.ruleset).trimEnd());
+  if (verbose) {
+    const skipMacros = new Set(Object.keys(defines));
+    io.out(formatRuleset(result.ruleset, { numbers: verbose > 1, skipMacros }).trimEnd());
+  }
   if (haConfig) {
     const severity = args.values['ha-warn'] ? 'warning' : 'error';
     const problems = haRuleProblems(result.ruleset, haConfig, interfaces);

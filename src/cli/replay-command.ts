@@ -19,7 +19,7 @@ import { parsePacket } from '../packet/parse.js';
 import { PfActionName, PfReasonName } from '../packet/pflog.js';
 import { summarize } from '../packet/summary.js';
 import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
-import { formatRule } from '../rules/canonical.js';
+import { formatRule, printContextOf } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
 import { describeState, endpointText, flowKeys, type FlowEnd } from '../control/describe-state.js';
@@ -154,7 +154,7 @@ class CheckDescriber {
       verdict: v.pass ? 'pass' : 'block',
       why: WhyName[v.why]!,
       rule: v.rule,
-      ruleText: rule ? formatRule(rule) : null,
+      ruleText: rule ? formatRule(rule, printContextOf(this.ruleset)) : null,
       label: rule?.label ?? null,
       state: live ? describeState(this.states.table, v.state, ifName).replace(/\s+/g, ' ') : null,
       stateCreated: v.created,
@@ -172,7 +172,9 @@ class CheckDescriber {
     let why: string;
     if (v.why === Why.STATE) why = `state ${c.state}${rule ? ` (rule @${rule.nr})` : ''}`;
     else if (v.why === Why.RULE)
-      why = rule ? `rule @${rule.nr}: ${formatRule(rule)}` : 'no rule matched: pf passes by default';
+      why = rule
+        ? `rule @${rule.nr}: ${formatRule(rule, printContextOf(this.ruleset))}`
+        : 'no rule matched: pf passes by default';
     else if (v.why === Why.MALFORMED) why = 'malformed packet';
     else if (v.why === Why.BAD_STATE)
       why = `bad-state: outside the TCP window of its state${rule ? ` (rule @${rule.nr})` : ''}`;

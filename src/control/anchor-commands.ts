@@ -3,7 +3,7 @@
 // the main ruleset and the other anchors stay. A file with errors changes
 // nothing; states made by an anchor's rules outlive its flush, as in pf.
 
-import { formatRule } from '../rules/canonical.js';
+import { formatRule, printContextOf } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import type { FilterContext } from './filter-commands.js';
@@ -66,7 +66,7 @@ export function showAnchorRules(ctx: FilterContext, args: Record<string, unknown
   return {
     rules: node.rules.map((c, k) => ({
       nr: c.nr,
-      text: formatRule(c.rule),
+      text: formatRule(c.rule, printContextOf(ctx.filter().rules.ruleset)),
       label: c.rule.label,
       action: c.rule.action,
       evaluations: node.evaluations[k]!,

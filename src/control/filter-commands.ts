@@ -9,7 +9,7 @@ import { WhyName, type PacketFilter } from '../filter/packet-filter.js';
 import { formatAddress, maskAddress, parsePrefix } from '../packet/address.js';
 import { ParseErrorName } from '../packet/meta.js';
 import { DEFAULT_TIMEOUTS, type Prefix, type Ruleset } from '../rules/ast.js';
-import { formatRule } from '../rules/canonical.js';
+import { formatRule, printContextOf } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { StateReasonName } from '../state/constants.js';
@@ -94,7 +94,7 @@ export function showRules(ctx: FilterContext): ShowRulesResult {
   return {
     rules: rs.rules.map((c, k) => ({
       nr: c.nr,
-      text: formatRule(c.rule),
+      text: formatRule(c.rule, printContextOf(rs.ruleset)),
       label: c.rule.label,
       action: c.rule.action,
       evaluations: rs.evaluations[k]!,

@@ -178,6 +178,8 @@ export interface TableDef {
   /** Entries; `neg` entries exclude (longest prefix match decides). */
   entries: { prefix: Prefix; neg: boolean }[];
   files: string[];
+  /** Created because a rule names it and no `table` line defines it: pfctl prints no line for it. */
+  implicit?: boolean;
   loc: SourceLocation;
 }
 

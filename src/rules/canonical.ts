@@ -1,7 +1,9 @@
-// pf's canonical text for a loaded ruleset, as `pfctl -nv` prints it: one
-// expanded rule a line, numbered @N, with pf's implicit defaults shown the
-// way current OpenBSD shows them (`flags S/SA` printed, a default
-// `keep state` omitted, `no state` printed on pass rules without state).
+// pf's canonical text for a loaded ruleset, as `pfctl -nv` prints it
+// (pfctl_parser.c's print_rule, print_pool, print_tabledef; parse.y's echo of
+// macros and options): macros, tables and options first, then one expanded
+// rule a line (numbered @N only with -vv), with the values pfctl fills in
+// shown as it shows them (`block drop`, `flags S/SA`, `source-track rule`,
+// adaptive timeouts for `max`, `no state` on pass rules without state).
 
 import { formatAddress } from '../packet/address.js';
 import { tcpFlagsToString } from '../packet/tcp.js';
@@ -72,33 +74,100 @@ function isAny(e: Rule['from']): boolean {
   return formatAddressSpecCanonical(e.addr) === 'any' && e.port === null;
 }
 
-export function stateOptionsText(o: StateOptions): string[] {
+/** pf's timeouts in the order of its PFTM_* numbers: the order print_rule lists a rule's timeouts in. */
+const TIMEOUT_ORDER = [
+  'tcp.first',
+  'tcp.opening',
+  'tcp.established',
+  'tcp.closing',
+  'tcp.finwait',
+  'tcp.closed',
+  'udp.first',
+  'udp.single',
+  'udp.multiple',
+  'icmp.first',
+  'icmp.error',
+  'other.first',
+  'other.single',
+  'other.multiple',
+  'frag',
+  'interval',
+  'adaptive.start',
+  'adaptive.end',
+  'src.track',
+  'tcp.tsdiff',
+];
+
+/** What a rule's printing depends on beyond the rule: the options in force where pfctl read it. */
+export interface PrintContext {
+  blockPolicy?: 'drop' | 'return';
+  statePolicy?: 'floating' | 'if-bound';
+}
+
+/** The print context of a ruleset's rules. */
+export function printContextOf(rs: Ruleset): PrintContext {
+  return { blockPolicy: rs.options.blockPolicy, statePolicy: rs.options.statePolicy };
+}
+
+/**
+ * The state options as pfctl stores and prints them: max-src-* turn source
+ * tracking on (per rule, except max-src-states alone: global), `max` brings
+ * adaptive timeouts at 60% and 120% of it, max-src-conn-rate raises
+ * src.track to its window, and `set state-policy if-bound` shows on each
+ * stateful rule that does not say otherwise.
+ */
+export function stateOptionsText(o: StateOptions, ctx: PrintContext = {}): string[] {
   const out: string[] = [];
+  let track = o.sourceTrack;
+  if (track === 'none' && (o.maxSrcNodes !== null || o.maxSrcConn !== null || o.maxSrcConnRate !== null))
+    track = 'rule';
+  if (track === 'none' && o.maxSrcStates !== null) track = 'global';
+  const timeouts: Record<string, number> = { ...o.timeouts };
+  if (o.max !== null && !('adaptive.start' in timeouts) && !('adaptive.end' in timeouts)) {
+    timeouts['adaptive.start'] = Math.floor(o.max / 10) * 6;
+    timeouts['adaptive.end'] = Math.floor(o.max / 10) * 12;
+  }
+  if (o.maxSrcConnRate !== null && (timeouts['src.track'] ?? 0) < o.maxSrcConnRate.seconds)
+    timeouts['src.track'] = o.maxSrcConnRate.seconds;
   if (o.max !== null) out.push(`max ${o.max}`);
-  if (o.maxSrcNodes !== null) out.push(`max-src-nodes ${o.maxSrcNodes}`);
+  if (o.noSync) out.push('no-sync');
+  if (track !== 'none') out.push(`source-track ${track}`);
   if (o.maxSrcStates !== null) out.push(`max-src-states ${o.maxSrcStates}`);
   if (o.maxSrcConn !== null) out.push(`max-src-conn ${o.maxSrcConn}`);
   if (o.maxSrcConnRate !== null) out.push(`max-src-conn-rate ${o.maxSrcConnRate.count}/${o.maxSrcConnRate.seconds}`);
+  if (o.maxSrcNodes !== null) out.push(`max-src-nodes ${o.maxSrcNodes}`);
   if (o.overload !== null)
     out.push(`overload <${o.overload.table}>${o.overload.flush ? ' flush' : ''}${o.overload.global ? ' global' : ''}`);
-  if (o.sourceTrack !== 'none') out.push(`source-track ${o.sourceTrack}`);
+  if (o.ifBound === true || (o.ifBound === null && ctx.statePolicy === 'if-bound')) out.push('if-bound');
   if (o.sloppy) out.push('sloppy');
-  if (o.noSync) out.push('no-sync');
   if (o.pflow) out.push('pflow');
-  if (o.ifBound === true) out.push('if-bound');
-  if (o.ifBound === false) out.push('floating');
-  for (const [k, v] of Object.entries(o.timeouts)) out.push(`${k} ${v}`);
+  const names = Object.keys(timeouts).sort((a, b) => TIMEOUT_ORDER.indexOf(a) - TIMEOUT_ORDER.indexOf(b));
+  for (const k of names) if (timeouts[k]) out.push(`${k} ${timeouts[k]}`);
   return out;
 }
 
-/** One rule in pfctl -nv form, without the `@N ` prefix. */
-export function formatRule(r: Rule): string {
-  let s: string = r.action;
-  if (r.anchor && r.anchor.written !== '') s += ` "${r.anchor.written}"`;
-  if (r.action === 'block') {
-    if (r.block === 'return-rst') s += ' return-rst' + (r.returnTtl !== null ? ` (ttl ${r.returnTtl})` : '');
-    else if (r.block !== 'policy') s += ` ${r.block}`;
+/** `block` and how it answers, as print_rule writes it (the return-icmp codes are pf's defaults). */
+function blockText(r: Rule, ctx: PrintContext): string {
+  const mode = r.block === 'policy' ? (ctx.blockPolicy ?? 'drop') : r.block;
+  switch (mode) {
+    case 'drop':
+    case 'return':
+      return `block ${mode}`;
+    case 'return-rst':
+      return 'block return-rst' + (r.returnTtl ? `(ttl ${r.returnTtl})` : '');
+    case 'return-icmp':
+    case 'return-icmp6':
+      // print_rule goes by the rule's family, not by the keyword written
+      if (r.af === 4) return 'block return-icmp(port-unr)';
+      if (r.af === 6) return 'block return-icmp6(port-unr)';
+      return 'block return-icmp(port-unr, port-unr)';
   }
+}
+
+/** One rule in pfctl -nv form, without the `@N ` prefix. */
+export function formatRule(r: Rule, ctx: PrintContext = {}): string {
+  let s: string = r.action === 'block' ? blockText(r, ctx) : r.action;
+  if (r.anchor && r.anchor.written !== '') s += ` "${r.anchor.written}"`;
   if (r.direction !== 'both') s += ` ${r.direction}`;
   if (r.log) {
     s += ' log';
@@ -120,18 +189,18 @@ export function formatRule(r: Rule): string {
     s += ` to ${formatAddressSpecCanonical(r.to.addr)}`;
     if (r.to.port) s += ` ${formatPort(r.to.port)}`;
   }
-  if (r.flags)
-    s +=
-      r.flags.mask === 0 ? ' flags any' : ` flags ${tcpFlagsToString(r.flags.set)}/${tcpFlagsToString(r.flags.mask)}`;
+  if (r.flags && (r.flags.set || r.flags.mask))
+    s += ` flags ${tcpFlagsToString(r.flags.set)}/${tcpFlagsToString(r.flags.mask)}`;
+  else if (r.action !== 'block' && (r.proto === null || r.proto === 6) && r.state !== 'none') s += ' flags any';
   if (r.icmp) {
     s += ` ${r.icmp.family === 4 ? 'icmp-type' : 'icmp6-type'} ${icmpTypeName(r.icmp.family, r.icmp.type)}`;
     if (r.icmp.code !== null) s += ` code ${icmpCodeName(r.icmp.family, r.icmp.type, r.icmp.code)}`;
   }
-  const opts = stateOptionsText(r.stateOptions);
+  const opts = r.state === 'none' ? [] : stateOptionsText(r.stateOptions, ctx);
   if (r.state === 'none') {
     if (r.action === 'pass') s += ' no state';
   } else if (r.state === 'keep') {
-    if (opts.length || r.action !== 'pass') s += ' keep state';
+    if (opts.length) s += ' keep state';
   } else s += ` ${r.state} state`;
   if (r.state !== 'none' && opts.length) s += ` (${opts.join(', ')})`;
   if (r.allowOpts) s += ' allow-opts';
@@ -141,6 +210,8 @@ export function formatRule(r: Rule): string {
   // pfctl prints only one of the two when a rule has both; both are printed so that the line reads back the same
   if (r.nat) s += ` nat-to ${formatTranslation(r.nat, false)}`;
   if (r.rdr) s += ` rdr-to ${formatTranslation(r.rdr, true)}`;
+  // pf scales this rule's timeouts by its own state count; tunpf scales every state by the table's
+  if (opts.some((o) => o.startsWith('adaptive.'))) s += ' # tunpf: adaptive timeouts follow the whole state table';
   return s;
 }
 
@@ -177,15 +248,17 @@ export function formatTranslation(t: Translation, isRdr: boolean): string {
   return s;
 }
 
+/** print_tabledef: flags in pf's order, the addresses in one list, then the files. */
 export function formatTable(t: TableDef): string {
   let s = `table <${t.name}>`;
-  if (t.persist) s += ' persist';
   if (t.const) s += ' const';
+  if (t.persist) s += ' persist';
   if (t.counters) s += ' counters';
   const entries = t.entries.map(
     (e) => (e.neg ? '!' : '') + formatPrefixShort(e.prefix.af, e.prefix.words, e.prefix.bits),
   );
   if (entries.length) s += ` { ${entries.join(' ')} }`;
+  for (const f of t.files) s += ` file "${f}"`;
   return s;
 }
 
@@ -194,7 +267,7 @@ export function formatOptions(o: Options, set: readonly string[]): string[] {
   for (const name of set) {
     switch (name) {
       case 'skip':
-        out.push(`set skip on ${o.skip.length === 1 ? o.skip[0] : `{ ${o.skip.join(' ')} }`}`);
+        out.push(`set skip on { ${o.skip.join(' ')} }`);
         break;
       case 'block-policy':
         out.push(`set block-policy ${o.blockPolicy}`);
@@ -228,20 +301,34 @@ export function formatOptions(o: Options, set: readonly string[]): string[] {
       case 'optimization':
         out.push(`set optimization ${o.optimization}`);
         break;
-      case 'ruleset-optimization':
-        out.push(`set ruleset-optimization ${o.ruleset}`);
-        break;
+      // `set ruleset-optimization` is not echoed by pfctl
     }
   }
   return out;
 }
 
-/** The whole ruleset as `tunpf check -v` prints it. */
-export function formatRuleset(rs: Ruleset): string {
+export interface RulesetPrintOptions {
+  /** `@N` before each rule, as pfctl -vv. */
+  numbers?: boolean;
+  /** Macros not to echo: those given on the command line (-D), which pfctl does not print. */
+  skipMacros?: ReadonlySet<string>;
+}
+
+/**
+ * The whole ruleset as `tunpf check -v` prints it. pfctl echoes macros,
+ * tables and options as it reads them and the rules once the file is read;
+ * tunpf prints them in pf.conf(5)'s statement order (macros, tables,
+ * options), which is the file's order when the file follows it.
+ */
+export function formatRuleset(rs: Ruleset, opts: RulesetPrintOptions = {}): string {
+  const ctx = printContextOf(rs);
   const lines = [
+    ...Object.entries(rs.macros)
+      .filter(([name]) => !opts.skipMacros?.has(name))
+      .map(([name, value]) => `${name} = "${value}"`),
+    ...rs.tables.filter((t) => !t.implicit).map(formatTable),
     ...formatOptions(rs.options, rs.optionsSet),
-    ...rs.tables.map(formatTable),
-    ...formatRules(rs.rules, new Map(rs.anchors.map((a) => [a.path, a.rules])), 0),
+    ...formatRules(rs.rules, new Map(rs.anchors.map((a) => [a.path, a.rules])), 0, ctx, opts.numbers ?? false),
   ];
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
@@ -250,14 +337,20 @@ export function formatRuleset(rs: Ruleset): string {
  * Rules as pfctl -nv prints them: an anchor rule whose anchor the file fills
  * is followed by that anchor's rules in braces, indented two spaces a level.
  */
-export function formatRules(rules: readonly Rule[], anchors: ReadonlyMap<string, readonly Rule[]>, depth: number) {
+export function formatRules(
+  rules: readonly Rule[],
+  anchors: ReadonlyMap<string, readonly Rule[]>,
+  depth: number,
+  ctx: PrintContext = {},
+  numbers = true,
+): string[] {
   const indent = '  '.repeat(depth);
   const lines: string[] = [];
   for (const r of rules) {
     const body = r.anchor && !r.anchor.wildcard ? anchors.get(r.anchor.path) : undefined;
-    lines.push(`${indent}@${r.nr} ${formatRule(r)}${body ? ' {' : ''}`);
+    lines.push(`${indent}${numbers ? `@${r.nr} ` : ''}${formatRule(r, ctx)}${body ? ' {' : ''}`);
     if (!body) continue;
-    lines.push(...formatRules(body, anchors, depth + 1), `${indent}}`);
+    lines.push(...formatRules(body, anchors, depth + 1, ctx, numbers), `${indent}}`);
   }
   return lines;
 }

@@ -116,6 +116,7 @@ function finish(ctx: ParserContext): ParseResult {
         counters: false,
         entries: [],
         files: [],
+        implicit: true,
         loc: use.loc,
       });
     }

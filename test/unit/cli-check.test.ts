@@ -30,12 +30,25 @@ test('a valid file: exit 0, nothing printed without -v', () => {
   assert.equal(r.stdout, '');
 });
 
-test('-v prints the canonical, numbered, expanded ruleset', () => {
+test('-v prints the ruleset as pfctl -nv: macros echoed, rules expanded, not numbered', () => {
   const r = tunpf('check', '-v', good);
   assert.equal(r.code, 0);
   assert.equal(
     r.stdout,
-    '@0 block all\n' +
+    'ext = "wan"\n' +
+      'block drop all\n' +
+      'pass out on wan proto tcp from any to any port = 80 flags S/SA\n' +
+      'pass out on wan proto tcp from any to any port = 443 flags S/SA\n',
+  );
+});
+
+test('-vv numbers the rules, as pfctl -nvv', () => {
+  const r = tunpf('check', '-vv', good);
+  assert.equal(r.code, 0);
+  assert.equal(
+    r.stdout,
+    'ext = "wan"\n' +
+      '@0 block drop all\n' +
       '@1 pass out on wan proto tcp from any to any port = 80 flags S/SA\n' +
       '@2 pass out on wan proto tcp from any to any port = 443 flags S/SA\n',
   );
@@ -77,7 +90,7 @@ test('-D defines a macro, as pfctl -D', () => {
   writeFileSync(f, 'pass in on $lan all\n');
   const r = tunpf('check', '-v', '-D', 'lan=em0', f);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, '@0 pass in on em0 all flags S/SA\n');
+  assert.equal(r.stdout, 'pass in on em0 all flags S/SA\n', 'a -D macro is not echoed, as pfctl');
 });
 
 test('--ha with a ruleset that blocks CARP or pfsync: an error with the rule and the line to add; --ha-warn', () => {
@@ -90,7 +103,7 @@ test('--ha with a ruleset that blocks CARP or pfsync: an error with the rule and
   assert.equal(r.code, 1);
   assert.equal(
     r.stderr,
-    `${blocking}:1: error: carp c: advertisements (IPv4) are blocked in and out on lan by rule @0 "block all"\n` +
+    `${blocking}:1: error: carp c: advertisements (IPv4) are blocked in and out on lan by rule @0 "block drop all"\n` +
       '\tadd after line 1: pass on lan proto carp no state\n',
   );
   const warned = tunpf('check', ...ifs, '--ha', haFile, '--ha-warn', blocking);

@@ -130,7 +130,7 @@ test('router mode in words: both verdicts per packet', async () => {
     /in {2}on lan {4}PASS {2}rule @1: pass in log on lan .*; state created; logged \(@1 pass\/match\)\n {8}out on wan/,
   );
   assert.match(text, /out on wan {4}PASS {2}rule @2: pass out log on wan .*; state created; logged \(@2 pass\/match\)/);
-  assert.match(text, /out on wan {4}BLOCK rule @4: block out log on wan/);
+  assert.match(text, /out on wan {4}BLOCK rule @4: block drop out log on wan/);
   assert.match(text, /out on - {6}no route: the kernel answers/);
   assert.match(
     text,

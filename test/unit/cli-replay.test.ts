@@ -154,7 +154,7 @@ test('the human output says why each packet passed or not', async () => {
   const text = out.join('\n');
   assert.match(text, /PASS {2}rule @1: pass in on lan .* label "web"; state created/);
   assert.match(text, /BLOCK bad-state: outside the TCP window/);
-  assert.match(text, /BLOCK rule @0: block all/);
+  assert.match(text, /BLOCK rule @0: block drop all/);
   assert.match(
     text,
     /8 packets: 5 passed, 3 blocked \(rule 1, malformed 1, bad-state 1\); 2 states created, 2 at the end/,

@@ -67,7 +67,7 @@ test('show rules: canonical text, label and the counters of each rule', () => {
   const r = cmd.showRules(ctx);
   assert.deepEqual(
     r.rules.map((x) => x.text),
-    f.filter.rules.ruleset.rules.map(formatRule),
+    f.filter.rules.ruleset.rules.map((r) => formatRule(r)),
   );
   assert.deepEqual(
     r.rules.map((x) => x.nr),

@@ -77,11 +77,11 @@ test('block all: every group and the sync link, in and out, each family, with th
   assert.equal(
     formatHaRuleProblem(ps[0]!, 'error'),
     'pf.conf:2: error: carp carp-lan: advertisements (IPv4, IPv6) are blocked in and out on lan by rule @0 ' +
-      '"block all"\n\tadd after line 2: pass on lan proto carp no state',
+      '"block drop all"\n\tadd after line 2: pass on lan proto carp no state',
   );
   assert.equal(
     formatHaRuleProblem(ps[2]!, 'warning'),
-    'pf.conf:2: warning: pfsync: packets are blocked in and out on sync by rule @0 "block all"\n' +
+    'pf.conf:2: warning: pfsync: packets are blocked in and out on sync by rule @0 "block drop all"\n' +
       '\tadd after line 2: pass on sync proto pfsync no state',
   );
 });

@@ -17,7 +17,7 @@ import { Harness, iface, TEST_INTERFACES } from './helpers/filter-harness.js';
 function rules(text: string, services?: ReadonlyMap<string, number>): string[] {
   const { ruleset, diagnostics } = parseRuleset(text, { file: 'pf.conf', interfaces: TEST_INTERFACES, services });
   assert.ok(ruleset, diagnostics.map((d) => `${d.loc.line}:${d.loc.col}: ${d.message}`).join('\n'));
-  return ruleset.rules.map(formatRule);
+  return ruleset.rules.map((r) => formatRule(r));
 }
 
 function errors(text: string): string[] {
@@ -47,7 +47,7 @@ test('abbreviated IPv4 networks read as inet_net_pton reads them once a mask is 
 test('0/0 prints as any, and a rule from 0/0 to 0/0 as all', () => {
   assert.deepEqual(rules('pass in from 0/0 to 10/8\nblock from 0/0 to 0/0'), [
     'pass in inet from any to 10.0.0.0/8 flags S/SA',
-    'block inet all',
+    'block drop inet all',
   ]);
 });
 

@@ -181,7 +181,8 @@ test('the translation comes after the other options, on match rules without stat
     ),
     [
       'match out log on wan inet proto tcp from 192.168.1.0/24 to any port = 443 tag NAT nat-to 198.51.100.2',
-      'pass out quick on wan inet proto udp all keep state (max 10) label "l" nat-to 198.51.100.2 port 2000',
+      'pass out quick on wan inet proto udp all keep state (max 10, adaptive.start 6, adaptive.end 12) label "l" ' +
+        'nat-to 198.51.100.2 port 2000 # tunpf: adaptive timeouts follow the whole state table',
     ],
   );
 });

@@ -49,7 +49,7 @@ test('rules/ ships the lab, the two-router example and teaching rulesets', () =>
 
 for (const f of rulesets) {
   test(`tunpf check -v rules/${f}: valid, no warnings`, () => {
-    const r = tunpf('check', '-v', ...interfaces, join('rules', f));
+    const r = tunpf('check', '-vv', ...interfaces, join('rules', f));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
     assert.match(r.stdout, /^@0 /m, 'prints the loaded rules');
@@ -57,12 +57,14 @@ for (const f of rulesets) {
 }
 
 test('rules/gateway.conf: NAT behind the WAN address, a port forward, ssh to the router, CARP and pfsync', () => {
-  const r = tunpf('check', '-v', ...interfaces, join('rules', 'gateway.conf'));
+  const r = tunpf('check', '-vv', ...interfaces, join('rules', 'gateway.conf'));
   assert.equal(r.code, 0, r.stderr);
   for (const line of [
     'match out on wan inet from 192.168.10.0/24 to any nat-to (wan) round-robin',
-    'pass in on wan inet proto tcp from any to (wan) port = 443 flags S/SA keep state (max 5000, max-src-conn 100, ' +
-      'max-src-conn-rate 30/5, overload <bruteforce> flush global) label "web-443" rdr-to 192.168.10.80',
+    'pass in on wan inet proto tcp from any to (wan) port = 443 flags S/SA keep state (max 5000, source-track rule, ' +
+      'max-src-conn 100, max-src-conn-rate 30/5, overload <bruteforce> flush global, adaptive.start 3000, ' +
+      'adaptive.end 6000, src.track 5) label "web-443" rdr-to 192.168.10.80 ' +
+      '# tunpf: adaptive timeouts follow the whole state table',
     'pass out on lan inet proto tcp from any to 192.168.10.80 port = 443 flags S/SA',
     'pass in quick on lan proto tcp from <admins> to (lan) port = 22 flags S/SA',
     'pass quick on lan proto carp all no state',
@@ -70,7 +72,7 @@ test('rules/gateway.conf: NAT behind the WAN address, a port forward, ssh to the
     'pass quick on sync proto pfsync all no state',
   ])
     assert.match(r.stdout, new RegExp(`^@\\d+ ${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), line);
-  assert.match(r.stdout, /^@0 block log all$/m, 'default deny, the router included');
+  assert.match(r.stdout, /^@0 block return log all$/m, 'default deny, the router included');
 });
 
 for (const f of haFiles) {

@@ -16,7 +16,7 @@ export function loadRules(text: string): Rule[] {
 
 /** The rules as `tunpf check -v` prints them, without the @N. */
 export function printed(text: string): string[] {
-  return loadRules(text).map(formatRule);
+  return loadRules(text).map((r) => formatRule(r));
 }
 
 export function translationErrors(text: string): string[] {
