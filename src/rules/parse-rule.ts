@@ -143,6 +143,7 @@ function newRuleSpec(action: RuleAction, loc: SourceLocation): RuleSpec {
     tagged: null,
     nat: null,
     rdr: null,
+    route: null,
     loc,
   };
 }

@@ -1,5 +1,7 @@
-// Every rule file under test/fixtures/rules loads, and `tunpf check -v` prints
-// exactly the canonical form stored beside it.
+// Every rule file under test/fixtures/rules (and its subfolders, one per area)
+// loads, and `tunpf check -v` prints exactly the canonical form stored beside
+// it; or, where the ruleset is refused, prints exactly the errors stored
+// beside it (paths relative to the fixture's folder).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,14 +13,17 @@ import { fixturesDir } from './helpers/paths.js';
 const dir = join(fixturesDir, 'rules');
 const args = readFileSync(join(dir, 'args'), 'utf8').trim().split(/\s+/);
 
-for (const name of readdirSync(dir).filter((f) => f.endsWith('.conf'))) {
+const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.conf'));
+for (const name of files.sort()) {
   test(`canonical output of ${name}`, async () => {
     const out: string[] = [];
+    const err: string[] = [];
     const code = await main(['check', '-v', '-q', ...args, join(dir, name)], {
       out: (t) => out.push(t),
-      err: () => {},
+      err: (t) => err.push(t),
     });
-    assert.equal(code, 0);
-    assert.equal(out.join('\n') + '\n', readFileSync(join(dir, name.replace(/\.conf$/, '.expected')), 'utf8'));
+    const expected = readFileSync(join(dir, name.replace(/\.conf$/, '.expected')), 'utf8');
+    if (code === 0) assert.equal(out.join('\n') + '\n', expected);
+    else assert.equal(err.join('\n').replaceAll(dir + '/', '') + '\n', expected, `exit code ${code}`);
   });
 }
