@@ -9,7 +9,7 @@
 import { randomInt } from 'node:crypto';
 import { formatAddress } from '../packet/address.js';
 import type { PoolType, RouteKind, RouteTarget, Ruleset } from '../rules/ast.js';
-import { ROUTE_TARGET_MAX, RouteCode, routeOf } from '../state/constants.js';
+import { ROUTE_TARGET_MAX, RouteCode, routeOf, routeTarget } from '../state/constants.js';
 import type { InterfaceRegistry } from './interface-registry.js';
 import { keyedHash } from './translator.js';
 
@@ -97,6 +97,29 @@ export class RouteTargets {
       }
     }
     return routeOf(pool.code, pool.targets[k]!);
+  }
+
+  /** The next hop of a state's route (pfsync's rt_addr), null when its target has none. */
+  nexthopOf(route: number): Uint32Array | null {
+    return this.nexthop[routeTarget(route)] ?? null;
+  }
+
+  /** The route for a peer's state (pfsync's rt, rt_addr): the first target with that next hop, 0 when none has it. */
+  find(code: number, af: number, addr: Uint32Array): number {
+    if (code < RouteCode.ROUTE_TO || code > RouteCode.REPLY_TO) return 0;
+    for (let n = 1; n < this.af.length; n++) {
+      const hop = this.nexthop[n];
+      if (
+        hop &&
+        this.af[n] === af &&
+        hop[0] === addr[0] &&
+        hop[1] === addr[1] &&
+        hop[2] === addr[2] &&
+        hop[3] === addr[3]
+      )
+        return routeOf(code, n);
+    }
+    return 0;
   }
 
   private number(t: RouteTarget, interfaces: InterfaceRegistry): number {

@@ -17,6 +17,8 @@ import { RouteCode, routeCode, routeTarget } from '../../src/state/constants.js'
 import { StateEngine } from '../../src/state/state-engine.js';
 import { PacketPipeline } from '../../src/datapath/pipeline.js';
 import { RouteTable, routeTo } from '../../src/datapath/route-table.js';
+import { STATE_LENGTH, StateOffset } from '../../src/pfsync/constants.js';
+import { StateExporter, StateImporter } from '../../src/pfsync/state-record.js';
 import { iface } from './helpers/filter-harness.js';
 
 const INTERFACES = [
@@ -167,4 +169,37 @@ test('route targets keep their numbers across a reload; new ones are added after
   assert.equal(b.describe(2), '198.51.100.1');
   assert.equal(routeTarget(b.choose(1, parseAddress('192.168.1.7')!.words)), 1);
   assert.equal(b.count, 2);
+});
+
+test("pfsync carries a state's route as rt and rt_addr; the peer finds its target by the next hop", () => {
+  const rules = 'pass all\npass in on lan route-to { (wan1 198.51.100.1), (wan2 203.0.113.1) }\n';
+  const a = setup(rules);
+  a.forward(syn('192.168.1.7', '192.0.2.80'), 'lan');
+  const o = a.forward(syn('192.168.1.7', '192.0.2.80', 40001), 'lan');
+  assert.equal(a.filter.routeTargets.describe(o.routeTarget), '(wan2 203.0.113.1)');
+  const buf = new Uint8Array(STATE_LENGTH);
+  StateExporter.forEngine(
+    a.states,
+    () => 'all',
+    () => a.filter.routeTargets,
+  ).writeState(o.inCheck.state, 1000, buf, 0);
+  assert.equal(buf[StateOffset.RT], RouteCode.ROUTE_TO);
+  assert.deepEqual([...buf.subarray(StateOffset.RT_ADDR, StateOffset.RT_ADDR + 4)], [203, 0, 113, 1]);
+  // the peer's ruleset lists the targets the other way round: the next hop decides
+  const b = setup('pass all\npass in on lan route-to { (wan2 203.0.113.1), (wan1 198.51.100.1) }\n');
+  const i = new StateImporter(
+    b.states,
+    () => -1,
+    () => b.filter.routeTargets,
+  ).import(buf, 0, 1000);
+  assert.ok(i >= 0);
+  assert.equal(b.filter.routeTargets.describe(routeTarget(b.states.table.route[i]!)), '(wan2 203.0.113.1)');
+  assert.equal(routeCode(b.states.table.route[i]!), RouteCode.ROUTE_TO);
+  const c = setup('pass all\n');
+  const j = new StateImporter(
+    c.states,
+    () => -1,
+    () => c.filter.routeTargets,
+  ).import(buf, 0, 1000);
+  assert.equal(c.states.table.route[j], 0, 'no target with that next hop: routed by the main table');
 });
