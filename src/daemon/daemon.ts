@@ -14,6 +14,7 @@ import { InstanceLock } from './instance-lock.js';
 import { RUN_DIR } from '../os/run-dir.js';
 import { systemClock } from '../os/clock.js';
 import { Kernel } from '../os/kernel.js';
+import { RouteOutputs } from '../datapath/route-outputs.js';
 import { OWN_TUN, planRouter, removeStale, RouterSetup } from '../datapath/router-setup.js';
 import { SysctlJournal } from '../os/sysctl-journal.js';
 import { CarpService } from '../carp/carp-service.js';
@@ -65,6 +66,7 @@ export class Daemon {
   readonly states: StateEngine;
   private readonly tuns: { tun: TunDevice; ifId: number; ifname: string }[] = [];
   private setup: RouterSetup | null = null;
+  private routeOutputs: RouteOutputs | null = null;
   private fib: FibMirror | null = null;
   private ownRoutes: OwnRoutes | null = null;
   private forwarder: Forwarder | null = null;
@@ -188,10 +190,15 @@ export class Daemon {
       );
       for (const i of filtered) for (const name of [i.ifname, ...i.aliases]) this.steered.add(name);
       const ownRoutes = (this.ownRoutes = new OwnRoutes(this.kernel, this.steered));
+      // route-to, reply-to, dup-to: a TUN, a table and a rule per route target
+      const routeOutputs = (this.routeOutputs = new RouteOutputs(this.kernel, this.sysctls, openTun, (msg, target) =>
+        log.warn({ target }, msg),
+      ));
+      routeOutputs.sync(this.filter.routeTargets);
       this.fib = new FibMirror(
         this.kernel,
         (name) => this.registry.intern(parentOf.get(name) ?? name),
-        this.tuns.map((t) => t.tun.name),
+        [...this.tuns.map((t) => t.tun.name), ...routeOutputs.names()],
         (main) => ownRoutes.sync(main),
       );
       // the router's own routes are in place before the rule that leads its traffic to them
@@ -207,6 +214,7 @@ export class Daemon {
         clock: this.clock,
       });
       this.forwarder.logTo(this.opts.pflog ?? null);
+      this.forwarder.routeWith(routeOutputs);
       const pfsyncConfig = this.opts.ha?.pfsync;
       if (pfsyncConfig) {
         // before CARP: its bulk request demotes the node until the peer's table is here
@@ -218,6 +226,7 @@ export class Daemon {
           demotion: this.demotion,
           ifName: (id) => this.registry.name(id),
           ifId: (name) => this.registry.id(name),
+          routes: () => this.filter.routeTargets,
           clock: this.clock,
           admission: this.haAdmission,
         });
@@ -278,6 +287,7 @@ export class Daemon {
   /** Swaps in a new ruleset; states and persistent tables stay. */
   reload(ruleset: Ruleset): void {
     this.filter.reload(ruleset);
+    this.routeOutputs?.sync(this.filter.routeTargets);
     this.opts.log.info({ rules: ruleset.rules.length, states: this.states.table.count }, 'ruleset reloaded');
     this.warnHaRules(ruleset);
   }
@@ -305,6 +315,7 @@ export class Daemon {
     }
     this.fib?.stop();
     this.ownRoutes?.clear();
+    this.routeOutputs?.undo();
     this.setup?.undo();
     this.sysctls?.restore();
     for (const t of this.tuns.splice(0)) t.tun.close();

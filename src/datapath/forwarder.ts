@@ -37,6 +37,9 @@ export class ForwardCounters {
   deferred = 0;
   /** Records handed to the pflog sink. */
   logged = 0;
+  /** Packets sent by a route target (route-to, reply-to) and copies sent by dup-to. */
+  routed = 0;
+  duplicated = 0;
 }
 
 export interface ForwarderOptions {
@@ -58,6 +61,12 @@ export interface ForwardSync {
   afterBatch(): void;
 }
 
+/** Where route-to, reply-to and dup-to send a packet: one output per route target (the filter's routeTargets). */
+export interface RoutedOutput {
+  /** Writes buf[start, end) (virtio header and packet) out by route target `target`; false when it cannot. */
+  write(target: number, buf: Uint8Array, start: number, end: number): boolean;
+}
+
 export class Forwarder {
   readonly counters = new ForwardCounters();
   readonly pipeline: PacketPipeline;
@@ -67,6 +76,7 @@ export class Forwarder {
   private readonly lengths: Uint32Array;
   private readonly clock: () => number;
   private sync: ForwardSync | null = null;
+  private routed: RoutedOutput | null = null;
 
   constructor(opts: ForwarderOptions) {
     this.pipeline = new PacketPipeline(opts.filter, opts.states, opts.routes);
@@ -79,6 +89,11 @@ export class Forwarder {
   /** State replication (pfsync), or null. */
   syncWith(sync: ForwardSync | null): void {
     this.sync = sync;
+  }
+
+  /** The outputs of route targets; without them a routed packet is dropped (it must not leave by the main table). */
+  routeWith(routed: RoutedOutput | null): void {
+    this.routed = routed;
   }
 
   /** Where the packets that rules log go (null: nowhere). */
@@ -134,6 +149,13 @@ export class Forwarder {
       // one hop back: taken forwarding into the TUN, or (what the router sends) forwarding it out of tpf-local
       if (m.af === 4) incrementIpv4Ttl(rx.buf, ip);
       else incrementIpv6HopLimit(rx.buf, ip);
+      if (o.dupTarget !== 0 && this.routed !== null && this.routed.write(o.dupTarget, rx.buf, at, at + len))
+        c.duplicated++;
+      if (o.routeTarget !== 0) {
+        if (this.routed !== null && this.routed.write(o.routeTarget, rx.buf, at, at + len)) c.routed++;
+        else c.dropped++;
+        continue;
+      }
       const sync = this.sync;
       const deferrable = o.created >= 0 && sync !== null && !isMulticast(m);
       if (deferrable && sync.defer(o.created, rx.buf, at, at + len, this.releaserFor(tun))) {

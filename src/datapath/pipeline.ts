@@ -7,11 +7,14 @@
 // per packet): the caller writes, answers (`block return`) or defers
 // (pfsync) from it, and replay prints both checks from it. Giving back the
 // hop is the writing side's business (the batch loop), not the pipeline's.
+// A state's route-to / reply-to replaces the route table's egress (the `out`
+// check is then on the route target's interface); dup-to asks for a copy.
 
 import { BlockReply } from '../filter/compile-rules.js';
 import { type PacketFilter, Verdict } from '../filter/packet-filter.js';
 import type { PacketLogSink } from '../log/pflog-writer.js';
 import { Direction, type PacketMeta } from '../packet/meta.js';
+import { RouteCode, routeCode, routeTarget } from '../state/constants.js';
 import { rewriteFromState } from '../state/rewrite-from-state.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { LOCAL_DELIVERY, type RouteLookup } from './route-table.js';
@@ -30,6 +33,13 @@ export class PacketOutcome {
   outIf = -1;
   /** A forwarded packet passed `in` but the route table has no route: no `out` check, the kernel answers. */
   noRoute = false;
+  /**
+   * route-to / reply-to: the packet leaves by this route target (a number of the filter's routeTargets),
+   * not by the main table; 0: by the main table.
+   */
+  routeTarget = 0;
+  /** dup-to: a copy of the packet leaves by this route target; 0: none. */
+  dupTarget = 0;
   /** The packet is addressed to the router itself: no `out` check, the kernel delivers it. */
   local = false;
   /** The state a check created (the `out` check's when both did), -1 for none. */
@@ -47,6 +57,8 @@ export class PacketOutcome {
     this.outChecked = false;
     this.outIf = -1;
     this.noRoute = false;
+    this.routeTarget = 0;
+    this.dupTarget = 0;
     this.local = false;
     this.created = -1;
     this.pass = false;
@@ -97,7 +109,15 @@ export class PacketPipeline {
       return o;
     }
     o.pass = true;
-    const ifOut = this.routes.lookup(m.af, m.dst);
+    // pf_route: the in-state's route-to (or reply-to, for the state's replies) picks the egress
+    let ifOut: number;
+    if (vin.route !== 0 && this.takeRoute(vin.route, vin.state, Direction.IN)) {
+      ifOut = this.targetInterface(o.routeTarget, m.af);
+      if (ifOut < 0) {
+        o.pass = false; // pf: no route to the next hop, the packet is dropped
+        return o;
+      }
+    } else ifOut = this.routes.lookup(m.af, m.dst);
     if (ifOut < 0) {
       if (ifOut === LOCAL_DELIVERY) o.local = true;
       else o.noRoute = true;
@@ -113,8 +133,40 @@ export class PacketPipeline {
     if (!vout.pass) {
       o.pass = false;
       o.reply = vout.reply;
-    }
+    } else if (vout.route !== 0) this.outRoute(vout, m.af);
     return o;
+  }
+
+  /**
+   * Whether a state's route applies to a packet seen in `direction`, as pf_route decides: route-to the
+   * state's own direction, reply-to the reverse; dup-to always, as a copy (outcome.dupTarget).
+   * Sets outcome.routeTarget when the packet itself is routed.
+   */
+  private takeRoute(route: number, state: number, direction: Direction): boolean {
+    const code = routeCode(route);
+    if (code === RouteCode.DUP_TO) {
+      this.outcome.dupTarget = routeTarget(route);
+      return false;
+    }
+    if ((code === RouteCode.REPLY_TO) === (this.states.table.direction[state] === direction)) return false;
+    this.outcome.routeTarget = routeTarget(route);
+    return true;
+  }
+
+  /** A route taken by the `out` check's state: the packet leaves by it with no further check (pf_route, dir out). */
+  private outRoute(v: Verdict, af: number): void {
+    const o = this.outcome;
+    if (!this.takeRoute(v.route, v.state, Direction.OUT)) return;
+    if (this.targetInterface(o.routeTarget, af) < 0) o.pass = false;
+  }
+
+  /** The interface a route target leaves by: its own, else the one the route table reaches its next hop by. */
+  private targetInterface(target: number, af: number): number {
+    const t = this.filter.routeTargets;
+    const ifId = t.ifId[target]!;
+    if (ifId >= 0) return ifId;
+    const hop = t.nexthop[target];
+    return hop && t.af[target] === af ? this.routes.lookup(af, hop) : -1;
   }
 
   /**
@@ -134,7 +186,8 @@ export class PacketPipeline {
     }
     o.outChecked = true;
     o.outIf = ifOut;
-    this.check(m, buf, start, end, Direction.OUT, ifOut, now, o.outCheck);
+    if (this.check(m, buf, start, end, Direction.OUT, ifOut, now, o.outCheck) && o.outCheck.route !== 0)
+      this.outRoute(o.outCheck, m.af);
     return o;
   }
 

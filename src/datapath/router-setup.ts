@@ -32,6 +32,10 @@ export const PRIORITY_BOUND = 17101;
 export const PRIORITY_OWN = 17102;
 export const OWN_TABLE = 17100;
 export const OWN_TUN = 'tpf-local';
+/** route-to's outputs: `iif tpf-rt-N lookup ROUTE_TABLE_BASE+N` (route-outputs.ts), at most MAX_ROUTE_OUTPUTS. */
+export const PRIORITY_ROUTE = 16992;
+export const ROUTE_TABLE_BASE = 17200;
+export const MAX_ROUTE_OUTPUTS = 32;
 /** Every rule tunpf adds has a priority in [RULE_PRIORITY_LOW, RULE_PRIORITY_HIGH). */
 export const RULE_PRIORITY_LOW = 16990;
 export const RULE_PRIORITY_HIGH = 17103;
@@ -154,6 +158,11 @@ export function removeStale(kernel: Kernel, journal?: string, localRuleJournal?:
     }
     for (let k = 0; k < MAX_INTERFACES; k++) kernel.ipQuiet(fam, 'route', 'flush', 'table', String(TABLE_BASE + k));
     kernel.ipQuiet(fam, 'route', 'flush', 'table', String(OWN_TABLE));
+    const routeTables = Array.from({ length: MAX_ROUTE_OUTPUTS }, (_, k) => String(ROUTE_TABLE_BASE + 1 + k));
+    kernel.ipBatch(
+      routeTables.map((t) => ['route', 'flush', 'table', t]),
+      { family: fam, force: true },
+    );
   }
   if (localRuleJournal) removeFile(localRuleJournal);
   return removed + removeStaleProxyNeighbours(kernel);

@@ -29,6 +29,7 @@ import {
 import { evaluate, FilterResult } from './evaluate-rules.js';
 import { InterfaceRegistry } from './interface-registry.js';
 import { LogFlag, LogRecords } from './log-records.js';
+import { RouteTargets } from './route-targets.js';
 import { TableStore } from './table-store.js';
 import { Translator } from './translator.js';
 
@@ -116,6 +117,8 @@ export class Verdict {
   forward = true;
   /** The packet is an ICMP error about the state's connection (its quoted packet is what gets rewritten). */
   viaIcmpError = false;
+  /** The state's route (route-to, reply-to, dup-to; state/constants.ts routeOf), 0: none. Valid for a passed packet. */
+  route = 0;
   /** For blocks: BlockReply. */
   reply: number = BlockReply.DROP;
   /** The packet is to be logged: `logs` holds one record per logging rule. The only field to test on the hot path. */
@@ -152,6 +155,8 @@ export class PacketFilter {
   readonly counters = new FilterCounters();
   private readonly result = new FilterResult();
   private translator: Translator;
+  /** The targets of the ruleset's routing options; the pipeline reads a state's route target here. */
+  routeTargets: RouteTargets;
   private readonly random: ((n: number) => number) | undefined;
 
   constructor(ruleset: Ruleset, opts: PacketFilterOptions) {
@@ -165,6 +170,7 @@ export class PacketFilter {
       anchors: new AnchorTree(),
     });
     this.translator = new Translator(this.interfaces, () => this.tables, this.random);
+    this.routeTargets = new RouteTargets(ruleset, this.interfaces, null, this.random);
     this.setStateRules();
   }
 
@@ -214,6 +220,7 @@ export class PacketFilter {
     this.rules = rules;
     // pools start over, with new source-hash keys where none is written (pfctl picks one per load)
     this.translator = new Translator(this.interfaces, () => this.tables, this.random);
+    this.routeTargets = new RouteTargets(ruleset, this.interfaces, this.routeTargets, this.random);
     this.setStateRules();
   }
 
@@ -224,6 +231,7 @@ export class PacketFilter {
     c.bytes += m.totalLength;
     v.created = false;
     v.rewrite = false;
+    v.route = 0;
     v.state = -1;
     v.log = false;
     v.logs.count = 0;
@@ -256,6 +264,7 @@ export class PacketFilter {
         v.viaIcmpError = states.viaIcmpError;
       }
       v.state = i;
+      v.route = states.table.route[i]!;
       v.pass = true;
       v.why = Why.STATE;
       c.passed++;
@@ -294,6 +303,7 @@ export class PacketFilter {
         return v;
       }
       r.list!.states[r.ruleIndex]!++;
+      v.route = states.table.route[s] = this.routeTargets.choose(r.ruleId, m.src);
       v.state = s;
       v.created = true;
       if (x.active && states.table.translated(s)) {

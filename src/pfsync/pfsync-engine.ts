@@ -11,7 +11,7 @@ import { Deferral } from './deferral.js';
 import { PfsyncInbound } from './inbound.js';
 import { PfsyncOutbound } from './outbound.js';
 import type { PfsyncConfig } from './pfsync-config.js';
-import { StateExporter, StateImporter } from './state-record.js';
+import { StateExporter, StateImporter, type StateRoutes } from './state-record.js';
 
 export interface PfsyncEngineOptions {
   states: StateEngine;
@@ -26,6 +26,8 @@ export interface PfsyncEngineOptions {
   demote: (delta: number) => void;
   ifName: (ifId: number) => string;
   ifId: (name: string) => number;
+  /** What states' routes point into (pfsync's rt, rt_addr); without it they are not carried. */
+  routes?: () => StateRoutes;
   log?: (level: 'info' | 'warn', msg: string, detail: Record<string, unknown>) => void;
 }
 
@@ -77,7 +79,7 @@ export class PfsyncEngine {
   constructor(private readonly o: PfsyncEngineOptions) {
     const t = o.states.table;
     this.hostid = t.hostid;
-    const exporter = StateExporter.forEngine(o.states, o.ifName);
+    const exporter = StateExporter.forEngine(o.states, o.ifName, o.routes);
     this.outbound = new PfsyncOutbound({
       table: t,
       exporter,
@@ -88,7 +90,7 @@ export class PfsyncEngine {
     });
     this.inbound = new PfsyncInbound(
       o.states,
-      new StateImporter(o.states, o.ifId),
+      new StateImporter(o.states, o.ifId, o.routes),
       this.outbound,
       {
         bulkRequested: () => this.bulkRequested(),

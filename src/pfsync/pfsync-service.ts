@@ -14,6 +14,7 @@ import type { Logger } from '../log/logger.js';
 import { parseAddress, wordsToBytes } from '../packet/address.js';
 import { writeIpv4HeaderChecksum } from '../packet/checksum.js';
 import type { StateEngine } from '../state/state-engine.js';
+import type { StateRoutes } from './state-record.js';
 import { PFSYNC, PfsyncDrop } from './constants.js';
 import { PfsyncEngine, type PfsyncStatus } from './pfsync-engine.js';
 import type { PfsyncConfig } from './pfsync-config.js';
@@ -48,6 +49,8 @@ export interface PfsyncServiceOptions {
   demotion: DemotionCounter;
   ifName: (ifId: number) => string;
   ifId: (name: string) => number;
+  /** What states' routes point into (pfsync's rt, rt_addr); without it they are not carried. */
+  routes?: () => StateRoutes;
   /** Seconds, the daemon's clock (the state engine's). */
   clock: () => number;
   /** The rules' check of every packet received and sent; none: all pass. */
@@ -81,6 +84,7 @@ export class PfsyncService {
       demote: (delta) => o.demotion.adjust('pfsync-bulk', delta),
       ifName: o.ifName,
       ifId: o.ifId,
+      routes: o.routes,
       log: (level, msg, d) => o.log[level](d, `pfsync: ${msg}`),
     });
   }

@@ -29,7 +29,7 @@
 // ICMPv6); on import the initiator's slot of each key gives its id.
 
 import { Direction, IPPROTO, type DirectionOrAny } from '../packet/meta.js';
-import { FLOATING, NO_RULE, Origin, RESYNC, StateFlag, TIMEOUT_CLASSES } from '../state/constants.js';
+import { FLOATING, NO_RULE, Origin, RESYNC, routeCode, StateFlag, TIMEOUT_CLASSES } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { StateImage, type PeerImage } from '../state/state-image.js';
 import { KEY_WORDS, type StateTable } from '../state/state-table.js';
@@ -376,6 +376,16 @@ export interface ExportSource {
   ifName(ifId: number): string;
   /** Seconds until state i expires, adaptive timeouts included (StateEngine.expiresIn). */
   expiresIn(i: number, now: number): number;
+  /** The route targets states' routes point into (rt_addr), if any. */
+  routes?: () => StateRoutes;
+}
+
+/** What pfsync's rt and rt_addr map to here: the route targets of the ruleset (filter/route-targets.ts). */
+export interface StateRoutes {
+  /** The next hop of a state's route (state/constants.ts routeOf), null when its target has none. */
+  nexthopOf(route: number): Uint32Array | null;
+  /** The route for a peer's rt (RouteCode) and rt_addr: the target with that next hop, 0 when none has it. */
+  find(code: number, af: number, addr: Uint32Array): number;
 }
 
 export class StateExporter {
@@ -388,8 +398,8 @@ export class StateExporter {
   ) {}
 
   /** An exporter reading timeouts from the engine. */
-  static forEngine(engine: StateEngine, ifName: (ifId: number) => string): StateExporter {
-    return new StateExporter(engine.table, { ifName, expiresIn: (i, now) => engine.expiresIn(i, now) });
+  static forEngine(engine: StateEngine, ifName: (ifId: number) => string, routes?: () => StateRoutes): StateExporter {
+    return new StateExporter(engine.table, { ifName, expiresIn: (i, now) => engine.expiresIn(i, now), routes });
   }
 
   /**
@@ -431,6 +441,13 @@ export class StateExporter {
     buf[off + StateOffset.DIRECTION] = t.direction[i]!;
     buf[off + StateOffset.TIMEOUT] = t.timeoutClass[i]!;
     buf[off + StateOffset.LOG] = t.log[i]!;
+    const route = t.route[i]!;
+    if (route !== 0) {
+      // pf_state_export: rt and rt_addr (a target without a next hop leaves rt_addr zero)
+      buf[off + StateOffset.RT] = routeCode(route);
+      const hop = this.source.routes?.().nexthopOf(route);
+      if (hop) writeAddress(buf, off + StateOffset.RT_ADDR, hop);
+    }
     if (t.srcNode[i]! >= 0) buf[off + StateOffset.SYNC_FLAGS] = SyncFlag.SRCNODE;
     writeU16(buf, off + StateOffset.STATE_FLAGS, (t.flags[i]! & WIRE_FLAGS) | extraFlags);
   }
@@ -573,7 +590,9 @@ export class StateImporter {
   constructor(
     readonly engine: StateEngine,
     private readonly ifId: (name: string) => number,
+    private readonly routes?: () => StateRoutes,
   ) {}
+  private readonly rtAddr = new Uint32Array(4);
 
   /**
    * Validates and imports the record at buf[off] (INS, or UPD of an unknown
@@ -626,6 +645,11 @@ export class StateImporter {
     const left = readU32(buf, off + StateOffset.EXPIRE);
     img.lastActive = left === 0 ? sec : clampU32(sec - (this.engine.timeouts.timeout(NO_RULE, cls, 0) - left));
     img.log = buf[off + StateOffset.LOG]!;
+    const rt = buf[off + StateOffset.RT]!;
+    img.route =
+      rt !== 0 && this.routes
+        ? this.routes().find(rt, af, readAddress(buf, off + StateOffset.RT_ADDR, this.rtAddr))
+        : 0;
     img.packets[0] = clampU32(readU64(buf, off + StateOffset.PACKETS));
     img.packets[1] = clampU32(readU64(buf, off + StateOffset.PACKETS + 8));
     img.bytes[0] = readU64(buf, off + StateOffset.BYTES);

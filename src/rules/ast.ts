@@ -112,6 +112,8 @@ export interface Rule {
   nat: Translation | null;
   /** `rdr-to`: the destination is rewritten. */
   rdr: Translation | null;
+  /** `route-to`, `reply-to`, `dup-to`: where the state's packets leave. */
+  route: RouteOption | null;
   /** Where the rule was written. */
   loc: SourceLocation;
   /** Set on `anchor` rules: the ruleset evaluated in place when the rule's criteria match. */
@@ -164,6 +166,27 @@ export interface Translation {
   portHigh: number;
   /** nat-to `static-port`: the source port is kept. */
   staticPort: boolean;
+}
+
+/** pf's routing options (PF_ROUTETO, PF_REPLYTO, PF_DUPTO). */
+export type RouteKind = 'route-to' | 'reply-to' | 'dup-to';
+
+/**
+ * Where a routed packet goes: out of `ifname` to `nexthop`; without a next hop, to the packet's
+ * destination; without an interface, out of the one the routing table reaches the next hop by.
+ */
+export interface RouteTarget {
+  ifname: string | null;
+  nexthop: Prefix | null; // a host prefix
+}
+
+export interface RouteOption {
+  kind: RouteKind;
+  targets: RouteTarget[];
+  type: PoolType;
+  /** source-hash key; null: a random key chosen when the ruleset loads. */
+  hashKey: Uint32Array | null;
+  sticky: boolean;
 }
 
 /** pf's default range for nat-to source ports (pfctl's PF_NAT_PROXY_PORT_LOW/HIGH). */

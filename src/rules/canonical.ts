@@ -14,6 +14,7 @@ import {
   type AddressSpec,
   type Options,
   type PoolHost,
+  type RouteOption,
   type PortSpec,
   type Rule,
   type Ruleset,
@@ -210,6 +211,7 @@ export function formatRule(r: Rule, ctx: PrintContext = {}): string {
   // pfctl prints only one of the two when a rule has both; both are printed so that the line reads back the same
   if (r.nat) s += ` nat-to ${formatTranslation(r.nat, false)}`;
   if (r.rdr) s += ` rdr-to ${formatTranslation(r.rdr, true)}`;
+  if (r.route) s += ` ${r.route.kind} ${formatRouteOption(r.route)}`;
   // pf scales this rule's timeouts by its own state count; tunpf scales every state by the table's
   if (opts.some((o) => o.startsWith('adaptive.'))) s += ' # tunpf: adaptive timeouts follow the whole state table';
   return s;
@@ -245,6 +247,21 @@ export function formatTranslation(t: Translation, isRdr: boolean): string {
   } else if (t.type !== 'none') s += ` ${t.type}`;
   if (t.sticky) s += ' sticky-address';
   if (!isRdr && t.staticPort) s += ' static-port';
+  return s;
+}
+
+/** What follows `route-to` / `reply-to` / `dup-to`: `(if nexthop)`, `if` or `nexthop`, then the pool options. */
+export function formatRouteOption(r: RouteOption): string {
+  const text = r.targets.map((t) => {
+    const hop = t.nexthop && formatAddress(t.nexthop.af, t.nexthop.words);
+    return t.ifname === null ? hop! : hop === null ? t.ifname : `(${t.ifname} ${hop})`;
+  });
+  let s = text.length === 1 ? text[0]! : `{ ${text.join(', ')} }`;
+  if (r.type === 'source-hash') {
+    s += ' source-hash';
+    if (r.hashKey) s += ' 0x' + Array.from(r.hashKey, (w) => w.toString(16).padStart(8, '0')).join('');
+  } else if (r.type !== 'none') s += ` ${r.type}`;
+  if (r.sticky) s += ' sticky-address';
   return s;
 }
 

@@ -15,6 +15,7 @@ import {
   type PoolHost,
   type PoolType,
   type PortSpec,
+  type RouteOption,
   type Rule,
   type RuleAction,
   type SourceLocation,
@@ -25,6 +26,7 @@ import {
 import { formatPool, formatPrefixShort } from './canonical.js';
 import { protocolHasPorts, protocolName } from './names.js';
 import { fitDynamicMask, ruleConsistent, scopedInterface, specConsistent } from './rule-consistent.js';
+import type { RouteSpec } from './parse-route-to.js';
 
 export type TranslationKeyword = 'nat-to' | 'rdr-to' | 'binat-to';
 
@@ -88,6 +90,7 @@ export interface RuleSpec {
   tagged: { name: string; neg: boolean } | null;
   nat: TranslationSpec | null;
   rdr: TranslationSpec | null;
+  route: RouteSpec | null;
   loc: SourceLocation;
 }
 
@@ -155,6 +158,9 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
                 const natPool = spec.nat && fitPool(spec.nat, af, fail);
                 if (spec.nat && !natPool) continue;
                 if (natPool) af = natPool.af;
+                const route = spec.route && fitRoute(spec.route, af, fail);
+                if (spec.route && !route) continue;
+                if (route && route.af) af = route.af;
                 for (const x of [src.af, dst.af, icmp ? icmp.family : 0] as const) {
                   if (x === 0) continue;
                   if (af === 0) af = x;
@@ -200,9 +206,11 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
                   tagged: spec.tagged,
                   nat: natPool && translation(spec.nat!, natPool.hosts, af as 4 | 6, false, dport, fail),
                   rdr: rdrPool && translation(spec.rdr!, rdrPool.hosts, af as 4 | 6, true, dport, fail),
+                  route: route && route.option,
                   loc: spec.loc,
                 };
                 rule.label = spec.label === null ? null : expandLabel(spec.label, rule);
+                routeConsistent(rule, spec, fail);
                 if (spec.nat?.keyword === 'binat-to') {
                   if (binatConsistent(spec, rule, fail)) {
                     rule.direction = 'out';
@@ -326,6 +334,49 @@ function translationConsistent(rule: Rule, spec: RuleSpec, fail: Fail): void {
   if (!t) return;
   if (rule.action !== 'match' && rule.state === 'none') fail(t.loc, 'nat-to and rdr-to require keep state');
   if (rule.direction === 'both') fail(t.loc, 'nat-to and rdr-to require a direction');
+}
+
+/**
+ * pfctl's collapse_redirspec for routing: next hops of another family than the rule's are left out;
+ * a rule without a family takes the next hops', which must then share one.
+ */
+function fitRoute(r: RouteSpec, ruleAf: 0 | 4 | 6, fail: Fail): { option: RouteOption; af: 0 | 4 | 6 } | null {
+  let af = ruleAf;
+  const targets: RouteOption['targets'] = [];
+  for (const i of r.items) {
+    if (i.af !== 0 && ruleAf !== 0 && i.af !== ruleAf) continue;
+    if (i.af !== 0 && af !== 0 && i.af !== af) {
+      fail(r.loc, 'routing spec contains addresses with different address families');
+      return null;
+    }
+    if (i.af !== 0) af = i.af;
+    targets.push({ ifname: i.ifname, nexthop: i.nexthop });
+  }
+  if (targets.length === 0) {
+    fail(r.loc, 'af mismatch in routing spec');
+    return null;
+  }
+  let type = r.type;
+  if (targets.length > 1) {
+    if (type === 'bitmask') {
+      fail(r.loc, 'pool type is not valid for multiple translation or routing addresses');
+      return null;
+    }
+    if (type === 'none') type = 'round-robin';
+  } else if (type === 'bitmask') type = 'none'; // a single next hop: the bitmask of a host is the host
+  const option = { kind: r.kind, targets, type, hashKey: type === 'source-hash' ? r.hashKey : null, sticky: r.sticky };
+  return { option, af };
+}
+
+/** pfctl's checks of a rule that routes (its grammar action and rule_consistent). */
+function routeConsistent(rule: Rule, spec: RuleSpec, fail: Fail): void {
+  const r = spec.route;
+  if (!r) return;
+  if (r.kind !== 'dup-to' && spec.direction === 'both')
+    return fail(r.loc, 'direction must be explicit with rules that specify routing');
+  if (rule.state === 'none') fail(r.loc, 'route-to, reply-to and dup-to require keep state');
+  if (rule.action === 'match') fail(r.loc, 'route-to, reply-to and dup-to are not supported on match rules');
+  if (rule.action === 'block') fail(r.loc, 'route-to, reply-to and dup-to are not supported on block rules');
 }
 
 /** binat-to's restrictions (pfctl's expand_rule): one source address and one translation address, same mask. */

@@ -14,6 +14,7 @@ import {
 import type { RuleSpec } from './expand-rule.js';
 import { icmpCodeNumber, icmpTypeNumber } from './names.js';
 import { tableReference } from './parse-hosts.js';
+import { parseRouteOption, ROUTE_KEYWORDS } from './parse-route-to.js';
 import { parseTranslation } from './parse-translation.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { byteLength, MAX_LABEL_BYTES, MAX_TAG_BYTES } from './rule-consistent.js';
@@ -22,9 +23,6 @@ const TRANSLATIONS = new Set(['nat-to', 'rdr-to', 'binat-to', 'af-to']);
 
 /** pf rule options tunpf does not implement: named in the error rather than a syntax error. */
 const UNSUPPORTED = new Set([
-  'route-to',
-  'reply-to',
-  'dup-to',
   'divert-to',
   'divert-packet',
   'divert-reply',
@@ -129,6 +127,8 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec, untilBrac
       spec.allowOpts = true;
     } else if (TRANSLATIONS.has(t.text)) {
       parseTranslation(ctx, spec);
+    } else if (ROUTE_KEYWORDS.has(t.text)) {
+      parseRouteOption(ctx, spec);
     } else if (UNSUPPORTED.has(t.text)) {
       throw new RuleSyntaxError(t.loc, `'${t.text}' is not supported by tunpf`);
     } else throw ctx.unexpected(t, 'a rule option (flags, icmp-type, keep state, label, tag, ...)');

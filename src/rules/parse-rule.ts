@@ -169,6 +169,7 @@ export function newRuleSpec(action: RuleAction, loc: SourceLocation): RuleSpec {
     tagged: null,
     nat: null,
     rdr: null,
+    route: null,
     loc,
   };
 }

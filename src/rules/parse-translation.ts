@@ -187,7 +187,7 @@ function poolOptions(ctx: ParserContext, t: TranslationSpec): void {
  * The key after `source-hash`: `0x` and 32 hex digits, or any other string, whose MD5 digest
  * is the key (pfctl's words are the digest read big-endian); none: null, a random key at load.
  */
-function hashKey(ctx: ParserContext): Uint32Array | null {
+export function hashKey(ctx: ParserContext): Uint32Array | null {
   const t = ctx.peek();
   if (t.kind !== 'string' && (t.kind !== 'word' || OPTION_WORDS.has(t.text))) return null;
   ctx.next();

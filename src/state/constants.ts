@@ -126,3 +126,11 @@ export const StateReasonName = [
 
 export const NO_RULE = 0xffff;
 export const FLOATING = 0xff;
+
+/** pf's routing kinds as a state keeps them (PF_ROUTETO, PF_DUPTO, PF_REPLYTO; pfsync_state.rt). */
+export const RouteCode = { NONE: 0, ROUTE_TO: 1, DUP_TO: 2, REPLY_TO: 3 } as const;
+/** A state's route packs its kind (top 2 bits) and its route target's number (1..ROUTE_TARGET_MAX). */
+export const ROUTE_TARGET_MAX = 0x3fff;
+export const routeOf = (code: number, target: number): number => (code << 14) | target;
+export const routeCode = (route: number): number => route >>> 14;
+export const routeTarget = (route: number): number => route & ROUTE_TARGET_MAX;

@@ -474,6 +474,7 @@ export class StateEngine {
     t.lastActive[i] = img.lastActive;
     t.timeoutClass[i] = img.timeoutClass;
     t.log[i] = img.log;
+    t.route[i] = img.route;
     t.packets[i * 2] = img.packets[0]!;
     t.packets[i * 2 + 1] = img.packets[1]!;
     t.bytes[i * 2] = img.bytes[0]!;

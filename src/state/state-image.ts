@@ -38,6 +38,8 @@ export class StateImage {
   lastActive = 0;
   timeoutClass = 0;
   log = 0;
+  /** route-to, reply-to, dup-to (state/constants.ts routeOf), 0: none. */
+  route = 0;
   /** [in the creating packet's direction, the reverse]. */
   readonly packets = new Float64Array(2);
   readonly bytes = new Float64Array(2);

@@ -122,6 +122,8 @@ export class StateTable {
   readonly flags: Uint16Array;
   /** pf's log byte (pfsync_state.log): LogFlag.ALL when every packet of the state is logged. */
   readonly log: Uint8Array;
+  /** route-to, reply-to, dup-to: the routing kind (pf's PF_ROUTETO...) and its target, packed by routeOf(); 0: none. */
+  readonly route: Uint16Array;
   readonly idHi: Uint32Array;
   readonly idLo: Uint32Array;
   readonly creator: Uint32Array;
@@ -179,6 +181,7 @@ export class StateTable {
     this.direction = new Uint8Array(cap);
     this.flags = new Uint16Array(cap);
     this.log = new Uint8Array(cap);
+    this.route = new Uint16Array(cap);
     this.idHi = new Uint32Array(cap);
     this.idLo = new Uint32Array(cap);
     this.creator = new Uint32Array(cap);
@@ -221,6 +224,7 @@ export class StateTable {
       this.direction,
       this.flags,
       this.log,
+      this.route,
       this.idHi,
       this.idLo,
       this.creator,
@@ -619,6 +623,7 @@ export class StateTable {
     this.direction[i] = 0;
     this.flags[i] = 0;
     this.log[i] = 0;
+    this.route[i] = 0;
     this.srcNode[i] = -1;
     this.indexEntry(this.hashOf(i), i);
     this.count++;
