@@ -4,6 +4,7 @@
 // file or link), twice in a row, and after an `up` killed half-way; as a
 // user, `lab` says it needs root and creates nothing.
 
+import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -35,6 +36,9 @@ const rootLinks = () =>
     .sort();
 const readState = (): LabState => JSON.parse(readFileSync(join(LAB_DIR, 'state.json'), 'utf8')) as LabState;
 
+/** Where this checkout's compiled lab programs live. */
+const LAB_CODE = fileURLToPath(new URL('../../src/lab/', import.meta.url));
+
 function labProcessesRunning(): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -44,8 +48,9 @@ function labProcessesRunning(): string[] {
     } catch {
       continue;
     }
-    if (cmd.includes(LAB_DIR) || /lab\/(echo-server|traffic)\.[jt]s/.test(cmd) || cmd.includes('tpflab-'))
-      found.push(`${pid}: ${cmd}`);
+    // this checkout's lab programs only: another checkout's tests may run beside these
+    const ours = cmd.includes(`${LAB_CODE}echo-server.`) || cmd.includes(`${LAB_CODE}traffic.`);
+    if (cmd.includes(LAB_DIR) || ours || cmd.includes('tpflab-')) found.push(`${pid}: ${cmd}`);
   }
   return found;
 }
