@@ -20,6 +20,7 @@
 import { ANY_DIRECTION, IPPROTO, type Direction, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
 import type { Rule } from '../rules/ast.js';
+import { mergeScrub } from '../state/constants.js';
 import {
   Action,
   AddrKind,
@@ -55,7 +56,15 @@ export class FilterResult {
   /** Tag id set by the matching rules, -1 for none. */
   tag = -1;
   quick = false;
+  /** Scrub word of the matching match rules and the deciding pass rule (pf's act.flags, min_ttl, set_tos). */
+  scrub = 0;
+  /** Their max-mss, 0 for none. */
+  scrubMss = 0;
 }
+
+/** pf's default priority of a packet (IFQ_DEFPRIO): TUN packets carry none, and tunpf does not queue. */
+export const DEFAULT_PRIO = 3;
+const UINT_MAX = 0xffffffff;
 
 export function evaluate(
   rs: CompiledRuleset,
@@ -78,6 +87,8 @@ export function evaluate(
   let tag = -1;
   let actLog = 0;
   let decidedRecord = -1;
+  let scrub = 0;
+  let scrubMss = 0;
   const logs = out.logs;
   logs.clear();
   let i = 0;
@@ -95,13 +106,19 @@ export function evaluate(
     else if (r.dportOp !== 0 && !(hasPorts && portMatches(r.dportOp, r.dportLo, r.dportHi, meta.dstPort)))
       i = r.skipDstPort;
     else if (!otherFieldsMatch(r, meta, later, isIcmp, tag)) i++;
+    else if (r.extraMatch && !extraMatches(r, meta, rs)) i++;
     else {
+      if (r.once) r.expired = true; // pf_match_rule: a once rule expires when it first matches
       if (r.tagId >= 0) tag = r.tagId;
       // after a log (matches) rule every matching rule logs, except one that has log (matches) itself
       const logsAsMatch = (actLog & LogFlag.MATCHES) !== 0 && (r.log & LogFlag.MATCHES) === 0;
       if (r.action === Action.MATCH) {
         if (r.log !== 0 || logsAsMatch) logs.push(i, PfAction.MATCH, PfReason.MATCH);
         actLog |= r.log;
+        if (r.scrub !== 0) {
+          scrub = mergeScrub(scrub, r.scrub);
+          if (r.scrubMss !== 0) scrubMss = r.scrubMss;
+        }
         if (r.translates && xlat !== null) meta = xlat.apply(r.rule, meta);
       } else {
         decided = i;
@@ -114,6 +131,8 @@ export function evaluate(
 
   out.tag = tag;
   if (decided < 0) {
+    out.scrub = scrub;
+    out.scrubMss = scrubMss;
     out.action = Action.PASS;
     out.ruleIndex = -1;
     out.rule = null;
@@ -138,15 +157,20 @@ export function evaluate(
   out.logFlags = actLog | r.log;
   out.log = logs.count > 0;
   out.state = r.action === Action.PASS ? r.state : StateKind.NONE;
-  out.reply = r.action === Action.BLOCK ? resolveReply(r.blockReply, rs.blockPolicyReturn, proto) : BlockReply.DROP;
+  out.reply = r.action === Action.BLOCK ? resolveReply(r.blockReply, proto) : BlockReply.DROP;
+  if (r.scrub !== 0 && r.action === Action.PASS) {
+    scrub = mergeScrub(scrub, r.scrub);
+    if (r.scrubMss !== 0) scrubMss = r.scrubMss;
+  }
+  out.scrub = scrub;
+  out.scrubMss = scrubMss;
   if (r.translates && xlat !== null && r.action === Action.PASS) xlat.apply(r.rule, meta);
   rs.packets[decided]!++;
   rs.bytes[decided]! += packet.totalLength;
   return out;
 }
 
-function resolveReply(reply: number, policyReturn: boolean, proto: number): number {
-  if (reply === -1) reply = policyReturn ? BlockReply.RETURN : BlockReply.DROP;
+function resolveReply(reply: number, proto: number): number {
   if (reply === BlockReply.RETURN) return proto === IPPROTO.TCP ? BlockReply.RETURN_RST : BlockReply.RETURN_ICMP;
   if (reply === BlockReply.RETURN_RST && proto !== IPPROTO.TCP) return BlockReply.DROP;
   return reply;
@@ -160,6 +184,16 @@ function otherFieldsMatch(r: CompiledRule, meta: PacketMeta, later: boolean, isI
     if (r.icmpCode >= 0 && meta.icmpCode !== r.icmpCode) return false;
   }
   if (r.taggedId >= 0 && (tag === r.taggedId) === r.taggedNeg) return false;
+  return true;
+}
+
+/** tos, prio, probability and once (pf_match_rule's order among them does not matter: all must hold). */
+function extraMatches(r: CompiledRule, meta: PacketMeta, rs: CompiledRuleset): boolean {
+  if (r.expired) return false;
+  if (r.tos >= 0 && (meta.tos & ~3) !== r.tos) return false;
+  if (r.prio >= 0 && r.prio !== DEFAULT_PRIO) return false;
+  // pf: skipped when prob <= arc4random_uniform(UINT_MAX)
+  if (r.probability !== 0 && r.probability <= rs.random(UINT_MAX)) return false;
   return true;
 }
 

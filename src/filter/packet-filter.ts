@@ -109,6 +109,8 @@ export class Verdict {
   viaIcmpError = false;
   /** For blocks: BlockReply. */
   reply: number = BlockReply.DROP;
+  /** For passed packets: the scrub profile to apply (StateTable.scrubProfile), from the state or the rules; 0: none. */
+  scrub = 0;
   /** The packet is to be logged: `logs` holds one record per logging rule. The only field to test on the hot path. */
   log = false;
   readonly logs = new LogRecords();
@@ -150,7 +152,7 @@ export class PacketFilter {
     this.states = opts.states;
     this.random = opts.random;
     this.tables = TableStore.forRuleset(ruleset.tables);
-    this.rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables: this.tables });
+    this.rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables: this.tables, random: this.random });
     this.translator = new Translator(this.interfaces, () => this.tables, this.random);
     this.states.setRules(ruleset, (name) => this.tables.get(name));
   }
@@ -161,7 +163,12 @@ export class PacketFilter {
    */
   reload(ruleset: Ruleset): void {
     const tables = TableStore.forRuleset(ruleset.tables, this.tables);
-    const rules = compileRuleset(ruleset, { interfaces: this.interfaces, tables, tags: this.rules.tags });
+    const rules = compileRuleset(ruleset, {
+      interfaces: this.interfaces,
+      tables,
+      tags: this.rules.tags,
+      random: this.random,
+    });
     this.tables = tables;
     this.rules = rules;
     // pools start over, with new source-hash keys where none is written (pfctl picks one per load)
@@ -180,6 +187,7 @@ export class PacketFilter {
     v.log = false;
     v.logs.count = 0;
     v.reply = BlockReply.DROP;
+    v.scrub = 0;
     if (m.error !== 0) {
       c.malformed[m.error]!++;
       return this.block(v, Why.MALFORMED, -1);
@@ -207,6 +215,7 @@ export class PacketFilter {
         v.forward = states.forward;
         v.viaIcmpError = states.viaIcmpError;
       }
+      v.scrub = states.table.scrub[i]!;
       v.state = i;
       v.pass = true;
       v.why = Why.STATE;
@@ -246,6 +255,8 @@ export class PacketFilter {
         return v;
       }
       this.rules.states[r.ruleIndex]!++;
+      // pf keeps the rules' scrub options in the state: its later packets get them too
+      if (r.scrub !== 0) states.table.scrub[s] = states.table.scrubProfile(r.scrub, r.scrubMss);
       v.state = s;
       v.created = true;
       if (x.active && states.table.translated(s)) {
@@ -256,6 +267,8 @@ export class PacketFilter {
         v.viaIcmpError = false;
       }
     }
+    v.scrub =
+      r.scrub === 0 ? 0 : v.state >= 0 ? states.table.scrub[v.state]! : states.table.scrubProfile(r.scrub, r.scrubMss);
     v.pass = true;
     v.why = Why.RULE;
     c.passed++;

@@ -20,6 +20,7 @@ import {
   type Translation,
 } from './ast.js';
 import { icmpCodeName, icmpTypeName, protocolName } from './names.js';
+import { formatDivert, formatOwner, formatProbability, formatScrub, formatSetOptions } from './print-scrub.js';
 
 export function formatAddressSpecCanonical(a: AddressSpec): string {
   const neg = 'neg' in a && a.neg ? '! ' : '';
@@ -88,7 +89,8 @@ export function stateOptionsText(o: StateOptions): string[] {
 export function formatRule(r: Rule): string {
   let s: string = r.action;
   if (r.action === 'block') {
-    if (r.block === 'return-rst') s += ' return-rst' + (r.returnTtl !== null ? ` (ttl ${r.returnTtl})` : '');
+    if (r.block === 'return-rst') s += ' return-rst' + (r.returnTtl !== null ? `(ttl ${r.returnTtl})` : '');
+    else if (r.block === 'return-icmp' || r.block === 'return-icmp6') s += returnIcmpText(r);
     else if (r.block !== 'policy') s += ` ${r.block}`;
   }
   if (r.direction !== 'both') s += ` ${r.direction}`;
@@ -112,6 +114,9 @@ export function formatRule(r: Rule): string {
     s += ` to ${formatAddressSpecCanonical(r.to.addr)}`;
     if (r.to.port) s += ` ${formatPort(r.to.port)}`;
   }
+  const x = r.extra;
+  if (x.user) s += formatOwner('user', x.user);
+  if (x.group) s += formatOwner('group', x.group);
   if (r.flags)
     s +=
       r.flags.mask === 0 ? ' flags any' : ` flags ${tcpFlagsToString(r.flags.set)}/${tcpFlagsToString(r.flags.mask)}`;
@@ -119,21 +124,38 @@ export function formatRule(r: Rule): string {
     s += ` ${r.icmp.family === 4 ? 'icmp-type' : 'icmp6-type'} ${icmpTypeName(r.icmp.family, r.icmp.type)}`;
     if (r.icmp.code !== null) s += ` code ${icmpCodeName(r.icmp.family, r.icmp.type, r.icmp.code)}`;
   }
+  if (x.tos) s += ` tos 0x${x.tos.toString(16).padStart(2, '0')}`;
+  if (x.prio !== null) s += ` prio ${x.prio}`;
+  s += formatSetOptions(x);
   const opts = stateOptionsText(r.stateOptions);
   if (r.state === 'none') {
     if (r.action === 'pass') s += ' no state';
   } else if (r.state === 'keep') {
     if (opts.length || r.action !== 'pass') s += ' keep state';
   } else s += ` ${r.state} state`;
+  if (x.probability) s += formatProbability(x.probability);
   if (r.state !== 'none' && opts.length) s += ` (${opts.join(', ')})`;
+  if (x.scrub) s += formatScrub(x.scrub);
   if (r.allowOpts) s += ' allow-opts';
   if (r.label !== null) s += ` label "${r.label}"`;
+  if (x.once) s += ' once';
   if (r.tag) s += ` tag ${r.tag}`;
   if (r.tagged) s += `${r.tagged.neg ? ' !' : ''} tagged ${r.tagged.name}`;
+  if (x.rtable !== null) s += ` rtable ${x.rtable}`;
+  if (x.divert) s += formatDivert(x.divert);
   // pfctl prints only one of the two when a rule has both; both are printed so that the line reads back the same
   if (r.nat) s += ` nat-to ${formatTranslation(r.nat, false)}`;
   if (r.rdr) s += ` rdr-to ${formatTranslation(r.rdr, true)}`;
   return s;
+}
+
+/** pfctl's `return-icmp(code)`: the family of the rule decides which codes show (both for a rule of either family). */
+function returnIcmpText(r: Rule): string {
+  const c4 = icmpCodeName(4, 3, r.extra.returnIcmp);
+  const c6 = icmpCodeName(6, 1, r.extra.returnIcmp6);
+  if (r.af === 4) return ` return-icmp(${c4})`;
+  if (r.af === 6) return ` return-icmp6(${c6})`;
+  return ` return-icmp(${c4}, ${c6})`;
 }
 
 /** A pool's members: one as is, several as a list. */
@@ -222,6 +244,9 @@ export function formatOptions(o: Options, set: readonly string[]): string[] {
         break;
       case 'ruleset-optimization':
         out.push(`set ruleset-optimization ${o.ruleset}`);
+        break;
+      case 'reassemble':
+        out.push(`set reassemble ${o.reassemble?.on ? 'yes' : 'no'}${o.reassemble?.noDf ? ' no-df' : ''}`);
         break;
     }
   }

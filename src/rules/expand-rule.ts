@@ -20,6 +20,7 @@ import {
   type SourceLocation,
   type StateMode,
   type StateOptions,
+  type RuleExtras,
   type Translation,
 } from './ast.js';
 import { formatPool, formatPrefixShort } from './canonical.js';
@@ -84,6 +85,7 @@ export interface RuleSpec {
   tagged: { name: string; neg: boolean } | null;
   nat: TranslationSpec | null;
   rdr: TranslationSpec | null;
+  extra: RuleExtras;
   loc: SourceLocation;
 }
 
@@ -189,6 +191,7 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
                   tagged: spec.tagged,
                   nat: natPool && translation(spec.nat!, natPool.hosts, af as 4 | 6, false, dport, fail),
                   rdr: rdrPool && translation(spec.rdr!, rdrPool.hosts, af as 4 | 6, true, dport, fail),
+                  extra: spec.extra,
                   loc: spec.loc,
                 };
                 rule.label = spec.label === null ? null : expandLabel(spec.label, rule);

@@ -14,6 +14,7 @@ import {
 import type { RuleSpec } from './expand-rule.js';
 import { icmpCodeNumber, icmpTypeNumber } from './names.js';
 import { tableReference } from './parse-hosts.js';
+import { EXTRA_OPTIONS, parseExtraOption } from './parse-scrub.js';
 import { parseTranslation } from './parse-translation.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 
@@ -24,23 +25,12 @@ const UNSUPPORTED = new Set([
   'route-to',
   'reply-to',
   'dup-to',
-  'divert-to',
   'divert-packet',
-  'divert-reply',
-  'rtable',
   'rdomain',
   'queue',
-  'prio',
-  'set',
-  'probability',
-  'user',
-  'group',
   'os',
-  'once',
   'received-on',
-  'scrub',
   'fragment',
-  'tos',
   'max-pkt-rate',
   'divert',
 ]);
@@ -120,6 +110,8 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec): void {
       spec.tagged = { name: ctx.word('a tag name').text, neg };
     } else if (ctx.accept('allow-opts')) {
       spec.allowOpts = true;
+    } else if (EXTRA_OPTIONS.has(t.text)) {
+      parseExtraOption(ctx, spec);
     } else if (TRANSLATIONS.has(t.text)) {
       parseTranslation(ctx, spec);
     } else if (UNSUPPORTED.has(t.text)) {

@@ -122,6 +122,12 @@ export class StateTable {
   readonly flags: Uint16Array;
   /** pf's log byte (pfsync_state.log): LogFlag.ALL when every packet of the state is logged. */
   readonly log: Uint8Array;
+  /** The scrub profile the state's packets get (scrubProfile()), 0 for none. */
+  readonly scrub: Uint16Array;
+  /** Scrub profiles: [0] is none; each a scrub word (ScrubFlag bits, min-ttl, tos) and a max-mss. Never freed. */
+  private profileWords = new Uint32Array(8);
+  private profileMss = new Uint16Array(8);
+  private profiles = 1;
   readonly idHi: Uint32Array;
   readonly idLo: Uint32Array;
   readonly creator: Uint32Array;
@@ -179,6 +185,7 @@ export class StateTable {
     this.direction = new Uint8Array(cap);
     this.flags = new Uint16Array(cap);
     this.log = new Uint8Array(cap);
+    this.scrub = new Uint16Array(cap);
     this.idHi = new Uint32Array(cap);
     this.idLo = new Uint32Array(cap);
     this.creator = new Uint32Array(cap);
@@ -221,6 +228,7 @@ export class StateTable {
       this.direction,
       this.flags,
       this.log,
+      this.scrub,
       this.idHi,
       this.idLo,
       this.creator,
@@ -619,10 +627,45 @@ export class StateTable {
     this.direction[i] = 0;
     this.flags[i] = 0;
     this.log[i] = 0;
+    this.scrub[i] = 0;
     this.srcNode[i] = -1;
     this.indexEntry(this.hashOf(i), i);
     this.count++;
     return i;
+  }
+
+  /**
+   * The profile number of a scrub word and max-mss (0 for none): states keep
+   * 2 bytes, not the options. Rulesets make few distinct profiles, so a scan
+   * finds them (no allocation); at 65535 profiles the last is reused.
+   */
+  scrubProfile(word: number, mss: number): number {
+    if (word === 0) return 0;
+    const n = this.profiles;
+    for (let p = 1; p < n; p++) if (this.profileWords[p] === word && this.profileMss[p] === mss) return p;
+    if (n === 0xffff) return n - 1;
+    if (n === this.profileWords.length) {
+      const words = new Uint32Array(n * 2);
+      const mssList = new Uint16Array(n * 2);
+      words.set(this.profileWords);
+      mssList.set(this.profileMss);
+      this.profileWords = words;
+      this.profileMss = mssList;
+    }
+    this.profileWords[n] = word;
+    this.profileMss[n] = mss;
+    this.profiles = n + 1;
+    return n;
+  }
+
+  /** A scrub profile's word (0 for profile 0). */
+  scrubWord(profile: number): number {
+    return this.profileWords[profile]!;
+  }
+
+  /** A scrub profile's max-mss (0: none). */
+  scrubMss(profile: number): number {
+    return this.profileMss[profile]!;
   }
 
   /** The id index's hash of a pfsync identity. */

@@ -70,7 +70,7 @@ test('rules/gateway.conf: NAT behind the WAN address, a port forward, ssh to the
     'pass quick on sync proto pfsync all no state',
   ])
     assert.match(r.stdout, new RegExp(`^@\\d+ ${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), line);
-  assert.match(r.stdout, /^@0 block log all$/m, 'default deny, the router included');
+  assert.match(r.stdout, /^@0 block return log all$/m, 'default deny, the router included');
 });
 
 for (const f of haFiles) {
