@@ -130,8 +130,13 @@ function ownerMatch(ctx: ParserContext, kind: 'user' | 'group'): OwnerMatch {
     ctx.next();
     op = opTok.text as PortOp;
   }
+  const range = /^([0-9]+):([0-9]+)$/.exec(ctx.peek().text);
+  if (op === '=' && range && ctx.peek().kind === 'word') {
+    ctx.next();
+    return { op: ':', low: Number(range[1]), high: Number(range[2]) };
+  }
   const low = ownerId(ctx, kind);
-  if (op === '=' && (ctx.is('><') || ctx.is('<>') || ctx.is(':'))) {
+  if (op === '=' && (ctx.is('><') || ctx.is('<>'))) {
     op = ctx.next().text as PortOp;
     const high = ownerId(ctx, kind);
     return { op, low, high };

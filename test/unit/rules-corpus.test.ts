@@ -11,7 +11,12 @@ import { fixturesDir } from './helpers/paths.js';
 const dir = join(fixturesDir, 'rules');
 const args = readFileSync(join(dir, 'args'), 'utf8').trim().split(/\s+/);
 
-for (const name of readdirSync(dir).filter((f) => f.endsWith('.conf'))) {
+// the folder itself and one level of subfolders (one per area of the grammar)
+const files = readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+  e.isDirectory() ? readdirSync(join(dir, e.name)).map((f) => join(e.name, f)) : [e.name],
+);
+
+for (const name of files.filter((f) => f.endsWith('.conf'))) {
   test(`canonical output of ${name}`, async () => {
     const out: string[] = [];
     const code = await main(['check', '-v', '-q', ...args, join(dir, name)], {
