@@ -11,6 +11,7 @@ import { createLogger } from '../log/logger.js';
 import type { PflogFile } from '../log/pflog-writer.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError, type LoadResult } from '../rules/load-file.js';
+import { forRun } from '../rules/run-support.js';
 import { showCarp } from '../control/carp-commands.js';
 import { parseListenAddress } from '../control/metrics-http.js';
 import { hostInterfaces } from './host-interfaces.js';
@@ -70,7 +71,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       : parseListenAddress(args.values.metrics, args.values['metrics-public']);
   if (typeof metrics === 'string') return (io.err(`tunpf run: --metrics: ${metrics}`), 2);
   const loadRuleset = (path: string, anchor?: string) =>
-    loadRulesetFile(path, { interfaces: hostInterfaces(), anchorPath: anchor });
+    forRun(loadRulesetFile(path, { interfaces: hostInterfaces(), anchorPath: anchor }));
   const pflogOpts = pflogSettings(args.values);
   if (typeof pflogOpts === 'string') return (io.err(`tunpf run: ${pflogOpts}`), 2);
 

@@ -142,7 +142,8 @@ export class Forwarder {
       c.logged += o.logged;
       if (!o.pass) {
         c.dropped++;
-        if (o.reply !== BlockReply.DROP) this.answer(tun, rx.buf.subarray(ip, at + len), m, o.reply);
+        if (o.reply !== BlockReply.DROP)
+          this.answer(tun, rx.buf.subarray(ip, at + len), m, o.reply, { icmp: o.replyCode, ttl: o.replyTtl });
         continue;
       }
       if (o.noRoute) c.noRoute++; // the kernel will answer with an unreachable
@@ -188,19 +189,27 @@ export class Forwarder {
   }
 
   /**
-   * `block return`: a RST for TCP, an ICMP port unreachable otherwise, sent
+   * `block return`: a RST for TCP (with the rule's TTL), an ICMP unreachable with the rule's code otherwise, sent
    * back to the sender from the address it wrote to, as pf does. Written
    * into the ingress TUN, so the kernel routes it to the sender. Blocked
    * packets are rare next to passing ones; building the answer allocates.
    */
-  private answer(tun: TunDevice, packet: Uint8Array, m: PacketMeta, reply: number): void {
+  private answer(
+    tun: TunDevice,
+    packet: Uint8Array,
+    m: PacketMeta,
+    reply: number,
+    code: { icmp: number; ttl: number },
+  ): void {
     if (m.error !== 0) return;
     let pkt: Uint8Array | null = null;
-    if (reply === BlockReply.RETURN_RST) pkt = buildTcpResetFor(m);
+    // written into the TUN, the RST is forwarded by the kernel (one hop): one more than the rule's TTL leaves with it
+    if (reply === BlockReply.RETURN_RST)
+      pkt = buildTcpResetFor(m, code.ttl ? { ttl: Math.min(255, code.ttl + 1) } : {});
     else if (reply === BlockReply.RETURN_ICMP && !m.icmpIsError && !m.isLaterFragment)
       pkt = buildIcmpErrorFor(packet, {
         type: m.af === 4 ? 3 : 1,
-        code: m.af === 4 ? 3 : 4,
+        code: code.icmp,
         src: formatAddress(m.af, m.dst),
       });
     if (!pkt) return;

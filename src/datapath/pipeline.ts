@@ -10,11 +10,13 @@
 // A state's route-to / reply-to replaces the route table's egress (the `out`
 // check is then on the route target's interface); dup-to asks for a copy.
 
+import { randomBytes } from 'node:crypto';
 import { BlockReply } from '../filter/compile-rules.js';
 import { type PacketFilter, Verdict } from '../filter/packet-filter.js';
 import type { PacketLogSink } from '../log/pflog-writer.js';
-import { Direction, type PacketMeta } from '../packet/meta.js';
-import { RouteCode, routeCode, routeTarget } from '../state/constants.js';
+import { Direction, TCPFlag, type PacketMeta } from '../packet/meta.js';
+import { clampMss, clearDf, setIpId, setMinTtl, setTos } from '../packet/scrub.js';
+import { RouteCode, routeCode, routeTarget, ScrubFlag } from '../state/constants.js';
 import { rewriteFromState } from '../state/rewrite-from-state.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { LOCAL_DELIVERY, type RouteLookup } from './route-table.js';
@@ -48,6 +50,10 @@ export class PacketOutcome {
   pass = false;
   /** For a blocked packet: the answer its rule asks for (BlockReply). */
   reply: number = BlockReply.DROP;
+  /** For a blocked packet answered with ICMP: the unreachable code of its family. */
+  replyCode = 0;
+  /** For a blocked packet answered with a RST: its TTL (0: the default). */
+  replyTtl = 0;
   /** Records handed to the log sink for this packet. */
   logged = 0;
 
@@ -71,6 +77,8 @@ export class PacketPipeline {
   /** Filled by forward() and checkOnce(); valid until the next call. */
   readonly outcome = new PacketOutcome();
   private logSink: PacketLogSink | null = null;
+  /** xorshift32 state for `scrub (random-id)`: seeded once, never 0. */
+  private idState = (randomBytes(4).readUInt32LE(0) | 1) >>> 0;
 
   constructor(
     private readonly filter: PacketFilter,
@@ -103,9 +111,10 @@ export class PacketPipeline {
     if (vin.created) o.created = vin.state;
     // rdr-to and replies to nat-to: rewritten before the route lookup, which then sees the new destination
     if (vin.rewrite && vin.pass) this.rewrite(vin, buf, m);
+    if (vin.scrub !== 0 && vin.pass) this.scrub(vin, buf, m);
     if (vin.log && this.logSink !== null) this.log(this.logSink, buf, start, end, m.af, Direction.IN, ifIn, now, vin);
     if (!vin.pass) {
-      o.reply = vin.reply;
+      this.refuse(vin, m.af);
       return o;
     }
     o.pass = true;
@@ -128,11 +137,12 @@ export class PacketPipeline {
     const vout = filter.test(m, Direction.OUT, ifOut, now, o.outCheck);
     if (vout.created) o.created = vout.state;
     if (vout.rewrite && vout.pass) this.rewrite(vout, buf, m);
+    if (vout.scrub !== 0 && vout.pass) this.scrub(vout, buf, m);
     if (vout.log && this.logSink !== null)
       this.log(this.logSink, buf, start, end, m.af, Direction.OUT, ifOut, now, vout);
     if (!vout.pass) {
       o.pass = false;
-      o.reply = vout.reply;
+      this.refuse(vout, m.af);
     } else if (vout.route !== 0) this.outRoute(vout, m.af);
     return o;
   }
@@ -229,10 +239,46 @@ export class PacketPipeline {
     this.filter.test(m, direction, ifId, now, v);
     if (v.created) o.created = v.state;
     if (v.rewrite && v.pass) this.rewrite(v, buf, m);
+    if (v.scrub !== 0 && v.pass) this.scrub(v, buf, m);
     if (v.log && this.logSink !== null) this.log(this.logSink, buf, start, end, m.af, direction, ifId, now, v);
     o.pass = v.pass;
-    if (!v.pass) o.reply = v.reply;
+    if (!v.pass) this.refuse(v, m.af);
     return v.pass;
+  }
+
+  /** A blocked packet's answer, as its rule says (blocks are rare: the rule is looked up). */
+  private refuse(v: Verdict, af: number): void {
+    const o = this.outcome;
+    o.reply = v.reply;
+    if (v.reply === BlockReply.DROP) return;
+    const r = v.rule >= 0 ? this.filter.rules.rules[v.rule] : undefined;
+    o.replyCode = r === undefined ? 0 : af === 4 ? r.returnIcmp : r.returnIcmp6;
+    o.replyTtl = r === undefined ? 0 : r.returnTtl;
+  }
+
+  /**
+   * The scrub options of the packet's state or rules (pf_scrub,
+   * pf_normalize_mss): no-df before random-id, which skips fragments; the
+   * MSS is clamped on segments with SYN (SYN and SYN-ACK).
+   */
+  private scrub(v: Verdict, buf: Uint8Array, m: PacketMeta): void {
+    const table = this.states.table;
+    const w = table.scrubWord(v.scrub);
+    if (w & ScrubFlag.NO_DF) clearDf(buf, m);
+    if (w & ScrubFlag.RANDOM_ID && !m.isFragment) setIpId(buf, m, this.nextId());
+    if (w & ScrubFlag.MIN_TTL) setMinTtl(buf, m, (w >>> 8) & 0xff);
+    if (w & ScrubFlag.SET_TOS) setTos(buf, m, (w >>> 16) & 0xff);
+    if (w & ScrubFlag.MAX_MSS && (m.tcpFlags & TCPFlag.SYN) !== 0) clampMss(buf, m, table.scrubMss(v.scrub));
+  }
+
+  /** The next IPv4 id for random-id (xorshift32: unpredictable enough to hide a host's id counter, no allocation). */
+  private nextId(): number {
+    let x = this.idState;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.idState = x >>> 0;
+    return x & 0xffff;
   }
 
   /** A translated state's packet, rewritten to its other key (nat-to, rdr-to). */

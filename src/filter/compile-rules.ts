@@ -10,8 +10,10 @@
 // for the figures, measured beside a naive linear walk), so generated code's
 // extra speed would not pay for being harder to read and to debug.
 
+import { randomInt } from 'node:crypto';
 import { ANY_DIRECTION, Direction, type DirectionOrAny } from '../packet/meta.js';
-import type { AddressSpec, PortSpec, Rule, Ruleset } from '../rules/ast.js';
+import type { AddressSpec, PortSpec, Rule, RuleExtras, Ruleset } from '../rules/ast.js';
+import { ScrubFlag } from '../state/constants.js';
 import { AnchorTree, type AnchorNode } from './anchors.js';
 import type { InterfaceRegistry } from './interface-registry.js';
 import { LogFlag } from './log-records.js';
@@ -81,8 +83,23 @@ export class CompiledRule {
   taggedNeg = false;
   state: number = StateKind.NONE;
   blockReply: number = BlockReply.DROP;
-  /** -1: as `set block-policy`. */
-  blockPolicy = -1;
+  /** ICMP / ICMPv6 unreachable codes of `return-icmp` and `return`. */
+  returnIcmp = 3;
+  returnIcmp6 = 4;
+  /** `return-rst (ttl N)`, 0: the answer's default TTL. */
+  returnTtl = 0;
+  /** Any of tos, prio, probability, once: tested by extraMatches(). */
+  extraMatch = false;
+  tos = -1;
+  prio = -1;
+  /** pf's 32-bit fraction; 0: always. */
+  probability = 0;
+  once = false;
+  /** A `once` rule that matched: it matches no more (pf's PFRULE_EXPIRED). */
+  expired = false;
+  /** Scrub word (ScrubFlag bits, min-ttl, set tos) the rule gives the packet and its state; 0 for none. */
+  scrub = 0;
+  scrubMss = 0;
   /** LogFlag bits of `log (...)`; 0: the rule does not log. */
   log = 0;
   /** nat-to or rdr-to. */
@@ -115,6 +132,8 @@ export interface FilterEnv {
   tags?: Map<string, number>;
   /** The anchors, kept across reloads: anchors the file does not fill keep their rules, as in pf. */
   anchors?: AnchorTree;
+  /** Uniform integer in [0, n) for `probability`; crypto-strong by default. */
+  random?: (n: number) => number;
 }
 
 export class CompiledRuleset {
@@ -127,7 +146,8 @@ export class CompiledRuleset {
   /** The implicit default (no rule matched) counters. */
   defaultPackets = 0;
   defaultBytes = 0;
-  readonly blockPolicyReturn: boolean;
+  /** Uniform integer in [0, n): `probability` draws from it. */
+  readonly random: (n: number) => number;
   /** Every rule by its id (numberRules): the main ruleset's, then each anchor's. */
   byId: Rule[] = [];
   constructor(
@@ -142,7 +162,7 @@ export class CompiledRuleset {
     this.packets = new Float64Array(rules.length);
     this.bytes = new Float64Array(rules.length);
     this.states = new Float64Array(rules.length);
-    this.blockPolicyReturn = ruleset.options.blockPolicy === 'return';
+    this.random = env.random ?? ((n) => randomInt(n));
   }
 }
 
@@ -210,8 +230,10 @@ export function compileRules(
       modulate: StateKind.MODULATE,
       synproxy: StateKind.SYNPROXY,
     }[r.state];
+    compileExtras(r.extra, c);
+    c.returnTtl = r.returnTtl ?? 0;
     c.blockReply = {
-      policy: -1,
+      policy: BlockReply.DROP, // the parser resolved `set block-policy return` where the rule is written
       drop: BlockReply.DROP,
       return: BlockReply.RETURN,
       'return-rst': BlockReply.RETURN_RST,
@@ -250,6 +272,30 @@ export function numberRules(rs: CompiledRuleset): void {
       flat.push(c.stateRule);
     }
   rs.byId = flat;
+}
+
+function compileExtras(x: RuleExtras, c: CompiledRule): void {
+  c.returnIcmp = x.returnIcmp;
+  c.returnIcmp6 = x.returnIcmp6;
+  c.tos = x.tos ? x.tos : -1; // pf: tos 0 tests nothing
+  c.prio = x.prio ?? -1;
+  c.probability = x.probability;
+  c.once = x.once;
+  c.extraMatch = c.tos >= 0 || c.prio >= 0 || c.probability !== 0 || c.once;
+  let w = 0;
+  const s = x.scrub;
+  if (s) {
+    if (s.noDf) w |= ScrubFlag.NO_DF;
+    if (s.randomId) w |= ScrubFlag.RANDOM_ID;
+    if (s.minTtl) w |= ScrubFlag.MIN_TTL | (s.minTtl << 8);
+    if (s.reassembleTcp) w |= ScrubFlag.REASSEMBLE_TCP;
+    if (s.maxMss) {
+      w |= ScrubFlag.MAX_MSS;
+      c.scrubMss = s.maxMss;
+    }
+  }
+  if (x.setTos !== null) w |= ScrubFlag.SET_TOS | (x.setTos << 16);
+  c.scrub = w >>> 0;
 }
 
 function compilePort(p: PortSpec): [number, number, number] {

@@ -20,6 +20,7 @@
 import { ANY_DIRECTION, IPPROTO, type Direction, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
 import type { Rule } from '../rules/ast.js';
+import { mergeScrub } from '../state/constants.js';
 import {
   Action,
   AddrKind,
@@ -63,7 +64,15 @@ export class FilterResult {
   /** Tag id set by the matching rules, -1 for none. */
   tag = -1;
   quick = false;
+  /** Scrub word of the matching match rules and the deciding pass rule (pf's act.flags, min_ttl, set_tos). */
+  scrub = 0;
+  /** Their max-mss, 0 for none. */
+  scrubMss = 0;
 }
+
+/** pf's default priority of a packet (IFQ_DEFPRIO): TUN packets carry none, and tunpf does not queue. */
+export const DEFAULT_PRIO = 3;
+const UINT_MAX = 0xffffffff;
 
 /** pf's PF_ANCHOR_STACK_MAX: anchors calling anchors deeper than this are not entered. */
 export const MAX_ANCHOR_DEPTH = 64;
@@ -89,6 +98,11 @@ class Walk {
   decidedIn: CompiledRule | null = null;
   inAnchor: CompiledRule | null = null;
   depth = 0;
+  /** Scrub options of the matching match rules so far (ScrubFlag bits merged) and their max-mss. */
+  scrub = 0;
+  scrubMss = 0;
+  /** Draws for `probability`: the ruleset's. */
+  random: (n: number) => number = () => 0;
 }
 
 const walk = new Walk();
@@ -116,6 +130,9 @@ export function evaluate(
   w.decidedIn = null;
   w.inAnchor = null;
   w.depth = 0;
+  w.scrub = 0;
+  w.scrubMss = 0;
+  w.random = rs.random;
   out.logs.clear();
   walkRules(rs, w);
   meta = w.meta;
@@ -125,6 +142,8 @@ export function evaluate(
   out.tag = w.tag;
   out.anchorRule = w.decidedIn;
   if (list === null) {
+    out.scrub = w.scrub;
+    out.scrubMss = w.scrubMss;
     out.action = Action.PASS;
     out.ruleIndex = -1;
     out.ruleId = -1;
@@ -155,8 +174,15 @@ export function evaluate(
   out.logFlags = actLog | r.log;
   out.log = logs.count > 0;
   out.state = r.action === Action.PASS ? r.state : StateKind.NONE;
-  out.reply =
-    r.action === Action.BLOCK ? resolveReply(r.blockReply, rs.blockPolicyReturn, meta.proto) : BlockReply.DROP;
+  out.reply = r.action === Action.BLOCK ? resolveReply(r.blockReply, meta.proto) : BlockReply.DROP;
+  let scrub = w.scrub;
+  let scrubMss = w.scrubMss;
+  if (r.scrub !== 0 && r.action === Action.PASS) {
+    scrub = mergeScrub(scrub, r.scrub);
+    if (r.scrubMss !== 0) scrubMss = r.scrubMss;
+  }
+  out.scrub = scrub;
+  out.scrubMss = scrubMss;
   if (r.translates && xlat !== null && r.action === Action.PASS) xlat.apply(r.rule, meta);
   list.packets[decided]!++;
   list.bytes[decided]! += meta.totalLength;
@@ -195,7 +221,9 @@ function walkRules(list: RuleList, w: Walk): boolean {
     else if (r.dportOp !== 0 && !(hasPorts && portMatches(r.dportOp, r.dportLo, r.dportHi, meta.dstPort)))
       i = r.skipDstPort;
     else if (!otherFieldsMatch(r, meta, later, isIcmp, tag)) i++;
+    else if (r.extraMatch && !extraMatches(r, meta, w.random)) i++;
     else {
+      if (r.once) r.expired = true; // pf_match_rule: a once rule expires when it first matches
       if (r.tagId >= 0) tag = r.tagId;
       if (r.anchor !== null) {
         w.tag = tag;
@@ -214,6 +242,10 @@ function walkRules(list: RuleList, w: Walk): boolean {
       if (r.action === Action.MATCH) {
         if (r.log !== 0 || logsAsMatch) logs.push(r.id, PfAction.MATCH, PfReason.MATCH);
         actLog |= r.log;
+        if (r.scrub !== 0) {
+          w.scrub = mergeScrub(w.scrub, r.scrub);
+          if (r.scrubMss !== 0) w.scrubMss = r.scrubMss;
+        }
         if (r.translates && w.xlat !== null) meta = w.xlat.apply(r.rule, meta);
       } else {
         w.list = list;
@@ -260,8 +292,7 @@ function stepIntoAnchor(r: CompiledRule, w: Walk): boolean {
   return quick;
 }
 
-function resolveReply(reply: number, policyReturn: boolean, proto: number): number {
-  if (reply === -1) reply = policyReturn ? BlockReply.RETURN : BlockReply.DROP;
+function resolveReply(reply: number, proto: number): number {
   if (reply === BlockReply.RETURN) return proto === IPPROTO.TCP ? BlockReply.RETURN_RST : BlockReply.RETURN_ICMP;
   if (reply === BlockReply.RETURN_RST && proto !== IPPROTO.TCP) return BlockReply.DROP;
   return reply;
@@ -275,6 +306,16 @@ function otherFieldsMatch(r: CompiledRule, meta: PacketMeta, later: boolean, isI
     if (r.icmpCode >= 0 && meta.icmpCode !== r.icmpCode) return false;
   }
   if (r.taggedId >= 0 && (tag === r.taggedId) === r.taggedNeg) return false;
+  return true;
+}
+
+/** tos, prio, probability and once (pf_match_rule's order among them does not matter: all must hold). */
+function extraMatches(r: CompiledRule, meta: PacketMeta, random: (n: number) => number): boolean {
+  if (r.expired) return false;
+  if (r.tos >= 0 && (meta.tos & ~3) !== r.tos) return false;
+  if (r.prio >= 0 && r.prio !== DEFAULT_PRIO) return false;
+  // pf: skipped when prob <= arc4random_uniform(UINT_MAX)
+  if (r.probability !== 0 && r.probability <= random(UINT_MAX)) return false;
   return true;
 }
 

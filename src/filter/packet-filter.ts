@@ -121,6 +121,8 @@ export class Verdict {
   route = 0;
   /** For blocks: BlockReply. */
   reply: number = BlockReply.DROP;
+  /** For passed packets: the scrub profile to apply (StateTable.scrubProfile), from the state or the rules; 0: none. */
+  scrub = 0;
   /** The packet is to be logged: `logs` holds one record per logging rule. The only field to test on the hot path. */
   log = false;
   readonly logs = new LogRecords();
@@ -168,6 +170,7 @@ export class PacketFilter {
       interfaces: this.interfaces,
       tables: this.tables,
       anchors: new AnchorTree(),
+      random: this.random,
     });
     this.translator = new Translator(this.interfaces, () => this.tables, this.random);
     this.routeTargets = new RouteTargets(ruleset, this.interfaces, null, this.random);
@@ -215,6 +218,7 @@ export class PacketFilter {
       tables,
       tags: this.rules.tags,
       anchors: this.rules.anchors,
+      random: this.random,
     });
     this.tables = tables;
     this.rules = rules;
@@ -236,6 +240,7 @@ export class PacketFilter {
     v.log = false;
     v.logs.count = 0;
     v.reply = BlockReply.DROP;
+    v.scrub = 0;
     if (m.error !== 0) {
       c.malformed[m.error]!++;
       return this.block(v, Why.MALFORMED, -1);
@@ -263,6 +268,7 @@ export class PacketFilter {
         v.forward = states.forward;
         v.viaIcmpError = states.viaIcmpError;
       }
+      v.scrub = states.table.scrub[i]!;
       v.state = i;
       v.route = states.table.route[i]!;
       v.pass = true;
@@ -304,6 +310,8 @@ export class PacketFilter {
       }
       r.list!.states[r.ruleIndex]!++;
       v.route = states.table.route[s] = this.routeTargets.choose(r.ruleId, m.src);
+      // pf keeps the rules' scrub options in the state: its later packets get them too
+      if (r.scrub !== 0) states.table.scrub[s] = states.table.scrubProfile(r.scrub, r.scrubMss);
       v.state = s;
       v.created = true;
       if (x.active && states.table.translated(s)) {
@@ -314,6 +322,8 @@ export class PacketFilter {
         v.viaIcmpError = false;
       }
     }
+    v.scrub =
+      r.scrub === 0 ? 0 : v.state >= 0 ? states.table.scrub[v.state]! : states.table.scrubProfile(r.scrub, r.scrubMss);
     v.pass = true;
     v.why = Why.RULE;
     c.passed++;

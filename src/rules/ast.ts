@@ -114,6 +114,8 @@ export interface Rule {
   rdr: Translation | null;
   /** `route-to`, `reply-to`, `dup-to`: where the state's packets leave. */
   route: RouteOption | null;
+  /** tos, prio, set, probability, once, rtable, user, group, divert, scrub (src/rules/parse-scrub.ts). */
+  extra: RuleExtras;
   /** Where the rule was written. */
   loc: SourceLocation;
   /** Set on `anchor` rules: the ruleset evaluated in place when the rule's criteria match. */
@@ -136,6 +138,69 @@ export interface AnchorDef {
   /** Numbered from 0 within the anchor, as pf numbers them. */
   rules: Rule[];
   loc: SourceLocation;
+}
+
+/** `scrub (...)`: 0 for an absent number. */
+export interface ScrubOptions {
+  noDf: boolean;
+  randomId: boolean;
+  minTtl: number;
+  maxMss: number;
+  reassembleTcp: boolean;
+}
+
+/** `user` / `group`: an id compared with a port operator; low -1 is pf's `unknown` (no owner). */
+export interface OwnerMatch {
+  op: PortOp;
+  low: number;
+  high: number;
+}
+
+export type Divert = { kind: 'to'; addr: Prefix; port: number } | { kind: 'reply' };
+
+/** The rule options of issue 12 beyond addresses and state: one object so rules stay one shape. */
+export interface RuleExtras {
+  /** `tos`: the TOS / traffic class to match, ECN bits aside. */
+  tos: number | null;
+  /** `prio`: the packet priority to match (0-7). */
+  prio: number | null;
+  /** `set tos`. */
+  setTos: number | null;
+  /** `set prio N` or `set prio (N, M)`: [default, for lowdelay TOS and empty ACKs]. */
+  setPrio: [number, number] | null;
+  /** `probability`: pf's 32-bit fraction of UINT_MAX, 0 for none. */
+  probability: number;
+  once: boolean;
+  rtable: number | null;
+  user: OwnerMatch | null;
+  group: OwnerMatch | null;
+  divert: Divert | null;
+  scrub: ScrubOptions | null;
+  /** Block rules: the ICMP unreachable codes `return-icmp` / `return` send (pfctl's defaults: port unreachable). */
+  returnIcmp: number;
+  returnIcmp6: number;
+}
+
+/** pf's default answer codes: ICMP port unreachable (3/3), ICMPv6 port unreachable (1/4). */
+export const RETURN_ICMP_DEFAULT = 3;
+export const RETURN_ICMP6_DEFAULT = 4;
+
+export function defaultRuleExtras(): RuleExtras {
+  return {
+    tos: null,
+    prio: null,
+    setTos: null,
+    setPrio: null,
+    probability: 0,
+    once: false,
+    rtable: null,
+    user: null,
+    group: null,
+    divert: null,
+    scrub: null,
+    returnIcmp: RETURN_ICMP_DEFAULT,
+    returnIcmp6: RETURN_ICMP6_DEFAULT,
+  };
 }
 
 /** pf's pool types (PF_POOL_*); 'none' uses the address as written. */
@@ -241,6 +306,8 @@ export interface Options {
   debug: string | null;
   optimization: string | null;
   ruleset: string | null;
+  /** `set reassemble yes|no [no-df]`; null: not set (pf reassembles). */
+  reassemble: { on: boolean; noDf: boolean; loc: SourceLocation } | null;
 }
 
 /** The most states a table can hold: state numbers live in 24 bits of its index (src/state/state-table.ts). */
@@ -260,6 +327,7 @@ export function defaultOptions(): Options {
     debug: null,
     optimization: null,
     ruleset: null,
+    reassemble: null,
   };
 }
 

@@ -23,6 +23,7 @@ import {
   type Translation,
 } from './ast.js';
 import { icmpCodeName, icmpTypeName, protocolName } from './names.js';
+import { formatDivert, formatOwner, formatProbability, formatScrub, formatSetOptions } from './print-scrub.js';
 
 export function formatAddressSpecCanonical(a: AddressSpec): string {
   const neg = 'neg' in a && a.neg ? '! ' : '';
@@ -147,7 +148,7 @@ export function stateOptionsText(o: StateOptions, ctx: PrintContext = {}): strin
   return out;
 }
 
-/** `block` and how it answers, as print_rule writes it (the return-icmp codes are pf's defaults). */
+/** `block` and how it answers, as print_rule writes it. */
 function blockText(r: Rule, ctx: PrintContext): string {
   const mode = r.block === 'policy' ? (ctx.blockPolicy ?? 'drop') : r.block;
   switch (mode) {
@@ -159,9 +160,7 @@ function blockText(r: Rule, ctx: PrintContext): string {
     case 'return-icmp':
     case 'return-icmp6':
       // print_rule goes by the rule's family, not by the keyword written
-      if (r.af === 4) return 'block return-icmp(port-unr)';
-      if (r.af === 6) return 'block return-icmp6(port-unr)';
-      return 'block return-icmp(port-unr, port-unr)';
+      return 'block' + returnIcmpText(r);
   }
 }
 
@@ -190,6 +189,9 @@ export function formatRule(r: Rule, ctx: PrintContext = {}): string {
     s += ` to ${formatAddressSpecCanonical(r.to.addr)}`;
     if (r.to.port) s += ` ${formatPort(r.to.port)}`;
   }
+  const x = r.extra;
+  if (x.user) s += formatOwner('user', x.user);
+  if (x.group) s += formatOwner('group', x.group);
   if (r.flags && (r.flags.set || r.flags.mask))
     s += ` flags ${tcpFlagsToString(r.flags.set)}/${tcpFlagsToString(r.flags.mask)}`;
   else if (r.action !== 'block' && (r.proto === null || r.proto === 6) && r.state !== 'none') s += ' flags any';
@@ -197,17 +199,25 @@ export function formatRule(r: Rule, ctx: PrintContext = {}): string {
     s += ` ${r.icmp.family === 4 ? 'icmp-type' : 'icmp6-type'} ${icmpTypeName(r.icmp.family, r.icmp.type)}`;
     if (r.icmp.code !== null) s += ` code ${icmpCodeName(r.icmp.family, r.icmp.type, r.icmp.code)}`;
   }
+  if (x.tos) s += ` tos 0x${x.tos.toString(16).padStart(2, '0')}`;
+  if (x.prio !== null) s += ` prio ${x.prio}`;
+  s += formatSetOptions(x);
   const opts = r.state === 'none' ? [] : stateOptionsText(r.stateOptions, ctx);
   if (r.state === 'none') {
     if (r.action === 'pass') s += ' no state';
   } else if (r.state === 'keep') {
     if (opts.length) s += ' keep state';
   } else s += ` ${r.state} state`;
+  if (x.probability) s += formatProbability(x.probability);
   if (r.state !== 'none' && opts.length) s += ` (${opts.join(', ')})`;
+  if (x.scrub) s += formatScrub(x.scrub);
   if (r.allowOpts) s += ' allow-opts';
   if (r.label !== null) s += ` label "${r.label}"`;
+  if (x.once) s += ' once';
   if (r.tag) s += ` tag ${r.tag}`;
   if (r.tagged) s += `${r.tagged.neg ? ' !' : ''} tagged ${r.tagged.name}`;
+  if (x.rtable !== null) s += ` rtable ${x.rtable}`;
+  if (x.divert) s += formatDivert(x.divert);
   // pfctl prints only one of the two when a rule has both; both are printed so that the line reads back the same
   if (r.nat) s += ` nat-to ${formatTranslation(r.nat, false)}`;
   if (r.rdr) s += ` rdr-to ${formatTranslation(r.rdr, true)}`;
@@ -215,6 +225,15 @@ export function formatRule(r: Rule, ctx: PrintContext = {}): string {
   // pf scales this rule's timeouts by its own state count; tunpf scales every state by the table's
   if (opts.some((o) => o.startsWith('adaptive.'))) s += ' # tunpf: adaptive timeouts follow the whole state table';
   return s;
+}
+
+/** pfctl's `return-icmp(code)`: the family of the rule decides which codes show (both for a rule of either family). */
+function returnIcmpText(r: Rule): string {
+  const c4 = icmpCodeName(4, 3, r.extra.returnIcmp);
+  const c6 = icmpCodeName(6, 1, r.extra.returnIcmp6);
+  if (r.af === 4) return ` return-icmp(${c4})`;
+  if (r.af === 6) return ` return-icmp6(${c6})`;
+  return ` return-icmp(${c4}, ${c6})`;
 }
 
 /** A pool's members: one as is, several as a list. */
@@ -319,6 +338,9 @@ export function formatOptions(o: Options, set: readonly string[]): string[] {
         out.push(`set optimization ${o.optimization}`);
         break;
       // `set ruleset-optimization` is not echoed by pfctl
+      case 'reassemble':
+        out.push(`set reassemble ${o.reassemble?.on ? 'yes' : 'no'}${o.reassemble?.noDf ? ' no-df' : ''}`);
+        break;
     }
   }
   return out;

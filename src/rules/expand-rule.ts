@@ -21,6 +21,7 @@ import {
   type SourceLocation,
   type StateMode,
   type StateOptions,
+  type RuleExtras,
   type Translation,
 } from './ast.js';
 import { formatPool, formatPrefixShort } from './canonical.js';
@@ -91,6 +92,7 @@ export interface RuleSpec {
   nat: TranslationSpec | null;
   rdr: TranslationSpec | null;
   route: RouteSpec | null;
+  extra: RuleExtras;
   loc: SourceLocation;
 }
 
@@ -207,6 +209,7 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
                   nat: natPool && translation(spec.nat!, natPool.hosts, af as 4 | 6, false, dport, fail),
                   rdr: rdrPool && translation(spec.rdr!, rdrPool.hosts, af as 4 | 6, true, dport, fail),
                   route: route && route.option,
+                  extra: spec.extra,
                   loc: spec.loc,
                 };
                 rule.label = spec.label === null ? null : expandLabel(spec.label, rule);

@@ -15,6 +15,7 @@ import type { RuleSpec } from './expand-rule.js';
 import { icmpCodeNumber, icmpTypeNumber } from './names.js';
 import { tableReference } from './parse-hosts.js';
 import { parseRouteOption, ROUTE_KEYWORDS } from './parse-route-to.js';
+import { EXTRA_OPTIONS, parseExtraOption } from './parse-scrub.js';
 import { parseTranslation } from './parse-translation.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { byteLength, MAX_LABEL_BYTES, MAX_TAG_BYTES } from './rule-consistent.js';
@@ -23,23 +24,12 @@ const TRANSLATIONS = new Set(['nat-to', 'rdr-to', 'binat-to', 'af-to']);
 
 /** pf rule options tunpf does not implement: named in the error rather than a syntax error. */
 const UNSUPPORTED = new Set([
-  'divert-to',
   'divert-packet',
-  'divert-reply',
-  'rtable',
   'rdomain',
   'queue',
-  'prio',
-  'set',
-  'probability',
-  'user',
-  'group',
   'os',
-  'once',
   'received-on',
-  'scrub',
   'fragment',
-  'tos',
   'max-pkt-rate',
   'divert',
 ]);
@@ -125,6 +115,8 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec, untilBrac
       spec.tagged = { name: tagName(ctx), neg };
     } else if (ctx.accept('allow-opts')) {
       spec.allowOpts = true;
+    } else if (EXTRA_OPTIONS.has(t.text)) {
+      parseExtraOption(ctx, spec);
     } else if (TRANSLATIONS.has(t.text)) {
       parseTranslation(ctx, spec);
     } else if (ROUTE_KEYWORDS.has(t.text)) {

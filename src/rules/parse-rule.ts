@@ -3,9 +3,16 @@
 // for two block rules per interface. A rule is read with its lists intact
 // (RuleSpec) and expanded into single-valued Rules as pfctl does.
 
-import { defaultStateOptions, type BlockMode, type LogOptions, type RuleAction, type SourceLocation } from './ast.js';
+import {
+  defaultRuleExtras,
+  defaultStateOptions,
+  type BlockMode,
+  type LogOptions,
+  type RuleAction,
+  type SourceLocation,
+} from './ast.js';
 import { expandRuleSpec, type HostItem, type RuleSpec } from './expand-rule.js';
-import { protocolNumber } from './names.js';
+import { icmpCodeNumber, protocolNumber } from './names.js';
 import { hostPrefix, interfaceItem, isLinkLocal6, networkPrefix, parseHosts } from './parse-hosts.js';
 import { parseFilterOptions, parseLogOptions } from './parse-rule-options.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
@@ -104,6 +111,8 @@ function antispoofInterface(ctx: ParserContext): { tok: Token; dynamic: boolean 
 function blockMode(ctx: ParserContext, spec: RuleSpec): void {
   const t = ctx.peek();
   const mode = t.text as BlockMode;
+  // as pfctl: a block rule without a mode takes `set block-policy` as it stands where the rule is written
+  if (ctx.options.blockPolicy === 'return') spec.block = 'return';
   if (t.kind !== 'word') return;
   if (
     mode === 'drop' ||
@@ -118,13 +127,32 @@ function blockMode(ctx: ParserContext, spec: RuleSpec): void {
       ctx.expect('ttl');
       spec.returnTtl = ctx.number('a TTL', 0, 255);
       ctx.expect(')');
-    } else if ((mode === 'return-icmp' || mode === 'return-icmp6') && ctx.accept('(')) {
-      while (!ctx.accept(')')) {
-        if (ctx.atEndOfStatement()) throw ctx.unexpected(ctx.peek(), "')'");
-        ctx.next(); // codes: accepted and ignored (tunpf answers with the default unreachable)
-      }
+    } else if ((mode === 'return-icmp' || mode === 'return-icmp6' || mode === 'return') && ctx.is('(')) {
+      returnIcmpCodes(ctx, spec, mode);
     }
   }
+}
+
+/** `return-icmp (code)`, `return-icmp (code, code6)`, `return-icmp6 (code6)`: unreachable codes, at `(`. */
+function returnIcmpCodes(ctx: ParserContext, spec: RuleSpec, mode: BlockMode): void {
+  if (mode === 'return') throw ctx.unexpected(ctx.peek(), 'no codes after return (use return-icmp)');
+  ctx.expect('(');
+  const first = unreachCode(ctx, mode === 'return-icmp6' ? 6 : 4);
+  if (mode === 'return-icmp6') spec.extra.returnIcmp6 = first;
+  else {
+    spec.extra.returnIcmp = first;
+    if (ctx.accept(',')) spec.extra.returnIcmp6 = unreachCode(ctx, 6);
+  }
+  ctx.expect(')');
+}
+
+/** An unreachable code by name (pfctl's icmp codes of type unreach) or number. */
+function unreachCode(ctx: ParserContext, family: 4 | 6): number {
+  const t = ctx.word('an ICMP unreachable code');
+  const code = icmpCodeNumber(family, family === 4 ? 3 : 1, t.text);
+  if (code === undefined)
+    throw new RuleSyntaxError(t.loc, `unknown ${family === 4 ? 'icmp' : 'icmp6'} unreachable code '${t.text}'`);
+  return code;
 }
 
 export function protoItem(ctx: ParserContext): number {
@@ -170,6 +198,7 @@ export function newRuleSpec(action: RuleAction, loc: SourceLocation): RuleSpec {
     nat: null,
     rdr: null,
     route: null,
+    extra: defaultRuleExtras(),
     loc,
   };
 }

@@ -1,6 +1,7 @@
 // `set ...` statements: the ruleset's global options.
 
 import { DEFAULT_TIMEOUTS, MAX_STATE_LIMIT, type Options } from './ast.js';
+import { parseReassemble } from './parse-scrub.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 
 const LIMIT_NAMES: Record<string, keyof Options['limits']> = {
@@ -87,6 +88,10 @@ export function parseSetOption(ctx: ParserContext): void {
     case 'ruleset-optimization':
       options.ruleset = ctx.word('none, basic or profile').text;
       mark('ruleset-optimization');
+      return;
+    case 'reassemble':
+      options.reassemble = parseReassemble(ctx, t.loc);
+      mark('reassemble');
       return;
     default:
       throw new RuleSyntaxError(t.loc, `unknown option 'set ${t.text}'`);

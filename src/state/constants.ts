@@ -31,6 +31,21 @@ export const TcpStateName = [
   'TIME_WAIT',
 ];
 
+/**
+ * A state's scrub word (StateTable.scrub, from pf's rule scrub options and
+ * `set tos`): flag bits, the min-ttl in bits 8-15, the TOS in bits 16-23.
+ */
+export const ScrubFlag = { NO_DF: 1, RANDOM_ID: 2, MIN_TTL: 4, SET_TOS: 8, MAX_MSS: 16, REASSEMBLE_TCP: 32 } as const;
+const SCRUB_FLAG_BITS = 0xff;
+
+/** pf_rule_to_actions: flags add up, a later min-ttl or tos replaces an earlier one. */
+export function mergeScrub(acc: number, word: number): number {
+  let out = acc | (word & SCRUB_FLAG_BITS);
+  if (word & ScrubFlag.MIN_TTL) out = (out & ~0xff00) | (word & 0xff00);
+  if (word & ScrubFlag.SET_TOS) out = (out & ~0xff0000) | (word & 0xff0000);
+  return out >>> 0;
+}
+
 /** UDP and other protocols: per-peer progress. */
 export const PeerState = { NO_TRAFFIC: 0, SINGLE: 1, MULTIPLE: 2 } as const;
 export const PeerStateName = ['NO_TRAFFIC', 'SINGLE', 'MULTIPLE'];

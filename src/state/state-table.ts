@@ -31,9 +31,9 @@
 // Memory per state (bytes): key 40, stack key 36, peers 24 (seqlo, seqhi 4+4, max_win 2,
 // wscale 1, state 1, times two), rule 2, creation+last activity 8, timeout
 // class 1, packets 8, bytes 16, interface and direction 2, flags 2, log 1,
-// id+creator 12, source node 4, the flow index (4 bytes a slot, room for two
+// id+creator 12, source node 4, route 2, scrub profile 2, the flow index (4 bytes a slot, room for two
 // keys a state at a load factor of at most 0.75: 10.7) and the id index (5.3):
-// about 172 in all. (pfsync keeps its own per-state bookkeeping beside the
+// about 176 in all. (pfsync keeps its own per-state bookkeeping beside the
 // table.)
 
 import { randomBytes } from 'node:crypto';
@@ -124,6 +124,12 @@ export class StateTable {
   readonly log: Uint8Array;
   /** route-to, reply-to, dup-to: the routing kind (pf's PF_ROUTETO...) and its target, packed by routeOf(); 0: none. */
   readonly route: Uint16Array;
+  /** The scrub profile the state's packets get (scrubProfile()), 0 for none. */
+  readonly scrub: Uint16Array;
+  /** Scrub profiles: [0] is none; each a scrub word (ScrubFlag bits, min-ttl, tos) and a max-mss. Never freed. */
+  private profileWords = new Uint32Array(8);
+  private profileMss = new Uint16Array(8);
+  private profiles = 1;
   readonly idHi: Uint32Array;
   readonly idLo: Uint32Array;
   readonly creator: Uint32Array;
@@ -182,6 +188,7 @@ export class StateTable {
     this.flags = new Uint16Array(cap);
     this.log = new Uint8Array(cap);
     this.route = new Uint16Array(cap);
+    this.scrub = new Uint16Array(cap);
     this.idHi = new Uint32Array(cap);
     this.idLo = new Uint32Array(cap);
     this.creator = new Uint32Array(cap);
@@ -225,6 +232,7 @@ export class StateTable {
       this.flags,
       this.log,
       this.route,
+      this.scrub,
       this.idHi,
       this.idLo,
       this.creator,
@@ -624,10 +632,45 @@ export class StateTable {
     this.flags[i] = 0;
     this.log[i] = 0;
     this.route[i] = 0;
+    this.scrub[i] = 0;
     this.srcNode[i] = -1;
     this.indexEntry(this.hashOf(i), i);
     this.count++;
     return i;
+  }
+
+  /**
+   * The profile number of a scrub word and max-mss (0 for none): states keep
+   * 2 bytes, not the options. Rulesets make few distinct profiles, so a scan
+   * finds them (no allocation); at 65535 profiles the last is reused.
+   */
+  scrubProfile(word: number, mss: number): number {
+    if (word === 0) return 0;
+    const n = this.profiles;
+    for (let p = 1; p < n; p++) if (this.profileWords[p] === word && this.profileMss[p] === mss) return p;
+    if (n === 0xffff) return n - 1;
+    if (n === this.profileWords.length) {
+      const words = new Uint32Array(n * 2);
+      const mssList = new Uint16Array(n * 2);
+      words.set(this.profileWords);
+      mssList.set(this.profileMss);
+      this.profileWords = words;
+      this.profileMss = mssList;
+    }
+    this.profileWords[n] = word;
+    this.profileMss[n] = mss;
+    this.profiles = n + 1;
+    return n;
+  }
+
+  /** A scrub profile's word (0 for profile 0). */
+  scrubWord(profile: number): number {
+    return this.profileWords[profile]!;
+  }
+
+  /** A scrub profile's max-mss (0: none). */
+  scrubMss(profile: number): number {
+    return this.profileMss[profile]!;
   }
 
   /** The id index's hash of a pfsync identity. */

@@ -1,0 +1,82 @@
+// Scrub and answers on the wire: a match rule's max-mss clamps the SYN that
+// leaves on wan (tcpdump on the server's side reads the MSS option) and,
+// through the state, the SYN-ACK that comes back (read on the client's side);
+// `block return-icmp (host-unr)` answers with that code.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { netTestsUnavailable, type Netns } from './helpers/netns.js';
+import { sleep, Topology, waitForOutput } from './helpers/topology.js';
+
+const skip = netTestsUnavailable() ?? (spawnSync('tcpdump', ['--version']).error ? 'tcpdump is not installed' : null);
+
+const RULES = `
+match out on wan proto tcp scrub (max-mss 1300)
+pass all
+block return-icmp (host-unr) in on lan proto udp to port 7001
+`;
+
+let topo: Topology;
+
+before(async () => {
+  if (skip) return;
+  topo = await Topology.create();
+  await topo.startDaemon(topo.writeRules(RULES));
+});
+
+after(async () => {
+  await topo?.destroy();
+});
+
+/** tcpdump -v in `ns` on `dev` for `count` packets matching `filter`; resolves with its text once they came. */
+async function capture(ns: Netns, dev: string, filter: string, count: number): Promise<() => Promise<string>> {
+  const p: ChildProcess = spawn(
+    'ip',
+    ['netns', 'exec', ns.name, 'tcpdump', '-i', dev, '-n', '-v', '-l', '-c', `${count}`, filter],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const out: string[] = [];
+  p.stdout!.on('data', (x) => out.push(String(x)));
+  // tcpdump may be gone (its count reached) before anyone asks for the text
+  const done = new Promise<void>((r) => p.once('exit', () => r()));
+  await waitForOutput(p, 'listening on', 10000);
+  return async () => {
+    const timer = setTimeout(() => p.kill('SIGTERM'), 5000);
+    await done;
+    clearTimeout(timer);
+    return out.join('');
+  };
+}
+
+test(
+  'max-mss: the SYN leaves with MSS 1300, the SYN-ACK of its state arrives with at most 1300',
+  { skip: skip ?? false },
+  async () => {
+    const syn = await capture(topo.server, 's0', 'tcp[tcpflags] == tcp-syn and dst port 7000', 1);
+    const synAck = await capture(topo.client, 'c0', 'tcp[tcpflags] == (tcp-syn|tcp-ack) and src port 7000', 1);
+    const r = await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '3000');
+    assert.equal(r.ok, true, JSON.stringify(r));
+    const synText = await syn();
+    assert.match(synText, /mss 1300\b/, synText);
+    const ackText = await synAck();
+    const mss = Number(/mss (\d+)/.exec(ackText)?.[1]);
+    assert.ok(mss > 0 && mss <= 1300, ackText);
+  },
+);
+
+test(
+  'return-icmp (host-unr): the blocked datagram is answered with ICMP host unreachable',
+  { skip: skip ?? false },
+  async () => {
+    const icmp = await capture(topo.client, 'c0', 'icmp', 1);
+    const r = await topo.probe(topo.client, 'udp', '10.2.0.2', '7001');
+    assert.equal(r.ok, false);
+    await sleep(100);
+    const text = await icmp();
+    // pf answers from the address the datagram was sent to
+    assert.match(text, /10\.2\.0\.2 > 10\.1\.0\.2: ICMP host 10\.2\.0\.2 unreachable/, text);
+  },
+);
