@@ -271,6 +271,33 @@ export interface TableDef {
   loc: SourceLocation;
 }
 
+/**
+ * pf's timeouts in the order of its PFTM_* numbers: the order print_rule lists
+ * a rule's timeouts in; the first 14 are the state timeout classes.
+ */
+export const PF_TIMEOUT_ORDER: readonly string[] = [
+  'tcp.first',
+  'tcp.opening',
+  'tcp.established',
+  'tcp.closing',
+  'tcp.finwait',
+  'tcp.closed',
+  'udp.first',
+  'udp.single',
+  'udp.multiple',
+  'icmp.first',
+  'icmp.error',
+  'other.first',
+  'other.single',
+  'other.multiple',
+  'frag',
+  'interval',
+  'adaptive.start',
+  'adaptive.end',
+  'src.track',
+  'tcp.tsdiff',
+];
+
 /** `set timeout` names and their pf defaults (seconds). */
 export const DEFAULT_TIMEOUTS: Readonly<Record<string, number>> = {
   'tcp.first': 120,

@@ -11,6 +11,7 @@ import {
   DEFAULT_LIMITS,
   NAT_PROXY_PORT_HIGH,
   NAT_PROXY_PORT_LOW,
+  PF_TIMEOUT_ORDER,
   type AddressSpec,
   type Options,
   type PoolHost,
@@ -76,30 +77,6 @@ function isAny(e: Rule['from']): boolean {
   return formatAddressSpecCanonical(e.addr) === 'any' && e.port === null;
 }
 
-/** pf's timeouts in the order of its PFTM_* numbers: the order print_rule lists a rule's timeouts in. */
-const TIMEOUT_ORDER = [
-  'tcp.first',
-  'tcp.opening',
-  'tcp.established',
-  'tcp.closing',
-  'tcp.finwait',
-  'tcp.closed',
-  'udp.first',
-  'udp.single',
-  'udp.multiple',
-  'icmp.first',
-  'icmp.error',
-  'other.first',
-  'other.single',
-  'other.multiple',
-  'frag',
-  'interval',
-  'adaptive.start',
-  'adaptive.end',
-  'src.track',
-  'tcp.tsdiff',
-];
-
 /** What a rule's printing depends on beyond the rule: the options in force where pfctl read it. */
 export interface PrintContext {
   blockPolicy?: 'drop' | 'return';
@@ -143,7 +120,7 @@ export function stateOptionsText(o: StateOptions, ctx: PrintContext = {}): strin
   if (o.ifBound === true || (o.ifBound === null && ctx.statePolicy === 'if-bound')) out.push('if-bound');
   if (o.sloppy) out.push('sloppy');
   if (o.pflow) out.push('pflow');
-  const names = Object.keys(timeouts).sort((a, b) => TIMEOUT_ORDER.indexOf(a) - TIMEOUT_ORDER.indexOf(b));
+  const names = Object.keys(timeouts).sort((a, b) => PF_TIMEOUT_ORDER.indexOf(a) - PF_TIMEOUT_ORDER.indexOf(b));
   for (const k of names) if (timeouts[k]) out.push(`${k} ${timeouts[k]}`);
   return out;
 }

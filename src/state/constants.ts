@@ -2,6 +2,8 @@
 // numbered as pfsync carries them), UDP/other peer states, state flags, and
 // the reasons a packet is dropped by state tracking.
 
+import { PF_TIMEOUT_ORDER } from '../rules/ast.js';
+
 /** TCP peer states, as pf numbers them (TCPS_*). */
 export const TcpState = {
   CLOSED: 0,
@@ -68,23 +70,8 @@ export const Timeout = {
   OTHER_MULTIPLE: 13,
 } as const;
 
-/** `set timeout` names by class. */
-export const TimeoutName = [
-  'tcp.first',
-  'tcp.opening',
-  'tcp.established',
-  'tcp.closing',
-  'tcp.finwait',
-  'tcp.closed',
-  'udp.first',
-  'udp.single',
-  'udp.multiple',
-  'icmp.first',
-  'icmp.error',
-  'other.first',
-  'other.single',
-  'other.multiple',
-];
+/** `set timeout` names by class: pf's first 14 timeouts, the state classes. */
+export const TimeoutName = PF_TIMEOUT_ORDER.slice(0, 14);
 export const TIMEOUT_CLASSES = TimeoutName.length;
 
 /** State flags (pfsync's state_flags). */
