@@ -7,6 +7,7 @@ import { parseInterfaceRef, parseNetwork, parseScoped } from './address-forms.js
 import type { AddressSpec, PortOp, PortSpec, Prefix, SourceLocation } from './ast.js';
 import type { HostItem, RuleSpec } from './expand-rule.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
+import { unsupported } from './unsupported.js';
 import { byteLength, MAX_IFNAME_BYTES, MAX_TABLE_NAME_BYTES } from './rule-consistent.js';
 import { lookupPort, portError } from './services.js';
 import { readAddressText } from './tokenizer.js';
@@ -54,8 +55,7 @@ export function parseHosts(ctx: ParserContext, spec: RuleSpec): void {
 export function interfaceItem(ctx: ParserContext): { name: string; neg: boolean } {
   const neg = ctx.accept('!');
   const t = ctx.word('an interface name');
-  if (t.text === 'any' || t.text === 'rdomain')
-    throw new RuleSyntaxError(t.loc, `'on ${t.text}' is not supported by tunpf`);
+  if (t.text === 'any' || t.text === 'rdomain') throw unsupported(t.loc, `on ${t.text}`);
   if (byteLength(t.text) > MAX_IFNAME_BYTES) throw new RuleSyntaxError(t.loc, 'interface name too long');
   return { name: t.text, neg };
 }

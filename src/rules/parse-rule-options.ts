@@ -18,6 +18,7 @@ import { parseRouteOption, ROUTE_KEYWORDS } from './parse-route-to.js';
 import { EXTRA_OPTIONS, parseExtraOption } from './parse-scrub.js';
 import { parseTranslation } from './parse-translation.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
+import { unsupported } from './unsupported.js';
 import { byteLength, MAX_LABEL_BYTES, MAX_TAG_BYTES } from './rule-consistent.js';
 
 const TRANSLATIONS = new Set(['nat-to', 'rdr-to', 'binat-to', 'af-to']);
@@ -122,7 +123,7 @@ export function parseFilterOptions(ctx: ParserContext, spec: RuleSpec, untilBrac
     } else if (ROUTE_KEYWORDS.has(t.text)) {
       parseRouteOption(ctx, spec);
     } else if (UNSUPPORTED.has(t.text)) {
-      throw new RuleSyntaxError(t.loc, `'${t.text}' is not supported by tunpf`);
+      throw unsupported(t.loc, t.text);
     } else throw ctx.unexpected(t, 'a rule option (flags, icmp-type, keep state, label, tag, ...)');
   }
 }

@@ -8,6 +8,7 @@ import type { Options, OwnerMatch, PortOp, RuleExtras, ScrubOptions, SourceLocat
 import type { RuleSpec } from './expand-rule.js';
 import { portNumber } from './names.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
+import { isUnsupported, unsupported } from './unsupported.js';
 
 /** pfctl's TOS names (parse.y `tos`). */
 const TOS_NAMES: Record<string, number> = { lowdelay: 0x10, throughput: 0x08, reliability: 0x04 };
@@ -96,6 +97,7 @@ function setOption(ctx: ParserContext, x: RuleExtras): void {
       x.setPrio = [a, a];
     }
   } else if (t.text === 'tos') x.setTos = tosValue(ctx);
+  else if (isUnsupported(`set ${t.text}`)) throw unsupported(t.loc, `set ${t.text}`);
   else throw new RuleSyntaxError(t.loc, `unknown set option '${t.text}' (prio or tos)`);
 }
 

@@ -3,6 +3,7 @@
 import { DEFAULT_TIMEOUTS, MAX_STATE_LIMIT, type Options } from './ast.js';
 import { parseReassemble } from './parse-scrub.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
+import { isUnsupported, unsupported } from './unsupported.js';
 
 const LIMIT_NAMES: Record<string, keyof Options['limits']> = {
   states: 'states',
@@ -93,8 +94,10 @@ export function parseSetOption(ctx: ParserContext): void {
       options.reassemble = parseReassemble(ctx, t.loc);
       mark('reassemble');
       return;
-    default:
+    default: {
+      if (isUnsupported(`set ${t.text}`)) throw unsupported(t.loc, `set ${t.text}`);
       throw new RuleSyntaxError(t.loc, `unknown option 'set ${t.text}'`);
+    }
   }
 }
 

@@ -10,6 +10,7 @@ import { parseAntispoof, parseRule } from './parse-rule.js';
 import { parseSetOption } from './parse-set-options.js';
 import { parseTable } from './parse-tables.js';
 import { ParserContext, RuleSyntaxError, type ParseOptions } from './parser-context.js';
+import { unsupported } from './unsupported.js';
 
 export type { ParseOptions } from './parser-context.js';
 
@@ -80,7 +81,7 @@ function statement(ctx: ParserContext): void {
     case 'nat':
     case 'rdr':
     case 'binat':
-      throw new RuleSyntaxError(t.loc, `'${t.text}' is not supported by tunpf`);
+      throw unsupported(t.loc, t.text);
     default:
       throw ctx.unexpected(t, 'a rule, option, table or macro definition');
   }
