@@ -151,6 +151,8 @@ function hostItem(ctx: ParserContext, spec: RuleSpec): HostItem[] {
   }
   if (ctx.accept('no-route')) return [{ addr: { kind: 'no-route', neg }, af: 0, loc }];
   if (ctx.accept('urpf-failed')) return [{ addr: { kind: 'urpf-failed', neg }, af: 0, loc }];
+  if (ctx.is('route') && ['word', 'string'].includes(ctx.tokens[ctx.pos + 1]?.kind ?? ''))
+    throw unsupported(ctx.peek().loc, 'route');
   if (ctx.accept('self')) return [{ addr: { kind: 'self', neg }, af: 0, loc }];
   if (ctx.accept('<')) return [{ addr: { kind: 'table', name: tableReference(ctx), neg }, af: 0, loc }];
   if (ctx.accept('(')) return [{ addr: dynamicAddress(ctx, neg), af: 0, loc }];

@@ -17,6 +17,7 @@ const WHY: Record<string, string> = {
   'on rdomain': 'it knows one routing domain (a Linux VRF is not one to it)',
   'on any': 'name the interfaces, or leave `on` out',
   'received-on': 'the out check of a forwarded packet does not know the interface it came in on',
+  route: 'it reads no route labels from the routing table',
   os: 'it does no passive OS fingerprinting',
   'set fingerprints': 'it does no passive OS fingerprinting',
   'set syncookies': 'use synproxy state on the rules that need it',
