@@ -301,8 +301,13 @@ export class PacketPipeline {
     const packet = buf.subarray(start, end);
     const ifname = ifId < 0 ? '' : this.filter.interfaces.name(ifId);
     const logs = v.logs;
-    for (let k = 0; k < logs.count; k++)
-      sink.logPacket(now, packet, af, direction, ifname, logs.rule[k]!, logs.action[k]!, logs.reason[k]!);
+    const rules = this.filter.rules;
+    for (let k = 0; k < logs.count; k++) {
+      const id = logs.rule[k]!;
+      const rulenr = id < 0 ? -1 : rules.logRulenr[id]!;
+      const anchor = id < 0 ? undefined : rules.logAnchor[id];
+      sink.logPacket(now, packet, af, direction, ifname, rulenr, logs.action[k]!, logs.reason[k]!, anchor);
+    }
     this.outcome.logged += logs.count;
   }
 }

@@ -12,6 +12,7 @@
 
 import { randomInt } from 'node:crypto';
 import { ANY_DIRECTION, Direction, type DirectionOrAny } from '../packet/meta.js';
+import type { AnchorLogPlace } from '../packet/pflog.js';
 import type { AddressSpec, PortSpec, Rule, RuleExtras, Ruleset } from '../rules/ast.js';
 import { ScrubFlag } from '../state/constants.js';
 import { AnchorTree, type AnchorNode } from './anchors.js';
@@ -150,6 +151,10 @@ export class CompiledRuleset {
   readonly random: (n: number) => number;
   /** Every rule by its id (numberRules): the main ruleset's, then each anchor's. */
   byId: Rule[] = [];
+  /** pflog's rulenr by id: a main rule's number; for an anchor's rule, the number of the anchor rule calling it. */
+  logRulenr = new Int32Array(0);
+  /** pflog's subrulenr and ruleset name by id; undefined for main rules. */
+  logAnchor: (AnchorLogPlace | undefined)[] = [];
   constructor(
     readonly ruleset: Ruleset,
     readonly rules: CompiledRule[],
@@ -265,13 +270,36 @@ export function numberRules(rs: CompiledRuleset): void {
     c.stateRule = c.rule;
     flat.push(c.rule);
   }
+  const callers = anchorCallers(rs);
+  const logRulenr: number[] = rs.rules.map((c) => c.rule.nr);
+  const logAnchor: (AnchorLogPlace | undefined)[] = rs.rules.map(() => undefined);
   for (const node of rs.anchors.all())
     for (const c of node.rules) {
       c.id = flat.length;
       c.stateRule = { ...c.rule, nr: c.id };
       flat.push(c.stateRule);
+      // pflog_packet: the calling anchor rule's number, the rule's number in the anchor, the anchor's name
+      logRulenr.push(callers.get(node) ?? -1);
+      logAnchor.push({ subrulenr: c.rule.nr, ruleset: node.name });
     }
   rs.byId = flat;
+  rs.logRulenr = Int32Array.from(logRulenr);
+  rs.logAnchor = logAnchor;
+}
+
+/** For each anchor, the number (in its own list) of the first anchor rule that evaluates it. */
+function anchorCallers(rs: CompiledRuleset): Map<AnchorNode, number> {
+  const out = new Map<AnchorNode, number>();
+  const visit = (list: CompiledRule[]) => {
+    for (const c of list) {
+      if (!c.anchor) continue;
+      const called = c.anchorWildcard ? c.anchor.children : [c.anchor];
+      for (const node of called) if (!out.has(node)) out.set(node, c.rule.nr);
+    }
+  };
+  visit(rs.rules);
+  for (const node of rs.anchors.all()) visit(node.rules);
+  return out;
 }
 
 function compileExtras(x: RuleExtras, c: CompiledRule): void {

@@ -25,15 +25,20 @@ import {
   PFLOG_HEADER_LENGTH_OPENBSD,
   PFLOG_IFNAMSIZ,
   PFLOG_NO_RULE,
+  PFLOG_RULESET_NAME_SIZE,
   pflogAf,
+  type AnchorLogPlace,
   type PflogHeader,
 } from '../packet/pflog.js';
+
+export type { AnchorLogPlace } from '../packet/pflog.js';
 
 /** Where the datapath and replay hand the packets their rules log. */
 export interface PacketLogSink {
   /**
    * One record: `packet` is the IP packet (valid during the call only),
-   * `direction` 1 in / 2 out, `rule` -1 for pf's default rule, `action` and
+   * `direction` 1 in / 2 out, `rule` -1 for pf's default rule (for a rule in an
+   * anchor: the number of the anchor rule that called it, with `anchor`), `action` and
    * `reason` pf's numbers (PfAction, PfReason), `time` seconds since the epoch.
    */
   logPacket(
@@ -45,6 +50,7 @@ export interface PacketLogSink {
     rule: number,
     action: number,
     reason: number,
+    anchor?: AnchorLogPlace,
   ): void;
 }
 
@@ -142,6 +148,7 @@ export class PflogQueue {
     rule: number,
     action: number,
     reason: number,
+    anchor?: AnchorLogPlace,
   ): boolean {
     if (!this.started) throw new Error('pflog: beginFile() first');
     const caplen = Math.min(packet.length, this.snaplen);
@@ -158,8 +165,10 @@ export class PflogQueue {
     h.naf = h.af;
     h.action = action;
     h.reason = reason;
-    h.ifname = Buffer.byteLength(ifname) < PFLOG_IFNAMSIZ ? ifname : fitName(ifname);
+    h.ifname = Buffer.byteLength(ifname) < PFLOG_IFNAMSIZ ? ifname : fitName(ifname, PFLOG_IFNAMSIZ);
     h.rulenr = rule < 0 ? PFLOG_NO_RULE : rule;
+    h.subrulenr = anchor ? anchor.subrulenr : PFLOG_NO_RULE;
+    h.ruleset = anchor ? fitName(anchor.ruleset, PFLOG_RULESET_NAME_SIZE) : '';
     h.dir = direction;
     const buf = this.chunk!;
     const o = this.fill;
@@ -235,9 +244,10 @@ export class PflogQueue {
 }
 
 /** A name cut to what the header holds (15 bytes), as pf copies IFNAMSIZ bytes; capture files may carry longer ones. */
-function fitName(s: string): string {
+/** s cut to fit a NUL-terminated field of `size` bytes, as pf's strlcpy does. */
+function fitName(s: string, size: number): string {
   let t = s;
-  while (Buffer.byteLength(t) >= PFLOG_IFNAMSIZ) t = t.slice(0, -1);
+  while (Buffer.byteLength(t) >= size) t = t.slice(0, -1);
   return t;
 }
 
@@ -321,12 +331,13 @@ export class PflogFile implements PacketLogSink {
     rule: number,
     action: number,
     reason: number,
+    anchor?: AnchorLogPlace,
   ): void {
     if (this.failed || this.closed) {
       this.queue.counters.dropped++;
       return;
     }
-    this.queue.add(time, packet, ipVersion, direction, ifname, rule, action, reason);
+    this.queue.add(time, packet, ipVersion, direction, ifname, rule, action, reason, anchor);
     this.schedule();
   }
 
@@ -431,8 +442,9 @@ export class PflogSyncFile implements PacketLogSink {
     rule: number,
     action: number,
     reason: number,
+    anchor?: AnchorLogPlace,
   ): void {
-    this.queue.add(time, packet, ipVersion, direction, ifname, rule, action, reason);
+    this.queue.add(time, packet, ipVersion, direction, ifname, rule, action, reason, anchor);
     this.writeOut();
   }
 

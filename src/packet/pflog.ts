@@ -29,6 +29,12 @@ export const PFLOG_HEADER_LENGTH_OPENBSD = 100;
 export const PFLOG_HEADER_LENGTH_MIN = 61;
 /** The largest header a reader accepts (tcpdump's bound too). */
 export const PFLOG_HEADER_LENGTH_MAX = 100;
+/** A rule inside an anchor, as pflog names it: its number there and the anchor's name. */
+export interface AnchorLogPlace {
+  readonly subrulenr: number;
+  readonly ruleset: string;
+}
+
 /** rulenr / subrulenr of no rule: pf's default rule, and "not in an anchor". */
 export const PFLOG_NO_RULE = 0xffffffff;
 /** uid of no socket owner (UINT_MAX: tcpdump prints no uid then). */
