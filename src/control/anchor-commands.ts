@@ -46,7 +46,13 @@ export function anchorLoad(ctx: FilterContext, args: Record<string, unknown>): A
   if (r.ruleset.tables.length > 0)
     throw new ControlError(ErrorCode.REFUSED, `${file}: tables cannot be defined in an anchor loaded at run time`);
   const f = ctx.filter();
-  f.loadAnchor({ path: anchor, rules: r.ruleset.rules, loc: { file, line: 1, col: 1 } }, r.ruleset.anchors);
+  try {
+    f.loadAnchor({ path: anchor, rules: r.ruleset.rules, loc: { file, line: 1, col: 1 } }, r.ruleset.anchors);
+  } catch (e) {
+    if (e instanceof RangeError)
+      throw new ControlError(ErrorCode.REFUSED, `${e.message}; anchor ${anchor} stays as it was`);
+    throw e;
+  }
   return { anchor, file, rules: r.ruleset.rules.length, warnings: texts };
 }
 

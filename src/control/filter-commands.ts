@@ -318,7 +318,12 @@ export function reload(ctx: FilterContext, args: Record<string, unknown>): Reloa
       texts,
     );
   }
-  ctx.applyRuleset(r.ruleset);
+  try {
+    ctx.applyRuleset(r.ruleset);
+  } catch (e) {
+    if (e instanceof RangeError) throw new ControlError(ErrorCode.REFUSED, `${e.message}; the running ruleset stays`);
+    throw e;
+  }
   return { file, rules: r.ruleset.rules.length, states: ctx.states.table.count, warnings: texts };
 }
 

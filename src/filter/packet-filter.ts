@@ -15,7 +15,7 @@ import { Direction, ParseError, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
 import { StateReason } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
-import type { AnchorDef, Ruleset } from '../rules/ast.js';
+import { MAX_RULES, type AnchorDef, type Ruleset } from '../rules/ast.js';
 import { AnchorTree } from './anchors.js';
 import {
   Action,
@@ -149,6 +149,14 @@ export interface PacketFilterOptions {
   random?: (n: number) => number;
 }
 
+/** Refuses a ruleset whose rules (main and anchors) would not fit a state's 16-bit rule number. */
+function assertRuleRoom(total: number): void {
+  if (total > MAX_RULES)
+    throw new RangeError(
+      `too many rules: ${total}; tunpf holds at most ${MAX_RULES}, main ruleset and anchors together`,
+    );
+}
+
 export class PacketFilter {
   rules: CompiledRuleset;
   private readonly states: StateEngine;
@@ -190,6 +198,9 @@ export class PacketFilter {
    */
   loadAnchor(def: AnchorDef, nested: readonly AnchorDef[] = []): void {
     const rs = this.rules;
+    const replaced = [def, ...nested].reduce((n, d) => n + (rs.anchors.get(d.path)?.count ?? 0), 0);
+    const added = [def, ...nested].reduce((n, d) => n + d.rules.length, 0);
+    assertRuleRoom(rs.byId.length - replaced + added);
     const env = { interfaces: this.interfaces, tables: this.tables };
     const compiled = [def, ...nested].map((d) => compileRules(d.rules, env, rs.tags, rs.anchors));
     [def, ...nested].forEach((d, k) => rs.anchors.ensure(d.path).load(compiled[k]!));
@@ -212,6 +223,10 @@ export class PacketFilter {
    * (The state limit is fixed when the filter starts.)
    */
   reload(ruleset: Ruleset): void {
+    const filled = new Set(ruleset.anchors.map((a) => a.path));
+    const kept = this.rules.anchors.all().reduce((n, a) => n + (filled.has(a.path) ? 0 : a.count), 0);
+    const loaded = ruleset.rules.length + ruleset.anchors.reduce((n, a) => n + a.rules.length, 0);
+    assertRuleRoom(loaded + kept); // anchors the file does not fill keep their rules
     const tables = TableStore.forRuleset(ruleset.tables, this.tables);
     const rules = compileRuleset(ruleset, {
       interfaces: this.interfaces,

@@ -340,6 +340,9 @@ export interface Options {
 /** The most states a table can hold: state numbers live in 24 bits of its index (src/state/state-table.ts). */
 export const MAX_STATE_LIMIT = (1 << 24) - 1;
 
+/** Rules of the main ruleset and every anchor together: a state names its rule in 16 bits (0xffff: none). */
+export const MAX_RULES = 0xffff;
+
 export const DEFAULT_LIMITS = { states: 100000, srcNodes: 10000, frags: 65536, tables: 1000, tableEntries: 200000 };
 
 export function defaultOptions(): Options {

@@ -4,7 +4,7 @@
 // macros; each grammar area has a parse-*.ts file of its own, all working on
 // one ParserContext (parser-context.ts).
 
-import type { Diagnostic, Ruleset } from './ast.js';
+import { MAX_RULES, type Diagnostic, type Ruleset } from './ast.js';
 import { parseAnchorRule, parseLoadAnchor } from './parse-anchor.js';
 import { parseAntispoof, parseRule } from './parse-rule.js';
 import { parseSetOption } from './parse-set-options.js';
@@ -101,6 +101,20 @@ function macroDefinition(ctx: ParserContext): void {
   if (ctx.opts.defines?.[name.text] === undefined) ctx.macros.set(name.text, parts.join(' '));
 }
 
+/** An error at the first rule beyond MAX_RULES (anchors counted after the main ruleset, as states number them). */
+function tooManyRules(ctx: ParserContext): void {
+  const lists = [ctx.rules, ...[...ctx.anchors.values()].map((a) => a.rules)];
+  let seen = 0;
+  for (const list of lists) {
+    if (seen + list.length > MAX_RULES) {
+      const loc = list[MAX_RULES - seen]!.loc;
+      ctx.error(loc, `too many rules: tunpf holds at most ${MAX_RULES}, main ruleset and anchors together`);
+      return;
+    }
+    seen += list.length;
+  }
+}
+
 /** Tables used but never defined are created empty, with a warning; then the ruleset, unless there were errors. */
 function finish(ctx: ParserContext): ParseResult {
   for (const use of ctx.tableUses) {
@@ -122,6 +136,7 @@ function finish(ctx: ParserContext): ParseResult {
       });
     }
   }
+  tooManyRules(ctx);
   const hasError = ctx.diagnostics.some((d) => d.severity === 'error');
   ctx.diagnostics.sort((a, b) => a.loc.line - b.loc.line || a.loc.col - b.loc.col);
   const ruleset: Ruleset = {
