@@ -848,6 +848,10 @@ static napi_value if_index(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* native/sock-owner.c */
+napi_value sock_owner(napi_env env, napi_callback_info info);
+napi_value socket_gid(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"tunOpen", NULL, tun_open, NULL, NULL, NULL, napi_default, NULL},
@@ -871,6 +875,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"packetOpen", NULL, packet_open, NULL, NULL, NULL, napi_default, NULL},
       {"packetSend", NULL, packet_send, NULL, NULL, NULL, napi_default, NULL},
       {"ifIndex", NULL, if_index, NULL, NULL, NULL, napi_default, NULL},
+      {"sockOwner", NULL, sock_owner, NULL, NULL, NULL, napi_default, NULL},
+      {"socketGid", NULL, socket_gid, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

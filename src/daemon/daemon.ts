@@ -9,6 +9,8 @@ import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
 import { FibMirror } from '../datapath/fib-mirror.js';
 import { Forwarder, FROM_ROUTER } from '../datapath/forwarder.js';
 import { OwnRoutes } from '../datapath/own-routes.js';
+import { SocketOwners } from '../datapath/socket-owners.js';
+import { loadNativeAddon } from '../os/native-addon.js';
 import { join } from 'node:path';
 import { InstanceLock } from './instance-lock.js';
 import { RUN_DIR } from '../os/run-dir.js';
@@ -69,6 +71,8 @@ export class Daemon {
   private routeOutputs: RouteOutputs | null = null;
   private fib: FibMirror | null = null;
   private ownRoutes: OwnRoutes | null = null;
+  /** `user` and `group`: who owns the router's sockets (every owner is unknown until the routing mirror runs). */
+  private readonly owners = new SocketOwners(loadNativeAddon());
   private forwarder: Forwarder | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
   private readonly lock: InstanceLock;
@@ -91,7 +95,11 @@ export class Daemon {
     this.kernel = new Kernel({ debug: (o, m) => opts.log.debug(o, m) });
     this.registry = new InterfaceRegistry(opts.hostInterfaces);
     this.states = StateEngine.forRuleset(opts.ruleset, { startSeconds: Math.floor(this.clock()) });
-    this.filter = new PacketFilter(opts.ruleset, { states: this.states, interfaces: this.registry });
+    this.filter = new PacketFilter(opts.ruleset, {
+      states: this.states,
+      interfaces: this.registry,
+      owners: this.owners,
+    });
     this.lock = new InstanceLock(opts.lockDir);
     this.control = new ControlServer({ path: opts.socket, log: opts.log });
     // one check per packet, never a route: the pipeline's route table stays empty
@@ -203,6 +211,7 @@ export class Daemon {
       );
       // the router's own routes are in place before the rule that leads its traffic to them
       this.fib.load();
+      this.owners.routes = this.fib.routes;
       this.setup = new RouterSetup(this.kernel, { interfaces: filtered }, this.sysctls, localRuleJournal);
       this.setup.apply();
       this.fib.watch((e) => log.error({ err: e.message }, 'routing table mirror'));

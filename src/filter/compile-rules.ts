@@ -13,11 +13,12 @@
 import { randomInt } from 'node:crypto';
 import { ANY_DIRECTION, Direction, type DirectionOrAny } from '../packet/meta.js';
 import type { AnchorLogPlace } from '../packet/pflog.js';
-import type { AddressSpec, PortSpec, Rule, RuleExtras, Ruleset } from '../rules/ast.js';
+import type { AddressSpec, OwnerMatch, PortSpec, Rule, RuleExtras, Ruleset } from '../rules/ast.js';
 import { ScrubFlag } from '../state/constants.js';
 import { AnchorTree, type AnchorNode } from './anchors.js';
 import type { InterfaceRegistry } from './interface-registry.js';
 import { LogFlag } from './log-records.js';
+import { OWNER_UNKNOWN, type SocketOwnerLookup } from './socket-owner.js';
 import type { TableStore } from './table-store.js';
 
 export const Action = { PASS: 0, BLOCK: 1, MATCH: 2 } as const;
@@ -98,6 +99,13 @@ export class CompiledRule {
   once = false;
   /** A `once` rule that matched: it matches no more (pf's PFRULE_EXPIRED). */
   expired = false;
+  /** `user` / `group`: PortOpCode and ids (OWNER_UNKNOWN for `unknown`); 0: no test. */
+  uidOp = 0;
+  uidLo = 0;
+  uidHi = 0;
+  gidOp = 0;
+  gidLo = 0;
+  gidHi = 0;
   /** Scrub word (ScrubFlag bits, min-ttl, set tos) the rule gives the packet and its state; 0 for none. */
   scrub = 0;
   scrubMss = 0;
@@ -135,6 +143,8 @@ export interface FilterEnv {
   anchors?: AnchorTree;
   /** Uniform integer in [0, n) for `probability`; crypto-strong by default. */
   random?: (n: number) => number;
+  /** The owner of the router's own sockets for `user` and `group`; without it every owner is unknown. */
+  owners?: SocketOwnerLookup | null;
 }
 
 export class CompiledRuleset {
@@ -310,6 +320,8 @@ function compileExtras(x: RuleExtras, c: CompiledRule): void {
   c.probability = x.probability;
   c.once = x.once;
   c.extraMatch = c.tos >= 0 || c.prio >= 0 || c.probability !== 0 || c.once;
+  if (x.user) [c.uidOp, c.uidLo, c.uidHi] = compileOwner(x.user);
+  if (x.group) [c.gidOp, c.gidLo, c.gidHi] = compileOwner(x.group);
   let w = 0;
   const s = x.scrub;
   if (s) {
@@ -324,6 +336,12 @@ function compileExtras(x: RuleExtras, c: CompiledRule): void {
   }
   if (x.setTos !== null) w |= ScrubFlag.SET_TOS | (x.setTos << 16);
   c.scrub = w >>> 0;
+}
+
+/** The parser's -1 (`unknown`) is pf's UID_MAX: ids compare unsigned, so `user < unknown` is every known uid. */
+function compileOwner(o: OwnerMatch): [number, number, number] {
+  const id = (n: number) => (n === -1 ? OWNER_UNKNOWN : n);
+  return [PortOpCode[o.op]!, id(o.low), id(o.high)];
 }
 
 function compilePort(p: PortSpec): [number, number, number] {

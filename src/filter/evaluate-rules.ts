@@ -33,6 +33,7 @@ import {
 import type { RuleList } from './anchors.js';
 import type { InterfaceRegistry } from './interface-registry.js';
 import { LogFlag, LogRecords } from './log-records.js';
+import { OWNER_UNKNOWN, SocketOwner, type SocketOwnerLookup } from './socket-owner.js';
 import type { Translator } from './translator.js';
 
 /** pf's action number of an Action. */
@@ -103,6 +104,9 @@ class Walk {
   scrubMss = 0;
   /** Draws for `probability`: the ruleset's. */
   random: (n: number) => number = () => 0;
+  /** `user` / `group`: the lookup, and what it found for this packet (looked up when a rule first asks). */
+  owners: SocketOwnerLookup | null = null;
+  readonly owner = new SocketOwner();
 }
 
 const walk = new Walk();
@@ -133,6 +137,8 @@ export function evaluate(
   w.scrub = 0;
   w.scrubMss = 0;
   w.random = rs.random;
+  w.owners = rs.env.owners ?? null;
+  w.owner.reset();
   out.logs.clear();
   walkRules(rs, w);
   meta = w.meta;
@@ -203,6 +209,8 @@ function walkRules(list: RuleList, w: Walk): boolean {
   const later = meta.isLaterFragment;
   const hasPorts = !later && (proto === IPPROTO.TCP || proto === IPPROTO.UDP || proto === IPPROTO.SCTP);
   const isIcmp = !later && (proto === IPPROTO.ICMP || proto === IPPROTO.ICMPV6);
+  // pf_match_rule tests user and group of TCP and UDP packets only; other packets pass over the test
+  const hasOwner = !later && (proto === IPPROTO.TCP || proto === IPPROTO.UDP);
   let tag = w.tag;
   let actLog = w.actLog;
   const logs = w.logs;
@@ -221,6 +229,7 @@ function walkRules(list: RuleList, w: Walk): boolean {
     else if (r.dportOp !== 0 && !(hasPorts && portMatches(r.dportOp, r.dportLo, r.dportHi, meta.dstPort)))
       i = r.skipDstPort;
     else if (!otherFieldsMatch(r, meta, later, isIcmp, tag)) i++;
+    else if (hasOwner && (r.uidOp | r.gidOp) !== 0 && !ownerMatches(r, w, meta)) i++;
     else if (r.extraMatch && !extraMatches(r, meta, w.random)) i++;
     else {
       if (r.once) r.expired = true; // pf_match_rule: a once rule expires when it first matches
@@ -317,6 +326,32 @@ function extraMatches(r: CompiledRule, meta: PacketMeta, random: (n: number) => 
   // pf: skipped when prob <= arc4random_uniform(UINT_MAX)
   if (r.probability !== 0 && r.probability <= random(UINT_MAX)) return false;
   return true;
+}
+
+/** `user` and `group`, looked up on the first rule that asks (`meta`: the packet as translated so far). */
+function ownerMatches(r: CompiledRule, w: Walk, meta: PacketMeta): boolean {
+  const o = w.owner;
+  if (r.uidOp !== 0) {
+    if (!o.userDone) {
+      if (w.owners !== null) w.owners.lookup(meta, w.direction, o, false);
+      o.userDone = true;
+    }
+    if (!idMatches(r.uidOp, r.uidLo, r.uidHi, o.uid)) return false;
+  }
+  if (r.gidOp !== 0) {
+    if (!o.groupDone) {
+      if (w.owners !== null) w.owners.lookup(meta, w.direction, o, true);
+      o.groupDone = true;
+    }
+    if (!idMatches(r.gidOp, r.gidLo, r.gidHi, o.gid)) return false;
+  }
+  return true;
+}
+
+/** pf_match_uid / pf_match_gid: an unknown owner matches `=` and `!=` only. */
+export function idMatches(op: number, lo: number, hi: number, id: number): boolean {
+  if (id === OWNER_UNKNOWN && op !== 1 && op !== 2) return false;
+  return portMatches(op, lo, hi, id);
 }
 
 export function portMatches(op: number, lo: number, hi: number, p: number): boolean {

@@ -30,6 +30,7 @@ import { evaluate, FilterResult } from './evaluate-rules.js';
 import { InterfaceRegistry } from './interface-registry.js';
 import { LogFlag, LogRecords } from './log-records.js';
 import { RouteTargets } from './route-targets.js';
+import type { SocketOwnerLookup } from './socket-owner.js';
 import { TableStore } from './table-store.js';
 import { Translator } from './translator.js';
 
@@ -147,6 +148,8 @@ export interface PacketFilterOptions {
   interfaces?: InterfaceRegistry;
   /** Uniform integer in [0, n) for translation pools and port search; crypto-strong by default. */
   random?: (n: number) => number;
+  /** Who owns the router's own sockets, for `user` and `group` (unknown without it). */
+  owners?: SocketOwnerLookup;
 }
 
 /** Refuses a ruleset whose rules (main and anchors) would not fit a state's 16-bit rule number. */
@@ -168,17 +171,20 @@ export class PacketFilter {
   /** The targets of the ruleset's routing options; the pipeline reads a state's route target here. */
   routeTargets: RouteTargets;
   private readonly random: ((n: number) => number) | undefined;
+  private readonly owners: SocketOwnerLookup | null;
 
   constructor(ruleset: Ruleset, opts: PacketFilterOptions) {
     this.interfaces = opts.interfaces ?? new InterfaceRegistry();
     this.states = opts.states;
     this.random = opts.random;
+    this.owners = opts.owners ?? null;
     this.tables = TableStore.forRuleset(ruleset.tables);
     this.rules = compileRuleset(ruleset, {
       interfaces: this.interfaces,
       tables: this.tables,
       anchors: new AnchorTree(),
       random: this.random,
+      owners: this.owners,
     });
     this.translator = new Translator(this.interfaces, () => this.tables, this.random);
     this.routeTargets = new RouteTargets(ruleset, this.interfaces, null, this.random);
@@ -234,6 +240,7 @@ export class PacketFilter {
       tags: this.rules.tags,
       anchors: this.rules.anchors,
       random: this.random,
+      owners: this.owners,
     });
     this.tables = tables;
     this.rules = rules;

@@ -40,6 +40,10 @@ export interface NativeAddon {
   packetOpen(ifname: string): number;
   packetSend(fd: number, frame: Uint8Array): number;
   ifIndex(name: string): number;
+  /** The owner of a TCP/UDP socket by tuple (datapath/socket-owners.ts SocketQueries says how). */
+  sockOwner(query: Uint32Array): boolean;
+  /** A socket inode's group (its creator's fsgid), -1 when no process holds it. */
+  socketGid(inode: number): number;
 }
 
 export const TUN_F = { CSUM: 0x01, TSO4: 0x02, TSO6: 0x04, TSO_ECN: 0x08, UFO: 0x10, USO4: 0x20, USO6: 0x40 } as const;

@@ -11,9 +11,6 @@ const WHY = {
   rtable:
     'rtable is not supported by tunpf run: tunpf routes forwarded packets by its mirror of the main routing table ' +
     'and has no per-rule table lookup',
-  owner:
-    'user and group are not supported by tunpf run: a TUN reader sees packets, not sockets, so the owner of the ' +
-    "router's own connections is unknown",
   divert: 'divert-to and divert-reply are not supported by tunpf run: Linux has no pf divert sockets',
   prio:
     "prio and set prio have no effect in tunpf: TUN packets carry no priority (prio matches pf's default 3 only) " +
@@ -35,7 +32,6 @@ export function runSupportProblems(rs: Ruleset): Diagnostic[] {
   for (const r of rs.rules) {
     const x = r.extra;
     if (x.rtable !== null) add('error', 'rtable', r.loc);
-    if (x.user || x.group) add('error', 'owner', r.loc);
     if (x.divert) add('error', 'divert', r.loc);
     if (x.prio !== null || x.setPrio) add('warning', 'prio', r.loc);
     if (x.scrub?.reassembleTcp) add('warning', 'reassembleTcp', r.loc);

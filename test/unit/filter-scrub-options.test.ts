@@ -180,7 +180,7 @@ test('parse errors: unknown answer codes, scrub options, tos and probability val
   }
 });
 
-test('tunpf run refuses rtable, user/group and divert; warns for prio, reassemble tcp and set reassemble', () => {
+test('tunpf run refuses rtable and divert; warns for prio, reassemble tcp and set reassemble', () => {
   const load = (text: string) => {
     const { ruleset, diagnostics } = parseRuleset(text, { file: 't', interfaces: INTERFACES });
     assert.ok(ruleset);
@@ -188,8 +188,6 @@ test('tunpf run refuses rtable, user/group and divert; warns for prio, reassembl
   };
   for (const [text, want] of [
     ['pass rtable 1', /rtable is not supported by tunpf run/],
-    ['pass out user 0', /user and group are not supported by tunpf run/],
-    ['pass out group 0', /user and group are not supported by tunpf run/],
     ['pass in proto tcp divert-to 127.0.0.1 port 80', /divert-to and divert-reply are not supported/],
     ['pass out proto tcp divert-reply', /divert-to and divert-reply are not supported/],
   ] as const) {
@@ -207,4 +205,5 @@ test('tunpf run refuses rtable, user/group and divert; warns for prio, reassembl
     ['2 warning scrub (reassemble tcp)', '3 warning prio and set', '1 warning set reassemble: tunpf'],
   );
   assert.deepEqual(load('set reassemble no\npass').diagnostics, []);
+  assert.deepEqual(load('pass out proto tcp user 0 group >= 100').diagnostics, [], 'user and group run');
 });
