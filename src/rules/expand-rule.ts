@@ -12,6 +12,7 @@ import {
   type BlockMode,
   type IcmpMatch,
   type LogOptions,
+  type OwnerMatch,
   type PoolHost,
   type PoolType,
   type PortSpec,
@@ -93,6 +94,8 @@ export interface RuleSpec {
   rdr: TranslationSpec | null;
   route: RouteSpec | null;
   extra: RuleExtras;
+  /** `user { ... }` / `group { ... }` lists: one rule per item (the first item is in `extra`). */
+  owners?: { user?: OwnerMatch[]; group?: OwnerMatch[] };
   loc: SourceLocation;
 }
 
@@ -229,7 +232,23 @@ export function expandRuleSpec(spec: RuleSpec, firstNr: number): { rules: Rule[]
     fail(spec.loc, "the address's scope names another interface than the rule's: the rule matches nothing");
   if (rules.length === 0 && errors.length === 0)
     fail(spec.loc, "no combination of the rule's addresses has one address family: the rule matches nothing");
-  return { rules: errors.length ? [] : rules, errors };
+  return { rules: errors.length ? [] : expandOwners(spec, rules, firstNr), errors };
+}
+
+/** pfctl's expand_rule loops over uids then gids inside the other lists: each rule becomes one per pair. */
+function expandOwners(spec: RuleSpec, rules: Rule[], firstNr: number): Rule[] {
+  if (!spec.owners) return rules;
+  const users = spec.owners.user ?? [spec.extra.user];
+  const groups = spec.owners.group ?? [spec.extra.group];
+  const out: Rule[] = [];
+  for (const r of rules)
+    for (const user of users)
+      for (const group of groups) {
+        const rule: Rule = { ...r, nr: firstNr + out.length, extra: { ...r.extra, user, group } };
+        rule.label = spec.label === null ? null : expandLabel(spec.label, rule);
+        out.push(rule);
+      }
+  return out;
 }
 
 function sharedFamily(items: HostItem[]): 0 | 4 | 6 {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Diagnostic, Ruleset } from './ast.js';
 import { parseRuleset, type ParseOptions } from './rule-parser.js';
+import { readHostIds } from './host-ids.js';
 import { readHostServices } from './services.js';
 
 export interface LoadResult {
@@ -50,6 +51,7 @@ export function loadRulesetFile(
   const { ruleset, diagnostics } = parseRuleset(text, {
     ...opts,
     services: opts.services ?? readHostServices(),
+    ...(opts.users && opts.groups ? {} : readHostIds()),
     file: path,
     readFile,
     readAnchorFile,

@@ -59,9 +59,13 @@ export function parseExtraOption(ctx: ParserContext, spec: RuleSpec): void {
       x.rtable = ctx.number('a routing table id', 0, 255);
       return;
     case 'user':
-    case 'group':
-      x[t.text] = ownerMatch(ctx, t.text);
+    case 'group': {
+      // pfctl: a list makes one rule per item (expand-rule.ts)
+      const list = ctx.list(() => ownerMatch(ctx, t.text as 'user' | 'group'));
+      x[t.text] = list[0]!;
+      if (list.length > 1) (spec.owners ??= {})[t.text] = list;
       return;
+    }
     case 'divert-to': {
       const a = ctx.word('an address');
       const addr = parseAddress(a.text);
@@ -123,9 +127,8 @@ function probability(ctx: ParserContext): number {
 
 const UNARY: readonly string[] = ['=', '!=', '<', '<=', '>', '>='];
 
-/** `user 1000`, `user >= 1000`, `user 1000 >< 2000`, `user unknown`: numbers only (names need the host database). */
+/** `user 1000`, `user root`, `user >= 1000`, `user 1000 >< 2000`, `user unknown`: one item of a list. */
 function ownerMatch(ctx: ParserContext, kind: 'user' | 'group'): OwnerMatch {
-  if (ctx.is('{')) throw new RuleSyntaxError(ctx.peek().loc, `lists of ${kind}s are not supported by tunpf`);
   const opTok = ctx.peek();
   let op: PortOp = '=';
   if (opTok.kind === 'punct' && UNARY.includes(opTok.text)) {
@@ -149,9 +152,13 @@ function ownerMatch(ctx: ParserContext, kind: 'user' | 'group'): OwnerMatch {
 function ownerId(ctx: ParserContext, kind: 'user' | 'group'): number {
   const t = ctx.word(`a ${kind} id`);
   if (t.text === 'unknown') return -1;
-  if (!/^[0-9]+$/.test(t.text) || Number(t.text) > UINT_MAX - 1)
-    throw new RuleSyntaxError(t.loc, `${kind} '${t.text}': tunpf takes numeric ids only`);
-  return Number(t.text);
+  if (/^[0-9]+$/.test(t.text)) {
+    if (Number(t.text) > UINT_MAX - 1) throw new RuleSyntaxError(t.loc, `illegal ${kind} id ${t.text}`);
+    return Number(t.text);
+  }
+  const id = (kind === 'user' ? ctx.opts.users : ctx.opts.groups)?.get(t.text);
+  if (id === undefined) throw new RuleSyntaxError(t.loc, `unknown ${kind} ${t.text}`);
+  return id;
 }
 
 /** `scrub (no-df random-id min-ttl N max-mss N reassemble tcp)`, at `(`. */

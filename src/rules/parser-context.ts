@@ -21,6 +21,9 @@ export interface ParseOptions {
   readFile?: (path: string) => string;
   /** Port names from the host's /etc/services; names not there come from the built-in table. */
   services?: ReadonlyMap<string, number>;
+  /** User and group names (the host's /etc/passwd and /etc/group); without them only ids are read. */
+  users?: ReadonlyMap<string, number>;
+  groups?: ReadonlyMap<string, number>;
   /** Macros defined before the file is read (pfctl -D). */
   defines?: Record<string, string>;
   /** Reads `load anchor ... from "path"`; without it, `load anchor` is an error. */

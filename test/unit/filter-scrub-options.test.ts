@@ -170,7 +170,7 @@ test('parse errors: unknown answer codes, scrub options, tos and probability val
     ['pass tos 0x100', /illegal tos value/],
     ['pass probability 150%', /invalid probability/],
     ['pass set prio 8', /out of range/],
-    ['pass user root', /numeric ids only/],
+    ['pass user nosuch', /unknown user nosuch/],
     ['set reassemble maybe', /yes or no/],
   ];
   for (const [text, want] of cases) {
