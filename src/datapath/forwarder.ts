@@ -237,8 +237,7 @@ export class Forwarder {
     // one hop back: taken forwarding into the TUN, or (what the router sends) forwarding it out of tpf-local
     if (m.af === 4) incrementIpv4Ttl(buf, ip);
     else incrementIpv6HopLimit(buf, ip);
-    if (o.dupTarget !== 0 && this.routed !== null && this.routed.write(o.dupTarget, buf, at, at + len))
-      c.duplicated++;
+    if (o.dupTarget !== 0 && this.routed !== null && this.routed.write(o.dupTarget, buf, at, at + len)) c.duplicated++;
     if (o.routeTarget !== 0) {
       if (this.routed !== null && this.routed.write(o.routeTarget, buf, at, at + len)) c.routed++;
       else c.dropped++;

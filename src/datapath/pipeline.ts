@@ -130,14 +130,22 @@ export class PacketPipeline {
       }
     }
     if (re !== null && !re.on) return FragStep.PASS;
-    const timeout = options.timeouts['frag'] ?? DEFAULT_TIMEOUTS['frag']!;
-    const step = this.fragments.add(m, buf, start, direction, now, options.limits.frags, timeout);
+    const step = this.fragments.add(m, buf, start, direction, now, options.limits.frags, this.fragmentTimeout());
     if (step === FragStep.DROP) this.fragmentDropReason = this.fragments.reason;
     else if (step === FragStep.COMPLETE) {
       const f = this.fragments;
       parsePacket(f.out, f.wholeStart, f.wholeEnd - f.wholeStart, this.whole);
     }
     return step;
+  }
+
+  /** Drops the datagrams held past `timeout frag` (pf's purge; fragments that come expire them too). */
+  expireFragments(now: number): void {
+    if (this.fragments.pending > 0) this.fragments.expire(now, this.fragmentTimeout());
+  }
+
+  private fragmentTimeout(): number {
+    return this.filter.rules.ruleset.options.timeouts['frag'] ?? DEFAULT_TIMEOUTS['frag']!;
   }
 
   /**

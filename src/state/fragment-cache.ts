@@ -232,7 +232,7 @@ export class FragmentCache {
       from += precut;
     }
     const frag = new Fragment(from, buf.slice(at + (from - off), at + len), more);
-    let next = prev + 1;
+    const next = prev + 1;
     while (next < frags.length && frag.end > frags[next]!.off) {
       if (d.af === 6) return this.contradicts(d);
       const after = frags[next]!;

@@ -150,7 +150,7 @@ test('IPv4: overlaps are cut as pf cuts them, the first data wins', () => {
   assert.deepEqual(out.subarray(20 + 2000), whole.subarray(20 + 2000));
 });
 
-test("IPv4: a new fragment cuts the head of the one after it and replaces those it covers", () => {
+test('IPv4: a new fragment cuts the head of the one after it and replaces those it covers', () => {
   const whole = datagram(4, 2392);
   const cache = new FragmentCache();
   assert.equal(feed(cache, withData(v4Fragment(whole, 1200, 400, true), 0xee)), FragStep.HELD);
@@ -176,7 +176,7 @@ test('IPv6: any overlap drops the whole datagram (RFC 5722)', () => {
   assert.equal(cache.pending, 0);
 });
 
-test('fragments that contradict the datagram or pf\'s bounds are dropped with PFRES_FRAG', () => {
+test("fragments that contradict the datagram or pf's bounds are dropped with PFRES_FRAG", () => {
   const whole = datagram(4, 2392);
   const cache = new FragmentCache();
   // MF with a length not a multiple of 8
