@@ -185,17 +185,25 @@ export class Forwarder {
       if (tun.write(buf, this.replyOffsets, this.replyLengths, 1) === 1) this.counters.packetsOut++;
       return;
     }
+    const cut = this.refragmented();
+    if (cut === null) this.counters.dropped++;
+    else this.counters.packetsOut += tun.write(cut.out, cut.offsets, cut.lengths, cut.count);
+  }
+
+  /**
+   * The joined IPv6 datagram cut back into fragments (pf_refragment6), each with a virtio header in front;
+   * null when pf could not cut it (its largest fragment carried less than 8 bytes).
+   */
+  private refragmented(): { out: Buffer; offsets: Uint32Array; lengths: Uint32Array; count: number } | null {
+    const f = this.pipeline.fragments;
     const len = f.wholeEnd - f.wholeStart;
     const count = ipv6FragmentCount(len, f.wholeHdrlen, f.wholeMaxlen);
-    if (count < 0) {
-      this.counters.dropped++;
-      return;
-    }
+    if (count < 0) return null;
     const out = Buffer.alloc(count * (VIRTIO_NET_HDR_LEN + f.wholeHdrlen + 8) + len - f.wholeHdrlen);
     const offsets = new Uint32Array(count);
     const lengths = new Uint32Array(count);
-    const n = refragmentIpv6(
-      buf,
+    refragmentIpv6(
+      this.wholeBuf,
       f.wholeStart,
       len,
       f.wholeHdrlen,
@@ -207,7 +215,20 @@ export class Forwarder {
       offsets,
       lengths,
     );
-    this.counters.packetsOut += tun.write(out, offsets, lengths, n);
+    return { out, offsets, lengths, count };
+  }
+
+  /** Writes buf[at, at + len) out by a route target; a joined IPv6 datagram as its fragments. */
+  private routeWrite(target: number, buf: Buffer, at: number, len: number, m: PacketMeta): boolean {
+    const routed = this.routed;
+    if (routed === null) return false;
+    if (buf !== this.wholeBuf || m.af !== 6) return routed.write(target, buf, at, at + len);
+    const cut = this.refragmented();
+    if (cut === null) return false;
+    let ok = true;
+    for (let k = 0; k < cut.count; k++)
+      ok = routed.write(target, cut.out, cut.offsets[k]!, cut.offsets[k]! + cut.lengths[k]!) && ok;
+    return ok;
   }
 
   /**
@@ -237,9 +258,9 @@ export class Forwarder {
     // one hop back: taken forwarding into the TUN, or (what the router sends) forwarding it out of tpf-local
     if (m.af === 4) incrementIpv4Ttl(buf, ip);
     else incrementIpv6HopLimit(buf, ip);
-    if (o.dupTarget !== 0 && this.routed !== null && this.routed.write(o.dupTarget, buf, at, at + len)) c.duplicated++;
+    if (o.dupTarget !== 0 && this.routeWrite(o.dupTarget, buf, at, len, m)) c.duplicated++;
     if (o.routeTarget !== 0) {
-      if (this.routed !== null && this.routed.write(o.routeTarget, buf, at, at + len)) c.routed++;
+      if (this.routeWrite(o.routeTarget, buf, at, len, m)) c.routed++;
       else c.dropped++;
       return false;
     }
