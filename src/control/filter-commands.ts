@@ -13,6 +13,7 @@ import { formatRule, printContextOf } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { StateReasonName } from '../state/constants.js';
+import type { FragmentCache } from '../state/fragment-cache.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { registerAnchorCommands } from './anchor-commands.js';
 import { ErrorCode } from './protocol.js';
@@ -43,6 +44,8 @@ export interface FilterContext {
   states: StateEngine;
   /** The datapath's counters; null before it runs (or offline). */
   forwardCounters(): ForwardCounters | null;
+  /** The datapath's fragment cache (set reassemble); null before it runs (or offline). */
+  fragments?(): FragmentCache | null;
   /** The daemon's clock: epoch seconds (the states' clock). */
   now(): number;
   /** When the daemon started, on that clock. */
@@ -117,6 +120,12 @@ export function showInfo(ctx: FilterContext): ShowInfoResult {
   for (const [name, v] of Object.entries(verdicts)) if (VERDICT_AS_PF[name]) counters[VERDICT_AS_PF[name]!]! += v;
   for (const [name, v] of Object.entries(malformed)) if (MALFORMED_AS_PF[name]) counters[MALFORMED_AS_PF[name]!]! += v;
   const fc = ctx.forwardCounters();
+  const frags = ctx.fragments?.() ?? null;
+  if (frags) {
+    const fr = frags.counters;
+    counters['fragment']! += fr.badFragments;
+    counters['memory']! += fr.memoryDrops;
+  }
   return {
     since: new Date(ctx.startedAt * 1000).toISOString(),
     uptime: Math.max(0, Math.floor(ctx.now() - ctx.startedAt)),
@@ -143,6 +152,19 @@ export function showInfo(ctx: FilterContext): ShowInfoResult {
       replies: fc.replies,
     },
     sourceNodes: s.sources.size,
+    fragments: frags && {
+      held: frags.fragments,
+      datagrams: frags.pending,
+      bytes: frags.bytes,
+      reassembled: frags.counters.reassembled,
+      dropped: {
+        fragment: frags.counters.badFragments,
+        memory: frags.counters.memoryDrops,
+        expired: frags.counters.expired,
+        flushed: frags.counters.flushed,
+        discarded: frags.counters.discarded,
+      },
+    },
   };
 }
 
@@ -167,7 +189,7 @@ export function showLimits(ctx: FilterContext): ShowLimitsResult {
       // the state table is sized when the daemon starts: that limit holds until a restart
       states: { limit: ctx.states.table.capacity, current: ctx.states.table.count },
       'src-nodes': { limit: l.srcNodes, current: ctx.states.sources.size },
-      frags: { limit: l.frags, current: 0 },
+      frags: { limit: l.frags, current: ctx.fragments?.()?.fragments ?? 0 },
       tables: { limit: l.tables, current: tables.length },
       'table-entries': { limit: l.tableEntries, current: tables.reduce((n, t) => n + t.size, 0) },
     },

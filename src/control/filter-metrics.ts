@@ -126,6 +126,26 @@ export function filterMetrics(ctx: FilterContext): MetricsProvider {
         single('tunpf_forward_batches_total', 'Batches read from the TUNs.', 'counter', fw.batches),
       );
     }
+    const fr = info.fragments;
+    if (fr) {
+      out.push(
+        single(
+          'tunpf_fragments_held',
+          'Fragments held for reassembly (set limit frags bounds them).',
+          'gauge',
+          fr.held,
+        ),
+        single('tunpf_fragments_reassembled_total', 'Datagrams reassembled from fragments.', 'counter', fr.reassembled),
+        byLabel(
+          'tunpf_fragments_dropped_total',
+          'Fragments dropped: bad or overlapping (fragment), over the limit (memory), or held ones with their ' +
+            'datagram (expired, flushed, discarded).',
+          'counter',
+          'reason',
+          fr.dropped,
+        ),
+      );
+    }
     return out;
   };
 }

@@ -149,6 +149,16 @@ export function formatInfo(r: ShowInfoResult): string {
       row('batches', f.batches),
     );
   }
+  if (r.fragments) {
+    const f = r.fragments;
+    out.push('Fragments (set reassemble)');
+    out.push(
+      row('held', f.held, false),
+      row('datagrams pending', f.datagrams, false),
+      row('reassembled', f.reassembled),
+    );
+    for (const [name, v] of Object.entries(f.dropped)) if (v > 0) out.push(row(`dropped: ${name}`, v));
+  }
   out.push(`Source nodes: ${r.sourceNodes}    Rules: ${r.rules}    State limit: ${r.states.limit}`);
   return out.join('\n');
 }

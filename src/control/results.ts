@@ -119,6 +119,22 @@ export interface ShowInfoResult {
   stateDrops: Record<string, number>;
   forward: ForwardInfo | null;
   sourceNodes: number;
+  /** The fragment cache (set reassemble); null offline. */
+  fragments: FragmentInfo | null;
+}
+
+export interface FragmentInfo {
+  /** Fragments held, the datagrams they belong to, their bytes. */
+  held: number;
+  datagrams: number;
+  bytes: number;
+  /** Datagrams joined whole. */
+  reassembled: number;
+  /**
+   * Fragments dropped: as they came, bad or overlapping (pf's `fragment`) or over the limit (`memory`); held
+   * ones with their datagram: expired (timeout frag), flushed (limit frags), discarded (overlaps, pf's bounds).
+   */
+  dropped: { fragment: number; memory: number; expired: number; flushed: number; discarded: number };
 }
 
 export interface ShowTimeoutsResult {

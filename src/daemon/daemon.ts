@@ -142,6 +142,7 @@ export class Daemon {
       filter: () => this.filter,
       states: this.states,
       forwardCounters: () => this.forwarder?.counters ?? null,
+      fragments: () => this.forwarder?.pipeline.fragments ?? null,
       now: this.clock,
       startedAt: this.clock(),
       rulesFile,
@@ -253,6 +254,7 @@ export class Daemon {
       this.expiryTimer = setInterval(() => {
         const s = this.states;
         s.expire(this.clock(), s.purgeBudget(1));
+        this.forwarder!.pipeline.expireFragments(this.clock());
         this.reportLimits();
       }, 1000);
       if (this.carp) {

@@ -13,10 +13,12 @@ import type { PacketLogSink } from '../log/pflog-writer.js';
 import { formatAddress } from '../packet/address.js';
 import { buildIcmpErrorFor, buildTcpResetFor } from '../packet/build.js';
 import { incrementIpv4Ttl, incrementIpv6HopLimit } from '../packet/checksum.js';
-import { PacketMeta } from '../packet/meta.js';
+import { ipv6FragmentCount, refragmentIpv6 } from '../packet/fragment.js';
+import { Direction, PacketMeta } from '../packet/meta.js';
 import { parsePacket } from '../packet/parse.js';
+import { FragStep } from '../state/fragment-cache.js';
 import type { StateEngine } from '../state/state-engine.js';
-import { PacketPipeline } from './pipeline.js';
+import { PacketPipeline, type PacketOutcome } from './pipeline.js';
 import type { RouteLookup } from './route-table.js';
 import { SLOT_SIZE, type RxBatch, type TunDevice } from './tun-device.js';
 import { VIRTIO_NET_HDR_LEN, VirtioFlag } from './virtio-net.js';
@@ -75,6 +77,8 @@ export class Forwarder {
   private readonly offsets: Uint32Array;
   private readonly lengths: Uint32Array;
   private readonly clock: () => number;
+  /** The fragment cache's joined datagram as the TUN writes it (virtio header in front). */
+  private readonly wholeBuf: Buffer;
   private sync: ForwardSync | null = null;
   private routed: RoutedOutput | null = null;
 
@@ -84,6 +88,8 @@ export class Forwarder {
     this.offsets = new Uint32Array(opts.batchSize);
     this.lengths = new Uint32Array(opts.batchSize);
     this.metas = Array.from({ length: opts.batchSize }, () => new PacketMeta());
+    const out = this.pipeline.fragments.out;
+    this.wholeBuf = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   }
 
   /** State replication (pfsync), or null. */
@@ -135,40 +141,136 @@ export class Forwarder {
         c.dropped++;
         continue;
       }
+      if (m.isFragment) {
+        const step = pipeline.defragment(m, rx.buf, ip, ifId !== FROM_ROUTER ? Direction.IN : Direction.OUT, now);
+        if (step !== FragStep.PASS) {
+          if (step === FragStep.DROP) c.dropped++;
+          else if (step === FragStep.COMPLETE) this.onWhole(tun, ifId, now);
+          continue;
+        }
+      }
       const o =
         ifId !== FROM_ROUTER
           ? pipeline.forward(m, rx.buf, ip, at + len, ifId, now)
           : pipeline.send(m, rx.buf, ip, at + len, now);
-      c.logged += o.logged;
-      if (!o.pass) {
-        c.dropped++;
-        if (o.reply !== BlockReply.DROP)
-          this.answer(tun, rx.buf.subarray(ip, at + len), m, o.reply, { icmp: o.replyCode, ttl: o.replyTtl });
-        continue;
-      }
-      if (o.noRoute) c.noRoute++; // the kernel will answer with an unreachable
-      // one hop back: taken forwarding into the TUN, or (what the router sends) forwarding it out of tpf-local
-      if (m.af === 4) incrementIpv4Ttl(rx.buf, ip);
-      else incrementIpv6HopLimit(rx.buf, ip);
-      if (o.dupTarget !== 0 && this.routed !== null && this.routed.write(o.dupTarget, rx.buf, at, at + len))
-        c.duplicated++;
-      if (o.routeTarget !== 0) {
-        if (this.routed !== null && this.routed.write(o.routeTarget, rx.buf, at, at + len)) c.routed++;
-        else c.dropped++;
-        continue;
-      }
-      const sync = this.sync;
-      const deferrable = o.created >= 0 && sync !== null && !isMulticast(m);
-      if (deferrable && sync.defer(o.created, rx.buf, at, at + len, this.releaserFor(tun))) {
-        c.deferred++;
-        continue;
-      }
+      if (!this.deliver(tun, o, m, rx.buf, at, len, true)) continue;
       this.offsets[n] = at;
       this.lengths[n] = len;
       n++;
     }
     if (n > 0) c.packetsOut += tun.write(rx.buf, this.offsets, this.lengths, n);
     if (this.sync !== null) this.sync.afterBatch();
+  }
+
+  /**
+   * A datagram the fragment cache joined goes through the checks as one packet. IPv4 is written whole (its
+   * fragments had no DF, so the kernel fragments it again for the egress MTU as it forwards it); IPv6 is cut
+   * back to the largest fragment it came in (pf_refragment6): Linux does not fragment IPv6 it forwards.
+   * Reassembled datagrams are rare next to whole packets: the IPv6 fragments' buffer is allocated.
+   */
+  private onWhole(tun: TunDevice, ifId: number, now: number): void {
+    const p = this.pipeline;
+    const f = p.fragments;
+    const m = p.whole;
+    const buf = this.wholeBuf;
+    const o =
+      ifId !== FROM_ROUTER
+        ? p.forward(m, buf, f.wholeStart, f.wholeEnd, ifId, now)
+        : p.send(m, buf, f.wholeStart, f.wholeEnd, now);
+    const v4 = m.af === 4;
+    if (!this.deliver(tun, o, m, buf, 0, f.wholeEnd, v4)) return;
+    if (v4) {
+      this.replyOffsets[0] = 0;
+      this.replyLengths[0] = f.wholeEnd;
+      if (tun.write(buf, this.replyOffsets, this.replyLengths, 1) === 1) this.counters.packetsOut++;
+      return;
+    }
+    const cut = this.refragmented();
+    if (cut === null) this.counters.dropped++;
+    else this.counters.packetsOut += tun.write(cut.out, cut.offsets, cut.lengths, cut.count);
+  }
+
+  /**
+   * The joined IPv6 datagram cut back into fragments (pf_refragment6), each with a virtio header in front;
+   * null when pf could not cut it (its largest fragment carried less than 8 bytes).
+   */
+  private refragmented(): { out: Buffer; offsets: Uint32Array; lengths: Uint32Array; count: number } | null {
+    const f = this.pipeline.fragments;
+    const len = f.wholeEnd - f.wholeStart;
+    const count = ipv6FragmentCount(len, f.wholeHdrlen, f.wholeMaxlen);
+    if (count < 0) return null;
+    const out = Buffer.alloc(count * (VIRTIO_NET_HDR_LEN + f.wholeHdrlen + 8) + len - f.wholeHdrlen);
+    const offsets = new Uint32Array(count);
+    const lengths = new Uint32Array(count);
+    refragmentIpv6(
+      this.wholeBuf,
+      f.wholeStart,
+      len,
+      f.wholeHdrlen,
+      f.wholeNxtAt,
+      f.wholeMaxlen,
+      f.wholeId,
+      out,
+      VIRTIO_NET_HDR_LEN,
+      offsets,
+      lengths,
+    );
+    return { out, offsets, lengths, count };
+  }
+
+  /** Writes buf[at, at + len) out by a route target; a joined IPv6 datagram as its fragments. */
+  private routeWrite(target: number, buf: Buffer, at: number, len: number, m: PacketMeta): boolean {
+    const routed = this.routed;
+    if (routed === null) return false;
+    if (buf !== this.wholeBuf || m.af !== 6) return routed.write(target, buf, at, at + len);
+    const cut = this.refragmented();
+    if (cut === null) return false;
+    let ok = true;
+    for (let k = 0; k < cut.count; k++)
+      ok = routed.write(target, cut.out, cut.offsets[k]!, cut.offsets[k]! + cut.lengths[k]!) && ok;
+    return ok;
+  }
+
+  /**
+   * What becomes of a packet the pipeline checked (`o`), buf[at, at + len) with its virtio header: answered,
+   * given back its hop, sent by a route target, or held by pfsync (`deferrable`); true when the caller is to
+   * write it to `tun`.
+   */
+  private deliver(
+    tun: TunDevice,
+    o: PacketOutcome,
+    m: PacketMeta,
+    buf: Buffer,
+    at: number,
+    len: number,
+    deferrable: boolean,
+  ): boolean {
+    const c = this.counters;
+    const ip = at + VIRTIO_NET_HDR_LEN;
+    c.logged += o.logged;
+    if (!o.pass) {
+      c.dropped++;
+      if (o.reply !== BlockReply.DROP)
+        this.answer(tun, buf.subarray(ip, at + len), m, o.reply, { icmp: o.replyCode, ttl: o.replyTtl });
+      return false;
+    }
+    if (o.noRoute) c.noRoute++; // the kernel will answer with an unreachable
+    // one hop back: taken forwarding into the TUN, or (what the router sends) forwarding it out of tpf-local
+    if (m.af === 4) incrementIpv4Ttl(buf, ip);
+    else incrementIpv6HopLimit(buf, ip);
+    if (o.dupTarget !== 0 && this.routeWrite(o.dupTarget, buf, at, len, m)) c.duplicated++;
+    if (o.routeTarget !== 0) {
+      if (this.routeWrite(o.routeTarget, buf, at, len, m)) c.routed++;
+      else c.dropped++;
+      return false;
+    }
+    const sync = this.sync;
+    const defer = deferrable && o.created >= 0 && sync !== null && !isMulticast(m);
+    if (defer && sync.defer(o.created, buf, at, at + len, this.releaserFor(tun))) {
+      c.deferred++;
+      return false;
+    }
+    return true;
   }
 
   private readonly releasers = new Map<TunDevice, (packet: Uint8Array) => void>();

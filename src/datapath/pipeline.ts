@@ -9,17 +9,25 @@
 // hop is the writing side's business (the batch loop), not the pipeline's.
 // A state's route-to / reply-to replaces the route table's egress (the `out`
 // check is then on the route target's interface); dup-to asks for a copy.
+// Fragments go through defragment() first (pf_normalize_ip, `set
+// reassemble`): held until their datagram is whole, which then goes through
+// the checks as one packet.
 
 import { randomBytes } from 'node:crypto';
 import { BlockReply } from '../filter/compile-rules.js';
 import { type PacketFilter, Verdict } from '../filter/packet-filter.js';
 import type { PacketLogSink } from '../log/pflog-writer.js';
-import { Direction, TCPFlag, type PacketMeta } from '../packet/meta.js';
+import { Direction, PacketMeta, TCPFlag } from '../packet/meta.js';
+import { parsePacket } from '../packet/parse.js';
+import { PfReason } from '../packet/pflog.js';
+import { DEFAULT_TIMEOUTS } from '../rules/ast.js';
 import { clampMss, clearDf, setIpId, setMinTtl, setTos } from '../packet/scrub.js';
 import { RouteCode, routeCode, routeTarget, ScrubFlag } from '../state/constants.js';
 import { rewriteFromState } from '../state/rewrite-from-state.js';
+import { FragmentCache, FragStep } from '../state/fragment-cache.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { LOCAL_DELIVERY, type RouteLookup } from './route-table.js';
+import { VIRTIO_NET_HDR_LEN } from './virtio-net.js';
 
 /** What the pipeline made of one packet. */
 export class PacketOutcome {
@@ -77,6 +85,12 @@ export class PacketPipeline {
   /** Filled by forward() and checkOnce(); valid until the next call. */
   readonly outcome = new PacketOutcome();
   private logSink: PacketLogSink | null = null;
+  /** Fragments held for reassembly; a joined datagram leaves room for a virtio header in front. */
+  readonly fragments = new FragmentCache(VIRTIO_NET_HDR_LEN);
+  /** The datagram defragment() joined last: parsed from fragments.out[wholeStart, wholeEnd). */
+  readonly whole = new PacketMeta();
+  /** For a fragment defragment() dropped: pf's reason. */
+  fragmentDropReason: number = PfReason.FRAG;
   /** xorshift32 state for `scrub (random-id)`: seeded once, never 0. */
   private idState = (randomBytes(4).readUInt32LE(0) | 1) >>> 0;
 
@@ -94,6 +108,44 @@ export class PacketPipeline {
   /** Loads a parsed batch's state-table slots together, before its packets go through (the cache misses overlap). */
   warm(batch: readonly PacketMeta[], count: number): void {
     this.states.warm(batch, count);
+  }
+
+  /**
+   * pf_normalize_ip / pf_normalize_ip6 for a fragment (callers test m.isFragment, so whole packets pay one
+   * branch): an IPv4 fragment with DF is dropped, or loses DF under `no-df`; with `set reassemble yes` (pf's
+   * default) the fragment is held (HELD), dropped (DROP, fragmentDropReason) or completes its datagram
+   * (COMPLETE: `whole` describes it, in fragments.out); PASS: it goes on as it is (reassembly off, or a
+   * fragment the parser refused, which the filter drops as malformed).
+   */
+  defragment(m: PacketMeta, buf: Uint8Array, start: number, direction: Direction, now: number): number {
+    if (m.error !== 0) return FragStep.PASS;
+    const options = this.filter.rules.ruleset.options;
+    const re = options.reassemble;
+    if (m.af === 4 && (buf[start + 6]! & 0x40) !== 0) {
+      if (re?.noDf) clearDf(buf, m);
+      else {
+        this.fragments.counters.badFragments++;
+        this.fragmentDropReason = PfReason.FRAG;
+        return FragStep.DROP;
+      }
+    }
+    if (re !== null && !re.on) return FragStep.PASS;
+    const step = this.fragments.add(m, buf, start, direction, now, options.limits.frags, this.fragmentTimeout());
+    if (step === FragStep.DROP) this.fragmentDropReason = this.fragments.reason;
+    else if (step === FragStep.COMPLETE) {
+      const f = this.fragments;
+      parsePacket(f.out, f.wholeStart, f.wholeEnd - f.wholeStart, this.whole);
+    }
+    return step;
+  }
+
+  /** Drops the datagrams held past `timeout frag` (pf's purge; fragments that come expire them too). */
+  expireFragments(now: number): void {
+    if (this.fragments.pending > 0) this.fragments.expire(now, this.fragmentTimeout());
+  }
+
+  private fragmentTimeout(): number {
+    return this.filter.rules.ruleset.options.timeouts['frag'] ?? DEFAULT_TIMEOUTS['frag']!;
   }
 
   /**

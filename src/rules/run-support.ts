@@ -17,7 +17,6 @@ const WHY = {
     'and the kernel queues what tunpf writes',
   reassembleTcp:
     'scrub (reassemble tcp) is not done by tunpf: TCP timestamps are not modulated and TTLs are not normalised',
-  reassemble: 'set reassemble: tunpf does not reassemble fragments (as with set reassemble no); no-df is not applied',
 } as const;
 
 /** The ruleset's run-time problems: each kind once, at its first rule. */
@@ -36,8 +35,6 @@ export function runSupportProblems(rs: Ruleset): Diagnostic[] {
     if (x.prio !== null || x.setPrio) add('warning', 'prio', r.loc);
     if (x.scrub?.reassembleTcp) add('warning', 'reassembleTcp', r.loc);
   }
-  const re = rs.options.reassemble;
-  if (re && (re.on || re.noDf)) add('warning', 'reassemble', re.loc);
   return out;
 }
 

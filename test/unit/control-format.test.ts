@@ -117,6 +117,13 @@ test('info in pfctl -si form, rates over the uptime', () => {
     stateDrops: { 'bad-state': 0 },
     forward: { batches: 10, packetsIn: 1000, packetsOut: 990, bytesIn: 5e5, dropped: 10, noRoute: 0, replies: 1 },
     sourceNodes: 0,
+    fragments: {
+      held: 3,
+      datagrams: 1,
+      bytes: 4000,
+      reassembled: 200,
+      dropped: { fragment: 4, memory: 0, expired: 0, flushed: 0, discarded: 0 },
+    },
   };
   const lines = fmt.formatInfo(info).split('\n');
   assert.equal(lines[0], 'Status: Enabled for 0 days 00:01:40             Hostid: 0x1d2c3b4a');
@@ -132,6 +139,10 @@ test('info in pfctl -si form, rates over the uptime', () => {
   );
   assert.ok(!lines.some((l) => l.includes('bad-state')), 'zero drops left out');
   assert.ok(lines.includes('  packets in                          1000           10.0/s'));
+  assert.ok(lines.includes('  held                                   3'));
+  assert.ok(lines.includes('  reassembled                          200            2.0/s'));
+  assert.ok(lines.includes('  dropped: fragment                      4            0.0/s'));
+  assert.ok(!lines.some((l) => l.includes('dropped: memory')), 'zero fragment drops left out');
 });
 
 test('timeouts, limits, tables, table changes', () => {
