@@ -42,7 +42,7 @@ export function loadRulesetFile(
     sources.set(p, body);
     return body;
   };
-  // `load anchor` files are taken from the current directory, as pfctl opens them
+  // `load anchor` and `include` files are taken from the current directory, as pfctl opens them
   const readAnchorFile = (p: string) => {
     const body = readFileSync(resolve(p), 'utf8');
     sources.set(p, body);
@@ -55,6 +55,7 @@ export function loadRulesetFile(
     file: path,
     readFile,
     readAnchorFile,
+    readInclude: readAnchorFile,
   });
   return { ruleset, diagnostics, sources };
 }

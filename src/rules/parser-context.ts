@@ -26,6 +26,8 @@ export interface ParseOptions {
   groups?: ReadonlyMap<string, number>;
   /** Macros defined before the file is read (pfctl -D). */
   defines?: Record<string, string>;
+  /** Reads `include "path"`; without it, `include` is an error. */
+  readInclude?: (path: string) => string;
   /** Reads `load anchor ... from "path"`; without it, `load anchor` is an error. */
   readAnchorFile?: (path: string) => string;
   /** The anchor the text is loaded into ('' or absent: the main ruleset); anchor names are relative to it. */
@@ -60,6 +62,8 @@ export class ParserContext implements TokenCursor {
   /** Unnamed inline anchors so far (pfctl names them _1, _2, ...). */
   unnamedAnchors = 0;
   readonly interfaces: Map<string, InterfaceInfo>;
+  /** Each included file and the file that included it (to refuse include loops). */
+  readonly includedFrom = new Map<string, string>();
 
   constructor(
     text: string,

@@ -6,6 +6,7 @@
 
 import { MAX_RULES, type Diagnostic, type Ruleset } from './ast.js';
 import { parseAnchorRule, parseLoadAnchor } from './parse-anchor.js';
+import { parseInclude } from './parse-include.js';
 import { parseAntispoof, parseRule } from './parse-rule.js';
 import { parseSetOption } from './parse-set-options.js';
 import { parseTable } from './parse-tables.js';
@@ -76,6 +77,8 @@ function statement(ctx: ParserContext): void {
       parseLoadAnchor(ctx);
       return;
     case 'include':
+      parseInclude(ctx);
+      return;
     case 'queue':
     case 'scrub':
     case 'nat':
@@ -138,7 +141,10 @@ function finish(ctx: ParserContext): ParseResult {
   }
   tooManyRules(ctx);
   const hasError = ctx.diagnostics.some((d) => d.severity === 'error');
-  ctx.diagnostics.sort((a, b) => a.loc.line - b.loc.line || a.loc.col - b.loc.col);
+  // by file (the main file, then included ones in the order read), then by place
+  const files = new Map([ctx.opts.file, ...ctx.includedFrom.keys()].map((f, k) => [f, k]));
+  const fileOrder = (d: Diagnostic) => files.get(d.loc.file) ?? 0;
+  ctx.diagnostics.sort((a, b) => fileOrder(a) - fileOrder(b) || a.loc.line - b.loc.line || a.loc.col - b.loc.col);
   const ruleset: Ruleset = {
     options: ctx.options,
     optionsSet: ctx.optionsSet,
