@@ -18,8 +18,6 @@ const WHY = {
   prio:
     "prio and set prio have no effect in tunpf: TUN packets carry no priority (prio matches pf's default 3 only) " +
     'and the kernel queues what tunpf writes',
-  reassembleTcp:
-    'scrub (reassemble tcp) is not done by tunpf: TCP timestamps are not modulated and TTLs are not normalised',
   reassemble: 'set reassemble: tunpf does not reassemble fragments (as with set reassemble no); no-df is not applied',
 } as const;
 
@@ -38,7 +36,6 @@ export function runSupportProblems(rs: Ruleset): Diagnostic[] {
     if (x.user || x.group) add('error', 'owner', r.loc);
     if (x.divert) add('error', 'divert', r.loc);
     if (x.prio !== null || x.setPrio) add('warning', 'prio', r.loc);
-    if (x.scrub?.reassembleTcp) add('warning', 'reassembleTcp', r.loc);
   }
   const re = rs.options.reassemble;
   if (re && (re.on || re.noDf)) add('warning', 'reassemble', re.loc);
