@@ -30,7 +30,14 @@ export function timestampOptionOffset(buf: Uint8Array, m: PacketMeta): number {
   const l4 = m.l4Offset;
   const end = l4 + m.tcpHeaderLength;
   // Linux's layout on established segments: NOP, NOP, timestamps
-  if (m.tcpHeaderLength === 32 && buf[l4 + 22] === OPT_TIMESTAMP && buf[l4 + 23] === TIMESTAMP_LENGTH) return l4 + 22;
+  if (
+    m.tcpHeaderLength === 32 &&
+    buf[l4 + 20] === OPT_NOP &&
+    buf[l4 + 21] === OPT_NOP &&
+    buf[l4 + 22] === OPT_TIMESTAMP &&
+    buf[l4 + 23] === TIMESTAMP_LENGTH
+  )
+    return l4 + 22;
   let o = l4 + 20;
   while (o < end) {
     const kind = buf[o]!;
