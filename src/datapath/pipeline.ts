@@ -22,6 +22,7 @@ import { parsePacket } from '../packet/parse.js';
 import { PfReason } from '../packet/pflog.js';
 import { DEFAULT_TIMEOUTS } from '../rules/ast.js';
 import { clampMss, clearDf, setIpId, setMinTtl, setTos } from '../packet/scrub.js';
+import { shiftTimestamps } from '../packet/tcp-timestamps.js';
 import { RouteCode, routeCode, routeTarget, ScrubFlag } from '../state/constants.js';
 import { rewriteFromState } from '../state/rewrite-from-state.js';
 import { FragmentCache, FragStep } from '../state/fragment-cache.js';
@@ -311,11 +312,21 @@ export class PacketPipeline {
   /**
    * The scrub options of the packet's state or rules (pf_scrub,
    * pf_normalize_mss): no-df before random-id, which skips fragments; the
-   * MSS is clamped on segments with SYN (SYN and SYN-ACK).
+   * MSS is clamped on segments with SYN (SYN and SYN-ACK). reassemble tcp
+   * first, as pf normalises during state tracking: the TTL raised to the
+   * highest the sender used, the timestamps modulated (the state engine
+   * decided how when it tracked the packet).
    */
   private scrub(v: Verdict, buf: Uint8Array, m: PacketMeta): void {
     const table = this.states.table;
     const w = table.scrubWord(v.scrub);
+    if (w & ScrubFlag.REASSEMBLE_TCP) {
+      const n = this.states.normalization;
+      if (n.active) {
+        if (n.ttl !== 0) setMinTtl(buf, m, n.ttl);
+        shiftTimestamps(buf, m, n.tsvalAdd, n.tsecrSub);
+      }
+    }
     if (w & ScrubFlag.NO_DF) clearDf(buf, m);
     if (w & ScrubFlag.RANDOM_ID && !m.isFragment) setIpId(buf, m, this.nextId());
     if (w & ScrubFlag.MIN_TTL) setMinTtl(buf, m, (w >>> 8) & 0xff);

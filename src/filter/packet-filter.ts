@@ -13,7 +13,7 @@
 
 import { Direction, ParseError, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
-import { StateReason } from '../state/constants.js';
+import { ScrubFlag, StateReason } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { MAX_RULES, type AnchorDef, type Ruleset } from '../rules/ast.js';
 import { AnchorTree } from './anchors.js';
@@ -45,6 +45,7 @@ export const Why = {
   SRC_LIMIT: 6,
   STATE_INSERT: 7,
   TRANSLATE: 8, // nat-to found no free address and port
+  BAD_TIMESTAMP: 9, // scrub (reassemble tcp): a TCP timestamp failed pf's PAWS checks
 } as const;
 export const WhyName = [
   'rule',
@@ -56,6 +57,7 @@ export const WhyName = [
   'src-limit',
   'state-insert',
   'translate',
+  'bad-timestamp',
 ];
 
 /** pf's reason (PFRES_*) for a verdict's Why; for MALFORMED, by the parse error. */
@@ -75,6 +77,8 @@ export function pfReasonOf(why: number, parseError: number = 0): number {
       return PfReason.STATEINS;
     case Why.TRANSLATE:
       return PfReason.TRANSLATE;
+    case Why.BAD_TIMESTAMP:
+      return PfReason.TS;
     default:
       break;
   }
@@ -97,6 +101,7 @@ const reasonToWhy: Record<number, number> = {
   [StateReason.SRC_LIMIT]: Why.SRC_LIMIT,
   [StateReason.STATE_INSERT]: Why.STATE_INSERT,
   [StateReason.TRANSLATE]: Why.TRANSLATE,
+  [StateReason.BAD_TIMESTAMP]: Why.BAD_TIMESTAMP,
 };
 
 export class Verdict {
@@ -135,7 +140,7 @@ export class FilterCounters {
   blocked = 0;
   bytes = 0;
   /** By Why. */
-  readonly byWhy = new Float64Array(9);
+  readonly byWhy = new Float64Array(10);
   /** Malformed packets by ParseError code. */
   readonly malformed = new Float64Array(16);
   /** Log records beyond what one packet's record list holds. */
@@ -284,10 +289,10 @@ export class PacketFilter {
         return v;
       }
       if (logAll !== 0) this.logState(v, PfAction.PASS, PfReason.MATCH);
+      v.forward = states.forward;
       if (states.table.translated(i)) {
         v.rewrite = true;
         v.toStack = !states.matchedStack;
-        v.forward = states.forward;
         v.viaIcmpError = states.viaIcmpError;
       }
       v.scrub = states.table.scrub[i]!;
@@ -334,6 +339,7 @@ export class PacketFilter {
       v.route = states.table.route[s] = this.routeTargets.choose(r.ruleId, m.src);
       // pf keeps the rules' scrub options in the state: its later packets get them too
       if (r.scrub !== 0) states.table.scrub[s] = states.table.scrubProfile(r.scrub, r.scrubMss);
+      if (r.scrub & ScrubFlag.REASSEMBLE_TCP) states.startTcpScrub(s, m, now);
       v.state = s;
       v.created = true;
       if (x.active && states.table.translated(s)) {

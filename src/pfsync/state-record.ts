@@ -29,10 +29,20 @@
 // ICMPv6); on import the initiator's slot of each key gives its id.
 
 import { Direction, IPPROTO, type DirectionOrAny } from '../packet/meta.js';
-import { FLOATING, NO_RULE, Origin, RESYNC, routeCode, StateFlag, TIMEOUT_CLASSES } from '../state/constants.js';
+import {
+  FLOATING,
+  NO_RULE,
+  Origin,
+  RESYNC,
+  routeCode,
+  ScrubFlag,
+  StateFlag,
+  TIMEOUT_CLASSES,
+} from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { StateImage, type PeerImage } from '../state/state-image.js';
 import { KEY_WORDS, type StateTable } from '../state/state-table.js';
+import { PFSS_PRESENT, PfssFlag } from '../state/tcp-scrub.js';
 import {
   CreatorOffset,
   IdMessageOffset,
@@ -44,6 +54,7 @@ import {
   PFSYNC,
   PeerOffset,
   PfsyncAction,
+  SCRUB_FLAG_VALID,
   STATE_LENGTH,
   StateOffset,
   SyncFlag,
@@ -182,7 +193,7 @@ export const statePeer: Codec<StatePeer> = fixed(
   },
 );
 
-/** The fields of a peer that tunpf tracks (the rest: scrub data and mss, which tunpf leaves 0). */
+/** The tracking fields of a peer (the rest: scrub data, written by writePeer, and mss, which tunpf leaves 0). */
 function writePeerTracking(
   b: Uint8Array,
   o: number,
@@ -209,6 +220,10 @@ export function readPeer(buf: Uint8Array, off: number, p: PeerImage): PeerImage 
   p.maxWin = readU16(buf, off + P.MAX_WIN);
   p.state = buf[off + P.STATE]!;
   p.wscale = buf[off + P.WSCALE]!;
+  p.scrubValid = (buf[off + P.SCRUB_FLAG]! & SCRUB_FLAG_VALID) !== 0;
+  p.scrubFlags = p.scrubValid ? readU16(buf, off + P.SCRUB_FLAGS) : 0;
+  p.scrubTtl = p.scrubValid ? buf[off + P.SCRUB_TTL]! : 0;
+  p.scrubTsMod = p.scrubValid ? readU32(buf, off + P.SCRUB_TS_MOD) : 0;
   return p;
 }
 
@@ -449,7 +464,8 @@ export class StateExporter {
       if (hop) writeAddress(buf, off + StateOffset.RT_ADDR, hop);
     }
     if (t.srcNode[i]! >= 0) buf[off + StateOffset.SYNC_FLAGS] = SyncFlag.SRCNODE;
-    writeU16(buf, off + StateOffset.STATE_FLAGS, (t.flags[i]! & WIRE_FLAGS) | extraFlags);
+    const scrubTcp = t.scrubWord(t.scrub[i]!) & ScrubFlag.REASSEMBLE_TCP ? WireStateFlag.SCRUB_TCP : 0;
+    writeU16(buf, off + StateOffset.STATE_FLAGS, (t.flags[i]! & WIRE_FLAGS) | scrubTcp | extraFlags);
   }
 
   /** Writes state i's UPD_C message (84 bytes) at buf[off], as OpenBSD fills it (expire and state_flags 0). */
@@ -518,9 +534,21 @@ function writeKeyPorts(buf: Uint8Array, o: number, first: number, proto: number,
   writeU16(buf, o + KeyOffset.PORT1, first ? p0 : p1);
 }
 
-/** One peer (p = state * 2 + side) as a 32-byte pfsync_state_peer (zeroed before); no scrub data. */
+/**
+ * One peer (p = state * 2 + side) as a 32-byte pfsync_state_peer (zeroed before), with its reassemble tcp
+ * data when it has some (pf_state_peer_hton: the timestamp flag, TTL and modulation).
+ */
 function writePeer(t: StateTable, p: number, seqdiff: number, buf: Uint8Array, o: number): void {
   writePeerTracking(buf, o, t.seqlo[p]!, t.seqhi[p]!, seqdiff, t.maxWin[p]!, t.peerState[p]!, t.wscale[p]!);
+  const sc = t.tcpScrub;
+  const slot = sc.slotOf(p >>> 1);
+  if (slot < 0) return;
+  const row = slot * 2 + (p & 1);
+  if ((sc.flags[row]! & PFSS_PRESENT) === 0) return;
+  writeU16(buf, o + P.SCRUB_FLAGS, sc.flags[row]! & PfssFlag.TIMESTAMP);
+  buf[o + P.SCRUB_TTL] = sc.ttl[row]!;
+  buf[o + P.SCRUB_FLAG] = SCRUB_FLAG_VALID;
+  writeU32(buf, o + P.SCRUB_TS_MOD, sc.tsMod[row]!);
 }
 
 /** The state a message of `action` at buf[off] names by (creatorid, id); -1 when none or the action names none. */

@@ -15,8 +15,6 @@ const WHY = {
   prio:
     "prio and set prio have no effect in tunpf: TUN packets carry no priority (prio matches pf's default 3 only) " +
     'and the kernel queues what tunpf writes',
-  reassembleTcp:
-    'scrub (reassemble tcp) is not done by tunpf: TCP timestamps are not modulated and TTLs are not normalised',
 } as const;
 
 /** The ruleset's run-time problems: each kind once, at its first rule. */
@@ -33,7 +31,6 @@ export function runSupportProblems(rs: Ruleset): Diagnostic[] {
     if (x.rtable !== null) add('error', 'rtable', r.loc);
     if (x.divert) add('error', 'divert', r.loc);
     if (x.prio !== null || x.setPrio) add('warning', 'prio', r.loc);
-    if (x.scrub?.reassembleTcp) add('warning', 'reassembleTcp', r.loc);
   }
   return out;
 }

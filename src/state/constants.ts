@@ -113,6 +113,7 @@ export const StateReason = {
   STATE_INSERT: 5, // a state with the same key exists already
   UNRELATED_ICMP: 6, // an ICMP error that quotes no known state
   TRANSLATE: 7, // nat-to found no free address and port
+  BAD_TIMESTAMP: 8, // scrub (reassemble tcp): a TCP timestamp failed pf's PAWS checks
 } as const;
 
 export const StateReasonName = [
@@ -124,6 +125,7 @@ export const StateReasonName = [
   'state-insert',
   'unrelated-icmp',
   'translate',
+  'bad-timestamp',
 ];
 
 export const NO_RULE = 0xffff;

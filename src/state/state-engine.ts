@@ -12,6 +12,7 @@ import {
   Origin,
   PeerState,
   RESYNC,
+  ScrubFlag,
   StateFlag,
   StateReason,
   TcpState,
@@ -21,6 +22,7 @@ import {
 import { SourceTracker } from './source-tracker.js';
 import type { PeerImage, StateImage } from './state-image.js';
 import { KeyUse, StateTable, type StateTableOptions } from './state-table.js';
+import { PFSS_PRESENT, PfssFlag, TcpNormalization } from './tcp-scrub.js';
 import { tcpInitState, tcpSeqInWindow, tcpTrack, tcpTrackResync, tcpTrackSloppy } from './tcp-window.js';
 import { TimeoutTable } from './timeouts.js';
 
@@ -43,7 +45,7 @@ export class StateCounters {
   removals = 0;
   expired = 0;
   /** Drops and refusals by StateReason. */
-  readonly byReason = new Float64Array(8);
+  readonly byReason = new Float64Array(9);
 }
 
 /** The table's options but its size, which is the state limit. */
@@ -100,6 +102,8 @@ export class StateEngine {
   viaIcmpError = false;
   /** After lookup(): the packet (an error's quoted one: the reply it stands for) matched the stack key. */
   matchedStack = false;
+  /** After track() or startTcpScrub(): how `scrub (reassemble tcp)` rewrites the packet (inactive: not at all). */
+  readonly normalization = new TcpNormalization();
 
   constructor(opts: StateEngineOptions) {
     this.table = new StateTable({ ...opts, capacity: opts.limit });
@@ -172,6 +176,7 @@ export class StateEngine {
     const t = this.table;
     this.counters.searches++;
     this.viaIcmpError = false;
+    this.normalization.active = false;
     let i: number;
     if (m.icmpIsError && isIcmp(m.proto)) {
       if (!m.innerValid) return -1;
@@ -249,11 +254,22 @@ export class StateEngine {
       const dstPeer = fwd ? i * 2 + 1 : i * 2;
       const wasOpening = t.peerState[dstPeer]! < TcpState.ESTABLISHED;
       const f = t.flags[i]!;
-      if (f & StateFlag.SLOPPY) reason = tcpTrackSloppy(t, i, m, fwd);
+      // reassemble tcp: pf checks the timestamps of a segment the windows accept (pf_normalize_tcp_stateful);
+      // checked first, so that a segment dropped for them moves no window
+      const scrubSlot =
+        (f & StateFlag.SLOPPY) === 0 && t.scrubWord(t.scrub[i]!) & ScrubFlag.REASSEMBLE_TCP
+          ? this.tcpScrubCheck(i, m, fwd, now)
+          : -1;
+      if (scrubSlot === -2) reason = StateReason.BAD_TIMESTAMP;
+      else if (f & StateFlag.SLOPPY) reason = tcpTrackSloppy(t, i, m, fwd);
       else if (f & (fwd ? StateFlag.RESYNC_SRC : StateFlag.RESYNC_DST)) {
         reason = tcpTrackResync(t, i, m, fwd);
         t.flags[i] = f & ~(fwd ? StateFlag.RESYNC_SRC : StateFlag.RESYNC_DST);
       } else reason = tcpTrack(t, i, m, fwd);
+      if (reason === StateReason.PASS && scrubSlot >= 0) {
+        const s = scrubSlot * 2;
+        t.tcpScrub.update(fwd ? s : s + 1, fwd ? s + 1 : s, m, now, this.normalization);
+      }
       if (
         reason === StateReason.PASS &&
         wasOpening &&
@@ -282,6 +298,40 @@ export class StateEngine {
     t.lastActive[i] = Math.floor(now);
     if (this.hooks) this.hooks.onUpdate(i, Origin.LOCAL);
     return StateReason.PASS;
+  }
+
+  /**
+   * The reassemble tcp data of state i before its packet `m` is tracked:
+   * the sender's side starts from its first packet (pf_normalize_tcp_init).
+   * Returns the state's scrub slot, or -2 when the packet's timestamps fail
+   * the checks.
+   */
+  private tcpScrubCheck(i: number, m: PacketMeta, fwd: boolean, now: number): number {
+    const t = this.table;
+    const sc = t.tcpScrub;
+    const slot = sc.attach(i);
+    const src = fwd ? slot * 2 : slot * 2 + 1;
+    const dst = fwd ? slot * 2 + 1 : slot * 2;
+    if ((sc.flags[src]! & PFSS_PRESENT) === 0) sc.initSide(src, m, now);
+    const srcState = t.peerState[fwd ? i * 2 : i * 2 + 1]!;
+    const dstState = t.peerState[fwd ? i * 2 + 1 : i * 2]!;
+    const tsDiff = this.timeouts.tsDiff(t.rule[i]!);
+    return sc.check(src, dst, m, srcState, dstState, t.creation[i]!, now, tsDiff) ? slot : -2;
+  }
+
+  /**
+   * `scrub (reassemble tcp)` for a TCP state just made by `m` (pf_create_state):
+   * the initiator's side starts from it, and `normalization` says how to
+   * rewrite it. A sloppy state is not normalised (pf's sloppy tracking never
+   * calls the normaliser, so its later packets would go unmodulated).
+   */
+  startTcpScrub(i: number, m: PacketMeta, now: number): void {
+    const t = this.table;
+    if (m.proto !== IPPROTO.TCP || t.flags[i]! & StateFlag.SLOPPY) return;
+    const sc = t.tcpScrub;
+    const slot = sc.attach(i);
+    sc.initSide(slot * 2, m, now);
+    sc.update(slot * 2, slot * 2 + 1, m, now, this.normalization);
   }
 
   /**
@@ -505,7 +555,10 @@ export class StateEngine {
     if (this.hooks) this.hooks.onUpdate(i, origin);
   }
 
-  /** Side `side` (0 src, 1 dst) of state i from an image; the sparse modulation entry follows its seqdiff. */
+  /**
+   * Side `side` (0 src, 1 dst) of state i from an image; the sparse modulation entry follows its seqdiff, and
+   * reassemble tcp data the image has is taken (the state is then normalised, as its creator did).
+   */
   private setPeer(i: number, side: number, p: PeerImage): void {
     const t = this.table;
     const k = i * 2 + side;
@@ -514,6 +567,18 @@ export class StateEngine {
     t.maxWin[k] = p.maxWin;
     t.wscale[k] = p.wscale;
     t.peerState[k] = p.state;
+    if (p.scrubValid && t.protoOf(i) === IPPROTO.TCP) {
+      // pf_state_peer_ntoh: only the timestamp flag crosses, so PAWS learns again from the next timestamps
+      const sc = t.tcpScrub;
+      const row = sc.attach(i) * 2 + side;
+      sc.flags[row] = PFSS_PRESENT | (p.scrubFlags & PfssFlag.TIMESTAMP);
+      sc.ttl[row] = p.scrubTtl;
+      sc.tsMod[row] = p.scrubTsMod;
+      const profile = t.scrub[i]!;
+      const word = t.scrubWord(profile);
+      if ((word & ScrubFlag.REASSEMBLE_TCP) === 0)
+        t.scrub[i] = t.scrubProfile(word | ScrubFlag.REASSEMBLE_TCP, t.scrubMss(profile));
+    }
     const known = t.seqDiff.get(i);
     if (known) {
       known[side] = p.seqdiff;

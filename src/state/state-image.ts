@@ -16,6 +16,12 @@ export class PeerImage {
   /** Window shift in the low 4 bits, 0x80 when the option was seen. */
   wscale = 0;
   state = 0;
+  /** The side has `scrub (reassemble tcp)` data (pfsync's scrub_flag): the three fields below. */
+  scrubValid = false;
+  /** pfss_flags as pfsync carries them: PFSS_TIMESTAMP only. */
+  scrubFlags = 0;
+  scrubTtl = 0;
+  scrubTsMod = 0;
 }
 
 export class StateImage {

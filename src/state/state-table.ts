@@ -40,6 +40,7 @@ import { randomBytes } from 'node:crypto';
 import { MAX_STATE_LIMIT } from '../rules/ast.js';
 import { ANY_DIRECTION, Direction, reverse, type DirectionOrAny } from '../packet/meta.js';
 import { FLOATING, NO_RULE } from './constants.js';
+import { TcpScrubTable } from './tcp-scrub.js';
 
 export const MAX_LOAD = 0.75;
 /** State numbers live in the low 24 bits of an index slot, a 7-bit fingerprint above, the key's kind in the top bit. */
@@ -135,6 +136,9 @@ export class StateTable {
   readonly creator: Uint32Array;
   /** Source-tracking node, or -1. Free states chain the free list through it. */
   readonly srcNode: Int32Array;
+
+  /** `scrub (reassemble tcp)` data of the states that have it (pf_state_scrub), outside the per-state arrays. */
+  readonly tcpScrub = new TcpScrubTable();
 
   /** Sparse: sequence modulation offsets (modulate state), [src peer, dst peer]. */
   readonly seqDiff = new Map<number, Uint32Array>();
@@ -238,7 +242,7 @@ export class StateTable {
       this.creator,
       this.srcNode,
     ];
-    return arrays.reduce((n, a) => n + a.byteLength, 0);
+    return arrays.reduce((n, a) => n + a.byteLength, 0) + this.tcpScrub.memoryBytes;
   }
 
   private sideHash(w: ArrayLike<number>, o: number, port: number): number {
@@ -718,6 +722,7 @@ export class StateTable {
     this.unindex(this.idIndex, i, true);
     this.key[i * KEY_WORDS + 9] = 0;
     this.seqDiff.delete(i);
+    this.tcpScrub.release(i);
     this.srcNode[i] = this.freeHead;
     this.freeHead = i;
     this.count--;
@@ -777,6 +782,7 @@ export class StateTable {
     this.idIndex.fill(-1);
     this.key.fill(0);
     this.seqDiff.clear();
+    this.tcpScrub.clear();
     this.freeHead = -1;
     this.highWater = 0;
     this.count = 0;

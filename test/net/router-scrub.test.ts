@@ -1,7 +1,9 @@
 // Scrub and answers on the wire: a match rule's max-mss clamps the SYN that
 // leaves on wan (tcpdump on the server's side reads the MSS option) and,
 // through the state, the SYN-ACK that comes back (read on the client's side);
-// `block return-icmp (host-unr)` answers with that code.
+// `block return-icmp (host-unr)` answers with that code; `reassemble tcp`
+// modulates the TCP timestamps each way (tcpdump on both sides compares them)
+// and the connection works.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +15,7 @@ const skip = netTestsUnavailable() ?? (spawnSync('tcpdump', ['--version']).error
 
 const RULES = `
 match out on wan proto tcp scrub (max-mss 1300)
+match in on lan proto tcp to port 7002 scrub (reassemble tcp)
 pass all
 block return-icmp (host-unr) in on lan proto udp to port 7001
 `;
@@ -78,5 +81,32 @@ test(
     const text = await icmp();
     // pf answers from the address the datagram was sent to
     assert.match(text, /10\.2\.0\.2 > 10\.1\.0\.2: ICMP host 10\.2\.0\.2 unreachable/, text);
+  },
+);
+
+/** The TS val and ecr of each line of tcpdump -v text that has them. */
+function timestamps(text: string): Array<[number, number]> {
+  return [...text.matchAll(/TS val (\d+) ecr (\d+)/g)].map((x) => [Number(x[1]), Number(x[2])]);
+}
+
+test(
+  'reassemble tcp: the far side sees modulated timestamps, each end its own echoed back, and the echo works',
+  { skip: skip ?? false },
+  async () => {
+    // the handshake's first two segments, on each side of the router
+    const flt = 'port 7002 and tcp[tcpflags] & tcp-syn != 0';
+    const atServer = await capture(topo.server, 's0', flt, 2);
+    const atClient = await capture(topo.client, 'c0', flt, 2);
+    const r = await topo.probe(topo.client, 'tcp', '10.2.0.2', '7002', '3000');
+    assert.equal(r.ok, true, JSON.stringify(r));
+    const serverText = await atServer();
+    const clientText = await atClient();
+    const [synS, synAckS] = timestamps(serverText);
+    const [synC, synAckC] = timestamps(clientText);
+    assert.ok(synS && synAckS && synC && synAckC, `${clientText}\n${serverText}`);
+    assert.notEqual(synS[0], synC[0], "the server sees the client's timestamp shifted");
+    assert.notEqual(synAckC[0], synAckS[0], "the client sees the server's timestamp shifted");
+    assert.equal(synAckS[1], synS[0], 'the server echoes what it saw');
+    assert.equal(synAckC[1], synC[0], 'the client gets its own timestamp back: the echo shifted back');
   },
 );
