@@ -13,6 +13,8 @@ export interface LoadResult {
   diagnostics: Diagnostic[];
   /** The text of every file read, by the name diagnostics use, for caret lines. */
   sources: Map<string, string>;
+  /** Errors beyond those listed in `diagnostics`. */
+  omitted?: number;
 }
 
 export class RulesetReadError extends Error {
@@ -47,12 +49,12 @@ export function loadRulesetFile(
     sources.set(p, body);
     return body;
   };
-  const { ruleset, diagnostics } = parseRuleset(text, {
+  const { ruleset, diagnostics, omitted } = parseRuleset(text, {
     ...opts,
     services: opts.services ?? readHostServices(),
     file: path,
     readFile,
     readAnchorFile,
   });
-  return { ruleset, diagnostics, sources };
+  return { ruleset, diagnostics, sources, omitted };
 }
