@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import type { InterfaceInfo } from '../rules/ast.js';
 import { formatRuleset } from '../rules/canonical.js';
-import { formatDiagnostic } from '../rules/diagnostic-text.js';
+import { errorCount, escapeControls, formatDiagnostics } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
 import { hostInterfaces, interfacesFromFlags } from './host-interfaces.js';
 import { formatHaConfig } from '../daemon/ha-config-text.js';
@@ -70,13 +70,13 @@ export function checkCommand(argv: string[], io: CommandIO): number {
       io.err(`tunpf: ${e.message}`);
       return 1;
     }
-    for (const d of ha.diagnostics)
-      if (!(d.severity === 'warning' && args.values.quiet)) io.err(formatDiagnostic(d, ha.source));
+    const shown = ha.diagnostics.filter((d) => !(d.severity === 'warning' && args.values.quiet));
+    for (const line of formatDiagnostics(shown, ha.source)) io.err(line);
     if (!ha.config) {
-      const n = ha.diagnostics.filter((d) => d.severity === 'error').length;
+      const n = errorCount(ha.diagnostics);
       io.err(`${haFile}: ${n} error${n === 1 ? '' : 's'}, HA configuration not loaded`);
       haFailed = true;
-    } else if (verbose) io.out(formatHaConfig(ha.config).trimEnd());
+    } else if (verbose) io.out(escapeControls(formatHaConfig(ha.config).trimEnd()));
     haConfig = ha.config;
     if (args.positionals.length === 0) return haFailed ? 1 : 0;
   }
@@ -107,24 +107,24 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     }
     throw e;
   }
-  for (const d of result.diagnostics) {
-    if (d.severity === 'warning' && args.values.quiet) continue;
-    io.err(formatDiagnostic(d, result.sources));
-  }
+  const shown = result.diagnostics.filter((d) => !(d.severity === 'warning' && args.values.quiet));
+  for (const line of formatDiagnostics(shown, result.sources, result.omitted)) io.err(line);
   if (!result.ruleset) {
-    const n = result.diagnostics.filter((d) => d.severity === 'error').length;
+    const n = errorCount(result.diagnostics, result.omitted);
     io.err(`${file}: ${n} error${n === 1 ? '' : 's'}, ruleset not loaded`);
     return 1;
   }
   if (verbose) {
     const skipMacros = new Set(Object.keys(defines));
-    io.out(formatRuleset(result.ruleset, { numbers: verbose > 1, skipMacros }).trimEnd());
+    // echoed text from the file (labels, quoted names) is shown escaped, as in the diagnostics
+    io.out(escapeControls(formatRuleset(result.ruleset, { numbers: verbose > 1, skipMacros }).trimEnd()));
   }
   if (haConfig) {
     const severity = args.values['ha-warn'] ? 'warning' : 'error';
     const problems = haRuleProblems(result.ruleset, haConfig, interfaces);
     if (severity === 'error' && problems.length) haFailed = true;
-    if (severity === 'error' || !args.values.quiet) for (const p of problems) io.err(formatHaRuleProblem(p, severity));
+    if (severity === 'error' || !args.values.quiet)
+      for (const p of problems) io.err(escapeControls(formatHaRuleProblem(p, severity)));
   }
   return haFailed ? 1 : 0;
 }

@@ -20,7 +20,7 @@ import { PfActionName, PfReasonName } from '../packet/pflog.js';
 import { summarize } from '../packet/summary.js';
 import type { InterfaceInfo, Ruleset } from '../rules/ast.js';
 import { formatRule, printContextOf } from '../rules/canonical.js';
-import { formatDiagnostic } from '../rules/diagnostic-text.js';
+import { formatDiagnostics } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
 import { describeState, endpointText, flowKeys, type FlowEnd } from '../control/describe-state.js';
 import { StateEngine } from '../state/state-engine.js';
@@ -249,7 +249,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     if (e instanceof RulesetReadError) return (io.err(`tunpf: ${e.message}`), 1);
     throw e;
   }
-  for (const d of loaded.diagnostics) io.err(formatDiagnostic(d, loaded.sources));
+  for (const line of formatDiagnostics(loaded.diagnostics, loaded.sources, loaded.omitted)) io.err(line);
   if (!loaded.ruleset) return (io.err(`${args.values.file}: ruleset not loaded`), 1);
   const ruleset = loaded.ruleset;
 

@@ -9,10 +9,11 @@ import { WhyName } from '../filter/packet-filter.js';
 import { ParseErrorName } from '../packet/meta.js';
 import { createLogger } from '../log/logger.js';
 import type { PflogFile } from '../log/pflog-writer.js';
-import { formatDiagnostic } from '../rules/diagnostic-text.js';
+import { formatDiagnostics } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { forRun } from '../rules/run-support.js';
 import { showCarp } from '../control/carp-commands.js';
+import type { ControlError } from '../control/server.js';
 import { parseListenAddress } from '../control/metrics-http.js';
 import { hostInterfaces } from './host-interfaces.js';
 import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../daemon/ha-config.js';
@@ -86,7 +87,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       }
       throw e;
     }
-    for (const d of r.diagnostics) io.err(formatDiagnostic(d, r.sources));
+    for (const line of formatDiagnostics(r.diagnostics, r.sources, r.omitted)) io.err(line);
     return r;
   };
   const first = load();
@@ -96,7 +97,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   if (args.values.ha) {
     try {
       const r = loadHaConfigFile(args.values.ha);
-      for (const d of r.diagnostics) io.err(formatDiagnostic(d, r.source));
+      for (const line of formatDiagnostics(r.diagnostics, r.source)) io.err(line);
       if (!r.config) return (io.err(`${args.values.ha}: HA configuration not loaded; tunpf not started`), 1);
       ha = r.config;
     } catch (e) {
@@ -176,12 +177,13 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       );
     });
     process.on('SIGHUP', () => {
-      const next = load();
-      if (!next?.ruleset) {
-        log.error({ file }, 'reload refused: the ruleset has errors; the running ruleset stays');
-        return;
+      try {
+        for (const w of daemon.reloadRulesFile().warnings) io.err(w);
+      } catch (e) {
+        // a refused reload (or any failure) is reported; the daemon goes on with the running ruleset
+        for (const d of (e as ControlError).details ?? []) io.err(d);
+        log.error({ file, err: (e as Error).message }, 'reload refused; the running ruleset stays');
       }
-      daemon.reload(next.ruleset);
     });
   });
 }

@@ -4,7 +4,7 @@
 // nothing; states made by an anchor's rules outlive its flush, as in pf.
 
 import { formatRule, printContextOf } from '../rules/canonical.js';
-import { formatDiagnostic } from '../rules/diagnostic-text.js';
+import { errorCount, formatDiagnostics } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import type { FilterContext } from './filter-commands.js';
 import { ErrorCode } from './protocol.js';
@@ -34,9 +34,9 @@ export function anchorLoad(ctx: FilterContext, args: Record<string, unknown>): A
       throw new ControlError(ErrorCode.REFUSED, `${e.message}; anchor ${anchor} stays as it was`);
     throw e;
   }
-  const texts = r.diagnostics.map((d) => formatDiagnostic(d, r.sources));
+  const texts = formatDiagnostics(r.diagnostics, r.sources, r.omitted);
   if (!r.ruleset) {
-    const n = r.diagnostics.filter((d) => d.severity === 'error').length;
+    const n = errorCount(r.diagnostics, r.omitted);
     throw new ControlError(
       ErrorCode.REFUSED,
       `${file}: ${n} error${n === 1 ? '' : 's'}, not loaded; anchor ${anchor} stays as it was`,

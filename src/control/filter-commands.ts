@@ -10,7 +10,7 @@ import { formatAddress, maskAddress, parsePrefix } from '../packet/address.js';
 import { ParseErrorName } from '../packet/meta.js';
 import { DEFAULT_TIMEOUTS, type Prefix, type Ruleset } from '../rules/ast.js';
 import { formatRule, printContextOf } from '../rules/canonical.js';
-import { formatDiagnostic } from '../rules/diagnostic-text.js';
+import { errorCount, escapeControls, formatDiagnostics } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { StateReasonName } from '../state/constants.js';
 import type { FragmentCache } from '../state/fragment-cache.js';
@@ -327,13 +327,13 @@ export function reload(ctx: FilterContext, args: Record<string, unknown>): Reloa
   try {
     r = ctx.loadRuleset(file);
   } catch (e) {
-    if (e instanceof RulesetReadError)
-      throw new ControlError(ErrorCode.REFUSED, `${e.message}; the running ruleset stays`);
-    throw e;
+    // whatever went wrong reading it, a reload never takes the running ruleset (or the daemon) down
+    const why = e instanceof RulesetReadError ? e.message : `cannot load ${file}: ${(e as Error).message}`;
+    throw new ControlError(ErrorCode.REFUSED, `${escapeControls(why)}; the running ruleset stays`);
   }
-  const texts = r.diagnostics.map((d) => formatDiagnostic(d, r.sources));
+  const texts = formatDiagnostics(r.diagnostics, r.sources, r.omitted);
   if (!r.ruleset) {
-    const n = r.diagnostics.filter((d) => d.severity === 'error').length;
+    const n = errorCount(r.diagnostics, r.omitted);
     throw new ControlError(
       ErrorCode.REFUSED,
       `${file}: ${n} error${n === 1 ? '' : 's'}, ruleset not loaded; the running ruleset stays`,
@@ -343,8 +343,8 @@ export function reload(ctx: FilterContext, args: Record<string, unknown>): Reloa
   try {
     ctx.applyRuleset(r.ruleset);
   } catch (e) {
-    if (e instanceof RangeError) throw new ControlError(ErrorCode.REFUSED, `${e.message}; the running ruleset stays`);
-    throw e;
+    const why = escapeControls((e as Error).message);
+    throw new ControlError(ErrorCode.REFUSED, `${file}: cannot apply: ${why}; the running ruleset stays`, texts);
   }
   return { file, rules: r.ruleset.rules.length, states: ctx.states.table.count, warnings: texts };
 }

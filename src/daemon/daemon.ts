@@ -28,8 +28,10 @@ import type { HaConfig } from './ha-config.js';
 import { TunDevice } from '../datapath/tun-device.js';
 import { StateReason, StateReasonName } from '../state/constants.js';
 import { StateEngine } from '../state/state-engine.js';
-import { registerFilterCommands } from '../control/filter-commands.js';
-import { ControlServer } from '../control/server.js';
+import { registerFilterCommands, reload as reloadCommand } from '../control/filter-commands.js';
+import { ControlError, ControlServer } from '../control/server.js';
+import { ErrorCode } from '../control/protocol.js';
+import type { ReloadResult } from '../control/results.js';
 import { filterMetrics } from '../control/filter-metrics.js';
 import { MetricsEndpoint, type ListenAddress } from '../control/metrics-http.js';
 import { MetricsRegistry } from '../control/metrics.js';
@@ -152,6 +154,7 @@ export class Daemon {
       flushStates: () => (this.pfsync ? this.pfsync.flushStates() : this.states.flush()),
     };
     registerFilterCommands(this.control, ctx);
+    this.reloadRulesFile = () => reloadCommand(ctx, {});
     this.metrics.register('filter', filterMetrics(ctx));
     this.control.listen();
     if (metrics) (this.metricsEndpoint = new MetricsEndpoint(this.metrics, metrics, log)).start();
@@ -294,6 +297,14 @@ export class Daemon {
         'state limits reached: new states refused',
       );
   }
+
+  /**
+   * Reads the rules file again and swaps it in (SIGHUP), by the path `ctl reload` takes: any failure is a
+   * refusal that leaves the running ruleset. Set once the control server is up.
+   */
+  reloadRulesFile: () => ReloadResult = () => {
+    throw new ControlError(ErrorCode.REFUSED, 'tunpf is not started');
+  };
 
   /** Swaps in a new ruleset; states and persistent tables stay. */
   reload(ruleset: Ruleset): void {

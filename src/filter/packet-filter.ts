@@ -247,11 +247,14 @@ export class PacketFilter {
       random: this.random,
       owners: this.owners,
     });
+    // pools start over, with new source-hash keys where none is written (pfctl picks one per load)
+    const translator = new Translator(this.interfaces, () => this.tables, this.random);
+    const routeTargets = new RouteTargets(ruleset, this.interfaces, this.routeTargets, this.random);
+    // nothing is swapped in until everything is built: a failure leaves the running ruleset whole
     this.tables = tables;
     this.rules = rules;
-    // pools start over, with new source-hash keys where none is written (pfctl picks one per load)
-    this.translator = new Translator(this.interfaces, () => this.tables, this.random);
-    this.routeTargets = new RouteTargets(ruleset, this.interfaces, this.routeTargets, this.random);
+    this.translator = translator;
+    this.routeTargets = routeTargets;
     this.setStateRules();
   }
 

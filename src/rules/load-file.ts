@@ -14,6 +14,8 @@ export interface LoadResult {
   diagnostics: Diagnostic[];
   /** The text of every file read, by the name diagnostics use, for caret lines. */
   sources: Map<string, string>;
+  /** Errors beyond those listed in `diagnostics`. */
+  omitted?: number;
 }
 
 export class RulesetReadError extends Error {
@@ -48,7 +50,7 @@ export function loadRulesetFile(
     sources.set(p, body);
     return body;
   };
-  const { ruleset, diagnostics } = parseRuleset(text, {
+  const { ruleset, diagnostics, omitted } = parseRuleset(text, {
     ...opts,
     services: opts.services ?? readHostServices(),
     ...(opts.users && opts.groups ? {} : readHostIds()),
@@ -57,5 +59,5 @@ export function loadRulesetFile(
     readAnchorFile,
     readInclude: readAnchorFile,
   });
-  return { ruleset, diagnostics, sources };
+  return { ruleset, diagnostics, sources, omitted };
 }

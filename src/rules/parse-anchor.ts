@@ -76,7 +76,8 @@ export function parseLoadAnchor(ctx: ParserContext): void {
     throw new RuleSyntaxError(fileTok.loc, `load anchor: cannot read ${fileTok.text}: ${code}`);
   }
   const inner = parseRuleset(text, { ...ctx.opts, file: fileTok.text, anchorPath: path, defines: undefined });
-  ctx.diagnostics.push(...inner.diagnostics);
+  for (const d of inner.diagnostics) ctx.diagnostics.push(d);
+  ctx.omitted += inner.omitted;
   if (!inner.ruleset) return;
   for (const t of inner.ruleset.tables) if (!ctx.tables.has(t.name)) ctx.tables.set(t.name, t);
   addAnchor(ctx, { path, rules: inner.ruleset.rules, loc: nameTok.loc });

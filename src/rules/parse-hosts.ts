@@ -91,7 +91,11 @@ export function interfaceAddresses(ctx: ParserContext, text: string, loc: Source
   const info = ctx.interfaces.get(ifname) ?? [...ctx.interfaces.values()].find((i) => i.groups.includes(ifname));
   if (!info) {
     if (text !== ifname || /^[a-z]+[0-9]+$/i.test(ifname))
-      throw new RuleSyntaxError(loc, `no such interface '${ifname}' (tunpf resolves no host names)`);
+      throw new RuleSyntaxError(
+        loc,
+        `no such interface '${ifname}' (tunpf resolves no host names; ` +
+          `check describes one with --interface ${ifname}=ADDR/LEN)`,
+      );
     throw new RuleSyntaxError(loc, `invalid address '${text}': not an address, and no interface or group of that name`);
   }
   if (mode === 'peer')
@@ -194,7 +198,11 @@ function scopedHost(
   if (/^[0-9]+$/.test(scoped.scope))
     throw new RuleSyntaxError(loc, `${text}: numeric scopes are not supported by tunpf; name the interface`);
   if (ctx.interfaces.size > 0 && !ctx.interfaces.has(scoped.scope))
-    throw new RuleSyntaxError(loc, `no such interface '${scoped.scope}' for the scope of ${text}`);
+    throw new RuleSyntaxError(
+      loc,
+      `no such interface '${scoped.scope}' for the scope of ${text}; ` +
+        `check describes one with --interface ${scoped.scope}=ADDR/LEN`,
+    );
   checkFamily(spec, 6, text, loc);
   return { addr: { kind: 'prefix', prefix: networkPrefix(scoped.prefix), neg }, af: 6, loc, scope: scoped.scope };
 }

@@ -71,7 +71,11 @@ export function parseAntispoof(ctx: ParserContext, loc: SourceLocation): void {
       hosts.push({ addr: { ...dyn, mode: 'address' }, af: 0, loc });
     } else {
       const info = ctx.interfaces.get(t.text);
-      if (!info) throw new RuleSyntaxError(t.loc, `antispoof: no such interface '${t.text}'`);
+      if (!info)
+        throw new RuleSyntaxError(
+          t.loc,
+          `antispoof: no such interface '${t.text}'; check describes one with --interface ${t.text}=ADDR/LEN`,
+        );
       for (const a of info.addresses) {
         if (af !== 0 && a.af !== af) continue;
         if (isLinkLocal6(a)) continue;

@@ -34,6 +34,9 @@ export interface ParseOptions {
   anchorPath?: string;
 }
 
+/** A file's errors kept with their text; only the first few are printed (formatDiagnostics). */
+export const MAX_KEPT_ERRORS = 1000;
+
 /** A syntax or meaning error in pf.conf: it ends the statement, and parsing goes on at the next line. */
 export class RuleSyntaxError extends Error {
   constructor(
@@ -45,9 +48,15 @@ export class RuleSyntaxError extends Error {
 }
 
 export class ParserContext implements TokenCursor {
-  readonly tokens: Token[];
+  tokens: Token[];
   pos = 0;
+  /** Macro bodies may name macros: a bound on what they expand to stops exponential growth. */
+  readonly expansionLimit: number;
+  private expansionBudget: number;
   readonly diagnostics: Diagnostic[] = [];
+  /** Errors past MAX_KEPT_ERRORS, only counted: a binary file has one on nearly every line. */
+  omitted = 0;
+  private errorsKept = 0;
   readonly macros = new Map<string, string>();
   readonly options = defaultOptions();
   readonly optionsSet: string[] = [];
@@ -71,6 +80,8 @@ export class ParserContext implements TokenCursor {
   ) {
     const errors: TokenizeError[] = [];
     this.tokens = tokenize(text, opts.file, errors);
+    this.expansionLimit = 100_000 + 8 * this.tokens.length;
+    this.expansionBudget = this.expansionLimit;
     for (const e of errors) this.error(e.loc, e.message);
     for (const [k, v] of Object.entries(opts.defines ?? {})) this.macros.set(k, v);
     this.interfaces = new Map((opts.interfaces ?? []).map((i) => [i.name, i]));
@@ -84,7 +95,7 @@ export class ParserContext implements TokenCursor {
     while (t.kind === 'macro') {
       const body = this.macros.get(t.text);
       if (body === undefined) {
-        this.tokens.splice(this.pos, 1);
+        this.pos++;
         throw new RuleSyntaxError(t.loc, `macro '${t.text}' not defined`);
       }
       if (++guard > 64) throw new RuleSyntaxError(t.loc, `macro '${t.text}' expands recursively`);
@@ -93,10 +104,39 @@ export class ParserContext implements TokenCursor {
         (x) => x.kind !== 'eof' && x.kind !== 'newline',
       );
       for (const e of errors) this.error(e.loc, e.message);
-      this.tokens.splice(this.pos, 1, ...inner);
+      this.expansionBudget -= inner.length;
+      if (this.expansionBudget < 0) {
+        this.pos++;
+        throw new RuleSyntaxError(t.loc, `macro '${t.text}': macro expansion exceeds ${this.expansionLimit} tokens`);
+      }
+      this.replaceCurrent(inner);
       t = this.tokens[this.pos]!;
     }
     return t;
+  }
+
+  /**
+   * Puts a macro's tokens in place of the reference at `pos`. They are written
+   * over the consumed tokens just behind it (the parser never looks back), so
+   * an expansion costs its own length, not the rest of the file's: splicing
+   * into the array made a large ruleset quadratic. When there is too little
+   * room behind, the rest is copied once behind a gap as long as itself.
+   */
+  private replaceCurrent(inner: Token[]): void {
+    const start = this.pos + 1 - inner.length;
+    if (start >= 0) {
+      for (let k = 0; k < inner.length; k++) this.tokens[start + k] = inner[k]!;
+      this.pos = start;
+      return;
+    }
+    const rest = this.tokens.length - this.pos - 1;
+    const gap = Math.max(inner.length, rest);
+    const grown: Token[] = new Array<Token>(gap + rest);
+    for (let k = 0; k < gap - inner.length; k++) grown[k] = inner[0]!;
+    for (let k = 0; k < inner.length; k++) grown[gap - inner.length + k] = inner[k]!;
+    for (let k = 0; k < rest; k++) grown[gap + k] = this.tokens[this.pos + 1 + k]!;
+    this.tokens = grown;
+    this.pos = gap - inner.length;
   }
 
   next(): Token {
@@ -149,6 +189,11 @@ export class ParserContext implements TokenCursor {
   }
 
   error(loc: SourceLocation, message: string): void {
+    if (this.errorsKept >= MAX_KEPT_ERRORS) {
+      this.omitted++;
+      return;
+    }
+    this.errorsKept++;
     this.diagnostics.push({ severity: 'error', loc, message });
   }
 

@@ -18,6 +18,8 @@ export type { ParseOptions } from './parser-context.js';
 export interface ParseResult {
   ruleset: Ruleset | null;
   diagnostics: Diagnostic[];
+  /** Errors beyond those listed (a file with very many keeps only the first). */
+  omitted: number;
 }
 
 /** Parses pf.conf text. The ruleset is null when any error was found. */
@@ -153,5 +155,5 @@ function finish(ctx: ParserContext): ParseResult {
     rules: ctx.rules,
     anchors: [...ctx.anchors.values()],
   };
-  return { ruleset: hasError ? null : ruleset, diagnostics: ctx.diagnostics };
+  return { ruleset: hasError ? null : ruleset, diagnostics: ctx.diagnostics, omitted: ctx.omitted };
 }

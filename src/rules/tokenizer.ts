@@ -107,12 +107,14 @@ export function tokenize(
     }
     // a word
     const loc = at();
-    let w = '';
+    // a word never holds a newline, so only the column moves
+    const from = i;
     while (i < text.length && !DELIMITERS.has(text[i]!)) {
       if (text[i] === '\\' && text[i + 1] === '\n') break;
-      w += text[i];
-      advance(1);
+      i++;
     }
+    const w = text.slice(from, i);
+    col += i - from;
     if (w.startsWith('$') && w.length > 1) {
       const named = /^\$([A-Za-z0-9_]+)(.*)$/s.exec(w);
       push('macro', named ? named[1]! : w.slice(1), loc);
@@ -127,7 +129,8 @@ export function tokenize(
 
 /** A token as error messages quote it. */
 export function describeToken(t: Token): string {
-  return t.kind === 'newline' || t.kind === 'eof' ? 'end of line' : `'${t.text}'`;
+  if (t.kind === 'newline' || t.kind === 'eof') return 'end of line';
+  return t.text.length > 40 ? `'${t.text.slice(0, 40)}...'` : `'${t.text}'`;
 }
 
 /** What reads tokens one by one: the rule parser's context and the HA file's BlockReader. */

@@ -54,5 +54,19 @@ test(
     const log = await refused;
     assert.match(log, /rules\.conf:2:34: error: unknown port name 'nonsense'/);
     assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7001', '10')).ok, true, 'the old rules still run');
+
+    // lines starting with an undefined or a recursive macro once escaped the parser and killed the daemon
+    for (const [text, error] of [
+      ['$nothing\npass all\n', /rules\.conf:1:1: error: macro 'nothing' not defined/],
+      ['x = "$x"\n$x\n', /rules\.conf:2:1: error: macro 'x' expands recursively/],
+      ['\x00\x1b[2J\xff'.repeat(1000), /rules\.conf:1:1: error: .*\\x00\\x1b\[2J/],
+    ] as const) {
+      writeFileSync(rules, text);
+      const again = waitForOutput(topo.daemon!, 'reload refused');
+      topo.daemon!.kill('SIGHUP');
+      assert.match(await again, error);
+      assert.equal(topo.daemon!.exitCode, null, 'the daemon runs on');
+      assert.equal((await topo.probe(topo.client, 'tcp', '10.2.0.2', '7001', '10')).ok, true, 'and forwards');
+    }
   },
 );

@@ -353,3 +353,43 @@ test('reload: the same loader as run, states kept; a bad file changes nothing an
   assert.equal(cmd.reload(ctx, {}).file, file, 'without -f: the file the daemon was started with');
   assert.throws(() => cmd.reload(ctxOf(f), {}), refusal('refused', /cannot reload/));
 });
+
+test('reload: a file that breaks the parser or the loader, or a ruleset that fails to apply, is refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tunpf-reload-'));
+  const file = join(dir, 'rules.conf');
+  const f = new Flow(RULES);
+  let broken: Error | null = null;
+  let applyFails = false;
+  const ctx = ctxOf(f, {
+    rulesFile: file,
+    loadRuleset: (p) => {
+      if (broken) throw broken;
+      return loadRulesetFile(p, { interfaces: TEST_INTERFACES });
+    },
+    applyRuleset: (rs) => {
+      if (applyFails) throw new RangeError('Invalid typed array length');
+      f.filter.reload(rs);
+    },
+  });
+  const before = cmd.showRules(ctx).rules.length;
+  // lines that start with an undefined or a recursive macro
+  writeFileSync(file, '$nothing\nx = "$x"\n$x\npass all\n');
+  assert.throws(
+    () => cmd.reload(ctx, {}),
+    (e: unknown) =>
+      e instanceof ControlError &&
+      e.code === 'refused' &&
+      /rules\.conf:1:1: error: macro 'nothing' not defined/.test(e.details![0]!) &&
+      /rules\.conf:3:1: error: macro 'x' expands recursively/.test(e.details![1]!),
+  );
+  broken = new TypeError('something unforeseen');
+  assert.throws(() => cmd.reload(ctx, {}), refusal('refused', /something unforeseen; the running ruleset stays/));
+  broken = null;
+  writeFileSync(file, 'pass all\n');
+  applyFails = true;
+  assert.throws(() => cmd.reload(ctx, {}), refusal('refused', /cannot apply: .*the running ruleset stays/));
+  assert.equal(cmd.showRules(ctx).rules.length, before, 'the running ruleset stays');
+  const c = new TcpPair();
+  handshake(f, c);
+  assert.equal(f.outcome(c.c('A', 5)), 'pass:state', 'and still forwards');
+});

@@ -52,7 +52,11 @@ const cases: [string, string, string][] = [
   ],
   ['unterminated list', 'pass proto { tcp udp', "1:21: syntax error: expected '}', found end of line"],
   ['bad prefix length', 'pass from 10.0.0.0/33', "1:11: invalid prefix length in '10.0.0.0/33'"],
-  ['unknown interface', 'pass from em9:network', "1:11: no such interface 'em9' (tunpf resolves no host names)"],
+  [
+    'unknown interface',
+    'pass from em9:network',
+    "1:11: no such interface 'em9' (tunpf resolves no host names; check describes one with --interface em9=ADDR/LEN)",
+  ],
   [
     'unsupported af-to',
     'pass in on wan af-to inet6 from 2001:db8::1',

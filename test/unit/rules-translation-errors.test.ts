@@ -82,7 +82,7 @@ const cases: [string, string, string[]][] = [
   [
     'unknown interface',
     'pass out on wan inet nat-to em9',
-    ["1:29: no such interface 'em9' (tunpf resolves no host names)"],
+    ["1:29: no such interface 'em9' (tunpf resolves no host names; check describes one with --interface em9=ADDR/LEN)"],
   ],
   [
     'not an address',
@@ -219,6 +219,9 @@ test('every line with an error is reported, and the rest of each line is skipped
     translationErrors(
       'pass on wan inet nat-to 1.2.3.4\npass out on wan inet nat-to em9 bitmask\npass out on wan inet nat-to 1.2.3.4',
     ),
-    ['1:18: nat-to and rdr-to require a direction', "2:29: no such interface 'em9' (tunpf resolves no host names)"],
+    [
+      '1:18: nat-to and rdr-to require a direction',
+      "2:29: no such interface 'em9' (tunpf resolves no host names; check describes one with --interface em9=ADDR/LEN)",
+    ],
   );
 });

@@ -56,6 +56,17 @@ for (const f of rulesets) {
   });
 }
 
+for (const f of rulesets) {
+  test(`rules/${f}: the check command its header shows passes as written`, () => {
+    const header = readFileSync(join(rules, f), 'utf8').split('\n').slice(0, 15).join('\n');
+    // the comment's `tunpf check ... rules/F.conf`, continuation lines joined
+    const written = /tunpf (check [^\n]*?rules\/\S+\.conf)/.exec(header.replace(/\\\n#\s*/g, ' '));
+    assert.ok(written, `${f} shows how to check it`);
+    const r = tunpf(...written[1]!.split(/\s+/));
+    assert.equal(r.code, 0, r.stderr);
+  });
+}
+
 test('rules/gateway.conf: NAT behind the WAN address, a port forward, ssh to the router, CARP and pfsync', () => {
   const r = tunpf('check', '-vv', ...interfaces, join('rules', 'gateway.conf'));
   assert.equal(r.code, 0, r.stderr);
