@@ -24,6 +24,7 @@ import {
   type Translation,
 } from './ast.js';
 import { icmpCodeName, icmpTypeName, protocolName } from './names.js';
+import { nameText, quoted, quotedText } from './print-quote.js';
 import { formatDivert, formatOwner, formatProbability, formatScrub, formatSetOptions } from './print-scrub.js';
 
 export function formatAddressSpecCanonical(a: AddressSpec): string {
@@ -38,11 +39,14 @@ export function formatAddressSpecCanonical(a: AddressSpec): string {
     case 'range':
       return `${neg}${formatAddress(a.from.af, a.from.words)} - ${formatAddress(a.to.af, a.to.words)}`;
     case 'table':
-      return `${neg}<${a.name}>`;
+      return `${neg}<${nameText(a.name)}>`;
     case 'self':
       return `${neg}self`;
-    case 'dynamic':
-      return `${neg}(${a.ifname}${a.mode === 'address' ? '' : ':' + a.mode}${a.noAlias ? ':0' : ''})${dynamicBits(a)}`;
+    case 'dynamic': {
+      // the modifiers are part of the word the parser reads between the parentheses
+      const word = a.ifname + (a.mode === 'address' ? '' : ':' + a.mode) + (a.noAlias ? ':0' : '');
+      return `${neg}(${nameText(word)})${dynamicBits(a)}`;
+    }
     case 'no-route':
       return `${neg}no-route`;
     case 'urpf-failed':
@@ -118,6 +122,8 @@ export function stateOptionsText(o: StateOptions, ctx: PrintContext = {}): strin
   if (o.overload !== null)
     out.push(`overload <${o.overload.table}>${o.overload.flush ? ' flush' : ''}${o.overload.global ? ' global' : ''}`);
   if (o.ifBound === true || (o.ifBound === null && ctx.statePolicy === 'if-bound')) out.push('if-bound');
+  // pfctl prints nothing here, and its text would read back as if-bound under `set state-policy if-bound`
+  else if (o.ifBound === false && ctx.statePolicy === 'if-bound') out.push('floating');
   if (o.sloppy) out.push('sloppy');
   if (o.pflow) out.push('pflow');
   const names = Object.keys(timeouts).sort((a, b) => PF_TIMEOUT_ORDER.indexOf(a) - PF_TIMEOUT_ORDER.indexOf(b));
@@ -144,7 +150,7 @@ function blockText(r: Rule, ctx: PrintContext): string {
 /** One rule in pfctl -nv form, without the `@N ` prefix. */
 export function formatRule(r: Rule, ctx: PrintContext = {}): string {
   let s: string = r.action === 'block' ? blockText(r, ctx) : r.action;
-  if (r.anchor && r.anchor.written !== '') s += ` "${r.anchor.written}"`;
+  if (r.anchor && r.anchor.written !== '') s += ` ${quoted(r.anchor.written)}`;
   if (r.direction !== 'both') s += ` ${r.direction}`;
   if (r.log) {
     s += ' log';
@@ -152,11 +158,11 @@ export function formatRule(r: Rule, ctx: PrintContext = {}): string {
     if (r.log.all) o.push('all');
     if (r.log.matches) o.push('matches');
     if (r.log.user) o.push('user');
-    if (r.log.to) o.push(`to ${r.log.to}`);
+    if (r.log.to) o.push(`to ${nameText(r.log.to)}`);
     if (o.length) s += ` (${o.join(', ')})`;
   }
   if (r.quick) s += ' quick';
-  if (r.iface) s += ` on ${r.iface.neg ? '! ' : ''}${r.iface.name}`;
+  if (r.iface) s += ` on ${r.iface.neg ? '! ' : ''}${nameText(r.iface.name)}`;
   if (r.af) s += r.af === 4 ? ' inet' : ' inet6';
   if (r.proto !== null) s += ` proto ${protocolName(r.proto)}`;
   if (isAny(r.from) && isAny(r.to)) s += ' all';
@@ -189,10 +195,10 @@ export function formatRule(r: Rule, ctx: PrintContext = {}): string {
   if (r.state !== 'none' && opts.length) s += ` (${opts.join(', ')})`;
   if (x.scrub) s += formatScrub(x.scrub);
   if (r.allowOpts) s += ' allow-opts';
-  if (r.label !== null) s += ` label "${r.label}"`;
+  if (r.label !== null) s += ` label ${quotedText(r.label)}`;
   if (x.once) s += ' once';
-  if (r.tag) s += ` tag ${r.tag}`;
-  if (r.tagged) s += `${r.tagged.neg ? ' !' : ''} tagged ${r.tagged.name}`;
+  if (r.tag) s += ` tag ${nameText(r.tag)}`;
+  if (r.tagged) s += `${r.tagged.neg ? ' !' : ''} tagged ${nameText(r.tagged.name)}`;
   if (x.rtable !== null) s += ` rtable ${x.rtable}`;
   if (x.divert) s += formatDivert(x.divert);
   // pfctl prints only one of the two when a rule has both; both are printed so that the line reads back the same
@@ -220,9 +226,9 @@ export function formatPool(hosts: readonly PoolHost[]): string {
       case 'prefix':
         return formatPrefixShort(h.prefix.af, h.prefix.words, h.prefix.bits);
       case 'dynamic':
-        return `(${h.ifname}${h.noAlias ? ':0' : ''})`;
+        return `(${nameText(h.ifname + (h.noAlias ? ':0' : ''))})`;
       case 'table':
-        return `<${h.name}>`;
+        return `<${nameText(h.name)}>`;
     }
   });
   return text.length === 1 ? text[0]! : `{ ${text.join(', ')} }`;
@@ -250,7 +256,8 @@ export function formatTranslation(t: Translation, isRdr: boolean): string {
 export function formatRouteOption(r: RouteOption): string {
   const text = r.targets.map((t) => {
     const hop = t.nexthop && formatAddress(t.nexthop.af, t.nexthop.words);
-    return t.ifname === null ? hop! : hop === null ? t.ifname : `(${t.ifname} ${hop})`;
+    const ifname = t.ifname === null ? null : nameText(t.ifname);
+    return ifname === null ? hop! : hop === null ? ifname : `(${ifname} ${hop})`;
   });
   let s = text.length === 1 ? text[0]! : `{ ${text.join(', ')} }`;
   if (r.type === 'source-hash') {
@@ -263,7 +270,7 @@ export function formatRouteOption(r: RouteOption): string {
 
 /** print_tabledef: flags in pf's order, the addresses in one list, then the files. */
 export function formatTable(t: TableDef): string {
-  let s = `table <${t.name}>`;
+  let s = `table <${nameText(t.name)}>`;
   if (t.const) s += ' const';
   if (t.persist) s += ' persist';
   if (t.counters) s += ' counters';
@@ -271,7 +278,7 @@ export function formatTable(t: TableDef): string {
     (e) => (e.neg ? '!' : '') + formatPrefixShort(e.prefix.af, e.prefix.words, e.prefix.bits),
   );
   if (entries.length) s += ` { ${entries.join(' ')} }`;
-  for (const f of t.files) s += ` file "${f}"`;
+  for (const f of t.files) s += ` file ${quoted(f)}`;
   return s;
 }
 
@@ -280,7 +287,7 @@ export function formatOptions(o: Options, set: readonly string[]): string[] {
   for (const name of set) {
     switch (name) {
       case 'skip':
-        out.push(`set skip on { ${o.skip.join(' ')} }`);
+        out.push(`set skip on { ${o.skip.map(nameText).join(' ')} }`);
         break;
       case 'block-policy':
         out.push(`set block-policy ${o.blockPolicy}`);
@@ -303,7 +310,7 @@ export function formatOptions(o: Options, set: readonly string[]): string[] {
         break;
       }
       case 'loginterface':
-        out.push(`set loginterface ${o.loginterface ?? 'none'}`);
+        out.push(`set loginterface ${o.loginterface === null ? 'none' : nameText(o.loginterface)}`);
         break;
       case 'hostid':
         out.push(`set hostid 0x${(o.hostid ?? 0).toString(16).padStart(8, '0')}`);
@@ -341,7 +348,7 @@ export function formatRuleset(rs: Ruleset, opts: RulesetPrintOptions = {}): stri
   const lines = [
     ...Object.entries(rs.macros)
       .filter(([name]) => !opts.skipMacros?.has(name))
-      .map(([name, value]) => `${name} = "${value}"`),
+      .map(([name, value]) => `${name} = ${quoted(value)}`),
     ...rs.tables.filter((t) => !t.implicit).map(formatTable),
     ...formatOptions(rs.options, rs.optionsSet),
     ...formatRules(rs.rules, new Map(rs.anchors.map((a) => [a.path, a.rules])), 0, ctx, opts.numbers ?? false),
@@ -352,6 +359,8 @@ export function formatRuleset(rs: Ruleset, opts: RulesetPrintOptions = {}): stri
 /**
  * Rules as pfctl -nv prints them: an anchor rule whose anchor the file fills
  * is followed by that anchor's rules in braces, indented two spaces a level.
+ * pfctl takes an anchor's rules out as it loads them, so only the first rule
+ * calling an anchor shows its body; the text then reads back as the same ruleset.
  */
 export function formatRules(
   rules: readonly Rule[],
@@ -359,14 +368,17 @@ export function formatRules(
   depth: number,
   ctx: PrintContext = {},
   numbers = true,
+  shown = new Set<string>(),
 ): string[] {
   const indent = '  '.repeat(depth);
   const lines: string[] = [];
   for (const r of rules) {
-    const body = r.anchor && !r.anchor.wildcard ? anchors.get(r.anchor.path) : undefined;
-    lines.push(`${indent}${numbers ? `@${r.nr} ` : ''}${formatRule(r, ctx)}${body ? ' {' : ''}`);
-    if (!body) continue;
-    lines.push(...formatRules(body, anchors, depth + 1, ctx, numbers), `${indent}}`);
+    const path = r.anchor && !r.anchor.wildcard && !shown.has(r.anchor.path) ? r.anchor.path : null;
+    const body = path === null ? undefined : anchors.get(path);
+    lines.push(`${indent}${numbers ? `@${r.nr} ` : ''}${formatRule(r, ctx)}${body?.length ? ' {' : ''}`);
+    if (!body?.length) continue;
+    shown.add(path!);
+    lines.push(...formatRules(body, anchors, depth + 1, ctx, numbers, shown), `${indent}}`);
   }
   return lines;
 }
