@@ -34,7 +34,8 @@ export function formatAddressSpecCanonical(a: AddressSpec): string {
       return 'any';
     case 'prefix':
       // pfctl's print_addr: a zero address with a zero mask (`0/0`) is `any`
-      if (a.prefix.bits === 0 && a.prefix.words.every((w) => w === 0)) return `${neg}any`;
+      // (negated, kept as a prefix: tunpf refuses `! any`, which would match nothing)
+      if (!neg && a.prefix.bits === 0 && a.prefix.words.every((w) => w === 0)) return 'any';
       return neg + formatPrefixShort(a.prefix.af, a.prefix.words, a.prefix.bits);
     case 'range':
       return `${neg}${formatAddress(a.from.af, a.from.words)} - ${formatAddress(a.to.af, a.to.words)}`;
