@@ -117,8 +117,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     return 1;
   }
   if (verbose) {
-    const skipMacros = new Set(Object.keys(defines));
-    io.out(formatRuleset(result.ruleset, { numbers: verbose > 1, skipMacros }).trimEnd());
+    io.out(formatRuleset(result.ruleset, { numbers: verbose > 1 }).trimEnd());
   }
   if (haConfig) {
     const severity = args.values['ha-warn'] ? 'warning' : 'error';

@@ -375,7 +375,16 @@ export function defaultStateOptions(): StateOptions {
   };
 }
 
+/**
+ * What pfctl -nv prints while it reads the file, before the rules: each macro definition,
+ * table definition and `set` line, in file order (a `set` line as pfctl words it).
+ */
+export type EchoItem =
+  { kind: 'macro'; name: string; value: string } | { kind: 'table'; name: string } | { kind: 'set'; text: string };
+
 export interface Ruleset {
+  /** The macros, tables and options as pfctl -nv echoes them, in file order. */
+  echo: EchoItem[];
   options: Options;
   /** Option names set explicitly, in file order ('block-policy', 'timeout', ...): the printer shows these. */
   optionsSet: string[];

@@ -8,12 +8,10 @@
 import { formatAddress } from '../packet/address.js';
 import { tcpFlagsToString } from '../packet/tcp.js';
 import {
-  DEFAULT_LIMITS,
   NAT_PROXY_PORT_HIGH,
   NAT_PROXY_PORT_LOW,
   PF_TIMEOUT_ORDER,
   type AddressSpec,
-  type Options,
   type PoolHost,
   type RouteOption,
   type PortSpec,
@@ -283,75 +281,30 @@ export function formatTable(t: TableDef): string {
   return s;
 }
 
-export function formatOptions(o: Options, set: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const name of set) {
-    switch (name) {
-      case 'skip':
-        out.push(`set skip on { ${o.skip.map(nameText).join(' ')} }`);
-        break;
-      case 'block-policy':
-        out.push(`set block-policy ${o.blockPolicy}`);
-        break;
-      case 'state-policy':
-        out.push(`set state-policy ${o.statePolicy}`);
-        break;
-      case 'timeout':
-        for (const [k, v] of Object.entries(o.timeouts)) out.push(`set timeout ${k} ${v}`);
-        break;
-      case 'limit': {
-        const names: [keyof Options['limits'], string][] = [
-          ['states', 'states'],
-          ['srcNodes', 'src-nodes'],
-          ['frags', 'frags'],
-          ['tables', 'tables'],
-          ['tableEntries', 'table-entries'],
-        ];
-        for (const [k, n] of names) if (o.limits[k] !== DEFAULT_LIMITS[k]) out.push(`set limit ${n} ${o.limits[k]}`);
-        break;
-      }
-      case 'loginterface':
-        out.push(`set loginterface ${o.loginterface === null ? 'none' : nameText(o.loginterface)}`);
-        break;
-      case 'hostid':
-        out.push(`set hostid 0x${(o.hostid ?? 0).toString(16).padStart(8, '0')}`);
-        break;
-      case 'debug':
-        out.push(`set debug ${o.debug}`);
-        break;
-      case 'optimization':
-        out.push(`set optimization ${o.optimization}`);
-        break;
-      // `set ruleset-optimization` is not echoed by pfctl
-      case 'reassemble':
-        out.push(`set reassemble ${o.reassemble?.on ? 'yes' : 'no'}${o.reassemble?.noDf ? ' no-df' : ''}`);
-        break;
-    }
-  }
-  return out;
-}
-
 export interface RulesetPrintOptions {
   /** `@N` before each rule, as pfctl -vv. */
   numbers?: boolean;
-  /** Macros not to echo: those given on the command line (-D), which pfctl does not print. */
-  skipMacros?: ReadonlySet<string>;
 }
 
 /**
- * The whole ruleset as `tunpf check -v` prints it. pfctl echoes macros,
- * tables and options as it reads them and the rules once the file is read;
- * tunpf prints them in pf.conf(5)'s statement order (macros, tables,
- * options), which is the file's order when the file follows it.
+ * The whole ruleset as `tunpf check -v` prints it, in pfctl -nv's order:
+ * the macros, tables and options echoed as the file defines them, then the
+ * rules once the file is read.
  */
 export function formatRuleset(rs: Ruleset, opts: RulesetPrintOptions = {}): string {
   const ctx = printContextOf(rs);
+  const tables = new Map(rs.tables.map((t) => [t.name, t]));
   const lines = [
-    ...Object.entries(rs.macros)
-      .filter(([name]) => !opts.skipMacros?.has(name))
-      .map(([name, value]) => `${name} = ${quoted(value)}`),
-    ...rs.tables.filter((t) => !t.implicit).map(formatTable),
-    ...formatOptions(rs.options, rs.optionsSet),
+    ...rs.echo.map((e) => {
+      switch (e.kind) {
+        case 'macro':
+          return `${e.name} = ${quoted(e.value)}`;
+        case 'table':
+          return formatTable(tables.get(e.name)!);
+        case 'set':
+          return e.text;
+      }
+    }),
     ...formatRules(rs.rules, new Map(rs.anchors.map((a) => [a.path, a.rules])), 0, ctx, opts.numbers ?? false),
   ];
   return lines.join('\n') + (lines.length ? '\n' : '');

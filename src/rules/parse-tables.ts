@@ -43,6 +43,7 @@ export function parseTable(ctx: ParserContext): void {
     } else throw ctx.unexpected(t, "persist, const, counters, '{' or file");
   }
   ctx.tables.set(def.name, def);
+  ctx.echo.push({ kind: 'table', name: def.name });
 }
 
 function tableEntry(ctx: ParserContext): { prefix: Prefix; neg: boolean }[] {
