@@ -23,6 +23,7 @@ import {
 } from './ast.js';
 import { icmpCodeName, icmpTypeName, protocolName } from './names.js';
 import { nameText, quoted, quotedText } from './print-quote.js';
+import type { ServiceNames } from './services.js';
 import { formatDivert, formatOwner, formatProbability, formatScrub, formatSetOptions } from './print-scrub.js';
 
 export function formatAddressSpecCanonical(a: AddressSpec): string {
@@ -64,7 +65,11 @@ export function formatPrefixShort(af: 4 | 6, words: Uint32Array, bits: number): 
   return formatAddress(af, words) + (host ? '' : `/${bits}`);
 }
 
-export function formatPort(p: PortSpec): string {
+/**
+ * pfctl's print_port: with -P (`names`), `=` and `!=` show the port's service name when the services
+ * database has one for the rule's protocol (tcp for TCP rules, udp for every other); other operators show numbers.
+ */
+export function formatPort(p: PortSpec, names?: ReadonlyMap<number, string>): string {
   switch (p.op) {
     case ':':
       return `port ${p.low}:${p.high}`;
@@ -72,7 +77,7 @@ export function formatPort(p: PortSpec): string {
     case '<>':
       return `port ${p.low} ${p.op} ${p.high}`;
     default:
-      return `port ${p.op} ${p.low}`;
+      return `port ${p.op} ${(p.op === '=' || p.op === '!=' ? names?.get(p.low) : undefined) ?? p.low}`;
   }
 }
 
@@ -84,6 +89,8 @@ function isAny(e: Rule['from']): boolean {
 export interface PrintContext {
   blockPolicy?: 'drop' | 'return';
   statePolicy?: 'floating' | 'if-bound';
+  /** Service names to print ports by (pfctl -P); without them, numbers. */
+  portNames?: ServiceNames;
 }
 
 /** The print context of a ruleset's rules. */
@@ -166,10 +173,11 @@ export function formatRule(r: Rule, ctx: PrintContext = {}): string {
   if (r.proto !== null) s += ` proto ${protocolName(r.proto)}`;
   if (isAny(r.from) && isAny(r.to)) s += ' all';
   else {
+    const names = r.proto === 6 ? ctx.portNames?.tcp : ctx.portNames?.udp;
     s += ` from ${formatAddressSpecCanonical(r.from.addr)}`;
-    if (r.from.port) s += ` ${formatPort(r.from.port)}`;
+    if (r.from.port) s += ` ${formatPort(r.from.port, names)}`;
     s += ` to ${formatAddressSpecCanonical(r.to.addr)}`;
-    if (r.to.port) s += ` ${formatPort(r.to.port)}`;
+    if (r.to.port) s += ` ${formatPort(r.to.port, names)}`;
   }
   const x = r.extra;
   if (x.user) s += formatOwner('user', x.user);
@@ -284,6 +292,8 @@ export function formatTable(t: TableDef): string {
 export interface RulesetPrintOptions {
   /** `@N` before each rule, as pfctl -vv. */
   numbers?: boolean;
+  /** Print ports by service name, as pfctl -P. */
+  portNames?: ServiceNames;
 }
 
 /**
@@ -292,7 +302,7 @@ export interface RulesetPrintOptions {
  * rules once the file is read.
  */
 export function formatRuleset(rs: Ruleset, opts: RulesetPrintOptions = {}): string {
-  const ctx = printContextOf(rs);
+  const ctx: PrintContext = { ...printContextOf(rs), portNames: opts.portNames };
   const tables = new Map(rs.tables.map((t) => [t.name, t]));
   const lines = [
     ...rs.echo.map((e) => {

@@ -10,6 +10,7 @@ import { main } from '../../src/cli/main.js';
 import { interfacesFromFlags } from '../../src/cli/host-interfaces.js';
 import { formatRuleset } from '../../src/rules/canonical.js';
 import { parseRuleset } from '../../src/rules/rule-parser.js';
+import { parseServiceNames, parseServices } from '../../src/rules/services.js';
 import type { InterfaceInfo, Ruleset } from '../../src/rules/ast.js';
 import { fixturesDir } from './helpers/paths.js';
 
@@ -32,8 +33,8 @@ function interfacesOf(args: string[]): InterfaceInfo[] {
   return r;
 }
 
-function reparse(printed: string, interfaces: InterfaceInfo[]): Ruleset {
-  const { ruleset, diagnostics } = parseRuleset(printed, { file: 'printed.conf', interfaces });
+function reparse(printed: string, interfaces: InterfaceInfo[], services?: ReadonlyMap<string, number>): Ruleset {
+  const { ruleset, diagnostics } = parseRuleset(printed, { file: 'printed.conf', interfaces, services });
   const errors = diagnostics.filter((d) => d.severity === 'error');
   assert.equal(errors.length, 0, errors.map((d) => `${d.loc.line}:${d.loc.col}: ${d.message}`).join('\n'));
   return ruleset!;
@@ -57,7 +58,12 @@ function caseFor(dir: string, name: string): void {
     assert.equal(code, 0);
     const printed = out.join('\n') + '\n';
     const interfaces = interfacesOf(args);
-    assert.equal(formatRuleset(reparse(printed, interfaces)), printed);
+    // a folder's pinned services database (and -P) reads and prints the port names again
+    const [servicesFile] = flag(args, '--services');
+    const servicesText = servicesFile === undefined ? undefined : readFileSync(servicesFile, 'utf8');
+    const services = servicesText === undefined ? undefined : parseServices(servicesText);
+    const portNames = args.includes('-P') && servicesText !== undefined ? parseServiceNames(servicesText) : undefined;
+    assert.equal(formatRuleset(reparse(printed, interfaces, services), { portNames }), printed);
   });
 }
 
