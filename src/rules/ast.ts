@@ -263,8 +263,8 @@ export interface TableDef {
   persist: boolean;
   const: boolean;
   counters: boolean;
-  /** Entries; `neg` entries exclude (longest prefix match decides). */
-  entries: { prefix: Prefix; neg: boolean }[];
+  /** Entries; `neg` entries exclude (longest prefix match decides). `fromFile`: read from a `file` clause. */
+  entries: { prefix: Prefix; neg: boolean; fromFile?: true }[];
   files: string[];
   /** Created because a rule names it and no `table` line defines it: pfctl prints no line for it. */
   implicit?: boolean;

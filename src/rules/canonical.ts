@@ -281,9 +281,10 @@ export function formatTable(t: TableDef): string {
   if (t.const) s += ' const';
   if (t.persist) s += ' persist';
   if (t.counters) s += ' counters';
-  const entries = t.entries.map(
-    (e) => (e.neg ? '!' : '') + formatPrefixShort(e.prefix.af, e.prefix.words, e.prefix.bits),
-  );
+  // a file's addresses are shown by its `file` clause, as pfctl does (listing them too would add them twice)
+  const entries = t.entries
+    .filter((e) => !e.fromFile)
+    .map((e) => (e.neg ? '!' : '') + formatPrefixShort(e.prefix.af, e.prefix.words, e.prefix.bits));
   if (entries.length) s += ` { ${entries.join(' ')} }`;
   for (const f of t.files) s += ` file ${quoted(f)}`;
   return s;

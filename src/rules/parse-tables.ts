@@ -81,7 +81,7 @@ function tableFile(ctx: ParserContext, def: TableDef, tok: Token): void {
         );
         continue;
       }
-      def.entries.push({ prefix: networkPrefix(p), neg });
+      def.entries.push({ prefix: networkPrefix(p), neg, fromFile: true });
     }
   }
 }

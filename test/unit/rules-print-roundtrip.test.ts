@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { interfacesFromFlags } from '../../src/cli/host-interfaces.js';
 import { formatRuleset } from '../../src/rules/canonical.js';
@@ -33,11 +33,13 @@ function interfacesOf(args: string[]): InterfaceInfo[] {
   return r;
 }
 
-function reparse(printed: string, interfaces: InterfaceInfo[], services?: ReadonlyMap<string, number>): Ruleset {
-  const { ruleset, diagnostics } = parseRuleset(printed, { file: 'printed.conf', interfaces, services });
+function reparse(dir: string, printed: string, interfaces: InterfaceInfo[], services?: ReadonlyMap<string, number>) {
+  // table files are named as written, relative to the ruleset's folder
+  const readFile = (p: string) => readFileSync(resolve(dir, p), 'utf8');
+  const { ruleset, diagnostics } = parseRuleset(printed, { file: 'printed.conf', interfaces, services, readFile });
   const errors = diagnostics.filter((d) => d.severity === 'error');
   assert.equal(errors.length, 0, errors.map((d) => `${d.loc.line}:${d.loc.col}: ${d.message}`).join('\n'));
-  return ruleset!;
+  return ruleset! satisfies Ruleset;
 }
 
 function corpus(dir: string): void {
@@ -63,7 +65,7 @@ function caseFor(dir: string, name: string): void {
     const servicesText = servicesFile === undefined ? undefined : readFileSync(servicesFile, 'utf8');
     const services = servicesText === undefined ? undefined : parseServices(servicesText);
     const portNames = args.includes('-P') && servicesText !== undefined ? parseServiceNames(servicesText) : undefined;
-    assert.equal(formatRuleset(reparse(printed, interfaces, services), { portNames }), printed);
+    assert.equal(formatRuleset(reparse(dir, printed, interfaces, services), { portNames }), printed);
   });
 }
 
