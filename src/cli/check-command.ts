@@ -5,21 +5,25 @@
 // takeover), with the rule that blocks them and the line to add;
 // `--ha-warn` makes it a warning for those who mean it.
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { InterfaceInfo } from '../rules/ast.js';
 import { formatRuleset } from '../rules/canonical.js';
 import { errorCount, escapeControls, formatDiagnostics } from '../rules/diagnostic-text.js';
 import { loadRulesetFile, RulesetReadError } from '../rules/load-file.js';
+import { parseServiceNames, parseServices } from '../rules/services.js';
 import { hostInterfaces, interfacesFromFlags } from './host-interfaces.js';
 import { formatHaConfig } from '../daemon/ha-config-text.js';
 import { HaConfigReadError, loadHaConfigFile, type HaConfig } from '../daemon/ha-config.js';
 import { formatHaRuleProblem, haRuleProblems } from '../daemon/ha-rules.js';
 import type { CommandIO } from './io.js';
 
-export const checkUsage = `usage: tunpf check [-v[v]] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...]
-                   [--group GROUP=IF,...] [--ha HAFILE [--ha-warn]] [FILE]
+export const checkUsage = `usage: tunpf check [-Pv[v]] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...]
+                   [--group GROUP=IF,...] [--services FILE] [--ha HAFILE [--ha-warn]] [FILE]
   -v            print the loaded ruleset as pfctl -nv does (and the HA file, with what ucarp can share);
                 -vv also numbers the rules (@N), as pfctl -nvv
+  -P            print ports = and != by their service names, as pfctl -P
+  --services    the services database for port names (default /etc/services)
   --ha          also check the HA file (carp and pfsync blocks); FILE may then be left out. With FILE, CARP
                 or pfsync packets the ruleset blocks on their interfaces are errors, with the line to add
   --ha-warn     report CARP and pfsync packets the ruleset blocks as warnings, not errors
@@ -36,6 +40,8 @@ export function checkCommand(argv: string[], io: CommandIO): number {
       allowPositionals: true,
       options: {
         verbose: { type: 'boolean', short: 'v', multiple: true },
+        'port-names': { type: 'boolean', short: 'P' },
+        services: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         define: { type: 'string', short: 'D', multiple: true },
         interface: { type: 'string', multiple: true },
@@ -96,10 +102,24 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     interfaces = r;
   } else interfaces = hostInterfaces();
 
+  let servicesText: string | undefined;
+  try {
+    servicesText = readFileSync(args.values.services ?? '/etc/services', 'utf8');
+  } catch (e) {
+    // without a services file, names come from tunpf's built-in table and ports print as numbers
+    if (args.values.services !== undefined) {
+      io.err(`tunpf check: cannot read ${args.values.services}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+      return 2;
+    }
+  }
+  const services = servicesText === undefined ? undefined : parseServices(servicesText);
+  const portNames =
+    args.values['port-names'] && servicesText !== undefined ? parseServiceNames(servicesText) : undefined;
+
   const file = args.positionals[0]!;
   let result;
   try {
-    result = loadRulesetFile(file, { interfaces, defines });
+    result = loadRulesetFile(file, { interfaces, defines, services });
   } catch (e) {
     if (e instanceof RulesetReadError) {
       io.err(`tunpf: ${e.message}`);
@@ -115,9 +135,8 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     return 1;
   }
   if (verbose) {
-    const skipMacros = new Set(Object.keys(defines));
     // echoed text from the file (labels, quoted names) is shown escaped, as in the diagnostics
-    io.out(escapeControls(formatRuleset(result.ruleset, { numbers: verbose > 1, skipMacros }).trimEnd()));
+    io.out(escapeControls(formatRuleset(result.ruleset, { numbers: verbose > 1, portNames }).trimEnd()));
   }
   if (haConfig) {
     const severity = args.values['ha-warn'] ? 'warning' : 'error';

@@ -263,8 +263,8 @@ export interface TableDef {
   persist: boolean;
   const: boolean;
   counters: boolean;
-  /** Entries; `neg` entries exclude (longest prefix match decides). */
-  entries: { prefix: Prefix; neg: boolean }[];
+  /** Entries; `neg` entries exclude (longest prefix match decides). `fromFile`: read from a `file` clause. */
+  entries: { prefix: Prefix; neg: boolean; fromFile?: true }[];
   files: string[];
   /** Created because a rule names it and no `table` line defines it: pfctl prints no line for it. */
   implicit?: boolean;
@@ -378,7 +378,16 @@ export function defaultStateOptions(): StateOptions {
   };
 }
 
+/**
+ * What pfctl -nv prints while it reads the file, before the rules: each macro definition,
+ * table definition and `set` line, in file order (a `set` line as pfctl words it).
+ */
+export type EchoItem =
+  { kind: 'macro'; name: string; value: string } | { kind: 'table'; name: string } | { kind: 'set'; text: string };
+
 export interface Ruleset {
+  /** The macros, tables and options as pfctl -nv echoes them, in file order. */
+  echo: EchoItem[];
   options: Options;
   /** Option names set explicitly, in file order ('block-policy', 'timeout', ...): the printer shows these. */
   optionsSet: string[];

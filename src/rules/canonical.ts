@@ -8,12 +8,10 @@
 import { formatAddress } from '../packet/address.js';
 import { tcpFlagsToString } from '../packet/tcp.js';
 import {
-  DEFAULT_LIMITS,
   NAT_PROXY_PORT_HIGH,
   NAT_PROXY_PORT_LOW,
   PF_TIMEOUT_ORDER,
   type AddressSpec,
-  type Options,
   type PoolHost,
   type RouteOption,
   type PortSpec,
@@ -24,6 +22,8 @@ import {
   type Translation,
 } from './ast.js';
 import { icmpCodeName, icmpTypeName, protocolName } from './names.js';
+import { nameText, quoted, quotedText } from './print-quote.js';
+import type { ServiceNames } from './services.js';
 import { formatDivert, formatOwner, formatProbability, formatScrub, formatSetOptions } from './print-scrub.js';
 
 export function formatAddressSpecCanonical(a: AddressSpec): string {
@@ -33,16 +33,20 @@ export function formatAddressSpecCanonical(a: AddressSpec): string {
       return 'any';
     case 'prefix':
       // pfctl's print_addr: a zero address with a zero mask (`0/0`) is `any`
-      if (a.prefix.bits === 0 && a.prefix.words.every((w) => w === 0)) return `${neg}any`;
+      // (negated, kept as a prefix: tunpf refuses `! any`, which would match nothing)
+      if (!neg && a.prefix.bits === 0 && a.prefix.words.every((w) => w === 0)) return 'any';
       return neg + formatPrefixShort(a.prefix.af, a.prefix.words, a.prefix.bits);
     case 'range':
       return `${neg}${formatAddress(a.from.af, a.from.words)} - ${formatAddress(a.to.af, a.to.words)}`;
     case 'table':
-      return `${neg}<${a.name}>`;
+      return `${neg}<${nameText(a.name)}>`;
     case 'self':
       return `${neg}self`;
-    case 'dynamic':
-      return `${neg}(${a.ifname}${a.mode === 'address' ? '' : ':' + a.mode}${a.noAlias ? ':0' : ''})${dynamicBits(a)}`;
+    case 'dynamic': {
+      // the modifiers are part of the word the parser reads between the parentheses
+      const word = a.ifname + (a.mode === 'address' ? '' : ':' + a.mode) + (a.noAlias ? ':0' : '');
+      return `${neg}(${nameText(word)})${dynamicBits(a)}`;
+    }
     case 'no-route':
       return `${neg}no-route`;
     case 'urpf-failed':
@@ -61,7 +65,11 @@ export function formatPrefixShort(af: 4 | 6, words: Uint32Array, bits: number): 
   return formatAddress(af, words) + (host ? '' : `/${bits}`);
 }
 
-export function formatPort(p: PortSpec): string {
+/**
+ * pfctl's print_port: with -P (`names`), `=` and `!=` show the port's service name when the services
+ * database has one for the rule's protocol (tcp for TCP rules, udp for every other); other operators show numbers.
+ */
+export function formatPort(p: PortSpec, names?: ReadonlyMap<number, string>): string {
   switch (p.op) {
     case ':':
       return `port ${p.low}:${p.high}`;
@@ -69,7 +77,7 @@ export function formatPort(p: PortSpec): string {
     case '<>':
       return `port ${p.low} ${p.op} ${p.high}`;
     default:
-      return `port ${p.op} ${p.low}`;
+      return `port ${p.op} ${(p.op === '=' || p.op === '!=' ? names?.get(p.low) : undefined) ?? p.low}`;
   }
 }
 
@@ -81,6 +89,8 @@ function isAny(e: Rule['from']): boolean {
 export interface PrintContext {
   blockPolicy?: 'drop' | 'return';
   statePolicy?: 'floating' | 'if-bound';
+  /** Service names to print ports by (pfctl -P); without them, numbers. */
+  portNames?: ServiceNames;
 }
 
 /** The print context of a ruleset's rules. */
@@ -118,6 +128,8 @@ export function stateOptionsText(o: StateOptions, ctx: PrintContext = {}): strin
   if (o.overload !== null)
     out.push(`overload <${o.overload.table}>${o.overload.flush ? ' flush' : ''}${o.overload.global ? ' global' : ''}`);
   if (o.ifBound === true || (o.ifBound === null && ctx.statePolicy === 'if-bound')) out.push('if-bound');
+  // pfctl prints nothing here, and its text would read back as if-bound under `set state-policy if-bound`
+  else if (o.ifBound === false && ctx.statePolicy === 'if-bound') out.push('floating');
   if (o.sloppy) out.push('sloppy');
   if (o.pflow) out.push('pflow');
   const names = Object.keys(timeouts).sort((a, b) => PF_TIMEOUT_ORDER.indexOf(a) - PF_TIMEOUT_ORDER.indexOf(b));
@@ -144,7 +156,7 @@ function blockText(r: Rule, ctx: PrintContext): string {
 /** One rule in pfctl -nv form, without the `@N ` prefix. */
 export function formatRule(r: Rule, ctx: PrintContext = {}): string {
   let s: string = r.action === 'block' ? blockText(r, ctx) : r.action;
-  if (r.anchor && r.anchor.written !== '') s += ` "${r.anchor.written}"`;
+  if (r.anchor && r.anchor.written !== '') s += ` ${quoted(r.anchor.written)}`;
   if (r.direction !== 'both') s += ` ${r.direction}`;
   if (r.log) {
     s += ' log';
@@ -152,19 +164,20 @@ export function formatRule(r: Rule, ctx: PrintContext = {}): string {
     if (r.log.all) o.push('all');
     if (r.log.matches) o.push('matches');
     if (r.log.user) o.push('user');
-    if (r.log.to) o.push(`to ${r.log.to}`);
+    if (r.log.to) o.push(`to ${nameText(r.log.to)}`);
     if (o.length) s += ` (${o.join(', ')})`;
   }
   if (r.quick) s += ' quick';
-  if (r.iface) s += ` on ${r.iface.neg ? '! ' : ''}${r.iface.name}`;
+  if (r.iface) s += ` on ${r.iface.neg ? '! ' : ''}${nameText(r.iface.name)}`;
   if (r.af) s += r.af === 4 ? ' inet' : ' inet6';
   if (r.proto !== null) s += ` proto ${protocolName(r.proto)}`;
   if (isAny(r.from) && isAny(r.to)) s += ' all';
   else {
+    const names = r.proto === 6 ? ctx.portNames?.tcp : ctx.portNames?.udp;
     s += ` from ${formatAddressSpecCanonical(r.from.addr)}`;
-    if (r.from.port) s += ` ${formatPort(r.from.port)}`;
+    if (r.from.port) s += ` ${formatPort(r.from.port, names)}`;
     s += ` to ${formatAddressSpecCanonical(r.to.addr)}`;
-    if (r.to.port) s += ` ${formatPort(r.to.port)}`;
+    if (r.to.port) s += ` ${formatPort(r.to.port, names)}`;
   }
   const x = r.extra;
   if (x.user) s += formatOwner('user', x.user);
@@ -189,10 +202,10 @@ export function formatRule(r: Rule, ctx: PrintContext = {}): string {
   if (r.state !== 'none' && opts.length) s += ` (${opts.join(', ')})`;
   if (x.scrub) s += formatScrub(x.scrub);
   if (r.allowOpts) s += ' allow-opts';
-  if (r.label !== null) s += ` label "${r.label}"`;
+  if (r.label !== null) s += ` label ${quotedText(r.label)}`;
   if (x.once) s += ' once';
-  if (r.tag) s += ` tag ${r.tag}`;
-  if (r.tagged) s += `${r.tagged.neg ? ' !' : ''} tagged ${r.tagged.name}`;
+  if (r.tag) s += ` tag ${nameText(r.tag)}`;
+  if (r.tagged) s += `${r.tagged.neg ? ' !' : ''} tagged ${nameText(r.tagged.name)}`;
   if (x.rtable !== null) s += ` rtable ${x.rtable}`;
   if (x.divert) s += formatDivert(x.divert);
   // pfctl prints only one of the two when a rule has both; both are printed so that the line reads back the same
@@ -220,9 +233,9 @@ export function formatPool(hosts: readonly PoolHost[]): string {
       case 'prefix':
         return formatPrefixShort(h.prefix.af, h.prefix.words, h.prefix.bits);
       case 'dynamic':
-        return `(${h.ifname}${h.noAlias ? ':0' : ''})`;
+        return `(${nameText(h.ifname + (h.noAlias ? ':0' : ''))})`;
       case 'table':
-        return `<${h.name}>`;
+        return `<${nameText(h.name)}>`;
     }
   });
   return text.length === 1 ? text[0]! : `{ ${text.join(', ')} }`;
@@ -250,7 +263,8 @@ export function formatTranslation(t: Translation, isRdr: boolean): string {
 export function formatRouteOption(r: RouteOption): string {
   const text = r.targets.map((t) => {
     const hop = t.nexthop && formatAddress(t.nexthop.af, t.nexthop.words);
-    return t.ifname === null ? hop! : hop === null ? t.ifname : `(${t.ifname} ${hop})`;
+    const ifname = t.ifname === null ? null : nameText(t.ifname);
+    return ifname === null ? hop! : hop === null ? ifname : `(${ifname} ${hop})`;
   });
   let s = text.length === 1 ? text[0]! : `{ ${text.join(', ')} }`;
   if (r.type === 'source-hash') {
@@ -263,87 +277,45 @@ export function formatRouteOption(r: RouteOption): string {
 
 /** print_tabledef: flags in pf's order, the addresses in one list, then the files. */
 export function formatTable(t: TableDef): string {
-  let s = `table <${t.name}>`;
+  let s = `table <${nameText(t.name)}>`;
   if (t.const) s += ' const';
   if (t.persist) s += ' persist';
   if (t.counters) s += ' counters';
-  const entries = t.entries.map(
-    (e) => (e.neg ? '!' : '') + formatPrefixShort(e.prefix.af, e.prefix.words, e.prefix.bits),
-  );
+  // a file's addresses are shown by its `file` clause, as pfctl does (listing them too would add them twice)
+  const entries = t.entries
+    .filter((e) => !e.fromFile)
+    .map((e) => (e.neg ? '!' : '') + formatPrefixShort(e.prefix.af, e.prefix.words, e.prefix.bits));
   if (entries.length) s += ` { ${entries.join(' ')} }`;
-  for (const f of t.files) s += ` file "${f}"`;
+  for (const f of t.files) s += ` file ${quoted(f)}`;
   return s;
-}
-
-export function formatOptions(o: Options, set: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const name of set) {
-    switch (name) {
-      case 'skip':
-        out.push(`set skip on { ${o.skip.join(' ')} }`);
-        break;
-      case 'block-policy':
-        out.push(`set block-policy ${o.blockPolicy}`);
-        break;
-      case 'state-policy':
-        out.push(`set state-policy ${o.statePolicy}`);
-        break;
-      case 'timeout':
-        for (const [k, v] of Object.entries(o.timeouts)) out.push(`set timeout ${k} ${v}`);
-        break;
-      case 'limit': {
-        const names: [keyof Options['limits'], string][] = [
-          ['states', 'states'],
-          ['srcNodes', 'src-nodes'],
-          ['frags', 'frags'],
-          ['tables', 'tables'],
-          ['tableEntries', 'table-entries'],
-        ];
-        for (const [k, n] of names) if (o.limits[k] !== DEFAULT_LIMITS[k]) out.push(`set limit ${n} ${o.limits[k]}`);
-        break;
-      }
-      case 'loginterface':
-        out.push(`set loginterface ${o.loginterface ?? 'none'}`);
-        break;
-      case 'hostid':
-        out.push(`set hostid 0x${(o.hostid ?? 0).toString(16).padStart(8, '0')}`);
-        break;
-      case 'debug':
-        out.push(`set debug ${o.debug}`);
-        break;
-      case 'optimization':
-        out.push(`set optimization ${o.optimization}`);
-        break;
-      // `set ruleset-optimization` is not echoed by pfctl
-      case 'reassemble':
-        out.push(`set reassemble ${o.reassemble?.on ? 'yes' : 'no'}${o.reassemble?.noDf ? ' no-df' : ''}`);
-        break;
-    }
-  }
-  return out;
 }
 
 export interface RulesetPrintOptions {
   /** `@N` before each rule, as pfctl -vv. */
   numbers?: boolean;
-  /** Macros not to echo: those given on the command line (-D), which pfctl does not print. */
-  skipMacros?: ReadonlySet<string>;
+  /** Print ports by service name, as pfctl -P. */
+  portNames?: ServiceNames;
 }
 
 /**
- * The whole ruleset as `tunpf check -v` prints it. pfctl echoes macros,
- * tables and options as it reads them and the rules once the file is read;
- * tunpf prints them in pf.conf(5)'s statement order (macros, tables,
- * options), which is the file's order when the file follows it.
+ * The whole ruleset as `tunpf check -v` prints it, in pfctl -nv's order:
+ * the macros, tables and options echoed as the file defines them, then the
+ * rules once the file is read.
  */
 export function formatRuleset(rs: Ruleset, opts: RulesetPrintOptions = {}): string {
-  const ctx = printContextOf(rs);
+  const ctx: PrintContext = { ...printContextOf(rs), portNames: opts.portNames };
+  const tables = new Map(rs.tables.map((t) => [t.name, t]));
   const lines = [
-    ...Object.entries(rs.macros)
-      .filter(([name]) => !opts.skipMacros?.has(name))
-      .map(([name, value]) => `${name} = "${value}"`),
-    ...rs.tables.filter((t) => !t.implicit).map(formatTable),
-    ...formatOptions(rs.options, rs.optionsSet),
+    ...rs.echo.map((e) => {
+      switch (e.kind) {
+        case 'macro':
+          return `${e.name} = ${quoted(e.value)}`;
+        case 'table':
+          return formatTable(tables.get(e.name)!);
+        case 'set':
+          return e.text;
+      }
+    }),
     ...formatRules(rs.rules, new Map(rs.anchors.map((a) => [a.path, a.rules])), 0, ctx, opts.numbers ?? false),
   ];
   return lines.join('\n') + (lines.length ? '\n' : '');
@@ -352,6 +324,8 @@ export function formatRuleset(rs: Ruleset, opts: RulesetPrintOptions = {}): stri
 /**
  * Rules as pfctl -nv prints them: an anchor rule whose anchor the file fills
  * is followed by that anchor's rules in braces, indented two spaces a level.
+ * pfctl takes an anchor's rules out as it loads them, so only the first rule
+ * calling an anchor shows its body; the text then reads back as the same ruleset.
  */
 export function formatRules(
   rules: readonly Rule[],
@@ -359,14 +333,17 @@ export function formatRules(
   depth: number,
   ctx: PrintContext = {},
   numbers = true,
+  shown = new Set<string>(),
 ): string[] {
   const indent = '  '.repeat(depth);
   const lines: string[] = [];
   for (const r of rules) {
-    const body = r.anchor && !r.anchor.wildcard ? anchors.get(r.anchor.path) : undefined;
-    lines.push(`${indent}${numbers ? `@${r.nr} ` : ''}${formatRule(r, ctx)}${body ? ' {' : ''}`);
-    if (!body) continue;
-    lines.push(...formatRules(body, anchors, depth + 1, ctx, numbers), `${indent}}`);
+    const path = r.anchor && !r.anchor.wildcard && !shown.has(r.anchor.path) ? r.anchor.path : null;
+    const body = path === null ? undefined : anchors.get(path);
+    lines.push(`${indent}${numbers ? `@${r.nr} ` : ''}${formatRule(r, ctx)}${body?.length ? ' {' : ''}`);
+    if (!body?.length) continue;
+    shown.add(path!);
+    lines.push(...formatRules(body, anchors, depth + 1, ctx, numbers, shown), `${indent}}`);
   }
   return lines;
 }

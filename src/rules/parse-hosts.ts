@@ -10,7 +10,7 @@ import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { unsupported } from './unsupported.js';
 import { byteLength, MAX_IFNAME_BYTES, MAX_TABLE_NAME_BYTES } from './rule-consistent.js';
 import { lookupPort, portError } from './services.js';
-import { readAddressText } from './tokenizer.js';
+import { readAddressText, type Token } from './tokenizer.js';
 
 /** The network a prefix lies in, host bits cleared. */
 export function networkPrefix(p: ParsedPrefix): Prefix {
@@ -60,11 +60,23 @@ export function interfaceItem(ctx: ParserContext): { name: string; neg: boolean 
   return { name: t.text, neg };
 }
 
-/** `NAME>` after a `<`: a table a rule uses, which must be defined by the end of the file. */
-export function tableReference(ctx: ParserContext): string {
+/**
+ * A table's name, defined or used (rules, overload, pools), all checked alike: at most 31 bytes
+ * (pf's PF_TABLE_NAME_SIZE 32 with its NUL), and, narrower than pf, letters, digits, `_`, `.` and `-`
+ * only, the names `tunpf ctl` can address a table by.
+ */
+export function tableName(ctx: ParserContext): Token {
   const name = ctx.word('a table name');
   if (byteLength(name.text) > MAX_TABLE_NAME_BYTES)
     throw new RuleSyntaxError(name.loc, `table name '${name.text}' too long`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(name.text))
+    throw new RuleSyntaxError(name.loc, `invalid table name '${name.text}' (letters, digits, '_', '.', '-')`);
+  return name;
+}
+
+/** `NAME>` after a `<`: a table a rule uses, which must be defined by the end of the file. */
+export function tableReference(ctx: ParserContext): string {
+  const name = tableName(ctx);
   ctx.expect('>');
   ctx.tableUses.push({ name: name.text, loc: name.loc });
   return name.text;

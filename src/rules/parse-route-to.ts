@@ -9,7 +9,7 @@ import { parseAddress } from '../packet/address.js';
 import type { PoolType, Prefix, RouteKind, SourceLocation } from './ast.js';
 import type { RuleSpec } from './expand-rule.js';
 import { hostPrefix } from './parse-hosts.js';
-import { hashKey } from './parse-translation.js';
+import { poolOptions } from './parse-translation.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { readAddressText } from './tokenizer.js';
 
@@ -39,7 +39,8 @@ export function parseRouteOption(ctx: ParserContext, spec: RuleSpec): void {
   if (spec.route) throw new RuleSyntaxError(kw.loc, 'cannot respecify route-to/reply-to/dup-to');
   const items = ctx.is('{') ? ctx.list(() => routeTarget(ctx)) : routeTarget(ctx);
   const r: RouteSpec = { kind: kw.text as RouteKind, loc: kw.loc, items, type: 'none', hashKey: null, sticky: false };
-  routePoolOptions(ctx, r);
+  // static-port: refused here, as it only means something for nat-to
+  poolOptions(ctx, r);
   spec.route = r;
 }
 
@@ -78,33 +79,4 @@ function nextHop(ctx: ParserContext): Prefix {
   if (slash >= 0 && w.text.slice(slash + 1) !== String(a.af === 4 ? 32 : 128))
     throw new RuleSyntaxError(w.loc, `a next hop is one address, not the network '${w.text}'`);
   return hostPrefix(a);
-}
-
-function routePoolOptions(ctx: ParserContext, r: RouteSpec): void {
-  while (ctx.peek().kind === 'word') {
-    const w = ctx.peek();
-    switch (w.text) {
-      case 'bitmask':
-      case 'random':
-      case 'round-robin':
-      case 'source-hash':
-        ctx.next();
-        if (r.type !== 'none') throw new RuleSyntaxError(w.loc, 'pool type cannot be redefined');
-        r.type = w.text;
-        if (w.text === 'source-hash') r.hashKey = hashKey(ctx);
-        break;
-      case 'least-states':
-        throw new RuleSyntaxError(w.loc, "'least-states' is not supported by tunpf");
-      case 'static-port':
-        // pfctl's grammar takes it after any pool; it only means something for nat-to
-        throw new RuleSyntaxError(w.loc, "the 'static-port' option is only valid with nat rules");
-      case 'sticky-address':
-        ctx.next();
-        if (r.sticky) throw new RuleSyntaxError(w.loc, 'sticky-address cannot be redefined');
-        r.sticky = true;
-        break;
-      default:
-        return;
-    }
-  }
 }

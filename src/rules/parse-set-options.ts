@@ -3,6 +3,7 @@
 import { DEFAULT_TIMEOUTS, MAX_STATE_LIMIT, type Options } from './ast.js';
 import { parseReassemble } from './parse-scrub.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
+import { nameText } from './print-quote.js';
 import { isUnsupported, unsupported } from './unsupported.js';
 
 const LIMIT_NAMES: Record<string, keyof Options['limits']> = {
@@ -17,15 +18,16 @@ const LIMIT_NAMES: Record<string, keyof Options['limits']> = {
 export function parseSetOption(ctx: ParserContext): void {
   const t = ctx.word('an option name');
   const options = ctx.options;
-  const mark = (n: string) => {
+  const mark = (n: string, ...lines: string[]) => {
     if (!ctx.optionsSet.includes(n)) ctx.optionsSet.push(n);
+    for (const text of lines) ctx.echo.push({ kind: 'set', text: `set ${n} ${text}` });
   };
   switch (t.text) {
     case 'skip': {
       ctx.expect('on');
       const names = ctx.list(() => ctx.word('an interface name').text);
       options.skip.push(...names);
-      mark('skip');
+      mark('skip', `on { ${names.map(nameText).join(' ')} }`);
       return;
     }
     case 'block-policy': {
@@ -33,7 +35,7 @@ export function parseSetOption(ctx: ParserContext): void {
       if (v.text !== 'drop' && v.text !== 'return')
         throw new RuleSyntaxError(v.loc, `block-policy must be drop or return, not '${v.text}'`);
       options.blockPolicy = v.text;
-      mark('block-policy');
+      mark('block-policy', v.text);
       return;
     }
     case 'state-policy': {
@@ -41,13 +43,13 @@ export function parseSetOption(ctx: ParserContext): void {
       if (v.text !== 'floating' && v.text !== 'if-bound')
         throw new RuleSyntaxError(v.loc, `state-policy must be floating or if-bound, not '${v.text}'`);
       options.statePolicy = v.text;
-      mark('state-policy');
+      mark('state-policy', v.text);
       return;
     }
     case 'timeout': {
       const pairs = ctx.list(() => timeoutPair(ctx));
       for (const { name, value } of pairs) options.timeouts[name] = value;
-      mark('timeout');
+      mark('timeout', ...pairs.map(({ name, value }) => `${name} ${value}`));
       return;
     }
     case 'limit': {
@@ -60,31 +62,32 @@ export function parseSetOption(ctx: ParserContext): void {
             `unknown limit '${n.text}' (states, src-nodes, frags, tables, table-entries)`,
           );
         // every value check accepts must also run: the state table's size has a ceiling
-        return { key, value: ctx.number('a limit', 1, key === 'states' ? MAX_STATE_LIMIT : 2 ** 31 - 1) };
+        const value = ctx.number('a limit', 1, key === 'states' ? MAX_STATE_LIMIT : 2 ** 31 - 1);
+        return { key, value, name: n.text };
       });
       for (const { key, value } of pairs) options.limits[key] = value;
-      mark('limit');
+      mark('limit', ...pairs.map(({ name, value }) => `${name} ${value}`));
       return;
     }
     case 'loginterface': {
       const v = ctx.word('an interface name or none');
       options.loginterface = v.text === 'none' ? null : v.text;
-      mark('loginterface');
+      mark('loginterface', nameText(v.text));
       return;
     }
     case 'hostid': {
       const id = ctx.number('a host id', 1, 0xffffffff);
       options.hostid = id;
-      mark('hostid');
+      mark('hostid', `0x${id.toString(16).padStart(8, '0')}`);
       return;
     }
     case 'debug':
       options.debug = ctx.word('a debug level').text;
-      mark('debug');
+      mark('debug', nameText(options.debug));
       return;
     case 'optimization':
       options.optimization = ctx.word('an optimization').text;
-      mark('optimization');
+      mark('optimization', nameText(options.optimization));
       return;
     case 'ruleset-optimization':
       options.ruleset = ctx.word('none, basic or profile').text;
@@ -92,7 +95,8 @@ export function parseSetOption(ctx: ParserContext): void {
       return;
     case 'reassemble':
       options.reassemble = parseReassemble(ctx, t.loc);
-      mark('reassemble');
+      // pfctl's "set reassemble %s %s": a space stays after yes/no without no-df
+      mark('reassemble', `${options.reassemble.on ? 'yes' : 'no'} ${options.reassemble.noDf ? 'no-df' : ''}`);
       return;
     default: {
       if (isUnsupported(`set ${t.text}`)) throw unsupported(t.loc, `set ${t.text}`);

@@ -3,17 +3,15 @@
 
 import { parseNetwork } from './address-forms.js';
 import type { Prefix, TableDef } from './ast.js';
-import { interfaceAddresses, networkPrefix } from './parse-hosts.js';
+import { interfaceAddresses, networkPrefix, tableName } from './parse-hosts.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { readAddressText, type Token } from './tokenizer.js';
 
 /** After `table`. */
 export function parseTable(ctx: ParserContext): void {
   ctx.expect('<', "'<'");
-  const name = ctx.word('a table name');
+  const name = tableName(ctx);
   ctx.expect('>', "'>'");
-  if (!/^[A-Za-z0-9_.-]{1,31}$/.test(name.text))
-    throw new RuleSyntaxError(name.loc, `invalid table name '${name.text}'`);
   if (ctx.tables.has(name.text)) throw new RuleSyntaxError(name.loc, `table <${name.text}> is already defined`);
   const def: TableDef = {
     name: name.text,
@@ -45,6 +43,7 @@ export function parseTable(ctx: ParserContext): void {
     } else throw ctx.unexpected(t, "persist, const, counters, '{' or file");
   }
   ctx.tables.set(def.name, def);
+  ctx.echo.push({ kind: 'table', name: def.name });
 }
 
 function tableEntry(ctx: ParserContext): { prefix: Prefix; neg: boolean }[] {
@@ -82,7 +81,7 @@ function tableFile(ctx: ParserContext, def: TableDef, tok: Token): void {
         );
         continue;
       }
-      def.entries.push({ prefix: networkPrefix(p), neg });
+      def.entries.push({ prefix: networkPrefix(p), neg, fromFile: true });
     }
   }
 }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { parseAddress } from '../packet/address.js';
 import { parseNetwork } from './address-forms.js';
-import type { SourceLocation } from './ast.js';
+import type { PoolType, SourceLocation } from './ast.js';
 import type { PoolItem, RuleSpec, TranslationKeyword, TranslationSpec } from './expand-rule.js';
 import { interfaceAddresses, networkPrefix, portText, tableReference } from './parse-hosts.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
@@ -93,7 +93,11 @@ function translationSpec(ctx: ParserContext, keyword: TranslationKeyword, loc: S
       throw new RuleSyntaxError(w.loc, 'binat-to translates addresses only: it takes no port');
     t.port = portStar(ctx, w);
   }
-  poolOptions(ctx, t);
+  poolOptions(ctx, t, (loc) => {
+    if (t.staticPortLoc) throw new RuleSyntaxError(loc, 'static-port cannot be redefined');
+    t.staticPort = true;
+    t.staticPortLoc = loc;
+  });
   return t;
 }
 
@@ -151,7 +155,22 @@ function portStar(ctx: ParserContext, w: Token): { low: number; high: number; st
   return { low, high: portText(ctx, b, w.loc), star: false, loc: w.loc };
 }
 
-function poolOptions(ctx: ParserContext, t: TranslationSpec): void {
+/** What a pool's options fill: a translation's pool, or a route option's (which has no static-port). */
+export interface PoolOptionsTarget {
+  type: PoolType;
+  hashKey: Uint32Array | null;
+  sticky: boolean;
+}
+
+/**
+ * The pool options after a pool: a pool type (source-hash with its key), sticky-address and, with
+ * `staticPort`, static-port; pfctl's grammar takes static-port after any pool, so without it the word is refused.
+ */
+export function poolOptions(
+  ctx: ParserContext,
+  t: PoolOptionsTarget,
+  staticPort?: (loc: SourceLocation) => void,
+): void {
   while (ctx.peek().kind === 'word') {
     const w = ctx.peek();
     switch (w.text) {
@@ -167,10 +186,9 @@ function poolOptions(ctx: ParserContext, t: TranslationSpec): void {
       case 'least-states':
         throw new RuleSyntaxError(w.loc, "'least-states' is not supported by tunpf");
       case 'static-port':
+        if (!staticPort) throw new RuleSyntaxError(w.loc, "the 'static-port' option is only valid with nat rules");
         ctx.next();
-        if (t.staticPortLoc) throw new RuleSyntaxError(w.loc, 'static-port cannot be redefined');
-        t.staticPort = true;
-        t.staticPortLoc = w.loc;
+        staticPort(w.loc);
         break;
       case 'sticky-address':
         ctx.next();

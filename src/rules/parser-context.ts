@@ -6,6 +6,7 @@ import {
   defaultOptions,
   type AnchorDef,
   type Diagnostic,
+  type EchoItem,
   type InterfaceInfo,
   type Rule,
   type SourceLocation,
@@ -60,6 +61,7 @@ export class ParserContext implements TokenCursor {
   readonly macros = new Map<string, string>();
   readonly options = defaultOptions();
   readonly optionsSet: string[] = [];
+  readonly echo: EchoItem[] = [];
   readonly tables = new Map<string, TableDef>();
   /** Every `<table>` a rule names, checked against the definitions at the end. */
   readonly tableUses: { name: string; loc: SourceLocation }[] = [];

@@ -103,6 +103,8 @@ function macroDefinition(ctx: ParserContext): void {
     parts.push(t.text);
   }
   if (parts.length === 0) throw new RuleSyntaxError(name.loc, `macro '${name.text}' has no value`);
+  // pfctl echoes the definition even when -D has fixed the macro's value
+  ctx.echo.push({ kind: 'macro', name: name.text, value: parts.join(' ') });
   if (ctx.opts.defines?.[name.text] === undefined) ctx.macros.set(name.text, parts.join(' '));
 }
 
@@ -148,6 +150,7 @@ function finish(ctx: ParserContext): ParseResult {
   const fileOrder = (d: Diagnostic) => files.get(d.loc.file) ?? 0;
   ctx.diagnostics.sort((a, b) => fileOrder(a) - fileOrder(b) || a.loc.line - b.loc.line || a.loc.col - b.loc.col);
   const ruleset: Ruleset = {
+    echo: ctx.echo,
     options: ctx.options,
     optionsSet: ctx.optionsSet,
     macros: Object.fromEntries(ctx.macros),

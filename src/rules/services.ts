@@ -23,6 +23,26 @@ export function parseServices(text: string): Map<string, number> {
   return tcp;
 }
 
+/** Port numbers to names, by protocol, as getservbyport(3) answers them: a port's first entry in the file. */
+export interface ServiceNames {
+  tcp: ReadonlyMap<number, string>;
+  udp: ReadonlyMap<number, string>;
+}
+
+/** The service names of /etc/services text, for printing ports as pfctl -P does. */
+export function parseServiceNames(text: string): ServiceNames {
+  const tcp = new Map<number, string>();
+  const udp = new Map<number, string>();
+  for (const raw of text.split('\n')) {
+    const fields = raw.replace(/#.*/, '').trim().split(/\s+/);
+    const m = /^([0-9]+)\/(tcp|udp)$/.exec(fields[1] ?? '');
+    if (!m || Number(m[1]) > 65535) continue;
+    const into = m[2] === 'tcp' ? tcp : udp;
+    if (!into.has(Number(m[1]))) into.set(Number(m[1]), fields[0]!);
+  }
+  return { tcp, udp };
+}
+
 /** The host's services file, or undefined when it cannot be read. */
 export function readHostServices(path = '/etc/services'): Map<string, number> | undefined {
   try {

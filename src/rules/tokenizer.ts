@@ -81,12 +81,20 @@ export function tokenize(
       advance(1);
       let s = '';
       while (i < text.length && text[i] !== c && text[i] !== '\n') {
-        if (text[i] === '\\' && text[i + 1] === c) {
-          s += c;
+        const ch = text[i]!;
+        // pfctl's lexer: a backslash makes the quote, a space or a tab literal, joins a line, else stays itself
+        const after = text[i + 1];
+        if (ch === '\\' && (after === c || after === ' ' || after === '\t')) {
+          s += after;
           advance(2);
           continue;
         }
-        s += text[i];
+        if (ch === '\\' && after === '\n') {
+          advance(2);
+          continue;
+        }
+        if (isControl(ch)) errors.push({ loc: at(), message: controlCharMessage(ch) });
+        s += ch;
         advance(1);
       }
       if (text[i] !== c) errors.push({ loc, message: 'unterminated quoted string' });
@@ -111,6 +119,11 @@ export function tokenize(
     const from = i;
     while (i < text.length && !DELIMITERS.has(text[i]!)) {
       if (text[i] === '\\' && text[i + 1] === '\n') break;
+      if (isControl(text[i]!))
+        errors.push({
+          loc: origin ? origin.loc : { file, line, col: col + i - from },
+          message: controlCharMessage(text[i]!),
+        });
       i++;
     }
     const w = text.slice(from, i);
@@ -125,6 +138,19 @@ export function tokenize(
   }
   push('eof', '', origin ? origin.loc : { file, line, col });
   return out;
+}
+
+/**
+ * C0 and C1 control characters and DEL, but not the tab: pfctl takes most of them inside quotes and
+ * prints them back raw, which a terminal would obey; tunpf refuses them so that nothing read is printed raw.
+ */
+export function isControl(ch: string): boolean {
+  const code = ch.charCodeAt(0);
+  return (code < 0x20 && ch !== '\t') || (code >= 0x7f && code <= 0x9f);
+}
+
+function controlCharMessage(ch: string): string {
+  return `control character U+${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} is not allowed`;
 }
 
 /** A token as error messages quote it. */
