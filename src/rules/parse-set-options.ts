@@ -14,6 +14,52 @@ const LIMIT_NAMES: Record<string, keyof Options['limits']> = {
   'table-entries': 'tableEntries',
 };
 
+/** syslog's levels, as pfctl's `set debug` takes them. */
+const DEBUG_LEVELS = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
+
+/** pfctl's pf_hints: the TCP timeouts `set optimization` sets. */
+const NORMAL = {
+  'tcp.first': 120,
+  'tcp.opening': 30,
+  'tcp.established': 86400,
+  'tcp.closing': 900,
+  'tcp.finwait': 45,
+  'tcp.closed': 90,
+  'tcp.tsdiff': 30,
+};
+const SATELLITE = {
+  'tcp.first': 180,
+  'tcp.opening': 35,
+  'tcp.established': 86400,
+  'tcp.closing': 905,
+  'tcp.finwait': 50,
+  'tcp.closed': 95,
+  'tcp.tsdiff': 60,
+};
+const OPTIMIZATION_HINTS: Record<string, Record<string, number>> = {
+  normal: NORMAL,
+  satellite: SATELLITE,
+  'high-latency': SATELLITE,
+  conservative: {
+    'tcp.first': 3600,
+    'tcp.opening': 900,
+    'tcp.established': 432000,
+    'tcp.closing': 3600,
+    'tcp.finwait': 600,
+    'tcp.closed': 180,
+    'tcp.tsdiff': 60,
+  },
+  aggressive: {
+    'tcp.first': 30,
+    'tcp.opening': 5,
+    'tcp.established': 18000,
+    'tcp.closing': 60,
+    'tcp.finwait': 30,
+    'tcp.closed': 30,
+    'tcp.tsdiff': 10,
+  },
+};
+
 /** After `set`. */
 export function parseSetOption(ctx: ParserContext): void {
   const t = ctx.word('an option name');
@@ -81,18 +127,36 @@ export function parseSetOption(ctx: ParserContext): void {
       mark('hostid', `0x${id.toString(16).padStart(8, '0')}`);
       return;
     }
-    case 'debug':
-      options.debug = ctx.word('a debug level').text;
+    case 'debug': {
+      const v = ctx.word('a debug level');
+      if (!DEBUG_LEVELS.includes(v.text))
+        throw new RuleSyntaxError(v.loc, `unknown debug level '${v.text}' (${DEBUG_LEVELS.join(', ')})`);
+      options.debug = v.text;
       mark('debug', nameText(options.debug));
       return;
-    case 'optimization':
-      options.optimization = ctx.word('an optimization').text;
+    }
+    case 'optimization': {
+      const v = ctx.word('an optimization');
+      const hint = OPTIMIZATION_HINTS[v.text];
+      if (!hint)
+        throw new RuleSyntaxError(
+          v.loc,
+          `unknown optimization '${v.text}' (${Object.keys(OPTIMIZATION_HINTS).join(', ')})`,
+        );
+      // as pfctl_set_optimization: the hint's timeouts are set (quietly) here, in file order with `set timeout`
+      for (const [name, value] of Object.entries(hint)) options.timeouts[name] = value;
+      options.optimization = v.text;
       mark('optimization', nameText(options.optimization));
       return;
-    case 'ruleset-optimization':
-      options.ruleset = ctx.word('none, basic or profile').text;
+    }
+    case 'ruleset-optimization': {
+      const v = ctx.word('none, basic or profile');
+      if (!['none', 'basic', 'profile'].includes(v.text))
+        throw new RuleSyntaxError(v.loc, `ruleset-optimization must be none, basic or profile, not '${v.text}'`);
+      options.ruleset = v.text;
       mark('ruleset-optimization');
       return;
+    }
     case 'reassemble':
       options.reassemble = parseReassemble(ctx, t.loc);
       // pfctl's "set reassemble %s %s": a space stays after yes/no without no-df

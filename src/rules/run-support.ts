@@ -15,6 +15,7 @@ const WHY = {
   prio:
     "prio and set prio have no effect in tunpf: TUN packets carry no priority (prio matches pf's default 3 only) " +
     'and the kernel queues what tunpf writes',
+  pflow: 'pflow: tunpf exports no pflow(4) flow records; the states are kept, and pfsync carries the flag',
 } as const;
 
 /** The ruleset's run-time problems: each kind once, at its first rule. */
@@ -31,6 +32,7 @@ export function runSupportProblems(rs: Ruleset): Diagnostic[] {
     if (x.rtable !== null) add('error', 'rtable', r.loc);
     if (x.divert) add('error', 'divert', r.loc);
     if (x.prio !== null || x.setPrio) add('warning', 'prio', r.loc);
+    if (r.stateOptions.pflow) add('warning', 'pflow', r.loc);
   }
   return out;
 }

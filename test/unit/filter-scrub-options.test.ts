@@ -207,4 +207,10 @@ test('tunpf run refuses rtable and divert; warns for prio, not for reassemble tc
   assert.deepEqual(load('set reassemble no\npass').diagnostics, []);
   assert.deepEqual(load('pass out proto tcp user 0 group >= 100').diagnostics, [], 'user and group run');
   assert.deepEqual(load('set reassemble yes no-df\npass').diagnostics, []);
+  const pflow = load('pass proto tcp keep state (pflow)\npass proto udp keep state (pflow)').diagnostics;
+  assert.deepEqual(
+    pflow.map((d) => `${d.loc.line} ${d.severity} ${d.message.split(':')[0]}`),
+    ['1 warning pflow'],
+    'pflow loads with one warning: no flow export',
+  );
 });
