@@ -80,6 +80,7 @@ export function tokenize(
       const loc = at();
       advance(1);
       let s = '';
+      let refused = false;
       while (i < text.length && text[i] !== c && text[i] !== '\n') {
         const ch = text[i]!;
         // pfctl's lexer: a backslash makes the quote, a space or a tab literal, joins a line, else stays itself
@@ -93,7 +94,10 @@ export function tokenize(
           advance(2);
           continue;
         }
-        if (isControl(ch)) errors.push({ loc: at(), message: controlCharMessage(ch) });
+        if (isControl(ch) && !refused) {
+          errors.push({ loc: at(), message: controlCharMessage(ch) });
+          refused = true; // one error a token: a binary file is not an error per byte
+        }
         s += ch;
         advance(1);
       }
@@ -115,15 +119,18 @@ export function tokenize(
     }
     // a word
     const loc = at();
+    let refused = false;
     // a word never holds a newline, so only the column moves
     const from = i;
     while (i < text.length && !DELIMITERS.has(text[i]!)) {
       if (text[i] === '\\' && text[i + 1] === '\n') break;
-      if (isControl(text[i]!))
+      if (isControl(text[i]!) && !refused) {
         errors.push({
           loc: origin ? origin.loc : { file, line, col: col + i - from },
           message: controlCharMessage(text[i]!),
         });
+        refused = true;
+      }
       i++;
     }
     const w = text.slice(from, i);
