@@ -63,17 +63,8 @@ export interface StateInfo {
 export const STATE_SORT_KEYS = ['age', 'expiry', 'bytes', 'packets', 'rate', 'source', 'destination'] as const;
 export type StateSortKey = (typeof STATE_SORT_KEYS)[number];
 
-export interface ShowStatesArgs {
-  /** Host or network; matches either end. */
-  address?: string;
-  /** Matches either end's port. */
-  port?: number;
-  proto?: string;
-  interface?: string;
-  sort?: StateSortKey;
-  reverse?: boolean;
-  limit?: number;
-}
+/** `show states`' filters: the shape its schema checks (schemas.ts). */
+export type { ShowStatesArgs } from './schemas.js';
 
 export interface ShowStatesResult {
   /** States in the table, and how many passed the filters (before the limit). */

@@ -69,7 +69,7 @@ test('unknown anchors and bad names are refused', () => {
   const { ctx } = setup();
   assert.throws(() => showAnchorRules(ctx, { anchor: 'nosuch' }), /no anchor 'nosuch'/);
   assert.throws(() => anchorFlush(ctx, { anchor: 'a/*' }), /not an anchor name/);
-  assert.throws(() => showAnchorRules(ctx, {}), /anchor name is needed/);
+  assert.throws(() => showAnchorRules(ctx, { anchor: '' }), /anchor name is needed/);
 });
 
 const syn = (port: number) => new TcpPair('192.168.1.10', '203.0.113.5', port, 22);
