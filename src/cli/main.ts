@@ -4,6 +4,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkCommand, checkUsage } from './check-command.js';
+import { endQuietlyWhenClosed } from './closed-output.js';
 import { ctlCommand, ctlUsage } from './ctl-command.js';
 import { processIO, type CommandIO } from './io.js';
 import { labCommand, labUsage } from './lab-command.js';
@@ -66,6 +67,8 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
 // Run only as the program, not when a test imports main().
 const entry = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (entry === fileURLToPath(import.meta.url)) {
+  endQuietlyWhenClosed(process.stdout);
+  endQuietlyWhenClosed(process.stderr);
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
