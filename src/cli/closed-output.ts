@@ -2,7 +2,7 @@
 // the next write fails with EPIPE. That is the reader's choice, not an
 // error: the command ends quietly, as a command killed by SIGPIPE does.
 // A command that holds the system (the daemon, the lab, top) stops as on
-// SIGTERM, so it still removes what it set up.
+// SIGTERM (the lab: SIGINT), so it still removes what it set up.
 
 import type { Writable } from 'node:stream';
 
@@ -13,7 +13,8 @@ export function endQuietlyWhenClosed(stream: Writable, proc: NodeJS.Process = pr
     if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
     if (closed) return;
     closed = true;
-    if (proc.listenerCount('SIGTERM') > 0) proc.emit('SIGTERM', 'SIGTERM');
+    const stop = proc.listenerCount('SIGTERM') > 0 ? 'SIGTERM' : proc.listenerCount('SIGINT') > 0 ? 'SIGINT' : null;
+    if (stop) proc.emit(stop, stop);
     else proc.exit(proc.exitCode ?? 0);
   });
 }
