@@ -23,7 +23,6 @@ import type {
   ShowInfoResult,
   ShowLimitsResult,
   ShowRulesResult,
-  ShowStatesResult,
   ShowTableResult,
   ShowTablesResult,
   ShowTimeoutsResult,
@@ -45,7 +44,7 @@ import {
   type TableEditArgs,
 } from './schemas.js';
 import { ControlError, type ControlServer } from './server.js';
-import { queryStates, statesToKill } from './state-query.js';
+import { queryStatesStreamed, statesToKill } from './state-query.js';
 
 /** What the filter commands need from the daemon. */
 export interface FilterContext {
@@ -337,8 +336,8 @@ export function reload(ctx: FilterContext, args: ReloadArgs): ReloadResult {
 export function registerFilterCommands(server: ControlServer, ctx: FilterContext): void {
   server.register('show rules', noArgs, () => showRules(ctx));
   registerAnchorCommands(server, ctx);
-  server.register('show states', showStatesArgs, (a): ShowStatesResult =>
-    queryStates(ctx.states, ctx.filter().interfaces, a, ctx.now()),
+  server.register('show states', showStatesArgs, (a) =>
+    queryStatesStreamed(ctx.states, ctx.filter().interfaces, a, () => ctx.now()),
   );
   server.register('show info', noArgs, () => showInfo(ctx));
   server.register('show timeouts', noArgs, () => showTimeouts(ctx));

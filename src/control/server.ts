@@ -33,6 +33,19 @@ export class ControlError extends Error {
   }
 }
 
+/**
+ * A result too big to build and encode in one turn of the event loop (a
+ * large state table): `head`'s fields, then the list `key` written chunk by
+ * chunk as `items` yields them, on one response line as usual.
+ */
+export class StreamedResult {
+  constructor(
+    readonly head: Record<string, unknown>,
+    readonly key: string,
+    readonly items: AsyncIterable<unknown[]>,
+  ) {}
+}
+
 /** A command's handler: its arguments are what its schema let through. */
 export type Handler<A> = (args: A) => unknown | Promise<unknown>;
 
@@ -227,6 +240,10 @@ export class ControlServer {
 
   private reply(socket: Socket, r: Response): void {
     if (socket.destroyed || !socket.writable) return;
+    if (r.ok && r.result instanceof StreamedResult) {
+      void this.stream(socket, r.id, r.result);
+      return;
+    }
     let bytes: Uint8Array;
     try {
       bytes = encode(r);
@@ -240,4 +257,39 @@ export class ControlServer {
     }
     socket.write(bytes);
   }
+
+  /** Writes a streamed result's line chunk by chunk, waiting for a slow reader; a reader gone stops it. */
+  private async stream(socket: Socket, id: Response['id'], result: StreamedResult): Promise<void> {
+    const empty = JSON.stringify({ id, ok: true, result: { ...result.head, [result.key]: [] } });
+    const open = empty.slice(0, -'[]}}'.length) + '[';
+    let first = true;
+    try {
+      if (!socket.write(open)) await drained(socket);
+      for await (const chunk of result.items) {
+        if (socket.destroyed) return;
+        if (chunk.length === 0) continue;
+        const text = JSON.stringify(chunk).slice(1, -1);
+        if (!socket.write(first ? text : ',' + text)) await drained(socket);
+        first = false;
+      }
+      if (!socket.destroyed) socket.write(']}}\n');
+    } catch (e) {
+      // half a line is out: the reader cannot be answered properly any more
+      this.log?.error({ err: (e as Error).message }, 'control: streaming a result failed');
+      socket.destroy();
+    }
+  }
+}
+
+/** Resolves when the socket can take more, or has closed. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }
