@@ -32,7 +32,7 @@ import type { CommandIO } from './io.js';
 
 export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [--out-on IF[=NET]]...
                     [--route PREFIX=IF]... [--json] [--pflog FILE] CAPTURE
-  -f RULES        the ruleset (pf.conf syntax)
+  -f, --file RULES  the ruleset (pf.conf syntax)
   --in-on IF=NET  packets whose source is in NET arrive on IF (repeatable; IF alone: every other packet)
   --out-on IF=NET packets whose source is in NET leave on IF (repeatable)
   --interface     describe an interface for the ruleset: IF=ADDR/LEN,... (repeatable)
@@ -188,23 +188,25 @@ class CheckDescriber {
 
 const where = (dir: 'in' | 'out', ifname: string | null) => `${dir.padEnd(3)} on ${(ifname ?? '-').padEnd(6)}`;
 
+export const replayOptions = {
+  file: { type: 'string', short: 'f' },
+  'in-on': { type: 'string', multiple: true },
+  'out-on': { type: 'string', multiple: true },
+  interface: { type: 'string', multiple: true },
+  group: { type: 'string', multiple: true },
+  route: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  pflog: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export function replayCommand(argv: string[], io: CommandIO): number {
   let args;
   try {
     args = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        file: { type: 'string', short: 'f' },
-        'in-on': { type: 'string', multiple: true },
-        'out-on': { type: 'string', multiple: true },
-        interface: { type: 'string', multiple: true },
-        group: { type: 'string', multiple: true },
-        route: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        pflog: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: replayOptions,
     });
   } catch (e) {
     io.err(`tunpf replay: ${(e as Error).message}\n${replayUsage}`);
