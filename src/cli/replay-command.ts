@@ -28,6 +28,7 @@ import type { StateTable } from '../state/state-table.js';
 import { PacketPipeline } from '../datapath/pipeline.js';
 import { routeTo, RouteTable } from '../datapath/route-table.js';
 import { interfacesFromFlags } from './host-interfaces.js';
+import { rulesById, ruleName, type NamedRule } from '../control/rule-rows.js';
 import type { CommandIO } from './io.js';
 
 export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [--out-on IF[=NET]]...
@@ -89,7 +90,9 @@ export interface CheckView {
   direction: 'in' | 'out';
   verdict: 'pass' | 'block';
   why: string;
+  /** The rule's number in its ruleset: the main one, or `anchor`'s (null for the main ruleset). */
   rule: number;
+  anchor: string | null;
   ruleText: string | null;
   label: string | null;
   state: string | null;
@@ -139,12 +142,15 @@ function translationOf(t: StateTable, v: Verdict): TranslationView[] {
 class CheckDescriber {
   constructor(
     private readonly ruleset: Ruleset,
+    /** Rules by the id verdicts and states carry (anchor rules included). */
+    private readonly ruleOf: (id: number) => NamedRule | undefined,
     private readonly states: StateEngine,
     private readonly registry: InterfaceRegistry,
   ) {}
 
   view(v: Verdict, ifname: string | null, direction: 'in' | 'out'): CheckView {
-    const rule = v.rule >= 0 ? this.ruleset.rules[v.rule] : undefined;
+    const named = this.ruleOf(v.rule);
+    const rule = named?.rule;
     const live = v.state >= 0 && this.states.table.live(v.state);
     const ifName = (id: number) => this.registry.name(id);
     const logs = v.logs;
@@ -153,7 +159,8 @@ class CheckDescriber {
       direction,
       verdict: v.pass ? 'pass' : 'block',
       why: WhyName[v.why]!,
-      rule: v.rule,
+      rule: named ? named.nr : v.rule,
+      anchor: named?.anchor || null,
       ruleText: rule ? formatRule(rule, printContextOf(this.ruleset)) : null,
       label: rule?.label ?? null,
       state: live ? describeState(this.states.table, v.state, ifName).replace(/\s+/g, ' ') : null,
@@ -168,17 +175,19 @@ class CheckDescriber {
 
   /** `PASS  rule @1: ...; state created; logged (...)` */
   text(v: Verdict, c: CheckView): string {
-    const rule = v.rule >= 0 ? this.ruleset.rules[v.rule] : undefined;
+    const named = this.ruleOf(v.rule);
+    const rule = named?.rule;
+    const at = named ? ruleName(named) : '';
     let why: string;
-    if (v.why === Why.STATE) why = `state ${c.state}${rule ? ` (rule @${rule.nr})` : ''}`;
+    if (v.why === Why.STATE) why = `state ${c.state}${rule ? ` (rule ${at})` : ''}`;
     else if (v.why === Why.RULE)
       why = rule
-        ? `rule @${rule.nr}: ${formatRule(rule, printContextOf(this.ruleset))}`
+        ? `rule ${at}: ${formatRule(rule, printContextOf(this.ruleset))}`
         : 'no rule matched: pf passes by default';
     else if (v.why === Why.MALFORMED) why = 'malformed packet';
     else if (v.why === Why.BAD_STATE)
-      why = `bad-state: outside the TCP window of its state${rule ? ` (rule @${rule.nr})` : ''}`;
-    else why = `${WhyName[v.why]}${rule ? ` (rule @${rule.nr}${rule.label ? ` "${rule.label}"` : ''})` : ''}`;
+      why = `bad-state: outside the TCP window of its state${rule ? ` (rule ${at})` : ''}`;
+    else why = `${WhyName[v.why]}${rule ? ` (rule ${at}${rule.label ? ` "${rule.label}"` : ''})` : ''}`;
     if (v.created) why += '; state created';
     for (const x of c.translation) why += `; ${x.kind} ${x.quoted ? `quoted ${x.field} ` : ''}${x.from} -> ${x.to}`;
     if (c.logged.length) why += `; logged (${c.logged.join(', ')})`;
@@ -287,7 +296,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   routes.replace(routeFlags.flatMap((r) => r.prefixes.map((p) => routeTo(p, r.ifname, registry.intern(r.ifname))!)));
   const pipeline = new PacketPipeline(filter, states, routes);
   pipeline.logTo(pflog);
-  const describer = new CheckDescriber(ruleset, states, registry);
+  const describer = new CheckDescriber(ruleset, rulesById(filter.rules), states, registry);
   const meta = new PacketMeta();
   const json = args.values.json === true;
   const t0 = records[0]?.time ?? 0;

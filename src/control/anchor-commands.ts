@@ -3,11 +3,11 @@
 // the main ruleset and the other anchors stay. A file with errors changes
 // nothing; states made by an anchor's rules outlive its flush, as in pf.
 
-import { formatRule, printContextOf } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import type { FilterContext } from './filter-commands.js';
 import { ErrorCode } from './protocol.js';
+import { ruleRows } from './rule-rows.js';
 import type { AnchorFlushResult, AnchorLoadResult, ShowRulesResult } from './results.js';
 import { anchorArgs, anchorLoadArgs, type AnchorArgs, type AnchorLoadArgs } from './schemas.js';
 import { ControlError, type ControlServer } from './server.js';
@@ -63,20 +63,7 @@ export function showAnchorRules(ctx: FilterContext, args: AnchorArgs): ShowRules
   const anchor = anchorPathArg(args);
   const node = ctx.filter().rules.anchors.get(anchor);
   if (!node) throw new ControlError(ErrorCode.NOT_FOUND, `no anchor '${anchor}'`);
-  return {
-    rules: node.rules.map((c, k) => ({
-      nr: c.nr,
-      text: formatRule(c.rule, printContextOf(ctx.filter().rules.ruleset)),
-      label: c.rule.label,
-      action: c.rule.action,
-      evaluations: node.evaluations[k]!,
-      packets: node.packets[k]!,
-      bytes: node.bytes[k]!,
-      states: ctx.states.perRule[c.id] ?? 0,
-      stateCreations: node.states[k]!,
-    })),
-    default: { packets: 0, bytes: 0 },
-  };
+  return { rules: ruleRows(node, ctx.filter().rules, ctx.states), default: { packets: 0, bytes: 0 } };
 }
 
 export function registerAnchorCommands(server: ControlServer, ctx: FilterContext): void {

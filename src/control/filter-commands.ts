@@ -9,12 +9,12 @@ import { WhyName, type PacketFilter } from '../filter/packet-filter.js';
 import { formatAddress, maskAddress, parsePrefix } from '../packet/address.js';
 import { ParseErrorName } from '../packet/meta.js';
 import { DEFAULT_TIMEOUTS, type Prefix, type Ruleset } from '../rules/ast.js';
-import { formatRule, printContextOf } from '../rules/canonical.js';
 import { formatDiagnostic } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { StateReasonName } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { registerAnchorCommands } from './anchor-commands.js';
+import { ruleRows, rulesById } from './rule-rows.js';
 import { ErrorCode } from './protocol.js';
 import type {
   FlushStatesResult,
@@ -100,22 +100,8 @@ function named(values: ArrayLike<number>, names: readonly string[], skip = 0): R
 }
 
 export function showRules(ctx: FilterContext): ShowRulesResult {
-  const f = ctx.filter();
-  const rs = f.rules;
-  return {
-    rules: rs.rules.map((c, k) => ({
-      nr: c.nr,
-      text: formatRule(c.rule, printContextOf(rs.ruleset)),
-      label: c.rule.label,
-      action: c.rule.action,
-      evaluations: rs.evaluations[k]!,
-      packets: rs.packets[k]!,
-      bytes: rs.bytes[k]!,
-      states: ctx.states.perRule[c.nr] ?? 0,
-      stateCreations: rs.states[k]!,
-    })),
-    default: { packets: rs.defaultPackets, bytes: rs.defaultBytes },
-  };
+  const rs = ctx.filter().rules;
+  return { rules: ruleRows(rs, rs, ctx.states), default: { packets: rs.defaultPackets, bytes: rs.defaultBytes } };
 }
 
 export function showInfo(ctx: FilterContext): ShowInfoResult {
@@ -298,7 +284,8 @@ export function tableFlush(ctx: FilterContext, args: TableArgs): TableChangeResu
 
 export function killStates(ctx: FilterContext, args: KillStatesArgs): KillStatesResult {
   const f = ctx.filter();
-  const victims = statesToKill(ctx.states, args, (nr) => f.rules.ruleset.rules[nr]?.label ?? null);
+  const rule = rulesById(f.rules);
+  const victims = statesToKill(ctx.states, args, (id) => rule(id)?.rule.label ?? null);
   for (const i of victims) if (ctx.states.table.live(i)) ctx.states.remove(i);
   return { killed: victims.length };
 }
@@ -337,7 +324,7 @@ export function registerFilterCommands(server: ControlServer, ctx: FilterContext
   server.register('show rules', noArgs, () => showRules(ctx));
   registerAnchorCommands(server, ctx);
   server.register('show states', showStatesArgs, (a) =>
-    queryStatesStreamed(ctx.states, ctx.filter().interfaces, a, () => ctx.now()),
+    queryStatesStreamed(ctx.states, ctx.filter().interfaces, a, () => ctx.now(), ctx.filter().rules),
   );
   server.register('show info', noArgs, () => showInfo(ctx));
   server.register('show timeouts', noArgs, () => showTimeouts(ctx));

@@ -48,8 +48,10 @@ export interface StateInfo {
   stack?: { src: Endpoint; dst: Endpoint };
   /** Peer states, initiator's first: TCP state names, NO_TRAFFIC/SINGLE/MULTIPLE, or numbers for ICMP. */
   peers: [string, string];
-  /** The rule that made it, -1 for none. */
+  /** The rule that made it, -1 for none: its number in its ruleset (the main one, or `anchor`'s). */
   rule: number;
+  /** The anchor path of that rule; absent for the main ruleset's rules. */
+  anchor?: string;
   /** Seconds since creation, and until expiry. */
   age: number;
   expires: number;

@@ -3,6 +3,7 @@
 // records; and which states `kill states` means (pfctl -k). The filters
 // run over the typed arrays first, so only matching states become objects.
 
+import type { CompiledRuleset } from '../filter/compile-rules.js';
 import type { InterfaceRegistry } from '../filter/interface-registry.js';
 import { formatAddress, maskAddress, parsePrefix, type ParsedPrefix } from '../packet/address.js';
 import { Direction, IPPROTO } from '../packet/meta.js';
@@ -10,6 +11,7 @@ import { protocolName, protocolNumber } from '../rules/names.js';
 import { FLOATING, NO_RULE, PeerStateName, TcpStateName } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
 import type { StateTable } from '../state/state-table.js';
+import { rulesById } from './rule-rows.js';
 import { ControlError, StreamedResult } from './server.js';
 import { ErrorCode } from './protocol.js';
 import {
@@ -32,8 +34,19 @@ function peerName(proto: number, v: number): string {
   return PeerStateName[v] ?? String(v);
 }
 
-export function stateInfo(engine: StateEngine, i: number, interfaces: InterfaceRegistry, now: number): StateInfo {
+/** Names a rule id as its anchor and number there (rule-rows.ts rulesById). */
+export type RuleNamer = (id: number) => { anchor: string; nr: number } | undefined;
+
+export function stateInfo(
+  engine: StateEngine,
+  i: number,
+  interfaces: InterfaceRegistry,
+  now: number,
+  ruleOf?: RuleNamer,
+): StateInfo {
   const t = engine.table;
+  const id = t.rule[i] === NO_RULE ? -1 : t.rule[i]!;
+  const named = ruleOf?.(id);
   const af = t.afOf(i) as 4 | 6;
   const proto = t.protoOf(i);
   const age = Math.max(0, Math.floor(now) - t.creation[i]!);
@@ -57,7 +70,8 @@ export function stateInfo(engine: StateEngine, i: number, interfaces: InterfaceR
     dst: { address: formatAddress(af, t.addressOf(i, 1)), port: t.portOf(i, 1) },
     ...stack,
     peers: [peerName(proto, t.peerState[i * 2]!), peerName(proto, t.peerState[i * 2 + 1]!)],
-    rule: t.rule[i] === NO_RULE ? -1 : t.rule[i]!,
+    rule: named ? named.nr : id,
+    ...(named?.anchor ? { anchor: named.anchor } : {}),
     age,
     expires: engine.expiresIn(i, now),
     packets: [t.packets[i * 2]!, t.packets[i * 2 + 1]!],
@@ -313,12 +327,15 @@ export function queryStates(
   interfaces: InterfaceRegistry,
   args: ShowStatesArgs,
   now: number,
+  rules?: CompiledRuleset,
 ): ShowStatesResult {
   const steps = selectStates(engine, interfaces, args, now);
   let step = steps.next();
   while (!step.done) step = steps.next();
   const sel = step.value;
-  return { total: sel.total, matched: sel.matched, states: sel.chosen.map((i) => stateInfo(engine, i, interfaces, now)) };
+  const ruleOf = rules && rulesById(rules);
+  const states = sel.chosen.map((i) => stateInfo(engine, i, interfaces, now, ruleOf));
+  return { total: sel.total, matched: sel.matched, states };
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -334,7 +351,9 @@ export async function queryStatesStreamed(
   interfaces: InterfaceRegistry,
   args: ShowStatesArgs,
   now: () => number,
+  rules?: CompiledRuleset,
 ): Promise<StreamedResult> {
+  const ruleOf = rules && rulesById(rules);
   const at = now();
   const steps = selectStates(engine, interfaces, args, at);
   let step = steps.next();
@@ -348,7 +367,7 @@ export async function queryStatesStreamed(
       const out: StateInfo[] = [];
       const end = Math.min(sel.chosen.length, base + INFO_CHUNK);
       for (let k = base; k < end; k++)
-        if (stillThere(engine.table, sel, k)) out.push(stateInfo(engine, sel.chosen[k]!, interfaces, at));
+        if (stillThere(engine.table, sel, k)) out.push(stateInfo(engine, sel.chosen[k]!, interfaces, at, ruleOf));
       yield out;
       await turn();
     }
