@@ -24,12 +24,22 @@ export function showCarp(s: CarpStatus): ShowCarpResult {
 
 export function registerCarpCommands(control: ControlServer, carp: CarpService): void {
   control.register('show carp', noArgs, (): ShowCarpResult => showCarp(carp.status()));
-  control.register('carp demote', carpStepArgs, (args): CarpDemoteResult => ({ demote: carp.adminDemote(amount(args)) }), {
-    mutating: true,
-  });
-  control.register('carp promote', carpStepArgs, (args): CarpDemoteResult => ({ demote: carp.adminDemote(-amount(args)) }), {
-    mutating: true,
-  });
+  control.register(
+    'carp demote',
+    carpStepArgs,
+    (args): CarpDemoteResult => ({ demote: carp.adminDemote(amount(args)) }),
+    {
+      mutating: true,
+    },
+  );
+  control.register(
+    'carp promote',
+    carpStepArgs,
+    (args): CarpDemoteResult => ({ demote: carp.adminDemote(-amount(args)) }),
+    {
+      mutating: true,
+    },
+  );
 }
 
 export function carpMetrics(carp: CarpService): () => MetricFamily[] {

@@ -35,9 +35,7 @@ export const showStatesArgs = z
 
 export const tableArgs = z.object({ table: tableNameSchema }).strict();
 
-export const tableEditArgs = z
-  .object({ table: tableNameSchema, addresses: z.array(address).max(65536) })
-  .strict();
+export const tableEditArgs = z.object({ table: tableNameSchema, addresses: z.array(address).max(65536) }).strict();
 
 export const reloadArgs = z.object({ file: text(4096).min(1).optional() }).strict();
 

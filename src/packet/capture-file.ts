@@ -28,8 +28,33 @@ function isPcapng(buf: Uint8Array): boolean {
 
 /** Reads every record of a pcap or pcapng file. Throws CaptureFormatError on a damaged file. */
 export function readCapture(buf: Uint8Array): CaptureRecord[] {
-  if (buf.length < 4) throw new CaptureFormatError('file too short for a capture header', 0);
+  const { records, damage } = readCaptureUntilDamage(buf);
+  if (damage) throw damage;
+  return records;
+}
+
+/**
+ * Reads the complete records of a capture up to its first damage (a file
+ * cut short while it was written), as tcpdump does, and that damage. A
+ * file that is no capture at all (its header) still throws.
+ */
+export function readCaptureUntilDamage(buf: Uint8Array): {
+  records: CaptureRecord[];
+  damage: CaptureFormatError | null;
+} {
   const out: CaptureRecord[] = [];
+  try {
+    readRecords(buf, out);
+  } catch (e) {
+    if (e instanceof CaptureFormatError && out.length > 0) return { records: out, damage: e };
+    if (e instanceof CaptureFormatError && e.offset > 0 && !/header/.test(e.message)) return { records: out, damage: e };
+    throw e;
+  }
+  return { records: out, damage: null };
+}
+
+function readRecords(buf: Uint8Array, out: CaptureRecord[]): void {
+  if (buf.length < 4) throw new CaptureFormatError('file too short for a capture header', 0);
   if (isPcapng(buf)) {
     const r = new PcapngReader(buf);
     while (r.next()) {
@@ -43,7 +68,7 @@ export function readCapture(buf: Uint8Array): CaptureRecord[] {
         direction: r.direction === 1 ? 'in' : r.direction === 2 ? 'out' : null,
       });
     }
-    return out;
+    return;
   }
   const r = new PcapReader(buf);
   const linkType = r.header.linkType;
@@ -57,5 +82,4 @@ export function readCapture(buf: Uint8Array): CaptureRecord[] {
       direction: null,
     });
   }
-  return out;
 }

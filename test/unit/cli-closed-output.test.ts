@@ -19,7 +19,8 @@ const mainPath = fileURLToPath(new URL(`../../src/cli/main.${compiled ? 'js' : '
 test('check -v into a reader that leaves after one chunk: exit 0, nothing on stderr', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'tunpf-epipe-')), 'big.conf');
   const rules = [];
-  for (let k = 0; k < 20_000; k++) rules.push(`pass in on lan proto tcp from 10.0.${k >> 8}.${k & 255} to port ${k + 1}`);
+  for (let k = 0; k < 20_000; k++)
+    rules.push(`pass in on lan proto tcp from 10.0.${k >> 8}.${k & 255} to port ${k + 1}`);
   writeFileSync(file, rules.join('\n') + '\n');
   const p = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), mainPath, 'check', '-v', '-q', file]);
   let stderr = '';

@@ -43,7 +43,9 @@ class Line {
     return l !== undefined ? Promise.resolve(l) : new Promise((r) => this.waiting.push(r));
   }
   /** Sends data then a sync request; returns the responses that came before the sync's. */
-  async send(data: string | Buffer): Promise<{ id: unknown; ok: boolean; error?: { code: string; message: string } }[]> {
+  async send(
+    data: string | Buffer,
+  ): Promise<{ id: unknown; ok: boolean; error?: { code: string; message: string } }[]> {
     this.socket.write(data);
     this.socket.write('\n{"id":"sync","command":"commands"}\n');
     const out = [];
@@ -143,8 +145,17 @@ const field = fc.oneof(
   fc.constant({ toString: 1, valueOf: null }),
 );
 const args = fc.dictionary(
-  fc.constantFrom('address', 'port', 'proto', 'interface', 'sort', 'reverse', 'limit', 'table', 'addresses') as
-    | fc.Arbitrary<string>,
+  fc.constantFrom(
+    'address',
+    'port',
+    'proto',
+    'interface',
+    'sort',
+    'reverse',
+    'limit',
+    'table',
+    'addresses',
+  ) as fc.Arbitrary<string>,
   fc.oneof(field, fc.array(field, { maxLength: 4 })),
   { maxKeys: 4 },
 );
