@@ -12,7 +12,7 @@ import { PacketFilter } from '../filter/packet-filter.js';
 import { InterfaceRegistry } from '../filter/interface-registry.js';
 import { maskAddress, parsePrefix } from '../packet/address.js';
 import { PflogSyncFile } from '../log/pflog-writer.js';
-import { CaptureFormatError, readCapture } from '../packet/capture-file.js';
+import { CaptureFormatError, readCaptureUntilDamage } from '../packet/capture-file.js';
 import { decodeLinkLayer } from '../packet/link-layer.js';
 import { Direction, PacketMeta } from '../packet/meta.js';
 import { parsePacket } from '../packet/parse.js';
@@ -266,8 +266,9 @@ export function replayCommand(argv: string[], io: CommandIO): number {
 
   const capPath = args.positionals[0]!;
   let records;
+  let damage: CaptureFormatError | null;
   try {
-    records = readCapture(readFileSync(capPath));
+    ({ records, damage } = readCaptureUntilDamage(readFileSync(capPath)));
   } catch (e) {
     if (e instanceof CaptureFormatError) return (io.err(`tunpf: ${capPath}: ${e.message}`), 1);
     const code = (e as NodeJS.ErrnoException).code;
@@ -305,6 +306,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   let created = 0;
   let passed = 0;
   let noRoute = 0;
+  let toldNoInterface = false;
   records.forEach((rec, n) => {
     const link = decodeLinkLayer(rec.linkType, rec.data, 0, rec.data.length);
     const time = rec.time - t0;
@@ -327,6 +329,15 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     if (routerMode && dir === 'out')
       return skip(`left the router on ${ifname ?? '?'} (router mode checks arriving packets)`);
     if (routerMode && !ifname) return skip('arrived on an unknown interface (say which with --in-on)');
+    if (!ifname && !toldNoInterface) {
+      toldNoInterface = true;
+      io.err(
+        `tunpf replay: ${capPath}: packet ${n + 1} records no interface` +
+          `${rec.direction || link.direction ? '' : ' or direction'}; such packets are checked ` +
+          `as arriving on no interface, so rules 'on IF' do not match them: say where they were with ` +
+          '--in-on IF[=NET] / --out-on IF=NET',
+      );
+    }
     const ifId = ifname ? registry.intern(ifname) : -1;
     // as it arrived: the checks may rewrite it (nat-to, rdr-to)
     const packet = summarize(meta);
@@ -398,8 +409,9 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     };
     io.out(JSON.stringify({ summary: routerMode ? { ...summary, noRoute } : summary }));
   } else {
+    // "3 by rules", never "rule 3": these are counts
     const list = Object.entries(byReason)
-      .map(([k, n]) => `${k} ${n}`)
+      .map(([k, n]) => (k === 'rule' ? `${n} by ${n === 1 ? 'a rule' : 'rules'}` : `${n} ${k}`))
       .join(', ');
     const skippedText = skipped ? `, ${skipped} ${routerMode ? 'skipped' : 'not IP'}` : '';
     const noRouteText = noRoute ? `, ${noRoute} without a route` : '';
@@ -407,5 +419,10 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     const statesText = `${created} states created, ${states.table.count} at the end`;
     io.out(`\n${records.length} packets: ${passed} passed, ${blockedText}${skippedText}${noRouteText}; ${statesText}`);
   }
-  return 0;
+  if (damage) {
+    // as tcpdump: the complete packets are replayed, then the warning and exit status 1
+    const n = records.length;
+    io.err(`tunpf replay: ${capPath}: the capture is cut short (${damage.message}); ${n} complete packets replayed`);
+  }
+  return damage ? 1 : 0;
 }

@@ -36,50 +36,45 @@ export function readCapture(buf: Uint8Array): CaptureRecord[] {
 /**
  * Reads the complete records of a capture up to its first damage (a file
  * cut short while it was written), as tcpdump does, and that damage. A
- * file that is no capture at all (its header) still throws.
+ * file whose header is damaged is no capture: that still throws.
  */
 export function readCaptureUntilDamage(buf: Uint8Array): {
   records: CaptureRecord[];
   damage: CaptureFormatError | null;
 } {
+  if (buf.length < 4) throw new CaptureFormatError('file too short for a capture header', 0);
   const out: CaptureRecord[] = [];
+  const pcapng = isPcapng(buf) ? new PcapngReader(buf) : null;
+  const pcap = pcapng ? null : new PcapReader(buf);
   try {
-    readRecords(buf, out);
+    if (pcapng) {
+      while (pcapng.next()) {
+        const iface = pcapng.interfaces[pcapng.interfaceId]!;
+        out.push({
+          time: pcapng.time,
+          linkType: iface.linkType,
+          data: buf.subarray(pcapng.dataOffset, pcapng.dataOffset + pcapng.capLength),
+          origLength: pcapng.origLength,
+          interfaceName: iface.name,
+          direction: pcapng.direction === 1 ? 'in' : pcapng.direction === 2 ? 'out' : null,
+        });
+      }
+    } else {
+      const linkType = pcap!.header.linkType;
+      while (pcap!.next()) {
+        out.push({
+          time: pcap!.time,
+          linkType,
+          data: buf.subarray(pcap!.dataOffset, pcap!.dataOffset + pcap!.capLength),
+          origLength: pcap!.origLength,
+          interfaceName: null,
+          direction: null,
+        });
+      }
+    }
   } catch (e) {
-    if (e instanceof CaptureFormatError && out.length > 0) return { records: out, damage: e };
-    if (e instanceof CaptureFormatError && e.offset > 0 && !/header/.test(e.message)) return { records: out, damage: e };
+    if (e instanceof CaptureFormatError) return { records: out, damage: e };
     throw e;
   }
   return { records: out, damage: null };
-}
-
-function readRecords(buf: Uint8Array, out: CaptureRecord[]): void {
-  if (buf.length < 4) throw new CaptureFormatError('file too short for a capture header', 0);
-  if (isPcapng(buf)) {
-    const r = new PcapngReader(buf);
-    while (r.next()) {
-      const iface = r.interfaces[r.interfaceId]!;
-      out.push({
-        time: r.time,
-        linkType: iface.linkType,
-        data: buf.subarray(r.dataOffset, r.dataOffset + r.capLength),
-        origLength: r.origLength,
-        interfaceName: iface.name,
-        direction: r.direction === 1 ? 'in' : r.direction === 2 ? 'out' : null,
-      });
-    }
-    return;
-  }
-  const r = new PcapReader(buf);
-  const linkType = r.header.linkType;
-  while (r.next()) {
-    out.push({
-      time: r.time,
-      linkType,
-      data: buf.subarray(r.dataOffset, r.dataOffset + r.capLength),
-      origLength: r.origLength,
-      interfaceName: null,
-      direction: null,
-    });
-  }
 }
