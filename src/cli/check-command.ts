@@ -19,18 +19,34 @@ import { formatHaRuleProblem, haRuleProblems } from '../daemon/ha-rules.js';
 import type { CommandIO } from './io.js';
 
 export const checkUsage = `usage: tunpf check [-Pv[v]] [-q] [-D macro=value] [--interface IF=ADDR/LEN,...]
-                   [--group GROUP=IF,...] [--services FILE] [--ha HAFILE [--ha-warn]] [FILE]
-  -v            print the loaded ruleset as pfctl -nv does (and the HA file, with what ucarp can share);
+                   [--group GROUP=IF,...] [--services FILE] [--ha HAFILE [--ha-warn]] [[-f] FILE]
+  -f, --file    the ruleset (or give FILE alone)
+  -v, --verbose print the loaded ruleset as pfctl -nv does (and the HA file, with what ucarp can share);
                 -vv also numbers the rules (@N), as pfctl -nvv
-  -P            print ports = and != by their service names, as pfctl -P
+  -P, --port-names
+                print ports = and != by their service names, as pfctl -P
   --services    the services database for port names (default /etc/services)
   --ha          also check the HA file (carp and pfsync blocks); FILE may then be left out. With FILE, CARP
                 or pfsync packets the ruleset blocks on their interfaces are errors, with the line to add
   --ha-warn     report CARP and pfsync packets the ruleset blocks as warnings, not errors
-  -q            print nothing but errors
-  -D            define a macro, as pfctl -D
+  -q, --quiet   print nothing but errors
+  -D, --define  define a macro, as pfctl -D
   --interface   describe an interface instead of reading the host's (repeatable)
   --group       put interfaces in a group such as egress (repeatable)`;
+
+export const checkOptions = {
+  file: { type: 'string', short: 'f' },
+  verbose: { type: 'boolean', short: 'v', multiple: true },
+  'port-names': { type: 'boolean', short: 'P' },
+  services: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  define: { type: 'string', short: 'D', multiple: true },
+  interface: { type: 'string', multiple: true },
+  group: { type: 'string', multiple: true },
+  ha: { type: 'string' },
+  'ha-warn': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 export function checkCommand(argv: string[], io: CommandIO): number {
   let args;
@@ -38,18 +54,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
     args = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        verbose: { type: 'boolean', short: 'v', multiple: true },
-        'port-names': { type: 'boolean', short: 'P' },
-        services: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        define: { type: 'string', short: 'D', multiple: true },
-        interface: { type: 'string', multiple: true },
-        group: { type: 'string', multiple: true },
-        ha: { type: 'string' },
-        'ha-warn': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: checkOptions,
     });
   } catch (e) {
     io.err(`tunpf check: ${(e as Error).message}\n${checkUsage}`);
@@ -61,7 +66,9 @@ export function checkCommand(argv: string[], io: CommandIO): number {
   }
   const verbose = args.values.verbose?.length ?? 0;
   const haFile = args.values.ha;
-  if (args.positionals.length > 1 || (args.positionals.length === 0 && !haFile)) {
+  // `-f FILE` as tunpf run and pfctl take it, or FILE alone
+  const files = [...(args.values.file === undefined ? [] : [args.values.file]), ...args.positionals];
+  if (files.length > 1 || (files.length === 0 && !haFile)) {
     io.err(`tunpf check: expected one rule file\n${checkUsage}`);
     return 2;
   }
@@ -84,7 +91,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
       haFailed = true;
     } else if (verbose) io.out(escapeControls(formatHaConfig(ha.config).trimEnd()));
     haConfig = ha.config;
-    if (args.positionals.length === 0) return haFailed ? 1 : 0;
+    if (files.length === 0) return haFailed ? 1 : 0;
   }
   const defines: Record<string, string> = {};
   for (const d of args.values.define ?? []) {
@@ -116,7 +123,7 @@ export function checkCommand(argv: string[], io: CommandIO): number {
   const portNames =
     args.values['port-names'] && servicesText !== undefined ? parseServiceNames(servicesText) : undefined;
 
-  const file = args.positionals[0]!;
+  const file = files[0]!;
   let result;
   try {
     result = loadRulesetFile(file, { interfaces, defines, services });

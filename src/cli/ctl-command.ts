@@ -15,15 +15,15 @@ export const ctlUsage = `usage: tunpf ctl [--socket PATH] [--json] [-v] [--timeo
 commands:
   show rules                      rules with their counters (pfctl -vsr)
   show states [filters] [-v|-vv]  states (pfctl -ss; -v age, expiry, packets, bytes; -vv ids)
-      --address HOST|NET  --port N  --proto NAME  -i IF  --sort KEY  --reverse  --limit N
+      --address HOST|NET  --port N  --proto NAME  -i|--interface IF  --sort KEY  --reverse  --limit N
       sort keys: ${STATE_SORT_KEYS.join(', ')}
   show info                       status and counters (pfctl -si)
   show timeouts | show limits     (pfctl -st, -sm)
   show tables | show table NAME   tables, a table's addresses (pfctl -sT, -T show)
-  reload [-f FILE]                check and load a ruleset atomically; states stay (pfctl -f)
-  -a NAME load FILE               check and load FILE as anchor NAME's rules; the rest stays (pfctl -a NAME -f)
+  reload [-f|--file FILE]         check and load a ruleset atomically; states stay (pfctl -f)
+  -a|--anchor NAME load FILE      check and load FILE as anchor NAME's rules; the rest stays (pfctl -a NAME -f)
   -a NAME show rules | flush rules   an anchor's rules, numbered from 0; empty it (pfctl -a NAME -sr, -F rules)
-  kill states -k HOST [-k HOST]   states from a host or network (to another) (pfctl -k)
+  kill states -k|--kill HOST [-k HOST]   states from a host or network (to another) (pfctl -k)
   kill states -k id -k ID         a state by id;  -k label -k LABEL: the states of labelled rules
   flush states                    every state (pfctl -F states)
   table NAME add|delete|replace ADDR...   table NAME flush | show   (pfctl -t NAME -T ...)
@@ -32,7 +32,7 @@ commands:
 options:
   --socket PATH   the daemon's control socket (default: this network namespace's)
   --json          print the result as JSON
-  -v              more detail (twice for more)
+  -v, --verbose   more detail (twice for more)
   --timeout MS    give up after MS milliseconds (default 10000)`;
 
 interface Plan {
@@ -206,6 +206,24 @@ function anchorPlan(words: string[], anchor: string): Plan | string {
   return `-a ${anchor}: unknown command '${phrase}' (load FILE, show rules, flush rules)`;
 }
 
+export const ctlOptions = {
+  socket: { type: 'string' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v', multiple: true },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  file: { type: 'string', short: 'f' },
+  anchor: { type: 'string', short: 'a' },
+  kill: { type: 'string', short: 'k', multiple: true },
+  address: { type: 'string' },
+  port: { type: 'string' },
+  proto: { type: 'string' },
+  interface: { type: 'string', short: 'i' },
+  sort: { type: 'string' },
+  reverse: { type: 'boolean' },
+  limit: { type: 'string' },
+} as const;
+
 export async function ctlCommand(argv: string[], io: CommandIO): Promise<number> {
   const clock = systemClock();
   let parsed;
@@ -213,23 +231,7 @@ export async function ctlCommand(argv: string[], io: CommandIO): Promise<number>
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        socket: { type: 'string' },
-        json: { type: 'boolean' },
-        verbose: { type: 'boolean', short: 'v', multiple: true },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        file: { type: 'string', short: 'f' },
-        anchor: { type: 'string', short: 'a' },
-        kill: { type: 'string', short: 'k', multiple: true },
-        address: { type: 'string' },
-        port: { type: 'string' },
-        proto: { type: 'string' },
-        interface: { type: 'string', short: 'i' },
-        sort: { type: 'string' },
-        reverse: { type: 'boolean' },
-        limit: { type: 'string' },
-      },
+      options: ctlOptions,
     });
   } catch (e) {
     io.err(`tunpf ctl: ${(e as Error).message}\n${ctlUsage}`);

@@ -145,17 +145,22 @@ function diagram(): string[] {
   ];
 }
 
+export const labUpOptions = {
+  quick: { type: 'boolean' },
+  'no-narrate': { type: 'boolean' },
+  fast: { type: 'boolean' },
+  rate: { type: 'string' },
+} as const;
+
+/** Every flag `tunpf lab` takes: up's, and those its other subcommands look for. */
+export const labFlags = { ...labUpOptions, json: { type: 'boolean' }, 'no-return': { type: 'boolean' } } as const;
+
 async function up(argv: string[], io: CommandIO, clock: Clock): Promise<number> {
   let args;
   try {
     args = parseArgs({
       args: argv,
-      options: {
-        quick: { type: 'boolean' },
-        'no-narrate': { type: 'boolean' },
-        fast: { type: 'boolean' },
-        rate: { type: 'string' },
-      },
+      options: labUpOptions,
     });
   } catch (e) {
     return (io.err(`tunpf lab: ${(e as Error).message}\n${labUsage}`), 2);

@@ -12,7 +12,7 @@ import { PacketFilter } from '../filter/packet-filter.js';
 import { InterfaceRegistry } from '../filter/interface-registry.js';
 import { maskAddress, parsePrefix } from '../packet/address.js';
 import { PflogSyncFile } from '../log/pflog-writer.js';
-import { CaptureFormatError, readCapture } from '../packet/capture-file.js';
+import { CaptureFormatError, readCaptureUntilDamage } from '../packet/capture-file.js';
 import { decodeLinkLayer } from '../packet/link-layer.js';
 import { Direction, PacketMeta } from '../packet/meta.js';
 import { parsePacket } from '../packet/parse.js';
@@ -28,11 +28,12 @@ import type { StateTable } from '../state/state-table.js';
 import { PacketPipeline } from '../datapath/pipeline.js';
 import { routeTo, RouteTable } from '../datapath/route-table.js';
 import { interfacesFromFlags } from './host-interfaces.js';
+import { rulesById, ruleName, type NamedRule } from '../control/rule-rows.js';
 import type { CommandIO } from './io.js';
 
 export const replayUsage = `usage: tunpf replay -f RULES [--in-on IF[=NET]]... [--out-on IF[=NET]]...
                     [--route PREFIX=IF]... [--json] [--pflog FILE] CAPTURE
-  -f RULES        the ruleset (pf.conf syntax)
+  -f, --file RULES  the ruleset (pf.conf syntax)
   --in-on IF=NET  packets whose source is in NET arrive on IF (repeatable; IF alone: every other packet)
   --out-on IF=NET packets whose source is in NET leave on IF (repeatable)
   --interface     describe an interface for the ruleset: IF=ADDR/LEN,... (repeatable)
@@ -89,7 +90,9 @@ export interface CheckView {
   direction: 'in' | 'out';
   verdict: 'pass' | 'block';
   why: string;
+  /** The rule's number in its ruleset: the main one, or `anchor`'s (null for the main ruleset). */
   rule: number;
+  anchor: string | null;
   ruleText: string | null;
   label: string | null;
   state: string | null;
@@ -139,12 +142,15 @@ function translationOf(t: StateTable, v: Verdict): TranslationView[] {
 class CheckDescriber {
   constructor(
     private readonly ruleset: Ruleset,
+    /** Rules by the id verdicts and states carry (anchor rules included). */
+    private readonly ruleOf: (id: number) => NamedRule | undefined,
     private readonly states: StateEngine,
     private readonly registry: InterfaceRegistry,
   ) {}
 
   view(v: Verdict, ifname: string | null, direction: 'in' | 'out'): CheckView {
-    const rule = v.rule >= 0 ? this.ruleset.rules[v.rule] : undefined;
+    const named = this.ruleOf(v.rule);
+    const rule = named?.rule;
     const live = v.state >= 0 && this.states.table.live(v.state);
     const ifName = (id: number) => this.registry.name(id);
     const logs = v.logs;
@@ -153,7 +159,8 @@ class CheckDescriber {
       direction,
       verdict: v.pass ? 'pass' : 'block',
       why: WhyName[v.why]!,
-      rule: v.rule,
+      rule: named ? named.nr : v.rule,
+      anchor: named?.anchor || null,
       ruleText: rule ? formatRule(rule, printContextOf(this.ruleset)) : null,
       label: rule?.label ?? null,
       state: live ? describeState(this.states.table, v.state, ifName).replace(/\s+/g, ' ') : null,
@@ -168,17 +175,19 @@ class CheckDescriber {
 
   /** `PASS  rule @1: ...; state created; logged (...)` */
   text(v: Verdict, c: CheckView): string {
-    const rule = v.rule >= 0 ? this.ruleset.rules[v.rule] : undefined;
+    const named = this.ruleOf(v.rule);
+    const rule = named?.rule;
+    const at = named ? ruleName(named) : '';
     let why: string;
-    if (v.why === Why.STATE) why = `state ${c.state}${rule ? ` (rule @${rule.nr})` : ''}`;
+    if (v.why === Why.STATE) why = `state ${c.state}${rule ? ` (rule ${at})` : ''}`;
     else if (v.why === Why.RULE)
       why = rule
-        ? `rule @${rule.nr}: ${formatRule(rule, printContextOf(this.ruleset))}`
+        ? `rule ${at}: ${formatRule(rule, printContextOf(this.ruleset))}`
         : 'no rule matched: pf passes by default';
     else if (v.why === Why.MALFORMED) why = 'malformed packet';
     else if (v.why === Why.BAD_STATE)
-      why = `bad-state: outside the TCP window of its state${rule ? ` (rule @${rule.nr})` : ''}`;
-    else why = `${WhyName[v.why]}${rule ? ` (rule @${rule.nr}${rule.label ? ` "${rule.label}"` : ''})` : ''}`;
+      why = `bad-state: outside the TCP window of its state${rule ? ` (rule ${at})` : ''}`;
+    else why = `${WhyName[v.why]}${rule ? ` (rule ${at}${rule.label ? ` "${rule.label}"` : ''})` : ''}`;
     if (v.created) why += '; state created';
     for (const x of c.translation) why += `; ${x.kind} ${x.quoted ? `quoted ${x.field} ` : ''}${x.from} -> ${x.to}`;
     if (c.logged.length) why += `; logged (${c.logged.join(', ')})`;
@@ -188,23 +197,25 @@ class CheckDescriber {
 
 const where = (dir: 'in' | 'out', ifname: string | null) => `${dir.padEnd(3)} on ${(ifname ?? '-').padEnd(6)}`;
 
+export const replayOptions = {
+  file: { type: 'string', short: 'f' },
+  'in-on': { type: 'string', multiple: true },
+  'out-on': { type: 'string', multiple: true },
+  interface: { type: 'string', multiple: true },
+  group: { type: 'string', multiple: true },
+  route: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  pflog: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export function replayCommand(argv: string[], io: CommandIO): number {
   let args;
   try {
     args = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        file: { type: 'string', short: 'f' },
-        'in-on': { type: 'string', multiple: true },
-        'out-on': { type: 'string', multiple: true },
-        interface: { type: 'string', multiple: true },
-        group: { type: 'string', multiple: true },
-        route: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        pflog: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: replayOptions,
     });
   } catch (e) {
     io.err(`tunpf replay: ${(e as Error).message}\n${replayUsage}`);
@@ -255,8 +266,9 @@ export function replayCommand(argv: string[], io: CommandIO): number {
 
   const capPath = args.positionals[0]!;
   let records;
+  let damage: CaptureFormatError | null;
   try {
-    records = readCapture(readFileSync(capPath));
+    ({ records, damage } = readCaptureUntilDamage(readFileSync(capPath)));
   } catch (e) {
     if (e instanceof CaptureFormatError) return (io.err(`tunpf: ${capPath}: ${e.message}`), 1);
     const code = (e as NodeJS.ErrnoException).code;
@@ -285,7 +297,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   routes.replace(routeFlags.flatMap((r) => r.prefixes.map((p) => routeTo(p, r.ifname, registry.intern(r.ifname))!)));
   const pipeline = new PacketPipeline(filter, states, routes);
   pipeline.logTo(pflog);
-  const describer = new CheckDescriber(ruleset, states, registry);
+  const describer = new CheckDescriber(ruleset, rulesById(filter.rules), states, registry);
   const meta = new PacketMeta();
   const json = args.values.json === true;
   const t0 = records[0]?.time ?? 0;
@@ -294,6 +306,7 @@ export function replayCommand(argv: string[], io: CommandIO): number {
   let created = 0;
   let passed = 0;
   let noRoute = 0;
+  let toldNoInterface = false;
   records.forEach((rec, n) => {
     const link = decodeLinkLayer(rec.linkType, rec.data, 0, rec.data.length);
     const time = rec.time - t0;
@@ -316,6 +329,15 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     if (routerMode && dir === 'out')
       return skip(`left the router on ${ifname ?? '?'} (router mode checks arriving packets)`);
     if (routerMode && !ifname) return skip('arrived on an unknown interface (say which with --in-on)');
+    if (!ifname && !toldNoInterface) {
+      toldNoInterface = true;
+      io.err(
+        `tunpf replay: ${capPath}: packet ${n + 1} records no interface` +
+          `${rec.direction || link.direction ? '' : ' or direction'}; such packets are checked ` +
+          `as arriving on no interface, so rules 'on IF' do not match them: say where they were with ` +
+          '--in-on IF[=NET] / --out-on IF=NET',
+      );
+    }
     const ifId = ifname ? registry.intern(ifname) : -1;
     // as it arrived: the checks may rewrite it (nat-to, rdr-to)
     const packet = summarize(meta);
@@ -387,8 +409,9 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     };
     io.out(JSON.stringify({ summary: routerMode ? { ...summary, noRoute } : summary }));
   } else {
+    // "3 by rules", never "rule 3": these are counts
     const list = Object.entries(byReason)
-      .map(([k, n]) => `${k} ${n}`)
+      .map(([k, n]) => (k === 'rule' ? `${n} by ${n === 1 ? 'a rule' : 'rules'}` : `${n} ${k}`))
       .join(', ');
     const skippedText = skipped ? `, ${skipped} ${routerMode ? 'skipped' : 'not IP'}` : '';
     const noRouteText = noRoute ? `, ${noRoute} without a route` : '';
@@ -396,5 +419,10 @@ export function replayCommand(argv: string[], io: CommandIO): number {
     const statesText = `${created} states created, ${states.table.count} at the end`;
     io.out(`\n${records.length} packets: ${passed} passed, ${blockedText}${skippedText}${noRouteText}; ${statesText}`);
   }
-  return 0;
+  if (damage) {
+    // as tcpdump: the complete packets are replayed, then the warning and exit status 1
+    const n = records.length;
+    io.err(`tunpf replay: ${capPath}: the capture is cut short (${damage.message}); ${n} complete packets replayed`);
+  }
+  return damage ? 1 : 0;
 }

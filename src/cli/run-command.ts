@@ -21,9 +21,9 @@ import { openPflogFile, pflogParseOptions, pflogSettings, pflogUsage } from './p
 import type { CommandIO } from './io.js';
 
 export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--log-level LEVEL] [--json-logs] [--batch N]
-  -f RULES          the ruleset (pf.conf syntax); reloaded on SIGHUP
+  -f, --file RULES  the ruleset (pf.conf syntax); reloaded on SIGHUP
   --ha FILE         redundancy: CARP groups and pfsync (the HA file, see README)
-  --interfaces      the interfaces to filter (traffic arriving on them goes through tunpf)
+  -i, --interfaces  the interfaces to filter (traffic arriving on them goes through tunpf)
   --log-level       trace, debug, info (default), warn, error
   --json-logs       JSON log lines even on a terminal
   --batch N         packets read per batch (default 64)
@@ -34,25 +34,27 @@ export const runUsage = `usage: tunpf run -f RULES --interfaces IF[,IF...] [--lo
   --metrics-public  allow a non-loopback --metrics address
 ${pflogUsage}`;
 
+export const runOptions = {
+  file: { type: 'string', short: 'f' },
+  interfaces: { type: 'string', short: 'i' },
+  ha: { type: 'string' },
+  'log-level': { type: 'string' },
+  'json-logs': { type: 'boolean' },
+  batch: { type: 'string' },
+  wakeup: { type: 'string' },
+  socket: { type: 'string' },
+  metrics: { type: 'string' },
+  'metrics-public': { type: 'boolean' },
+  ...pflogParseOptions,
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   let args;
   try {
     args = parseArgs({
       args: argv,
-      options: {
-        file: { type: 'string', short: 'f' },
-        interfaces: { type: 'string', short: 'i' },
-        ha: { type: 'string' },
-        'log-level': { type: 'string' },
-        'json-logs': { type: 'boolean' },
-        batch: { type: 'string' },
-        wakeup: { type: 'string' },
-        socket: { type: 'string' },
-        metrics: { type: 'string' },
-        'metrics-public': { type: 'boolean' },
-        ...pflogParseOptions,
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: runOptions,
     });
   } catch (e) {
     io.err(`tunpf run: ${(e as Error).message}\n${runUsage}`);

@@ -28,6 +28,8 @@ export const topUsage =
   --rules         start in the rules view
   --interval S    seconds between refreshes (default 1)
   --once          print one frame to stdout and exit (no terminal handling)
+  --width N, --rows N   the frame's size with --once (default: $COLUMNS or 160 columns, every row)
+  --timeout MS    give up on a daemon that does not answer within MS milliseconds (default 5000)
 keys: s source, d destination, b bytes, r rate, a age, e expiry, p packets (again: reverse);
       v switch states/rules view; space refresh; q quit`;
 
@@ -59,22 +61,24 @@ const ESC = '\x1b[';
 const ENTER = `${ESC}?1049h${ESC}?25l`;
 const LEAVE = `${ESC}?25h${ESC}?1049l`;
 
+export const topOptions = {
+  socket: { type: 'string' },
+  sort: { type: 'string' },
+  rules: { type: 'boolean' },
+  interval: { type: 'string' },
+  once: { type: 'boolean' },
+  width: { type: 'string' },
+  rows: { type: 'string' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function topCommand(argv: string[], io: CommandIO): Promise<number> {
   let args;
   try {
     args = parseArgs({
       args: argv,
-      options: {
-        socket: { type: 'string' },
-        sort: { type: 'string' },
-        rules: { type: 'boolean' },
-        interval: { type: 'string' },
-        once: { type: 'boolean' },
-        width: { type: 'string' },
-        rows: { type: 'string' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: topOptions,
     });
   } catch (e) {
     io.err(`tunpf top: ${(e as Error).message}\n${topUsage}`);

@@ -3,17 +3,18 @@
 // the main ruleset and the other anchors stay. A file with errors changes
 // nothing; states made by an anchor's rules outlive its flush, as in pf.
 
-import { formatRule, printContextOf } from '../rules/canonical.js';
 import { errorCount, formatDiagnostics } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import type { FilterContext } from './filter-commands.js';
 import { ErrorCode } from './protocol.js';
+import { ruleRows } from './rule-rows.js';
 import type { AnchorFlushResult, AnchorLoadResult, ShowRulesResult } from './results.js';
+import { anchorArgs, anchorLoadArgs, type AnchorArgs, type AnchorLoadArgs } from './schemas.js';
 import { ControlError, type ControlServer } from './server.js';
 
 /** An anchor path as pfctl -a takes it: no leading or trailing '/', no wildcard, no '..'. */
-export function anchorPathArg(args: Record<string, unknown>): string {
-  const raw = typeof args.anchor === 'string' ? args.anchor : '';
+export function anchorPathArg(args: AnchorArgs): string {
+  const raw = args.anchor;
   const parts = raw.split('/').filter((p) => p !== '');
   if (parts.length === 0) throw new ControlError(ErrorCode.BAD_ARGS, 'an anchor name is needed (-a NAME)');
   if (parts.some((p) => p === '*' || p === '.' || p === '..'))
@@ -21,10 +22,9 @@ export function anchorPathArg(args: Record<string, unknown>): string {
   return parts.join('/');
 }
 
-export function anchorLoad(ctx: FilterContext, args: Record<string, unknown>): AnchorLoadResult {
+export function anchorLoad(ctx: FilterContext, args: AnchorLoadArgs): AnchorLoadResult {
   if (!ctx.loadRuleset) throw new ControlError(ErrorCode.REFUSED, 'this daemon cannot load rules');
   const anchor = anchorPathArg(args);
-  if (typeof args.file !== 'string') throw new ControlError(ErrorCode.BAD_ARGS, 'anchor load needs a file');
   const file = args.file;
   let r: LoadResult;
   try {
@@ -56,7 +56,7 @@ export function anchorLoad(ctx: FilterContext, args: Record<string, unknown>): A
   return { anchor, file, rules: r.ruleset.rules.length, warnings: texts };
 }
 
-export function anchorFlush(ctx: FilterContext, args: Record<string, unknown>): AnchorFlushResult {
+export function anchorFlush(ctx: FilterContext, args: AnchorArgs): AnchorFlushResult {
   const anchor = anchorPathArg(args);
   const f = ctx.filter();
   const before = f.rules.anchors.get(anchor)?.count ?? 0;
@@ -65,28 +65,15 @@ export function anchorFlush(ctx: FilterContext, args: Record<string, unknown>): 
 }
 
 /** One anchor's rules and counters, numbered from 0 as pf numbers them. */
-export function showAnchorRules(ctx: FilterContext, args: Record<string, unknown>): ShowRulesResult {
+export function showAnchorRules(ctx: FilterContext, args: AnchorArgs): ShowRulesResult {
   const anchor = anchorPathArg(args);
   const node = ctx.filter().rules.anchors.get(anchor);
   if (!node) throw new ControlError(ErrorCode.NOT_FOUND, `no anchor '${anchor}'`);
-  return {
-    rules: node.rules.map((c, k) => ({
-      nr: c.nr,
-      text: formatRule(c.rule, printContextOf(ctx.filter().rules.ruleset)),
-      label: c.rule.label,
-      action: c.rule.action,
-      evaluations: node.evaluations[k]!,
-      packets: node.packets[k]!,
-      bytes: node.bytes[k]!,
-      states: ctx.states.perRule[c.id] ?? 0,
-      stateCreations: node.states[k]!,
-    })),
-    default: { packets: 0, bytes: 0 },
-  };
+  return { rules: ruleRows(node, ctx.filter().rules, ctx.states), default: { packets: 0, bytes: 0 } };
 }
 
 export function registerAnchorCommands(server: ControlServer, ctx: FilterContext): void {
-  server.register('anchor load', (a) => anchorLoad(ctx, a), { mutating: true });
-  server.register('anchor flush', (a) => anchorFlush(ctx, a), { mutating: true });
-  server.register('anchor show rules', (a) => showAnchorRules(ctx, a));
+  server.register('anchor load', anchorLoadArgs, (a) => anchorLoad(ctx, a), { mutating: true });
+  server.register('anchor flush', anchorArgs, (a) => anchorFlush(ctx, a), { mutating: true });
+  server.register('anchor show rules', anchorArgs, (a) => showAnchorRules(ctx, a));
 }

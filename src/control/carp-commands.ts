@@ -3,13 +3,14 @@
 // and its metrics: the role of each group, advertisements sent, received and
 // dropped by reason, the demotion counter. The passphrase is never included.
 
+import { carpStepArgs, noArgs, type CarpStepArgs } from './schemas.js';
 import { ControlError, type ControlServer } from './server.js';
 import type { CarpDemoteResult, ShowCarpResult } from './results.js';
 import type { MetricFamily } from './metrics.js';
 import type { CarpService, CarpStatus } from '../carp/carp-service.js';
 import { CarpStateName } from '../carp/machine.js';
 
-function amount(args: Record<string, unknown>): number {
+function amount(args: CarpStepArgs): number {
   const by = args.by ?? 1;
   if (typeof by !== 'number' || !Number.isInteger(by) || by < 1 || by > 255)
     throw new ControlError('bad-args', 'the demotion step must be 1..255');
@@ -22,13 +23,23 @@ export function showCarp(s: CarpStatus): ShowCarpResult {
 }
 
 export function registerCarpCommands(control: ControlServer, carp: CarpService): void {
-  control.register('show carp', (): ShowCarpResult => showCarp(carp.status()));
-  control.register('carp demote', (args): CarpDemoteResult => ({ demote: carp.adminDemote(amount(args)) }), {
-    mutating: true,
-  });
-  control.register('carp promote', (args): CarpDemoteResult => ({ demote: carp.adminDemote(-amount(args)) }), {
-    mutating: true,
-  });
+  control.register('show carp', noArgs, (): ShowCarpResult => showCarp(carp.status()));
+  control.register(
+    'carp demote',
+    carpStepArgs,
+    (args): CarpDemoteResult => ({ demote: carp.adminDemote(amount(args)) }),
+    {
+      mutating: true,
+    },
+  );
+  control.register(
+    'carp promote',
+    carpStepArgs,
+    (args): CarpDemoteResult => ({ demote: carp.adminDemote(-amount(args)) }),
+    {
+      mutating: true,
+    },
+  );
 }
 
 export function carpMetrics(carp: CarpService): () => MetricFamily[] {

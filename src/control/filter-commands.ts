@@ -9,13 +9,13 @@ import { WhyName, type PacketFilter } from '../filter/packet-filter.js';
 import { formatAddress, maskAddress, parsePrefix } from '../packet/address.js';
 import { ParseErrorName } from '../packet/meta.js';
 import { DEFAULT_TIMEOUTS, type Prefix, type Ruleset } from '../rules/ast.js';
-import { formatRule, printContextOf } from '../rules/canonical.js';
 import { errorCount, escapeControls, formatDiagnostics } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { StateReasonName } from '../state/constants.js';
 import type { FragmentCache } from '../state/fragment-cache.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { registerAnchorCommands } from './anchor-commands.js';
+import { ruleRows, rulesById } from './rule-rows.js';
 import { ErrorCode } from './protocol.js';
 import type {
   FlushStatesResult,
@@ -24,8 +24,6 @@ import type {
   ShowInfoResult,
   ShowLimitsResult,
   ShowRulesResult,
-  ShowStatesArgs,
-  ShowStatesResult,
   ShowTableResult,
   ShowTablesResult,
   ShowTimeoutsResult,
@@ -33,8 +31,21 @@ import type {
   TableInfo,
 } from './results.js';
 import { PF_COUNTERS } from './results.js';
+import {
+  killStatesArgs,
+  tableNameSchema,
+  noArgs,
+  reloadArgs,
+  showStatesArgs,
+  tableArgs,
+  tableEditArgs,
+  type KillStatesArgs,
+  type ReloadArgs,
+  type TableArgs,
+  type TableEditArgs,
+} from './schemas.js';
 import { ControlError, type ControlServer } from './server.js';
-import { queryStates, statesToKill } from './state-query.js';
+import { queryStatesStreamed, statesToKill } from './state-query.js';
 
 /** What the filter commands need from the daemon. */
 export interface FilterContext {
@@ -92,22 +103,8 @@ function named(values: ArrayLike<number>, names: readonly string[], skip = 0): R
 }
 
 export function showRules(ctx: FilterContext): ShowRulesResult {
-  const f = ctx.filter();
-  const rs = f.rules;
-  return {
-    rules: rs.rules.map((c, k) => ({
-      nr: c.nr,
-      text: formatRule(c.rule, printContextOf(rs.ruleset)),
-      label: c.rule.label,
-      action: c.rule.action,
-      evaluations: rs.evaluations[k]!,
-      packets: rs.packets[k]!,
-      bytes: rs.bytes[k]!,
-      states: ctx.states.perRule[c.nr] ?? 0,
-      stateCreations: rs.states[k]!,
-    })),
-    default: { packets: rs.defaultPackets, bytes: rs.defaultBytes },
-  };
+  const rs = ctx.filter().rules;
+  return { rules: ruleRows(rs, rs, ctx.states), default: { packets: rs.defaultPackets, bytes: rs.defaultBytes } };
 }
 
 export function showInfo(ctx: FilterContext): ShowInfoResult {
@@ -226,21 +223,22 @@ export function showTables(ctx: FilterContext): ShowTablesResult {
   };
 }
 
-function tableName(args: Record<string, unknown>): string {
+function tableName(args: TableArgs): string {
   const name = args.table;
-  if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,32}$/.test(name))
-    throw new ControlError(ErrorCode.BAD_ARGS, `table: '${String(name)}' is not a table name`);
+  // the schema checks this too; direct callers (tests, the lab) get the same answer
+  if (!tableNameSchema.safeParse(name).success)
+    throw new ControlError(ErrorCode.BAD_ARGS, `table: '${name}' is not a table name`);
   return name;
 }
 
-function existingTable(ctx: FilterContext, args: Record<string, unknown>): PfTable {
+function existingTable(ctx: FilterContext, args: TableArgs): PfTable {
   const name = tableName(args);
   const t = ctx.filter().tables.get(name);
   if (!t) throw new ControlError(ErrorCode.NOT_FOUND, `table <${name}> does not exist`);
   return t;
 }
 
-export function showTable(ctx: FilterContext, args: Record<string, unknown>): ShowTableResult {
+export function showTable(ctx: FilterContext, args: TableArgs): ShowTableResult {
   const t = existingTable(ctx, args);
   const addresses = [...t.entries.values()].map(({ prefix: p, neg }) => {
     const host = p.bits === (p.af === 4 ? 32 : 128);
@@ -250,12 +248,10 @@ export function showTable(ctx: FilterContext, args: Record<string, unknown>): Sh
 }
 
 /** Parses table entries ('10.0.0.0/8', '!10.1.0.0/16', '2001:db8::1'); every one or none. */
-function parseEntries(list: unknown): { prefix: Prefix; neg: boolean }[] {
-  if (!Array.isArray(list)) throw new ControlError(ErrorCode.BAD_ARGS, 'addresses must be a list');
+function parseEntries(list: readonly string[]): { prefix: Prefix; neg: boolean }[] {
   const bad: string[] = [];
   const out: { prefix: Prefix; neg: boolean }[] = [];
-  for (const item of list) {
-    const text = String(item);
+  for (const text of list) {
     const neg = text.startsWith('!');
     const p = parsePrefix(neg ? text.slice(1) : text);
     if (!p) bad.push(text);
@@ -271,7 +267,7 @@ function editable(t: PfTable): PfTable {
   return t;
 }
 
-export function tableAdd(ctx: FilterContext, args: Record<string, unknown>): TableChangeResult {
+export function tableAdd(ctx: FilterContext, args: TableEditArgs): TableChangeResult {
   const name = tableName(args);
   const entries = parseEntries(args.addresses);
   const tables = ctx.filter().tables;
@@ -281,13 +277,13 @@ export function tableAdd(ctx: FilterContext, args: Record<string, unknown>): Tab
   return { table: name, created, added, deleted: 0, count: t.size };
 }
 
-export function tableDelete(ctx: FilterContext, args: Record<string, unknown>): TableChangeResult {
+export function tableDelete(ctx: FilterContext, args: TableEditArgs): TableChangeResult {
   const t = editable(existingTable(ctx, args));
   const deleted = t.delete(parseEntries(args.addresses).map((e) => e.prefix));
   return { table: t.name, created: false, added: 0, deleted, count: t.size };
 }
 
-export function tableReplace(ctx: FilterContext, args: Record<string, unknown>): TableChangeResult {
+export function tableReplace(ctx: FilterContext, args: TableEditArgs): TableChangeResult {
   const name = tableName(args);
   const entries = parseEntries(args.addresses);
   const tables = ctx.filter().tables;
@@ -303,14 +299,15 @@ export function tableReplace(ctx: FilterContext, args: Record<string, unknown>):
   return { table: name, created, added, deleted, count: t.size };
 }
 
-export function tableFlush(ctx: FilterContext, args: Record<string, unknown>): TableChangeResult {
+export function tableFlush(ctx: FilterContext, args: TableArgs): TableChangeResult {
   const t = editable(existingTable(ctx, args));
   return { table: t.name, created: false, added: 0, deleted: t.flush(), count: 0 };
 }
 
-export function killStates(ctx: FilterContext, args: Record<string, unknown>): KillStatesResult {
+export function killStates(ctx: FilterContext, args: KillStatesArgs): KillStatesResult {
   const f = ctx.filter();
-  const victims = statesToKill(ctx.states, args, (nr) => f.rules.ruleset.rules[nr]?.label ?? null);
+  const rule = rulesById(f.rules);
+  const victims = statesToKill(ctx.states, args, (id) => rule(id)?.rule.label ?? null);
   for (const i of victims) if (ctx.states.table.live(i)) ctx.states.remove(i);
   return { killed: victims.length };
 }
@@ -319,9 +316,9 @@ export function flushStates(ctx: FilterContext): FlushStatesResult {
   return { flushed: ctx.flushStates ? ctx.flushStates() : ctx.states.flush() };
 }
 
-export function reload(ctx: FilterContext, args: Record<string, unknown>): ReloadResult {
+export function reload(ctx: FilterContext, args: ReloadArgs): ReloadResult {
   if (!ctx.loadRuleset || !ctx.applyRuleset) throw new ControlError(ErrorCode.REFUSED, 'this daemon cannot reload');
-  const file = args.file === undefined ? ctx.rulesFile : String(args.file);
+  const file = args.file ?? ctx.rulesFile;
   if (!file) throw new ControlError(ErrorCode.BAD_ARGS, 'reload needs a file (-f FILE)');
   let r: LoadResult;
   try {
@@ -351,21 +348,21 @@ export function reload(ctx: FilterContext, args: Record<string, unknown>): Reloa
 
 /** Registers the filter's commands on a control server. */
 export function registerFilterCommands(server: ControlServer, ctx: FilterContext): void {
-  server.register('show rules', () => showRules(ctx));
+  server.register('show rules', noArgs, () => showRules(ctx));
   registerAnchorCommands(server, ctx);
-  server.register('show states', (a): ShowStatesResult =>
-    queryStates(ctx.states, ctx.filter().interfaces, a as ShowStatesArgs, ctx.now()),
+  server.register('show states', showStatesArgs, (a) =>
+    queryStatesStreamed(ctx.states, ctx.filter().interfaces, a, () => ctx.now(), ctx.filter().rules),
   );
-  server.register('show info', () => showInfo(ctx));
-  server.register('show timeouts', () => showTimeouts(ctx));
-  server.register('show limits', () => showLimits(ctx));
-  server.register('show tables', () => showTables(ctx));
-  server.register('show table', (a) => showTable(ctx, a));
-  server.register('reload', (a) => reload(ctx, a), { mutating: true });
-  server.register('kill states', (a) => killStates(ctx, a), { mutating: true });
-  server.register('flush states', () => flushStates(ctx), { mutating: true });
-  server.register('table add', (a) => tableAdd(ctx, a), { mutating: true });
-  server.register('table delete', (a) => tableDelete(ctx, a), { mutating: true });
-  server.register('table replace', (a) => tableReplace(ctx, a), { mutating: true });
-  server.register('table flush', (a) => tableFlush(ctx, a), { mutating: true });
+  server.register('show info', noArgs, () => showInfo(ctx));
+  server.register('show timeouts', noArgs, () => showTimeouts(ctx));
+  server.register('show limits', noArgs, () => showLimits(ctx));
+  server.register('show tables', noArgs, () => showTables(ctx));
+  server.register('show table', tableArgs, (a) => showTable(ctx, a));
+  server.register('reload', reloadArgs, (a) => reload(ctx, a), { mutating: true });
+  server.register('kill states', killStatesArgs, (a) => killStates(ctx, a), { mutating: true });
+  server.register('flush states', noArgs, () => flushStates(ctx), { mutating: true });
+  server.register('table add', tableEditArgs, (a) => tableAdd(ctx, a), { mutating: true });
+  server.register('table delete', tableEditArgs, (a) => tableDelete(ctx, a), { mutating: true });
+  server.register('table replace', tableEditArgs, (a) => tableReplace(ctx, a), { mutating: true });
+  server.register('table flush', tableArgs, (a) => tableFlush(ctx, a), { mutating: true });
 }

@@ -69,7 +69,7 @@ export function formatStates(r: ShowStatesResult, verbose = 0): string {
   for (const s of r.states) {
     out.push(stateLine(s));
     if (verbose >= 1) {
-      const rule = s.rule >= 0 ? `, rule ${s.rule}` : '';
+      const rule = s.rule >= 0 ? `, rule ${s.rule}${s.anchor ? ` in anchor ${s.anchor}` : ''}` : '';
       const traffic = `${s.packets[0]}:${s.packets[1]} pkts, ${s.bytes[0]}:${s.bytes[1]} bytes`;
       out.push(`   age ${clock(s.age)}, expires in ${clock(s.expires)}, ${traffic}${rule}`);
     }

@@ -4,6 +4,7 @@
 // and messages sent and received, what was dropped and why, what is queued,
 // the replication lag and the bulk update's progress.
 
+import { noArgs } from './schemas.js';
 import type { ControlServer } from './server.js';
 import type { MetricFamily } from './metrics.js';
 import type { ShowPfsyncResult } from './results.js';
@@ -36,7 +37,7 @@ export function showPfsync(s: PfsyncStatus): ShowPfsyncResult {
 }
 
 export function registerPfsyncCommands(control: ControlServer, pfsync: PfsyncService): void {
-  control.register('show pfsync', () => showPfsync(pfsync.status()));
+  control.register('show pfsync', noArgs, () => showPfsync(pfsync.status()));
 }
 
 export function pfsyncMetrics(pfsync: PfsyncService): () => MetricFamily[] {

@@ -48,8 +48,10 @@ export interface StateInfo {
   stack?: { src: Endpoint; dst: Endpoint };
   /** Peer states, initiator's first: TCP state names, NO_TRAFFIC/SINGLE/MULTIPLE, or numbers for ICMP. */
   peers: [string, string];
-  /** The rule that made it, -1 for none. */
+  /** The rule that made it, -1 for none: its number in its ruleset (the main one, or `anchor`'s). */
   rule: number;
+  /** The anchor path of that rule; absent for the main ruleset's rules. */
+  anchor?: string;
   /** Seconds since creation, and until expiry. */
   age: number;
   expires: number;
@@ -63,17 +65,8 @@ export interface StateInfo {
 export const STATE_SORT_KEYS = ['age', 'expiry', 'bytes', 'packets', 'rate', 'source', 'destination'] as const;
 export type StateSortKey = (typeof STATE_SORT_KEYS)[number];
 
-export interface ShowStatesArgs {
-  /** Host or network; matches either end. */
-  address?: string;
-  /** Matches either end's port. */
-  port?: number;
-  proto?: string;
-  interface?: string;
-  sort?: StateSortKey;
-  reverse?: boolean;
-  limit?: number;
-}
+/** `show states`' filters: the shape its schema checks (schemas.ts). */
+export type { ShowStatesArgs } from './schemas.js';
 
 export interface ShowStatesResult {
   /** States in the table, and how many passed the filters (before the limit). */

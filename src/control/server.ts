@@ -1,10 +1,12 @@
 // The control socket server: a unix socket speaking protocol.ts, with a
 // registry of commands that each subsystem fills (filter commands here;
-// CARP and pfsync add theirs). A handler's failure becomes an error
-// response; a client that goes away mid-request costs nothing.
+// CARP and pfsync add theirs). Every command has a schema of its arguments
+// (schemas.ts) checked before its handler runs; a handler's failure becomes
+// an error response; a client that goes away mid-request costs nothing.
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { z } from 'zod';
 import type { Logger } from '../log/logger.js';
 import {
   decodeRequest,
@@ -17,6 +19,7 @@ import {
   type Response,
 } from './protocol.js';
 import { alive } from '../os/process.js';
+import { describeIssues, noArgs } from './schemas.js';
 import { defaultSocketPath, socketDirectory, unsafeDirectoryReason } from './socket-path.js';
 
 /** An error a handler throws to answer with a specific code. */
@@ -30,7 +33,21 @@ export class ControlError extends Error {
   }
 }
 
-export type Handler = (args: Record<string, unknown>) => unknown | Promise<unknown>;
+/**
+ * A result too big to build and encode in one turn of the event loop (a
+ * large state table): `head`'s fields, then the list `key` written chunk by
+ * chunk as `items` yields them, on one response line as usual.
+ */
+export class StreamedResult {
+  constructor(
+    readonly head: Record<string, unknown>,
+    readonly key: string,
+    readonly items: AsyncIterable<unknown[]>,
+  ) {}
+}
+
+/** A command's handler: its arguments are what its schema let through. */
+export type Handler<A> = (args: A) => unknown | Promise<unknown>;
 
 export interface CommandOptions {
   /** Changes the daemon (reload, kill, table edits): run one at a time, logged. */
@@ -38,7 +55,8 @@ export interface CommandOptions {
 }
 
 interface Command {
-  handler: Handler;
+  schema: z.ZodTypeAny;
+  handler: Handler<unknown>;
   mutating: boolean;
 }
 
@@ -63,15 +81,20 @@ export class ControlServer {
   constructor(private readonly opts: ControlServerOptions = {}) {
     this.path = opts.path ?? defaultSocketPath();
     this.log = opts.log;
-    this.register('commands', () => ({
+    this.register('commands', noArgs, () => ({
       commands: [...this.commands.entries()].map(([name, c]) => ({ name, mutating: c.mutating })),
     }));
   }
 
-  /** Adds a command; a name may be registered once. */
-  register(name: string, handler: Handler, opts: CommandOptions = {}): void {
+  /** Adds a command whose arguments `schema` checks; a name may be registered once. */
+  register<S extends z.ZodTypeAny>(
+    name: string,
+    schema: S,
+    handler: Handler<z.output<S>>,
+    opts: CommandOptions = {},
+  ): void {
     if (this.commands.has(name)) throw new Error(`control command '${name}' is registered twice`);
-    this.commands.set(name, { handler, mutating: opts.mutating ?? false });
+    this.commands.set(name, { schema, handler: handler as Handler<unknown>, mutating: opts.mutating ?? false });
   }
 
   has(name: string): boolean {
@@ -182,9 +205,16 @@ export class ControlServer {
         ok: false,
         error: { code: ErrorCode.UNKNOWN_COMMAND, message: `unknown command '${req.command}'` },
       };
+    const checked = cmd.schema.safeParse(req.args);
+    if (!checked.success)
+      return {
+        id: req.id,
+        ok: false,
+        error: { code: ErrorCode.BAD_ARGS, message: `${req.command}: ${describeIssues(checked.error)}` },
+      };
     const run = async (): Promise<Response> => {
       try {
-        const result = await cmd.handler(req.args);
+        const result = await cmd.handler(checked.data);
         return { id: req.id, ok: true, result: result ?? null };
       } catch (e) {
         if (e instanceof ControlError) {
@@ -204,12 +234,16 @@ export class ControlServer {
     const done = this.mutations.then(run);
     this.mutations = done.catch(() => {});
     const r = await done;
-    this.log?.info({ command: req.command, args: req.args, ok: r.ok }, 'control command');
+    this.log?.info({ command: req.command, args: checked.data, ok: r.ok }, 'control command');
     return r;
   }
 
   private reply(socket: Socket, r: Response): void {
     if (socket.destroyed || !socket.writable) return;
+    if (r.ok && r.result instanceof StreamedResult) {
+      void this.stream(socket, r.id, r.result);
+      return;
+    }
     let bytes: Uint8Array;
     try {
       bytes = encode(r);
@@ -223,4 +257,39 @@ export class ControlServer {
     }
     socket.write(bytes);
   }
+
+  /** Writes a streamed result's line chunk by chunk, waiting for a slow reader; a reader gone stops it. */
+  private async stream(socket: Socket, id: Response['id'], result: StreamedResult): Promise<void> {
+    const empty = JSON.stringify({ id, ok: true, result: { ...result.head, [result.key]: [] } });
+    const open = empty.slice(0, -'[]}}'.length) + '[';
+    let first = true;
+    try {
+      if (!socket.write(open)) await drained(socket);
+      for await (const chunk of result.items) {
+        if (socket.destroyed) return;
+        if (chunk.length === 0) continue;
+        const text = JSON.stringify(chunk).slice(1, -1);
+        if (!socket.write(first ? text : ',' + text)) await drained(socket);
+        first = false;
+      }
+      if (!socket.destroyed) socket.write(']}}\n');
+    } catch (e) {
+      // half a line is out: the reader cannot be answered properly any more
+      this.log?.error({ err: (e as Error).message }, 'control: streaming a result failed');
+      socket.destroy();
+    }
+  }
+}
+
+/** Resolves when the socket can take more, or has closed. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }

@@ -3,6 +3,7 @@
 // records; and which states `kill states` means (pfctl -k). The filters
 // run over the typed arrays first, so only matching states become objects.
 
+import type { CompiledRuleset } from '../filter/compile-rules.js';
 import type { InterfaceRegistry } from '../filter/interface-registry.js';
 import { formatAddress, maskAddress, parsePrefix, type ParsedPrefix } from '../packet/address.js';
 import { Direction, IPPROTO } from '../packet/meta.js';
@@ -10,7 +11,8 @@ import { protocolName, protocolNumber } from '../rules/names.js';
 import { FLOATING, NO_RULE, PeerStateName, TcpStateName } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
 import type { StateTable } from '../state/state-table.js';
-import { ControlError } from './server.js';
+import { rulesById } from './rule-rows.js';
+import { ControlError, StreamedResult } from './server.js';
 import { ErrorCode } from './protocol.js';
 import {
   STATE_SORT_KEYS,
@@ -32,8 +34,19 @@ function peerName(proto: number, v: number): string {
   return PeerStateName[v] ?? String(v);
 }
 
-export function stateInfo(engine: StateEngine, i: number, interfaces: InterfaceRegistry, now: number): StateInfo {
+/** Names a rule id as its anchor and number there (rule-rows.ts rulesById). */
+export type RuleNamer = (id: number) => { anchor: string; nr: number } | undefined;
+
+export function stateInfo(
+  engine: StateEngine,
+  i: number,
+  interfaces: InterfaceRegistry,
+  now: number,
+  ruleOf?: RuleNamer,
+): StateInfo {
   const t = engine.table;
+  const id = t.rule[i] === NO_RULE ? -1 : t.rule[i]!;
+  const named = ruleOf?.(id);
   const af = t.afOf(i) as 4 | 6;
   const proto = t.protoOf(i);
   const age = Math.max(0, Math.floor(now) - t.creation[i]!);
@@ -57,7 +70,8 @@ export function stateInfo(engine: StateEngine, i: number, interfaces: InterfaceR
     dst: { address: formatAddress(af, t.addressOf(i, 1)), port: t.portOf(i, 1) },
     ...stack,
     peers: [peerName(proto, t.peerState[i * 2]!), peerName(proto, t.peerState[i * 2 + 1]!)],
-    rule: t.rule[i] === NO_RULE ? -1 : t.rule[i]!,
+    rule: named ? named.nr : id,
+    ...(named?.anchor ? { anchor: named.anchor } : {}),
     age,
     expires: engine.expiresIn(i, now),
     packets: [t.packets[i * 2]!, t.packets[i * 2 + 1]!],
@@ -167,8 +181,46 @@ export function stateComparator(key: StateSortKey): (a: StateInfo, b: StateInfo)
   }
 }
 
+/** States filtered, keyed or merged per step of a chunked query: a few ms of work between turns of the event loop. */
+const SCAN_STEP = 32768;
+const SORT_RUN = 8192;
+const MERGE_STEP = 65536;
+/** States made into records and serialized per chunk of a streamed answer. */
+const INFO_CHUNK = 1024;
+
+/** Sort keys of the states (larger first but expiry, soonest first), read from the table in steps. */
+function* sortKeys(engine: StateEngine, key: StateSortKey, now: number): Generator<void, Float64Array> {
+  const t = engine.table;
+  const keys = new Float64Array(t.extent);
+  const sec = Math.floor(now);
+  for (let base = 0; base < keys.length; base += SCAN_STEP) {
+    const end = Math.min(keys.length, base + SCAN_STEP);
+    for (let i = base; i < end; i++) {
+      if (!t.live(i)) continue;
+      const bytes = t.bytes[i * 2]! + t.bytes[i * 2 + 1]!;
+      const age = Math.max(0, sec - t.creation[i]!);
+      keys[i] =
+        key === 'age'
+          ? age
+          : key === 'expiry'
+            ? -engine.expiresIn(i, now)
+            : key === 'bytes'
+              ? bytes
+              : key === 'packets'
+                ? t.packets[i * 2]! + t.packets[i * 2 + 1]!
+                : Math.round(bytes / Math.max(1, age));
+    }
+    yield;
+  }
+  return keys;
+}
+
 /** How states order by a key, read from the table without making objects (a big table sorts in a few ms). */
-function indexComparator(engine: StateEngine, key: StateSortKey, now: number): (a: number, b: number) => number {
+function* indexComparator(
+  engine: StateEngine,
+  key: StateSortKey,
+  now: number,
+): Generator<void, (a: number, b: number) => number> {
   const t = engine.table;
   if (key === 'source' || key === 'destination') {
     const side = key === 'source' ? 0 : 1;
@@ -181,36 +233,57 @@ function indexComparator(engine: StateEngine, key: StateSortKey, now: number): (
       return t.portOf(a, side) - t.portOf(b, side);
     };
   }
-  const keys = new Float64Array(t.extent);
-  const sec = Math.floor(now);
-  t.forEach((i) => {
-    const bytes = t.bytes[i * 2]! + t.bytes[i * 2 + 1]!;
-    const age = Math.max(0, sec - t.creation[i]!);
-    // larger first for all but expiry (soonest first)
-    keys[i] =
-      key === 'age'
-        ? age
-        : key === 'expiry'
-          ? -engine.expiresIn(i, now)
-          : key === 'bytes'
-            ? bytes
-            : key === 'packets'
-              ? t.packets[i * 2]! + t.packets[i * 2 + 1]!
-              : Math.round(bytes / Math.max(1, age));
-  });
+  const keys = yield* sortKeys(engine, key, now);
   return (a, b) => keys[b]! - keys[a]!;
 }
 
+/** A stable merge sort that yields after every run sorted and every MERGE_STEP elements merged. */
+function* sortInSteps(a: number[], cmp: (x: number, y: number) => number): Generator<void, number[]> {
+  const n = a.length;
+  for (let lo = 0; lo < n; lo += SORT_RUN) {
+    const run = a.slice(lo, lo + SORT_RUN).sort(cmp);
+    for (let k = 0; k < run.length; k++) a[lo + k] = run[k]!;
+    yield;
+  }
+  let src = a;
+  let dst = new Array<number>(n);
+  let moved = 0;
+  for (let width = SORT_RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(n, lo + width);
+      const hi = Math.min(n, lo + 2 * width);
+      let i = lo;
+      let j = mid;
+      for (let k = lo; k < hi; k++) {
+        dst[k] = i < mid && (j >= hi || cmp(src[i]!, src[j]!) <= 0) ? src[i++]! : src[j++]!;
+        if (++moved % MERGE_STEP === 0) yield;
+      }
+    }
+    [src, dst] = [dst, src];
+  }
+  return src;
+}
+
+/** The states a query returns, chosen in steps, with the ids they had when chosen. */
+interface Selection {
+  total: number;
+  matched: number;
+  chosen: number[];
+  idHi: Uint32Array;
+  idLo: Uint32Array;
+}
+
 /**
- * `show states`: filters and sorts over the table's arrays, and makes
- * records only of the states it returns, so `--limit` on a big table is cheap.
+ * Filters and sorts over the table's arrays in steps (a yield between
+ * steps), so only the states returned become records and a query on a big
+ * table can give the event loop back between steps.
  */
-export function queryStates(
+function* selectStates(
   engine: StateEngine,
   interfaces: InterfaceRegistry,
   args: ShowStatesArgs,
   now: number,
-): ShowStatesResult {
+): Generator<void, Selection> {
   const sort = args.sort;
   if (sort !== undefined && !STATE_SORT_KEYS.includes(sort))
     throw new ControlError(ErrorCode.BAD_ARGS, `sort: '${String(sort)}' is not one of ${STATE_SORT_KEYS.join(', ')}`);
@@ -222,16 +295,84 @@ export function queryStates(
   }
   const match = stateFilter(args, interfaces);
   const t = engine.table;
-  const found: number[] = [];
-  t.forEach((i) => {
-    if (match(t, i)) found.push(i);
-  });
+  let found: number[] = [];
+  for (let base = 0; base < t.extent; base += SCAN_STEP) {
+    const end = Math.min(t.extent, base + SCAN_STEP);
+    for (let i = base; i < end; i++) if (t.live(i) && match(t, i)) found.push(i);
+    yield;
+  }
   if (sort) {
-    const cmp = indexComparator(engine, sort, now);
-    found.sort(args.reverse ? (a, b) => cmp(b, a) : cmp);
+    const cmp = yield* indexComparator(engine, sort, now);
+    found = yield* sortInSteps(found, args.reverse ? (a, b) => cmp(b, a) : cmp);
   } else if (args.reverse) found.reverse();
   const chosen = found.length > limit ? found.slice(0, limit) : found;
-  return { total: t.count, matched: found.length, states: chosen.map((i) => stateInfo(engine, i, interfaces, now)) };
+  // a state removed while the query yields may leave its slot to another: the ids tell them apart
+  const idHi = new Uint32Array(chosen.length);
+  const idLo = new Uint32Array(chosen.length);
+  for (let k = 0; k < chosen.length; k++) {
+    idHi[k] = t.idHi[chosen[k]!]!;
+    idLo[k] = t.idLo[chosen[k]!]!;
+  }
+  return { total: t.count, matched: found.length, chosen, idHi, idLo };
+}
+
+function stillThere(t: StateTable, sel: Selection, k: number): boolean {
+  const i = sel.chosen[k]!;
+  return t.live(i) && t.idHi[i] === sel.idHi[k] && t.idLo[i] === sel.idLo[k];
+}
+
+/** `show states` in one go: for tests, the lab and small tables. */
+export function queryStates(
+  engine: StateEngine,
+  interfaces: InterfaceRegistry,
+  args: ShowStatesArgs,
+  now: number,
+  rules?: CompiledRuleset,
+): ShowStatesResult {
+  const steps = selectStates(engine, interfaces, args, now);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  const sel = step.value;
+  const ruleOf = rules && rulesById(rules);
+  const states = sel.chosen.map((i) => stateInfo(engine, i, interfaces, now, ruleOf));
+  return { total: sel.total, matched: sel.matched, states };
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * `show states` for the daemon: the same answer as queryStates, but chosen
+ * in steps and streamed in chunks, giving the event loop back between them
+ * so CARP's timers and the datapath keep their schedule on a big table.
+ * A state gone by the time its chunk is written is left out.
+ */
+export async function queryStatesStreamed(
+  engine: StateEngine,
+  interfaces: InterfaceRegistry,
+  args: ShowStatesArgs,
+  now: () => number,
+  rules?: CompiledRuleset,
+): Promise<StreamedResult> {
+  const ruleOf = rules && rulesById(rules);
+  const at = now();
+  const steps = selectStates(engine, interfaces, args, at);
+  let step = steps.next();
+  while (!step.done) {
+    await turn();
+    step = steps.next();
+  }
+  const sel = step.value;
+  async function* chunks(): AsyncGenerator<StateInfo[]> {
+    for (let base = 0; base < sel.chosen.length; base += INFO_CHUNK) {
+      const out: StateInfo[] = [];
+      const end = Math.min(sel.chosen.length, base + INFO_CHUNK);
+      for (let k = base; k < end; k++)
+        if (stillThere(engine.table, sel, k)) out.push(stateInfo(engine, sel.chosen[k]!, interfaces, at, ruleOf));
+      yield out;
+      await turn();
+    }
+  }
+  return new StreamedResult({ total: sel.total, matched: sel.matched }, 'states', chunks());
 }
 
 /** The states `kill states` removes: pfctl -k host [-k host], -k id ID, -k label L. */

@@ -91,14 +91,39 @@ function compare(key: StateSortKey, rates: Map<string, number>): (a: StateInfo, 
   return stateComparator(key);
 }
 
+/** Cuts text to width; an ellipsis shows where. */
 function fit(text: string, width: number): string {
-  return text.length > width ? text.slice(0, width) : text;
+  if (text.length <= width) return text;
+  return width <= 0 ? '' : text.slice(0, width - 1) + '…';
 }
 
-function col(text: string | number, width: number, right = false): string {
-  const t = String(text);
-  if (t.length > width) return t.slice(0, width);
-  return right ? t.padStart(width) : t.padEnd(width);
+interface Column {
+  title: string;
+  /** The narrowest it gets; numbers widen it as far as they need, never cut. */
+  width: number;
+  right?: boolean;
+  /** Takes what the others leave of the screen (at least `width`); longer text ends in an ellipsis. */
+  flex?: boolean;
+}
+
+/** Lays rows out in columns: each fixed column as wide as its widest cell, the flexible one what is left. */
+function columns(specs: readonly Column[], rows: readonly string[][], screen: number): string[] {
+  const widths = specs.map((c, k) =>
+    c.flex ? c.width : Math.max(c.width, c.title.length, ...rows.map((r) => r[k]!.length)),
+  );
+  const flex = specs.findIndex((c) => c.flex);
+  if (flex >= 0) {
+    const others = widths.reduce((n, w, k) => (k === flex ? n : n + w + 1), 0);
+    widths[flex] = Math.max(specs[flex]!.width, screen - others);
+  }
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((t, k) => {
+        const cut = fit(t, widths[k]!);
+        return specs[k]!.right ? cut.padStart(widths[k]!) : k === cells.length - 1 ? cut : cut.padEnd(widths[k]!);
+      })
+      .join(' ');
+  return [line(specs.map((c) => c.title)), ...rows.map(line)];
 }
 
 function header(now: TopSample, prev: TopSample | null, ui: TopUi): string[] {
@@ -145,71 +170,61 @@ function header(now: TopSample, prev: TopSample | null, ui: TopUi): string[] {
   return lines;
 }
 
+const STATE_COLUMNS: readonly Column[] = [
+  { title: 'PR', width: 5 },
+  { title: 'IF', width: 6 },
+  { title: 'DIR', width: 3 },
+  { title: 'FLOW', width: 24, flex: true },
+  { title: 'STATE', width: 23 },
+  { title: 'AGE', width: 8, right: true },
+  { title: 'EXP', width: 8, right: true },
+  { title: 'PKTS', width: 6, right: true },
+  { title: 'BYTES', width: 6, right: true },
+  { title: 'RATE', width: 8, right: true },
+];
+
 function statesView(now: TopSample, prev: TopSample | null, ui: TopUi, width: number): string[] {
   const rates = stateRates(now, prev);
   const cmp = compare(ui.sort, rates);
   const list = [...now.states.states].sort(ui.reverse ? (a, b) => cmp(b, a) : cmp);
-  const flowWidth = Math.max(24, width - 83); // what the fixed columns leave
-  const lines = [
-    [
-      col('PR', 5),
-      col('IF', 6),
-      col('DIR', 3),
-      col('FLOW', flowWidth),
-      col('STATE', 23),
-      col('AGE', 8, true),
-      col('EXP', 8, true),
-      col('PKTS', 6, true),
-      col('BYTES', 6, true),
-      col('RATE', 8, true),
-    ].join(' '),
-  ];
-  for (const s of list) {
-    lines.push(
-      [
-        col(s.proto, 5),
-        col(s.interface, 6),
-        col(s.direction, 3),
-        col(stateFlow(s), flowWidth),
-        col(`${s.peers[0]}:${s.peers[1]}`, 23),
-        col(clock(s.age), 8, true),
-        col(clock(s.expires), 8, true),
-        col(humanCount(s.packets[0] + s.packets[1]), 6, true),
-        col(humanCount(s.bytes[0] + s.bytes[1]), 6, true),
-        col(rateText(rates.get(s.id) ?? 0), 8, true),
-      ].join(' '),
-    );
-  }
-  return lines;
+  const rows = list.map((s) => [
+    s.proto,
+    s.interface,
+    s.direction,
+    stateFlow(s),
+    `${s.peers[0]}:${s.peers[1]}`,
+    clock(s.age),
+    clock(s.expires),
+    humanCount(s.packets[0] + s.packets[1]),
+    humanCount(s.bytes[0] + s.bytes[1]),
+    rateText(rates.get(s.id) ?? 0),
+  ]);
+  return columns(STATE_COLUMNS, rows, width);
 }
+
+const RULE_COLUMNS: readonly Column[] = [
+  { title: 'RULE', width: 5 },
+  { title: 'EVALS', width: 7, right: true },
+  { title: 'PKTS', width: 7, right: true },
+  { title: 'BYTES', width: 7, right: true },
+  { title: 'PKT/S', width: 7, right: true },
+  { title: 'STATES', width: 6, right: true },
+  { title: 'TEXT', width: 4 },
+];
 
 function rulesView(now: TopSample, prev: TopSample | null, width: number): string[] {
   const before = new Map((prev?.rules?.rules ?? []).map((r) => [r.nr, r.packets]));
   const dt = prev ? now.at - prev.at : 0;
-  const lines = [
-    [
-      col('RULE', 5),
-      col('EVALS', 7, true),
-      col('PKTS', 7, true),
-      col('BYTES', 7, true),
-      col('PKT/S', 7, true),
-      col('STATES', 6, true),
-      ' TEXT',
-    ].join(' '),
-  ];
-  for (const r of now.rules?.rules ?? []) {
-    const text = [
-      col(`@${r.nr}`, 5),
-      col(humanCount(r.evaluations), 7, true),
-      col(humanCount(r.packets), 7, true),
-      col(humanCount(r.bytes), 7, true),
-      col(perSecond(r.packets, before.get(r.nr), dt).toFixed(0), 7, true),
-      col(r.states, 6, true),
-      ` ${r.text}`,
-    ].join(' ');
-    lines.push(fit(text, width));
-  }
-  return lines;
+  const rows = (now.rules?.rules ?? []).map((r) => [
+    `@${r.nr}`,
+    humanCount(r.evaluations),
+    humanCount(r.packets),
+    humanCount(r.bytes),
+    perSecond(r.packets, before.get(r.nr), dt).toFixed(0),
+    String(r.states),
+    r.text,
+  ]);
+  return columns(RULE_COLUMNS, rows, width);
 }
 
 /** One frame: header, column titles and as many rows as fit in `height` lines. */

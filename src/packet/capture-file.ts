@@ -28,34 +28,53 @@ function isPcapng(buf: Uint8Array): boolean {
 
 /** Reads every record of a pcap or pcapng file. Throws CaptureFormatError on a damaged file. */
 export function readCapture(buf: Uint8Array): CaptureRecord[] {
+  const { records, damage } = readCaptureUntilDamage(buf);
+  if (damage) throw damage;
+  return records;
+}
+
+/**
+ * Reads the complete records of a capture up to its first damage (a file
+ * cut short while it was written), as tcpdump does, and that damage. A
+ * file whose header is damaged is no capture: that still throws.
+ */
+export function readCaptureUntilDamage(buf: Uint8Array): {
+  records: CaptureRecord[];
+  damage: CaptureFormatError | null;
+} {
   if (buf.length < 4) throw new CaptureFormatError('file too short for a capture header', 0);
   const out: CaptureRecord[] = [];
-  if (isPcapng(buf)) {
-    const r = new PcapngReader(buf);
-    while (r.next()) {
-      const iface = r.interfaces[r.interfaceId]!;
-      out.push({
-        time: r.time,
-        linkType: iface.linkType,
-        data: buf.subarray(r.dataOffset, r.dataOffset + r.capLength),
-        origLength: r.origLength,
-        interfaceName: iface.name,
-        direction: r.direction === 1 ? 'in' : r.direction === 2 ? 'out' : null,
-      });
+  const pcapng = isPcapng(buf) ? new PcapngReader(buf) : null;
+  const pcap = pcapng ? null : new PcapReader(buf);
+  try {
+    if (pcapng) {
+      while (pcapng.next()) {
+        const iface = pcapng.interfaces[pcapng.interfaceId]!;
+        out.push({
+          time: pcapng.time,
+          linkType: iface.linkType,
+          data: buf.subarray(pcapng.dataOffset, pcapng.dataOffset + pcapng.capLength),
+          origLength: pcapng.origLength,
+          interfaceName: iface.name,
+          direction: pcapng.direction === 1 ? 'in' : pcapng.direction === 2 ? 'out' : null,
+        });
+      }
+    } else {
+      const linkType = pcap!.header.linkType;
+      while (pcap!.next()) {
+        out.push({
+          time: pcap!.time,
+          linkType,
+          data: buf.subarray(pcap!.dataOffset, pcap!.dataOffset + pcap!.capLength),
+          origLength: pcap!.origLength,
+          interfaceName: null,
+          direction: null,
+        });
+      }
     }
-    return out;
+  } catch (e) {
+    if (e instanceof CaptureFormatError) return { records: out, damage: e };
+    throw e;
   }
-  const r = new PcapReader(buf);
-  const linkType = r.header.linkType;
-  while (r.next()) {
-    out.push({
-      time: r.time,
-      linkType,
-      data: buf.subarray(r.dataOffset, r.dataOffset + r.capLength),
-      origLength: r.origLength,
-      interfaceName: null,
-      direction: null,
-    });
-  }
-  return out;
+  return { records: out, damage: null };
 }

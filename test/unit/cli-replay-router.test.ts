@@ -134,7 +134,7 @@ test('router mode in words: both verdicts per packet', async () => {
   assert.match(text, /out on - {6}no route: the kernel answers/);
   assert.match(
     text,
-    /8 packets: 5 passed, 2 blocked \(rule 2\), 1 skipped, 1 without a route; 7 states created, 7 at the end/,
+    /8 packets: 5 passed, 2 blocked \(2 by rules\), 1 skipped, 1 without a route; 7 states created, 7 at the end/,
   );
 });
 

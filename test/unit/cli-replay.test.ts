@@ -157,7 +157,7 @@ test('the human output says why each packet passed or not', async () => {
   assert.match(text, /BLOCK rule @0: block drop all/);
   assert.match(
     text,
-    /8 packets: 5 passed, 3 blocked \(rule 1, malformed 1, bad-state 1\); 2 states created, 2 at the end/,
+    /8 packets: 5 passed, 3 blocked \(1 by a rule, 1 malformed, 1 bad-state\); 2 states created, 2 at the end/,
   );
 });
 
@@ -171,4 +171,32 @@ test('a damaged capture is one clear error', async () => {
   const code = await main(['replay', '-f', rules, file], { out: () => {}, err: (t) => err.push(t) });
   assert.equal(code, 1);
   assert.match(err.join('\n'), /truncated record \(4096 bytes announced\) at byte 24/);
+});
+
+test('a capture cut short: the complete packets are replayed, then a warning (exit 1, as tcpdump)', async () => {
+  const chunks: Uint8Array[] = [];
+  const w = new PcapngWriter((b) => chunks.push(b));
+  const ids = { lan: w.addInterface('lan', LinkType.RAW), wan: w.addInterface('wan', LinkType.RAW) };
+  conversation().forEach((p, k) => w.write(ids[p.ifname as 'lan' | 'wan'], 1700000000 + k, p.pkt, p.dir));
+  const whole = collect(chunks);
+  const file = join(dir, 'cut.pcapng');
+  writeFileSync(file, whole.subarray(0, whole.length - 10));
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['replay', '-f', rules, file], { out: (t) => out.push(t), err: (t) => err.push(t) });
+  assert.equal(code, 1);
+  assert.match(out.join('\n'), /^7 packets: /m);
+  assert.match(err.join('\n'), /cut short \(truncated block .*\); 7 complete packets replayed/);
+});
+
+test('packets that record no interface, without --in-on/--out-on: said once', async () => {
+  const chunks: Uint8Array[] = [];
+  const w = new PcapWriter((b) => chunks.push(b), LinkType.RAW);
+  conversation().forEach((p, k) => w.write(1700000000 + k, p.pkt));
+  const file = join(dir, 'bare.pcap');
+  writeFileSync(file, collect(chunks));
+  const err: string[] = [];
+  assert.equal(await main(['replay', '-f', rules, file], { out: () => {}, err: (t) => err.push(t) }), 0);
+  assert.equal(err.length, 1, err.join('\n'));
+  assert.match(err[0]!, /packet 1 records no interface or direction; .* --in-on IF\[=NET\]/);
 });

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anchorFlush, anchorLoad, showAnchorRules } from '../../src/control/anchor-commands.js';
 import type { FilterContext } from '../../src/control/filter-commands.js';
-import { reload } from '../../src/control/filter-commands.js';
+import { killStates, reload } from '../../src/control/filter-commands.js';
+import { formatStates } from '../../src/control/format.js';
+import { queryStates } from '../../src/control/state-query.js';
 import { ControlError } from '../../src/control/server.js';
 import { loadRulesetFile } from '../../src/rules/load-file.js';
 import { TEST_INTERFACES } from './helpers/filter-harness.js';
@@ -69,7 +71,7 @@ test('unknown anchors and bad names are refused', () => {
   const { ctx } = setup();
   assert.throws(() => showAnchorRules(ctx, { anchor: 'nosuch' }), /no anchor 'nosuch'/);
   assert.throws(() => anchorFlush(ctx, { anchor: 'a/*' }), /not an anchor name/);
-  assert.throws(() => showAnchorRules(ctx, {}), /anchor name is needed/);
+  assert.throws(() => showAnchorRules(ctx, { anchor: '' }), /anchor name is needed/);
 });
 
 const syn = (port: number) => new TcpPair('192.168.1.10', '203.0.113.5', port, 22);
@@ -92,4 +94,20 @@ test('wildcard anchors see children loaded at run time; a main reload keeps them
   reload(ctx, { file: main });
   assert.equal(showAnchorRules(ctx, { anchor: 'guard/ssh' }).rules.length, 1);
   assert.equal(f.outcome(syn(40003).c('S')), 'pass:new');
+});
+
+test("a state made by an anchor's rule names the anchor and that rule; kill by its label finds it", () => {
+  const { f, ctx, file } = setup();
+  anchorLoad(ctx, {
+    anchor: 'relay',
+    file: file('r.conf', 'pass in proto udp\npass in proto tcp to port 22 label "ssh"\n'),
+  });
+  assert.equal(f.outcome(syn(40000).c('S')), 'pass:new');
+  const [s] = queryStates(f.states, f.filter.interfaces, {}, f.now, f.filter.rules).states;
+  assert.equal(s!.rule, 1);
+  assert.equal(s!.anchor, 'relay');
+  assert.match(formatStates({ total: 1, matched: 1, states: [s!] }, 1), /rule 1 in anchor relay/);
+  const main = queryStates(f.states, f.filter.interfaces, {}, f.now).states[0]!;
+  assert.equal(main.anchor, undefined, 'without the rules, the id stays as it is');
+  assert.deepEqual(killStates(ctx, { label: 'ssh' }), { killed: 1 });
 });

@@ -10,7 +10,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, ConnectError, ControlClient, requestOnce } from '../../src/control/client.js';
+import { z } from 'zod';
 import { MAX_REQUEST_BYTES } from '../../src/control/protocol.js';
+import { noArgs } from '../../src/control/schemas.js';
 import { ControlError, ControlServer } from '../../src/control/server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,14 +41,14 @@ function raw(path: string, data: Buffer | string, count: number): Promise<unknow
 
 function started(path = socketIn()): ControlServer {
   const server = new ControlServer({ path });
-  server.register('echo', (a) => a);
-  server.register('boom', () => {
+  server.register('echo', z.record(z.unknown()), (a) => a);
+  server.register('boom', noArgs, () => {
     throw new Error('kaput');
   });
-  server.register('refuse', () => {
+  server.register('refuse', noArgs, () => {
     throw new ControlError('refused', 'no, because', ['line 1', 'line 2']);
   });
-  server.register('slow', async () => {
+  server.register('slow', noArgs, async () => {
     await sleep(200);
     return { done: true };
   });
@@ -140,6 +142,7 @@ test('mutating commands run one at a time, in order', async () => {
   let running = 0;
   server.register(
     'mutate',
+    z.object({ n: z.number() }),
     async (a) => {
       running++;
       log.push(`start ${a.n} (${running} running)`);
@@ -166,7 +169,7 @@ test('mutating commands run one at a time, in order', async () => {
     c.close();
     server.close();
   }
-  assert.throws(() => server.register('mutate', () => 0), /registered twice/);
+  assert.throws(() => server.register('mutate', noArgs, () => 0), /registered twice/);
 });
 
 test('an unsafe folder is refused with the reason', () => {
@@ -212,7 +215,7 @@ test('the client says clearly when no daemon listens, and times out', async () =
     (e: unknown) => e instanceof ConnectError && e.code === 'no-daemon' && e.message.includes(path),
   );
   const server = new ControlServer({ path: socketIn() });
-  server.register('hang', () => new Promise(() => {}));
+  server.register('hang', noArgs, () => new Promise(() => {}));
   server.listen();
   try {
     await assert.rejects(

@@ -121,3 +121,31 @@ test('the header shows CARP roles and the pfsync queue and lag when present', ()
   );
   assert.doesNotMatch(renderFrame(sample(0, []), null, ui, 200).join('\n'), /carp|pfsync/);
 });
+
+test('numbers are never cut: their columns widen; a line cut at the screen edge ends in an ellipsis', () => {
+  const ui: TopUi = { view: 'states', sort: 'age', reverse: false, socket: '/s' };
+  const old = state('a', '10.0.0.1', '10.9.0.1', 100, 40_000_000); // an age of 11111:06:40
+  const rows = renderFrame(sample(1, [old]), null, ui, 200).filter((l) => l.startsWith('tcp'));
+  assert.match(rows[0]!, / 11111:06:40 /);
+  const rules = {
+    rules: [
+      {
+        nr: 12345678,
+        text: 'pass in on lan proto tcp from any to any port 443 keep state label "a long label"',
+        label: null,
+        action: 'pass' as const,
+        evaluations: 1,
+        packets: 1,
+        bytes: 1,
+        states: 123456789,
+        stateCreations: 1,
+      },
+    ],
+    default: { packets: 0, bytes: 0 },
+  };
+  const lines = renderFrame(sample(1, [], { rules }), null, { ...ui, view: 'rules' }, 60);
+  const row = lines.find((l) => l.startsWith('@'))!;
+  assert.match(row, /^@12345678 .* 123456789 pass in/);
+  assert.equal(row.length, 60);
+  assert.ok(row.endsWith('\u2026'), row);
+});
