@@ -117,6 +117,11 @@ export class Verdict {
   forward = true;
   /** The packet is an ICMP error about the state's connection (its quoted packet is what gets rewritten). */
   viaIcmpError = false;
+  /**
+   * The state shifts TCP sequence numbers (modulate state, synproxy, a peer's seqdiff): the packet's are to be
+   * shifted (modulateFromState), with `forward` and `viaIcmpError` as for `rewrite`. Valid for a passed packet.
+   */
+  modulate = false;
   /** The state's route (route-to, reply-to, dup-to; state/constants.ts routeOf), 0: none. Valid for a passed packet. */
   route = 0;
   /** For blocks: BlockReply. */
@@ -235,6 +240,7 @@ export class PacketFilter {
     c.bytes += m.totalLength;
     v.created = false;
     v.rewrite = false;
+    v.modulate = false;
     v.route = 0;
     v.state = -1;
     v.log = false;
@@ -262,12 +268,13 @@ export class PacketFilter {
         return v;
       }
       if (logAll !== 0) this.logState(v, PfAction.PASS, PfReason.MATCH);
+      v.forward = states.forward;
+      v.viaIcmpError = states.viaIcmpError;
       if (states.table.translated(i)) {
         v.rewrite = true;
         v.toStack = !states.matchedStack;
-        v.forward = states.forward;
-        v.viaIcmpError = states.viaIcmpError;
       }
+      v.modulate = states.table.modulatedStates > 0 && states.table.modulated(i);
       v.scrub = states.table.scrub[i]!;
       v.state = i;
       v.route = states.table.route[i]!;
@@ -314,6 +321,9 @@ export class PacketFilter {
       if (r.scrub !== 0) states.table.scrub[s] = states.table.scrubProfile(r.scrub, r.scrubMss);
       v.state = s;
       v.created = true;
+      v.forward = true;
+      v.viaIcmpError = false;
+      v.modulate = states.table.modulatedStates > 0 && states.table.modulated(s);
       if (x.active && states.table.translated(s)) {
         // the first packet came in on the key it made: inbound the wire key, outbound the stack key
         v.rewrite = true;

@@ -23,6 +23,7 @@ import type { PeerImage, StateImage } from './state-image.js';
 import { KeyUse, StateTable, type StateTableOptions } from './state-table.js';
 import { tcpInitState, tcpSeqInWindow, tcpTrack, tcpTrackResync, tcpTrackSloppy } from './tcp-window.js';
 import { TimeoutTable } from './timeouts.js';
+import { cryptoRandom32 } from './random32.js';
 
 /**
  * Observers of state changes (pfsync), told who made each change. Unset
@@ -53,6 +54,8 @@ export interface StateEngineOptions extends StateTableSetup {
   /** `set limit states`. */
   limit: number;
   statePolicyIfBound?: boolean;
+  /** Uniform 32-bit numbers for modulated and proxied sequence numbers; crypto-strong by default. */
+  random32?: () => number;
 }
 
 /** What `overload <table>` needs of a pf table: the filter's tables satisfy it. */
@@ -101,7 +104,11 @@ export class StateEngine {
   /** After lookup(): the packet (an error's quoted one: the reply it stands for) matched the stack key. */
   matchedStack = false;
 
+  /** Uniform 32-bit numbers (modulate state's offsets, synproxy's sequence numbers). */
+  readonly random32: () => number;
+
   constructor(opts: StateEngineOptions) {
+    this.random32 = opts.random32 ?? cryptoRandom32();
     this.table = new StateTable({ ...opts, capacity: opts.limit });
     this.sources = new SourceTracker(opts.limit);
     this.timeouts = new TimeoutTable(null, opts.limit);
@@ -109,7 +116,7 @@ export class StateEngine {
   }
 
   /** A state engine sized by the ruleset's `set limit states`. */
-  static forRuleset(ruleset: Ruleset, opts: StateTableSetup): StateEngine {
+  static forRuleset(ruleset: Ruleset, opts: StateTableSetup & { random32?: () => number }): StateEngine {
     return new StateEngine({
       ...opts,
       limit: ruleset.options.limits.states,
@@ -191,7 +198,9 @@ export class StateEngine {
       );
       if (i < 0) return -1;
       // forward: the reply travels side 0 -> 1, so the quoted packet went side 1 -> 0
-      if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, !t.forward, m.innerSeq)) {
+      // a modulated sender's quoted sequence number is checked as the sender wrote it
+      const innerSeq = t.modulatedStates > 0 ? (m.innerSeq - t.seqDiff(i, t.forward ? 1 : 0)) >>> 0 : m.innerSeq;
+      if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, !t.forward, innerSeq)) {
         this.counters.byReason[StateReason.BAD_STATE]!++;
         return -1;
       }
@@ -248,12 +257,14 @@ export class StateEngine {
     if (proto === IPPROTO.TCP) {
       const dstPeer = fwd ? i * 2 + 1 : i * 2;
       const wasOpening = t.peerState[dstPeer]! < TcpState.ESTABLISHED;
+      // the windows count each side's own sequence numbers: the ack is taken back to the other side's
+      const ackShift = t.modulatedStates > 0 ? this.modulation(i, m, fwd) : 0;
       const f = t.flags[i]!;
       if (f & StateFlag.SLOPPY) reason = tcpTrackSloppy(t, i, m, fwd);
       else if (f & (fwd ? StateFlag.RESYNC_SRC : StateFlag.RESYNC_DST)) {
-        reason = tcpTrackResync(t, i, m, fwd);
+        reason = tcpTrackResync(t, i, m, fwd, ackShift);
         t.flags[i] = f & ~(fwd ? StateFlag.RESYNC_SRC : StateFlag.RESYNC_DST);
-      } else reason = tcpTrack(t, i, m, fwd);
+      } else reason = tcpTrack(t, i, m, fwd, ackShift);
       if (
         reason === StateReason.PASS &&
         wasOpening &&
@@ -282,6 +293,27 @@ export class StateEngine {
     t.lastActive[i] = Math.floor(now);
     if (this.hooks) this.hooks.onUpdate(i, Origin.LOCAL);
     return StateReason.PASS;
+  }
+
+  /**
+   * The offset the sender's acks carry (the other side's seqdiff). The
+   * responder of a modulated state gets its own offset with its first
+   * packet (pf's deferred modulator).
+   */
+  private modulation(i: number, m: PacketMeta, fwd: boolean): number {
+    const t = this.table;
+    if (!t.modulated(i)) return 0;
+    const src = fwd ? 0 : 1;
+    const dstDiff = t.seqDiff(i, 1 - src);
+    if (dstDiff !== 0 && t.seqlo[i * 2 + src] === 0 && t.seqDiff(i, src) === 0)
+      t.setSeqDiff(i, src, this.seqOffset(m.seq));
+    return dstDiff;
+  }
+
+  /** A random non-zero offset from `seq` (pf: a fresh ISN less the sender's own). */
+  private seqOffset(seq: number): number {
+    const d = (this.random32() - seq) >>> 0;
+    return d === 0 ? 1 : d;
   }
 
   /**
@@ -418,8 +450,12 @@ export class StateEngine {
     if (rule.allowOpts) flags |= StateFlag.ALLOWOPTS;
     t.flags[i] = flags;
     t.log[i] = log;
-    if (m.proto === IPPROTO.TCP) tcpInitState(t, i, m);
-    else {
+    if (m.proto === IPPROTO.TCP) {
+      tcpInitState(t, i, m);
+      // modulate state: the initiator's sequence numbers start at a random ISN (pf: only from a SYN)
+      if (rule.state === 'modulate' && (m.tcpFlags & (TCPFlag.SYN | TCPFlag.ACK)) === TCPFlag.SYN)
+        t.setSeqDiff(i, 0, this.seqOffset(m.seq));
+    } else {
       t.peerState[i * 2] = PeerState.SINGLE;
       t.peerState[i * 2 + 1] = PeerState.NO_TRAFFIC;
       t.timeoutClass[i] = m.proto === IPPROTO.UDP ? Timeout.UDP_FIRST : icmp ? Timeout.ICMP_FIRST : Timeout.OTHER_FIRST;
@@ -514,15 +550,7 @@ export class StateEngine {
     t.maxWin[k] = p.maxWin;
     t.wscale[k] = p.wscale;
     t.peerState[k] = p.state;
-    const known = t.seqDiff.get(i);
-    if (known) {
-      known[side] = p.seqdiff;
-      if (known[0] === 0 && known[1] === 0) t.seqDiff.delete(i);
-    } else if (p.seqdiff !== 0) {
-      const d = new Uint32Array(2);
-      d[side] = p.seqdiff;
-      t.seqDiff.set(i, d);
-    }
+    t.setSeqDiff(i, side, p.seqdiff);
   }
 
   private refuse(reason: number): number {
