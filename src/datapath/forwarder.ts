@@ -17,6 +17,7 @@ import { PacketMeta } from '../packet/meta.js';
 import { parsePacket } from '../packet/parse.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { PacketPipeline } from './pipeline.js';
+import { SynproxySender } from './synproxy-sender.js';
 import type { RouteLookup } from './route-table.js';
 import { SLOT_SIZE, type RxBatch, type TunDevice } from './tun-device.js';
 import { VIRTIO_NET_HDR_LEN, VirtioFlag } from './virtio-net.js';
@@ -40,6 +41,8 @@ export class ForwardCounters {
   /** Packets sent by a route target (route-to, reply-to) and copies sent by dup-to. */
   routed = 0;
   duplicated = 0;
+  /** Packets synproxy state had the router send (SYN-ACKs, SYNs, ACKs). */
+  synproxy = 0;
 }
 
 export interface ForwarderOptions {
@@ -77,9 +80,11 @@ export class Forwarder {
   private readonly clock: () => number;
   private sync: ForwardSync | null = null;
   private routed: RoutedOutput | null = null;
+  private readonly synproxy: SynproxySender;
 
   constructor(opts: ForwarderOptions) {
     this.pipeline = new PacketPipeline(opts.filter, opts.states, opts.routes);
+    this.synproxy = new SynproxySender(this.pipeline, opts.states);
     this.clock = opts.clock;
     this.offsets = new Uint32Array(opts.batchSize);
     this.lengths = new Uint32Array(opts.batchSize);
@@ -144,6 +149,13 @@ export class Forwarder {
         c.dropped++;
         if (o.reply !== BlockReply.DROP)
           this.answer(tun, rx.buf.subarray(ip, at + len), m, o.reply, { icmp: o.replyCode, ttl: o.replyTtl });
+        // synproxy kept it: the router answers (the outcome is reused by the sends, so it is read first)
+        const proxy = o.inChecked && o.inCheck.proxy !== 0 ? o.inCheck.proxy : o.outChecked ? o.outCheck.proxy : 0;
+        if (proxy !== 0) {
+          const before = this.synproxy.sent;
+          this.synproxy.send(tun, proxy, m, now);
+          c.synproxy += this.synproxy.sent - before;
+        }
         continue;
       }
       if (o.noRoute) c.noRoute++; // the kernel will answer with an unreachable

@@ -13,7 +13,7 @@
 
 import { Direction, ParseError, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
-import { StateReason } from '../state/constants.js';
+import { StateReason, TcpState } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
 import type { AnchorDef, Ruleset } from '../rules/ast.js';
 import { AnchorTree } from './anchors.js';
@@ -44,6 +44,7 @@ export const Why = {
   SRC_LIMIT: 6,
   STATE_INSERT: 7,
   TRANSLATE: 8, // nat-to found no free address and port
+  SYNPROXY: 9, // kept by synproxy state: the router answers the handshake (Verdict.proxy says how)
 } as const;
 export const WhyName = [
   'rule',
@@ -55,6 +56,7 @@ export const WhyName = [
   'src-limit',
   'state-insert',
   'translate',
+  'synproxy',
 ];
 
 /** pf's reason (PFRES_*) for a verdict's Why; for MALFORMED, by the parse error. */
@@ -74,6 +76,8 @@ export function pfReasonOf(why: number, parseError: number = 0): number {
       return PfReason.STATEINS;
     case Why.TRANSLATE:
       return PfReason.TRANSLATE;
+    case Why.SYNPROXY:
+      return PfReason.SYNPROXY;
     default:
       break;
   }
@@ -96,6 +100,7 @@ const reasonToWhy: Record<number, number> = {
   [StateReason.SRC_LIMIT]: Why.SRC_LIMIT,
   [StateReason.STATE_INSERT]: Why.STATE_INSERT,
   [StateReason.TRANSLATE]: Why.TRANSLATE,
+  [StateReason.SYNPROXY]: Why.SYNPROXY,
 };
 
 export class Verdict {
@@ -122,6 +127,8 @@ export class Verdict {
    * shifted (modulateFromState), with `forward` and `viaIcmpError` as for `rewrite`. Valid for a passed packet.
    */
   modulate = false;
+  /** Why.SYNPROXY: what the router is to send (ProxySend; the values are in the state engine's `proxy`). */
+  proxy = 0;
   /** The state's route (route-to, reply-to, dup-to; state/constants.ts routeOf), 0: none. Valid for a passed packet. */
   route = 0;
   /** For blocks: BlockReply. */
@@ -139,7 +146,7 @@ export class FilterCounters {
   blocked = 0;
   bytes = 0;
   /** By Why. */
-  readonly byWhy = new Float64Array(9);
+  readonly byWhy = new Float64Array(10);
   /** Malformed packets by ParseError code. */
   readonly malformed = new Float64Array(16);
   /** Log records beyond what one packet's record list holds. */
@@ -241,6 +248,7 @@ export class PacketFilter {
     v.created = false;
     v.rewrite = false;
     v.modulate = false;
+    v.proxy = 0;
     v.route = 0;
     v.state = -1;
     v.log = false;
@@ -264,6 +272,11 @@ export class PacketFilter {
       if (v.rule === 0xffff) v.rule = -1;
       if (reason !== StateReason.PASS) {
         this.block(v, reasonToWhy[reason] ?? Why.BAD_STATE, v.rule);
+        if (reason === StateReason.SYNPROXY) {
+          v.state = i;
+          v.forward = states.forward;
+          v.proxy = states.proxy.kind;
+        }
         if (logAll !== 0) this.logState(v, PfAction.DROP, pfReasonOf(v.why));
         return v;
       }
@@ -319,6 +332,18 @@ export class PacketFilter {
       v.route = states.table.route[s] = this.routeTargets.choose(r.ruleId, m.src);
       // pf keeps the rules' scrub options in the state: its later packets get them too
       if (r.scrub !== 0) states.table.scrub[s] = states.table.scrubProfile(r.scrub, r.scrubMss);
+      if (states.table.peerState[s * 2] === TcpState.PROXY_SRC) {
+        // synproxy: the router answers the SYN itself, which goes no further
+        this.block(v, Why.SYNPROXY, r.ruleId);
+        v.state = s;
+        v.forward = true;
+        v.proxy = states.proxy.kind;
+        if (r.logDecided >= 0) {
+          v.logs.action[r.logDecided] = PfAction.SYNPROXY_DROP;
+          v.logs.reason[r.logDecided] = PfReason.SYNPROXY;
+        }
+        return v;
+      }
       v.state = s;
       v.created = true;
       v.forward = true;

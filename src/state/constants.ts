@@ -17,6 +17,10 @@ export const TcpState = {
   LAST_ACK: 8,
   FIN_WAIT_2: 9,
   TIME_WAIT: 10,
+  /** synproxy: the router answers the initiator's handshake itself (pf's PF_TCPS_PROXY_SRC). */
+  PROXY_SRC: 11,
+  /** synproxy: the initiator completed it; the router opens the connection to the responder (PF_TCPS_PROXY_DST). */
+  PROXY_DST: 12,
 } as const;
 
 export const TcpStateName = [
@@ -31,6 +35,8 @@ export const TcpStateName = [
   'LAST_ACK',
   'FIN_WAIT_2',
   'TIME_WAIT',
+  'PROXY:SRC',
+  'PROXY:DST',
 ];
 
 /**
@@ -113,6 +119,7 @@ export const StateReason = {
   STATE_INSERT: 5, // a state with the same key exists already
   UNRELATED_ICMP: 6, // an ICMP error that quotes no known state
   TRANSLATE: 7, // nat-to found no free address and port
+  SYNPROXY: 8, // synproxy keeps the packet (it answers for the router, or does not fit the handshake)
 } as const;
 
 export const StateReasonName = [
@@ -124,6 +131,7 @@ export const StateReasonName = [
   'state-insert',
   'unrelated-icmp',
   'translate',
+  'synproxy',
 ];
 
 export const NO_RULE = 0xffff;

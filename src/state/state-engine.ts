@@ -24,6 +24,7 @@ import { KeyUse, StateTable, type StateTableOptions } from './state-table.js';
 import { tcpInitState, tcpSeqInWindow, tcpTrack, tcpTrackResync, tcpTrackSloppy } from './tcp-window.js';
 import { TimeoutTable } from './timeouts.js';
 import { cryptoRandom32 } from './random32.js';
+import { SynproxyOut, synproxyStart, synproxyTrack } from './synproxy.js';
 
 /**
  * Observers of state changes (pfsync), told who made each change. Unset
@@ -44,7 +45,7 @@ export class StateCounters {
   removals = 0;
   expired = 0;
   /** Drops and refusals by StateReason. */
-  readonly byReason = new Float64Array(8);
+  readonly byReason = new Float64Array(9);
 }
 
 /** The table's options but its size, which is the state limit. */
@@ -103,6 +104,8 @@ export class StateEngine {
   viaIcmpError = false;
   /** After lookup(): the packet (an error's quoted one: the reply it stands for) matched the stack key. */
   matchedStack = false;
+  /** After track() or create() kept a packet for synproxy: what the router is to send. */
+  readonly proxy = new SynproxyOut();
 
   /** Uniform 32-bit numbers (modulate state's offsets, synproxy's sequence numbers). */
   readonly random32: () => number;
@@ -254,7 +257,17 @@ export class StateEngine {
     }
     const proto = m.proto;
     let reason: number = StateReason.PASS;
-    if (proto === IPPROTO.TCP) {
+    if (proto === IPPROTO.TCP && t.peerState[i * 2]! >= TcpState.PROXY_SRC) {
+      // the router completes the handshake itself: nothing of it passes
+      if (synproxyTrack(t, i, m, fwd, this.random32, this.proxy)) {
+        const limit = this.established(i, now);
+        if (limit !== StateReason.PASS) reason = limit;
+        else {
+          reason = StateReason.SYNPROXY;
+          if (this.hooks) this.hooks.onUpdate(i, Origin.LOCAL);
+        }
+      } else reason = StateReason.SYNPROXY;
+    } else if (proto === IPPROTO.TCP) {
       const dstPeer = fwd ? i * 2 + 1 : i * 2;
       const wasOpening = t.peerState[dstPeer]! < TcpState.ESTABLISHED;
       // the windows count each side's own sequence numbers: the ack is taken back to the other side's
@@ -453,8 +466,9 @@ export class StateEngine {
     if (m.proto === IPPROTO.TCP) {
       tcpInitState(t, i, m);
       // modulate state: the initiator's sequence numbers start at a random ISN (pf: only from a SYN)
-      if (rule.state === 'modulate' && (m.tcpFlags & (TCPFlag.SYN | TCPFlag.ACK)) === TCPFlag.SYN)
-        t.setSeqDiff(i, 0, this.seqOffset(m.seq));
+      const syn = (m.tcpFlags & (TCPFlag.SYN | TCPFlag.ACK)) === TCPFlag.SYN;
+      if (rule.state === 'modulate' && syn) t.setSeqDiff(i, 0, this.seqOffset(m.seq));
+      else if (rule.state === 'synproxy' && syn) synproxyStart(t, i, m, this.random32(), this.proxy);
     } else {
       t.peerState[i * 2] = PeerState.SINGLE;
       t.peerState[i * 2 + 1] = PeerState.NO_TRAFFIC;
