@@ -150,10 +150,10 @@ export class Forwarder {
         if (o.reply !== BlockReply.DROP)
           this.answer(tun, rx.buf.subarray(ip, at + len), m, o.reply, { icmp: o.replyCode, ttl: o.replyTtl });
         // synproxy kept it: the router answers (the outcome is reused by the sends, so it is read first)
-        const proxy = o.inChecked && o.inCheck.proxy !== 0 ? o.inCheck.proxy : o.outChecked ? o.outCheck.proxy : 0;
-        if (proxy !== 0) {
+        const kept = o.inChecked && o.inCheck.proxy !== 0 ? o.inCheck : o.outChecked ? o.outCheck : null;
+        if (kept !== null && kept.proxy !== 0) {
           const before = this.synproxy.sent;
-          this.synproxy.send(tun, proxy, m, now);
+          this.synproxy.send(tun, kept, m, now);
           c.synproxy += this.synproxy.sent - before;
         }
         continue;

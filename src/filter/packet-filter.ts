@@ -127,7 +127,10 @@ export class Verdict {
    * shifted (modulateFromState), with `forward` and `viaIcmpError` as for `rewrite`. Valid for a passed packet.
    */
   modulate = false;
-  /** Why.SYNPROXY: what the router is to send (ProxySend; the values are in the state engine's `proxy`). */
+  /**
+   * Why.SYNPROXY: what the router is to send (ProxySend; the values are in the state engine's `proxy`), with
+   * `state`, `forward` and `toStack` (the key the packet came on) set.
+   */
   proxy = 0;
   /** The state's route (route-to, reply-to, dup-to; state/constants.ts routeOf), 0: none. Valid for a passed packet. */
   route = 0;
@@ -275,6 +278,7 @@ export class PacketFilter {
         if (reason === StateReason.SYNPROXY) {
           v.state = i;
           v.forward = states.forward;
+          v.toStack = !states.matchedStack;
           v.proxy = states.proxy.kind;
         }
         if (logAll !== 0) this.logState(v, PfAction.DROP, pfReasonOf(v.why));
@@ -337,6 +341,7 @@ export class PacketFilter {
         this.block(v, Why.SYNPROXY, r.ruleId);
         v.state = s;
         v.forward = true;
+        v.toStack = direction === Direction.IN;
         v.proxy = states.proxy.kind;
         if (r.logDecided >= 0) {
           v.logs.action[r.logDecided] = PfAction.SYNPROXY_DROP;

@@ -42,6 +42,7 @@ function setup(rules = 'pass out\npass in on lan proto tcp synproxy state') {
     routeTo('0.0.0.0/0', 'wan', registry.id('wan'))!,
     routeTo('192.168.1.0/24', 'lan', registry.id('lan'))!,
     routeTo('192.168.1.1', 'lan', LOCAL_DELIVERY)!,
+    routeTo('198.51.100.2', 'wan', LOCAL_DELIVERY)!,
   ]);
   const pipe = new PacketPipeline(filter, states, routes);
   const sender = new SynproxySender(pipe, states);
@@ -61,10 +62,11 @@ function setup(rules = 'pass out\npass in on lan proto tcp synproxy state') {
     const pass = o.pass;
     const why = o.outChecked ? o.outCheck.why : o.inCheck.why;
     const inWhy = o.inCheck.why;
-    const proxy = o.inCheck.proxy !== 0 ? o.inCheck.proxy : o.outChecked ? o.outCheck.proxy : 0;
+    const kept = o.inCheck.proxy !== 0 ? o.inCheck : o.outCheck;
+    const proxy = kept.proxy;
     const state = o.inCheck.state;
     sent.length = 0;
-    if (!pass && proxy !== 0) sender.send(tun, proxy, m, clock.now);
+    if (!pass && proxy !== 0) sender.send(tun, kept, m, clock.now);
     return { pass, why, inWhy, proxy, state, sent: sent.slice() };
   };
   return { forward, states, clock };
@@ -206,4 +208,40 @@ test('PROXY_DST and on: the SYN to the server, both ends told, one connection wi
     payload: new Uint8Array(10),
   });
   assert.equal(forward(far, 'lan').pass, false);
+});
+
+test('synproxy with rdr-to: the SYN goes to the redirected server, the client hears the address it called', () => {
+  const { forward } = setup(
+    'pass out\npass in on wan proto tcp to 198.51.100.2 port 80 rdr-to 192.168.1.20 synproxy state',
+  );
+  const W: TcpFields = { src: '203.0.113.5', dst: '198.51.100.2', sport: 50000, dport: 80 };
+  const B: TcpFields = { src: '192.168.1.20', dst: '203.0.113.5', sport: 80, dport: 50000 };
+  const syn = forward(buildTcp({ ...W, flags: 'S', seq: 100 }), 'wan');
+  assert.deepEqual(
+    [seg(syn.sent[0]!).src, seg(syn.sent[0]!).dst, seg(syn.sent[0]!).seq],
+    ['198.51.100.2:80', '203.0.113.5:50000', R0],
+  );
+  const ack = forward(buildTcp({ ...W, flags: 'A', seq: 101, ack: R0 + 1, window: 1000 }), 'wan');
+  assert.equal(ack.sent.length, 1);
+  assert.deepEqual([seg(ack.sent[0]!).src, seg(ack.sent[0]!).dst], ['203.0.113.5:50000', '192.168.1.20:80']);
+  const synAck = forward(buildTcp({ ...B, flags: 'SA', seq: 7000, ack: R1 + 1, window: 2000 }), 'lan');
+  assert.equal(synAck.sent.length, 2);
+  assert.deepEqual(
+    synAck.sent.map((p) => [seg(p).src, seg(p).dst]),
+    [
+      ['203.0.113.5:50000', '192.168.1.20:80'],
+      ['198.51.100.2:80', '203.0.113.5:50000'],
+    ],
+  );
+  const up = buildTcp({ ...W, flags: 'PA', seq: 101, ack: R0 + 1, window: 1000, payload: new Uint8Array(10) });
+  assert.equal(forward(up, 'wan').pass, true);
+  assert.deepEqual(seg(up), {
+    src: '203.0.113.5:50000',
+    dst: '192.168.1.20:80',
+    flags: TCPFlag.PUSH | TCPFlag.ACK,
+    seq: R1 + 1,
+    ack: 7001,
+    window: 1000,
+    mss: 0,
+  });
 });
