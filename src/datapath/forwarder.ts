@@ -19,6 +19,7 @@ import { parsePacket } from '../packet/parse.js';
 import { FragStep } from '../state/fragment-cache.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { PacketPipeline, type PacketOutcome } from './pipeline.js';
+import { SynproxySender } from './synproxy-sender.js';
 import type { RouteLookup } from './route-table.js';
 import { SLOT_SIZE, type RxBatch, type TunDevice } from './tun-device.js';
 import { VIRTIO_NET_HDR_LEN, VirtioFlag } from './virtio-net.js';
@@ -42,6 +43,8 @@ export class ForwardCounters {
   /** Packets sent by a route target (route-to, reply-to) and copies sent by dup-to. */
   routed = 0;
   duplicated = 0;
+  /** Packets synproxy state had the router send (SYN-ACKs, SYNs, ACKs). */
+  synproxy = 0;
 }
 
 export interface ForwarderOptions {
@@ -81,9 +84,11 @@ export class Forwarder {
   private readonly wholeBuf: Buffer;
   private sync: ForwardSync | null = null;
   private routed: RoutedOutput | null = null;
+  private readonly synproxy: SynproxySender;
 
   constructor(opts: ForwarderOptions) {
     this.pipeline = new PacketPipeline(opts.filter, opts.states, opts.routes);
+    this.synproxy = new SynproxySender(this.pipeline, opts.states);
     this.clock = opts.clock;
     this.offsets = new Uint32Array(opts.batchSize);
     this.lengths = new Uint32Array(opts.batchSize);
@@ -153,7 +158,7 @@ export class Forwarder {
         ifId !== FROM_ROUTER
           ? pipeline.forward(m, rx.buf, ip, at + len, ifId, now)
           : pipeline.send(m, rx.buf, ip, at + len, now);
-      if (!this.deliver(tun, o, m, rx.buf, at, len, true)) continue;
+      if (!this.deliver(tun, o, m, rx.buf, at, len, true, now)) continue;
       this.offsets[n] = at;
       this.lengths[n] = len;
       n++;
@@ -178,7 +183,7 @@ export class Forwarder {
         ? p.forward(m, buf, f.wholeStart, f.wholeEnd, ifId, now)
         : p.send(m, buf, f.wholeStart, f.wholeEnd, now);
     const v4 = m.af === 4;
-    if (!this.deliver(tun, o, m, buf, 0, f.wholeEnd, v4)) return;
+    if (!this.deliver(tun, o, m, buf, 0, f.wholeEnd, v4, now)) return;
     if (v4) {
       this.replyOffsets[0] = 0;
       this.replyLengths[0] = f.wholeEnd;
@@ -244,6 +249,7 @@ export class Forwarder {
     at: number,
     len: number,
     deferrable: boolean,
+    now: number,
   ): boolean {
     const c = this.counters;
     const ip = at + VIRTIO_NET_HDR_LEN;
@@ -252,6 +258,13 @@ export class Forwarder {
       c.dropped++;
       if (o.reply !== BlockReply.DROP)
         this.answer(tun, buf.subarray(ip, at + len), m, o.reply, { icmp: o.replyCode, ttl: o.replyTtl });
+      // synproxy kept it: the router answers (the outcome is reused by the sends, so it is read first)
+      const kept = o.inChecked && o.inCheck.proxy !== 0 ? o.inCheck : o.outChecked ? o.outCheck : null;
+      if (kept !== null && kept.proxy !== 0) {
+        const before = this.synproxy.sent;
+        this.synproxy.send(tun, kept, m, now);
+        c.synproxy += this.synproxy.sent - before;
+      }
       return false;
     }
     if (o.noRoute) c.noRoute++; // the kernel will answer with an unreachable

@@ -24,6 +24,7 @@ import { DEFAULT_TIMEOUTS } from '../rules/ast.js';
 import { clampMss, clearDf, setIpId, setMinTtl, setTos } from '../packet/scrub.js';
 import { shiftTimestamps } from '../packet/tcp-timestamps.js';
 import { RouteCode, routeCode, routeTarget, ScrubFlag } from '../state/constants.js';
+import { modulateFromState } from '../state/modulate-from-state.js';
 import { rewriteFromState } from '../state/rewrite-from-state.js';
 import { FragmentCache, FragStep } from '../state/fragment-cache.js';
 import type { StateEngine } from '../state/state-engine.js';
@@ -164,6 +165,8 @@ export class PacketPipeline {
     if (vin.created) o.created = vin.state;
     // rdr-to and replies to nat-to: rewritten before the route lookup, which then sees the new destination
     if (vin.rewrite && vin.pass) this.rewrite(vin, buf, m);
+    if (vin.modulate && vin.pass)
+      modulateFromState(this.states.table, vin.state, vin.forward, vin.viaIcmpError, buf, m);
     if (vin.scrub !== 0 && vin.pass) this.scrub(vin, buf, m);
     if (vin.log && this.logSink !== null) this.log(this.logSink, buf, start, end, m.af, Direction.IN, ifIn, now, vin);
     if (!vin.pass) {
@@ -190,6 +193,8 @@ export class PacketPipeline {
     const vout = filter.test(m, Direction.OUT, ifOut, now, o.outCheck);
     if (vout.created) o.created = vout.state;
     if (vout.rewrite && vout.pass) this.rewrite(vout, buf, m);
+    if (vout.modulate && vout.pass)
+      modulateFromState(this.states.table, vout.state, vout.forward, vout.viaIcmpError, buf, m);
     if (vout.scrub !== 0 && vout.pass) this.scrub(vout, buf, m);
     if (vout.log && this.logSink !== null)
       this.log(this.logSink, buf, start, end, m.af, Direction.OUT, ifOut, now, vout);
@@ -292,6 +297,7 @@ export class PacketPipeline {
     this.filter.test(m, direction, ifId, now, v);
     if (v.created) o.created = v.state;
     if (v.rewrite && v.pass) this.rewrite(v, buf, m);
+    if (v.modulate && v.pass) modulateFromState(this.states.table, v.state, v.forward, v.viaIcmpError, buf, m);
     if (v.scrub !== 0 && v.pass) this.scrub(v, buf, m);
     if (v.log && this.logSink !== null) this.log(this.logSink, buf, start, end, m.af, direction, ifId, now, v);
     o.pass = v.pass;

@@ -13,7 +13,7 @@
 
 import { Direction, ParseError, type PacketMeta } from '../packet/meta.js';
 import { PfAction, PfReason } from '../packet/pflog.js';
-import { ScrubFlag, StateReason } from '../state/constants.js';
+import { ScrubFlag, StateReason, TcpState } from '../state/constants.js';
 import type { StateEngine } from '../state/state-engine.js';
 import { MAX_RULES, type AnchorDef, type Ruleset } from '../rules/ast.js';
 import { AnchorTree } from './anchors.js';
@@ -46,6 +46,7 @@ export const Why = {
   STATE_INSERT: 7,
   TRANSLATE: 8, // nat-to found no free address and port
   BAD_TIMESTAMP: 9, // scrub (reassemble tcp): a TCP timestamp failed pf's PAWS checks
+  SYNPROXY: 10, // kept by synproxy state: the router answers the handshake (Verdict.proxy says how)
 } as const;
 export const WhyName = [
   'rule',
@@ -58,6 +59,7 @@ export const WhyName = [
   'state-insert',
   'translate',
   'bad-timestamp',
+  'synproxy',
 ];
 
 /** pf's reason (PFRES_*) for a verdict's Why; for MALFORMED, by the parse error. */
@@ -79,6 +81,8 @@ export function pfReasonOf(why: number, parseError: number = 0): number {
       return PfReason.TRANSLATE;
     case Why.BAD_TIMESTAMP:
       return PfReason.TS;
+    case Why.SYNPROXY:
+      return PfReason.SYNPROXY;
     default:
       break;
   }
@@ -102,6 +106,7 @@ const reasonToWhy: Record<number, number> = {
   [StateReason.STATE_INSERT]: Why.STATE_INSERT,
   [StateReason.TRANSLATE]: Why.TRANSLATE,
   [StateReason.BAD_TIMESTAMP]: Why.BAD_TIMESTAMP,
+  [StateReason.SYNPROXY]: Why.SYNPROXY,
 };
 
 export class Verdict {
@@ -123,6 +128,16 @@ export class Verdict {
   forward = true;
   /** The packet is an ICMP error about the state's connection (its quoted packet is what gets rewritten). */
   viaIcmpError = false;
+  /**
+   * The state shifts TCP sequence numbers (modulate state, synproxy, a peer's seqdiff): the packet's are to be
+   * shifted (modulateFromState), with `forward` and `viaIcmpError` as for `rewrite`. Valid for a passed packet.
+   */
+  modulate = false;
+  /**
+   * Why.SYNPROXY: what the router is to send (ProxySend; the values are in the state engine's `proxy`), with
+   * `state`, `forward` and `toStack` (the key the packet came on) set.
+   */
+  proxy = 0;
   /** The state's route (route-to, reply-to, dup-to; state/constants.ts routeOf), 0: none. Valid for a passed packet. */
   route = 0;
   /** For blocks: BlockReply. */
@@ -140,7 +155,7 @@ export class FilterCounters {
   blocked = 0;
   bytes = 0;
   /** By Why. */
-  readonly byWhy = new Float64Array(10);
+  readonly byWhy = new Float64Array(WhyName.length);
   /** Malformed packets by ParseError code. */
   readonly malformed = new Float64Array(16);
   /** Log records beyond what one packet's record list holds. */
@@ -265,6 +280,8 @@ export class PacketFilter {
     c.bytes += m.totalLength;
     v.created = false;
     v.rewrite = false;
+    v.modulate = false;
+    v.proxy = 0;
     v.route = 0;
     v.state = -1;
     v.log = false;
@@ -288,16 +305,23 @@ export class PacketFilter {
       if (v.rule === 0xffff) v.rule = -1;
       if (reason !== StateReason.PASS) {
         this.block(v, reasonToWhy[reason] ?? Why.BAD_STATE, v.rule);
+        if (reason === StateReason.SYNPROXY) {
+          v.state = i;
+          v.forward = states.forward;
+          v.toStack = !states.matchedStack;
+          v.proxy = states.proxy.kind;
+        }
         if (logAll !== 0) this.logState(v, PfAction.DROP, pfReasonOf(v.why));
         return v;
       }
       if (logAll !== 0) this.logState(v, PfAction.PASS, PfReason.MATCH);
       v.forward = states.forward;
+      v.viaIcmpError = states.viaIcmpError;
       if (states.table.translated(i)) {
         v.rewrite = true;
         v.toStack = !states.matchedStack;
-        v.viaIcmpError = states.viaIcmpError;
       }
+      v.modulate = states.table.modulatedStates > 0 && states.table.modulated(i);
       v.scrub = states.table.scrub[i]!;
       v.state = i;
       v.route = states.table.route[i]!;
@@ -343,8 +367,24 @@ export class PacketFilter {
       // pf keeps the rules' scrub options in the state: its later packets get them too
       if (r.scrub !== 0) states.table.scrub[s] = states.table.scrubProfile(r.scrub, r.scrubMss);
       if (r.scrub & ScrubFlag.REASSEMBLE_TCP) states.startTcpScrub(s, m, now);
+      if (states.table.peerState[s * 2] === TcpState.PROXY_SRC) {
+        // synproxy: the router answers the SYN itself, which goes no further
+        this.block(v, Why.SYNPROXY, r.ruleId);
+        v.state = s;
+        v.forward = true;
+        v.toStack = direction === Direction.IN;
+        v.proxy = states.proxy.kind;
+        if (r.logDecided >= 0) {
+          v.logs.action[r.logDecided] = PfAction.SYNPROXY_DROP;
+          v.logs.reason[r.logDecided] = PfReason.SYNPROXY;
+        }
+        return v;
+      }
       v.state = s;
       v.created = true;
+      v.forward = true;
+      v.viaIcmpError = false;
+      v.modulate = states.table.modulatedStates > 0 && states.table.modulated(s);
       if (x.active && states.table.translated(s)) {
         // the first packet came in on the key it made: inbound the wire key, outbound the stack key
         v.rewrite = true;

@@ -435,9 +435,8 @@ export class StateExporter {
     if (t.translated(i)) this.writeStackKey(i, wireAf, buf, off + StateOffset.KEY_STACK);
     else
       buf.copyWithin(off + StateOffset.KEY_STACK, off + StateOffset.KEY_WIRE, off + StateOffset.KEY_WIRE + KEY_LENGTH);
-    const seqDiff = t.seqDiff.get(i);
-    writePeer(t, i * 2, seqDiff ? seqDiff[0]! : 0, buf, off + StateOffset.SRC);
-    writePeer(t, i * 2 + 1, seqDiff ? seqDiff[1]! : 0, buf, off + StateOffset.DST);
+    writePeer(t, i * 2, t.seqDiff(i, 0), buf, off + StateOffset.SRC);
+    writePeer(t, i * 2 + 1, t.seqDiff(i, 1), buf, off + StateOffset.DST);
     const rule = t.rule[i]!;
     writeU32(buf, off + StateOffset.RULE, rule === NO_RULE ? PFSYNC.NO_RULE : rule);
     writeU32(buf, off + StateOffset.ANCHOR, PFSYNC.NO_RULE);
@@ -475,9 +474,8 @@ export class StateExporter {
     buf.fill(0, off, off + UPD_C_LENGTH);
     writeU32(buf, off + UpdCOffset.ID, t.idHi[i]!);
     writeU32(buf, off + UpdCOffset.ID + 4, t.idLo[i]!);
-    const seqDiff = t.seqDiff.get(i);
-    writePeer(t, i * 2, seqDiff ? seqDiff[0]! : 0, buf, off + UpdCOffset.SRC);
-    writePeer(t, i * 2 + 1, seqDiff ? seqDiff[1]! : 0, buf, off + UpdCOffset.DST);
+    writePeer(t, i * 2, t.seqDiff(i, 0), buf, off + UpdCOffset.SRC);
+    writePeer(t, i * 2 + 1, t.seqDiff(i, 1), buf, off + UpdCOffset.DST);
     writeU32(buf, off + UpdCOffset.CREATORID, t.creator[i]!);
     buf[off + UpdCOffset.TIMEOUT] = t.timeoutClass[i]!;
   }

@@ -17,6 +17,10 @@ export const TcpState = {
   LAST_ACK: 8,
   FIN_WAIT_2: 9,
   TIME_WAIT: 10,
+  /** synproxy: the router answers the initiator's handshake itself (pf's PF_TCPS_PROXY_SRC). */
+  PROXY_SRC: 11,
+  /** synproxy: the initiator completed it; the router opens the connection to the responder (PF_TCPS_PROXY_DST). */
+  PROXY_DST: 12,
 } as const;
 
 export const TcpStateName = [
@@ -31,6 +35,8 @@ export const TcpStateName = [
   'LAST_ACK',
   'FIN_WAIT_2',
   'TIME_WAIT',
+  'PROXY:SRC',
+  'PROXY:DST',
 ];
 
 /**
@@ -114,6 +120,7 @@ export const StateReason = {
   UNRELATED_ICMP: 6, // an ICMP error that quotes no known state
   TRANSLATE: 7, // nat-to found no free address and port
   BAD_TIMESTAMP: 8, // scrub (reassemble tcp): a TCP timestamp failed pf's PAWS checks
+  SYNPROXY: 9, // synproxy keeps the packet (it answers for the router, or does not fit the handshake)
 } as const;
 
 export const StateReasonName = [
@@ -126,6 +133,7 @@ export const StateReasonName = [
   'unrelated-icmp',
   'translate',
   'bad-timestamp',
+  'synproxy',
 ];
 
 export const NO_RULE = 0xffff;

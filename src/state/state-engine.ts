@@ -15,6 +15,7 @@ import {
   ScrubFlag,
   StateFlag,
   StateReason,
+  StateReasonName,
   TcpState,
   Timeout,
   type OriginValue,
@@ -25,6 +26,8 @@ import { KeyUse, StateTable, type StateTableOptions } from './state-table.js';
 import { PFSS_PRESENT, PfssFlag, TcpNormalization } from './tcp-scrub.js';
 import { tcpInitState, tcpSeqInWindow, tcpTrack, tcpTrackResync, tcpTrackSloppy } from './tcp-window.js';
 import { TimeoutTable } from './timeouts.js';
+import { cryptoRandom32 } from './random32.js';
+import { SynproxyOut, synproxyStart, synproxyTrack } from './synproxy.js';
 
 /**
  * Observers of state changes (pfsync), told who made each change. Unset
@@ -45,7 +48,7 @@ export class StateCounters {
   removals = 0;
   expired = 0;
   /** Drops and refusals by StateReason. */
-  readonly byReason = new Float64Array(9);
+  readonly byReason = new Float64Array(StateReasonName.length);
 }
 
 /** The table's options but its size, which is the state limit. */
@@ -55,6 +58,8 @@ export interface StateEngineOptions extends StateTableSetup {
   /** `set limit states`. */
   limit: number;
   statePolicyIfBound?: boolean;
+  /** Uniform 32-bit numbers for modulated and proxied sequence numbers; crypto-strong by default. */
+  random32?: () => number;
 }
 
 /** What `overload <table>` needs of a pf table: the filter's tables satisfy it. */
@@ -104,8 +109,14 @@ export class StateEngine {
   matchedStack = false;
   /** After track() or startTcpScrub(): how `scrub (reassemble tcp)` rewrites the packet (inactive: not at all). */
   readonly normalization = new TcpNormalization();
+  /** After track() or create() kept a packet for synproxy: what the router is to send. */
+  readonly proxy = new SynproxyOut();
+
+  /** Uniform 32-bit numbers (modulate state's offsets, synproxy's sequence numbers). */
+  readonly random32: () => number;
 
   constructor(opts: StateEngineOptions) {
+    this.random32 = opts.random32 ?? cryptoRandom32();
     this.table = new StateTable({ ...opts, capacity: opts.limit });
     this.sources = new SourceTracker(opts.limit);
     this.timeouts = new TimeoutTable(null, opts.limit);
@@ -113,7 +124,7 @@ export class StateEngine {
   }
 
   /** A state engine sized by the ruleset's `set limit states`. */
-  static forRuleset(ruleset: Ruleset, opts: StateTableSetup): StateEngine {
+  static forRuleset(ruleset: Ruleset, opts: StateTableSetup & { random32?: () => number }): StateEngine {
     return new StateEngine({
       ...opts,
       limit: ruleset.options.limits.states,
@@ -196,7 +207,9 @@ export class StateEngine {
       );
       if (i < 0) return -1;
       // forward: the reply travels side 0 -> 1, so the quoted packet went side 1 -> 0
-      if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, !t.forward, m.innerSeq)) {
+      // a modulated sender's quoted sequence number is checked as the sender wrote it
+      const innerSeq = t.modulatedStates > 0 ? (m.innerSeq - t.seqDiff(i, t.forward ? 1 : 0)) >>> 0 : m.innerSeq;
+      if (iproto === IPPROTO.TCP && !tcpSeqInWindow(t, i, !t.forward, innerSeq)) {
         this.counters.byReason[StateReason.BAD_STATE]!++;
         return -1;
       }
@@ -250,9 +263,21 @@ export class StateEngine {
     }
     const proto = m.proto;
     let reason: number = StateReason.PASS;
-    if (proto === IPPROTO.TCP) {
+    if (proto === IPPROTO.TCP && t.peerState[i * 2]! >= TcpState.PROXY_SRC) {
+      // the router completes the handshake itself: nothing of it passes
+      if (synproxyTrack(t, i, m, fwd, this.random32, this.proxy)) {
+        const limit = this.established(i, now);
+        if (limit !== StateReason.PASS) reason = limit;
+        else {
+          reason = StateReason.SYNPROXY;
+          if (this.hooks) this.hooks.onUpdate(i, Origin.LOCAL);
+        }
+      } else reason = StateReason.SYNPROXY;
+    } else if (proto === IPPROTO.TCP) {
       const dstPeer = fwd ? i * 2 + 1 : i * 2;
       const wasOpening = t.peerState[dstPeer]! < TcpState.ESTABLISHED;
+      // the windows count each side's own sequence numbers: the ack is taken back to the other side's
+      const ackShift = t.modulatedStates > 0 ? this.modulation(i, m, fwd) : 0;
       const f = t.flags[i]!;
       // reassemble tcp: pf checks the timestamps of a segment the windows accept (pf_normalize_tcp_stateful);
       // checked first, so that a segment dropped for them moves no window
@@ -263,9 +288,9 @@ export class StateEngine {
       if (scrubSlot === -2) reason = StateReason.BAD_TIMESTAMP;
       else if (f & StateFlag.SLOPPY) reason = tcpTrackSloppy(t, i, m, fwd);
       else if (f & (fwd ? StateFlag.RESYNC_SRC : StateFlag.RESYNC_DST)) {
-        reason = tcpTrackResync(t, i, m, fwd);
+        reason = tcpTrackResync(t, i, m, fwd, ackShift);
         t.flags[i] = f & ~(fwd ? StateFlag.RESYNC_SRC : StateFlag.RESYNC_DST);
-      } else reason = tcpTrack(t, i, m, fwd);
+      } else reason = tcpTrack(t, i, m, fwd, ackShift);
       if (reason === StateReason.PASS && scrubSlot >= 0) {
         const s = scrubSlot * 2;
         t.tcpScrub.update(fwd ? s : s + 1, fwd ? s + 1 : s, m, now, this.normalization);
@@ -332,6 +357,27 @@ export class StateEngine {
     const slot = sc.attach(i);
     sc.initSide(slot * 2, m, now);
     sc.update(slot * 2, slot * 2 + 1, m, now, this.normalization);
+  }
+
+  /**
+   * The offset the sender's acks carry (the other side's seqdiff). The
+   * responder of a modulated state gets its own offset with its first
+   * packet (pf's deferred modulator).
+   */
+  private modulation(i: number, m: PacketMeta, fwd: boolean): number {
+    const t = this.table;
+    if (!t.modulated(i)) return 0;
+    const src = fwd ? 0 : 1;
+    const dstDiff = t.seqDiff(i, 1 - src);
+    if (dstDiff !== 0 && t.seqlo[i * 2 + src] === 0 && t.seqDiff(i, src) === 0)
+      t.setSeqDiff(i, src, this.seqOffset(m.seq));
+    return dstDiff;
+  }
+
+  /** A random non-zero offset from `seq` (pf: a fresh ISN less the sender's own). */
+  private seqOffset(seq: number): number {
+    const d = (this.random32() - seq) >>> 0;
+    return d === 0 ? 1 : d;
   }
 
   /**
@@ -468,8 +514,13 @@ export class StateEngine {
     if (rule.allowOpts) flags |= StateFlag.ALLOWOPTS;
     t.flags[i] = flags;
     t.log[i] = log;
-    if (m.proto === IPPROTO.TCP) tcpInitState(t, i, m);
-    else {
+    if (m.proto === IPPROTO.TCP) {
+      tcpInitState(t, i, m);
+      // modulate state: the initiator's sequence numbers start at a random ISN (pf: only from a SYN)
+      const syn = (m.tcpFlags & (TCPFlag.SYN | TCPFlag.ACK)) === TCPFlag.SYN;
+      if (rule.state === 'modulate' && syn) t.setSeqDiff(i, 0, this.seqOffset(m.seq));
+      else if (rule.state === 'synproxy' && syn) synproxyStart(t, i, m, this.random32(), this.proxy);
+    } else {
       t.peerState[i * 2] = PeerState.SINGLE;
       t.peerState[i * 2 + 1] = PeerState.NO_TRAFFIC;
       t.timeoutClass[i] = m.proto === IPPROTO.UDP ? Timeout.UDP_FIRST : icmp ? Timeout.ICMP_FIRST : Timeout.OTHER_FIRST;
@@ -579,15 +630,7 @@ export class StateEngine {
       if ((word & ScrubFlag.REASSEMBLE_TCP) === 0)
         t.scrub[i] = t.scrubProfile(word | ScrubFlag.REASSEMBLE_TCP, t.scrubMss(profile));
     }
-    const known = t.seqDiff.get(i);
-    if (known) {
-      known[side] = p.seqdiff;
-      if (known[0] === 0 && known[1] === 0) t.seqDiff.delete(i);
-    } else if (p.seqdiff !== 0) {
-      const d = new Uint32Array(2);
-      d[side] = p.seqdiff;
-      t.seqDiff.set(i, d);
-    }
+    t.setSeqDiff(i, side, p.seqdiff);
   }
 
   private refuse(reason: number): number {

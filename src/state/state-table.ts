@@ -140,8 +140,19 @@ export class StateTable {
   /** `scrub (reassemble tcp)` data of the states that have it (pf_state_scrub), outside the per-state arrays. */
   readonly tcpScrub = new TcpScrubTable();
 
-  /** Sparse: sequence modulation offsets (modulate state), [src peer, dst peer]. */
-  readonly seqDiff = new Map<number, Uint32Array>();
+  /**
+   * Sparse: sequence modulation offsets (modulate state, synproxy, or a
+   * peer's), pf's seqdiff per peer. Few states have them, so they live in a
+   * pool of pairs that grows by doubling, found through a map from state to
+   * pair (no allocation on lookup); `modulatedStates` lets packets of tables
+   * without any skip the map.
+   */
+  private readonly diffSlotOf = new Map<number, number>();
+  private diffWords = new Uint32Array(32);
+  /** Free pairs chain through their first word; -1 ends the chain. */
+  private diffFree = -1;
+  private diffHighWater = 0;
+  modulatedStates = 0;
 
   count = 0;
   private freeHead = -1;
@@ -721,7 +732,7 @@ export class StateTable {
     this.unindex(this.index, i, false);
     this.unindex(this.idIndex, i, true);
     this.key[i * KEY_WORDS + 9] = 0;
-    this.seqDiff.delete(i);
+    if (this.modulatedStates > 0) this.dropSeqDiff(i);
     this.tcpScrub.release(i);
     this.srcNode[i] = this.freeHead;
     this.freeHead = i;
@@ -781,12 +792,66 @@ export class StateTable {
     this.index.fill(-1);
     this.idIndex.fill(-1);
     this.key.fill(0);
-    this.seqDiff.clear();
     this.tcpScrub.clear();
+    this.diffSlotOf.clear();
+    this.diffFree = -1;
+    this.diffHighWater = 0;
+    this.modulatedStates = 0;
     this.freeHead = -1;
     this.highWater = 0;
     this.count = 0;
     return n;
+  }
+
+  /** Whether state i has a sequence offset on either side. */
+  modulated(i: number): boolean {
+    return this.modulatedStates > 0 && this.diffSlotOf.has(i);
+  }
+
+  /** pf's seqdiff of side `side` (0 src, 1 dst) of state i: what is added to that side's sequence numbers. */
+  seqDiff(i: number, side: number): number {
+    if (this.modulatedStates === 0) return 0;
+    const slot = this.diffSlotOf.get(i);
+    return slot === undefined ? 0 : this.diffWords[slot * 2 + side]!;
+  }
+
+  /** Sets a side's seqdiff; the pair goes when both sides are back to 0. */
+  setSeqDiff(i: number, side: number, diff: number): void {
+    let slot = this.diffSlotOf.get(i);
+    if (slot === undefined) {
+      if (diff >>> 0 === 0) return;
+      slot = this.takeDiffSlot();
+      this.diffSlotOf.set(i, slot);
+      this.modulatedStates++;
+    }
+    const w = this.diffWords;
+    w[slot * 2 + side] = diff >>> 0;
+    if (w[slot * 2] === 0 && w[slot * 2 + 1] === 0) this.dropSeqDiff(i);
+  }
+
+  private takeDiffSlot(): number {
+    const w = this.diffWords;
+    let slot = this.diffFree;
+    if (slot >= 0) this.diffFree = w[slot * 2]! | 0;
+    else {
+      slot = this.diffHighWater++;
+      if (slot * 2 >= w.length) {
+        this.diffWords = new Uint32Array(w.length * 2);
+        this.diffWords.set(w);
+      }
+    }
+    this.diffWords[slot * 2] = 0;
+    this.diffWords[slot * 2 + 1] = 0;
+    return slot;
+  }
+
+  private dropSeqDiff(i: number): void {
+    const slot = this.diffSlotOf.get(i);
+    if (slot === undefined) return;
+    this.diffSlotOf.delete(i);
+    this.diffWords[slot * 2] = this.diffFree >>> 0;
+    this.diffFree = slot;
+    this.modulatedStates--;
   }
 
   /** Finds a state by its pfsync identity (creator id, 64-bit id as two words); -1 if none. */

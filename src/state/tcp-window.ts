@@ -82,8 +82,10 @@ function advanceWindows(
  * Tracks one packet of an existing TCP state. `forward`: the packet went from
  * the initiator (peer 0) to the responder. Returns StateReason.PASS or
  * BAD_STATE; on PASS the peers and the timeout class are updated.
+ * `ackShift`: the other side's sequence offset (modulate state), taken off
+ * the ack so that each peer is tracked in its own sequence space, as pf does.
  */
-export function tcpTrack(t: StateTable, i: number, m: PacketMeta, forward: boolean): number {
+export function tcpTrack(t: StateTable, i: number, m: PacketMeta, forward: boolean, ackShift: number = 0): number {
   const src = forward ? i * 2 : i * 2 + 1;
   const dst = forward ? i * 2 + 1 : i * 2;
   const flags = m.tcpFlags;
@@ -133,7 +135,7 @@ export function tcpTrack(t: StateTable, i: number, m: PacketMeta, forward: boole
     if (flags & TCPFlag.FIN) end = (end + 1) >>> 0;
   }
   const origSeq = seq;
-  ack = m.ack;
+  ack = (m.ack - ackShift) >>> 0;
   if ((flags & TCPFlag.ACK) === 0)
     ack = t.seqlo[dst]!; // let it through the ack skew check
   else if (
@@ -196,9 +198,9 @@ export function tcpTrack(t: StateTable, i: number, m: PacketMeta, forward: boole
  * now send. A reset must still lie in the window. Once each end has been
  * seen, full tracking resumes.
  */
-export function tcpTrackResync(t: StateTable, i: number, m: PacketMeta, forward: boolean): number {
+export function tcpTrackResync(t: StateTable, i: number, m: PacketMeta, forward: boolean, ackShift = 0): number {
   const flags = m.tcpFlags;
-  if (flags & TCPFlag.RST) return tcpTrack(t, i, m, forward);
+  if (flags & TCPFlag.RST) return tcpTrack(t, i, m, forward, ackShift);
   const src = forward ? i * 2 : i * 2 + 1;
   const dst = forward ? i * 2 + 1 : i * 2;
   const sws = t.wscale[src]! && t.wscale[dst]! && !(flags & TCPFlag.SYN) ? t.wscale[src]! & WSCALE_MASK : 0;
@@ -210,7 +212,7 @@ export function tcpTrackResync(t: StateTable, i: number, m: PacketMeta, forward:
   if (seqGt(end, t.seqhi[src]!)) t.seqhi[src] = end;
   if (t.maxWin[src]! < win) t.maxWin[src] = Math.min(win, 0xffff);
   if (flags & TCPFlag.ACK) {
-    const ack = m.ack;
+    const ack = (m.ack - ackShift) >>> 0;
     if (seqGt(ack, t.seqlo[dst]!)) t.seqlo[dst] = ack; // the other end has sent at least this much
     const reach = (ack + Math.max(win << sws, 1)) >>> 0;
     if (seqGt(reach, t.seqhi[dst]!)) t.seqhi[dst] = reach;
