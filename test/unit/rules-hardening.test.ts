@@ -15,7 +15,10 @@ test('control characters and escape sequences from the file are shown escaped, t
   const r = parse(text);
   // the tokenizer refuses each control character first (none is printed raw); the syntax error follows
   assert.match(r.diagnostics[0]!.message, /^control character U\+001B is not allowed$/);
-  const shown = formatDiagnostic(r.diagnostics.find((d) => /found/.test(d.message))!, text);
+  const shown = formatDiagnostic(
+    r.diagnostics.find((d) => /found/.test(d.message))!,
+    text,
+  );
   assert.ok(![...shown].some((c) => (c < ' ' && c !== '\n') || c === '\x7f' || c === '\u202e'), shown);
   const [head, line, caret] = shown.split('\n');
   assert.match(head!, /^t\.conf:1:22: error: .*found '\\x1b\]0;x\\x07'$/);
