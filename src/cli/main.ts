@@ -4,6 +4,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkCommand, checkUsage } from './check-command.js';
+import { cleanupCommand, cleanupUsage } from './cleanup-command.js';
 import { ctlCommand, ctlUsage } from './ctl-command.js';
 import { processIO, type CommandIO } from './io.js';
 import { labCommand, labUsage } from './lab-command.js';
@@ -23,6 +24,11 @@ const commands: Record<string, Command> = {
     summary: 'ask or tell the running daemon (pfctl): show, reload, kill, table',
   },
   top: { run: topCommand, usage: topUsage, summary: 'live view of states and rules (pftop)' },
+  cleanup: {
+    run: cleanupCommand,
+    usage: cleanupUsage,
+    summary: 'undo what a killed tunpf left behind (rules, sysctls, macvlans)',
+  },
   lab: {
     run: labCommand,
     usage: labUsage,
