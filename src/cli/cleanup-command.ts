@@ -30,9 +30,13 @@ export function cleanupCommand(argv: string[], io: CommandIO): number {
   }
   if (args.values.help) return (io.out(cleanupUsage), 0);
   const dir = args.values['run-dir'] ?? RUN_DIR;
+  // interface locks, and the control socket's owner file (control.sock.pid)
   const live = lockHolders(dir).filter((l) => l.alive);
   if (live.length) {
-    const who = live.map((l) => `pid ${l.pid} filters ${l.ifname}`).join(', ');
+    const pids = [...new Set(live.map((l) => l.pid))];
+    const filtered = (pid: number) =>
+      live.filter((l) => l.pid === pid && !l.ifname.endsWith('.sock')).map((l) => l.ifname);
+    const who = pids.map((pid) => `pid ${pid} filters ${filtered(pid).join(', ') || 'nothing'}`).join('; ');
     io.err(`tunpf cleanup: a tunpf instance is running here (${who}); stop it instead (SIGTERM undoes everything)`);
     return 1;
   }

@@ -18,7 +18,9 @@ export interface LockHolder {
 export function lockHolders(dir = RUN_DIR): (LockHolder & { alive: boolean })[] {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.pid'));
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.pid'))
+      .sort();
   } catch {
     return [];
   }
