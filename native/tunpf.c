@@ -12,6 +12,7 @@
 #include <linux/if_tun.h>
 #include <linux/if_packet.h>
 #include <linux/if_ether.h>
+#include <linux/filter.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -832,6 +833,93 @@ static napi_value packet_send(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * neighbourListen(ifname, macs) -> fd: an AF_PACKET socket on the interface that receives only ARP and IPv6
+ * neighbour solicitations (a classic BPF filter in the kernel), so CARP can answer them itself. macs: multicast
+ * MACs (6 bytes each) the interface must take in while the socket is open (solicited-node groups: a NOARP
+ * device joins none itself).
+ */
+static napi_value neighbour_listen(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[IFNAMSIZ];
+  uint8_t *macs;
+  size_t macs_len;
+  if (argc < 2 || !get_bytes(env, argv[1], &macs, &macs_len) || macs_len % ETH_ALEN != 0) {
+    napi_throw_type_error(env, NULL, "neighbourListen(ifname, macs: Uint8Array of 6-byte MACs)");
+    return NULL;
+  }
+  unsigned idx = get_ifindex(env, argv[0], name, "neighbourListen(ifname)");
+  if (idx == 0) return NULL;
+  /* ARP; or IPv6 with next header ICMPv6 (byte 20) and ICMPv6 type 135 right after the fixed header (byte 54) */
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_ARP, 5, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 5),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 20),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 0, 3),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 54),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 135, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, 0xffff),
+      BPF_STMT(BPF_RET | BPF_K, 0),
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", "AF_PACKET");
+  struct sockaddr_ll sa = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = (int)idx};
+  /* the filter goes on before the bind, so nothing unfiltered is queued in between */
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "neighbourListen", name);
+  }
+  for (size_t k = 0; k < macs_len; k += ETH_ALEN) {
+    struct packet_mreq mr = {.mr_ifindex = (int)idx, .mr_type = PACKET_MR_MULTICAST, .mr_alen = ETH_ALEN};
+    memcpy(mr.mr_address, macs + k, ETH_ALEN);
+    if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) {
+      int e = errno;
+      close(fd);
+      return throw_errno(env, e, "PACKET_ADD_MEMBERSHIP", name);
+    }
+  }
+  napi_value out;
+  CHECK(napi_create_int32(env, fd, &out));
+  return out;
+}
+
+/* packetRecv(fd, buf) -> length of the next frame received (not one this host sent), or -1 when none waits. */
+static napi_value packet_recv(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  uint8_t *buf;
+  size_t blen;
+  if (argc < 2 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &blen)) {
+    napi_throw_type_error(env, NULL, "packetRecv(fd, buf)");
+    return NULL;
+  }
+  napi_value out;
+  for (;;) {
+    struct sockaddr_ll from;
+    socklen_t flen = sizeof from;
+    ssize_t r = recvfrom(fd, buf, blen, 0, (struct sockaddr *)&from, &flen);
+    /* ENETDOWN: the interface went down (or was down at bind); the error is reported once and cleared */
+    if (r < 0 && (errno == EINTR || errno == ENETDOWN)) continue;
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        CHECK(napi_create_int32(env, -1, &out));
+        return out;
+      }
+      return throw_errno(env, errno, "recvfrom", "AF_PACKET");
+    }
+    if (from.sll_pkttype == PACKET_OUTGOING) continue;
+    CHECK(napi_create_int32(env, (int32_t)r, &out));
+    return out;
+  }
+}
+
 static napi_value if_index(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -874,6 +962,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"rawSetTos", NULL, raw_set_tos, NULL, NULL, NULL, napi_default, NULL},
       {"packetOpen", NULL, packet_open, NULL, NULL, NULL, napi_default, NULL},
       {"packetSend", NULL, packet_send, NULL, NULL, NULL, napi_default, NULL},
+      {"neighbourListen", NULL, neighbour_listen, NULL, NULL, NULL, napi_default, NULL},
+      {"packetRecv", NULL, packet_recv, NULL, NULL, NULL, napi_default, NULL},
       {"ifIndex", NULL, if_index, NULL, NULL, NULL, napi_default, NULL},
       {"sockOwner", NULL, sock_owner, NULL, NULL, NULL, napi_default, NULL},
       {"socketGid", NULL, socket_gid, NULL, NULL, NULL, napi_default, NULL},

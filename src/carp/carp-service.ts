@@ -8,12 +8,15 @@
 // busy datapath delays an advertisement by one event-loop turn at most and
 // never shifts the schedule. Like any packet, advertisements pass the
 // rules (the daemon's admission) on the way in and out: a blocked one is
-// counted and goes no further.
+// counted and goes no further. A master answers ARP and neighbour
+// solicitations for its virtual addresses here (the kernel does not: see
+// address-owner.ts).
 
 import { randomBytes } from 'node:crypto';
 import type { Kernel } from '../os/kernel.js';
 import { LinkMonitor } from '../os/link-monitor.js';
-import { PacketSocket, RawSocket, type RawReceived } from '../os/raw-socket.js';
+import type { IpJournal } from '../os/ip-journal.js';
+import { NeighbourListener, PacketSocket, RawSocket, type RawReceived } from '../os/raw-socket.js';
 import type { SysctlJournal } from '../os/sysctl-journal.js';
 import type { Clock } from '../os/clock.js';
 import type { Logger } from '../log/logger.js';
@@ -25,7 +28,14 @@ import { CARP, CarpDrop, CarpDropName } from './constants.js';
 import type { Demotion } from './demotion.js';
 import { advertisementFrame, encodeGratuitousArp, encodeUnsolicitedNa, ETHERNET_HEADER_LENGTH } from './frames.js';
 import { carpHmac } from './hmac.js';
-import { CarpMachine, CarpStateName, type CarpAction, type CarpStateLabel } from './machine.js';
+import { CarpMachine, CarpState, CarpStateName, type CarpAction, type CarpStateLabel } from './machine.js';
+import {
+  ANSWER_MAX_LENGTH,
+  answerNeighbour,
+  neighbourOwner,
+  solicitedNodeMacs,
+  type NeighbourOwner,
+} from './neighbour-answer.js';
 import { CarpCounters, validateAdvertisement, type ValidatingGroup } from './validate.js';
 
 /**
@@ -54,6 +64,8 @@ export interface CarpServiceOptions {
   router?: boolean;
   /** The rules' check of every advertisement received and sent; none: all pass. */
   admission?: CarpAdmission;
+  /** Where the undo of the macvlans and carpdev's addresses and routes is recorded, for after a crash. */
+  journal?: IpJournal;
 }
 
 /** What `show carp` and the metrics are made of; times in the clock's seconds. */
@@ -109,6 +121,10 @@ class Group {
   peerSocket: RawSocket | null = null;
   /** Our address on carpdev that a unicast peer's IPv6 advertisements go to (the socket does not say). */
   local6: string | null = null;
+  /** What the master answers ARP and neighbour solicitations for (lladdr virtual only). */
+  readonly neighbours: NeighbourOwner;
+  neighbourListener: NeighbourListener | null = null;
+  answerErrors = 0;
 
   constructor(
     readonly cfg: CarpGroupConfig,
@@ -135,6 +151,7 @@ class Group {
     const auth = { vhid: cfg.vhid, addresses: cfg.addresses.map((a) => a.address), passphrase: cfg.pass.reveal() };
     this.validating = { ...auth, cookie };
     this.hmac = carpHmac(auth, bytes);
+    this.neighbours = neighbourOwner(owner.mac, cfg.addresses);
   }
 }
 
@@ -163,12 +180,13 @@ export class CarpService {
   private timer: NodeJS.Timeout | null = null;
   private readonly clock: Clock;
   private stopped = false;
+  private readonly answer = new Uint8Array(ANSWER_MAX_LENGTH);
 
   constructor(private readonly opts: CarpServiceOptions) {
     this.clock = opts.clock;
     const now = this.clock();
     for (const cfg of opts.groups) {
-      const g = new Group(cfg, new AddressOwner(opts.kernel, cfg, opts.sysctls), now);
+      const g = new Group(cfg, new AddressOwner(opts.kernel, cfg, opts.sysctls, opts.journal), now);
       this.groups.push(g);
       let p = this.parents.get(cfg.carpdev);
       if (!p) this.parents.set(cfg.carpdev, (p = new Parent(cfg.carpdev)));
@@ -259,6 +277,13 @@ export class CarpService {
     }
     p.frames = PacketSocket.open(p.ifname);
     for (const g of p.groups.values()) {
+      if (g.cfg.lladdr === 'virtual') {
+        g.neighbourListener = NeighbourListener.open(g.cfg.name, solicitedNodeMacs(g.neighbours));
+        g.neighbourListener.start(
+          (frame, length) => this.answerNeighbour(p, g, frame, length),
+          (e) => this.opts.log.error({ err: e.message, interface: g.cfg.name }, 'carp: neighbour receive failed'),
+        );
+      }
       if (!g.cfg.peer) continue;
       const af = g.cfg.peer.includes(':') ? 6 : 4;
       g.peerSocket = RawSocket.open(af, CARP.PROTO).bindDevice(p.ifname).tos(CARP.TOS);
@@ -293,6 +318,19 @@ export class CarpService {
     const before = target.machine.state;
     target.machine.receive({ advbase: r.ad.advbase, advskew: r.ad.advskew, demote: r.ad.demote }, af, this.clock());
     if (target.machine.state !== before || target.machine.actions.length) this.runActions();
+  }
+
+  /** An ARP request or neighbour solicitation that reached a vhid's macvlan: its master answers. */
+  private answerNeighbour(p: Parent, g: Group, frame: Uint8Array, length: number): void {
+    const master = g.machine.state === CarpState.MASTER && g.owner.owns;
+    const n = answerNeighbour(frame, length, g.neighbours, master, this.opts.router ?? true, this.answer);
+    if (n === 0) return;
+    try {
+      p.frames!.send(this.answer.subarray(0, n));
+    } catch (e) {
+      if (++g.answerErrors % BLOCKED_LOG_EVERY === 1)
+        this.opts.log.warn({ carp: g.cfg.name, err: (e as Error).message }, 'carp: neighbour answer not sent');
+    }
   }
 
   /**
@@ -555,9 +593,11 @@ export class CarpService {
     for (const t of this.settling.values()) clearTimeout(t);
     this.links?.stop();
     for (const g of this.groups) {
+      g.neighbourListener?.close();
       g.owner.destroy();
       g.peerSocket?.close();
     }
+    this.opts.journal?.clear();
     for (const p of this.parents.values()) {
       p.recv4?.close();
       p.recv6?.close();

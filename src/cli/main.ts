@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { checkCommand, checkOptions, checkUsage } from './check-command.js';
 import { endQuietlyWhenClosed } from './closed-output.js';
 import { ctlCommand, ctlOptions, ctlUsage } from './ctl-command.js';
+import { cleanupCommand, cleanupOptions, cleanupUsage } from './cleanup-command.js';
 import { processIO, type CommandIO } from './io.js';
 import { labCommand, labFlags, labUsage } from './lab-command.js';
 import { replayCommand, replayOptions, replayUsage } from './replay-command.js';
@@ -47,6 +48,12 @@ export const commands: Record<string, Command> = {
     flags: ctlOptions,
   },
   top: { run: topCommand, usage: topUsage, summary: 'live view of states and rules (pftop)', flags: topOptions },
+  cleanup: {
+    run: cleanupCommand,
+    usage: cleanupUsage,
+    summary: 'undo what a killed tunpf left behind (rules, sysctls, macvlans)',
+    flags: cleanupOptions,
+  },
   lab: {
     run: labCommand,
     usage: labUsage,

@@ -17,7 +17,9 @@ import { RUN_DIR } from '../os/run-dir.js';
 import { systemClock } from '../os/clock.js';
 import { Kernel } from '../os/kernel.js';
 import { RouteOutputs } from '../datapath/route-outputs.js';
-import { OWN_TUN, planRouter, removeStale, RouterSetup } from '../datapath/router-setup.js';
+import { OWN_TUN, planRouter, RouterSetup } from '../datapath/router-setup.js';
+import { IpJournal } from '../os/ip-journal.js';
+import { IP_JOURNAL, LOCAL_RULE_JOURNAL, removeLeftovers, SYSCTL_JOURNAL } from './leftovers.js';
 import { SysctlJournal } from '../os/sysctl-journal.js';
 import { CarpService } from '../carp/carp-service.js';
 import { Demotion } from '../carp/demotion.js';
@@ -166,11 +168,14 @@ export class Daemon {
     this.lock.acquire(interfaces);
     try {
       this.startOperatorInterface();
-      const journal = join(this.opts.lockDir ?? RUN_DIR, 'sysctl-journal.json');
-      const localRuleJournal = join(this.opts.lockDir ?? RUN_DIR, 'local-rule-journal.json');
-      const stale = removeStale(this.kernel, journal, localRuleJournal);
-      if (stale) log.warn({ rules: stale }, 'removed routing rules a previous tunpf left behind');
-      this.sysctls = new SysctlJournal(this.kernel, journal);
+      const dir = this.opts.lockDir ?? RUN_DIR;
+      const localRuleJournal = join(dir, LOCAL_RULE_JOURNAL);
+      // the same undo as `tunpf cleanup`
+      const stale = removeLeftovers(this.kernel, dir);
+      const { sysctls, rules, commands, tuns } = stale;
+      if (rules || sysctls || commands.length || tuns.length)
+        log.warn({ sysctls, rules, commands, tuns }, 'undid what a previous tunpf left behind');
+      this.sysctls = new SysctlJournal(this.kernel, join(dir, SYSCTL_JOURNAL));
       this.warnHaRules(this.opts.ruleset);
       const carpGroups = this.opts.ha?.carp ?? [];
       if (carpGroups.length) {
@@ -182,6 +187,7 @@ export class Daemon {
           demotion: this.demotion,
           clock: this.clock,
           admission: this.haAdmission,
+          journal: new IpJournal(join(dir, IP_JOURNAL)),
         });
         this.carp.prepare();
       }

@@ -2,10 +2,39 @@
 // interface gets a lock file naming the owner's pid; a lock whose process is
 // gone is stale and taken over.
 
-import { mkdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive } from '../os/process.js';
 import { RUN_DIR } from '../os/run-dir.js';
+
+export interface LockHolder {
+  ifname: string;
+  pid: number;
+  /** The lock file. */
+  path: string;
+}
+
+/** Every interface lock in `dir`, with whether its process still runs. */
+export function lockHolders(dir = RUN_DIR): (LockHolder & { alive: boolean })[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.pid'))
+      .sort();
+  } catch {
+    return [];
+  }
+  return names.map((n) => {
+    const path = join(dir, n);
+    let pid = 0;
+    try {
+      pid = Number(readFileSync(path, 'utf8').trim()) || 0;
+    } catch {
+      // removed meanwhile
+    }
+    return { ifname: n.slice(0, -'.pid'.length), pid, path, alive: pid > 0 && pid !== process.pid && alive(pid) };
+  });
+}
 
 export class InstanceLock {
   private readonly held: string[] = [];

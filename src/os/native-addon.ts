@@ -39,6 +39,13 @@ export interface NativeAddon {
   /** An AF_PACKET socket bound to the interface, for sending whole Ethernet frames. */
   packetOpen(ifname: string): number;
   packetSend(fd: number, frame: Uint8Array): number;
+  /**
+   * An AF_PACKET socket on the interface that receives only ARP and IPv6 neighbour solicitations; the
+   * interface takes in the multicast MACs given (6 bytes each) while it is open.
+   */
+  neighbourListen(ifname: string, multicastMacs: Uint8Array): number;
+  /** The next frame received (none this host sent) into buf: its length, or -1 when none waits. */
+  packetRecv(fd: number, buf: Uint8Array): number;
   ifIndex(name: string): number;
   /** The owner of a TCP/UDP socket by tuple (datapath/socket-owners.ts SocketQueries says how). */
   sockOwner(query: Uint32Array): boolean;

@@ -156,3 +156,61 @@ export class PacketSocket {
     this.closed = true;
   }
 }
+
+/**
+ * Receives the ARP requests and IPv6 neighbour solicitations that arrive on
+ * one interface, as whole Ethernet frames (a filter in the kernel drops the
+ * rest), so that CARP can answer them in place of the kernel.
+ */
+export class NeighbourListener {
+  readonly fd: number;
+  private watcher: object | null = null;
+  private readonly buf = new Uint8Array(2048);
+  private closed = false;
+
+  private constructor(
+    private readonly native: NativeAddon,
+    readonly ifname: string,
+    multicastMacs: readonly Uint8Array[],
+  ) {
+    const macs = new Uint8Array(multicastMacs.length * 6);
+    multicastMacs.forEach((m, k) => macs.set(m, k * 6));
+    this.fd = native.neighbourListen(ifname, macs);
+  }
+
+  /** `multicastMacs`: what the interface must take in besides its own MAC and broadcast (left when closed). */
+  static open(ifname: string, multicastMacs: readonly Uint8Array[] = []): NeighbourListener {
+    return new NeighbourListener(loadNativeAddon(), ifname, multicastMacs);
+  }
+
+  /** Calls onFrame for every frame received (frame is valid only during the call). */
+  start(onFrame: (frame: Uint8Array, length: number) => void, onError: (e: Error) => void): void {
+    if (this.watcher) return;
+    const onReadable = (status?: number) => {
+      try {
+        for (;;) {
+          const n = this.native.packetRecv(this.fd, this.buf);
+          if (n < 0) break;
+          onFrame(this.buf, Math.min(n, this.buf.length));
+        }
+      } catch (e) {
+        onError(e as Error);
+      }
+      // The interface going down (a backup's macvlan does) is a socket error, and libuv stops watching on
+      // one: the read above cleared it, so watch again.
+      if (status !== undefined && status < 0 && !this.closed) {
+        this.native.unwatch(this.watcher!);
+        this.watcher = this.native.watch(this.fd, onReadable);
+      }
+    };
+    this.watcher = this.native.watch(this.fd, onReadable);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (this.watcher) this.native.unwatch(this.watcher);
+    this.watcher = null;
+    this.native.close(this.fd);
+    this.closed = true;
+  }
+}
