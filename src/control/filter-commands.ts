@@ -5,6 +5,7 @@
 import type { ForwardCounters } from '../datapath/forwarder.js';
 import type { PfTable } from '../filter/table-store.js';
 import { AddrKind } from '../filter/compile-rules.js';
+import { logCounterIndex, type LogInterfaceStats } from '../filter/log-interface.js';
 import { WhyName, type PacketFilter } from '../filter/packet-filter.js';
 import { formatAddress, maskAddress, parsePrefix } from '../packet/address.js';
 import { ParseErrorName } from '../packet/meta.js';
@@ -20,6 +21,8 @@ import { ErrorCode } from './protocol.js';
 import type {
   FlushStatesResult,
   KillStatesResult,
+  LogInterfaceCounters,
+  LogInterfaceInfo,
   ReloadResult,
   ShowInfoResult,
   ShowLimitsResult,
@@ -107,6 +110,24 @@ export function showRules(ctx: FilterContext): ShowRulesResult {
   return { rules: ruleRows(rs, rs, ctx.states), default: { packets: rs.defaultPackets, bytes: rs.defaultBytes } };
 }
 
+function logInterfaceCounters(li: LogInterfaceStats, af: number): LogInterfaceCounters {
+  const p = (out: boolean, blocked: boolean) => li.packets[logCounterIndex(af, out, blocked)]!;
+  const b = (out: boolean) => li.bytes[logCounterIndex(af, out, false)]! + li.bytes[logCounterIndex(af, out, true)]!;
+  return {
+    bytesIn: b(false),
+    bytesOut: b(true),
+    packetsInPassed: p(false, false),
+    packetsInBlocked: p(false, true),
+    packetsOutPassed: p(true, false),
+    packetsOutBlocked: p(true, true),
+  };
+}
+
+function logInterfaceInfo(li: LogInterfaceStats): LogInterfaceInfo | null {
+  if (li.name === null) return null;
+  return { name: li.name, ipv4: logInterfaceCounters(li, 4), ipv6: logInterfaceCounters(li, 6) };
+}
+
 export function showInfo(ctx: FilterContext): ShowInfoResult {
   const f = ctx.filter();
   const c = f.counters;
@@ -127,6 +148,7 @@ export function showInfo(ctx: FilterContext): ShowInfoResult {
     since: new Date(ctx.startedAt * 1000).toISOString(),
     uptime: Math.max(0, Math.floor(ctx.now() - ctx.startedAt)),
     hostid: (s.table.hostid >>> 0).toString(16).padStart(8, '0'),
+    loginterface: logInterfaceInfo(f.logInterface),
     rules: f.rules.count,
     states: {
       current: s.table.count,

@@ -5,6 +5,37 @@
 import type { FilterContext } from './filter-commands.js';
 import { showInfo, showRules, showTables } from './filter-commands.js';
 import { byLabel, single, type MetricFamily, type MetricsProvider } from './metrics.js';
+import type { LogInterfaceInfo } from './results.js';
+
+/** `set loginterface`: pfctl -si's Interface Stats, labelled by interface, family, direction (and verdict). */
+function logInterfaceMetrics(li: LogInterfaceInfo): MetricFamily[] {
+  const families = [
+    ['ipv4', li.ipv4],
+    ['ipv6', li.ipv6],
+  ] as const;
+  return [
+    {
+      name: 'tunpf_loginterface_bytes_total',
+      help: 'Bytes checked on the interface of set loginterface, since it was named.',
+      type: 'counter',
+      samples: families.flatMap(([family, c]) => [
+        { labels: { interface: li.name, family, direction: 'in' }, value: c.bytesIn },
+        { labels: { interface: li.name, family, direction: 'out' }, value: c.bytesOut },
+      ]),
+    },
+    {
+      name: 'tunpf_loginterface_packets_total',
+      help: 'Packets checked on the interface of set loginterface, since it was named, by verdict.',
+      type: 'counter',
+      samples: families.flatMap(([family, c]) => [
+        { labels: { interface: li.name, family, direction: 'in', verdict: 'pass' }, value: c.packetsInPassed },
+        { labels: { interface: li.name, family, direction: 'in', verdict: 'block' }, value: c.packetsInBlocked },
+        { labels: { interface: li.name, family, direction: 'out', verdict: 'pass' }, value: c.packetsOutPassed },
+        { labels: { interface: li.name, family, direction: 'out', verdict: 'block' }, value: c.packetsOutBlocked },
+      ]),
+    },
+  ];
+}
 
 export function filterMetrics(ctx: FilterContext): MetricsProvider {
   return () => {
@@ -126,6 +157,8 @@ export function filterMetrics(ctx: FilterContext): MetricsProvider {
         single('tunpf_forward_batches_total', 'Batches read from the TUNs.', 'counter', fw.batches),
       );
     }
+    const li = info.loginterface;
+    if (li) out.push(...logInterfaceMetrics(li));
     const fr = info.fragments;
     if (fr) {
       out.push(

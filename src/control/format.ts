@@ -8,6 +8,8 @@ import type {
   CarpDemoteResult,
   FlushStatesResult,
   KillStatesResult,
+  LogInterfaceCounters,
+  LogInterfaceInfo,
   ReloadResult,
   ShowCarpResult,
   ShowInfoResult,
@@ -101,12 +103,30 @@ function rate(total: number, seconds: number): string {
   return `${(seconds > 0 ? total / seconds : 0).toFixed(1)}/s`;
 }
 
+/** pfctl -si's "Interface Stats for IF" block (print_status). */
+function logInterfaceLines(li: LogInterfaceInfo): string[] {
+  const pair = (label: string, pick: (c: LogInterfaceCounters) => number) =>
+    `${label} ${String(pick(li.ipv4)).padStart(14)} ${String(pick(li.ipv6)).padStart(16)}`;
+  return [
+    `Interface Stats for ${li.name.padEnd(16)} ${'IPv4'.padStart(5)} ${'IPv6'.padStart(16)}`,
+    pair(`  ${'Bytes In'.padEnd(25)}`, (c) => c.bytesIn),
+    pair(`  ${'Bytes Out'.padEnd(25)}`, (c) => c.bytesOut),
+    '  Packets In',
+    pair(`    ${'Passed'.padEnd(23)}`, (c) => c.packetsInPassed),
+    pair(`    ${'Blocked'.padEnd(23)}`, (c) => c.packetsInBlocked),
+    '  Packets Out',
+    pair(`    ${'Passed'.padEnd(23)}`, (c) => c.packetsOutPassed),
+    pair(`    ${'Blocked'.padEnd(23)}`, (c) => c.packetsOutBlocked),
+  ];
+}
+
 export function formatInfo(r: ShowInfoResult): string {
   const t = r.uptime;
   const row = (name: string, total: number, withRate = true) =>
     `  ${name.padEnd(25)} ${String(total).padStart(14)} ${withRate ? rate(total, t).padStart(16) : ''}`.trimEnd();
   const head = (name: string) => `${name.padEnd(27)} ${'Total'.padStart(14)} ${'Rate'.padStart(16)}`;
   const out = [`Status: Enabled for ${uptimeText(t)}`.padEnd(48) + `Hostid: 0x${r.hostid}`, ''];
+  if (r.loginterface) out.push(...logInterfaceLines(r.loginterface), '');
   out.push(head('State Table'));
   out.push(row('current entries', r.states.current, false));
   out.push(

@@ -88,11 +88,31 @@ export interface ForwardInfo {
   replies: number;
 }
 
+/** One family's traffic on the log interface (pf_status bcounters and pcounters). */
+export interface LogInterfaceCounters {
+  bytesIn: number;
+  bytesOut: number;
+  packetsInPassed: number;
+  packetsInBlocked: number;
+  packetsOutPassed: number;
+  packetsOutBlocked: number;
+}
+
+/** `set loginterface`: pfctl -si's "Interface Stats", counted since the option last named this interface. */
+export interface LogInterfaceInfo {
+  /** The interface (or group: its members summed). */
+  name: string;
+  ipv4: LogInterfaceCounters;
+  ipv6: LogInterfaceCounters;
+}
+
 export interface ShowInfoResult {
   since: string;
   /** Seconds. */
   uptime: number;
   hostid: string;
+  /** null without `set loginterface`. */
+  loginterface: LogInterfaceInfo | null;
   rules: number;
   states: { current: number; limit: number; searches: number; inserts: number; removals: number; expired: number };
   /** pf's counters (PF_COUNTERS), mapped from tunpf's. */

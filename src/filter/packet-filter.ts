@@ -28,6 +28,7 @@ import {
 } from './compile-rules.js';
 import { evaluate, FilterResult } from './evaluate-rules.js';
 import { InterfaceRegistry } from './interface-registry.js';
+import { LogInterfaceStats } from './log-interface.js';
 import { LogFlag, LogRecords } from './log-records.js';
 import { RouteTargets } from './route-targets.js';
 import type { SocketOwnerLookup } from './socket-owner.js';
@@ -186,6 +187,8 @@ export class PacketFilter {
   readonly interfaces: InterfaceRegistry;
   tables: TableStore;
   readonly counters = new FilterCounters();
+  /** `set loginterface`: the counters pfctl -si shows for one interface. */
+  readonly logInterface = new LogInterfaceStats();
   private readonly result = new FilterResult();
   private translator: Translator;
   /** The targets of the ruleset's routing options; the pipeline reads a state's route target here. */
@@ -208,6 +211,7 @@ export class PacketFilter {
     });
     this.translator = new Translator(this.interfaces, () => this.tables, this.random);
     this.routeTargets = new RouteTargets(ruleset, this.interfaces, null, this.random);
+    this.logInterface.select(ruleset.options.loginterface, this.interfaces);
     this.setStateRules();
   }
 
@@ -266,6 +270,7 @@ export class PacketFilter {
     const translator = new Translator(this.interfaces, () => this.tables, this.random);
     const routeTargets = new RouteTargets(ruleset, this.interfaces, this.routeTargets, this.random);
     // nothing is swapped in until everything is built: a failure leaves the running ruleset whole
+    this.logInterface.select(ruleset.options.loginterface, this.interfaces); // first: only it may throw (names full)
     this.tables = tables;
     this.rules = rules;
     this.translator = translator;
@@ -275,6 +280,14 @@ export class PacketFilter {
 
   /** Decides one parsed packet. `now` is in seconds. */
   test(m: PacketMeta, direction: Direction, ifId: number, now: number, v: Verdict): Verdict {
+    this.decide(m, direction, ifId, now, v);
+    const li = this.logInterface;
+    if (li.nameId >= 0 && this.interfaces.matches(ifId, li.nameId))
+      li.count(m.af, direction === Direction.OUT, !v.pass, m.totalLength);
+    return v;
+  }
+
+  private decide(m: PacketMeta, direction: Direction, ifId: number, now: number, v: Verdict): Verdict {
     const c = this.counters;
     c.packets++;
     c.bytes += m.totalLength;

@@ -24,6 +24,7 @@ const skip = netTestsUnavailable();
 let topo: Topology;
 
 const RULES = `set timeout tcp.established 7200
+set loginterface wan
 table <web> { 10.2.0.0/24 }
 block all
 pass in on lan proto tcp from 10.1.0.0/24 to <web> port { 7000 7001 } label "to-server"
@@ -152,6 +153,12 @@ test('show info, timeouts, limits, tables, table', { skip: skip ?? false }, asyn
   const text = await ctl(topo.router, 'show', 'info');
   assert.match(text.stdout, /^Status: Enabled for 0 days 00:0\d:\d\d +Hostid: 0x[0-9a-f]{8}$/m);
   assert.match(text.stdout, /^ {2}match +\d+ +\d+\.\d\/s$/m);
+  // set loginterface wan: the flows leave by wan
+  const li = info.loginterface!;
+  assert.equal(li.name, 'wan');
+  assert.ok(li.ipv4.packetsOutPassed > 0 && li.ipv4.bytesOut > 0);
+  assert.match(text.stdout, /^Interface Stats for wan {15}IPv4 {13}IPv6$/m);
+  assert.match(text.stdout, /^ {2}Bytes Out +\d+ +\d+$/m);
   assert.equal((await ctlJson<ShowTimeoutsResult>(topo.router, 'show', 'timeouts')).timeouts['tcp.established'], 7200);
   assert.match((await ctl(topo.router, 'show', 'timeouts')).stdout, /^tcp\.established +7200s$/m);
   assert.deepEqual((await ctlJson<ShowLimitsResult>(topo.router, 'show', 'limits')).limits.states.limit, 100000);

@@ -103,6 +103,7 @@ test('info in pfctl -si form, rates over the uptime', () => {
     since: '2024-01-01T00:00:00.000Z',
     uptime: 100,
     hostid: '1d2c3b4a',
+    loginterface: null,
     rules: 4,
     states: { current: 5, limit: 1000, searches: 1234, inserts: 50, removals: 45, expired: 40 },
     counters: { match: 100, 'bad-offset': 2 },
@@ -143,6 +144,46 @@ test('info in pfctl -si form, rates over the uptime', () => {
   assert.ok(lines.includes('  reassembled                          200            2.0/s'));
   assert.ok(lines.includes('  dropped: fragment                      4            0.0/s'));
   assert.ok(!lines.some((l) => l.includes('dropped: memory')), 'zero fragment drops left out');
+});
+
+test('info: set loginterface shows its Interface Stats as pfctl -si, before the state table', () => {
+  const counters = (n: number) => ({
+    bytesIn: n,
+    bytesOut: 2 * n,
+    packetsInPassed: 3 * n,
+    packetsInBlocked: 4 * n,
+    packetsOutPassed: 5 * n,
+    packetsOutBlocked: 6 * n,
+  });
+  const info: ShowInfoResult = {
+    since: '2024-01-01T00:00:00.000Z',
+    uptime: 100,
+    hostid: '1d2c3b4a',
+    loginterface: { name: 'wan', ipv4: counters(1000), ipv6: counters(7) },
+    rules: 1,
+    states: { current: 0, limit: 1000, searches: 0, inserts: 0, removals: 0, expired: 0 },
+    counters: {},
+    filter: { packets: 0, bytes: 0, passed: 0, blocked: 0, verdicts: {}, malformed: {} },
+    stateDrops: {},
+    forward: null,
+    sourceNodes: 0,
+    fragments: null,
+  };
+  // print_status: "Interface Stats for %-16s %5s %16s", "  %-25s %14llu %16llu", "    %-23s %14llu %16llu"
+  assert.deepEqual(fmt.formatInfo(info).split('\n').slice(1, 13), [
+    '',
+    'Interface Stats for wan               IPv4             IPv6',
+    '  Bytes In                            1000                7',
+    '  Bytes Out                           2000               14',
+    '  Packets In',
+    '    Passed                            3000               21',
+    '    Blocked                           4000               28',
+    '  Packets Out',
+    '    Passed                            5000               35',
+    '    Blocked                           6000               42',
+    '',
+    'State Table                          Total             Rate',
+  ]);
 });
 
 test('timeouts, limits, tables, table changes', () => {
