@@ -24,20 +24,36 @@ function addressBytes(text: string, af: 4 | 6): Uint8Array {
   return out;
 }
 
-export class RawSocket {
-  readonly fd: number;
-  private watcher: object | null = null;
+/** A socket of the addon's, watched for reading by libuv until closed. */
+abstract class WatchedSocket {
+  protected watcher: object | null = null;
+  protected closed = false;
+
+  protected constructor(
+    protected readonly native: NativeAddon,
+    readonly fd: number,
+  ) {}
+
+  close(): void {
+    if (this.closed) return;
+    if (this.watcher) this.native.unwatch(this.watcher);
+    this.watcher = null;
+    this.native.close(this.fd);
+    this.closed = true;
+  }
+}
+
+export class RawSocket extends WatchedSocket {
   private readonly buf = Buffer.alloc(65536);
   private readonly meta = new Int32Array(3);
   private readonly src = new Uint8Array(16);
-  private closed = false;
 
   private constructor(
-    private readonly native: NativeAddon,
+    native: NativeAddon,
     readonly af: 4 | 6,
     readonly protocol: number,
   ) {
-    this.fd = native.rawOpen(af, protocol);
+    super(native, native.rawOpen(af, protocol));
   }
 
   static open(af: 4 | 6, protocol: number): RawSocket {
@@ -117,14 +133,6 @@ export class RawSocket {
       }
     });
   }
-
-  close(): void {
-    if (this.closed) return;
-    if (this.watcher) this.native.unwatch(this.watcher);
-    this.watcher = null;
-    this.native.close(this.fd);
-    this.closed = true;
-  }
 }
 
 /**
@@ -162,20 +170,17 @@ export class PacketSocket {
  * one interface, as whole Ethernet frames (a filter in the kernel drops the
  * rest), so that CARP can answer them in place of the kernel.
  */
-export class NeighbourListener {
-  readonly fd: number;
-  private watcher: object | null = null;
+export class NeighbourListener extends WatchedSocket {
   private readonly buf = new Uint8Array(2048);
-  private closed = false;
 
   private constructor(
-    private readonly native: NativeAddon,
+    native: NativeAddon,
     readonly ifname: string,
     multicastMacs: readonly Uint8Array[],
   ) {
     const macs = new Uint8Array(multicastMacs.length * 6);
     multicastMacs.forEach((m, k) => macs.set(m, k * 6));
-    this.fd = native.neighbourListen(ifname, macs);
+    super(native, native.neighbourListen(ifname, macs));
   }
 
   /** `multicastMacs`: what the interface must take in besides its own MAC and broadcast (left when closed). */
@@ -204,13 +209,5 @@ export class NeighbourListener {
       }
     };
     this.watcher = this.native.watch(this.fd, onReadable);
-  }
-
-  close(): void {
-    if (this.closed) return;
-    if (this.watcher) this.native.unwatch(this.watcher);
-    this.watcher = null;
-    this.native.close(this.fd);
-    this.closed = true;
   }
 }

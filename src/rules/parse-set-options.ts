@@ -17,16 +17,17 @@ const LIMIT_NAMES: Record<string, keyof Options['limits']> = {
 /** syslog's levels, as pfctl's `set debug` takes them. */
 const DEBUG_LEVELS = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
 
-/** pfctl's pf_hints: the TCP timeouts `set optimization` sets. */
-const NORMAL = {
-  'tcp.first': 120,
-  'tcp.opening': 30,
-  'tcp.established': 86400,
-  'tcp.closing': 900,
-  'tcp.finwait': 45,
-  'tcp.closed': 90,
-  'tcp.tsdiff': 30,
-};
+/** pfctl's pf_hints: the TCP timeouts `set optimization` sets; `normal` is pf's defaults. */
+const HINTED = [
+  'tcp.first',
+  'tcp.opening',
+  'tcp.established',
+  'tcp.closing',
+  'tcp.finwait',
+  'tcp.closed',
+  'tcp.tsdiff',
+];
+const NORMAL = Object.fromEntries(HINTED.map((n) => [n, DEFAULT_TIMEOUTS[n]!]));
 const SATELLITE = {
   'tcp.first': 180,
   'tcp.opening': 35,

@@ -7,9 +7,10 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { netTestsUnavailable, type Netns } from './helpers/netns.js';
-import { sleep, Topology, waitForOutput } from './helpers/topology.js';
+import { captureText } from './helpers/tcpdump.js';
+import { sleep, Topology } from './helpers/topology.js';
 
 const skip = netTestsUnavailable() ?? (spawnSync('tcpdump', ['--version']).error ? 'tcpdump is not installed' : null);
 
@@ -32,27 +33,7 @@ after(async () => {
   await topo?.destroy();
 });
 
-/** tcpdump -v in `ns` on `dev` for `count` packets matching `filter`; resolves with its text once they came. */
-async function capture(ns: Netns, dev: string, filter: string, count: number): Promise<() => Promise<string>> {
-  const p: ChildProcess = spawn(
-    'ip',
-    ['netns', 'exec', ns.name, 'tcpdump', '-i', dev, '-n', '-v', '-l', '-c', `${count}`, filter],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const out: string[] = [];
-  p.stdout!.on('data', (x) => out.push(String(x)));
-  // tcpdump may be gone (its count reached) before anyone asks for the text
-  const done = new Promise<void>((r) => p.once('exit', () => r()));
-  await waitForOutput(p, 'listening on', 10000);
-  return async () => {
-    const timer = setTimeout(() => p.kill('SIGTERM'), 5000);
-    await done;
-    clearTimeout(timer);
-    return out.join('');
-  };
-}
+const capture = (ns: Netns, dev: string, filter: string, count: number) => captureText(ns, dev, filter, count, ['-v']);
 
 test(
   'max-mss: the SYN leaves with MSS 1300, the SYN-ACK of its state arrives with at most 1300',

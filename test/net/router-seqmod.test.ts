@@ -6,9 +6,10 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { netTestsUnavailable, runInNetns, type Netns } from './helpers/netns.js';
-import { sleep, Topology, waitForOutput } from './helpers/topology.js';
+import { captureText } from './helpers/tcpdump.js';
+import { sleep, Topology } from './helpers/topology.js';
 
 const skip = netTestsUnavailable() ?? (spawnSync('tcpdump', ['--version']).error ? 'tcpdump is not installed' : null);
 
@@ -30,24 +31,8 @@ after(async () => {
   await topo?.destroy();
 });
 
-/** tcpdump -S in `ns` on `dev` for at most `count` packets matching `filter`; the stop function returns its text. */
-async function capture(ns: Netns, dev: string, filter: string, count: number): Promise<() => Promise<string>> {
-  const p: ChildProcess = spawn(
-    'ip',
-    ['netns', 'exec', ns.name, 'tcpdump', '-i', dev, '-n', '-S', '-l', '-c', `${count}`, filter],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const out: string[] = [];
-  p.stdout!.on('data', (x) => out.push(String(x)));
-  const done = new Promise<void>((r) => p.once('exit', () => r()));
-  await waitForOutput(p, 'listening on', 10000);
-  return async () => {
-    const timer = setTimeout(() => p.kill('SIGTERM'), 3000);
-    await done;
-    clearTimeout(timer);
-    return out.join('');
-  };
-}
+const capture = (ns: Netns, dev: string, filter: string, count: number) =>
+  captureText(ns, dev, filter, count, ['-S'], 3000);
 
 const isnOf = (text: string): number => Number(/Flags \[S\], seq (\d+)/.exec(text)?.[1]);
 
