@@ -5,7 +5,7 @@
 
 import { errorCount, formatDiagnostics } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
-import type { FilterContext } from './filter-commands.js';
+import type { FilterContext } from './filter-context.js';
 import { ErrorCode } from './protocol.js';
 import { ruleRows } from './rule-rows.js';
 import type { AnchorFlushResult, AnchorLoadResult, ShowRulesResult } from './results.js';

@@ -2,19 +2,16 @@
 // live filter and its counters through a small context, so the daemon
 // passes in what it has and tests pass in a filter of their own.
 
-import type { ForwardCounters } from '../datapath/forwarder.js';
 import type { PfTable } from '../filter/table-store.js';
 import { AddrKind } from '../filter/compile-rules.js';
 import { logCounterIndex, type LogInterfaceStats } from '../filter/log-interface.js';
 import { WhyName, type PacketFilter } from '../filter/packet-filter.js';
 import { formatAddress, maskAddress, parsePrefix } from '../packet/address.js';
 import { ParseErrorName } from '../packet/meta.js';
-import { DEFAULT_TIMEOUTS, type Prefix, type Ruleset } from '../rules/ast.js';
+import { DEFAULT_TIMEOUTS, type Prefix } from '../rules/ast.js';
 import { errorCount, escapeControls, formatDiagnostics } from '../rules/diagnostic-text.js';
 import { RulesetReadError, type LoadResult } from '../rules/load-file.js';
 import { StateReasonName } from '../state/constants.js';
-import type { FragmentCache } from '../state/fragment-cache.js';
-import type { StateEngine } from '../state/state-engine.js';
 import { registerAnchorCommands } from './anchor-commands.js';
 import { ruleRows, rulesById } from './rule-rows.js';
 import { ErrorCode } from './protocol.js';
@@ -47,32 +44,11 @@ import {
   type TableArgs,
   type TableEditArgs,
 } from './schemas.js';
+import type { FilterContext } from './filter-context.js';
 import { ControlError, type ControlServer } from './server.js';
 import { queryStatesStreamed, statesToKill } from './state-query.js';
 
-/** What the filter commands need from the daemon. */
-export interface FilterContext {
-  /** The live filter (reloads change its rules and tables in place). */
-  filter(): PacketFilter;
-  /** The state engine the filter tracks connections in. */
-  states: StateEngine;
-  /** The datapath's counters; null before it runs (or offline). */
-  forwardCounters(): ForwardCounters | null;
-  /** The datapath's fragment cache (set reassemble); null before it runs (or offline). */
-  fragments?(): FragmentCache | null;
-  /** The daemon's clock: epoch seconds (the states' clock). */
-  now(): number;
-  /** When the daemon started, on that clock. */
-  startedAt: number;
-  /** The file `tunpf run -f` loaded: the default for reload. */
-  rulesFile?: string;
-  /** Loads and checks a ruleset the way `tunpf run` does; with `anchor`, as that anchor's rules. */
-  loadRuleset?(file: string, anchor?: string): LoadResult;
-  /** Installs a checked ruleset; states stay. */
-  applyRuleset?(ruleset: Ruleset): void;
-  /** Removes every state (the daemon tells its pfsync peer); the filter's own flush without it. */
-  flushStates?(): number;
-}
+export type { FilterContext } from './filter-context.js';
 
 /** tunpf's parse errors as pf's counters. */
 const MALFORMED_AS_PF: Record<string, string> = {

@@ -2,7 +2,7 @@
 // their churn, per-rule and per-table counters. Read at scrape time from
 // the same context the control commands use.
 
-import type { FilterContext } from './filter-commands.js';
+import type { FilterContext } from './filter-context.js';
 import { showInfo, showRules, showTables } from './filter-commands.js';
 import { byLabel, single, type MetricFamily, type MetricsProvider } from './metrics.js';
 import type { LogInterfaceInfo } from './results.js';

@@ -62,8 +62,7 @@ export interface StateInfo {
   rate: number;
 }
 
-export const STATE_SORT_KEYS = ['age', 'expiry', 'bytes', 'packets', 'rate', 'source', 'destination'] as const;
-export type StateSortKey = (typeof STATE_SORT_KEYS)[number];
+export { STATE_SORT_KEYS, type StateSortKey } from './schemas.js';
 
 /** `show states`' filters: the shape its schema checks (schemas.ts). */
 export type { ShowStatesArgs } from './schemas.js';

@@ -5,7 +5,10 @@
 // named in the error instead of being ignored.
 
 import { z } from 'zod';
-import { STATE_SORT_KEYS } from './results.js';
+
+/** What `show states` sorts by. */
+export const STATE_SORT_KEYS = ['age', 'expiry', 'bytes', 'packets', 'rate', 'source', 'destination'] as const;
+export type StateSortKey = (typeof STATE_SORT_KEYS)[number];
 
 /** Commands without arguments. */
 export const noArgs = z.object({}).strict();
