@@ -2,7 +2,7 @@
 // live filter and its counters through a small context, so the daemon
 // passes in what it has and tests pass in a filter of their own.
 
-import type { PfTable } from '../filter/table-store.js';
+import type { PfTable, TableStore } from '../filter/table-store.js';
 import { AddrKind } from '../filter/compile-rules.js';
 import { logCounterIndex, type LogInterfaceStats } from '../filter/log-interface.js';
 import { WhyName, type PacketFilter } from '../filter/packet-filter.js';
@@ -265,13 +265,34 @@ function editable(t: PfTable): PfTable {
   return t;
 }
 
+/** The table, made if need be; refused when a new one would go over `set limit tables`. */
+function ensureWithinLimit(tables: TableStore, name: string): PfTable {
+  if (!tables.get(name) && tables.full())
+    throw new ControlError(
+      ErrorCode.REFUSED,
+      `table <${name}> not created: ${tables.list().length} tables, set limit tables is ${tables.limits.tables}`,
+    );
+  return tables.ensure(name);
+}
+
+/** Refuses a change that would go over `set limit table-entries`; a table made for it goes again. */
+function overEntryLimit(tables: TableStore, name: string, created: boolean): never {
+  if (created) tables.delete(name);
+  throw new ControlError(
+    ErrorCode.REFUSED,
+    `table <${name}>: the entries would go over set limit table-entries ${tables.limits.tableEntries} ` +
+      `(${tables.entryCount()} held); the table is unchanged`,
+  );
+}
+
 export function tableAdd(ctx: FilterContext, args: TableEditArgs): TableChangeResult {
   const name = tableName(args);
   const entries = parseEntries(args.addresses);
   const tables = ctx.filter().tables;
   const created = !tables.get(name);
-  const t = editable(tables.ensure(name));
+  const t = editable(ensureWithinLimit(tables, name));
   const added = t.add(entries);
+  if (added < 0) overEntryLimit(tables, name, created);
   return { table: name, created, added, deleted: 0, count: t.size };
 }
 
@@ -286,9 +307,9 @@ export function tableReplace(ctx: FilterContext, args: TableEditArgs): TableChan
   const entries = parseEntries(args.addresses);
   const tables = ctx.filter().tables;
   const created = !tables.get(name);
-  const t = editable(tables.ensure(name));
+  const t = editable(ensureWithinLimit(tables, name));
   const before = new Set(t.entries.keys());
-  t.replace(entries);
+  if (!t.replace(entries)) overEntryLimit(tables, name, created);
   const after = new Set(t.entries.keys());
   let added = 0;
   let deleted = 0;

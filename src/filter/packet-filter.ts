@@ -201,7 +201,7 @@ export class PacketFilter {
     this.states = opts.states;
     this.random = opts.random;
     this.owners = opts.owners ?? null;
-    this.tables = TableStore.forRuleset(ruleset.tables);
+    this.tables = TableStore.forRuleset(ruleset.tables, undefined, ruleset.options.limits);
     this.rules = compileRuleset(ruleset, {
       interfaces: this.interfaces,
       tables: this.tables,
@@ -257,7 +257,7 @@ export class PacketFilter {
     const kept = this.rules.anchors.all().reduce((n, a) => n + (filled.has(a.path) ? 0 : a.count), 0);
     const loaded = ruleset.rules.length + ruleset.anchors.reduce((n, a) => n + a.rules.length, 0);
     assertRuleRoom(loaded + kept); // anchors the file does not fill keep their rules
-    const tables = TableStore.forRuleset(ruleset.tables, this.tables);
+    const tables = TableStore.forRuleset(ruleset.tables, this.tables, ruleset.options.limits);
     const rules = compileRuleset(ruleset, {
       interfaces: this.interfaces,
       tables,
@@ -272,6 +272,7 @@ export class PacketFilter {
     // nothing is swapped in until everything is built: a failure leaves the running ruleset whole
     this.logInterface.select(ruleset.options.loginterface, this.interfaces); // first: only it may throw (names full)
     this.tables = tables;
+    tables.claim();
     this.rules = rules;
     this.translator = translator;
     this.routeTargets = routeTargets;

@@ -4,7 +4,7 @@
 // a change, so a burst of changes costs one rebuild.
 
 import { formatAddress, maskAddress } from '../packet/address.js';
-import type { Prefix, TableDef } from '../rules/ast.js';
+import { DEFAULT_LIMITS, type Prefix, type Ruleset, type TableDef } from '../rules/ast.js';
 import { PrefixSet, type PrefixEntry } from './prefix-set.js';
 
 export interface TableEntry {
@@ -23,6 +23,8 @@ export class PfTable {
   /** Lookups that matched / did not match (pfctl -vvsT). */
   matches = 0;
   misses = 0;
+  /** The store whose `set limit table-entries` bounds this table; none for a table on its own. */
+  store: TableStore | null = null;
 
   constructor(
     readonly name: string,
@@ -30,9 +32,13 @@ export class PfTable {
     public isConst = false,
   ) {}
 
-  /** Adds entries; returns how many were new. */
+  /**
+   * Adds entries; returns how many were new or changed, or -1 when the new
+   * ones would take the store over `set limit table-entries` (then none is added).
+   */
   add(entries: Iterable<TableEntry>): number {
-    let added = 0;
+    const changes = new Map<string, TableEntry>();
+    let fresh = 0;
     for (const e of entries) {
       const prefix: Prefix = {
         af: e.prefix.af,
@@ -42,11 +48,13 @@ export class PfTable {
       const key = entryKey(prefix);
       const old = this.entries.get(key);
       if (old && old.neg === e.neg) continue;
-      this.entries.set(key, { prefix, neg: e.neg });
-      added++;
+      if (!old && !changes.has(key)) fresh++;
+      changes.set(key, { prefix, neg: e.neg });
     }
-    if (added) this.dirty = true;
-    return added;
+    if (fresh > 0 && this.store && this.store.entryCount() + fresh > this.store.limits.tableEntries) return -1;
+    for (const [key, e] of changes) this.entries.set(key, e);
+    if (changes.size) this.dirty = true;
+    return changes.size;
   }
 
   /** Deletes entries by prefix (negation ignored); returns how many went. */
@@ -59,10 +67,16 @@ export class PfTable {
     return removed;
   }
 
-  replace(entries: Iterable<TableEntry>): void {
+  /** Sets the entries; false, and nothing changed, when they would take the store over its entry limit. */
+  replace(entries: Iterable<TableEntry>): boolean {
+    const old = new Map(this.entries);
     this.entries.clear();
+    if (this.add(entries) < 0) {
+      for (const [key, e] of old) this.entries.set(key, e);
+      return false;
+    }
     this.dirty = true;
-    this.add(entries);
+    return true;
   }
 
   flush(): number {
@@ -99,19 +113,42 @@ export class PfTable {
 /** All tables of a running filter. Tables survive a reload when `persist`ed or still defined. */
 export class TableStore {
   private readonly tables = new Map<string, PfTable>();
+  /** `set limit tables` and `set limit table-entries` of the ruleset in force. */
+  limits: Pick<Ruleset['options']['limits'], 'tables' | 'tableEntries'> = {
+    tables: DEFAULT_LIMITS.tables,
+    tableEntries: DEFAULT_LIMITS.tableEntries,
+  };
 
   get(name: string): PfTable | undefined {
     return this.tables.get(name);
   }
 
-  /** The table of that name, created empty if it does not exist. */
+  /** The table of that name, created empty if it does not exist (even beyond `set limit tables`: see `full`). */
   ensure(name: string): PfTable {
     let t = this.tables.get(name);
     if (!t) {
       t = new PfTable(name);
+      t.store = this;
       this.tables.set(name, t);
     }
     return t;
+  }
+
+  /** Whether a new table would go over `set limit tables`. */
+  full(): boolean {
+    return this.tables.size >= this.limits.tables;
+  }
+
+  /** Entries in all tables (what `set limit table-entries` bounds). */
+  entryCount(): number {
+    let n = 0;
+    for (const t of this.tables.values()) n += t.size;
+    return n;
+  }
+
+  /** Makes this store's limits bound every table in it (persist tables it took over from the previous store). */
+  claim(): void {
+    for (const t of this.tables.values()) t.store = this;
   }
 
   list(): PfTable[] {
@@ -127,19 +164,40 @@ export class TableStore {
    * entries; a persist table that the new ruleset also defines without
    * entries keeps what it collected at run time (e.g. overload victims);
    * tables neither defined nor referenced any more are dropped unless persist.
+   * Throws TableLimitError when the tables would go over `limits`; the
+   * previous store is untouched until the caller `claim()`s the new one.
    */
-  static forRuleset(defs: readonly TableDef[], previous?: TableStore): TableStore {
+  static forRuleset(
+    defs: readonly TableDef[],
+    previous?: TableStore,
+    limits: Ruleset['options']['limits'] = DEFAULT_LIMITS,
+  ): TableStore {
     const store = new TableStore();
+    store.limits = { tables: limits.tables, tableEntries: limits.tableEntries };
     for (const def of defs) {
       const old = previous?.get(def.name);
       const t = new PfTable(def.name, def.persist, def.const);
       if (old && def.persist && def.entries.length === 0) t.add(old.entries.values());
       else t.add(def.entries);
+      t.store = store;
       store.tables.set(def.name, t);
     }
     for (const old of previous?.list() ?? []) {
       if (!store.tables.has(old.name) && old.persist) store.tables.set(old.name, old);
     }
+    // the file's tables were counted when it was checked; persist ones kept from before count too
+    if (store.tables.size > limits.tables)
+      throw new TableLimitError(
+        `${store.tables.size} tables, persist ones kept included: over set limit tables ${limits.tables}`,
+      );
+    const entries = store.entryCount();
+    if (entries > limits.tableEntries)
+      throw new TableLimitError(
+        `${entries} table entries, persist tables kept included: over set limit table-entries ${limits.tableEntries}`,
+      );
     return store;
   }
 }
+
+/** A ruleset's tables would go over `set limit tables` or `set limit table-entries`. */
+export class TableLimitError extends Error {}

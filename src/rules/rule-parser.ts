@@ -11,6 +11,7 @@ import { parseAntispoof, parseRule } from './parse-rule.js';
 import { parseSetOption } from './parse-set-options.js';
 import { parseTable } from './parse-tables.js';
 import { ParserContext, RuleSyntaxError, type ParseOptions } from './parser-context.js';
+import { tableLimitError } from './table-limits.js';
 import { unsupported } from './unsupported.js';
 
 export type { ParseOptions } from './parser-context.js';
@@ -144,6 +145,9 @@ function finish(ctx: ParserContext): ParseResult {
     }
   }
   tooManyRules(ctx);
+  // an anchor's file counts with the main ruleset that loads it
+  const overTables = ctx.anchorPath === '' ? tableLimitError([...ctx.tables.values()], ctx.options.limits) : null;
+  if (overTables) ctx.error(overTables.loc, overTables.message);
   const hasError = ctx.diagnostics.some((d) => d.severity === 'error');
   // by file (the main file, then included ones in the order read), then by place
   const files = new Map([ctx.opts.file, ...ctx.includedFrom.keys()].map((f, k) => [f, k]));

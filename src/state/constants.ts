@@ -115,7 +115,7 @@ export const StateReason = {
   BAD_STATE: 1, // outside the TCP window, or an impossible transition
   STATE_LIMIT: 2, // set limit states
   RULE_LIMIT: 3, // per-rule max
-  SRC_LIMIT: 4, // max-src-states, max-src-conn, max-src-conn-rate
+  SRC_LIMIT: 4, // set limit src-nodes, max-src-states, max-src-nodes, max-src-conn, max-src-conn-rate
   STATE_INSERT: 5, // a state with the same key exists already
   UNRELATED_ICMP: 6, // an ICMP error that quotes no known state
   TRANSLATE: 7, // nat-to found no free address and port

@@ -12,38 +12,81 @@ const THRESHOLD_MULT = 1000;
 const MAX_LOAD = 0.75;
 
 export class SourceTracker {
-  readonly capacity: number;
+  /** Nodes the arrays hold: `set limit src-nodes` or the state limit, whichever is smaller. */
+  capacity = 0;
+  /** The most nodes the arrays may grow to: one per state. */
+  private readonly ceiling: number;
+  /** `set limit src-nodes`: no new node beyond it (pf's PF_LIMIT_SRC_NODES). */
+  limit: number;
   /** Per node: address family (0 for a free node) and the address, 4 words. */
-  readonly af: Uint8Array;
-  readonly words: Uint32Array;
+  af = new Uint8Array(0);
+  words = new Uint32Array(0);
   /** States the source holds, and its established TCP connections. */
-  readonly states: Uint32Array;
-  readonly conns: Uint32Array;
+  states = new Uint32Array(0);
+  conns = new Uint32Array(0);
   /** max-src-conn-rate: the decaying count (times THRESHOLD_MULT) and when it last grew. */
-  private readonly rateCount: Float64Array;
-  private readonly rateLast: Float64Array;
+  private rateCount = new Float64Array(0);
+  private rateLast = new Float64Array(0);
   /** Open addressing over the address: -1 empty, else a node id. */
-  private readonly index: Int32Array;
+  private index = new Int32Array(0);
   /** Free nodes, a stack. */
-  private readonly free: Int32Array;
-  private freeTop: number;
+  private free = new Int32Array(0);
+  private freeTop = 0;
   private readonly seed: number;
   size = 0;
 
-  /** `capacity`: the most sources at once (no more than the states that can hold them). */
-  constructor(capacity: number, seed = randomBytes(4).readUInt32LE(0)) {
-    this.capacity = capacity;
-    this.af = new Uint8Array(capacity);
-    this.words = new Uint32Array(capacity * 4);
-    this.states = new Uint32Array(capacity);
-    this.conns = new Uint32Array(capacity);
-    this.rateCount = new Float64Array(capacity);
-    this.rateLast = new Float64Array(capacity);
-    this.index = new Int32Array(Math.max(16, Math.ceil(capacity / MAX_LOAD))).fill(-1);
-    this.free = new Int32Array(capacity);
-    for (let k = 0; k < capacity; k++) this.free[k] = capacity - 1 - k;
-    this.freeTop = capacity;
+  /** `ceiling`: the most sources at once (no more than the states that can hold them); `limit`: set limit src-nodes. */
+  constructor(ceiling: number, seed = randomBytes(4).readUInt32LE(0), limit = ceiling) {
+    this.ceiling = ceiling;
+    this.limit = limit;
     this.seed = seed >>> 0;
+    this.grow(Math.min(ceiling, limit));
+  }
+
+  /** A new `set limit src-nodes`: nodes held stay; the arrays grow if the new limit needs more (never shrink). */
+  setLimit(limit: number): void {
+    this.limit = limit;
+    const want = Math.min(this.ceiling, limit);
+    if (want > this.capacity) this.grow(want);
+  }
+
+  /** Bigger arrays with the nodes at the same ids, the index rebuilt for its new size. */
+  private grow(capacity: number): void {
+    const old = this.capacity;
+    const af = new Uint8Array(capacity);
+    af.set(this.af);
+    this.af = af;
+    const words = new Uint32Array(capacity * 4);
+    words.set(this.words);
+    this.words = words;
+    const states = new Uint32Array(capacity);
+    states.set(this.states);
+    this.states = states;
+    const conns = new Uint32Array(capacity);
+    conns.set(this.conns);
+    this.conns = conns;
+    const rateCount = new Float64Array(capacity);
+    rateCount.set(this.rateCount);
+    this.rateCount = rateCount;
+    const rateLast = new Float64Array(capacity);
+    rateLast.set(this.rateLast);
+    this.rateLast = rateLast;
+    // the new ids under the free ones, so the old free ids go first; lowest of the new ones first after them
+    const added = capacity - old;
+    const free = new Int32Array(capacity);
+    for (let k = 0; k < added; k++) free[k] = capacity - 1 - k;
+    free.set(this.free.subarray(0, this.freeTop), added);
+    this.free = free;
+    this.freeTop += added;
+    this.capacity = capacity;
+    this.index = new Int32Array(Math.max(16, Math.ceil(capacity / MAX_LOAD))).fill(-1);
+    const slots = this.index.length;
+    for (let id = 0; id < old; id++) {
+      if (this.af[id] === 0) continue;
+      let s = this.hash(this.af[id]!, this.words, id * 4);
+      while (this.index[s]! >= 0) s = s + 1 === slots ? 0 : s + 1;
+      this.index[s] = id;
+    }
   }
 
   /** The home slot of the address at w[o, o+4). */
@@ -80,7 +123,7 @@ export class SourceTracker {
       if (this.same(id, af, words)) return id;
       s = s + 1 === slots ? 0 : s + 1;
     }
-    if (this.freeTop === 0) return -1;
+    if (this.freeTop === 0 || this.size >= this.limit) return -1;
     const id = this.free[--this.freeTop]!;
     this.af[id] = af;
     for (let k = 0; k < 4; k++) this.words[id * 4 + k] = words[k]! >>> 0;

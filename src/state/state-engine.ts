@@ -5,7 +5,7 @@
 // The clock is an input (seconds), so tests drive it deterministically.
 
 import { IPPROTO, TCPFlag, Direction, type DirectionOrAny, type PacketMeta } from '../packet/meta.js';
-import type { Prefix, Rule, Ruleset } from '../rules/ast.js';
+import { DEFAULT_LIMITS, type Prefix, type Rule, type Ruleset } from '../rules/ast.js';
 import {
   FLOATING,
   NO_RULE,
@@ -57,6 +57,8 @@ export type StateTableSetup = Omit<StateTableOptions, 'capacity'>;
 export interface StateEngineOptions extends StateTableSetup {
   /** `set limit states`. */
   limit: number;
+  /** `set limit src-nodes` (pf's default without it); setRules() follows the ruleset's. */
+  srcNodes?: number;
   statePolicyIfBound?: boolean;
   /** Uniform 32-bit numbers for modulated and proxied sequence numbers; crypto-strong by default. */
   random32?: () => number;
@@ -118,7 +120,7 @@ export class StateEngine {
   constructor(opts: StateEngineOptions) {
     this.random32 = opts.random32 ?? cryptoRandom32();
     this.table = new StateTable({ ...opts, capacity: opts.limit });
-    this.sources = new SourceTracker(opts.limit);
+    this.sources = new SourceTracker(opts.limit, undefined, opts.srcNodes ?? DEFAULT_LIMITS.srcNodes);
     this.timeouts = new TimeoutTable(null, opts.limit);
     this.statePolicyIfBound = opts.statePolicyIfBound ?? false;
   }
@@ -128,17 +130,20 @@ export class StateEngine {
     return new StateEngine({
       ...opts,
       limit: ruleset.options.limits.states,
+      srcNodes: ruleset.options.limits.srcNodes,
       hostid: ruleset.options.hostid ?? opts.hostid,
     });
   }
 
   /**
    * A new ruleset: its timeouts apply to every state, per-rule counts follow
-   * rule numbers, and `overload` finds its tables through `tables`. (The
-   * state limit is fixed when the engine starts.)
+   * rule numbers, `set limit src-nodes` bounds new source nodes, and
+   * `overload` finds its tables through `tables`. (The state limit is fixed
+   * when the engine starts.)
    */
   setRules(ruleset: Ruleset, tables: OverloadTables): void {
     this.rulesByNr = ruleset.rules;
+    this.sources.setLimit(ruleset.options.limits.srcNodes);
     this.timeouts = new TimeoutTable(ruleset, this.table.capacity);
     this.statePolicyIfBound = ruleset.options.statePolicy === 'if-bound';
     this.overloadTable = tables;
