@@ -5,11 +5,11 @@
 // no` later fragments match no rule with a port, as in pf, and the datagram
 // is lost.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tunpfIn } from './helpers/ctl.js';
 import { netTestsUnavailable, runInNetns } from './helpers/netns.js';
-import { Topology } from './helpers/topology.js';
+import { topologyWithRules } from './helpers/topology.js';
 
 const skip = netTestsUnavailable();
 
@@ -19,20 +19,10 @@ pass proto udp to port 7000
 pass inet6 proto icmp6
 `;
 
-let topo: Topology;
-
-before(async () => {
-  if (skip) return;
-  topo = await Topology.create();
-  await topo.startDaemon(topo.writeRules(RULES));
-});
-
-after(async () => {
-  await topo?.destroy();
-});
+const topo = topologyWithRules(RULES, skip ?? null);
 
 async function bigUdp(host: string, bytes: number): Promise<{ ok: boolean; received?: number; same?: boolean }> {
-  const r = await runInNetns(topo.client, 'big-udp', [host, '7000', String(bytes)]);
+  const r = await runInNetns(topo().client, 'big-udp', [host, '7000', String(bytes)]);
   return JSON.parse(r.stdout.trim().split('\n').pop() || '{"ok":false}');
 }
 
@@ -49,7 +39,7 @@ for (const host of ['10.2.0.2', 'fd02::2']) {
 }
 
 test('ctl show info counts the reassembled datagrams; nothing stays held', { skip: skip ?? false }, async () => {
-  const r = await tunpfIn(topo.router, ['ctl', '--json', 'show', 'info']);
+  const r = await tunpfIn(topo().router, ['ctl', '--json', 'show', 'info']);
   assert.equal(r.code, 0, r.stderr);
   const info = JSON.parse(r.stdout);
   // two datagrams each way per family
@@ -61,8 +51,8 @@ test(
   'set reassemble no: the later fragments match no rule with a port, the datagram is lost',
   { skip: skip ?? false },
   async () => {
-    await topo.stopDaemon();
-    await topo.startDaemon(topo.writeRules(`set reassemble no\n${RULES}`, 'no-reassemble.conf'));
+    await topo().stopDaemon();
+    await topo().startDaemon(topo().writeRules(`set reassemble no\n${RULES}`, 'no-reassemble.conf'));
     assert.equal((await bigUdp('10.2.0.2', 4000)).ok, false);
     assert.equal((await bigUdp('fd02::2', 4000)).ok, false);
     // a datagram that needs no fragments still passes

@@ -5,12 +5,12 @@
 // modulates the TCP timestamps each way (tcpdump on both sides compares them)
 // and the connection works.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { netTestsUnavailable, type Netns } from './helpers/netns.js';
 import { captureText } from './helpers/tcpdump.js';
-import { sleep, Topology } from './helpers/topology.js';
+import { sleep, topologyWithRules } from './helpers/topology.js';
 
 const skip = netTestsUnavailable() ?? (spawnSync('tcpdump', ['--version']).error ? 'tcpdump is not installed' : null);
 
@@ -21,17 +21,7 @@ pass all
 block return-icmp (host-unr) in on lan proto udp to port 7001
 `;
 
-let topo: Topology;
-
-before(async () => {
-  if (skip) return;
-  topo = await Topology.create();
-  await topo.startDaemon(topo.writeRules(RULES));
-});
-
-after(async () => {
-  await topo?.destroy();
-});
+const topo = topologyWithRules(RULES, skip ?? null);
 
 const capture = (ns: Netns, dev: string, filter: string, count: number) => captureText(ns, dev, filter, count, ['-v']);
 
@@ -39,9 +29,9 @@ test(
   'max-mss: the SYN leaves with MSS 1300, the SYN-ACK of its state arrives with at most 1300',
   { skip: skip ?? false },
   async () => {
-    const syn = await capture(topo.server, 's0', 'tcp[tcpflags] == tcp-syn and dst port 7000', 1);
-    const synAck = await capture(topo.client, 'c0', 'tcp[tcpflags] == (tcp-syn|tcp-ack) and src port 7000', 1);
-    const r = await topo.probe(topo.client, 'tcp', '10.2.0.2', '7000', '3000');
+    const syn = await capture(topo().server, 's0', 'tcp[tcpflags] == tcp-syn and dst port 7000', 1);
+    const synAck = await capture(topo().client, 'c0', 'tcp[tcpflags] == (tcp-syn|tcp-ack) and src port 7000', 1);
+    const r = await topo().probe(topo().client, 'tcp', '10.2.0.2', '7000', '3000');
     assert.equal(r.ok, true, JSON.stringify(r));
     const synText = await syn();
     assert.match(synText, /mss 1300\b/, synText);
@@ -55,8 +45,8 @@ test(
   'return-icmp (host-unr): the blocked datagram is answered with ICMP host unreachable',
   { skip: skip ?? false },
   async () => {
-    const icmp = await capture(topo.client, 'c0', 'icmp', 1);
-    const r = await topo.probe(topo.client, 'udp', '10.2.0.2', '7001');
+    const icmp = await capture(topo().client, 'c0', 'icmp', 1);
+    const r = await topo().probe(topo().client, 'udp', '10.2.0.2', '7001');
     assert.equal(r.ok, false);
     await sleep(100);
     const text = await icmp();
@@ -76,9 +66,9 @@ test(
   async () => {
     // the handshake's first two segments, on each side of the router
     const flt = 'port 7002 and tcp[tcpflags] & tcp-syn != 0';
-    const atServer = await capture(topo.server, 's0', flt, 2);
-    const atClient = await capture(topo.client, 'c0', flt, 2);
-    const r = await topo.probe(topo.client, 'tcp', '10.2.0.2', '7002', '3000');
+    const atServer = await capture(topo().server, 's0', flt, 2);
+    const atClient = await capture(topo().client, 'c0', flt, 2);
+    const r = await topo().probe(topo().client, 'tcp', '10.2.0.2', '7002', '3000');
     assert.equal(r.ok, true, JSON.stringify(r));
     const serverText = await atServer();
     const clientText = await atClient();

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Netns, runInNetns } from './netns.js';
 
@@ -175,3 +176,20 @@ export async function startTunpfRun(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The topology the tests of one file share, with a daemon on `rules`: made before them (unless `skip`) and torn
+ * down after them, even when one fails. Call the result inside a test for the topology.
+ */
+export function topologyWithRules(rules: string, skip: string | null): () => Topology {
+  let topo: Topology | undefined;
+  before(async () => {
+    if (skip) return;
+    topo = await Topology.create();
+    await topo.startDaemon(topo.writeRules(rules));
+  });
+  after(async () => {
+    await topo?.destroy();
+  });
+  return () => topo!;
+}
