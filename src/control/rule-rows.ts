@@ -5,14 +5,14 @@
 // ruleset's own rule number.
 
 import type { RuleList } from '../filter/anchors.js';
-import type { CompiledRuleset } from '../filter/compile-rules.js';
+import type { CompiledRule, CompiledRuleset } from '../filter/compile-rules.js';
 import type { Rule } from '../rules/ast.js';
 import { formatRule, printContextOf } from '../rules/canonical.js';
 import type { StateEngine } from '../state/state-engine.js';
 import type { RuleInfo } from './results.js';
 
 /** A rule list's rows with their counters; `states` counts the states each rule holds now. */
-export function ruleRows(list: RuleList, rules: CompiledRuleset, states: StateEngine): RuleInfo[] {
+export function ruleRows(list: RuleList<CompiledRule>, rules: CompiledRuleset, states: StateEngine): RuleInfo[] {
   const context = printContextOf(rules.ruleset);
   return list.rules.map((c, k) => ({
     nr: c.nr,

@@ -123,7 +123,7 @@ export class CompiledRule {
   skipDstAddr = 0;
   skipDstPort = 0;
   /** Anchor rules: the anchor evaluated in place (its children for `name/*`). */
-  anchor: AnchorNode | null = null;
+  anchor: AnchorNode<CompiledRule> | null = null;
   anchorWildcard = false;
   /** Number across the main ruleset and every anchor: what states and verdicts name the rule by. */
   id = 0;
@@ -140,7 +140,7 @@ export interface FilterEnv {
   /** Tags by name -> small integer, shared across reloads. */
   tags?: Map<string, number>;
   /** The anchors, kept across reloads: anchors the file does not fill keep their rules, as in pf. */
-  anchors?: AnchorTree;
+  anchors?: AnchorTree<CompiledRule>;
   /** Uniform integer in [0, n) for `probability`; crypto-strong by default. */
   random?: (n: number) => number;
   /** The owner of the router's own sockets for `user` and `group`; without it every owner is unknown. */
@@ -170,7 +170,7 @@ export class CompiledRuleset {
     readonly rules: CompiledRule[],
     readonly env: FilterEnv,
     readonly tags: Map<string, number>,
-    readonly anchors: AnchorTree,
+    readonly anchors: AnchorTree<CompiledRule>,
   ) {
     this.count = rules.length;
     this.evaluations = new Float64Array(rules.length);
@@ -184,7 +184,7 @@ export class CompiledRuleset {
 export function compileRuleset(ruleset: Ruleset, env: FilterEnv): CompiledRuleset {
   const tags = env.tags ?? new Map<string, number>();
   for (const t of ruleset.tables) if (!env.tables.get(t.name)) env.tables.ensure(t.name).add(t.entries);
-  const anchors = env.anchors ?? new AnchorTree();
+  const anchors = env.anchors ?? new AnchorTree<CompiledRule>();
   const out = compileRules(ruleset.rules, env, tags, anchors);
   for (const def of ruleset.anchors) anchors.ensure(def.path).load(compileRules(def.rules, env, tags, anchors));
   const rs = new CompiledRuleset(ruleset, out, env, tags, anchors);
@@ -197,7 +197,7 @@ export function compileRules(
   rules: readonly Rule[],
   env: FilterEnv,
   tags: Map<string, number>,
-  anchors: AnchorTree,
+  anchors: AnchorTree<CompiledRule>,
 ): CompiledRule[] {
   const tagId = (name: string) => {
     let id = tags.get(name);
@@ -298,8 +298,8 @@ export function numberRules(rs: CompiledRuleset): void {
 }
 
 /** For each anchor, the number (in its own list) of the first anchor rule that evaluates it. */
-function anchorCallers(rs: CompiledRuleset): Map<AnchorNode, number> {
-  const out = new Map<AnchorNode, number>();
+function anchorCallers(rs: CompiledRuleset): Map<AnchorNode<CompiledRule>, number> {
+  const out = new Map<AnchorNode<CompiledRule>, number>();
   const visit = (list: CompiledRule[]) => {
     for (const c of list) {
       if (!c.anchor) continue;

@@ -45,7 +45,7 @@ export class FilterResult {
   /** Index of the deciding rule in its list (= its number there); -1 for the implicit default. */
   ruleIndex = -1;
   /** The list the deciding rule is in: the main ruleset or an anchor. */
-  list: RuleList | null = null;
+  list: RuleList<CompiledRule> | null = null;
   /** The deciding rule's id (compile-rules.ts numberRules; its number for a main rule), -1 for the default. */
   ruleId = -1;
   /** The anchor rule whose anchor holds the deciding rule (pf's am), null in the main ruleset. */
@@ -92,7 +92,7 @@ class Walk {
   tag = -1;
   actLog = 0;
   /** The deciding rule: its list and index there (-1: none yet); its log record. */
-  list: RuleList | null = null;
+  list: RuleList<CompiledRule> | null = null;
   index = -1;
   record = -1;
   /** The anchor rule the deciding rule's list was entered from (pf's am), and the one being walked (pf's a). */
@@ -144,7 +144,7 @@ export function evaluate(
   meta = w.meta;
   const logs = out.logs;
   const actLog = w.actLog;
-  const list = w.list as RuleList | null; // set by the walk
+  const list = w.list as RuleList<CompiledRule> | null; // set by the walk
   out.tag = w.tag;
   out.anchorRule = w.decidedIn;
   if (list === null) {
@@ -196,7 +196,7 @@ export function evaluate(
 }
 
 /** pf_match_rule: walks one list; true when a quick rule ended the whole evaluation. */
-function walkRules(list: RuleList, w: Walk): boolean {
+function walkRules(list: RuleList<CompiledRule>, w: Walk): boolean {
   const rules = list.rules;
   const n = list.count;
   const evaluations = list.evaluations;

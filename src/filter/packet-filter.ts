@@ -24,6 +24,7 @@ import {
   compileRules,
   compileRuleset,
   numberRules,
+  type CompiledRule,
   type CompiledRuleset,
 } from './compile-rules.js';
 import { evaluate, FilterResult } from './evaluate-rules.js';
@@ -205,7 +206,7 @@ export class PacketFilter {
     this.rules = compileRuleset(ruleset, {
       interfaces: this.interfaces,
       tables: this.tables,
-      anchors: new AnchorTree(),
+      anchors: new AnchorTree<CompiledRule>(),
       random: this.random,
       owners: this.owners,
     });

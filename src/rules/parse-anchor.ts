@@ -11,8 +11,7 @@ import { expandRuleSpec } from './expand-rule.js';
 import { interfaceItem, parseHosts } from './parse-hosts.js';
 import { parseFilterOptions } from './parse-rule-options.js';
 import { newRuleSpec, protoItem } from './parse-rule.js';
-import { RuleSyntaxError, type ParserContext } from './parser-context.js';
-import { parseRuleset } from './rule-parser.js';
+import { RuleSyntaxError, type ParseOptions, type ParseResult, type ParserContext } from './parser-context.js';
 
 /** pf's PF_ANCHOR_STACK_MAX: how deep anchors may call anchors. */
 export const MAX_ANCHOR_DEPTH = 64;
@@ -58,8 +57,14 @@ export function parseAnchorRule(ctx: ParserContext, statement: (ctx: ParserConte
   if (inline) inlineBody(ctx, call.path, statement);
 }
 
-/** At `load`: `load anchor NAME from FILE`, read at once as pfctl reads it after the main ruleset. */
-export function parseLoadAnchor(ctx: ParserContext): void {
+/**
+ * At `load`: `load anchor NAME from FILE`, read at once as pfctl reads it after the main ruleset, by
+ * `parseRuleset` (the file parser's own, passed in as `statement` is for inline bodies).
+ */
+export function parseLoadAnchor(
+  ctx: ParserContext,
+  parseRuleset: (text: string, opts: ParseOptions) => ParseResult,
+): void {
   const first = ctx.next();
   ctx.expect('anchor');
   const nameTok = ctx.word('an anchor name');

@@ -5,7 +5,7 @@
 import { maskAddress, parseAddress, type Address, type ParsedPrefix } from '../packet/address.js';
 import { parseInterfaceRef, parseNetwork, parseScoped } from './address-forms.js';
 import type { AddressSpec, PortOp, PortSpec, Prefix, SourceLocation } from './ast.js';
-import type { HostItem, RuleSpec } from './expand-rule.js';
+import type { HostItem, RuleSpec } from './rule-spec.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { unsupported } from './unsupported.js';
 import { byteLength, MAX_IFNAME_BYTES, MAX_TABLE_NAME_BYTES } from './rule-consistent.js';

@@ -6,30 +6,12 @@
 // expand-rule.ts fits it to each expanded rule's family and checks it as pfctl does.
 
 import { parseAddress } from '../packet/address.js';
-import type { PoolType, Prefix, RouteKind, SourceLocation } from './ast.js';
-import type { RuleSpec } from './expand-rule.js';
+import type { Prefix, RouteKind } from './ast.js';
+import type { RouteSpec, RouteTargetItem, RuleSpec } from './rule-spec.js';
 import { hostPrefix } from './parse-hosts.js';
 import { poolOptions } from './parse-translation.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { readAddressText } from './tokenizer.js';
-
-/** One route target as written; `af` 0 for an interface without a next hop. */
-export interface RouteTargetItem {
-  ifname: string | null;
-  nexthop: Prefix | null;
-  af: 0 | 4 | 6;
-  loc: SourceLocation;
-}
-
-/** A routing option before expansion. */
-export interface RouteSpec {
-  kind: RouteKind;
-  loc: SourceLocation;
-  items: RouteTargetItem[];
-  type: PoolType;
-  hashKey: Uint32Array | null;
-  sticky: boolean;
-}
 
 export const ROUTE_KEYWORDS: ReadonlySet<string> = new Set(['route-to', 'reply-to', 'dup-to']);
 

@@ -11,7 +11,7 @@ import {
   type StateMode,
   type StateOptions,
 } from './ast.js';
-import type { RuleSpec } from './expand-rule.js';
+import type { RuleSpec } from './rule-spec.js';
 import { icmpCodeNumber, icmpTypeNumber } from './names.js';
 import { tableReference } from './parse-hosts.js';
 import { parseRouteOption, ROUTE_KEYWORDS } from './parse-route-to.js';

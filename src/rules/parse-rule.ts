@@ -11,7 +11,8 @@ import {
   type RuleAction,
   type SourceLocation,
 } from './ast.js';
-import { expandRuleSpec, type HostItem, type RuleSpec } from './expand-rule.js';
+import { expandRuleSpec } from './expand-rule.js';
+import type { HostItem, RuleSpec } from './rule-spec.js';
 import { icmpCodeNumber, protocolNumber } from './names.js';
 import { hostPrefix, interfaceItem, isLinkLocal6, networkPrefix, parseHosts } from './parse-hosts.js';
 import { parseFilterOptions, parseLogOptions } from './parse-rule-options.js';

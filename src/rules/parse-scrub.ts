@@ -5,7 +5,7 @@
 
 import { parseAddress } from '../packet/address.js';
 import type { Options, OwnerMatch, PortOp, RuleExtras, ScrubOptions, SourceLocation } from './ast.js';
-import type { RuleSpec } from './expand-rule.js';
+import type { RuleSpec } from './rule-spec.js';
 import { portNumber } from './names.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { isUnsupported, unsupported } from './unsupported.js';

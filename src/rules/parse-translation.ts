@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { parseAddress } from '../packet/address.js';
 import { parseNetwork } from './address-forms.js';
 import type { PoolType, SourceLocation } from './ast.js';
-import type { PoolItem, RuleSpec, TranslationKeyword, TranslationSpec } from './expand-rule.js';
+import type { PoolItem, RuleSpec, TranslationKeyword, TranslationSpec } from './rule-spec.js';
 import { interfaceAddresses, networkPrefix, portText, tableReference } from './parse-hosts.js';
 import { RuleSyntaxError, type ParserContext } from './parser-context.js';
 import { readAddressText, type Token } from './tokenizer.js';

@@ -6,6 +6,7 @@ import {
   defaultOptions,
   type AnchorDef,
   type Diagnostic,
+  type Ruleset,
   type EchoItem,
   type InterfaceInfo,
   type Rule,
@@ -13,6 +14,13 @@ import {
   type TableDef,
 } from './ast.js';
 import { describeToken, tokenize, type Token, type TokenCursor, type TokenizeError } from './tokenizer.js';
+
+export interface ParseResult {
+  ruleset: Ruleset | null;
+  diagnostics: Diagnostic[];
+  /** Errors beyond those listed (a file with very many keeps only the first). */
+  omitted: number;
+}
 
 export interface ParseOptions {
   file: string;

@@ -3,7 +3,7 @@
 // option (lengths, redefinitions, source-track) sit where the option is read.
 
 import type { AddressSpec, Rule, SourceLocation } from './ast.js';
-import type { HostItem, RuleSpec } from './expand-rule.js';
+import type { HostItem, RuleSpec } from './rule-spec.js';
 import { protocolName } from './names.js';
 
 type Fail = (loc: SourceLocation, message: string) => void;

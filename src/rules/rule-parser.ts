@@ -10,18 +10,11 @@ import { parseInclude } from './parse-include.js';
 import { parseAntispoof, parseRule } from './parse-rule.js';
 import { parseSetOption } from './parse-set-options.js';
 import { parseTable } from './parse-tables.js';
-import { ParserContext, RuleSyntaxError, type ParseOptions } from './parser-context.js';
+import { ParserContext, RuleSyntaxError, type ParseOptions, type ParseResult } from './parser-context.js';
 import { tableLimitError } from './table-limits.js';
 import { unsupported } from './unsupported.js';
 
-export type { ParseOptions } from './parser-context.js';
-
-export interface ParseResult {
-  ruleset: Ruleset | null;
-  diagnostics: Diagnostic[];
-  /** Errors beyond those listed (a file with very many keeps only the first). */
-  omitted: number;
-}
+export type { ParseOptions, ParseResult } from './parser-context.js';
 
 /** Parses pf.conf text. The ruleset is null when any error was found. */
 export function parseRuleset(text: string, opts: ParseOptions): ParseResult {
@@ -77,7 +70,7 @@ function statement(ctx: ParserContext): void {
       parseAnchorRule(ctx, statement);
       return;
     case 'load':
-      parseLoadAnchor(ctx);
+      parseLoadAnchor(ctx, parseRuleset);
       return;
     case 'include':
       parseInclude(ctx);
